@@ -1,0 +1,186 @@
+"""Admin API: one Lambda behind AWS_IAM routes. Routes parse and validate; ClientService decides."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tokengate_core.api import (
+    ClientPage,
+    ClientView,
+    ErrorBody,
+    IssueClientRequest,
+    IssuedClient,
+    UpdateClientRequest,
+)
+from tokengate_core.aws import make_store
+from tokengate_core.clients import ClientService
+from tokengate_core.config import AdminSettings
+from tokengate_core.errors import TokengateError
+from tokengate_core.models import TENANT_PATTERN
+from tokengate_core.observability import make_logger, safe_error
+from tokengate_core.routes import FUNCTIONS
+from tokengate_core.tokens import KEY_ID_PATTERN
+
+SPEC = FUNCTIONS["admin"]
+settings = AdminSettings.from_env()
+logger = make_logger(SPEC.service, settings.log_level)
+tracer = Tracer(service=SPEC.service)
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+def _audit(action: str, **fields: Any) -> None:
+    logger.info("audit", extra={"audit_action": action, **fields})
+
+
+service = ClientService(store=make_store(settings, settings.kms_key_id), settings=settings, audit=_audit)
+
+TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]
+ClientPath = Annotated[str, Path(description="Client id (the token's key id)")]
+ERRORS: dict[int, Any] = {
+    code: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+    for code, text in (
+        (400, "Invalid request"),
+        (403, "Caller has no IAM identity"),
+        (404, "No such client in this tenant"),
+        (409, "Conflict"),
+        (422, "Validation error"),
+        (503, "Secrets Manager unavailable"),
+    )
+}
+
+
+class ForbiddenError(TokengateError):
+    code = "forbidden"
+    status = 403
+
+
+def _actor() -> str:
+    """The IAM caller, as API Gateway's AWS_IAM authorization filled it; no identity, no change."""
+    iam = app.current_event.request_context.authorizer.iam
+    arn = iam.user_arn if iam else None
+    if not arn:
+        raise ForbiddenError("request carries no IAM identity")
+    return arn
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
+    body = ErrorBody(code=code, message=message, details=details).model_dump_json(exclude_none=True)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.exception_handler(TokengateError)
+def _domain_error(error: TokengateError) -> Response[Any]:
+    if error.status >= 500:
+        logger.warning("request failed", extra={"code": error.code, **safe_error(error)})
+    return _error(error.status, error.code, error.message)
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(error: RequestValidationError) -> Response[Any]:
+    # Only where and what: never the rejected input, which could be anything a caller sent.
+    details = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
+    ]
+    if any(d["type"] == "json_invalid" for d in details):
+        return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "request body is not valid JSON")
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "request failed validation", details)
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response[Any]:
+    return _error(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.error("unexpected error", extra=safe_error(error))
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+
+
+BASE = "/admin/tenants/<tenant>/clients"
+
+
+@app.post(BASE, responses={201: {"description": "Issued; the token is shown once"}, **ERRORS})
+def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
+    issued = service.issue(tenant, body, _actor())
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=issued,
+        headers={"cache-control": "no-store"},
+    )
+
+
+@app.get(BASE, responses=ERRORS)
+def list_clients(
+    tenant: TenantPath,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=4096)] = None,
+    status: Annotated[Literal["active", "disabled", "expired", "revoked"] | None, Query()] = None,
+) -> ClientPage:
+    return service.list(tenant, limit=limit, next_token=next_token, status=status)
+
+
+@app.get(f"{BASE}/<client_id>", responses=ERRORS)
+def get_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
+    return service.get(tenant, client_id)
+
+
+@app.patch(f"{BASE}/<client_id>", responses=ERRORS)
+def update_client(
+    tenant: TenantPath, client_id: ClientPath, body: Annotated[UpdateClientRequest, Body()]
+) -> ClientView:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return service.update(tenant, client_id, changes, _actor())
+
+
+@app.delete(f"{BASE}/<client_id>", responses=ERRORS)
+def revoke_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
+    return service.revoke(tenant, client_id, _actor())
+
+
+@app.post(f"{BASE}/<client_id>/restore", responses=ERRORS)
+def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
+    return service.restore(tenant, client_id, _actor())
+
+
+@app.post(f"{BASE}/<client_id>/rotate", responses=ERRORS)
+def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
+    issued = service.rotate(tenant, client_id, _actor())
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=issued,
+        headers={"cache-control": "no-store"},
+    )
+
+
+def openapi_document() -> dict[str, Any]:
+    return app.get_openapi_schema(
+        title="tokengate admin API",
+        version="1.0.0",
+        description="Issue, list, show, update, revoke, restore and rotate per-client tokens. "
+        "Every route needs a SigV4 signature (AWS_IAM) for service execute-api.",
+    ).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@app.get("/admin/openapi.json", include_in_schema=False)
+def openapi() -> dict[str, Any]:
+    return openapi_document()
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+_ = KEY_ID_PATTERN  # client ids are validated by the service (unknown ids are simply not found)

@@ -1,0 +1,55 @@
+"""The protected integration: proves the authorizer's tenant and client reach the backend."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from tokengate_core.config import MainSettings
+from tokengate_core.observability import make_logger
+from tokengate_core.routes import FUNCTIONS
+
+SPEC = FUNCTIONS["main"]
+settings = MainSettings.from_env()
+logger = make_logger(SPEC.service, settings.log_level)
+tracer = Tracer(service=SPEC.service)
+
+
+class CallerContext(BaseModel):
+    """What the authorizer put under ``requestContext.authorizer.lambda``."""
+
+    model_config = ConfigDict(extra="ignore")
+    tenant: str
+    client_id: str
+    client_name: str
+    scopes: str = ""
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@event_source(data_class=APIGatewayProxyEventV2)
+def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+    authorizer = event.request_context.authorizer
+    caller = CallerContext.model_validate(authorizer.get_lambda or {})
+    logger.info("invoked", extra={"tenant": caller.tenant, "client_id": caller.client_id})
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(
+            {
+                "message": f"Hello, {caller.client_name} of {caller.tenant}",
+                "tenant": caller.tenant,
+                "client_id": caller.client_id,
+                "client_name": caller.client_name,
+                "scopes": [s for s in caller.scopes.split(",") if s],
+                "route": event.route_key,
+            },
+            separators=(",", ":"),
+        ),
+    }

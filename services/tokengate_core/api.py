@@ -1,0 +1,105 @@
+"""The admin API's bodies: one set of models for validation, responses and the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tokengate_core.models import ClientName, GraceSeconds, ReaderArn, RotationDays, Scopes
+
+Status = Literal["active", "disabled", "expired", "revoked"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueClientRequest(_Body):
+    client_name: ClientName
+    scopes: Scopes = Field(default_factory=lambda: ["*"])
+    expires_at: datetime | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
+    ttl_seconds: Annotated[int | None, Field(ge=60, le=10 * 366 * 86400)] = Field(
+        default=None, description="Expiry relative to now; excludes expires_at"
+    )
+    rotation_period_days: RotationDays | None = None
+    grace_seconds: GraceSeconds | None = Field(default=None, description="How long a rotated-out token stays valid")
+    reader_arn: ReaderArn | None = Field(
+        default=None,
+        description="IAM principal allowed to read this client's own secret (picks up rotations)",
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> IssueClientRequest:
+        if self.expires_at is not None and self.ttl_seconds is not None:
+            raise ValueError("give expires_at or ttl_seconds, not both")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a time zone")
+        return self
+
+
+class UpdateClientRequest(_Body):
+    """Only the fields present change; ``expires_at: null`` or ``rotation_period_days: null`` clears."""
+
+    enabled: bool | None = None
+    scopes: Scopes | None = None
+    expires_at: datetime | None = None
+    rotation_period_days: RotationDays | None = None
+    grace_seconds: GraceSeconds | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateClientRequest:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        for name in ("enabled", "scopes", "grace_seconds"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a time zone")
+        return self
+
+
+class RotationView(BaseModel):
+    period_days: int | None
+    grace_seconds: int
+    next_rotation_at: datetime | None = None
+    previous_token_valid_until: datetime | None = None
+
+
+class ClientView(BaseModel):
+    """A client as the admin API shows it: never the token."""
+
+    client_id: str
+    tenant: str
+    client_name: str
+    status: Status
+    enabled: bool
+    scopes: list[str] | None = Field(description="Absent for a revoked client (its value is not readable)")
+    expires_at: datetime | None
+    created_at: datetime | None
+    created_by: str | None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    rotated_at: datetime | None = None
+    rotation: RotationView | None = None
+    reader_arn: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
+class IssuedClient(BaseModel):
+    client: ClientView
+    token: str = Field(description="Shown once: store it now; tokengate cannot show it again")
+    notice: str = "This token is shown once. Store it securely; it cannot be retrieved again from this API."
+
+
+class ClientPage(BaseModel):
+    items: list[ClientView]
+    next_token: str | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, object]] | None = None

@@ -1,0 +1,31 @@
+"""The boto3 client, created once per container, with short timeouts and bounded retries.
+
+The endpoint comes from boto3's standard ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` variable, so the
+same code talks to AWS or to the local stack's emulator with no local-only branch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tokengate_core.config import StoreSettings
+from tokengate_core.store import SecretsStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
+    import boto3  # deferred: a container that never misses the cache never pays for it
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.sm_connect_timeout_seconds,
+        read_timeout=settings.sm_read_timeout_seconds,
+        retries={"max_attempts": settings.sm_max_attempts, "mode": "standard"},
+    )
+    return boto3.session.Session().client("secretsmanager", config=config)
+
+
+def make_store(settings: StoreSettings, kms_key_id: str | None = None) -> SecretsStore:
+    return SecretsStore(secretsmanager_client(settings), settings.secret_prefix, kms_key_id)

@@ -1,0 +1,238 @@
+"""Admin use cases: issue, list, show, update, revoke, restore, rotate.
+
+Each write either completes or leaves the client as it was: a step that fails after an earlier
+one succeeded is undone before the error reaches the caller.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tokengate_core import tokens
+from tokengate_core.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, RotationView, Status
+from tokengate_core.config import AdminSettings
+from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
+from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
+from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
+
+Clock = Callable[[], float]
+Audit = Callable[..., None]
+
+
+def _no_audit(action: str, **fields: Any) -> None:
+    return None
+
+
+@dataclass
+class ClientService:
+    store: SecretsStore
+    settings: AdminSettings
+    clock: Clock = time.time
+    audit: Audit = _no_audit
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, tenant: str, client_id: str) -> ClientView:
+        summary = self._owned(tenant, client_id)
+        if summary.revoked:
+            return self._summary_view(summary)
+        return self._view(self.store.get(client_id), summary)
+
+    def list(self, tenant: str, *, limit: int, next_token: str | None, status: Status | None) -> ClientPage:
+        include_revoked = status in (None, "revoked")
+        summaries, token = self.store.list_page(tenant, limit=limit, next_token=next_token, include_revoked=include_revoked)
+        views = [self._summary_view(s) for s in summaries]
+        if status is not None:
+            views = [v for v in views if v.status == status]
+        return ClientPage(items=views, next_token=token)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def issue(self, tenant: str, request: IssueClientRequest, actor: str) -> IssuedClient:
+        now = utcnow_from(self.clock())
+        key_id = tokens.derive_key_id(tenant, request.client_name)
+        token = tokens.generate(key_id)
+        expires_at = request.expires_at
+        if request.ttl_seconds is not None:
+            expires_at = now + timedelta(seconds=request.ttl_seconds)
+        grace = self.settings.default_grace_seconds if request.grace_seconds is None else request.grace_seconds
+        record = ClientRecord.model_validate(
+            {
+                "key_id": key_id,
+                "token": token,
+                "tenant": tenant,
+                "client_name": request.client_name,
+                "scopes": request.scopes,
+                "expires_at": expires_at,
+                "rotation": RotationPolicy(period_days=request.rotation_period_days, grace_seconds=grace),
+                "reader_arn": request.reader_arn,
+                "created_at": now,
+                "created_by": actor,
+                "updated_at": now,
+                "updated_by": actor,
+            }
+        )
+        arn = self.store.create(record, request_token=str(uuid.uuid4()))
+        try:
+            if request.reader_arn:
+                self.store.allow_reader(key_id, request.reader_arn, arn)
+            self._apply_schedule(key_id, None, request.rotation_period_days)
+        except TokengateError:
+            # Undo: a half-made client must not block its own name.
+            self._undo(lambda: self.store.force_delete(key_id), "issue", key_id)
+            raise
+        self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
+        return IssuedClient(client=self._view(record, None), token=token)
+
+    def update(self, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
+        summary = self._owned(tenant, client_id, live=True)
+        record = self.store.get(client_id)
+        rotation = record.rotation.model_dump()
+        if "rotation_period_days" in changes:
+            rotation["period_days"] = changes.pop("rotation_period_days")
+        if "grace_seconds" in changes:
+            rotation["grace_seconds"] = changes.pop("grace_seconds")
+        changes["rotation"] = rotation
+        now = utcnow_from(self.clock())
+        updated = record.with_changes(changes, now, actor)
+        self._cancel_inflight_rotation(summary)
+        self.store.put(updated, request_token=str(uuid.uuid4()))
+        try:
+            self.store.set_tags(client_id, record_tags(updated))
+            if updated.expires_at is None and record.expires_at is not None:
+                self.store.remove_tags(client_id, [TAG_EXPIRES])
+            self._apply_schedule(client_id, record.rotation.period_days, updated.rotation.period_days)
+        except TokengateError:
+            self._undo(lambda: self._restore_record(record), "update", client_id)
+            raise
+        self.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
+        return self._view(updated, summary)
+
+    def revoke(self, tenant: str, client_id: str, actor: str) -> ClientView:
+        summary = self._owned(tenant, client_id)
+        if not summary.revoked:
+            self.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
+            try:
+                self.store.schedule_deletion(client_id, self.settings.recovery_window_days)
+            except TokengateError:
+                self._undo(lambda: self.store.remove_tags(client_id, [TAG_REVOKED_BY]), "revoke", client_id)
+                raise
+            self.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
+        return self._summary_view(self.store.describe(client_id))
+
+    def restore(self, tenant: str, client_id: str, actor: str) -> ClientView:
+        summary = self._owned(tenant, client_id)
+        if summary.revoked:
+            self.store.restore(client_id)
+            self.store.remove_tags(client_id, [TAG_REVOKED_BY])
+            self.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
+        return self.get(tenant, client_id)
+
+    def rotate(self, tenant: str, client_id: str, actor: str) -> IssuedClient:
+        summary = self._owned(tenant, client_id, live=True)
+        record = self.store.get(client_id)
+        token = tokens.generate(client_id)
+        rotated = record.rotated(token, utcnow_from(self.clock()), actor)
+        self._cancel_inflight_rotation(summary)
+        self.store.put(rotated, request_token=str(uuid.uuid4()))
+        self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
+        return IssuedClient(client=self._view(rotated, summary), token=token)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _owned(self, tenant: str, client_id: str, *, live: bool = False) -> SecretSummary:
+        """The client, if it belongs to ``tenant``; another tenant's client is simply not found."""
+        if not tokens.is_key_id(client_id):
+            raise NotFoundError("client not found")
+        summary = self.store.describe(client_id)
+        if summary.tenant != tenant:
+            raise NotFoundError("client not found")
+        if live and summary.revoked:
+            raise ConflictError("client is revoked: restore it first")
+        return summary
+
+    def _cancel_inflight_rotation(self, summary: SecretSummary) -> None:
+        """An admin write supersedes a scheduled rotation in flight: without its AWSPENDING label
+        that rotation's finishSecret fails safely instead of overwriting this write."""
+        for version, stages in summary.version_stages.items():
+            if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+                self.store.move_stage(summary.key_id, "AWSPENDING", to_version=None, from_version=version)
+                self.audit("cancel_rotation", tenant=summary.tenant, client_id=summary.key_id, version=version)
+
+    def _apply_schedule(self, key_id: str, old_days: int | None, new_days: int | None) -> None:
+        """Secrets Manager's schedule, where a rotation function is deployed (always, in AWS).
+        Without one (the local stack) the schedule lives in the record and the local scheduler reads it."""
+        arn = self.settings.rotation_function_arn
+        if arn is None or old_days == new_days:
+            return
+        if new_days is None:
+            self.store.cancel_rotation(key_id)
+        else:
+            self.store.schedule_rotation(key_id, arn, new_days)
+
+    def _restore_record(self, record: ClientRecord) -> None:
+        self.store.put(record, request_token=str(uuid.uuid4()))
+        self.store.set_tags(record.key_id, record_tags(record))
+
+    def _undo(self, action: Callable[[], None], what: str, client_id: str) -> None:
+        try:
+            action()
+        except TokengateError as error:
+            self.audit("undo_failed", step=what, client_id=client_id, error=error.code)
+
+    def _status(self, summary: SecretSummary | None, record: ClientRecord | None) -> Status:
+        if summary is not None and summary.revoked:
+            return "revoked"
+        now = utcnow_from(self.clock())
+        if record is not None:
+            return record.status_at(now)
+        assert summary is not None
+        if not summary.enabled:
+            return "disabled"
+        if summary.expires_at is not None and now >= summary.expires_at:
+            return "expired"
+        return "active"
+
+    def _summary_view(self, summary: SecretSummary) -> ClientView:
+        return ClientView(
+            client_id=summary.key_id,
+            tenant=summary.tenant,
+            client_name=summary.client_name,
+            status=self._status(summary, None),
+            enabled=summary.enabled,
+            scopes=None,
+            expires_at=summary.expires_at,
+            created_at=summary.created_at,
+            created_by=summary.created_by,
+            updated_at=summary.last_changed_at,
+            revoked_at=summary.deleted_at,
+            revoked_by=summary.revoked_by,
+        )
+
+    def _view(self, record: ClientRecord, summary: SecretSummary | None) -> ClientView:
+        return ClientView(
+            client_id=record.key_id,
+            tenant=record.tenant,
+            client_name=record.client_name,
+            status=self._status(summary, record),
+            enabled=record.enabled,
+            scopes=list(record.scopes),
+            expires_at=record.expires_at,
+            created_at=record.created_at,
+            created_by=record.created_by,
+            updated_at=record.updated_at,
+            updated_by=record.updated_by,
+            rotated_at=record.rotated_at,
+            rotation=RotationView(
+                period_days=record.rotation.period_days,
+                grace_seconds=record.rotation.grace_seconds,
+                next_rotation_at=summary.next_rotation_at if summary else None,
+                previous_token_valid_until=record.previous.valid_until if record.previous else None,
+            ),
+            reader_arn=record.reader_arn,
+        )

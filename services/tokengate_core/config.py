@@ -1,0 +1,90 @@
+"""Configuration: one pydantic model per function, read from the environment at cold start.
+
+The environment variable names are defined here and nowhere else; the CDK stack and the local
+stack both build a function's environment from these models, and a test cross-checks them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConfigError(RuntimeError):
+    """Raised at cold start: the message names the offending variable so a deploy fails loudly."""
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    env_prefix: ClassVar[str] = "TOKENGATE_"
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        alias = cls.model_fields[field].alias
+        return alias or f"{cls.env_prefix}{field.upper()}"
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        return [cls.env_name(name) for name in cls.model_fields]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        values = {name: environ[cls.env_name(name)] for name in cls.model_fields if cls.env_name(name) in environ}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{cls.env_name(str(e['loc'][0]))}: {e['msg']}" if e["loc"] else e["msg"] for e in error.errors()
+            )
+            raise ConfigError(f"invalid configuration: {problems}") from None
+
+    def to_env(self) -> dict[str, str]:
+        """The environment a function needs for these settings (used by infra and the local stack)."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            env[self.env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+
+SecretPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}/$")]
+
+
+class StoreSettings(_EnvModel):
+    secret_prefix: SecretPrefix = "tokengate/clients/"
+    sm_connect_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
+    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 1.0
+    sm_max_attempts: Annotated[int, Field(ge=1, le=5)] = 2
+    log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
+
+
+class AuthorizerSettings(StoreSettings):
+    """Cache TTL bounds revocation latency; negative TTL bounds the cost of guessing key ids."""
+
+    cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    negative_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    max_stale_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
+    cache_max_entries: Annotated[int, Field(ge=1, le=1_000_000)] = 100_000
+
+
+class AdminSettings(StoreSettings):
+    default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
+    recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
+    rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
+    kms_key_id: str | None = None
+    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+
+class RotationSettings(StoreSettings):
+    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+
+class MainSettings(_EnvModel):
+    log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"

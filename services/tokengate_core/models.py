@@ -1,0 +1,170 @@
+"""The client record: the SecretString JSON of one client's secret, validated on every read.
+
+The plaintext token lives here (so an AWS-native client can read its own secret after a
+rotation) but as a :class:`pydantic.SecretStr`, so a stray ``repr`` or log line shows stars.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from tokengate_core import tokens
+
+TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
+CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
+SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
+MAX_SCOPES = 32
+
+Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
+ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
+Scope = Annotated[
+    str,
+    Field(
+        pattern=SCOPE_PATTERN,
+        description="'*' (every route) or '<METHOD|ANY> <path pattern>', e.g. 'GET /invoke' or 'ANY /reports/*'",
+    ),
+]
+Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
+GraceSeconds = Annotated[int, Field(ge=0, le=30 * 86400)]
+RotationDays = Annotated[int, Field(ge=1, le=1000)]
+ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
+
+
+def utcnow_from(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class PreviousToken(BaseModel):
+    """The token a rotation replaced: only its digest, valid until ``valid_until``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    valid_until: datetime
+
+
+class RotationPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period_days: RotationDays | None = None
+    grace_seconds: GraceSeconds = 86400
+
+
+class ClientRecord(BaseModel):
+    """One client. ``key_id`` is also the client id in the admin API."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    key_id: str
+    token: SecretStr
+    tenant: Tenant
+    client_name: ClientName
+    scopes: Scopes
+    enabled: bool = True
+    expires_at: datetime | None = None
+    rotation: RotationPolicy = RotationPolicy()
+    previous: PreviousToken | None = None
+    reader_arn: ReaderArn | None = None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    rotated_at: datetime | None = None
+
+    @field_validator("key_id")
+    @classmethod
+    def _key_id(cls, value: str) -> str:
+        if not tokens.is_key_id(value):
+            raise ValueError("invalid key id")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        tokens.parse(value.get_secret_value())  # raises on a corrupt stored token
+        return value
+
+    @field_validator("expires_at", "created_at", "updated_at", "rotated_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+
+    def to_secret_string(self) -> str:
+        """The only place a plaintext token is serialised: the SecretString written to the store."""
+        data = self.model_dump(mode="json")
+        data["token"] = self.token.get_secret_value()
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_secret_string(cls, text: str) -> ClientRecord:
+        return cls.model_validate_json(text)
+
+    # -- derived state ----------------------------------------------------------------------------
+
+    def status_at(self, now: datetime) -> Literal["active", "disabled", "expired"]:
+        if not self.enabled:
+            return "disabled"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def rotated(self, new_token: str, now: datetime, actor: str) -> ClientRecord:
+        """The record after a rotation: the old token stays valid for the grace period."""
+        old = self.token.get_secret_value()
+        grace = self.rotation.grace_seconds
+        previous = (
+            PreviousToken(sha256=tokens.digest(old).hex(), valid_until=now + timedelta(seconds=grace))
+            if grace > 0
+            else None
+        )
+        return self.model_copy(
+            update={
+                "token": SecretStr(new_token),
+                "previous": previous,
+                "rotated_at": now,
+                "updated_at": now,
+                "updated_by": actor,
+            }
+        )
+
+    def with_changes(self, changes: dict[str, Any], now: datetime, actor: str) -> ClientRecord:
+        """A validated copy (``model_copy`` alone would skip validation)."""
+        data = self.model_dump()
+        data.update(changes)
+        data.update(updated_at=now, updated_by=actor)
+        return ClientRecord.model_validate(data)
+
+
+def scope_regex(scope: str) -> re.Pattern[str]:
+    """Compile one scope to a regex over ``"<METHOD> <path>"``.
+
+    ``*`` in a path matches within one segment, ``**`` across segments; method ``ANY`` or ``*``
+    matches every method. Scope ``*`` matches everything.
+    """
+    if scope == "*":
+        return re.compile(r"^.*$", re.DOTALL)
+    method, _, path = scope.partition(" ")
+    method_re = r"[A-Z]+" if method in ("ANY", "*") else re.escape(method)
+    parts = []
+    i = 0
+    while i < len(path):
+        if path.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif path[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        else:
+            parts.append(re.escape(path[i]))
+            i += 1
+    return re.compile(rf"^{method_re} {''.join(parts)}$", re.DOTALL)

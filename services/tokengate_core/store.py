@@ -1,0 +1,325 @@
+"""Data access: one client = one secret named ``<prefix><key id>``. Nothing else talks to Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from tokengate_core.errors import (
+    BadRequestError,
+    ConflictError,
+    CorruptRecordError,
+    NotFoundError,
+    RevokedError,
+    TokengateError,
+    UnavailableError,
+)
+from tokengate_core.models import ClientRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+TAG_TENANT = "tokengate:tenant"
+TAG_CLIENT = "tokengate:client-name"
+TAG_ENABLED = "tokengate:enabled"
+TAG_EXPIRES = "tokengate:expires-at"
+TAG_CREATED_BY = "tokengate:created-by"
+TAG_REVOKED_BY = "tokengate:revoked-by"
+_TAG_VALUE_MAX = 256
+
+_UNAVAILABLE_CODES = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "InternalServiceError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+}
+_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+def translate(error: Exception) -> TokengateError:
+    """Map botocore's errors onto the domain's, so no caller inspects AWS error codes."""
+    if isinstance(error, TokengateError):
+        return error
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "") or ""
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code == "ResourceNotFoundException":
+            return NotFoundError("client not found")
+        if code == "InvalidRequestException" and ("deletion" in message.lower() or "deleted" in message.lower()):
+            return RevokedError("client is revoked")
+        if code in ("MalformedPolicyDocumentException", "InvalidParameterException"):
+            return BadRequestError(f"Secrets Manager rejected the request: {message[:200]}")
+        if code == "ResourceExistsException":
+            return ConflictError("a client with this name already exists in the tenant")
+        if code in _UNAVAILABLE_CODES or status >= 500:
+            return UnavailableError(f"Secrets Manager unavailable ({code or status})")
+        return UnavailableError(f"Secrets Manager refused the call ({code})")
+    if isinstance(error, _NETWORK_ERRORS | BotoCoreError):
+        return UnavailableError(f"Secrets Manager unreachable ({type(error).__name__})")
+    return TokengateError(f"unexpected store error ({type(error).__name__})")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSummary:
+    """What ListSecrets/DescribeSecret tell about a client without reading its value."""
+
+    key_id: str
+    tenant: str
+    client_name: str
+    enabled: bool
+    expires_at: datetime | None
+    created_at: datetime | None
+    created_by: str | None
+    last_changed_at: datetime | None
+    deleted_at: datetime | None
+    revoked_by: str | None
+    rotation_enabled: bool
+    next_rotation_at: datetime | None
+    version_stages: dict[str, list[str]]
+
+    @property
+    def revoked(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _tags(entry: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in entry.get("Tags", []) or []}
+
+
+def _iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def record_tags(record: ClientRecord) -> dict[str, str]:
+    """Tags mirror the list-relevant fields so that listing needs no GetSecretValue per client."""
+    tags = {
+        TAG_TENANT: record.tenant,
+        TAG_CLIENT: record.client_name,
+        TAG_ENABLED: "true" if record.enabled else "false",
+        TAG_CREATED_BY: record.created_by[:_TAG_VALUE_MAX],
+    }
+    if record.expires_at is not None:
+        tags[TAG_EXPIRES] = record.expires_at.isoformat()
+    return tags
+
+
+class SecretsStore:
+    def __init__(self, client: SecretsManagerClient, prefix: str, kms_key_id: str | None = None) -> None:
+        self._client = client
+        self.prefix = prefix
+        self._kms_key_id = kms_key_id
+
+    def secret_id(self, key_id: str) -> str:
+        return f"{self.prefix}{key_id}"
+
+    def key_id_of(self, name: str) -> str | None:
+        return name[len(self.prefix) :] if name.startswith(self.prefix) else None
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def get(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> ClientRecord:
+        """One GetSecretValue; raises NotFound / Revoked / Unavailable / CorruptRecord."""
+        kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id)}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        if stage:
+            kwargs["VersionStage"] = stage
+        response = self._call("get_secret_value", **kwargs)
+        try:
+            record = ClientRecord.from_secret_string(response["SecretString"])
+        except (ValueError, KeyError):
+            raise CorruptRecordError(f"secret for {key_id} is not a valid client record") from None
+        if record.key_id != key_id:
+            raise CorruptRecordError(f"secret for {key_id} names another key id")
+        return record
+
+    def describe_raw(self, secret_id: str) -> dict[str, Any]:
+        """DescribeSecret by name or ARN (the rotation function is handed an ARN)."""
+        return dict(self._call("describe_secret", SecretId=secret_id))
+
+    def describe(self, key_id: str) -> SecretSummary:
+        response = self._call("describe_secret", SecretId=self.secret_id(key_id))
+        summary = self._summary(dict(response))
+        if summary is None:
+            raise NotFoundError("client not found")
+        return summary
+
+    def list_page(
+        self, tenant: str, *, limit: int, next_token: str | None, include_revoked: bool
+    ) -> tuple[list[SecretSummary], str | None]:
+        """One ListSecrets page for a tenant.
+
+        ListSecrets' tag filters are prefix matches, and tag-key and tag-value filters are not
+        paired, so every entry is checked again for the exact tenant tag here.
+        """
+        kwargs: dict[str, Any] = {
+            "MaxResults": limit,
+            "IncludePlannedDeletion": include_revoked,
+            "Filters": [
+                {"Key": "name", "Values": [self.prefix]},
+                {"Key": "tag-key", "Values": [TAG_TENANT]},
+                {"Key": "tag-value", "Values": [tenant]},
+            ],
+            "SortOrder": "asc",
+        }
+        if next_token:
+            kwargs["NextToken"] = next_token
+        response = self._call("list_secrets", **kwargs)
+        items = []
+        for entry in response.get("SecretList", []):
+            summary = self._summary(dict(entry))
+            if summary is not None and summary.tenant == tenant:
+                items.append(summary)
+        return items, response.get("NextToken")
+
+    def list_all_key_ids(self) -> list[str]:
+        """Every client's key id (the local scheduler's scan; not used by the Lambdas)."""
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "MaxResults": 100,
+                "Filters": [{"Key": "name", "Values": [self.prefix]}],
+            }
+            if token:
+                kwargs["NextToken"] = token
+            response = self._call("list_secrets", **kwargs)
+            ids += [k for e in response.get("SecretList", []) if (k := self.key_id_of(e["Name"]))]
+            token = response.get("NextToken")
+            if not token:
+                return ids
+
+    def _summary(self, entry: dict[str, Any]) -> SecretSummary | None:
+        key_id = self.key_id_of(entry.get("Name", ""))
+        tags = _tags(entry)
+        if key_id is None or TAG_TENANT not in tags:
+            return None
+        rules = entry.get("RotationRules") or {}
+        return SecretSummary(
+            key_id=key_id,
+            tenant=tags[TAG_TENANT],
+            client_name=tags.get(TAG_CLIENT, ""),
+            enabled=tags.get(TAG_ENABLED, "true") == "true",
+            expires_at=_iso(tags.get(TAG_EXPIRES)),
+            created_at=entry.get("CreatedDate"),
+            created_by=tags.get(TAG_CREATED_BY),
+            last_changed_at=entry.get("LastChangedDate"),
+            deleted_at=entry.get("DeletedDate"),
+            revoked_by=tags.get(TAG_REVOKED_BY),
+            rotation_enabled=bool(entry.get("RotationEnabled")) and bool(rules),
+            next_rotation_at=entry.get("NextRotationDate"),
+            version_stages={k: list(v) for k, v in (entry.get("VersionIdsToStages") or {}).items()},
+        )
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def create(self, record: ClientRecord, request_token: str) -> str:
+        """CreateSecret is atomic on the name: the key id is derived from the client name, so a
+        duplicate name fails here with ResourceExists (or InvalidRequest while a revoked one waits)."""
+        kwargs: dict[str, Any] = {
+            "Name": self.secret_id(record.key_id),
+            "ClientRequestToken": request_token,
+            "Description": f"tokengate client {record.client_name} of tenant {record.tenant}",
+            "SecretString": record.to_secret_string(),
+            "Tags": [{"Key": k, "Value": v} for k, v in record_tags(record).items()],
+        }
+        if self._kms_key_id:
+            kwargs["KmsKeyId"] = self._kms_key_id
+        try:
+            return str(self._call("create_secret", **kwargs)["ARN"])
+        except (ConflictError, RevokedError):
+            raise ConflictError(
+                f"client {record.client_name!r} already exists in tenant {record.tenant!r}"
+                " (a revoked one can be restored)"
+            ) from None
+
+    def put(self, record: ClientRecord, *, request_token: str, stages: Iterable[str] = ("AWSCURRENT",)) -> None:
+        self._call(
+            "put_secret_value",
+            SecretId=self.secret_id(record.key_id),
+            ClientRequestToken=request_token,
+            SecretString=record.to_secret_string(),
+            VersionStages=list(stages),
+        )
+
+    def move_stage(self, key_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
+        kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id), "VersionStage": stage}
+        if to_version:
+            kwargs["MoveToVersionId"] = to_version
+        if from_version:
+            kwargs["RemoveFromVersionId"] = from_version
+        self._call("update_secret_version_stage", **kwargs)
+
+    def set_tags(self, key_id: str, tags: dict[str, str]) -> None:
+        self._call(
+            "tag_resource",
+            SecretId=self.secret_id(key_id),
+            Tags=[{"Key": k, "Value": v[:_TAG_VALUE_MAX]} for k, v in tags.items()],
+        )
+
+    def remove_tags(self, key_id: str, keys: list[str]) -> None:
+        self._call("untag_resource", SecretId=self.secret_id(key_id), TagKeys=keys)
+
+    def schedule_deletion(self, key_id: str, recovery_days: int) -> None:
+        self._call("delete_secret", SecretId=self.secret_id(key_id), RecoveryWindowInDays=recovery_days)
+
+    def restore(self, key_id: str) -> None:
+        self._call("restore_secret", SecretId=self.secret_id(key_id))
+
+    def force_delete(self, key_id: str) -> None:
+        """Only to undo a half-made client; never for a revoke (that must stay restorable)."""
+        self._call("delete_secret", SecretId=self.secret_id(key_id), ForceDeleteWithoutRecovery=True)
+
+    def allow_reader(self, key_id: str, principal_arn: str, secret_arn: str) -> None:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TokengateClientReadsOwnToken",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": principal_arn},
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": secret_arn,
+                }
+            ],
+        }
+        self._call(
+            "put_resource_policy",
+            SecretId=self.secret_id(key_id),
+            ResourcePolicy=json.dumps(policy),
+            BlockPublicPolicy=True,
+        )
+
+    def schedule_rotation(self, key_id: str, function_arn: str, days: int) -> None:
+        self._call(
+            "rotate_secret",
+            SecretId=self.secret_id(key_id),
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": days},
+            RotateImmediately=False,
+        )
+
+    def cancel_rotation(self, key_id: str) -> None:
+        self._call("cancel_rotate_secret", SecretId=self.secret_id(key_id))
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a domain error, nothing escapes raw
+            raise translate(error) from None

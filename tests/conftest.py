@@ -1,0 +1,50 @@
+"""Test harness: one embedded Secrets Manager per test process, started before any handler import.
+
+Handlers read their configuration and build clients at import (cold start), so the endpoint and
+fake credentials must be in the environment first. Nothing here reaches beyond loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tokengate import use_services_path
+from tokengate.emulator import SecretsManagerEmulator
+
+use_services_path()
+
+_EMULATOR = SecretsManagerEmulator()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _EMULATOR.start()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": _EMULATOR.url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "tokengate-test",
+            "POWERTOOLS_DEV": "false",
+        }
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _EMULATOR.stop()
+
+
+@pytest.fixture
+def emulator() -> Iterator[SecretsManagerEmulator]:
+    """A clean emulator for one test: no secrets, no counts, no faults."""
+    _EMULATOR.reset()
+    yield _EMULATOR
+    _EMULATOR.inject(None)

@@ -1,0 +1,135 @@
+"""The embedded Secrets Manager: moto's server app on loopback, with call counting and faults.
+
+Counting happens at the emulator, so a test of "at most K GetSecretValue calls" counts what a
+real account would be billed for, retries included. Faults (throttling, 5xx, a hang past the
+client's read timeout) are injected in front of moto, so the code under test sees real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+FaultKind = Literal["throttle", "error", "hang"]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    operations: frozenset[str] | None = None  # None: every operation
+    hang_seconds: float = 2.0
+
+    def applies(self, operation: str) -> bool:
+        return self.operations is None or operation in self.operations
+
+
+@dataclass
+class _State:
+    calls: Counter[str] = field(default_factory=Counter)
+    fault: Fault | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log: the emulator serves thousands of calls in a benchmark."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class SecretsManagerEmulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._state = _State()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> SecretsManagerEmulator:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            self._host, self._port, self._middleware(moto_app), threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sm-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> SecretsManagerEmulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "emulator not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- observation and faults -------------------------------------------------------------------
+
+    def calls(self, operation: str | None = None) -> int:
+        with self._state.lock:
+            if operation is None:
+                return sum(self._state.calls.values())
+            return self._state.calls[operation]
+
+    def reset_counts(self) -> None:
+        with self._state.lock:
+            self._state.calls.clear()
+
+    def inject(self, fault: Fault | None) -> None:
+        self._state.fault = fault
+
+    def reset(self) -> None:
+        """Forget every secret (moto's reset API) and every count and fault."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own loopback URL
+            response.read()
+        self.inject(None)
+        self.reset_counts()
+
+    def _middleware(self, app: WSGIApp) -> WSGIApp:
+        state = self._state
+
+        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+            if operation:
+                with state.lock:
+                    state.calls[operation] += 1
+                fault = state.fault
+                if fault is not None and fault.applies(operation):
+                    if fault.kind == "hang":
+                        time.sleep(fault.hang_seconds)
+                    else:
+                        code, status = (
+                            ("ThrottlingException", "400 Bad Request")
+                            if fault.kind == "throttle"
+                            else ("InternalServiceError", "500 Internal Server Error")
+                        )
+                        body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
+                        start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
+                        return [body]
+            return app(environ, start_response)
+
+        return wrapped
