@@ -7,7 +7,7 @@ fake credentials must be in the environment first. Nothing here reaches beyond l
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -15,6 +15,8 @@ from tokengate import use_services_path
 from tokengate.emulator import SecretsManagerEmulator
 
 use_services_path()
+
+from tokengate_core.routes import FUNCTIONS  # noqa: E402 - needs services/ on the path
 
 _EMULATOR = SecretsManagerEmulator()
 
@@ -26,7 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -48,3 +50,30 @@ def emulator() -> Iterator[SecretsManagerEmulator]:
     _EMULATOR.reset()
     yield _EMULATOR
     _EMULATOR.inject(None)
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """Everything the functions wrote: log lines (through each logger's own JSON formatter,
+    since Powertools binds its stream at import) plus EMF metrics printed to stdout."""
+    import io
+    import logging
+
+    buffer = io.StringIO()
+    attached: list[tuple[logging.Logger, logging.Handler]] = []
+    for spec in FUNCTIONS.values():
+        target = logging.getLogger(spec.service)
+        formatter = next((h.formatter for h in target.handlers if h.formatter), None)
+        stream = logging.StreamHandler(buffer)
+        if formatter is not None:
+            stream.setFormatter(formatter)
+        target.addHandler(stream)
+        attached.append((target, stream))
+
+    def read() -> str:
+        out = capsys.readouterr()
+        return buffer.getvalue() + out.out + out.err
+
+    yield read
+    for target, stream in attached:
+        target.removeHandler(stream)

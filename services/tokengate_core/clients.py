@@ -45,7 +45,9 @@ class ClientService:
 
     def list(self, tenant: str, *, limit: int, next_token: str | None, status: Status | None) -> ClientPage:
         include_revoked = status in (None, "revoked")
-        summaries, token = self.store.list_page(tenant, limit=limit, next_token=next_token, include_revoked=include_revoked)
+        summaries, token = self.store.list_page(
+            tenant, limit=limit, next_token=next_token, include_revoked=include_revoked
+        )
         views = [self._summary_view(s) for s in summaries]
         if status is not None:
             views = [v for v in views if v.status == status]

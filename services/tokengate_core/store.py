@@ -8,14 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tokengate_core.errors import (
     BadRequestError,
@@ -48,7 +41,6 @@ _UNAVAILABLE_CODES = {
     "ServiceUnavailable",
     "ServiceUnavailableException",
 }
-_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 
 def translate(error: Exception) -> TokengateError:
@@ -70,7 +62,7 @@ def translate(error: Exception) -> TokengateError:
         if code in _UNAVAILABLE_CODES or status >= 500:
             return UnavailableError(f"Secrets Manager unavailable ({code or status})")
         return UnavailableError(f"Secrets Manager refused the call ({code})")
-    if isinstance(error, _NETWORK_ERRORS | BotoCoreError):
+    if isinstance(error, BotoCoreError):  # timeouts, refused connections, closed connections
         return UnavailableError(f"Secrets Manager unreachable ({type(error).__name__})")
     return TokengateError(f"unexpected store error ({type(error).__name__})")
 

@@ -1,0 +1,282 @@
+"""The authorizer against the embedded Secrets Manager: every outcome, cost bounds, caching, faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support import FakeClock, authorizer_event, call_admin, issue
+from tokengate.emulator import Fault, SecretsManagerEmulator
+from tokengate_core import tokens
+from tokengate_core.authorize import Reason, TokenAuthorizer
+from tokengate_core.aws import make_store
+from tokengate_core.config import AuthorizerSettings
+
+pytestmark = pytest.mark.usefixtures("emulator")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(now=time.time())
+
+
+def make_authorizer(clock: FakeClock, **overrides: float) -> TokenAuthorizer:
+    settings = AuthorizerSettings.model_validate(
+        {"cache_ttl_seconds": 30, "negative_cache_ttl_seconds": 10, **overrides}
+    )
+    return TokenAuthorizer(settings, store_factory=lambda: make_store(settings), clock=clock)
+
+
+@pytest.fixture
+def authz(clock: FakeClock) -> TokenAuthorizer:
+    return make_authorizer(clock)
+
+
+@pytest.fixture
+def handler() -> Iterator[object]:
+    from authorizer import app
+
+    app.authorizer.cache.clear()
+    yield app.handler
+    app.authorizer.cache.clear()
+
+
+def decide(authz: TokenAuthorizer, header: str | None, route: str = "ANY /invoke", method: str = "GET") -> Reason:
+    return authz.decide(header, method, route).reason
+
+
+# -- outcomes ---------------------------------------------------------------------------------------
+
+
+def test_valid_token_is_allowed_raw_and_as_bearer(handler: object) -> None:
+    client_id, token = issue("acme", "ci-bot", scopes=["ANY /invoke"])
+    for header in (token, f"Bearer {token}", f"bearer {token}"):
+        response = handler(authorizer_event(header), None)  # type: ignore[operator]
+        assert response == {
+            "isAuthorized": True,
+            "context": {"tenant": "acme", "client_id": client_id, "client_name": "ci-bot", "scopes": "ANY /invoke"},
+        }
+
+
+def test_fragments_and_garbage_are_denied_without_exception(handler: object, emulator: SecretsManagerEmulator) -> None:
+    _, token = issue("acme", "ci-bot")
+    emulator.reset_counts()
+    hostile = [
+        token[:-1],
+        token[1:],
+        token[10:40],
+        "t",
+        token[:3],
+        token + "x",
+        "",
+        " ",
+        "\t\n",
+        "x" * 10_240,
+        "tg_" + "é" * 66,
+        token[:-7] + "\x00" + token[-6:],
+        "Bearer ",
+        f"Bearer {token[:-2]}",
+        token.upper(),
+    ]
+    for header in hostile:
+        assert handler(authorizer_event(header), None) == {"isAuthorized": False}  # type: ignore[operator]
+    assert emulator.calls("GetSecretValue") == 0, "malformed tokens must never reach Secrets Manager"
+
+
+def test_every_denial_reason(authz: TokenAuthorizer, clock: FakeClock) -> None:
+    soon = datetime.fromtimestamp(clock.now, UTC) + timedelta(hours=1)
+    _, token = issue("acme", "good", scopes=["GET /invoke"])
+    disabled_id, disabled = issue("acme", "disabled")
+    _, expiring = issue("acme", "expiring", expires_at=soon.isoformat())
+    revoked_id, revoked = issue("acme", "revoked")
+    assert call_admin("PATCH", f"/admin/tenants/acme/clients/{disabled_id}", {"enabled": False}).status == 200
+    assert call_admin("DELETE", f"/admin/tenants/acme/clients/{revoked_id}").status == 200
+
+    key_id = tokens.parse(token).key_id
+    assert decide(authz, None) is Reason.MISSING
+    assert decide(authz, "garbage") is Reason.MALFORMED
+    assert decide(authz, token[:-6] + tokens.checksum(token[:-6] + "z")) is Reason.BAD_CHECKSUM
+    assert decide(authz, tokens.generate(key_id)) is Reason.WRONG_SECRET
+    assert decide(authz, tokens.generate(tokens.new_key_id())) is Reason.UNKNOWN_KEY_ID
+    assert decide(authz, disabled) is Reason.DISABLED
+    assert decide(authz, revoked) is Reason.REVOKED
+    assert decide(authz, token, route="ANY /invoke", method="POST") is Reason.OUT_OF_SCOPE
+    assert decide(authz, token, route="ANY /other", method="GET") is Reason.OUT_OF_SCOPE
+    assert decide(authz, token) is Reason.ALLOWED
+    assert decide(authz, expiring) is Reason.ALLOWED
+    clock.advance(3601)
+    assert decide(authz, expiring) is Reason.EXPIRED
+
+
+def test_wrong_tenant_context_never_leaks(authz: TokenAuthorizer) -> None:
+    _, a = issue("acme", "bot")
+    _, b = issue("globex", "bot")
+    da = authz.decide(a, "GET", "ANY /invoke")
+    db = authz.decide(b, "GET", "ANY /invoke")
+    assert da.context and da.context["tenant"] == "acme"
+    assert db.context and db.context["tenant"] == "globex"
+    assert da.key_id != db.key_id
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        "string",
+        42,
+        {},
+        {"headers": None},
+        {"headers": 5},
+        {"headers": {"authorization": 7}},
+        {"headers": {"authorization": None}},
+        {"headers": {"Authorization": "Bearer x"}, "requestContext": "nope"},
+        {"headers": {"authorization": "x"}, "routeKey": {"a": 1}},
+    ],
+)
+def test_malformed_events_deny_and_never_raise(handler: object, event: object) -> None:
+    assert handler(event, None) == {"isAuthorized": False}  # type: ignore[operator]
+
+
+def test_internal_error_fails_closed(handler: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from authorizer import app
+
+    _, token = issue("acme", "bot")
+
+    def explode(*_: object) -> None:
+        raise RuntimeError("boom " + token)
+
+    monkeypatch.setattr(app.authorizer, "decide", explode)
+    assert handler(authorizer_event(token), None) == {"isAuthorized": False}  # type: ignore[operator]
+
+
+# -- cost ---------------------------------------------------------------------------------------------
+
+
+def test_n_valid_requests_for_k_clients_cost_at_most_k_calls(
+    authz: TokenAuthorizer, emulator: SecretsManagerEmulator, clock: FakeClock
+) -> None:
+    issued = [issue("acme", f"client-{i}")[1] for i in range(5)]
+    emulator.reset_counts()
+    for i in range(500):
+        assert decide(authz, issued[i % 5]) is Reason.ALLOWED
+        clock.advance(0.01)  # 5 s in all: well inside one TTL
+    assert emulator.calls("GetSecretValue") == 5
+
+
+def test_malformed_tokens_cost_nothing(authz: TokenAuthorizer, emulator: SecretsManagerEmulator) -> None:
+    valid = tokens.generate(tokens.new_key_id())
+    emulator.reset_counts()
+    for i in range(2000):
+        authz.decide(valid[: i % 69] if i % 2 else valid[:-1] + "!", "GET", "ANY /invoke")
+    assert emulator.calls() == 0
+
+
+def test_unknown_key_ids_cost_one_call_each_per_negative_ttl(
+    authz: TokenAuthorizer, emulator: SecretsManagerEmulator, clock: FakeClock
+) -> None:
+    guesses = [tokens.generate(tokens.new_key_id()) for _ in range(3)]
+    emulator.reset_counts()
+    for _ in range(100):
+        for guess in guesses:
+            assert decide(authz, guess) is Reason.UNKNOWN_KEY_ID
+    assert emulator.calls("GetSecretValue") == 3
+    clock.advance(10.1)  # negative TTL elapsed: each id is looked up once more
+    for guess in guesses:
+        assert decide(authz, guess) is Reason.UNKNOWN_KEY_ID
+    assert emulator.calls("GetSecretValue") == 6
+
+
+def test_boto3_client_is_built_once_and_only_when_needed(clock: FakeClock) -> None:
+    built: list[int] = []
+    settings = AuthorizerSettings()
+
+    def factory():  # type: ignore[no-untyped-def]
+        built.append(1)
+        return make_store(settings)
+
+    authz = TokenAuthorizer(settings, store_factory=factory, clock=clock)
+    authz.decide("garbage", "GET", "ANY /invoke")
+    assert built == []
+    for _ in range(3):
+        authz.decide(tokens.generate(tokens.new_key_id()), "GET", "ANY /invoke")
+    assert built == [1]
+
+
+# -- caching bounds revocation; stale-if-error -----------------------------------------------------------
+
+
+def test_revocation_takes_effect_within_the_ttl(authz: TokenAuthorizer, clock: FakeClock) -> None:
+    client_id, token = issue("acme", "bot")
+    assert decide(authz, token) is Reason.ALLOWED
+    assert call_admin("DELETE", f"/admin/tenants/acme/clients/{client_id}").status == 200
+    clock.advance(29)
+    assert decide(authz, token) is Reason.ALLOWED  # the documented bound: up to one TTL
+    clock.advance(1.1)
+    assert decide(authz, token) is Reason.REVOKED
+    assert call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/restore").status == 200
+    clock.advance(30.1)
+    assert decide(authz, token) is Reason.ALLOWED
+
+
+def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
+    emulator: SecretsManagerEmulator, clock: FakeClock
+) -> None:
+    authz = make_authorizer(clock, max_stale_seconds=120, sm_max_attempts=1)
+    _, token = issue("acme", "bot")
+    _, uncached = issue("acme", "other")
+    assert decide(authz, token) is Reason.ALLOWED
+    for kind in ("throttle", "error"):
+        emulator.inject(Fault(kind))  # type: ignore[arg-type]
+        clock.advance(31)  # past the TTL: a refetch is attempted and fails
+        assert authz.decide(token, "GET", "ANY /invoke").cache == "stale"
+        assert decide(authz, token) is Reason.ALLOWED
+        assert decide(authz, uncached) is Reason.BACKEND_UNAVAILABLE
+    clock.advance(60)  # now 122 s since the last successful fetch
+    assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
+    emulator.inject(None)
+    assert decide(authz, token) is Reason.ALLOWED
+
+
+def test_a_hanging_backend_is_cut_off_by_the_read_timeout(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
+    """Budget: attempts x (connect + read timeout) = 1 x 0.5 s; asserted with generous slack."""
+    authz = make_authorizer(clock, sm_read_timeout_seconds=0.5, sm_max_attempts=1)
+    _, token = issue("acme", "bot")
+    emulator.inject(Fault("hang", hang_seconds=2.0))
+    started = time.monotonic()
+    assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
+    assert time.monotonic() - started < 1.5
+
+
+def test_grace_window_after_rotation(authz: TokenAuthorizer, clock: FakeClock) -> None:
+    client_id, old = issue("acme", "bot", grace_seconds=600)
+    response = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate")
+    assert response.status == 200
+    new = response.body["token"]
+    assert new != old
+    assert decide(authz, new) is Reason.ALLOWED
+    assert authz.decide(old, "GET", "ANY /invoke").grace is True
+    assert decide(authz, old) is Reason.ALLOWED
+    clock.advance(601)
+    assert decide(authz, old) is Reason.WRONG_SECRET
+    assert decide(authz, new) is Reason.ALLOWED
+
+
+# -- logs -------------------------------------------------------------------------------------------------
+
+
+def test_no_log_line_carries_a_token_or_header(handler: object, captured_logs: Callable[[], str]) -> None:
+    client_id, token = issue("acme", "bot", scopes=["GET /invoke"])
+    rotated = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate").body["token"]
+    wrong = tokens.generate(tokens.parse(token).key_id)
+    for header in (token, f"Bearer {rotated}", wrong, wrong[:-1], "x" * 300):
+        for method in ("GET", "POST"):
+            handler(authorizer_event(header, method=method), None)  # type: ignore[operator]
+    logs = captured_logs()
+    assert "authorization decision" in logs
+    assert '"reason":"wrong_secret"' in logs
+    for secret in (token, rotated, wrong, wrong[:-1], token[25:60], rotated[25:60]):
+        assert secret not in logs

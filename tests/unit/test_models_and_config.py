@@ -1,0 +1,131 @@
+"""Record model, scope patterns and configuration: the validation at each boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from tokengate_core import tokens
+from tokengate_core.config import AdminSettings, AuthorizerSettings, ConfigError, MainSettings, RotationSettings
+from tokengate_core.models import ClientRecord, scope_regex
+from tokengate_core.routes import FUNCTIONS
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(**changes: object) -> ClientRecord:
+    key = tokens.derive_key_id("acme", "bot")
+    data: dict[str, object] = {
+        "key_id": key,
+        "token": tokens.generate(key),
+        "tenant": "acme",
+        "client_name": "bot",
+        "scopes": ["*"],
+        "created_at": NOW,
+        "created_by": "alice",
+        "updated_at": NOW,
+        "updated_by": "alice",
+    }
+    data.update(changes)
+    return ClientRecord.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("scope", "request_key", "matches"),
+    [
+        ("*", "DELETE /anything/at/all", True),
+        ("GET /invoke", "GET /invoke", True),
+        ("GET /invoke", "POST /invoke", False),
+        ("GET /invoke", "GET /invoke/x", False),
+        ("ANY /invoke", "PATCH /invoke", True),
+        ("* /invoke", "PUT /invoke", True),
+        ("GET /reports/*", "GET /reports/2026", True),
+        ("GET /reports/*", "GET /reports/2026/01", False),
+        ("GET /reports/**", "GET /reports/2026/01", True),
+        ("GET /a.b", "GET /aXb", False),
+    ],
+)
+def test_scope_patterns(scope: str, request_key: str, matches: bool) -> None:
+    assert bool(scope_regex(scope).match(request_key)) is matches
+
+
+def test_record_round_trips_through_the_secret_string_only() -> None:
+    rec = record()
+    text = rec.to_secret_string()
+    assert rec.token.get_secret_value() in text
+    assert ClientRecord.from_secret_string(text) == rec
+    # Everywhere else the token is masked.
+    assert rec.token.get_secret_value() not in repr(rec)
+    assert rec.token.get_secret_value() not in rec.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"tenant": "Acme"},
+        {"client_name": "has space"},
+        {"scopes": []},
+        {"scopes": ["GET invoke"]},
+        {"token": SecretStr("tg_short")},
+        {"key_id": "UPPER"},
+        {"created_at": datetime(2026, 1, 1)},  # naive timestamps are refused
+        {"unknown": 1},
+    ],
+)
+def test_invalid_records_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        record(**changes)
+
+
+def test_rotation_keeps_the_old_digest_for_the_grace_period() -> None:
+    rec = record()
+    new_token = tokens.generate(rec.key_id)
+    rotated = rec.rotated(new_token, NOW, "bob")
+    assert rotated.token.get_secret_value() == new_token
+    assert rotated.previous is not None
+    assert rotated.previous.sha256 == tokens.digest(rec.token.get_secret_value()).hex()
+    assert rotated.previous.valid_until == NOW + timedelta(seconds=rec.rotation.grace_seconds)
+    assert rotated.rotated_at == NOW
+    assert rotated.updated_by == "bob"
+
+
+def test_rotation_without_grace_keeps_no_previous() -> None:
+    rec = record(rotation={"grace_seconds": 0})
+    assert rec.rotated(tokens.generate(rec.key_id), NOW, "bob").previous is None
+
+
+def test_status() -> None:
+    assert record().status_at(NOW) == "active"
+    assert record(enabled=False).status_at(NOW) == "disabled"
+    assert record(expires_at=NOW).status_at(NOW) == "expired"
+    assert record(expires_at=NOW + timedelta(seconds=1)).status_at(NOW) == "active"
+
+
+def test_with_changes_validates() -> None:
+    with pytest.raises(ValidationError):
+        record().with_changes({"scopes": ["nope"]}, NOW, "bob")
+
+
+def test_bad_configuration_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="TOKENGATE_CACHE_TTL_SECONDS"):
+        AuthorizerSettings.from_env({"TOKENGATE_CACHE_TTL_SECONDS": "soon"})
+    with pytest.raises(ConfigError, match="TOKENGATE_SECRET_PREFIX"):
+        AuthorizerSettings.from_env({"TOKENGATE_SECRET_PREFIX": "no-trailing-slash"})
+    with pytest.raises(ConfigError, match="TOKENGATE_RECOVERY_WINDOW_DAYS"):
+        AdminSettings.from_env({"TOKENGATE_RECOVERY_WINDOW_DAYS": "3"})
+    with pytest.raises(ConfigError, match="POWERTOOLS_LOG_LEVEL"):
+        MainSettings.from_env({"POWERTOOLS_LOG_LEVEL": "LOUD"})
+
+
+def test_configuration_round_trips_through_the_environment() -> None:
+    for spec in FUNCTIONS.values():
+        settings = spec.settings()
+        env = settings.to_env()
+        assert set(env) <= set(spec.settings.env_names())
+        assert spec.settings.from_env(env) == settings
+    custom = AuthorizerSettings.from_env({"TOKENGATE_CACHE_TTL_SECONDS": "5", "TOKENGATE_SECRET_PREFIX": "x/y/"})
+    assert custom.cache_ttl_seconds == 5
+    assert custom.secret_prefix == "x/y/"
+    assert RotationSettings().sm_read_timeout_seconds > AuthorizerSettings().sm_read_timeout_seconds

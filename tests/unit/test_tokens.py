@@ -1,0 +1,125 @@
+"""The token codec: format, checksum, and that any single edit is caught before any I/O."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokengate_core import tokens
+
+KEY = tokens.derive_key_id("acme", "ci-bot")
+ALPHABET = string.ascii_letters + string.digits + "_-."
+
+
+def test_generated_token_has_the_documented_shape() -> None:
+    token = tokens.generate(KEY)
+    assert token.startswith(f"tg_{KEY}_")
+    assert len(token) == tokens.TOKEN_LENGTH == 3 + 20 + 1 + 43 + 6
+    assert set(token) <= set(tokens.BASE62 + "_")
+    assert tokens.parse(token).key_id == KEY
+
+
+def test_secret_part_carries_at_least_256_bits() -> None:
+    assert 62**tokens.SECRET_LENGTH >= 2**256
+    assert len({tokens.generate(KEY) for _ in range(200)}) == 200
+
+
+def test_key_id_is_derived_per_tenant_and_name() -> None:
+    assert tokens.derive_key_id("acme", "a") == tokens.derive_key_id("acme", "a")
+    assert tokens.derive_key_id("acme", "a") != tokens.derive_key_id("other", "a")
+    assert tokens.is_key_id(tokens.derive_key_id("acme", "a"))
+    assert tokens.is_key_id(tokens.new_key_id())
+
+
+@given(st.integers(min_value=0, max_value=200))
+def test_round_trip(seed: int) -> None:
+    key = tokens.derive_key_id("t", str(seed))
+    token = tokens.generate(key)
+    parsed = tokens.parse(token)
+    assert parsed.key_id == key
+    assert parsed.digest == tokens.digest(token)
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_any_single_substitution_is_rejected(data: st.DataObject) -> None:
+    token = tokens.generate(KEY)
+    index = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(st.sampled_from(ALPHABET).filter(lambda c: c != token[index]))
+    mutated = token[:index] + replacement + token[index + 1 :]
+    with pytest.raises(tokens.TokenFormatError):
+        tokens.parse(mutated)
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_any_insertion_deletion_or_transposition_is_rejected(data: st.DataObject) -> None:
+    token = tokens.generate(KEY)
+    index = data.draw(st.integers(0, len(token) - 2))
+    kind = data.draw(st.sampled_from(["insert", "delete", "swap"]))
+    if kind == "insert":
+        mutated = token[:index] + data.draw(st.sampled_from(ALPHABET)) + token[index:]
+    elif kind == "delete":
+        mutated = token[:index] + token[index + 1 :]
+    else:
+        if token[index] == token[index + 1]:
+            return
+        mutated = token[:index] + token[index + 1] + token[index] + token[index + 2 :]
+    with pytest.raises(tokens.TokenFormatError):
+        tokens.parse(mutated)
+
+
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_parses_unless_well_formed(text: str) -> None:
+    try:
+        parsed = tokens.parse(text)
+    except tokens.TokenFormatError as error:
+        assert error.reason in ("malformed", "bad_checksum")
+    else:  # pragma: no cover - would need a valid checksum by chance
+        assert tokens.is_key_id(parsed.key_id)
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["", " ", "t", "tg_", "x" * 10_000, "tg_é" + "a" * 65, "tg_\x00" + "a" * 65, "Bearer"],
+)
+def test_malformed_inputs(presented: str) -> None:
+    with pytest.raises(tokens.TokenFormatError) as info:
+        tokens.parse(presented)
+    assert info.value.reason == "malformed"
+
+
+def test_bad_checksum_is_distinguished() -> None:
+    token = tokens.generate(KEY)
+    body, check = token[:-6], token[-6:]
+    other = tokens.checksum(body + "x")[:6]
+    assert other != check
+    with pytest.raises(tokens.TokenFormatError) as info:
+        tokens.parse(body + other)
+    assert info.value.reason == "bad_checksum"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        ("abc", "abc"),
+        ("Bearer abc", "abc"),
+        ("bearer   abc ", "abc"),
+        ("BEARER abc", "abc"),
+        ("Bearer", "Bearer"),
+        ("Basic abc", "Basic abc"),
+    ],
+)
+def test_authorization_header_forms(header: str | None, expected: str | None) -> None:
+    assert tokens.from_authorization_header(header) == expected
+
+
+def test_parsed_token_repr_hides_the_secret() -> None:
+    token = tokens.generate(KEY)
+    assert token[25:] not in repr(tokens.parse(token))
