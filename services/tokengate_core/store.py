@@ -127,11 +127,14 @@ class SecretsStore:
 
     def get(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> ClientRecord:
         """One GetSecretValue; raises NotFound / Revoked / Unavailable / CorruptRecord."""
+        # Always name a stage: AWS defaults to AWSCURRENT anyway, and moto's default does not
+        # follow UpdateSecretVersionStage (it keeps returning the version it last wrote).
         kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id)}
         if version_id:
             kwargs["VersionId"] = version_id
-        if stage:
-            kwargs["VersionStage"] = stage
+        kwargs["VersionStage"] = stage or ("AWSCURRENT" if not version_id else None)
+        if kwargs["VersionStage"] is None:
+            del kwargs["VersionStage"]
         response = self._call("get_secret_value", **kwargs)
         try:
             record = ClientRecord.from_secret_string(response["SecretString"])

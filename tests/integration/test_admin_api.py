@@ -1,0 +1,369 @@
+"""The admin API through its Lambda handler, against the embedded Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support import ADMIN_ARN, call_admin, issue
+from tokengate.emulator import Fault, SecretsManagerEmulator
+from tokengate_core import tokens
+
+pytestmark = pytest.mark.usefixtures("emulator")
+BASE = "/admin/tenants/acme/clients"
+
+
+@pytest.fixture
+def sm() -> Any:
+    return boto3.client("secretsmanager")
+
+
+@pytest.fixture
+def service() -> Iterator[Any]:
+    from admin import app
+
+    yield app.service
+
+
+def assert_error(response: Any, status: int, code: str) -> None:
+    assert response.status == status, response.body
+    assert response.body["code"] == code
+    assert isinstance(response.body["message"], str) and response.body["message"]
+    assert "Traceback" not in json.dumps(response.body)
+
+
+# -- issue --------------------------------------------------------------------------------------------
+
+
+def test_issue_returns_the_token_once_with_the_record() -> None:
+    response = call_admin("POST", BASE, {"client_name": "ci-bot", "scopes": ["GET /invoke"], "ttl_seconds": 3600})
+    assert response.status == 201
+    assert response.headers.get("cache-control") == "no-store"
+    body = response.body
+    token = body["token"]
+    client = body["client"]
+    assert tokens.parse(token).key_id == client["client_id"]
+    assert "shown once" in body["notice"]
+    assert client["tenant"] == "acme" and client["client_name"] == "ci-bot"
+    assert client["status"] == "active" and client["scopes"] == ["GET /invoke"]
+    assert client["created_by"] == ADMIN_ARN
+    expires = datetime.fromisoformat(client["expires_at"])
+    assert timedelta(minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=1)
+    assert client["rotation"]["grace_seconds"] == 86400
+    # Never again: neither show nor list carries it.
+    shown = call_admin("GET", f"{BASE}/{client['client_id']}")
+    listed = call_admin("GET", BASE)
+    assert token not in json.dumps(shown.body) and token not in json.dumps(listed.body)
+    assert "tg_" not in json.dumps(shown.body) + json.dumps(listed.body)
+
+
+def test_secret_is_named_and_tagged_per_client(sm: Any) -> None:
+    client_id, token = issue("acme", "ci-bot")
+    described = sm.describe_secret(SecretId=f"tokengate/clients/{client_id}")
+    tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    assert tags["tokengate:tenant"] == "acme"
+    assert tags["tokengate:client-name"] == "ci-bot"
+    value = json.loads(sm.get_secret_value(SecretId=f"tokengate/clients/{client_id}")["SecretString"])
+    assert value["token"] == token and value["tenant"] == "acme"
+
+
+def test_duplicate_name_in_a_tenant_conflicts_but_not_across_tenants() -> None:
+    issue("acme", "ci-bot")
+    assert_error(call_admin("POST", BASE, {"client_name": "ci-bot"}), 409, "conflict")
+    issue("globex", "ci-bot")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"client_name": "has space"},
+        {"client_name": "x", "scopes": []},
+        {"client_name": "x", "scopes": ["invoke"]},
+        {"client_name": "x", "unknown": True},
+        {"client_name": "x", "ttl_seconds": 3600, "expires_at": "2030-01-01T00:00:00Z"},
+        {"client_name": "x", "expires_at": "2030-01-01T00:00:00"},
+        {"client_name": "x", "rotation_period_days": 0},
+        {"client_name": "x", "grace_seconds": -1},
+        {"client_name": "x", "reader_arn": "not-an-arn"},
+    ],
+)
+def test_invalid_issue_bodies_are_422_and_change_nothing(body: dict[str, Any]) -> None:
+    assert_error(call_admin("POST", BASE, body), 422, "validation_error")
+    assert call_admin("GET", BASE).body["items"] == []
+
+
+def test_invalid_json_is_400() -> None:
+    assert_error(call_admin("POST", BASE, raw_body="{not json"), 400, "invalid_json")
+
+
+def test_invalid_tenant_is_422() -> None:
+    assert_error(call_admin("GET", "/admin/tenants/Not_Valid/clients"), 422, "validation_error")
+
+
+def test_no_iam_identity_is_refused() -> None:
+    assert_error(call_admin("POST", BASE, {"client_name": "x"}, caller_arn=None), 403, "forbidden")
+    assert call_admin("GET", BASE).body["items"] == []
+
+
+def test_unknown_route_is_a_json_404() -> None:
+    assert_error(call_admin("GET", "/admin/nothing-here"), 404, "route_not_found")
+
+
+def test_reader_principal_gets_a_resource_policy(sm: Any) -> None:
+    reader = "arn:aws:iam::123456789012:role/billing-service"
+    client_id, _ = issue("acme", "billing", reader_arn=reader)
+    policy = json.loads(sm.get_resource_policy(SecretId=f"tokengate/clients/{client_id}")["ResourcePolicy"])
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"AWS": reader}
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+
+
+# -- list / show ----------------------------------------------------------------------------------------
+
+
+def test_list_pages_through_every_client_exactly_once() -> None:
+    names = {f"c{i}" for i in range(7)}
+    for name in names:
+        issue("acme", name)
+    issue("acme-2", "c0")  # a tenant whose id starts with "acme" must not leak in
+    seen: list[str] = []
+    next_token = None
+    for _ in range(10):
+        query = {"limit": "3", **({"next_token": next_token} if next_token else {})}
+        page = call_admin("GET", BASE, query=query)
+        assert page.status == 200
+        assert len(page.body["items"]) <= 3
+        seen += [item["client_name"] for item in page.body["items"]]
+        assert all(item["tenant"] == "acme" for item in page.body["items"])
+        next_token = page.body["next_token"]
+        if not next_token:
+            break
+    assert sorted(seen) == sorted(names)
+
+
+def test_list_filters_by_status() -> None:
+    active_id, _ = issue("acme", "active")
+    disabled_id, _ = issue("acme", "disabled")
+    revoked_id, _ = issue("acme", "revoked")
+    call_admin("PATCH", f"{BASE}/{disabled_id}", {"enabled": False})
+    call_admin("DELETE", f"{BASE}/{revoked_id}")
+
+    def ids(status: str | None) -> set[str]:
+        query = {"status": status} if status else None
+        return {item["client_id"] for item in call_admin("GET", BASE, query=query).body["items"]}
+
+    assert ids(None) == {active_id, disabled_id, revoked_id}
+    assert ids("active") == {active_id}
+    assert ids("disabled") == {disabled_id}
+    assert ids("revoked") == {revoked_id}
+    assert_error(call_admin("GET", BASE, query={"status": "weird"}), 422, "validation_error")
+    assert_error(call_admin("GET", BASE, query={"limit": "0"}), 422, "validation_error")
+
+
+def test_show_and_tenant_isolation() -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    shown = call_admin("GET", f"{BASE}/{client_id}")
+    assert shown.status == 200 and shown.body["client_id"] == client_id
+    other = call_admin("GET", f"/admin/tenants/globex/clients/{client_id}")
+    assert_error(other, 404, "not_found")
+    assert "ci-bot" not in json.dumps(other.body)
+    assert_error(call_admin("GET", f"{BASE}/{tokens.new_key_id()}"), 404, "not_found")
+    assert_error(call_admin("GET", f"{BASE}/../../etc"), 404, "route_not_found")
+    assert_error(call_admin("GET", f"{BASE}/NOT-A-KEY"), 404, "not_found")
+    # Another tenant can change nothing either.
+    for method, suffix, body in (
+        ("PATCH", "", {"enabled": False}),
+        ("DELETE", "", None),
+        ("POST", "/rotate", None),
+        ("POST", "/restore", None),
+    ):
+        assert_error(call_admin(method, f"/admin/tenants/globex/clients/{client_id}{suffix}", body), 404, "not_found")
+    assert call_admin("GET", f"{BASE}/{client_id}").body["status"] == "active"
+
+
+# -- update ---------------------------------------------------------------------------------------------
+
+
+def test_update_changes_only_what_is_given() -> None:
+    client_id, token = issue("acme", "ci-bot", scopes=["GET /invoke"], ttl_seconds=600)
+    updated = call_admin("PATCH", f"{BASE}/{client_id}", {"enabled": False, "scopes": ["ANY /invoke"]})
+    assert updated.status == 200
+    assert updated.body["status"] == "disabled" and updated.body["scopes"] == ["ANY /invoke"]
+    assert updated.body["updated_by"] == ADMIN_ARN
+    assert updated.body["expires_at"] is not None
+    cleared = call_admin("PATCH", f"{BASE}/{client_id}", {"expires_at": None, "enabled": True})
+    assert cleared.body["expires_at"] is None and cleared.body["status"] == "active"
+    listed = call_admin("GET", BASE).body["items"][0]
+    assert listed["expires_at"] is None and listed["enabled"] is True
+    # The token itself is untouched by an update.
+    from authorizer import app
+
+    app.authorizer.cache.clear()
+    assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"enabled": None}, {"scopes": None}, {"scopes": ["bad"]}, {"client_name": "rename"}]
+)
+def test_invalid_updates_are_422(body: dict[str, Any]) -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    assert_error(call_admin("PATCH", f"{BASE}/{client_id}", body), 422, "validation_error")
+
+
+def test_update_of_a_revoked_client_conflicts() -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    call_admin("DELETE", f"{BASE}/{client_id}")
+    assert_error(call_admin("PATCH", f"{BASE}/{client_id}", {"enabled": False}), 409, "conflict")
+    assert_error(call_admin("POST", f"{BASE}/{client_id}/rotate"), 409, "conflict")
+
+
+# -- revoke / restore -----------------------------------------------------------------------------------
+
+
+def test_revoke_is_recoverable_idempotent_and_audited(sm: Any) -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    first = call_admin("DELETE", f"{BASE}/{client_id}")
+    again = call_admin("DELETE", f"{BASE}/{client_id}")
+    assert first.status == again.status == 200
+    assert first.body["status"] == again.body["status"] == "revoked"
+    assert first.body["revoked_by"] == ADMIN_ARN and first.body["revoked_at"]
+    assert "DeletedDate" in sm.describe_secret(SecretId=f"tokengate/clients/{client_id}")
+    # Restoring brings it back, also idempotently; the name stays taken meanwhile.
+    assert_error(call_admin("POST", BASE, {"client_name": "ci-bot"}), 409, "conflict")
+    restored = call_admin("POST", f"{BASE}/{client_id}/restore")
+    assert restored.status == 200 and restored.body["status"] == "active"
+    assert restored.body["revoked_by"] is None
+    assert call_admin("POST", f"{BASE}/{client_id}/restore").body["status"] == "active"
+
+
+def test_restore_of_unknown_client_is_404() -> None:
+    assert_error(call_admin("POST", f"{BASE}/{tokens.new_key_id()}/restore"), 404, "not_found")
+
+
+# -- rotate ---------------------------------------------------------------------------------------------
+
+
+def test_rotate_returns_a_new_token_and_keeps_the_old_in_grace() -> None:
+    client_id, old = issue("acme", "ci-bot", grace_seconds=300)
+    response = call_admin("POST", f"{BASE}/{client_id}/rotate")
+    assert response.status == 200
+    assert response.headers.get("cache-control") == "no-store"
+    new = response.body["token"]
+    assert new != old and tokens.parse(new).key_id == client_id
+    grace_until = datetime.fromisoformat(response.body["client"]["rotation"]["previous_token_valid_until"])
+    assert timedelta(seconds=290) < grace_until - datetime.now(UTC) <= timedelta(seconds=300)
+    assert response.body["client"]["rotated_at"]
+
+
+# -- schedule ---------------------------------------------------------------------------------------------
+
+
+def test_rotation_schedule_is_set_where_a_rotation_function_is_deployed(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, Any]] = []
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:rotation"
+    monkeypatch.setattr(service, "settings", service.settings.model_copy(update={"rotation_function_arn": arn}))
+    monkeypatch.setattr(service.store, "schedule_rotation", lambda key, fn, days: calls.append(("on", (fn, days))))
+    monkeypatch.setattr(service.store, "cancel_rotation", lambda key: calls.append(("off", key)))
+    client_id, _ = issue("acme", "ci-bot", rotation_period_days=30)
+    assert calls == [("on", (arn, 30))]
+    call_admin("PATCH", f"{BASE}/{client_id}", {"rotation_period_days": 7})
+    call_admin("PATCH", f"{BASE}/{client_id}", {"scopes": ["*"]})  # unchanged schedule: no call
+    call_admin("PATCH", f"{BASE}/{client_id}", {"rotation_period_days": None})
+    assert calls == [("on", (arn, 30)), ("on", (arn, 7)), ("off", client_id)]
+
+
+# -- faults: 503 and nothing half-done -------------------------------------------------------------------
+
+
+def test_backend_failure_on_issue_is_503_and_leaves_no_orphan(emulator: SecretsManagerEmulator) -> None:
+    emulator.inject(Fault("throttle", frozenset({"CreateSecret"})))
+    assert_error(call_admin("POST", BASE, {"client_name": "ci-bot"}), 503, "backend_unavailable")
+    emulator.inject(Fault("error", frozenset({"PutResourcePolicy"})))
+    reader = "arn:aws:iam::123456789012:role/reader"
+    assert_error(call_admin("POST", BASE, {"client_name": "ci-bot", "reader_arn": reader}), 503, "backend_unavailable")
+    emulator.inject(None)
+    assert call_admin("GET", BASE).body["items"] == []
+    issue("acme", "ci-bot")  # the name is free
+
+
+def test_backend_failure_on_revoke_leaves_the_client_as_it_was(emulator: SecretsManagerEmulator) -> None:
+    client_id, token = issue("acme", "ci-bot")
+    emulator.inject(Fault("error", frozenset({"DeleteSecret"})))
+    assert_error(call_admin("DELETE", f"{BASE}/{client_id}"), 503, "backend_unavailable")
+    emulator.inject(None)
+    shown = call_admin("GET", f"{BASE}/{client_id}").body
+    assert shown["status"] == "active"
+    assert call_admin("GET", BASE).body["items"][0]["revoked_by"] is None
+    from authorizer import app
+
+    app.authorizer.cache.clear()
+    assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
+
+
+def test_backend_failure_on_update_leaves_the_client_as_it_was(emulator: SecretsManagerEmulator) -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    emulator.inject(Fault("error", frozenset({"TagResource"})))
+    assert_error(call_admin("PATCH", f"{BASE}/{client_id}", {"enabled": False}), 503, "backend_unavailable")
+    emulator.inject(None)
+    assert call_admin("GET", f"{BASE}/{client_id}").body["status"] == "active"
+    assert call_admin("GET", BASE).body["items"][0]["enabled"] is True
+
+
+def test_reads_answer_503_when_the_backend_is_down(emulator: SecretsManagerEmulator) -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    emulator.inject(Fault("error"))
+    assert_error(call_admin("GET", BASE), 503, "backend_unavailable")
+    assert_error(call_admin("GET", f"{BASE}/{client_id}"), 503, "backend_unavailable")
+
+
+def test_unexpected_errors_are_a_json_500(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_: Any, **__: Any) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(service, "get", boom)
+    response = call_admin("GET", f"{BASE}/{tokens.new_key_id()}")
+    assert_error(response, 500, "internal_error")
+    assert "unexpected" not in json.dumps(response.body)
+
+
+# -- audit and logs ----------------------------------------------------------------------------------------
+
+
+def test_every_change_is_audited_without_tokens(captured_logs: Callable[[], str]) -> None:
+    client_id, token = issue("acme", "ci-bot")
+    call_admin("PATCH", f"{BASE}/{client_id}", {"enabled": False})
+    rotated = call_admin("POST", f"{BASE}/{client_id}/rotate").body["token"]
+    call_admin("DELETE", f"{BASE}/{client_id}")
+    call_admin("POST", f"{BASE}/{client_id}/restore")
+    call_admin("POST", BASE, {"client_name": "bad name", "scopes": [token]})
+    logs = captured_logs()
+    audits = [json.loads(line) for line in logs.splitlines() if '"audit"' in line and line.startswith("{")]
+    assert [a["audit_action"] for a in audits] == ["issue", "update", "rotate", "revoke", "restore"]
+    for entry in audits:
+        assert entry["actor"] == ADMIN_ARN and entry["tenant"] == "acme" and entry["client_id"] == client_id
+    assert token not in logs and rotated not in logs
+
+
+# -- OpenAPI -------------------------------------------------------------------------------------------------
+
+
+def test_openapi_document_describes_every_route() -> None:
+    response = call_admin("GET", "/admin/openapi.json")
+    assert response.status == 200
+    doc = response.body
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    base = "/admin/tenants/{tenant}/clients"
+    assert set(paths[base]) == {"get", "post"}
+    assert set(paths[base + "/{client_id}"]) == {"get", "patch", "delete"}
+    assert "post" in paths[base + "/{client_id}/restore"] and "post" in paths[base + "/{client_id}/rotate"]
+    schemas = doc["components"]["schemas"]
+    assert {"IssueClientRequest", "UpdateClientRequest", "ClientView", "ErrorBody"} <= set(schemas)
