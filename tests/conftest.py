@@ -64,7 +64,7 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], s
     for spec in FUNCTIONS.values():
         target = logging.getLogger(spec.service)
         formatter = next((h.formatter for h in target.handlers if h.formatter), None)
-        stream = logging.StreamHandler(buffer)
+        stream: logging.Handler = logging.StreamHandler(buffer)
         if formatter is not None:
             stream.setFormatter(formatter)
         target.addHandler(stream)

@@ -57,7 +57,7 @@ class SecretsManagerEmulator:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> SecretsManagerEmulator:
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
@@ -83,7 +83,8 @@ class SecretsManagerEmulator:
     def url(self) -> str:
         assert self._server is not None, "emulator not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
     # -- observation and faults -------------------------------------------------------------------
 
@@ -102,8 +103,9 @@ class SecretsManagerEmulator:
 
     def reset(self) -> None:
         """Forget every secret (moto's reset API) and every count and fault."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own loopback URL
+        url = f"{self.url}/moto-api/reset"  # our own loopback server, never a user-given URL
+        request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             response.read()
         self.inject(None)
         self.reset_counts()

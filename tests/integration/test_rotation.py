@@ -121,7 +121,7 @@ def test_a_step_that_fails_then_is_retried_ends_consistent(
     for step in STEPS:
         if step == failing_step:
             emulator.inject(Fault("error", frozenset({operation})))
-            with pytest.raises(Exception):  # noqa: B017, PT011 - the service sees a failed invocation
+            with pytest.raises(Exception):  # noqa: B017 - the service sees a failed invocation
                 run_step(step, arn, version)
             emulator.inject(None)
             assert fresh_decision(old) is Reason.ALLOWED
