@@ -1,107 +1,14 @@
-"""Builders for the events API Gateway and Secrets Manager send, and a clock tests can move."""
+"""Test helpers on top of tokengate.events: call the admin handler and issue clients."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-ADMIN_ARN = "arn:aws:iam::123456789012:user/alice"
-ACCOUNT = "123456789012"
+from tokengate.events import ACCOUNT, ADMIN_ARN, FakeClock, FakeContext, admin_event, authorizer_event
 
-
-@dataclass
-class FakeClock:
-    now: float = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class FakeContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name: str = "tokengate-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:tokengate-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def authorizer_event(
-    authorization: str | None, *, route_key: str = "ANY /invoke", method: str = "GET", path: str = "/invoke"
-) -> dict[str, Any]:
-    headers = {"host": "api.example.com", "user-agent": "curl/8"}
-    if authorization is not None:
-        headers["authorization"] = authorization
-    return {
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:abc123/dev/{method}{path}",
-        "identitySource": [authorization] if authorization else [],
-        "routeKey": route_key,
-        "rawPath": f"/dev{path}",
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "abc123",
-            "http": {"method": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": str(uuid.uuid4()),
-            "routeKey": route_key,
-            "stage": "dev",
-        },
-    }
-
-
-def admin_event(
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    caller_arn: str | None = ADMIN_ARN,
-    query: dict[str, str] | None = None,
-    raw_body: str | None = None,
-) -> dict[str, Any]:
-    authorizer: dict[str, Any] = {}
-    if caller_arn is not None:
-        authorizer["iam"] = {
-            "accessKey": "AKIAEXAMPLE",
-            "accountId": ACCOUNT,
-            "callerId": "AIDAEXAMPLE",
-            "cognitoIdentity": None,
-            "principalOrgId": None,
-            "userArn": caller_arn,
-            "userId": "AIDAEXAMPLE",
-        }
-    query = query or {}
-    return {
-        "version": "2.0",
-        "routeKey": "ANY /admin/{proxy+}",
-        "rawPath": f"/dev{path}",
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
-        "queryStringParameters": query or None,
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "pathParameters": {"proxy": path.removeprefix("/admin/")},
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "abc123",
-            "authorizer": authorizer,
-            "http": {"method": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "ANY /admin/{proxy+}",
-            "stage": "dev",
-        },
-        "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
-        "isBase64Encoded": False,
-    }
+__all__ = ["ACCOUNT", "ADMIN_ARN", "AdminResponse", "FakeClock", "FakeContext", "admin_event", "authorizer_event"]
 
 
 @dataclass

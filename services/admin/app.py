@@ -110,13 +110,7 @@ BASE = "/admin/tenants/<tenant>/clients"
 
 @app.post(BASE, responses={201: {"description": "Issued; the token is shown once"}, **ERRORS})
 def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
-    issued = service.issue(tenant, body, _actor())
-    return Response(
-        status_code=HTTPStatus.CREATED,
-        content_type=content_types.APPLICATION_JSON,
-        body=issued,
-        headers={"cache-control": "no-store"},
-    )
+    return _issued(HTTPStatus.CREATED, service.issue(tenant, body, _actor()))
 
 
 @app.get(BASE, responses=ERRORS)
@@ -154,9 +148,13 @@ def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
 
 @app.post(f"{BASE}/<client_id>/rotate", responses=ERRORS)
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
-    issued = service.rotate(tenant, client_id, _actor())
+    return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
+
+
+def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:
+    """A response carrying a token: never cached by anything between us and the caller."""
     return Response(
-        status_code=HTTPStatus.OK,
+        status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=issued,
         headers={"cache-control": "no-store"},
