@@ -37,6 +37,9 @@ class _State:
     calls: Counter[str] = field(default_factory=Counter)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Secrets Manager is atomic per call; moto's backends are not thread-safe (a check-then-insert
+    # in CreateSecret could interleave), so calls into moto run one at a time.
+    moto_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -132,6 +135,7 @@ class SecretsManagerEmulator:
                         body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
                         start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
                         return [body]
-            return app(environ, start_response)
+            with state.moto_lock:
+                return list(app(environ, start_response))
 
         return wrapped

@@ -1,7 +1,9 @@
 """Admin use cases: issue, list, show, update, revoke, restore, rotate.
 
 Each write either completes or leaves the client as it was: a step that fails after an earlier
-one succeeded is undone before the error reaches the caller.
+one succeeded is undone before the error reaches the caller. Writes to an existing client are
+optimistic: the new version's id is derived from the version it was based on, so of two
+concurrent writers from one base, Secrets Manager accepts exactly one (the other gets 409).
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from typing import Any
 from tokengate_core import tokens
 from tokengate_core.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, RotationView, Status
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
+from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
 
 Clock = Callable[[], float]
 Audit = Callable[..., None]
+_VERSIONS = uuid.UUID("5c0f3f7e-2b1c-4a57-9d7e-7c1d1f0e7a11")
+
+
+def _next_version(base_version: str) -> str:
+    return str(uuid.uuid5(_VERSIONS, base_version))
 
 
 def _no_audit(action: str, **fields: Any) -> None:
@@ -93,7 +100,7 @@ class ClientService:
 
     def update(self, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
         summary = self._owned(tenant, client_id, live=True)
-        record = self.store.get(client_id)
+        record, base = self.store.read(client_id)
         rotation = record.rotation.model_dump()
         if "rotation_period_days" in changes:
             rotation["period_days"] = changes.pop("rotation_period_days")
@@ -103,7 +110,7 @@ class ClientService:
         now = utcnow_from(self.clock())
         updated = record.with_changes(changes, now, actor)
         self._cancel_inflight_rotation(summary)
-        self.store.put(updated, request_token=str(uuid.uuid4()))
+        self.store.put(updated, request_token=_next_version(base))
         try:
             self.store.set_tags(client_id, record_tags(updated))
             if updated.expires_at is None and record.expires_at is not None:
@@ -121,6 +128,8 @@ class ClientService:
             self.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
             try:
                 self.store.schedule_deletion(client_id, self.settings.recovery_window_days)
+            except RevokedError:
+                pass  # a concurrent revoke won: the client is revoked either way
             except TokengateError:
                 self._undo(lambda: self.store.remove_tags(client_id, [TAG_REVOKED_BY]), "revoke", client_id)
                 raise
@@ -137,11 +146,11 @@ class ClientService:
 
     def rotate(self, tenant: str, client_id: str, actor: str) -> IssuedClient:
         summary = self._owned(tenant, client_id, live=True)
-        record = self.store.get(client_id)
+        record, base = self.store.read(client_id)
         token = tokens.generate(client_id)
         rotated = record.rotated(token, utcnow_from(self.clock()), actor)
         self._cancel_inflight_rotation(summary)
-        self.store.put(rotated, request_token=str(uuid.uuid4()))
+        self.store.put(rotated, request_token=_next_version(base))
         self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
         return IssuedClient(client=self._view(rotated, summary), token=token)
 

@@ -21,7 +21,7 @@ class RevokedError(TokengateError):
     """The client's secret is scheduled for deletion (revoked, still restorable)."""
 
     code = "revoked"
-    status = 404
+    status = 409
 
 
 class BadRequestError(TokengateError):

@@ -127,6 +127,10 @@ class SecretsStore:
 
     def get(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> ClientRecord:
         """One GetSecretValue; raises NotFound / Revoked / Unavailable / CorruptRecord."""
+        return self.read(key_id, version_id=version_id, stage=stage)[0]
+
+    def read(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> tuple[ClientRecord, str]:
+        """The record and the id of the version it came from (the base of an optimistic write)."""
         # Always name a stage: AWS defaults to AWSCURRENT anyway, and moto's default does not
         # follow UpdateSecretVersionStage (it keeps returning the version it last wrote).
         kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id)}
@@ -142,7 +146,7 @@ class SecretsStore:
             raise CorruptRecordError(f"secret for {key_id} is not a valid client record") from None
         if record.key_id != key_id:
             raise CorruptRecordError(f"secret for {key_id} names another key id")
-        return record
+        return record, str(response["VersionId"])
 
     def describe_raw(self, secret_id: str) -> dict[str, Any]:
         """DescribeSecret by name or ARN (the rotation function is handed an ARN)."""
@@ -245,13 +249,18 @@ class SecretsStore:
             ) from None
 
     def put(self, record: ClientRecord, *, request_token: str, stages: Iterable[str] = ("AWSCURRENT",)) -> None:
-        self._call(
-            "put_secret_value",
-            SecretId=self.secret_id(record.key_id),
-            ClientRequestToken=request_token,
-            SecretString=record.to_secret_string(),
-            VersionStages=list(stages),
-        )
+        """PutSecretValue. A request token already used for a different value is refused by
+        Secrets Manager: with a token derived from the base version, that is an optimistic lock."""
+        try:
+            self._call(
+                "put_secret_value",
+                SecretId=self.secret_id(record.key_id),
+                ClientRequestToken=request_token,
+                SecretString=record.to_secret_string(),
+                VersionStages=list(stages),
+            )
+        except ConflictError:
+            raise ConflictError("the client was changed concurrently; read it again and retry") from None
 
     def move_stage(self, key_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
         kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id), "VersionStage": stage}

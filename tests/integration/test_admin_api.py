@@ -367,3 +367,40 @@ def test_openapi_document_describes_every_route() -> None:
     assert "post" in paths[base + "/{client_id}/restore"] and "post" in paths[base + "/{client_id}/rotate"]
     schemas = doc["components"]["schemas"]
     assert {"IssueClientRequest", "UpdateClientRequest", "ClientView", "ErrorBody"} <= set(schemas)
+
+
+# -- concurrency: optimistic writes -------------------------------------------------------------------------
+
+
+def test_two_writes_from_the_same_base_version_cannot_both_win(
+    service: Any, sm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two admins rotate at once: both read version V; only one new version may be built on V,
+    otherwise one of them would hold a token that was returned as current but never worked."""
+    client_id, _ = issue("acme", "ci-bot")
+    base = service.store.read(client_id)
+    monkeypatch.setattr(service.store, "read", lambda key_id, **_: base)  # both "read" before either writes
+    first = call_admin("POST", f"{BASE}/{client_id}/rotate")
+    second = call_admin("POST", f"{BASE}/{client_id}/rotate")
+    assert first.status == 200
+    assert_error(second, 409, "conflict")
+    assert "concurrently" in second.body["message"]
+    patched = call_admin("PATCH", f"{BASE}/{client_id}", {"enabled": False})
+    assert_error(patched, 409, "conflict")
+    current = sm.get_secret_value(SecretId=f"tokengate/clients/{client_id}", VersionStage="AWSCURRENT")
+    assert json.loads(current["SecretString"])["token"] == first.body["token"]
+
+
+def test_concurrent_revokes_leave_the_client_revoked_with_its_revoker(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    live = service.store.describe(client_id)
+    real_describe = service.store.describe
+    calls = iter([live])  # the second revoke still sees the client as live
+    monkeypatch.setattr(service.store, "describe", lambda key_id: next(calls, None) or real_describe(key_id))
+    assert call_admin("DELETE", f"{BASE}/{client_id}").status == 200
+    calls = iter([live])
+    second = call_admin("DELETE", f"{BASE}/{client_id}")
+    assert second.status == 200
+    assert second.body["status"] == "revoked" and second.body["revoked_by"] == ADMIN_ARN
