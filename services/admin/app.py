@@ -57,6 +57,11 @@ ERRORS: dict[int, Any] = {
 }
 
 
+def _responses(status: int, description: str) -> dict[int, Any]:
+    """The success response (Powertools fills its schema from the return type) plus the errors."""
+    return {status: {"description": description}, **ERRORS}
+
+
 class ForbiddenError(TokengateError):
     code = "forbidden"
     status = 403
@@ -108,12 +113,12 @@ def _unexpected(error: Exception) -> Response[Any]:
 BASE = "/admin/tenants/<tenant>/clients"
 
 
-@app.post(BASE, responses={201: {"description": "Issued; the token is shown once"}, **ERRORS})
+@app.post(BASE, responses=_responses(201, "Issued; the token is shown once"))
 def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
     return _issued(HTTPStatus.CREATED, service.issue(tenant, body, _actor()))
 
 
-@app.get(BASE, responses=ERRORS)
+@app.get(BASE, responses=_responses(200, "A page of clients (never tokens)"))
 def list_clients(
     tenant: TenantPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -123,12 +128,12 @@ def list_clients(
     return service.list(tenant, limit=limit, next_token=next_token, status=status)
 
 
-@app.get(f"{BASE}/<client_id>", responses=ERRORS)
+@app.get(f"{BASE}/<client_id>", responses=_responses(200, "The client (never its token)"))
 def get_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.get(tenant, client_id)
 
 
-@app.patch(f"{BASE}/<client_id>", responses=ERRORS)
+@app.patch(f"{BASE}/<client_id>", responses=_responses(200, "The updated client"))
 def update_client(
     tenant: TenantPath, client_id: ClientPath, body: Annotated[UpdateClientRequest, Body()]
 ) -> ClientView:
@@ -136,17 +141,17 @@ def update_client(
     return service.update(tenant, client_id, changes, _actor())
 
 
-@app.delete(f"{BASE}/<client_id>", responses=ERRORS)
+@app.delete(f"{BASE}/<client_id>", responses=_responses(200, "Revoked (recoverable); idempotent"))
 def revoke_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.revoke(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/restore", responses=ERRORS)
+@app.post(f"{BASE}/<client_id>/restore", responses=_responses(200, "Restored; idempotent"))
 def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.restore(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/rotate", responses=ERRORS)
+@app.post(f"{BASE}/<client_id>/rotate", responses=_responses(200, "Rotated; the new token is shown once"))
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
     return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
 

@@ -44,7 +44,7 @@ class Decision:
     key_id: str | None = None
     tenant: str | None = None
     context: dict[str, str] | None = None
-    cache: str = "none"  # none | hit | miss | stale
+    cache: str = "none"  # none | hit | miss | stale | refresh
     grace: bool = False  # allowed with the previous token inside its grace window
 
     @property
@@ -92,6 +92,7 @@ class TokenAuthorizer:
             max_stale=settings.max_stale_seconds,
             max_entries=settings.cache_max_entries,
         )
+        self._mismatch_refetch: dict[str, float] = {}
 
     @property
     def store(self) -> SecretsStore:
@@ -118,6 +119,16 @@ class TokenAuthorizer:
             return Decision(reason, key_id=parsed.key_id, cache=cache)
 
         client = entry.client
+        if cache == "hit" and not self._matches(parsed.digest, client, now):
+            # A rotation may have happened since this entry was cached: look again, but at most
+            # once per key id per negative TTL, so wrong secrets cannot buy a call each.
+            refreshed = self._refresh_after_mismatch(parsed.key_id, entry, now)
+            if refreshed is not None:
+                entry, cache = refreshed, "refresh"
+                if entry.client is None:
+                    reason = Reason.REVOKED if entry.state == "revoked" else Reason.UNKNOWN_KEY_ID
+                    return Decision(reason, key_id=parsed.key_id, cache=cache)
+                client = entry.client
         grace = False
         if not hmac.compare_digest(parsed.digest, client.current_digest):
             in_grace = (
@@ -149,10 +160,30 @@ class TokenAuthorizer:
             grace=grace,
         )
 
+    @staticmethod
+    def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
+        if hmac.compare_digest(digest, client.current_digest):
+            return True
+        in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
+        return hmac.compare_digest(digest, client.previous_digest or bytes(32)) and in_grace
+
+    def _refresh_after_mismatch(self, key_id: str, entry: Entry, now: float) -> Entry | None:
+        last = self._mismatch_refetch.get(key_id)
+        if last is not None and now - last < self.cache.negative_ttl:
+            return None
+        if len(self._mismatch_refetch) >= self.cache.max_entries:
+            self._mismatch_refetch.clear()
+        self._mismatch_refetch[key_id] = now
+        fetched, _ = self._fetch(key_id, now)
+        return fetched
+
     def _lookup(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         entry = self.cache.fresh(key_id, now)
         if entry is not None:
             return entry, "hit"
+        return self._fetch(key_id, now)
+
+    def _fetch(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         try:
             record = self.store.get(key_id)
             entry = Entry("found", to_cached(record), now)

@@ -8,6 +8,9 @@ concurrent writers from one base, Secrets Manager accepts exactly one (the other
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +21,7 @@ from typing import Any
 from tokengate_core import tokens
 from tokengate_core.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, RotationView, Status
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.errors import BadRequestError, ConflictError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
 
@@ -29,6 +32,23 @@ _VERSIONS = uuid.UUID("5c0f3f7e-2b1c-4a57-9d7e-7c1d1f0e7a11")
 
 def _next_version(base_version: str) -> str:
     return str(uuid.uuid5(_VERSIONS, base_version))
+
+
+def encode_page_token(tenant: str, store_token: str) -> str:
+    """Our page token wraps Secrets Manager's and names the tenant it belongs to, so a forged or
+    foreign token is refused before any backend call."""
+    raw = json.dumps({"v": 1, "tenant": tenant, "next": store_token}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(tenant: str, token: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data["v"] == 1 and data["tenant"] == tenant and isinstance(data["next"], str) and data["next"]:
+            return str(data["next"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        pass
+    raise BadRequestError("invalid next_token: pass back the value a previous page returned")
 
 
 def _no_audit(action: str, **fields: Any) -> None:
@@ -52,13 +72,14 @@ class ClientService:
 
     def list(self, tenant: str, *, limit: int, next_token: str | None, status: Status | None) -> ClientPage:
         include_revoked = status in (None, "revoked")
+        store_token = decode_page_token(tenant, next_token) if next_token else None
         summaries, token = self.store.list_page(
-            tenant, limit=limit, next_token=next_token, include_revoked=include_revoked
+            tenant, limit=limit, next_token=store_token, include_revoked=include_revoked
         )
         views = [self._summary_view(s) for s in summaries]
         if status is not None:
             views = [v for v in views if v.status == status]
-        return ClientPage(items=views, next_token=token)
+        return ClientPage(items=views, next_token=encode_page_token(tenant, token) if token else None)
 
     # -- writes --------------------------------------------------------------------------------
 

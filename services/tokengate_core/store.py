@@ -55,6 +55,8 @@ def translate(error: Exception) -> TokengateError:
             return NotFoundError("client not found")
         if code == "InvalidRequestException" and ("deletion" in message.lower() or "deleted" in message.lower()):
             return RevokedError("client is revoked")
+        if code == "InvalidNextTokenException":
+            return BadRequestError("invalid next_token")
         if code in ("MalformedPolicyDocumentException", "InvalidParameterException"):
             return BadRequestError(f"Secrets Manager rejected the request: {message[:200]}")
         if code == "ResourceExistsException":

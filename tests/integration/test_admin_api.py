@@ -404,3 +404,19 @@ def test_concurrent_revokes_leave_the_client_revoked_with_its_revoker(
     second = call_admin("DELETE", f"{BASE}/{client_id}")
     assert second.status == 200
     assert second.body["status"] == "revoked" and second.body["revoked_by"] == ADMIN_ARN
+
+
+def test_page_tokens_are_opaque_and_bound_to_their_tenant() -> None:
+    for i in range(3):
+        issue("acme", f"c{i}")
+        issue("globex", f"c{i}")
+    page = call_admin("GET", BASE, query={"limit": "1"})
+    token = page.body["next_token"]
+    assert token
+    # Another tenant cannot replay it, and garbage never reaches Secrets Manager.
+    assert_error(
+        call_admin("GET", "/admin/tenants/globex/clients", query={"next_token": token}), 400, "invalid_request"
+    )
+    for garbage in ("x", "[Filtered]", "eyJ2IjoxfQ", "%%%"):
+        assert_error(call_admin("GET", BASE, query={"next_token": garbage}), 400, "invalid_request")
+    assert call_admin("GET", BASE, query={"next_token": token}).status == 200

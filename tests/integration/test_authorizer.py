@@ -280,3 +280,30 @@ def test_no_log_line_carries_a_token_or_header(handler: object, captured_logs: C
     assert '"reason":"wrong_secret"' in logs
     for secret in (token, rotated, wrong, wrong[:-1], token[25:60], rotated[25:60]):
         assert secret not in logs
+
+
+def test_a_rotated_token_works_at_once_even_while_the_old_record_is_cached(
+    authz: TokenAuthorizer, clock: FakeClock, emulator: SecretsManagerEmulator
+) -> None:
+    client_id, old = issue("acme", "bot", grace_seconds=600)
+    assert decide(authz, old) is Reason.ALLOWED  # the pre-rotation record is now cached
+    new = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate").body["token"]
+    assert authz.decide(new, "GET", "ANY /invoke").cache == "refresh"
+    assert decide(authz, new) is Reason.ALLOWED
+    assert decide(authz, old) is Reason.ALLOWED  # grace
+
+
+def test_wrong_secrets_for_a_known_key_id_cost_one_call_per_negative_ttl(
+    authz: TokenAuthorizer, clock: FakeClock, emulator: SecretsManagerEmulator
+) -> None:
+    client_id, token = issue("acme", "bot")
+    assert decide(authz, token) is Reason.ALLOWED
+    emulator.reset_counts()
+    for _ in range(200):
+        assert decide(authz, tokens.generate(client_id)) is Reason.WRONG_SECRET
+    assert emulator.calls("GetSecretValue") == 1
+    clock.advance(10.1)
+    for _ in range(200):
+        assert decide(authz, tokens.generate(client_id)) is Reason.WRONG_SECRET
+    assert emulator.calls("GetSecretValue") == 2
+    assert decide(authz, token) is Reason.ALLOWED

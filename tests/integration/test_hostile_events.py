@@ -115,4 +115,5 @@ def test_hostile_world_costs_bounded_calls(world: dict[str, Any]) -> None:
         for token in [world["good"], *world["bad"]]:
             app.handler(authorizer_event(token), None)
     assert time.monotonic() - started < 60  # bounded loop, not a speed target
-    assert emulator.calls("GetSecretValue") <= len(world["bad"]) + 1
+    # At most one miss plus one mismatch refetch per key id per negative TTL (the loop is far shorter).
+    assert emulator.calls("GetSecretValue") <= 2 * (len(world["bad"]) + 1)

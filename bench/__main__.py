@@ -1,0 +1,173 @@
+"""``python -m bench``: run the sections, print the table, rewrite docs/performance.md.
+
+Exit status is 0 whatever the figures say; a section that crashes is reported as not measured
+(with the error on stderr) and the others still run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import (
+    REPO,
+    BenchConfig,
+    SectionResult,
+    fmt_us,
+    machine,
+    prepare_environment,
+    say,
+    speed_up_moto,
+)
+from bench.context import Bench
+from tokengate.emulator import SecretsManagerEmulator
+
+ORDER = ("warm", "backend", "scale", "cold", "http")
+TITLES = {
+    "warm": "1. Warm decision",
+    "backend": "2. Backend calls",
+    "cold": "3. Cold start",
+    "scale": "4. Scale",
+    "http": "5. Local stack over HTTP",
+}
+
+
+def recommendations(results: dict[str, SectionResult]) -> list[str]:
+    recs: list[str] = []
+    warm = results.get("warm")
+    if warm and warm.data:
+        d = warm.data
+        share = 100 * d["record"]["median_us"] / d["handler"]["median_us"]
+        recs.append(
+            f"Hot path: the decision record (Powertools `logger.info` + a per-invocation EMF metric flush) is "
+            f"{fmt_us(d['record']['median_us'])} of the handler's {fmt_us(d['handler']['median_us'])} (~{share:.0f}%), "
+            f"while `TokenAuthorizer.decide` is {fmt_us(d['core']['median_us'])}. Writing the decision and its "
+            f"metric as one embedded-metric-format JSON line (same fields, same Authorized/Denied metric) measured "
+            f"{fmt_us(d['what_if']['median_us'])} per request ({d['what_if_ratio']:,.0f}x faster than the baseline, "
+            f"against {d['ratio']:,.0f}x today). This is a change in services/authorizer/app.py (lead's call): "
+            f"keep Powertools for the error paths, emit the per-decision line directly."
+        )
+    backend = results.get("backend")
+    if backend and backend.data:
+        recs.append(
+            "Backend failures: past the TTL, a throttled Secrets Manager is retried on every request "
+            "(figure (d') above), with botocore's retry and backoff on top. Re-stamping the stale entry "
+            "for a short retry-after (bounded by max-stale) and a single attempt per call in the authorizer's "
+            "client would cap the load at one call per client per retry interval per container."
+        )
+    cold = results.get("cold")
+    if cold and cold.data:
+        b: dict[str, float] = cold.data["breakdown"]
+        imp: dict[str, float] = cold.data["importtime_tg"]
+        miss_steps = {k.removeprefix("first miss: "): v for k, v in b.items() if k.startswith("first miss")}
+        top = ", ".join(f"{k} {v:,.0f} ms" for k, v in list(imp.items())[:4])
+        steps = ", ".join(f"{k} {v:,.0f} ms" for k, v in miss_steps.items())
+        handler_import = sum(v for k, v in b.items() if k.startswith("import"))
+        own = b.get("import tokengate_core + authorizer.app (rest)", 0.0)
+        pyd = b.get("import pydantic", 0.0)
+        pt = b.get("import Powertools Logger + Metrics", 0.0)
+        tg_total = cold.data.get("tg_total_ms", 0.0)
+        base_total = cold.data.get("base_total_ms", 0.0)
+        recs.append(
+            f"Cold start: tokengate's import + first decision is {tg_total:,.0f} ms against the baseline's "
+            f"{base_total:,.0f} ms. Both pay for boto3 (tokengate on its first miss: {steps}); tokengate also "
+            f"imports {handler_import:,.0f} ms of its own stack before any request: pydantic {pyd:,.0f} ms, "
+            f"Powertools Logger + Metrics {pt:,.0f} ms, and {own:,.0f} ms for tokengate_core and the handler "
+            f"(its modules, the parts of Powertools only the handler imports, and pydantic building the "
+            f"settings, record and event models). `-X importtime` self time per "
+            f"package: {top}. Cuts, in order of payoff: (1) drop Powertools from the authorizer (stdlib `logging` "
+            f"plus the one-line EMF record of the hot-path item): about {pt:,.0f} ms plus its share of the rest; "
+            f"(2) read the event with plain dict access and the settings with a small env parser instead of "
+            f"pydantic models on the authorizer's import path, keeping pydantic for the record on the first miss "
+            f"only; (3) create the client with `botocore.session` instead of `boto3` (skips boto3 and s3transfer) "
+            f"and keep it deferred, so a container that only sees garbage never pays for it. Even so, the "
+            f"baseline is ahead only once: it pays ~{cold.data.get('base_first_ms', 0.0):,.0f} ms of session and "
+            f"client creation again on every request."
+        )
+    return recs
+
+
+def main() -> int:
+    cfg = BenchConfig.from_env()
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    unknown = [s for s in cfg.sections if s not in ORDER]
+    if unknown:
+        say(f"unknown BENCH_SECTIONS entries ignored: {unknown} (known: {', '.join(ORDER)})")
+    speed_up_moto()
+    emulator = SecretsManagerEmulator().start()
+    prepare_environment(emulator.url)
+    bench = Bench(cfg, emulator)
+    mode = " (quick)" if cfg.quick else ""
+    say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
+    try:
+        from bench import backend, cold, http_load, scale, warm
+
+        needs_clients = any(s in cfg.sections for s in ("warm", "backend", "scale", "cold"))
+        if needs_clients:
+            full = "scale" in cfg.sections or "backend" in cfg.sections
+            if not full:
+                bench.cfg = cfg = BenchConfig(**{**cfg.__dict__, "clients": min(cfg.clients, 20)})
+            _guard(bench, "scale", lambda: scale.issue_clients(bench))
+        runners: dict[str, Any] = {
+            "warm": warm.run,
+            "backend": backend.run,
+            "scale": scale.run,
+            "cold": cold.run,
+            "http": http_load.run,
+        }
+        for key in ORDER:
+            if key in cfg.sections:
+                say(f"[{TITLES[key]}]")
+                if not bench.clients and key != "http":
+                    bench.result(key, TITLES[key]).skipped = "no clients could be issued"
+                    continue
+                _guard(bench, key, lambda key=key: runners[key](bench))
+    finally:
+        emulator.stop()
+    duration = time.perf_counter() - started
+    ordered = [bench.results[k] for k in ORDER if k in bench.results]
+    from bench.report import render_markdown, render_table
+
+    print(render_table(ordered))
+    print(f"({duration / 60:.1f} minutes)")
+    if cfg.write_docs:
+        recs = recommendations(bench.results)
+        info = machine()
+        load_after = os.getloadavg()
+        info["load"] = (
+            f"load average (1/5/15 min) {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} at the start, "
+            f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} at the end"
+        )
+        text = render_markdown(ordered, cfg=cfg, machine=info, date=date, duration_s=duration, recommendations=recs)
+        path = REPO / "docs" / "performance.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        say(f"wrote {path.relative_to(REPO)}")
+    if cfg.json_path:
+        raw = {
+            k: {"figures": [f.__dict__ for f in r.figures], "data": r.data, "skipped": r.skipped}
+            for k, r in bench.results.items()
+        }
+        with open(cfg.json_path, "w", encoding="utf-8") as fh:
+            json.dump(raw, fh, indent=2, default=str)
+    return 0
+
+
+def _guard(bench: Bench, key: str, fn: Any) -> None:
+    try:
+        fn()
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        result = bench.result(key, TITLES[key])
+        result.skipped = f"failed: {type(error).__name__}: {str(error)[:200]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The admin API's function and its rights, plus the per-tenant admin grant.
+
+The admin routes use AWS_IAM authorization: a caller needs ``execute-api:Invoke`` on the route.
+``tenant_admin_statement`` scopes that to one tenant's routes
+(``.../<stage>/<method>/admin/tenants/<tenant>/*``), so an IAM principal can be made admin of
+exactly one tenant.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.functions import TokengateFunction
+from infra.nag import REASON_LIST_SECRETS, acknowledge
+from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import AdminSettings
+from tokengate_core.models import TENANT_PATTERN
+from tokengate_core.routes import tenant_admin_resource
+
+
+def api_arn_prefix(scope: Construct, api_id: str) -> str:
+    """``arn:<partition>:execute-api:<region>:<account>:<api id>`` for this stack's account and region."""
+    return Stack.of(scope).format_arn(service="execute-api", resource=api_id, arn_format=ArnFormat.NO_RESOURCE_NAME)
+
+
+def tenant_admin_statement(scope: Construct, api_id: str, tenant: str, stage: str = "*") -> iam.PolicyStatement:
+    """``execute-api:Invoke`` on one tenant's admin routes, every method, ``stage`` (default: all)."""
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        # A tenant id is part of a resource pattern: '*' or '?' in it would widen the grant.
+        raise ValueError(f"not a tenant id: {tenant!r}")
+    return iam.PolicyStatement(
+        sid=f"TokengateTenantAdmin{re.sub('[^A-Za-z0-9]', '', tenant.title())}",
+        actions=["execute-api:Invoke"],
+        resources=[tenant_admin_resource(api_arn_prefix(scope, api_id), tenant, stage)],
+    )
+
+
+class Admin(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        rotation_function: lambda_.IFunction,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = AdminSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        # Deploy-time values (tokens) join after validation: the model checks literal values only.
+        environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn
+        if secrets.kms_key is not None:
+            environment[AdminSettings.env_name("kms_key_id")] = secrets.kms_key.key_arn
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="admin",
+            environment=environment,
+            code=code,
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
+
+        list_secrets = iam.Policy(
+            self,
+            "ListSecrets",
+            roles=[handler.role],
+            statements=[
+                iam.PolicyStatement(sid="ListSecrets", actions=["secretsmanager:ListSecrets"], resources=["*"])
+            ],
+        )
+        acknowledge(list_secrets, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
+
+        # RotateSecret needs the caller to hold lambda:InvokeFunction on the rotation function
+        # (Secrets Manager API reference, RotateSecret, "Required permissions").
+        iam.Policy(
+            self,
+            "PassRotationFunction",
+            roles=[handler.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="RotationFunction",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[rotation_function.function_arn],
+                )
+            ],
+        )

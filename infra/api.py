@@ -1,0 +1,110 @@
+"""The HTTP API: one named stage with access logging and throttling, routes from tokengate_core.routes.ROUTES.
+
+Routes map to functions by name, and their authorization type comes from the same table: CUSTOM
+routes get the Lambda authorizer, AWS_IAM routes get SigV4 authorization. There is no $default
+route, so any other path is a 404 from API Gateway itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Aws
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.settings import StackSettings
+from tokengate_core.routes import ROUTES, FunctionName
+
+#: One JSON object per request. Who (tenant, client id, IAM caller) and what happened; never a
+#: header, so never the Authorization header or a token.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "requestTime": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "method": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "path": "$context.path",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "tenant": "$context.authorizer.tenant",
+        "clientId": "$context.authorizer.client_id",
+        "iamCaller": "$context.identity.userArn",
+        "error": "$context.error.message",
+    },
+    separators=(",", ":"),
+)
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT)
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        functions: dict[FunctionName, lambda_.IFunction],
+        token_authorizer: authorizers.HttpLambdaAuthorizer,
+        access_logs: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            api_name=f"{settings.stack_name}-api",
+            description="tokengate: per-client bearer tokens in front of a protected integration",
+            create_default_stage=False,
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "Stage",
+            http_api=self.http_api,
+            stage_name=settings.stage,
+            auto_deploy=True,
+            access_log_settings=_AccessLogSettings(access_logs),
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
+            ),
+        )
+        iam_authorizer = authorizers.HttpIamAuthorizer()
+        for route in ROUTES:
+            integration = integrations.HttpLambdaIntegration(
+                f"{route.function.capitalize()}Integration", functions[route.function]
+            )
+            authorizer = token_authorizer if route.authorization == "CUSTOM" else iam_authorizer
+            apigwv2.HttpRoute(
+                self,
+                f"Route{route.function.capitalize()}",
+                http_api=self.http_api,
+                route_key=apigwv2.HttpRouteKey.with_(route.path, apigwv2.HttpMethod(route.method)),
+                integration=integration,
+                authorizer=authorizer,
+            )
+        #: The stage's base URL, without a trailing slash (the CLI and docs append paths to it).
+        self.url = f"https://{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{settings.stage}"

@@ -1,0 +1,75 @@
+"""The Lambda authorizer: REQUEST type, payload 2.0, simple responses ({"isAuthorized": ...}).
+
+Two caches bound how long a revoked token keeps working:
+
+- API Gateway's result cache (``apiCacheTtlSeconds``, small by default), keyed by the identity
+  sources; and
+- the authorizer's in-memory cache (TOKENGATE_CACHE_TTL_SECONDS, ``authorizerCacheTtlSeconds``).
+
+Revocation bound = the sum of the two. With API Gateway's cache on, the key also holds the route
+key and the HTTP method, because a client's scopes are per method and route: a decision cached for
+``GET /invoke`` must never answer for ``POST /invoke`` or another route.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.functions import TokengateFunction
+from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import AuthorizerSettings
+from tokengate_core.routes import IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE
+
+#: The method joins the route key in the cache key: ``ANY /invoke`` is one route for all methods.
+METHOD_IDENTITY_SOURCE = "$context.httpMethod"
+
+
+def identity_sources(cache_enabled: bool) -> list[str]:
+    if cache_enabled:
+        return [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE]
+    return [IDENTITY_SOURCE]
+
+
+class Authorizer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = AuthorizerSettings(
+            secret_prefix=settings.secret_prefix,
+            cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
+            log_level=settings.log_level,
+        ).to_env()
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="authorizer",
+            environment=environment,
+            code=code,
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        self.route_authorizer = authorizers.HttpLambdaAuthorizer(
+            "TokenAuthorizer",
+            self.function,
+            authorizer_name="tokengate",
+            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+            identity_source=identity_sources(settings.api_cache_enabled),
+            results_cache_ttl=Duration.seconds(settings.api_cache_ttl_seconds),
+        )

@@ -1,0 +1,125 @@
+"""One Lambda function of the table in tokengate_core.routes.FUNCTIONS, with its own role and log group.
+
+What every function shares is decided here, once:
+
+- Runtime: Python 3.14, the newest Python runtime aws-cdk-lib knows. cdk-nag's AwsSolutions-L1
+  compares a function's runtime with the newest runtime of the same family in
+  ``aws_lambda.Runtime.ALL`` of the installed aws-cdk-lib, so anything older is a finding.
+- arm64 (Graviton): cheaper per GB-second than x86_64, and nothing in the code is
+  architecture-specific (the only native wheel, pydantic-core, comes in the layer built for arm64).
+- Code: the services/ directory as is. Its only third-party imports (Powertools, pydantic and
+  their dependencies) come from the official Powertools V3 layer, and boto3 from the runtime,
+  so neither synth nor deploy needs Docker or a pip download.
+- Role: its own, with no managed policy: it may write to its own log group and nothing else until a
+  construct adds a statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Fn
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import SERVICES_DIR
+from infra.settings import StackSettings
+from tokengate_core.routes import FUNCTIONS, FunctionName
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+#: Official layer, published by the Powertools team in every commercial region under this account.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+
+#: Files of services/ that are build litter, not code.
+ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"]
+
+
+@dataclass(frozen=True)
+class Sizing:
+    memory_mb: int
+    timeout_seconds: int
+
+
+#: Memory also buys CPU (Lambda allocates CPU in proportion), and cold starts here are dominated by
+#: importing pydantic and Powertools, which is CPU-bound.
+SIZING: dict[FunctionName, Sizing] = {
+    # On every uncached request's path: 512 MB keeps the cold start (imports + model build) short.
+    # Its Secrets Manager calls give up after ~2 x 1 s (connect/read timeouts, 2 attempts) and it
+    # then denies, so 5 s is ample and well under API Gateway's 10 s limit for authorizers.
+    "authorizer": Sizing(memory_mb=512, timeout_seconds=5),
+    # Returns a small JSON body built from the authorizer's context: no I/O at all.
+    "main": Sizing(memory_mb=256, timeout_seconds=5),
+    # Request validation and the OpenAPI model are the heaviest imports; a write makes up to a
+    # handful of Secrets Manager calls at 5 s read timeout each. 25 s stays under the HTTP API's
+    # 30 s integration timeout, so a slow call ends as the function's own error (logged) instead of
+    # a bare 503 from API Gateway.
+    "admin": Sizing(memory_mb=512, timeout_seconds=25),
+    # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
+    "rotation": Sizing(memory_mb=256, timeout_seconds=60),
+}
+
+
+def services_code() -> lambda_.Code:
+    """The one code asset all four functions share (uploaded once)."""
+    return lambda_.Code.from_asset(str(SERVICES_DIR), exclude=ASSET_EXCLUDE)
+
+
+def powertools_layer(scope: Construct, version: int) -> lambda_.ILayerVersion:
+    """The pinned Powertools V3 layer for python3.14/arm64, in the region the stack deploys to.
+
+    The region comes from the template (``AWS::Region``), so one synthesized template deploys to
+    any commercial region.
+    """
+    arn = Fn.sub(
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${Account}:layer:${Name}:${Version}",
+        {"Account": POWERTOOLS_ACCOUNT, "Name": POWERTOOLS_LAYER_NAME, "Version": str(version)},
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+class TokengateFunction(Construct):
+    """A function from ``FUNCTIONS[name]``: handler, description and environment all come from the core."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: FunctionName,
+        environment: dict[str, str],
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+        settings: StackSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        spec = FUNCTIONS[name]
+        sizing = SIZING[name]
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"tokengate {name} function: its log group plus what its construct grants",
+        )
+        log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=spec.handler,
+            description=spec.description,
+            layers=[layer],
+            environment=environment,
+            memory_size=sizing.memory_mb,
+            timeout=Duration.seconds(sizing.timeout_seconds),
+            reserved_concurrent_executions=settings.reserved_concurrency.get(name),
+            role=self.role,
+            log_group=log_group,
+        )

@@ -1,0 +1,52 @@
+"""The rotation function: Secrets Manager calls it, one rotation step per invocation.
+
+Secrets Manager may invoke it only on behalf of this account (``aws:SourceAccount``), which keeps
+another account's secret from using it as its rotation function (confused deputy).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.functions import TokengateFunction
+from infra.secrets import KMS_ENCRYPT, ROTATE_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import RotationSettings
+
+
+class Rotation(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = RotationSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="rotation",
+            environment=environment,
+            code=code,
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        secrets.grant(self, handler.role, ROTATE_ACTIONS, kms_actions=KMS_ENCRYPT)
+        self.function.add_permission(
+            "SecretsManagerInvoke",
+            principal=iam.ServicePrincipal("secretsmanager.amazonaws.com"),
+            action="lambda:InvokeFunction",
+            source_account=Aws.ACCOUNT_ID,
+        )

@@ -1,0 +1,96 @@
+"""Who may do what with the token secrets, scoped by their name prefix.
+
+The stack creates no secret: the admin function creates one per client at run time, named
+``<prefix><key id>``. Every grant therefore names the prefix pattern
+``arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix>*``, never ``*``, and never
+``secretsmanager:*``. With a customer-managed KMS key, each grant also gets the key operations its
+Secrets Manager calls need, only through Secrets Manager and only for secrets under the prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.nag import REASON_SECRET_PREFIX, acknowledge
+
+#: The authorizer only reads a token's record.
+READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+
+#: The four rotation steps (createSecret, setSecret, testSecret, finishSecret).
+ROTATE_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+
+#: Exactly the operations tokengate_core.store.SecretsStore calls, except ListSecrets (see admin.py);
+#: a test derives this set from store.py, so a new call cannot ship without its grant (nor a grant
+#: without its call: UpdateSecret, for one, is never called, so it is not granted).
+MANAGE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:RestoreSecret",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:RotateSecret",
+    "secretsmanager:CancelRotateSecret",
+    "secretsmanager:UpdateSecretVersionStage",
+    "secretsmanager:PutResourcePolicy",
+)
+
+KMS_DECRYPT = ("kms:Decrypt",)
+KMS_ENCRYPT = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+class TokenSecrets:
+    """The prefix every token secret lives under, and grants on it."""
+
+    def __init__(self, scope: Construct, *, prefix: str, kms_key: kms.IKey | None = None) -> None:
+        self.stack = Stack.of(scope)
+        self.prefix = prefix
+        self.kms_key = kms_key
+        self.arn_pattern = self.stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    @property
+    def nag_finding(self) -> str:
+        """How cdk-nag's IAM5 names the prefix pattern (pseudo parameters in angle brackets)."""
+        return f"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{self.prefix}*"
+
+    def grant(
+        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, kms_actions: Sequence[str]
+    ) -> iam.Policy:
+        """A policy named TokenSecretsAccess under ``scope`` giving ``role`` ``actions`` on the prefix."""
+        statements = [iam.PolicyStatement(sid="TokenSecrets", actions=list(actions), resources=[self.arn_pattern])]
+        if self.kms_key is not None:
+            statements.append(self._kms_statement(kms_actions))
+        policy = iam.Policy(scope, "TokenSecretsAccess", statements=statements, roles=[role])
+        acknowledge(policy, "AwsSolutions-IAM5", REASON_SECRET_PREFIX, finding=self.nag_finding)
+        return policy
+
+    def _kms_statement(self, actions: Sequence[str]) -> iam.PolicyStatement:
+        assert self.kms_key is not None
+        return iam.PolicyStatement(
+            sid="TokenSecretsKey",
+            actions=list(actions),
+            resources=[self.kms_key.key_arn],
+            conditions={
+                # Only on behalf of Secrets Manager, and only for a secret under the prefix
+                # (Secrets Manager puts the secret's ARN into the encryption context).
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{self.stack.region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:SecretARN": self.arn_pattern},
+            },
+        )

@@ -1,0 +1,121 @@
+"""The deploy-time knobs, read from CDK context (cdk.json, or `npx cdk deploy -c key=value`).
+
+Every knob has a default here, so a bare `cdk deploy` works; a bad value fails the synth with the
+key's name instead of deploying something half-configured. Values given with `-c` arrive as
+strings, so the model parses them (lax mode) rather than trusting their type.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix, StoreSettings
+from tokengate_core.routes import STAGE_DEFAULT, FunctionName
+
+#: CloudWatch Logs accepts only these retention periods (days).
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+#: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
+POWERTOOLS_LAYER_VERSION = 27
+
+
+class SettingsError(ValueError):
+    """A context value is invalid; the message names the context key."""
+
+
+class StackSettings(BaseModel):
+    """One field per context key; the key is the camelCase field name (e.g. ``apiCacheTtlSeconds``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = "TokenGate"
+    stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = STAGE_DEFAULT
+    secret_prefix: SecretPrefix = StoreSettings.model_fields["secret_prefix"].default
+    #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
+    api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
+    #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).
+    authorizer_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = AuthorizerSettings.model_fields[
+        "cache_ttl_seconds"
+    ].default
+    log_level: LogLevel = "INFO"
+    log_retention_days: int = 30
+    #: Stage-wide default route throttling (steady requests/second and burst).
+    throttle_rate_limit: Annotated[float, Field(gt=0, le=1_000_000)] = 100.0
+    throttle_burst_limit: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+    #: Optional reserved concurrency per function, e.g. {"authorizer": 100}.
+    reserved_concurrency: dict[FunctionName, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    #: Optional customer-managed KMS key for the token secrets (ARN of an existing key).
+    kms_key_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")] = (
+        None
+    )
+    powertools_layer_version: Annotated[int, Field(ge=1)] = POWERTOOLS_LAYER_VERSION
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, value: int) -> int:
+        if value not in RETENTION_DAYS:
+            raise ValueError(f"must be one of {RETENTION_DAYS}")
+        return value
+
+    @field_validator("reserved_concurrency", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        # `-c reservedConcurrency='{"authorizer": 100}'` arrives as a string.
+        return json.loads(value) if isinstance(value, str) else value
+
+    @property
+    def api_cache_enabled(self) -> bool:
+        return self.api_cache_ttl_seconds > 0
+
+    @property
+    def revocation_bound_seconds(self) -> float:
+        """Worst case from a revoke until every request with that token is denied."""
+        return self.api_cache_ttl_seconds + self.authorizer_cache_ttl_seconds
+
+    @classmethod
+    def context_keys(cls) -> list[str]:
+        return [field.alias or name for name, field in cls.model_fields.items()]
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackSettings:
+        """The settings from the app's context; keys that are absent take their defaults."""
+        values = {key: node.try_get_context(key) for key in cls.context_keys()}
+        return cls.from_mapping({k: v for k, v in values.items() if v is not None})
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> StackSettings:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"context key {'.'.join(str(p) for p in e['loc'])!s}: {e['msg']}" for e in error.errors()
+            )
+            raise SettingsError(f"invalid tokengate settings: {problems}") from None

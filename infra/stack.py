@@ -1,0 +1,127 @@
+"""The one tokengate stack, composed top to bottom from one construct per concern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.admin import Admin, tenant_admin_statement
+from infra.api import Api
+from infra.authorizer import Authorizer
+from infra.functions import TokengateFunction, powertools_layer, services_code
+from infra.observability import Observability
+from infra.rotation import Rotation
+from infra.secrets import TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import MainSettings
+
+#: The CloudFormation outputs, a contract with the CLI (`tokengate --stack-name ...`) and docs.
+OUTPUT_KEYS = (
+    "ApiUrl",
+    "AdminBaseUrl",
+    "AuthorizerFunctionName",
+    "MainFunctionName",
+    "AdminFunctionName",
+    "RotationFunctionName",
+    "SecretPrefix",
+)
+
+
+class TokenGateStack(Stack):
+    """tokengate in one account and region.
+
+    ``kms_key`` (optional): a customer-managed key for the token secrets. Without it, context key
+    ``kmsKeyArn`` names an existing key; without either, Secrets Manager uses its AWS managed key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        kms_key: kms.IKey | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        if kms_key is None and settings.kms_key_arn:
+            kms_key = kms.Key.from_key_arn(self, "SecretsKey", settings.kms_key_arn)
+
+        observability = Observability(self, "Observability", settings=settings)
+        secrets = TokenSecrets(self, prefix=settings.secret_prefix, kms_key=kms_key)
+        code = services_code()
+        layer = powertools_layer(self, settings.powertools_layer_version)
+
+        self.rotation = Rotation(
+            self,
+            "Rotation",
+            secrets=secrets,
+            log_group=observability.function_logs["rotation"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
+        self.authorizer = Authorizer(
+            self,
+            "Authorizer",
+            secrets=secrets,
+            log_group=observability.function_logs["authorizer"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
+        self.main = TokengateFunction(
+            self,
+            "Main",
+            name="main",
+            environment=MainSettings(log_level=settings.log_level).to_env(),
+            log_group=observability.function_logs["main"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
+        self.admin = Admin(
+            self,
+            "Admin",
+            secrets=secrets,
+            rotation_function=self.rotation.function,
+            log_group=observability.function_logs["admin"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
+        self.api = Api(
+            self,
+            "Api",
+            settings=settings,
+            functions={
+                "authorizer": self.authorizer.function,
+                "main": self.main.function,
+                "admin": self.admin.function,
+                "rotation": self.rotation.function,
+            },
+            token_authorizer=self.authorizer.route_authorizer,
+            access_logs=observability.access_logs,
+        )
+
+        outputs = {
+            "ApiUrl": self.api.url,
+            "AdminBaseUrl": f"{self.api.url}/admin",
+            "AuthorizerFunctionName": self.authorizer.function.function_name,
+            "MainFunctionName": self.main.function.function_name,
+            "AdminFunctionName": self.admin.function.function_name,
+            "RotationFunctionName": self.rotation.function.function_name,
+            "SecretPrefix": settings.secret_prefix,
+        }
+        for key in OUTPUT_KEYS:
+            CfnOutput(self, key, value=outputs[key])
+
+    def grant_tenant_admin(self, grantee: iam.IGrantable, tenant: str) -> iam.Grant:
+        """Let ``grantee`` call the admin API for ``tenant`` only (any stage, any method)."""
+        statement = tenant_admin_statement(self, self.api.http_api.api_id, tenant)
+        return iam.Grant.add_to_principal(grantee=grantee, actions=statement.actions, resource_arns=statement.resources)

@@ -1,0 +1,46 @@
+"""One local stack per test process (small authorizer cache TTLs), started as a user starts it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import RunningStack, start_stack
+from tokengate.local.iam import api_arn
+from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
+from tokengate_core.routes import tenant_admin_resource
+
+#: A tenant-scoped admin, as tenant_admin_resource() would scope it in IAM.
+TENANT_ADMIN: dict[str, Any] = {
+    "access_key_id": "AKIATENANTADMINAAAAA",
+    "secret_access_key": "tenant-admin-secret-key-0123456789",
+    "arn": f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/tenant-a-admin",
+    "allow": [tenant_admin_resource(api_arn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID), "tenant-a")],
+}
+#: A role session: temporary credentials carry a session token.
+ROLE_SESSION: dict[str, Any] = {
+    "access_key_id": "ASIAROLESESSIONAAAAA",
+    "secret_access_key": "role-session-secret-key-0123456789",
+    "session_token": "FwoGZXIvYXdzEJr-local-session-token",
+    "arn": f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/ops/alice",
+    "allow": [f"{api_arn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID)}/*/GET/admin/*"],
+}
+FAST_CACHE = {"TOKENGATE_CACHE_TTL_SECONDS": "1", "TOKENGATE_NEGATIVE_CACHE_TTL_SECONDS": "1"}
+
+
+def write_principals(state_dir: Path) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "principals.json").write_text(json.dumps({"principals": [TENANT_ADMIN, ROLE_SESSION]}))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    state_dir = tmp_path_factory.mktemp("stack") / "state"
+    write_principals(state_dir)
+    running = start_stack(state_dir, FAST_CACHE)
+    yield running
+    running.stop()

@@ -1,0 +1,117 @@
+"""The `tokengate` CLI end to end, each command in its own process against a running local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+from tests.e2e.conftest import TENANT_ADMIN
+from tests.e2e.harness import RunningStack, cli_json, curl, run_cli
+from tokengate_core import tokens
+
+pytestmark = pytest.mark.e2e
+
+
+def test_client_lifecycle_through_the_cli(stack: RunningStack) -> None:
+    issue = run_cli(stack, "clients", "issue", "--tenant", "cli", "--name", "billing", "--scope", "GET /invoke")
+    assert issue.returncode == 0, issue.stderr
+    assert "shown once" in issue.stdout
+    token = issue.stdout.strip().splitlines()[-1]
+    client_id = tokens.parse(token).key_id
+    assert f"client id  {client_id}" in issue.stdout
+
+    listed = run_cli(stack, "clients", "list", "--tenant", "cli")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.strip().splitlines()
+    assert header.split() == ["CLIENT", "ID", "NAME", "STATUS", "EXPIRES", "CREATED"]
+    assert any(row.split()[:3] == [client_id, "billing", "active"] for row in rows)
+    assert token not in listed.stdout
+
+    shown = cli_json(stack, "clients", "show", "--tenant", "cli", "billing")
+    assert shown["client_id"] == client_id and shown["scopes"] == ["GET /invoke"]
+    assert "token" not in shown
+
+    updated = cli_json(stack, "clients", "update", "--tenant", "cli", client_id, "--disable", "--scope", "ANY /invoke")
+    assert updated["enabled"] is False and updated["status"] == "disabled"
+    assert updated["scopes"] == ["ANY /invoke"]
+    assert cli_json(stack, "clients", "update", "--tenant", "cli", client_id, "--enable")["status"] == "active"
+
+    revoked = cli_json(stack, "clients", "revoke", "--tenant", "cli", client_id)
+    assert revoked["status"] == "revoked"
+    revoked_list = cli_json(stack, "clients", "list", "--tenant", "cli", "--status", "revoked")
+    assert [c["client_id"] for c in revoked_list["items"]] == [client_id]
+    assert cli_json(stack, "clients", "restore", "--tenant", "cli", client_id)["status"] == "active"
+
+    only_token = run_cli(stack, "clients", "rotate", "--tenant", "cli", client_id, "--output", "token")
+    assert only_token.returncode == 0, only_token.stderr
+    new_token = only_token.stdout.strip()
+    assert tokens.parse(new_token).key_id == client_id and new_token != token
+    assert "shown once" in only_token.stderr
+
+
+def test_json_output_of_issue_carries_the_token_and_notice(stack: RunningStack) -> None:
+    issued = cli_json(stack, "clients", "issue", "--tenant", "cli", "--name", "json-out", "--ttl-seconds", "3600")
+    assert issued["client"]["client_name"] == "json-out" and issued["client"]["expires_at"]
+    assert "shown once" in issued["notice"]
+    assert curl(f"{stack.url}/invoke", {"Authorization": f"Bearer {issued['token']}"}).status == 200
+
+
+def test_api_error_is_one_line_with_its_code(stack: RunningStack) -> None:
+    missing = run_cli(stack, "clients", "show", "--tenant", "cli", "no-such-client")
+    assert missing.returncode == 1
+    assert missing.stderr == "error: not_found: client not found\n"
+    assert missing.stdout == ""
+
+    duplicate = run_cli(stack, "clients", "issue", "--tenant", "cli", "--name", "twice")
+    assert duplicate.returncode == 0
+    again = run_cli(stack, "clients", "issue", "--tenant", "cli", "--name", "twice")
+    assert again.returncode == 1
+    assert again.stderr.startswith("error: conflict: ") and again.stderr.count("\n") == 1
+
+    invalid = run_cli(stack, "clients", "issue", "--tenant", "cli", "--name", "bad", "--scope", "nonsense")
+    assert invalid.returncode == 1
+    assert invalid.stderr.startswith("error: validation_error: request failed validation (body")
+    assert "Traceback" not in invalid.stderr
+
+
+def test_connection_refused_is_one_line(stack: RunningStack) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    result = run_cli(stack, "clients", "list", "--tenant", "cli", endpoint=f"http://127.0.0.1:{closed_port}/dev")
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: unreachable: cannot connect to ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_signing_with_the_aws_credential_chain_as_a_tenant_scoped_admin(stack: RunningStack) -> None:
+    env = {
+        "AWS_ACCESS_KEY_ID": TENANT_ADMIN["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": TENANT_ADMIN["secret_access_key"],
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    own = run_cli(stack, "clients", "list", "--tenant", "tenant-a", "--credentials", "aws", env=env)
+    assert own.returncode == 0, own.stderr
+    other = run_cli(stack, "clients", "list", "--tenant", "tenant-b", "--credentials", "aws", env=env)
+    assert other.returncode == 1
+    assert other.stderr.startswith(f"error: forbidden: User: {TENANT_ADMIN['arn']} is not authorized to perform: ")
+
+
+def test_openapi_prints_the_admin_document(stack: RunningStack) -> None:
+    result = run_cli(stack, "openapi")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["info"]["title"] == "tokengate admin API"
+    assert "/admin/tenants/{tenant}/clients" in document["paths"]
+
+
+def test_usage_error_exits_2_without_a_call() -> None:
+    result = run_cli(
+        None, "clients", "update", "--tenant", "cli", "some-client", "--endpoint", "http://127.0.0.1:9/dev"
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: usage: nothing to update: give at least one option (see --help)\n"

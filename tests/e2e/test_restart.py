@@ -1,0 +1,104 @@
+"""State survives a restart; Ctrl-C stops cleanly; a busy port is one clear line."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import FAST_CACHE
+from tests.e2e.harness import REPO, RunningStack, child_env, cli_json, curl, run_cli, start_stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_tokens_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = start_stack(state, FAST_CACHE)
+    try:
+        kept = cli_json(first, "clients", "issue", "--tenant", "acme", "--name", "kept")
+        gone = cli_json(first, "clients", "issue", "--tenant", "acme", "--name", "gone")
+        turned = cli_json(first, "clients", "issue", "--tenant", "acme", "--name", "turned", "--grace-seconds", "3600")
+        rotated = cli_json(first, "clients", "rotate", "--tenant", "acme", "turned")
+        assert run_cli(first, "clients", "revoke", "--tenant", "acme", "gone").returncode == 0
+        credentials = (state / "credentials.json").read_text()
+    finally:
+        assert first.stop() == 0, first.output()
+    assert "tokengate local stack stopped" in "".join(first.stdout)
+    for name in ("secrets.json", "credentials.json", "principals.json"):
+        assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
+    assert kept["token"] not in "".join(first.stdout + first.stderr)
+
+    second = start_stack(state, FAST_CACHE)
+    try:
+        assert (state / "credentials.json").read_text() == credentials
+        assert "secret access key" not in "".join(second.stdout)  # shown once, at the first start only
+        assert "restored 3 client secret(s)" in "".join(second.stdout)
+        invoke = f"{second.url}/invoke"
+        ok = curl(invoke, {"Authorization": kept["token"]})
+        assert ok.status == 200 and ok.body["client_id"] == kept["client"]["client_id"], ok
+        # Both versions of the rotated client came back: the new token and the old one in its grace.
+        assert curl(invoke, {"Authorization": rotated["token"]}).status == 200
+        assert curl(invoke, {"Authorization": turned["token"]}).status == 200
+        # The revoked client is still revoked, and still restorable.
+        assert curl(invoke, {"Authorization": gone["token"]}).status == 403
+        assert cli_json(second, "clients", "show", "--tenant", "acme", "gone")["status"] == "revoked"
+        assert cli_json(second, "clients", "restore", "--tenant", "acme", "gone")["status"] == "active"
+        # The authorizer remembers the revocation for its cache TTL (1 s here), then lets it through.
+        restored = wait_for(lambda: curl(invoke, {"Authorization": gone["token"]}), lambda r: r.status == 200)
+        assert restored.status == 200
+    finally:
+        assert second.stop() == 0, second.output()
+
+
+def run_local(state_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokengate.cli", "local", "--port", "0", "--state-dir", str(state_dir)],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_one_stack_per_state_folder(stack: RunningStack) -> None:
+    second = run_local(stack.state_dir)
+    assert second.returncode == 1 and second.stdout == ""
+    assert second.stderr == f"error: local: {stack.state_dir.resolve()} is in use by another `tokengate local`\n"
+
+
+def test_an_unreadable_snapshot_stops_the_start_and_is_left_alone(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "secrets.json").write_text("{not json")
+    result = run_local(state)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: local: ") and "secrets.json: not valid JSON" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert (state / "secrets.json").read_text() == "{not json"
+
+
+def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "tokengate.cli", "local", "--port", str(port), "--state-dir", str(tmp_path)],
+            cwd=REPO,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"error: local: cannot listen on 127.0.0.1:{port}: address already in use")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,154 @@
+"""AWS_IAM on the admin routes over real HTTP: botocore-signed requests pass, anything else gets
+API Gateway's 403 body."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import botocore.auth
+import pytest
+from botocore.credentials import Credentials
+
+from tests.e2e.conftest import ROLE_SESSION, TENANT_ADMIN
+from tests.e2e.harness import HttpResult, RunningStack, request
+from tokengate.local.iam import INVALID_TOKEN, SIGNATURE_MISMATCH
+from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
+from tokengate.sigv4 import sign
+
+pytestmark = pytest.mark.e2e
+
+
+def send(
+    stack: RunningStack,
+    method: str,
+    path: str,
+    *,
+    credentials: Credentials | None = None,
+    body: Any = None,
+    send_path: str | None = None,
+    send_body: bytes | None = None,
+    region: str = DEFAULT_REGION,
+) -> HttpResult:
+    """Sign ``path``/``body``, then send ``send_path``/``send_body`` (defaults: the signed ones)."""
+    data = b"" if body is None else json.dumps(body).encode()
+    headers = {"content-type": "application/json"} if body is not None else {}
+    signed = sign(
+        method,
+        f"{stack.url}{path}",
+        credentials=credentials or stack.credentials,
+        region=region,
+        body=data,
+        headers=headers,
+    )
+    url = signed.url if send_path is None else signed.url.replace(path, send_path, 1)
+    return request(method, url, body=signed.body if send_body is None else send_body, headers=signed.headers)
+
+
+def assert_denied(result: HttpResult, message: str) -> None:
+    assert result.status == 403, result
+    assert result.body == {"message": message}
+
+
+def test_a_request_signed_by_botocore_passes(stack: RunningStack) -> None:
+    result = send(stack, "GET", "/admin/tenants/sig/clients")
+    assert result.status == 200, result
+    assert result.body == {"items": [], "next_token": None}
+
+
+def test_the_admin_api_sees_the_caller_as_aws_fills_it(stack: RunningStack) -> None:
+    issued = send(stack, "POST", "/admin/tenants/sig/clients", body={"client_name": "who"})
+    assert issued.status == 201, issued
+    assert issued.body["client"]["created_by"] == f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/tokengate-local-admin"
+
+
+def test_unsigned_request_is_forbidden(stack: RunningStack) -> None:
+    assert_denied(request("GET", f"{stack.url}/admin/tenants/sig/clients"), "Forbidden")
+
+
+def test_wrong_secret_is_a_signature_mismatch(stack: RunningStack) -> None:
+    wrong = Credentials(stack.credentials.access_key, "not-the-secret-access-key-at-all")
+    assert_denied(send(stack, "GET", "/admin/tenants/sig/clients", credentials=wrong), SIGNATURE_MISMATCH)
+
+
+def test_tampered_body_is_a_signature_mismatch(stack: RunningStack) -> None:
+    result = send(
+        stack,
+        "POST",
+        "/admin/tenants/sig/clients",
+        body={"client_name": "signed-name"},
+        send_body=json.dumps({"client_name": "other-name"}).encode(),
+    )
+    assert_denied(result, SIGNATURE_MISMATCH)
+
+
+def test_tampered_path_is_a_signature_mismatch(stack: RunningStack) -> None:
+    result = send(stack, "GET", "/admin/tenants/sig/clients", send_path="/admin/tenants/other/clients")
+    assert_denied(result, SIGNATURE_MISMATCH)
+
+
+def test_unknown_access_key_is_an_invalid_token(stack: RunningStack) -> None:
+    stranger = Credentials("AKIASTRANGERAAAAAAAA", "whatever-secret-key-0123456789")
+    assert_denied(send(stack, "GET", "/admin/tenants/sig/clients", credentials=stranger), INVALID_TOKEN)
+
+
+def test_credentials_scoped_to_another_region_are_refused(stack: RunningStack) -> None:
+    result = send(stack, "GET", "/admin/tenants/sig/clients", region="eu-west-1")
+    assert result.status == 403
+    assert result.body["message"].startswith("Credential should be scoped to a valid region")
+
+
+def test_expired_signature(stack: RunningStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=10)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: signed_at)
+    result = send(stack, "GET", "/admin/tenants/sig/clients")
+    assert result.status == 403
+    stamp = signed_at.strftime("%Y%m%dT%H%M%SZ")
+    pattern = rf"Signature expired: {stamp} is now earlier than \d{{8}}T\d{{6}}Z \(\d{{8}}T\d{{6}}Z - 5 min\.\)"
+    assert re.fullmatch(pattern, result.body["message"]), result.body
+
+
+def test_tenant_scoped_principal_reaches_its_tenant_only(stack: RunningStack) -> None:
+    scoped = Credentials(TENANT_ADMIN["access_key_id"], TENANT_ADMIN["secret_access_key"])
+    own = send(stack, "GET", "/admin/tenants/tenant-a/clients", credentials=scoped)
+    assert own.status == 200, own
+    other = send(stack, "GET", "/admin/tenants/tenant-b/clients", credentials=scoped)
+    resource = (
+        f"arn:aws:execute-api:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:{LOCAL_API_ID}/dev/GET/admin/tenants/tenant-b/clients"
+    )
+    assert_denied(
+        other, f"User: {TENANT_ADMIN['arn']} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+    )
+
+
+def test_session_token_is_required_and_checked(stack: RunningStack) -> None:
+    key, secret, token = ROLE_SESSION["access_key_id"], ROLE_SESSION["secret_access_key"], ROLE_SESSION["session_token"]
+    assert send(stack, "GET", "/admin/tenants/x/clients", credentials=Credentials(key, secret, token)).status == 200
+    assert_denied(send(stack, "GET", "/admin/tenants/x/clients", credentials=Credentials(key, secret)), INVALID_TOKEN)
+    forged = Credentials(key, secret, "FwoGZXIvYXdzEJr-forged-session-token")
+    assert_denied(send(stack, "GET", "/admin/tenants/x/clients", credentials=forged), INVALID_TOKEN)
+    # Its policy allows GET only.
+    denied = send(
+        stack,
+        "POST",
+        "/admin/tenants/x/clients",
+        credentials=Credentials(key, secret, token),
+        body={"client_name": "n"},
+    )
+    assert denied.status == 403 and denied.body["message"].startswith(f"User: {ROLE_SESSION['arn']} is not authorized")
+
+
+def test_presigned_url(stack: RunningStack) -> None:
+    signed = sign(
+        "GET",
+        f"{stack.url}/admin/tenants/sig/clients?limit=5",
+        credentials=stack.credentials,
+        region=DEFAULT_REGION,
+        presign_expires=60,
+    )
+    assert "X-Amz-Signature=" in signed.url and "authorization" not in {k.lower() for k in signed.headers}
+    assert request("GET", signed.url).status == 200
+    tampered = signed.url.replace("limit=5", "limit=6")
+    assert_denied(request("GET", tampered), SIGNATURE_MISMATCH)

@@ -1,0 +1,230 @@
+"""Every module a handler imports is in what Lambda gives it: its asset, the layer, the runtime.
+
+Each handler is imported in a fresh interpreter whose import system refuses any top-level module
+that is not in the standard library, the services/ asset, the Powertools layer or the Lambda
+Python runtime, with the environment the template gives the function. Where a call needs no AWS,
+the handler is also invoked once, to reach imports made lazily on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import SERVICES_DIR
+from infra.testing import functions_by_handler
+from tokengate_core.routes import FUNCTIONS, FunctionName
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+#: What the official Powertools V3 layer ships: `pip install "aws-lambda-powertools[all]"`, then
+#: boto*, s3transfer, dateutil, urllib3, six and jmespath deleted (they come with the runtime).
+#: Source: aws-powertools/powertools-lambda-python, layer_v3/docker/Dockerfile; the [all] extra's
+#: requirements are in aws_lambda_powertools' package metadata (Requires-Dist ... extra == 'all').
+LAYER_PACKAGES = {
+    "aws_lambda_powertools",
+    "typing_extensions",
+    # pydantic, pydantic-settings and their dependencies
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "typing_inspection",
+    "pydantic_settings",
+    "dotenv",
+    # aws-xray-sdk (Tracer)
+    "aws_xray_sdk",
+    "wrapt",
+    # fastjsonschema (Validation), jsonpath-ng (Data Masking), pyjwt + cryptography (JWT)
+    "fastjsonschema",
+    "jsonpath_ng",
+    "ply",
+    "jwt",
+    "cryptography",
+    "cffi",
+    "_cffi_backend",
+    "pycparser",
+    # aws-encryption-sdk (Data Masking)
+    "aws_encryption_sdk",
+    "attr",
+    "attrs",
+}
+
+#: What the Lambda Python runtime itself provides besides the standard library: the AWS SDK.
+RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six", "jmespath"}
+
+#: Stand-ins for the values CloudFormation fills in at deploy time.
+DEPLOY_TIME_VALUES = {"TOKENGATE_ROTATION_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:rotation"}
+
+CONTEXT = {
+    "function_name": "tokengate-test",
+    "memory_limit_in_mb": 256,
+    "invoked_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:tokengate-test",
+    "aws_request_id": "00000000-0000-0000-0000-000000000000",
+}
+
+
+def http_event(method: str, path: str, route_key: str, authorizer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": f"/dev{path}",
+        "rawQueryString": "",
+        "headers": {"host": "api.example.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {"method": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "req",
+            "routeKey": route_key,
+            "stage": "dev",
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 0,
+            "authorizer": authorizer,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+#: An invocation per function that needs no AWS call, and the status code it must produce.
+INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
+    # No Authorization header: denied before any cache or Secrets Manager lookup.
+    "authorizer": (
+        {"version": "2.0", "type": "REQUEST", "routeKey": "ANY /invoke", "rawPath": "/dev/invoke", "headers": {}},
+        {"isAuthorized": False},
+    ),
+    "main": (
+        http_event(
+            "GET",
+            "/invoke",
+            "ANY /invoke",
+            {"lambda": {"tenant": "acme", "client_id": "k", "client_name": "svc", "scopes": ""}},
+        ),
+        200,
+    ),
+    "admin": (
+        http_event(
+            "GET",
+            "/admin/openapi.json",
+            "ANY /admin/{proxy+}",
+            {"iam": {"userArn": "arn:aws:iam::123456789012:user/admin"}},
+        ),
+        200,
+    ),
+    # Every rotation step reads Secrets Manager: import only.
+    "rotation": None,
+}
+
+SCRIPT = textwrap.dedent(
+    """
+    import importlib, importlib.abc, json, os, sys
+
+    allowed = set(json.loads(os.environ.pop("TG_ALLOWED")))
+    sys.path.insert(0, os.environ.pop("TG_SERVICES"))
+    refused = []
+
+    class LambdaImports(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            top = name.partition(".")[0]
+            # _sysconfigdata_*: the interpreter's build-time config, stdlib in all but name.
+            if top in allowed or top in sys.stdlib_module_names or top.startswith("_sysconfigdata_"):
+                return None
+            refused.append(name)
+            raise ModuleNotFoundError(f"{name!r} is in neither the asset, the layer nor the runtime", name=name)
+
+    sys.meta_path.insert(0, LambdaImports())
+    module_name, _, attribute = os.environ.pop("TG_HANDLER").rpartition(".")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    invocation = json.loads(os.environ.pop("TG_INVOCATION"))
+    result = None
+    if invocation is not None:
+        context = type("Context", (), json.loads(os.environ.pop("TG_CONTEXT")))()
+        result = handler(invocation, context)
+    print(json.dumps({"refused": refused, "result": result}))
+    """
+)
+
+
+def asset_packages() -> set[str]:
+    return {p.name for p in SERVICES_DIR.iterdir() if (p / "__init__.py").exists()} | {
+        p.stem for p in SERVICES_DIR.glob("*.py")
+    }
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_handler_imports_only_what_lambda_provides(
+    name: FunctionName, template_json: dict[str, Any], tmp_path: Path
+) -> None:
+    spec = FUNCTIONS[name]
+    variables = functions_by_handler(template_json)[spec.handler]["Environment"]["Variables"]
+    function_env = {k: v if isinstance(v, str) else DEPLOY_TIME_VALUES[k] for k, v in variables.items()}
+    invocation = INVOCATIONS[name]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # Unroutable on purpose: these invocations must not reach any AWS service.
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",
+        **function_env,
+        "TG_ALLOWED": json.dumps(sorted(asset_packages() | LAYER_PACKAGES | RUNTIME_PACKAGES)),
+        "TG_SERVICES": str(SERVICES_DIR),
+        "TG_HANDLER": spec.handler,
+        "TG_INVOCATION": json.dumps(invocation[0] if invocation else None),
+        "TG_CONTEXT": json.dumps(CONTEXT),
+    }
+    # -I: no current directory, PYTHONPATH or user site on the path, just like Lambda's /var/task;
+    # -B: no __pycache__ written into services/.
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", SCRIPT],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    if invocation is not None:
+        expected = invocation[1]
+        outcome = report["result"]
+        assert (outcome["statusCode"] if isinstance(expected, int) else outcome) == expected, outcome
+    # Optional imports a library tried and handled are fine; nothing the handler needs was refused,
+    # or it would have failed above. Name them anyway, so a surprise shows in the test output.
+    assert all(n.partition(".")[0] not in {"tokengate", "moto", "starlette", "uvicorn"} for n in report["refused"])
+
+
+def test_the_hook_refuses_what_lambda_lacks(tmp_path: Path) -> None:
+    """The gate itself: a module outside the allowed set fails to import."""
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text("")
+    (tmp_path / "probe" / "app.py").write_text("import moto\n\ndef handler(event, context):\n    return None\n")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TG_ALLOWED": json.dumps(["probe"]),
+        "TG_SERVICES": str(tmp_path),
+        "TG_HANDLER": "probe.app.handler",
+        "TG_INVOCATION": "null",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", SCRIPT],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "'moto' is in neither the asset, the layer nor the runtime" in result.stderr

@@ -1,0 +1,381 @@
+"""The synthesized template: routes, authorizer, IAM, logs, functions and outputs."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+
+from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, SIZING
+from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
+from infra.settings import POWERTOOLS_LAYER_VERSION
+from infra.stack import OUTPUT_KEYS
+from infra.testing import functions_by_handler
+from tests.infra.variants import KMS_KEY_ARN
+from tokengate_core.config import AdminSettings
+from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+STORE_PY = Path(__file__).resolve().parents[2] / "services" / "tokengate_core" / "store.py"
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def function_ids(template: dict[str, Any]) -> dict[FunctionName, str]:
+    """Function name (FUNCTIONS key) -> logical id, by handler."""
+    by_handler = {spec.handler: name for name, spec in FUNCTIONS.items()}
+    return {
+        by_handler[props["Properties"]["Handler"]]: logical_id
+        for logical_id, props in resources(template, "AWS::Lambda::Function").items()
+    }
+
+
+def statements_by_function(template: dict[str, Any]) -> dict[FunctionName, list[dict[str, Any]]]:
+    """Every IAM statement attached to each function's execution role."""
+    role_of = {
+        name: template["Resources"][logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for name, logical_id in function_ids(template).items()
+    }
+    result: dict[FunctionName, list[dict[str, Any]]] = {name: [] for name in role_of}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
+        for name, role in role_of.items():
+            if role in roles:
+                result[name] += policy["Properties"]["PolicyDocument"]["Statement"]
+    return result
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def actions_of(statements: list[dict[str, Any]], prefix: str) -> set[str]:
+    return {a for s in statements for a in as_list(s["Action"]) if a.startswith(prefix)}
+
+
+def prefix_arn(prefix: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:{prefix}*",
+            ],
+        ]
+    }
+
+
+def store_operations() -> set[str]:
+    """Secrets Manager operations SecretsStore calls (``self._call("op_name", ...)``), as IAM actions."""
+    ops = set()
+    for node in ast.walk(ast.parse(STORE_PY.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "_call"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            ops.add("secretsmanager:" + "".join(p.title() for p in str(node.args[0].value).split("_")))
+    return ops
+
+
+# -- routes and authorizer -------------------------------------------------------------------------------
+
+
+def test_routes_and_their_authorization_come_from_the_route_table(
+    template: Template, template_json: dict[str, Any]
+) -> None:
+    routes = resources(template_json, "AWS::ApiGatewayV2::Route")
+    assert {r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"] for r in routes.values()} == {
+        route.route_key: route.authorization for route in ROUTES
+    }
+    (authorizer_id,) = resources(template_json, "AWS::ApiGatewayV2::Authorizer")
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Route",
+        {"RouteKey": "ANY /invoke", "AuthorizationType": "CUSTOM", "AuthorizerId": {"Ref": authorizer_id}},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Route",
+        {"RouteKey": "ANY /admin/{proxy+}", "AuthorizationType": "AWS_IAM", "AuthorizerId": Match.absent()},
+    )
+
+
+def test_each_route_integrates_its_function(template_json: dict[str, Any]) -> None:
+    ids = function_ids(template_json)
+    integrations = resources(template_json, "AWS::ApiGatewayV2::Integration")
+    for route in resources(template_json, "AWS::ApiGatewayV2::Route").values():
+        target = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        integration = integrations[target]["Properties"]
+        uri = integration["IntegrationUri"]["Fn::GetAtt"][0]
+        expected = next(r.function for r in ROUTES if r.route_key == route["Properties"]["RouteKey"])
+        assert uri == ids[expected]
+        assert integration["PayloadFormatVersion"] == "2.0"
+
+
+def test_authorizer_is_request_payload_2_simple_with_route_scoped_cache(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "REQUEST",
+            "AuthorizerPayloadFormatVersion": "2.0",
+            "EnableSimpleResponses": True,
+            "AuthorizerResultTtlInSeconds": 5,
+            # Cache on: a decision is cached per token, route and method, never shared across routes.
+            "IdentitySource": [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, "$context.httpMethod"],
+        },
+    )
+
+
+def test_without_api_cache_the_identity_source_is_the_header_alone(variant: Template) -> None:
+    variant.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {"AuthorizerResultTtlInSeconds": 0, "IdentitySource": [IDENTITY_SOURCE], "EnableSimpleResponses": True},
+    )
+
+
+def test_stage_is_named_logged_and_throttled(template: Template, variant: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "dev",
+            "AutoDeploy": True,
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("ApiAccessLogs"), "Arn"]},
+                "Format": Match.string_like_regexp(r"\$context\.requestId"),
+            },
+            "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
+        },
+    )
+    variant.has_resource_properties("AWS::ApiGatewayV2::Stage", {"StageName": "prod"})
+
+
+def test_access_log_never_records_headers(template_json: dict[str, Any]) -> None:
+    (stage,) = resources(template_json, "AWS::ApiGatewayV2::Stage").values()
+    log_format = stage["Properties"]["AccessLogSettings"]["Format"]
+    assert "header" not in log_format.lower()
+    assert "authorization" not in log_format.lower()
+
+
+# -- IAM ------------------------------------------------------------------------------------------------
+
+
+def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_secrets(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    for tpl in (template_json, variant_json):
+        for policy in resources(tpl, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = as_list(statement["Action"])
+                assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
+                if "*" in as_list(statement["Resource"]):
+                    assert actions == ["secretsmanager:ListSecrets"], statement
+    admin = statements_by_function(template_json)["admin"]
+    assert [s for s in admin if s["Resource"] == "*"] == [
+        {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
+    ]
+
+
+def test_every_secrets_manager_grant_is_on_the_secret_prefix(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    for tpl, prefix in ((template_json, "tokengate/clients/"), (variant_json, "acme/tokens/")):
+        for statements in statements_by_function(tpl).values():
+            for s in statements:
+                if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
+                    assert s["Resource"] == prefix_arn(prefix), s
+
+
+def test_each_function_gets_exactly_its_secrets_manager_actions(template_json: dict[str, Any]) -> None:
+    granted = {name: actions_of(s, "secretsmanager:") for name, s in statements_by_function(template_json).items()}
+    assert granted["authorizer"] == set(READ_ACTIONS) == {"secretsmanager:GetSecretValue"}
+    assert granted["main"] == set()
+    assert granted["rotation"] == set(ROTATE_ACTIONS)
+    # The admin function may call exactly what SecretsStore calls: no call without a grant, no grant without a call.
+    assert granted["admin"] == set(MANAGE_ACTIONS) | {"secretsmanager:ListSecrets"} == store_operations()
+
+
+def test_main_function_may_only_write_its_logs(template_json: dict[str, Any]) -> None:
+    (statement,) = statements_by_function(template_json)["main"]
+    assert sorted(as_list(statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    logical_id, attribute = statement["Resource"]["Fn::GetAtt"]
+    assert "MainLogs" in logical_id and attribute == "Arn"
+
+
+def test_admin_may_pass_only_the_rotation_function(template_json: dict[str, Any]) -> None:
+    rotation_id = function_ids(template_json)["rotation"]
+    lambda_statements = [s for s in statements_by_function(template_json)["admin"] if actions_of([s], "lambda:")]
+    assert lambda_statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [rotation_id, "Arn"]},
+            "Sid": "RotationFunction",
+        }
+    ]
+    for name in ("authorizer", "main", "rotation"):
+        assert not actions_of(statements_by_function(template_json)[name], "lambda:")
+
+
+def test_secrets_manager_may_invoke_rotation_only_for_this_account(
+    template: Template, template_json: dict[str, Any]
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "secretsmanager.amazonaws.com",
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+            "FunctionName": {"Fn::GetAtt": [function_ids(template_json)["rotation"], "Arn"]},
+        },
+    )
+    secretsmanager_permissions = [
+        p
+        for p in resources(template_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "secretsmanager.amazonaws.com"
+    ]
+    assert len(secretsmanager_permissions) == 1
+
+
+def test_kms_key_grants_only_via_secrets_manager_for_prefixed_secrets(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    assert all(not actions_of(s, "kms:") for s in statements_by_function(template_json).values())
+    statements = statements_by_function(variant_json)
+    expected: dict[FunctionName, set[str]] = {
+        "authorizer": {"kms:Decrypt"},
+        "rotation": {"kms:Decrypt", "kms:GenerateDataKey"},
+        "admin": {"kms:Decrypt", "kms:GenerateDataKey"},
+        "main": set(),
+    }
+    for name, actions in expected.items():
+        assert actions_of(statements[name], "kms:") == actions
+        for s in statements[name]:
+            if actions_of([s], "kms:"):
+                assert s["Resource"] == KMS_KEY_ARN
+                assert s["Condition"]["StringEquals"]["kms:ViaService"] == {
+                    "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
+                }
+                assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == prefix_arn("acme/tokens/")
+
+
+# -- functions --------------------------------------------------------------------------------------------
+
+
+def test_handlers_and_env_var_names_match_the_core_config_models(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    kms_var = AdminSettings.env_name("kms_key_id")
+    for tpl, with_kms in ((template_json, False), (variant_json, True)):
+        functions = functions_by_handler(tpl)
+        assert set(functions) == {spec.handler for spec in FUNCTIONS.values()}
+        for name, spec in FUNCTIONS.items():
+            names = set(functions[spec.handler]["Environment"]["Variables"])
+            expected = set(spec.settings.env_names())
+            if name == "admin" and not with_kms:
+                expected -= {kms_var}
+            assert names == expected, name
+
+
+def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], variant_json: dict[str, Any]) -> None:
+    env = {h: f["Environment"]["Variables"] for h, f in functions_by_handler(template_json).items()}
+    assert env["authorizer.app.handler"]["TOKENGATE_CACHE_TTL_SECONDS"] == "30.0"
+    assert env["admin.app.handler"]["TOKENGATE_ROTATION_FUNCTION_ARN"] == {
+        "Fn::GetAtt": [function_ids(template_json)["rotation"], "Arn"]
+    }
+    variant_env = {h: f["Environment"]["Variables"] for h, f in functions_by_handler(variant_json).items()}
+    assert variant_env["admin.app.handler"]["TOKENGATE_KMS_KEY_ID"] == KMS_KEY_ARN
+    for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler"):
+        assert variant_env[handler]["TOKENGATE_SECRET_PREFIX"] == "acme/tokens/"
+
+
+def test_functions_run_the_newest_python_on_arm64_with_the_pinned_powertools_layer(
+    template_json: dict[str, Any],
+) -> None:
+    pythons = [r.name for r in lambda_.Runtime.ALL if re.fullmatch(r"python3\.\d+", r.name)]
+    newest = max(pythons, key=lambda n: int(n.split(".")[1]))
+    layer = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${Account}:layer:${Name}:${Version}",
+            {"Account": POWERTOOLS_ACCOUNT, "Name": POWERTOOLS_LAYER_NAME, "Version": str(POWERTOOLS_LAYER_VERSION)},
+        ]
+    }
+    assert POWERTOOLS_LAYER_NAME.endswith(f"-{newest.replace('.', '')}-arm64")
+    for name, logical_id in function_ids(template_json).items():
+        props = template_json["Resources"][logical_id]["Properties"]
+        assert props["Runtime"] == newest
+        assert props["Architectures"] == ["arm64"]
+        assert props["Layers"] == [layer]
+        assert props["MemorySize"] == SIZING[name].memory_mb
+        assert props["Timeout"] == SIZING[name].timeout_seconds
+        assert "ReservedConcurrentExecutions" not in props
+
+
+def test_reserved_concurrency_is_optional_per_function(variant_json: dict[str, Any]) -> None:
+    reserved = {
+        name: variant_json["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
+        for name, logical_id in function_ids(variant_json).items()
+    }
+    assert reserved == {"authorizer": 20, "main": None, "admin": None, "rotation": None}
+
+
+# -- logs and outputs -------------------------------------------------------------------------------------
+
+
+def test_every_log_group_has_retention_and_each_function_logs_to_its_own(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    for tpl, days in ((template_json, 30), (variant_json, 90)):
+        groups = resources(tpl, "AWS::Logs::LogGroup")
+        assert len(groups) == len(FUNCTIONS) + 1  # plus the API access log
+        assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
+        used = [
+            tpl["Resources"][lid]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            for lid in function_ids(tpl).values()
+        ]
+        assert len(set(used)) == len(FUNCTIONS) and set(used) <= set(groups)
+
+
+def test_outputs_have_the_contract_keys(template: Template, template_json: dict[str, Any]) -> None:
+    assert (
+        set(template_json["Outputs"])
+        == set(OUTPUT_KEYS)
+        == {
+            "ApiUrl",
+            "AdminBaseUrl",
+            "AuthorizerFunctionName",
+            "MainFunctionName",
+            "AdminFunctionName",
+            "RotationFunctionName",
+            "SecretPrefix",
+        }
+    )
+    template.has_output("SecretPrefix", {"Value": "tokengate/clients/"})
+    api_url = template_json["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert api_url[0] == "https://" and api_url[-1] == "/dev"
+    admin_url = template_json["Outputs"]["AdminBaseUrl"]["Value"]["Fn::Join"][1]
+    assert admin_url[:-1] == api_url[:-1] and admin_url[-1] == "/dev/admin"
+    names: dict[str, FunctionName] = {
+        "AuthorizerFunctionName": "authorizer",
+        "MainFunctionName": "main",
+        "AdminFunctionName": "admin",
+        "RotationFunctionName": "rotation",
+    }
+    for key, name in names.items():
+        assert template_json["Outputs"][key]["Value"] == {"Ref": function_ids(template_json)[name]}

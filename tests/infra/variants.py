@@ -1,0 +1,16 @@
+"""The template variants the infra tests synthesize (each once per session)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The second variant: every non-default knob that changes the template's shape.
+KMS_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+VARIANT_CONTEXT: dict[str, Any] = {
+    "apiCacheTtlSeconds": "0",  # strings, as `-c key=value` delivers them
+    "kmsKeyArn": KMS_KEY_ARN,
+    "stage": "prod",
+    "secretPrefix": "acme/tokens/",
+    "logRetentionDays": "90",
+    "reservedConcurrency": '{"authorizer": 20}',
+}

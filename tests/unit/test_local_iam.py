@@ -1,0 +1,257 @@
+"""The local stack's AWS_IAM check: botocore signs, the verifier recomputes with botocore and compares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tokengate.local.iam import (
+    FORBIDDEN,
+    INVALID_TOKEN,
+    SIGNATURE_MISMATCH,
+    Denial,
+    Identity,
+    IncomingCall,
+    Principal,
+    PrincipalDirectory,
+    SigV4Verifier,
+    api_arn,
+    execute_api_arn,
+    iam_match,
+    load_principals,
+)
+from tokengate.sigv4 import SignedRequest, sign
+from tokengate_core.routes import tenant_admin_resource
+
+REGION = "us-east-1"
+API = api_arn(REGION, "123456789012", "tglocal001")
+URL = "http://127.0.0.1:8080/dev/admin/tenants/acme/clients"
+RESOURCE = execute_api_arn(API, "dev", "GET", "/admin/tenants/acme/clients")
+ADMIN = Principal(
+    access_key_id="AKIAADMINAAAAAAAAAAA",
+    secret_access_key="admin-secret-access-key-0123456789",
+    arn="arn:aws:iam::123456789012:user/admin",
+    allow=[f"{API}/*"],
+)
+ROLE = Principal(
+    access_key_id="ASIAROLEAAAAAAAAAAAA",
+    secret_access_key="role-secret-access-key-0123456789",
+    session_token="session-token-value",
+    arn="arn:aws:sts::123456789012:assumed-role/ops/alice",
+    allow=[tenant_admin_resource(API, "acme")],
+)
+
+
+def creds(principal: Principal, *, secret: str | None = None, token: str | None = None) -> Credentials:
+    session = principal.session_token.get_secret_value() if principal.session_token else None
+    return Credentials(
+        principal.access_key_id, secret or principal.secret_access_key.get_secret_value(), token or session
+    )
+
+
+def verifier(offset: float = 0.0) -> SigV4Verifier:
+    return SigV4Verifier(PrincipalDirectory(ADMIN, None), REGION, clock=lambda: time.time() + offset)
+
+
+def arrived(
+    signed: SignedRequest, *, method: str | None = None, url: str | None = None, body: bytes | None = None
+) -> IncomingCall:
+    """The request as the server sees it: Host from the URL, every header as sent."""
+    parts = urlsplit(url or signed.url)
+    headers = [(k.lower(), v) for k, v in signed.headers.items() if k.lower() != "content-length"]
+    headers.append(("host", parts.netloc))
+    return IncomingCall(
+        method or signed.method,
+        parts.scheme,
+        parts.path,
+        parts.query,
+        headers,
+        signed.body if body is None else body,
+    )
+
+
+def denied(result: Identity | Denial) -> str:
+    assert isinstance(result, Denial), result
+    assert result.status == 403
+    return result.message
+
+
+def test_a_botocore_signature_verifies_and_names_the_caller() -> None:
+    signed = sign("GET", URL, credentials=creds(ADMIN), region=REGION)
+    identity = verifier().verify(arrived(signed), RESOURCE)
+    assert isinstance(identity, Identity)
+    event = identity.to_event()
+    assert event == {
+        "accessKey": ADMIN.access_key_id,
+        "accountId": "123456789012",
+        "callerId": event["callerId"],
+        "cognitoIdentity": None,
+        "principalOrgId": None,
+        "userArn": ADMIN.arn,
+        "userId": event["callerId"],
+    }
+    assert re.fullmatch(r"AIDA[0-9A-F]{17}", event["callerId"])
+
+
+def test_a_signed_body_verifies() -> None:
+    body = json.dumps({"client_name": "x"}).encode()
+    signed = sign(
+        "POST", URL, credentials=creds(ADMIN), region=REGION, body=body, headers={"content-type": "application/json"}
+    )
+    assert isinstance(verifier().verify(arrived(signed), RESOURCE), Identity)
+
+
+def test_no_signature_at_all_is_forbidden() -> None:
+    call = IncomingCall("GET", "http", "/dev/admin/x", "", [("host", "127.0.0.1:8080")], b"")
+    assert denied(verifier().verify(call, RESOURCE)) == FORBIDDEN
+    bearer = IncomingCall("GET", "http", "/dev/admin/x", "", [("authorization", "Bearer tg_x")], b"")
+    assert denied(verifier().verify(bearer, RESOURCE)) == FORBIDDEN
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda s: arrived(s, method="DELETE"),
+        lambda s: arrived(s, url=s.url.replace("/acme/", "/other/")),
+        lambda s: arrived(s, url=s.url + "?limit=5"),
+        lambda s: arrived(s, body=b'{"client_name":"y"}'),
+        lambda s: arrived(s, url=s.url.replace("127.0.0.1:8080", "localhost:8080")),
+    ],
+    ids=["method", "path", "query", "body", "host"],
+)
+def test_any_tampering_is_a_signature_mismatch(tamper: object) -> None:
+    signed = sign("POST", URL, credentials=creds(ADMIN), region=REGION, body=b'{"client_name":"x"}')
+    assert denied(verifier().verify(tamper(signed), RESOURCE)) == SIGNATURE_MISMATCH  # type: ignore[operator]
+
+
+def test_a_signed_header_cannot_change() -> None:
+    signed = sign("GET", URL, credentials=creds(ADMIN), region=REGION, headers={"x-tenant-hint": "acme"})
+    call = arrived(signed)
+    changed = IncomingCall(
+        call.method, call.scheme, call.raw_path, call.raw_query,
+        [(k, "other" if k == "x-tenant-hint" else v) for k, v in call.headers], call.body,
+    )  # fmt: skip
+    assert denied(verifier().verify(changed, RESOURCE)) == SIGNATURE_MISMATCH
+
+
+def test_wrong_secret_is_a_mismatch_and_unknown_key_an_invalid_token() -> None:
+    wrong = sign("GET", URL, credentials=creds(ADMIN, secret="not-the-secret-0123456789"), region=REGION)
+    assert denied(verifier().verify(arrived(wrong), RESOURCE)) == SIGNATURE_MISMATCH
+    stranger = sign("GET", URL, credentials=Credentials("AKIASTRANGERAAAAAAAA", "x" * 40), region=REGION)
+    assert denied(verifier().verify(arrived(stranger), RESOURCE)) == INVALID_TOKEN
+
+
+def test_content_sha256_header_must_match_the_body_sent() -> None:
+    body = b'{"client_name":"x"}'
+    declared = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest()}
+    signed = sign("POST", URL, credentials=creds(ADMIN), region=REGION, body=body, headers=declared)
+    assert isinstance(verifier().verify(arrived(signed), RESOURCE), Identity)
+    assert denied(verifier().verify(arrived(signed, body=b'{"client_name":"y"}'), RESOURCE)) == SIGNATURE_MISMATCH
+
+
+def test_clock_skew_is_five_minutes_either_way() -> None:
+    signed = sign("GET", URL, credentials=creds(ADMIN), region=REGION)
+    assert isinstance(verifier(offset=240).verify(arrived(signed), RESOURCE), Identity)
+    late = denied(verifier(offset=600).verify(arrived(signed), RESOURCE))
+    stamp = signed.headers["X-Amz-Date"]
+    assert re.fullmatch(
+        rf"Signature expired: {stamp} is now earlier than \d{{8}}T\d{{6}}Z \(\d{{8}}T\d{{6}}Z - 5 min\.\)", late
+    )
+    early = denied(verifier(offset=-600).verify(arrived(signed), RESOURCE))
+    assert early.startswith(f"Signature not yet current: {stamp} is still later than ")
+
+
+def test_credential_scope_must_be_this_region_and_execute_api() -> None:
+    other_region = sign("GET", URL, credentials=creds(ADMIN), region="eu-west-1")
+    assert denied(verifier().verify(arrived(other_region), RESOURCE)).startswith(
+        "Credential should be scoped to a valid region, not 'eu-west-1'."
+    )
+    request = AWSRequest(method="GET", url=URL)
+    SigV4Auth(creds(ADMIN), "s3", REGION).add_auth(request)
+    s3 = SignedRequest("GET", URL, {k: str(v) for k, v in request.headers.items()}, b"")
+    assert (
+        denied(verifier().verify(arrived(s3), RESOURCE))
+        == "Credential should be scoped to correct service: 'execute-api'. "
+    )
+
+
+def test_presigned_url_verifies_until_it_expires() -> None:
+    signed = sign("GET", URL + "?limit=5", credentials=creds(ADMIN), region=REGION, presign_expires=60)
+    assert "Authorization" not in signed.headers
+    assert isinstance(verifier().verify(arrived(signed), RESOURCE), Identity)
+    assert denied(verifier(offset=120).verify(arrived(signed), RESOURCE)).startswith("Signature expired: ")
+    tampered = arrived(signed, url=signed.url.replace("limit=5", "limit=6"))
+    assert denied(verifier().verify(tampered, RESOURCE)) == SIGNATURE_MISMATCH
+
+
+def test_session_token_must_be_the_principals() -> None:
+    check = SigV4Verifier(_Fixed(ROLE), REGION)
+    resource = execute_api_arn(API, "dev", "GET", "/admin/tenants/acme/clients")
+    ok = sign("GET", URL, credentials=creds(ROLE), region=REGION)
+    identity = check.verify(arrived(ok), resource)
+    assert isinstance(identity, Identity)
+    assert identity.to_event()["userId"].endswith(":alice") and identity.to_event()["userId"].startswith("AROA")
+    no_token = sign(
+        "GET", URL, credentials=Credentials(ROLE.access_key_id, "role-secret-access-key-0123456789"), region=REGION
+    )
+    assert denied(check.verify(arrived(no_token), resource)) == INVALID_TOKEN
+    forged = sign("GET", URL, credentials=creds(ROLE, token="forged"), region=REGION)
+    assert denied(check.verify(arrived(forged), resource)) == INVALID_TOKEN
+
+
+def test_a_tenant_scoped_principal_is_refused_another_tenant_with_aws_words() -> None:
+    check = SigV4Verifier(_Fixed(ROLE), REGION)
+    other = "http://127.0.0.1:8080/dev/admin/tenants/acmex/clients"
+    resource = execute_api_arn(API, "dev", "GET", "/admin/tenants/acmex/clients")
+    signed = sign("GET", other, credentials=creds(ROLE), region=REGION)
+    assert denied(check.verify(arrived(signed), resource)) == (
+        f"User: {ROLE.arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+    )
+
+
+class _Fixed(PrincipalDirectory):
+    def __init__(self, principal: Principal) -> None:
+        super().__init__(ADMIN, None)
+        self._principal = principal
+
+    def lookup(self, access_key_id: str) -> Principal | None:
+        return self._principal if access_key_id == self._principal.access_key_id else super().lookup(access_key_id)
+
+
+def test_iam_wildcards() -> None:
+    assert iam_match("arn:aws:execute-api:*", "arn:aws:execute-api:us-east-1:1:a/dev/GET/x/y")
+    assert iam_match("a/*/c", "a/b/b/c") and iam_match("a?c", "abc")
+    assert not iam_match("a?c", "abbc") and not iam_match("A*", "abc")
+    pattern = tenant_admin_resource(API, "acme")
+    assert iam_match(pattern, execute_api_arn(API, "dev", "PATCH", "/admin/tenants/acme/clients/k"))
+    assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/tenants/acmex/clients"))
+    assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/openapi.json"))
+
+
+def test_principals_file_is_reread_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "principals.json"
+    directory = PrincipalDirectory(ADMIN, path)
+    assert directory.lookup(ROLE.access_key_id) is None
+    entry = json.loads(ROLE.model_dump_json())
+    entry["secret_access_key"] = "role-secret-access-key-0123456789"
+    entry["session_token"] = "session-token-value"
+    path.write_text(json.dumps({"principals": [entry]}))
+    found = directory.lookup(ROLE.access_key_id)
+    assert found is not None and found.arn == ROLE.arn
+    assert directory.lookup(ADMIN.access_key_id) is ADMIN
+
+
+def test_an_invalid_principals_file_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "principals.json"
+    path.write_text(json.dumps({"principals": [{"access_key_id": "short"}]}))
+    with pytest.raises(ValueError, match=r"principals\.json: not a valid principals file \(principals\.0\."):
+        load_principals(path)

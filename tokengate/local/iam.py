@@ -1,0 +1,447 @@
+"""AWS_IAM authorization as API Gateway applies it: SigV4 verification, then execute-api:Invoke.
+
+The signature is recomputed with botocore's own signer on an ``AWSRequest`` rebuilt from the
+request as it arrived (same signed headers, same X-Amz-Date, same body), and compared with
+``hmac.compare_digest``. Nothing cryptographic is written here. Principals are local stand-ins
+for IAM users: an access key, its secret, an ARN and the execute-api resources it may invoke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, unquote
+
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from tokengate.sigv4 import SERVICE
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW = timedelta(minutes=5)
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+# API Gateway's own words, so a client's error handling can be tried locally.
+FORBIDDEN = "Forbidden"
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+INVALID_TOKEN = "The security token included in the request is invalid."
+ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
+
+
+class Principal(BaseModel):
+    """One local IAM identity. ``allow`` holds execute-api:Invoke resource patterns (IAM wildcards)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    access_key_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{16,128}$")]
+    secret_access_key: Annotated[SecretStr, Field(min_length=16)]
+    arn: Annotated[str, Field(pattern=ARN_PATTERN)]
+    allow: Annotated[list[str], Field(min_length=1)]
+    session_token: SecretStr | None = None
+    user_id: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def caller_id(self) -> str:
+        """What AWS reports as userId/callerId: AIDA... for a user, AROA...:session for a role session."""
+        if self.user_id:
+            return self.user_id
+        digest = hashlib.sha256(self.arn.encode()).hexdigest().upper()
+        resource = self.arn.split(":", 5)[5]
+        if resource.startswith("assumed-role/"):
+            session = resource.rsplit("/", 1)[-1]
+            return f"AROA{digest[:17]}:{session}"
+        return f"AIDA{digest[:17]}"
+
+    def may_invoke(self, resource_arn: str) -> bool:
+        return any(iam_match(pattern, resource_arn) for pattern in self.allow)
+
+
+class PrincipalsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    principals: list[Principal] = []
+
+
+def iam_match(pattern: str, value: str) -> bool:
+    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+class PrincipalDirectory:
+    """The admin principal plus those in principals.json, re-read when the file changes, so a
+    tenant-scoped principal can be added while the stack runs."""
+
+    def __init__(self, admin: Principal, path: Path | None) -> None:
+        self._admin = admin
+        self._path = path
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._file: dict[str, Principal] = {}
+
+    def lookup(self, access_key_id: str) -> Principal | None:
+        if hmac.compare_digest(access_key_id, self._admin.access_key_id):
+            return self._admin
+        return self._from_file().get(access_key_id)
+
+    def _from_file(self) -> dict[str, Principal]:
+        if self._path is None:
+            return {}
+        with self._lock:
+            try:
+                mtime = self._path.stat().st_mtime
+            except FileNotFoundError:
+                self._file, self._mtime = {}, None
+                return self._file
+            if mtime != self._mtime:
+                self._file = {p.access_key_id: p for p in load_principals(self._path)}
+                self._mtime = mtime
+            return self._file
+
+
+def load_principals(path: Path) -> list[Principal]:
+    """Raise ValueError naming the file when it is not valid (the stack refuses to start on it)."""
+    try:
+        return PrincipalsFile.model_validate(json.loads(path.read_text())).principals
+    except (ValueError, ValidationError) as error:
+        raise ValueError(f"{path}: not a valid principals file ({_first_problem(error)})") from None
+
+
+def _first_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return type(error).__name__
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Denial:
+    message: str
+    error_type: str
+    status: int = 403
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal: Principal
+    access_key: str
+
+    def to_event(self) -> dict[str, Any]:
+        """requestContext.authorizer.iam, as API Gateway fills it for payload 2.0."""
+        return {
+            "accessKey": self.access_key,
+            "accountId": self.principal.account_id,
+            "callerId": self.principal.caller_id,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": self.principal.arn,
+            "userId": self.principal.caller_id,
+        }
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """The request as it arrived: raw path and query (still percent-encoded), every header value."""
+
+    method: str
+    scheme: str
+    raw_path: str
+    raw_query: str
+    headers: Sequence[tuple[str, str]]  # lower-case names, in arrival order, repeats kept
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k == name]
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return ",".join(values) if values else None
+
+
+@dataclass(frozen=True)
+class _Signature:
+    access_key: str
+    scope_date: str
+    scope_region: str
+    scope_service: str
+    scope_terminator: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str
+    security_token: str | None
+    presigned: bool
+    expires: int | None
+
+
+class _RebuiltRequestSigner:
+    """Signs with exactly the headers the caller signed (botocore would pick its own set)."""
+
+    def __init__(self, signed_headers: list[str]) -> None:
+        self._signed_headers = signed_headers
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        selected = HTTPHeaders()
+        for name in self._signed_headers:
+            for value in request.headers.get_all(name) or []:
+                selected[name] = value
+        return selected
+
+
+class _HeaderSigner(_RebuiltRequestSigner, SigV4Auth):
+    def __init__(self, credentials: Credentials, region: str, signed_headers: list[str]) -> None:
+        _RebuiltRequestSigner.__init__(self, signed_headers)
+        SigV4Auth.__init__(self, credentials, SERVICE, region)
+
+
+class _QuerySigner(_RebuiltRequestSigner, SigV4QueryAuth):
+    def __init__(self, credentials: Credentials, region: str, signed_headers: list[str], expires: int) -> None:
+        _RebuiltRequestSigner.__init__(self, signed_headers)
+        SigV4QueryAuth.__init__(self, credentials, SERVICE, region, expires=expires)
+
+
+class SigV4Verifier:
+    def __init__(self, principals: PrincipalDirectory, region: str, clock: Callable[[], float] = time.time) -> None:
+        self._principals = principals
+        self.region = region
+        self._clock = clock
+
+    def verify(self, call: IncomingCall, resource_arn: str) -> Identity | Denial:
+        parsed = self._parse(call)
+        if isinstance(parsed, Denial):
+            return parsed
+        problem = self._check_scope_and_time(parsed)
+        if problem is not None:
+            return problem
+        principal = self._principals.lookup(parsed.access_key)
+        if principal is None or not self._token_ok(principal, parsed.security_token):
+            return Denial(INVALID_TOKEN, "UnrecognizedClientException")
+        if not self._signature_ok(call, parsed, principal):
+            return Denial(SIGNATURE_MISMATCH, "InvalidSignatureException")
+        if not principal.may_invoke(resource_arn):
+            return Denial(
+                f"User: {principal.arn} is not authorized to perform: execute-api:Invoke on resource: {resource_arn}",
+                "AccessDeniedException",
+            )
+        return Identity(principal=principal, access_key=parsed.access_key)
+
+    # -- parsing ----------------------------------------------------------------------------------
+
+    def _parse(self, call: IncomingCall) -> _Signature | Denial:
+        authorization = call.header("authorization")
+        query = dict(parse_qsl(call.raw_query, keep_blank_values=True))
+        if authorization is not None and authorization.startswith(ALGORITHM + " "):
+            return self._parse_header(call, authorization)
+        if "X-Amz-Algorithm" in query:
+            return self._parse_query(query)
+        return Denial(FORBIDDEN, "ForbiddenException")
+
+    def _parse_header(self, call: IncomingCall, authorization: str) -> _Signature | Denial:
+        fields: dict[str, str] = {}
+        for part in authorization[len(ALGORITHM) + 1 :].split(","):
+            key, sep, value = part.strip().partition("=")
+            if sep:
+                fields[key] = value
+        required = ("Credential", "Signature", "SignedHeaders")
+        missing = [f"Authorization header requires '{k}' parameter." for k in required if k not in fields]
+        amz_date = call.header("x-amz-date") or _date_header_as_amz(call.header("date"))
+        if amz_date is None:
+            missing.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        if missing:
+            return Denial(" ".join(missing), "IncompleteSignatureException")
+        assert amz_date is not None
+        return self._signature(
+            credential=fields["Credential"],
+            signed_headers=fields["SignedHeaders"],
+            signature=fields["Signature"],
+            amz_date=amz_date,
+            security_token=call.header("x-amz-security-token"),
+            presigned=False,
+            expires=None,
+        )
+
+    def _parse_query(self, query: dict[str, str]) -> _Signature | Denial:
+        required = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature")
+        missing = [f"AWS query-string parameters must include '{k}'." for k in required if k not in query]
+        if query.get("X-Amz-Algorithm") != ALGORITHM:
+            missing.insert(0, f"X-Amz-Algorithm only supports '{ALGORITHM}'.")
+        if missing:
+            return Denial(" ".join(missing), "IncompleteSignatureException")
+        try:
+            expires = int(query.get("X-Amz-Expires", "900"))
+        except ValueError:
+            return Denial("X-Amz-Expires should be a number", "IncompleteSignatureException")
+        return self._signature(
+            credential=query["X-Amz-Credential"],
+            signed_headers=query["X-Amz-SignedHeaders"],
+            signature=query["X-Amz-Signature"],
+            amz_date=query["X-Amz-Date"],
+            security_token=query.get("X-Amz-Security-Token"),
+            presigned=True,
+            expires=expires,
+        )
+
+    @staticmethod
+    def _signature(
+        *,
+        credential: str,
+        signed_headers: str,
+        signature: str,
+        amz_date: str,
+        security_token: str | None,
+        presigned: bool,
+        expires: int | None,
+    ) -> _Signature | Denial:
+        parts = credential.split("/")
+        if len(parts) != 5:
+            return Denial(
+                f"Credential should be scoped to a valid region, not '{parts[2] if len(parts) > 2 else ''}'. ",
+                "IncompleteSignatureException",
+            )
+        return _Signature(
+            access_key=parts[0],
+            scope_date=parts[1],
+            scope_region=parts[2],
+            scope_service=parts[3],
+            scope_terminator=parts[4],
+            signed_headers=[h.strip().lower() for h in signed_headers.split(";") if h.strip()],
+            signature=signature,
+            amz_date=amz_date,
+            security_token=security_token,
+            presigned=presigned,
+            expires=expires,
+        )
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def _check_scope_and_time(self, sig: _Signature) -> Denial | None:
+        try:
+            when = datetime.strptime(sig.amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
+        except ValueError:
+            return Denial(
+                f"Date must be in ISO-8601 'basic format'. Got '{sig.amz_date[:32]}'. "
+                "See http://en.wikipedia.org/wiki/ISO_8601",
+                "IncompleteSignatureException",
+            )
+        if sig.scope_region != self.region:
+            return Denial(
+                f"Credential should be scoped to a valid region, not '{sig.scope_region}'. ",
+                "InvalidSignatureException",
+            )
+        if sig.scope_service != SERVICE:
+            return Denial(f"Credential should be scoped to correct service: '{SERVICE}'. ", "InvalidSignatureException")
+        if sig.scope_terminator != "aws4_request":
+            return Denial(
+                f"Credential should be scoped with a valid terminator: 'aws4_request', not '{sig.scope_terminator}'. ",
+                "InvalidSignatureException",
+            )
+        if sig.scope_date != sig.amz_date[:8]:
+            return Denial(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{sig.scope_date}' != '{sig.amz_date[:8]}', from '{sig.amz_date}'.",
+                "InvalidSignatureException",
+            )
+        if "host" not in sig.signed_headers:
+            return Denial(
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+                "InvalidSignatureException",
+            )
+        now = datetime.fromtimestamp(self._clock(), UTC).replace(microsecond=0)
+        # A presigned URL lives for X-Amz-Expires; a signed header request for the clock-skew window.
+        window = timedelta(seconds=sig.expires) if sig.presigned and sig.expires is not None else MAX_SKEW
+        if when < now - window:
+            window_text = f"{sig.expires} sec." if window != MAX_SKEW else "5 min."
+            earliest = _fmt(now - window)
+            return Denial(
+                f"Signature expired: {_fmt(when)} is now earlier than {earliest} ({_fmt(now)} - {window_text})",
+                "InvalidSignatureException",
+            )
+        if when > now + MAX_SKEW:
+            return Denial(
+                f"Signature not yet current: {_fmt(when)} is still later than {_fmt(now + MAX_SKEW)} "
+                f"({_fmt(now)} + 5 min.)",
+                "InvalidSignatureException",
+            )
+        return None
+
+    @staticmethod
+    def _token_ok(principal: Principal, presented: str | None) -> bool:
+        expected = principal.session_token.get_secret_value() if principal.session_token else None
+        if expected is None or presented is None:
+            return expected is None and presented is None
+        return hmac.compare_digest(expected.encode(), presented.encode())
+
+    def _signature_ok(self, call: IncomingCall, sig: _Signature, principal: Principal) -> bool:
+        content_sha = call.header("x-amz-content-sha256")
+        if content_sha is not None and content_sha != UNSIGNED_PAYLOAD:
+            # The header says which body was signed: a different body is a different request.
+            actual = hashlib.sha256(call.body).hexdigest()
+            if not hmac.compare_digest(content_sha.lower().encode(), actual.encode()):
+                return False
+        credentials = Credentials(
+            principal.access_key_id,
+            principal.secret_access_key.get_secret_value(),
+            principal.session_token.get_secret_value() if principal.session_token else None,
+        )
+        headers = HTTPHeaders()
+        for name, value in call.headers:
+            if name in sig.signed_headers or name == "x-amz-content-sha256":
+                headers[name] = value
+        query = call.raw_query
+        signer: SigV4Auth
+        if sig.presigned:
+            query = "&".join(p for p in query.split("&") if unquote(p.partition("=")[0]) != "X-Amz-Signature")
+            signer = _QuerySigner(credentials, self.region, sig.signed_headers, sig.expires or 0)
+        else:
+            signer = _HeaderSigner(credentials, self.region, sig.signed_headers)
+        host = call.header("host") or ""
+        url = f"{call.scheme}://{host}{call.raw_path}" + (f"?{query}" if query else "")
+        request = AWSRequest(method=call.method.upper(), url=url, data=call.body)
+        request.headers = headers
+        request.context["timestamp"] = sig.amz_date
+        canonical = signer.canonical_request(request)
+        expected = signer.signature(signer.string_to_sign(request, canonical), request)
+        return hmac.compare_digest(expected.encode(), sig.signature.encode())
+
+
+def _fmt(value: datetime) -> str:
+    return value.strftime(SIGV4_TIMESTAMP)
+
+
+def _date_header_as_amz(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC).strftime(SIGV4_TIMESTAMP)
+    except (TypeError, ValueError):
+        return None
+
+
+def api_arn(region: str, account_id: str, api_id: str) -> str:
+    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}"
+
+
+def execute_api_arn(api: str, stage: str, method: str, path: str) -> str:
+    """The resource an execute-api:Invoke policy names: ``<api arn>/<stage>/<METHOD>/<path without leading slash>``."""
+    return f"{api}/{stage}/{method.upper()}/{path.lstrip('/')}"

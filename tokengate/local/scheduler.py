@@ -1,0 +1,117 @@
+"""Secrets Manager's rotation schedule, played locally.
+
+In AWS the admin function registers each client's period with Secrets Manager (RotateSecret with
+the rotation function's ARN), and Secrets Manager invokes that function through the four steps
+when a rotation is due. Locally there is no rotation function ARN, so the period stays in the
+record and this scheduler finds due clients and invokes the same rotation handler the same way:
+one fresh ClientRequestToken per rotation, SecretId = the secret's ARN, steps in order, stopping
+at the first failed step (Secrets Manager would retry it later).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tokengate.local.runtime import Invocation
+from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
+from tokengate_core.store import SecretsStore
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+logger = logging.getLogger("tokengate.local.scheduler")
+
+
+@dataclass(frozen=True)
+class RotationRun:
+    key_id: str
+    version_id: str
+    failed_step: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_step is None
+
+
+class RotationScheduler:
+    def __init__(
+        self,
+        store: SecretsStore,
+        invoke_rotation: Callable[[dict[str, Any]], Invocation],
+        *,
+        after_rotation: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._invoke = invoke_rotation
+        self._after_rotation = after_rotation
+        self._clock = clock
+        self._run_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self, now: datetime) -> list[str]:
+        """Key ids whose rotation period has elapsed since their last rotation (or creation)."""
+        due: list[str] = []
+        for key_id in self._store.list_all_key_ids():
+            try:
+                record = self._store.get(key_id)
+            except (NotFoundError, RevokedError):
+                continue  # revoked clients are not rotated (Secrets Manager skips deleted secrets)
+            except TokengateError as error:
+                logger.warning("cannot read client %s for its rotation schedule (%s)", key_id, error.code)
+                continue
+            period = record.rotation.period_days
+            if period is None:
+                continue
+            last = record.rotated_at or record.created_at
+            if last + timedelta(days=period) <= now:
+                due.append(key_id)
+        return due
+
+    def run_due(self, now: datetime | None = None) -> list[RotationRun]:
+        """Rotate every client due at ``now`` (default: the clock); one run at a time."""
+        with self._run_lock:
+            runs = [self.rotate(key_id) for key_id in self.due(now or self._clock())]
+        if runs and self._after_rotation is not None:
+            self._after_rotation()
+        return runs
+
+    def rotate(self, key_id: str) -> RotationRun:
+        secret_arn = str(self._store.describe_raw(self._store.secret_id(key_id))["ARN"])
+        version_id = str(uuid.uuid4())
+        for step in STEPS:
+            invocation = self._invoke({"Step": step, "SecretId": secret_arn, "ClientRequestToken": version_id})
+            if not invocation.ok:
+                logger.warning(
+                    "scheduled rotation of %s failed at %s (%s); Secrets Manager would retry later",
+                    key_id,
+                    step,
+                    invocation.error,
+                )
+                return RotationRun(key_id, version_id, failed_step=step)
+        logger.info("scheduled rotation of %s done (version %s)", key_id, version_id)
+        return RotationRun(key_id, version_id)
+
+    # -- the timer --------------------------------------------------------------------------------
+
+    def start(self, interval_seconds: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval_seconds):
+                try:
+                    self.run_due()
+                except Exception as error:  # noqa: BLE001 - the timer outlives one failed check, as the service would
+                    logger.warning("rotation check failed: %s", type(error).__name__)
+
+        self._thread = threading.Thread(target=loop, name="rotation-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

@@ -1,0 +1,336 @@
+"""`tokengate local`: the whole API on loopback, no AWS account, no Docker.
+
+Start order matters: the process environment (fake credentials, region, the embedded Secrets
+Manager's endpoint) is in place before any handler module is imported, because handlers read
+their configuration and build clients at import, exactly as on a Lambda cold start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import uvicorn
+from botocore.exceptions import ClientError
+
+from tokengate.emulator import SecretsManagerEmulator
+from tokengate.local.gateway import Gateway, StageConfig
+from tokengate.local.iam import PrincipalDirectory, SigV4Verifier, load_principals
+from tokengate.local.runtime import FunctionRuntime, function_environment
+from tokengate.local.scheduler import RotationScheduler
+from tokengate.local.state import (
+    CREDENTIALS_FILE,
+    SECRETS_FILE,
+    AdminCredentials,
+    SecretsSnapshot,
+    admin_credentials,
+    ensure_principals_file,
+    ensure_state_dir,
+)
+from tokengate_core.config import ConfigError, RotationSettings
+from tokengate_core.routes import FUNCTIONS, STAGE_DEFAULT, FunctionName
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+#: moto's default account, so the secret ARNs and the execute-api ARNs name the same account.
+LOCAL_ACCOUNT_ID = "123456789012"
+#: A fixed API id: principals.json resource patterns can name it.
+LOCAL_API_ID = "tglocal001"
+DEFAULT_REGION = "us-east-1"
+READY_PREFIX = "tokengate local stack ready: "
+LOCK_FILE = ".lock"
+
+_INHERITED_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+)
+
+logger = logging.getLogger("tokengate.local")
+
+
+class StartupError(RuntimeError):
+    """A problem the user can fix (port in use, bad config file): one line, no traceback."""
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    stage: str = STAGE_DEFAULT
+    state_dir: Path = field(default_factory=lambda: Path(".tokengate"))
+    region: str = DEFAULT_REGION
+    authorizer_cache_ttl: float = 0.0
+    rotation_check_interval: float = 60.0
+
+
+def process_environment(region: str, endpoint: str) -> dict[str, str]:
+    """What every local function sees besides its own settings: what Lambda's runtime would give it
+    (region, credentials: fake ones here) plus boto3's standard endpoint variable for Secrets Manager."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any pair
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,  # a developer's ~/.aws must not leak into the stack
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+    }
+
+
+class LocalStack:
+    """Everything behind the socket: emulator, functions, gateway, scheduler, persistence."""
+
+    def __init__(self, options: LocalOptions, environ: Mapping[str, str]) -> None:
+        self.options = options
+        self._environ = dict(environ)
+        self.state_dir = options.state_dir.resolve()
+        self.emulator: SecretsManagerEmulator | None = None
+        self.runtimes: dict[FunctionName, FunctionRuntime] = {}
+        self.snapshot: SecretsSnapshot | None = None
+        self.scheduler: RotationScheduler | None = None
+        self.gateway: Gateway | None = None
+        self.admin: AdminCredentials | None = None
+        self.restored = 0
+        self._saving_allowed = False
+        self._lock_file: IO[str] | None = None
+
+    def start(self) -> None:
+        ensure_state_dir(self.state_dir)
+        self._lock_state_dir()
+        region = self.options.region
+        try:
+            environments = {name: function_environment(name, self._environ) for name in FUNCTIONS}
+            self.admin = admin_credentials(self.state_dir, region, self._environ)
+            principals_path = ensure_principals_file(self.state_dir)
+            load_principals(principals_path)  # a broken file fails the start, not a request
+        except (ConfigError, ValueError) as error:
+            raise StartupError(str(error)) from None
+
+        self.emulator = SecretsManagerEmulator().start()
+        for name in _INHERITED_AWS_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(process_environment(region, self.emulator.url))
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+
+        client = _secretsmanager_client()
+        self.snapshot = SecretsSnapshot(client, self.state_dir / SECRETS_FILE)
+        try:
+            self.restored = self.snapshot.restore()
+        except ValueError as error:
+            raise StartupError(str(error)) from None
+        except (KeyError, TypeError, ClientError) as error:
+            raise StartupError(
+                f"{self.state_dir / SECRETS_FILE}: cannot be restored ({type(error).__name__}); "
+                "move it away to start with no clients"
+            ) from None
+        self._saving_allowed = True  # never overwrite secrets.json with a half-restored state
+
+        self.runtimes = {
+            name: FunctionRuntime(name, env, region, LOCAL_ACCOUNT_ID) for name, env in environments.items()
+        }
+        for runtime in self.runtimes.values():
+            runtime.warm()
+
+        stage = StageConfig(
+            stage=self.options.stage,
+            region=region,
+            account_id=LOCAL_ACCOUNT_ID,
+            api_id=LOCAL_API_ID,
+            authorizer_cache_ttl=self.options.authorizer_cache_ttl,
+        )
+        directory = PrincipalDirectory(self.admin.principal(LOCAL_ACCOUNT_ID, region, LOCAL_API_ID), principals_path)
+        self.gateway = Gateway(
+            stage,
+            self.runtimes,
+            SigV4Verifier(directory, region),
+            after_admin_write=self.persist,
+        )
+        from tokengate_core.aws import make_store
+
+        store = make_store(RotationSettings.from_env(environments["rotation"]))
+        self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
+        if self.options.rotation_check_interval > 0:
+            self.scheduler.start(self.options.rotation_check_interval)
+
+    def persist(self) -> None:
+        if self.snapshot is None or not self._saving_allowed:
+            return
+        try:
+            self.snapshot.save_after_write()
+        except Exception as error:  # noqa: BLE001 - a failed save must not fail the request that caused it
+            logger.warning("could not save %s: %s", SECRETS_FILE, type(error).__name__)
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        self.persist()
+        for runtime in self.runtimes.values():
+            runtime.shutdown()
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
+
+    def _lock_state_dir(self) -> None:
+        """One stack per state folder: two would overwrite each other's secrets.json."""
+        import fcntl
+
+        handle = (self.state_dir / LOCK_FILE).open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StartupError(f"{self.state_dir} is in use by another `tokengate local`") from None
+        self._lock_file = handle
+
+
+def _secretsmanager_client() -> SecretsManagerClient:
+    import boto3
+
+    return boto3.session.Session().client("secretsmanager")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before anything slow, so a busy port fails fast with one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        reason = "address already in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {reason} (is another `tokengate local` running? "
+            "pick another port with --port or TOKENGATE_PORT)"
+        ) from None
+    sock.listen(2048)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, announcing readiness once listening, and stopping on SIGINT/SIGTERM without
+    re-raising the signal afterwards (the stack still has to save its state and stop the emulator)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_ready()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        import signal
+
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def base_url(host: str, port: int, stage: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/{stage}"
+
+
+def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list[str]:
+    options = stack.options
+    default_url = f"http://127.0.0.1:{environ.get('TOKENGATE_PORT', '8080')}/{STAGE_DEFAULT}"
+    default_state = Path(environ.get("TOKENGATE_HOME", ".tokengate")).resolve()
+    where = []
+    if url != default_url:
+        where.append(f"--endpoint {url}")
+    if stack.state_dir != default_state:
+        where.append(f"--state-dir {stack.state_dir}")
+    flags = "".join(f" {w}" for w in where)
+    # The way this stack was started is the way to reach the CLI (.venv/bin/tokengate under `make run`).
+    prog = sys.argv[0] if Path(sys.argv[0]).name == "tokengate" else "tokengate"
+    lines = [
+        f"{READY_PREFIX}{url}",
+        f'  invoke (Lambda authorizer):  curl -H "Authorization: $TOKEN" {url}/invoke',
+        f"  admin API (AWS_IAM, SigV4 service execute-api, region {options.region}):  {url}/admin/...",
+        f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
+        f"          {prog} clients list --tenant acme{flags}",
+        f"  state:  {stack.state_dir} (secrets.json, {CREDENTIALS_FILE}, principals.json)",
+    ]
+    if stack.restored:
+        lines.append(f"  restored {stack.restored} client secret(s) from {SECRETS_FILE}")
+    admin = stack.admin
+    if admin is not None and admin.source == "generated":
+        lines += [
+            f"  admin credentials, generated now and shown once (stored with mode 0600 in "
+            f"{stack.state_dir / CREDENTIALS_FILE}; the CLI reads them from there):",
+            f"    access key id:     {admin.access_key_id}",
+            f"    secret access key: {admin.secret_access_key}",
+        ]
+    elif admin is not None and admin.source == "environment":
+        lines.append("  admin credentials: from TOKENGATE_ADMIN_ACCESS_KEY_ID / TOKENGATE_ADMIN_SECRET_ACCESS_KEY")
+    lines.append("  Ctrl-C stops the stack (state is saved).")
+    return lines
+
+
+def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
+    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem."""
+    _configure_logging()
+    sock = bind(options.host, options.port)
+    port = int(sock.getsockname()[1])
+    stack = LocalStack(options, environ)
+    executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gateway")
+    try:
+        stack.start()
+        assert stack.gateway is not None
+        url = base_url(options.host, port, options.stage)
+
+        def announce() -> None:
+            out.write("\n".join(ready_lines(stack, url, environ)) + "\n")
+            out.flush()
+
+        config = uvicorn.Config(
+            stack.gateway.asgi_app(executor),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            server_header=False,
+        )
+        _Server(config, on_ready=announce).run(sockets=[sock])
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        stack.stop()
+        executor.shutdown(wait=False, cancel_futures=True)
+    out.write("tokengate local stack stopped\n")
+    out.flush()
+    return 0
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tokengate local: %(message)s"))
+    root = logging.getLogger("tokengate")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
