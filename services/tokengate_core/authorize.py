@@ -93,6 +93,7 @@ class TokenAuthorizer:
             max_entries=settings.cache_max_entries,
         )
         self._mismatch_refetch: dict[str, float] = {}
+        self._backoff_until: dict[str, float] = {}
 
     @property
     def store(self) -> SecretsStore:
@@ -181,6 +182,10 @@ class TokenAuthorizer:
         entry = self.cache.fresh(key_id, now)
         if entry is not None:
             return entry, "hit"
+        if now < self._backoff_until.get(key_id, 0.0):
+            stale = self.cache.stale(key_id, now)
+            return stale, ("stale" if stale else "backoff")
+        self._backoff_until.pop(key_id, None)
         return self._fetch(key_id, now)
 
     def _fetch(self, key_id: str, now: float) -> tuple[Entry | None, str]:
@@ -192,6 +197,11 @@ class TokenAuthorizer:
         except RevokedError:
             entry = Entry("revoked", None, now)
         except (UnavailableError, TokengateError):
+            # Back off for one negative TTL: while the backend fails, a client past its TTL costs
+            # one call per interval (per container), not one per request.
+            if len(self._backoff_until) >= self.cache.max_entries:
+                self._backoff_until.clear()
+            self._backoff_until[key_id] = now + self.cache.negative_ttl
             stale = self.cache.stale(key_id, now)
             return stale, ("stale" if stale else "miss")
         self.cache.put(key_id, entry)

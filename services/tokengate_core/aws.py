@@ -22,7 +22,8 @@ def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
     config = Config(
         connect_timeout=settings.sm_connect_timeout_seconds,
         read_timeout=settings.sm_read_timeout_seconds,
-        retries={"max_attempts": settings.sm_max_attempts, "mode": "standard"},
+        # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
+        retries={"total_max_attempts": settings.sm_max_attempts, "mode": "standard"},
     )
     return boto3.session.Session().client("secretsmanager", config=config)
 

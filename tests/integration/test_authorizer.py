@@ -238,6 +238,7 @@ def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
     clock.advance(60)  # now 122 s since the last successful fetch
     assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
     emulator.inject(None)
+    clock.advance(10.1)  # the backoff after the last failure: one negative TTL
     assert decide(authz, token) is Reason.ALLOWED
 
 
@@ -307,3 +308,30 @@ def test_wrong_secrets_for_a_known_key_id_cost_one_call_per_negative_ttl(
         assert decide(authz, tokens.generate(client_id)) is Reason.WRONG_SECRET
     assert emulator.calls("GetSecretValue") == 2
     assert decide(authz, token) is Reason.ALLOWED
+
+
+def test_a_failing_backend_costs_one_call_per_key_per_interval(
+    emulator: SecretsManagerEmulator, clock: FakeClock
+) -> None:
+    authz = make_authorizer(clock, max_stale_seconds=300, sm_max_attempts=1)
+    _, token = issue("acme", "bot")
+    assert decide(authz, token) is Reason.ALLOWED
+    emulator.inject(Fault("throttle"))
+    emulator.reset_counts()
+    clock.advance(31)
+    for _ in range(100):
+        assert decide(authz, token) is Reason.ALLOWED  # stale, without a call per request
+    assert emulator.calls("GetSecretValue") == 1
+    clock.advance(10.1)
+    assert decide(authz, token) is Reason.ALLOWED
+    assert emulator.calls("GetSecretValue") == 2
+    emulator.inject(None)
+    clock.advance(10.1)
+    assert authz.decide(token, "GET", "ANY /invoke").cache == "miss"  # recovered: a real fetch
+
+
+def test_max_attempts_counts_the_first_call(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
+    authz = make_authorizer(clock, sm_max_attempts=2)
+    emulator.inject(Fault("error"))
+    assert decide(authz, tokens.generate(tokens.new_key_id())) is Reason.BACKEND_UNAVAILABLE
+    assert emulator.calls("GetSecretValue") == 2
