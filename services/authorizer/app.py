@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.observability import make_logger, make_metrics, safe_error
+from tokengate_core.observability import emit_decision, make_logger, safe_error
 from tokengate_core.routes import FUNCTIONS
 
 SPEC = FUNCTIONS["authorizer"]
 settings = AuthorizerSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
-metrics = make_metrics(SPEC.service)
 authorizer = TokenAuthorizer(settings, store_factory=lambda: make_store(settings))
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -83,7 +81,8 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
 
 
 def _record(decision: Decision, request_id: str | None) -> None:
-    fields = {
+    fields: dict[str, Any] = {
+        "service": SPEC.service,
         "decision": "allow" if decision.allowed else "deny",
         "reason": decision.reason.value,
         "key_id": decision.key_id,
@@ -92,10 +91,5 @@ def _record(decision: Decision, request_id: str | None) -> None:
         "grace": decision.grace,
         "correlation_id": request_id,
     }
-    level = logger.info if decision.allowed else logger.warning
-    level("authorization decision", extra=fields)
-    metrics.add_dimension("reason", decision.reason.value)
-    if decision.tenant:
-        metrics.add_dimension("tenant", decision.tenant)
-    metrics.add_metric(name="Authorized" if decision.allowed else "Denied", unit=MetricUnit.Count, value=1)
-    metrics.flush_metrics()
+    dimensions = [["service", "reason"]] + ([["service", "tenant"]] if decision.tenant else [])
+    emit_decision(SPEC.service, "Authorized" if decision.allowed else "Denied", fields, dimensions)

@@ -7,7 +7,11 @@ message (a pydantic error, say) may echo the input it rejected.
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 import traceback
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -29,3 +33,29 @@ def safe_error(error: BaseException) -> dict[str, object]:
         "error_type": type(error).__name__,
         "error_at": [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[-5:]],
     }
+
+
+def emit_decision(service: str, metric: str, fields: dict[str, Any], dimensions: list[list[str]]) -> None:
+    """One line that is both the structured log entry and the CloudWatch EMF metric.
+
+    The authorizer writes one per request. Powertools' Metrics flush re-validates the metric set
+    on every call (about 100 µs, three quarters of a warm decision, measured by `make bench`);
+    this writes the same Embedded Metric Format document in one ``json.dumps``. Every dimension
+    named must be a top-level key of ``fields``.
+    """
+    now = int(time.time() * 1000)
+    document = {
+        "level": "INFO" if metric == "Authorized" else "WARNING",
+        "message": "authorization decision",
+        "service": service,
+        "timestamp": now,
+        **fields,
+        metric: 1,
+        "_aws": {
+            "Timestamp": now,
+            "CloudWatchMetrics": [
+                {"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": [{"Name": metric, "Unit": "Count"}]}
+            ],
+        },
+    }
+    sys.stdout.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")

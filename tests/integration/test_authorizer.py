@@ -335,3 +335,24 @@ def test_max_attempts_counts_the_first_call(emulator: SecretsManagerEmulator, cl
     emulator.inject(Fault("error"))
     assert decide(authz, tokens.generate(tokens.new_key_id())) is Reason.BACKEND_UNAVAILABLE
     assert emulator.calls("GetSecretValue") == 2
+
+
+def test_each_decision_is_one_log_line_that_is_also_an_emf_metric(
+    handler: object, captured_logs: Callable[[], str]
+) -> None:
+    import json
+
+    _, token = issue("acme", "bot")
+    handler(authorizer_event(token), None)  # type: ignore[operator]
+    handler(authorizer_event("garbage"), None)  # type: ignore[operator]
+    lines = [json.loads(x) for x in captured_logs().splitlines() if '"authorization decision"' in x]
+    assert [line["reason"] for line in lines] == ["allowed", "malformed"]
+    for line, metric in zip(lines, ["Authorized", "Denied"], strict=True):
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "tokengate"
+        assert directive["Metrics"] == [{"Name": metric, "Unit": "Count"}]
+        assert line[metric] == 1
+        for dimension_set in directive["Dimensions"]:
+            assert all(isinstance(line[key], str) for key in dimension_set)
+    assert ["service", "tenant"] in lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert lines[0]["tenant"] == "acme"
