@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services tokengate infra tests
+	$(BIN)/mypy services tokengate infra tests bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import baseline
-from bench.common import authorizer_event, say
+from bench.common import say
 from bench.context import Bench
 from tokengate.emulator import Fault
+from tokengate.events import authorizer_event
 
 TITLE = "2. Backend calls"
 

@@ -20,7 +20,7 @@ MARK = "BENCH_RESULT "
 
 
 def _event(token: str) -> dict[str, Any]:
-    from bench.common import authorizer_event
+    from tokengate.events import authorizer_event
 
     return authorizer_event(f"Bearer {token}")
 

@@ -7,14 +7,12 @@ must run (and the emulator must be up) before any handler module is imported.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import platform
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,105 +217,7 @@ def import_quietly(module: str) -> Any:
         return importlib.import_module(module)
 
 
-# -- events ---------------------------------------------------------------------------------------
-
-
-def authorizer_event(authorization: str | None, *, method: str = "GET", path: str = "/invoke") -> dict[str, Any]:
-    """A full payload 2.0 REQUEST authorizer event, with the headers a real client and CloudFront add."""
-    headers = {
-        "accept": "application/json",
-        "accept-encoding": "gzip, deflate, br",
-        "content-length": "0",
-        "host": "abc123.execute-api.us-east-1.amazonaws.com",
-        "user-agent": "python-requests/2.32.3",
-        "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
-        "x-forwarded-for": "203.0.113.10",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
-    }
-    if authorization is not None:
-        headers["authorization"] = authorization
-    now = time.time()
-    return {
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:abc123/dev/{method}{path}",
-        "identitySource": [authorization] if authorization else [],
-        "routeKey": "ANY /invoke",
-        "rawPath": f"/dev{path}",
-        "rawQueryString": "page=1",
-        "cookies": [],
-        "headers": headers,
-        "queryStringParameters": {"page": "1"},
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": f"/dev{path}",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.10",
-                "userAgent": "python-requests/2.32.3",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "ANY /invoke",
-            "stage": "dev",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "pathParameters": {},
-        "stageVariables": {},
-    }
-
-
-def admin_event(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
-    """A payload 2.0 event for the admin function, as API Gateway sends it after AWS_IAM auth."""
-    query = query or {}
-    return {
-        "version": "2.0",
-        "routeKey": "ANY /admin/{proxy+}",
-        "rawPath": f"/dev{path}",
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
-        "queryStringParameters": query or None,
-        "headers": {"content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com"},
-        "pathParameters": {"proxy": path.removeprefix("/admin/")},
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "abc123",
-            "authorizer": {
-                "iam": {
-                    "accessKey": "AKIAEXAMPLE",
-                    "accountId": ACCOUNT,
-                    "callerId": "AIDAEXAMPLE",
-                    "cognitoIdentity": None,
-                    "principalOrgId": None,
-                    "userArn": ADMIN_ARN,
-                    "userId": "AIDAEXAMPLE",
-                }
-            },
-            "http": {"method": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "ANY /admin/{proxy+}",
-            "stage": "dev",
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
-
-
-@dataclass
-class FakeContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name: str = "tokengate-bench"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:tokengate-bench"
-    aws_request_id: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+# -- events: the shared builders (tokengate.events), so tests and benchmarks drive the same shapes --
 
 
 # -- machine --------------------------------------------------------------------------------------

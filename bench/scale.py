@@ -13,10 +13,7 @@ from bench.common import (
     ACCOUNT,
     ADMIN_ARN,
     TENANT,
-    FakeContext,
     Stats,
-    admin_event,
-    authorizer_event,
     fmt_us,
     import_quietly,
     quiet,
@@ -24,6 +21,7 @@ from bench.common import (
     time_calls,
 )
 from bench.context import Bench, Client
+from tokengate.events import FakeContext, admin_event, authorizer_event
 
 TITLE = "4. Scale"
 SCOPES = ["ANY /invoke"]

@@ -4,6 +4,7 @@ clock that can be moved: shared by the tests and the benchmarks, so both drive t
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +40,21 @@ class FakeContext:
 def authorizer_event(
     authorization: str | None, *, route_key: str = "ANY /invoke", method: str = "GET", path: str = "/invoke"
 ) -> dict[str, Any]:
-    headers = {"host": "api.example.com", "user-agent": "curl/8"}
+    """A full payload 2.0 REQUEST authorizer event, with the headers a real client and the edge add."""
+    headers = {
+        "accept": "application/json",
+        "accept-encoding": "gzip, deflate, br",
+        "content-length": "0",
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "python-requests/2.32.3",
+        "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
+        "x-forwarded-for": "203.0.113.10",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
     if authorization is not None:
         headers["authorization"] = authorization
+    now = time.time()
     return {
         "version": "2.0",
         "type": "REQUEST",
@@ -49,16 +62,30 @@ def authorizer_event(
         "identitySource": [authorization] if authorization else [],
         "routeKey": route_key,
         "rawPath": f"/dev{path}",
-        "rawQueryString": "",
+        "rawQueryString": "page=1",
+        "cookies": [],
         "headers": headers,
+        "queryStringParameters": {"page": "1"},
         "requestContext": {
             "accountId": ACCOUNT,
             "apiId": "abc123",
-            "http": {"method": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": f"/dev{path}",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "python-requests/2.32.3",
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": route_key,
             "stage": "dev",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
         },
+        "pathParameters": {},
+        "stageVariables": {},
     }
 
 
