@@ -1,25 +1,26 @@
 """Lambda authorizer for an HTTP API (REQUEST, payload 2.0, simple responses).
 
-Cold start builds settings, the cache and the logger; the boto3 client waits for the first cache
+Cold start builds settings and the cache; the boto3 client waits for the first cache
 miss. Any failure inside a decision denies: this handler never raises.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.observability import emit_decision, make_logger, safe_error
+from tokengate_core.observability import emit_decision, lazy_logger, safe_error
 from tokengate_core.routes import FUNCTIONS
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SPEC = FUNCTIONS["authorizer"]
 settings = AuthorizerSettings.from_env()
-logger = make_logger(SPEC.service, settings.log_level)
 authorizer = TokenAuthorizer(settings, store_factory=lambda: make_store(settings))
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -69,12 +70,12 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
     try:
         decision, request_id = decide(event)
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen
-        logger.error("authorizer internal error", extra=safe_error(error))
+        lazy_logger(SPEC.service, settings.log_level).error("authorizer internal error", extra=safe_error(error))
         decision, request_id = Decision(Reason.INTERNAL_ERROR), None
     try:
         _record(decision, request_id)
     except Exception as error:  # noqa: BLE001 - logging must never turn a decision into an error
-        logger.warning("could not record decision", extra=safe_error(error))
+        lazy_logger(SPEC.service, settings.log_level).warning("could not record decision", extra=safe_error(error))
     if decision.allowed and decision.context is not None:
         return {"isAuthorized": True, "context": dict(decision.context)}
     return dict(DENY)

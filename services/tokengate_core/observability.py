@@ -11,18 +11,24 @@ import json
 import sys
 import time
 import traceback
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
 
 NAMESPACE = "tokengate"
 
 
 def make_logger(service: str, level: str) -> Logger:
+    from aws_lambda_powertools import Logger  # deferred: see lazy_logger
+
     return Logger(service=service, level=level)
 
 
 def make_metrics(service: str) -> Metrics:
+    from aws_lambda_powertools import Metrics
+
     return Metrics(namespace=NAMESPACE, service=service)
 
 
@@ -59,3 +65,10 @@ def emit_decision(service: str, metric: str, fields: dict[str, Any], dimensions:
         },
     }
     sys.stdout.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")
+
+
+@cache
+def lazy_logger(service: str, level: str) -> Logger:
+    """The authorizer's Powertools logger, built on first use: it only logs failures (decisions go
+    through :func:`emit_decision`), and importing Powertools is ~50 ms of every cold start."""
+    return make_logger(service, level)
