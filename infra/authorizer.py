@@ -23,16 +23,7 @@ from infra.functions import TokengateFunction
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
 from infra.settings import StackSettings
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.routes import IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE
-
-#: The method joins the route key in the cache key: ``ANY /invoke`` is one route for all methods.
-METHOD_IDENTITY_SOURCE = "$context.httpMethod"
-
-
-def identity_sources(cache_enabled: bool) -> list[str]:
-    if cache_enabled:
-        return [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE]
-    return [IDENTITY_SOURCE]
+from tokengate_core.routes import identity_sources
 
 
 class Authorizer(Construct):

@@ -16,8 +16,6 @@ What every function shares is decided here, once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import Duration, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -37,31 +35,6 @@ POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
 
 #: Files of services/ that are build litter, not code.
 ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"]
-
-
-@dataclass(frozen=True)
-class Sizing:
-    memory_mb: int
-    timeout_seconds: int
-
-
-#: Memory also buys CPU (Lambda allocates CPU in proportion), and cold starts here are dominated by
-#: importing pydantic and Powertools, which is CPU-bound.
-SIZING: dict[FunctionName, Sizing] = {
-    # On every uncached request's path: 512 MB keeps the cold start (imports + model build) short.
-    # Its Secrets Manager calls give up after ~2 x 1 s (connect/read timeouts, 2 attempts) and it
-    # then denies, so 5 s is ample and well under API Gateway's 10 s limit for authorizers.
-    "authorizer": Sizing(memory_mb=512, timeout_seconds=5),
-    # Returns a small JSON body built from the authorizer's context: no I/O at all.
-    "main": Sizing(memory_mb=256, timeout_seconds=5),
-    # Request validation and the OpenAPI model are the heaviest imports; a write makes up to a
-    # handful of Secrets Manager calls at 5 s read timeout each. 25 s stays under the HTTP API's
-    # 30 s integration timeout, so a slow call ends as the function's own error (logged) instead of
-    # a bare 503 from API Gateway.
-    "admin": Sizing(memory_mb=512, timeout_seconds=25),
-    # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
-    "rotation": Sizing(memory_mb=256, timeout_seconds=60),
-}
 
 
 def services_code() -> lambda_.Code:
@@ -99,7 +72,6 @@ class TokengateFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         spec = FUNCTIONS[name]
-        sizing = SIZING[name]
         self.role = iam.Role(
             self,
             "Role",
@@ -117,8 +89,8 @@ class TokengateFunction(Construct):
             description=spec.description,
             layers=[layer],
             environment=environment,
-            memory_size=sizing.memory_mb,
-            timeout=Duration.seconds(sizing.timeout_seconds),
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
             reserved_concurrent_executions=settings.reserved_concurrency.get(name),
             role=self.role,
             log_group=log_group,

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, SIZING
+from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION
 from infra.stack import OUTPUT_KEYS
@@ -322,8 +322,8 @@ def test_functions_run_the_newest_python_on_arm64_with_the_pinned_powertools_lay
         assert props["Runtime"] == newest
         assert props["Architectures"] == ["arm64"]
         assert props["Layers"] == [layer]
-        assert props["MemorySize"] == SIZING[name].memory_mb
-        assert props["Timeout"] == SIZING[name].timeout_seconds
+        assert props["MemorySize"] == FUNCTIONS[name].memory_mb
+        assert props["Timeout"] == FUNCTIONS[name].timeout_seconds
         assert "ReservedConcurrentExecutions" not in props
 
 

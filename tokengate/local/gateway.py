@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, api_arn, execute_api_arn
 from tokengate.local.runtime import Invocation
-from tokengate_core.routes import IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName, Route
+from tokengate_core.routes import IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE, ROUTES, FunctionName, Route, identity_sources
 
 ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
@@ -42,10 +42,8 @@ _TEXT_TYPES = ("text/", "application/json", "application/javascript", "applicati
 _TEXT_SUFFIXES = ("+json", "+xml")
 
 
-#: With the result cache on, the deployed stack's identity sources (infra/authorizer.py): a decision
-#: is cached per token, route and method, since a client's scopes are per method and route.
-METHOD_IDENTITY_SOURCE = "$context.httpMethod"
-CACHED_IDENTITY_SOURCES = (IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE)
+#: With the result cache on, the deployed stack's identity sources (one definition, in routes.py).
+CACHED_IDENTITY_SOURCES = tuple(identity_sources(cache_enabled=True))
 
 
 class Invoker(Protocol):

@@ -30,10 +30,9 @@ from tokengate import use_services_path
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
-#: Timeouts (s) and memory (MB) as the CDK stack deploys them (infra/functions.py SIZING; a test
-#: compares the synthesized template with these, since the local stack cannot import aws-cdk-lib).
-FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {"authorizer": 5, "main": 5, "admin": 25, "rotation": 60}
-FUNCTION_MEMORY_MB: dict[FunctionName, int] = {"authorizer": 512, "main": 256, "admin": 512, "rotation": 256}
+#: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.routes.FUNCTIONS.
+FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {n: s.timeout_seconds for n, s in FUNCTIONS.items()}
+FUNCTION_MEMORY_MB: dict[FunctionName, int] = {n: s.memory_mb for n, s in FUNCTIONS.items()}
 
 #: Environment variables a function must never see locally (see function_environment).
 _LOCAL_ABSENT = {"admin": {AdminSettings.env_name("rotation_function_arn")}}
