@@ -27,7 +27,6 @@ from tokengate_core.errors import TokengateError
 from tokengate_core.models import TENANT_PATTERN
 from tokengate_core.observability import make_logger, safe_error
 from tokengate_core.routes import FUNCTIONS
-from tokengate_core.tokens import KEY_ID_PATTERN
 
 SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()
@@ -184,6 +183,3 @@ def openapi() -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-
-
-_ = KEY_ID_PATTERN  # client ids are validated by the service (unknown ids are simply not found)

@@ -115,33 +115,22 @@ class TokenAuthorizer:
         entry, cache = self._lookup(parsed.key_id, now)
         if entry is None:
             return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache=cache)
-        if entry.state == "unknown" or entry.client is None:
-            reason = Reason.REVOKED if entry.state == "revoked" else Reason.UNKNOWN_KEY_ID
-            return Decision(reason, key_id=parsed.key_id, cache=cache)
+        if entry.client is None:
+            return self._negative(entry, parsed.key_id, cache)
 
         client = entry.client
         if cache == "hit" and not self._matches(parsed.digest, client, now):
             # A rotation may have happened since this entry was cached: look again, but at most
             # once per key id per negative TTL, so wrong secrets cannot buy a call each.
-            refreshed = self._refresh_after_mismatch(parsed.key_id, entry, now)
+            refreshed = self._refresh_after_mismatch(parsed.key_id, now)
             if refreshed is not None:
-                entry, cache = refreshed, "refresh"
-                if entry.client is None:
-                    reason = Reason.REVOKED if entry.state == "revoked" else Reason.UNKNOWN_KEY_ID
-                    return Decision(reason, key_id=parsed.key_id, cache=cache)
-                client = entry.client
-        grace = False
-        if not hmac.compare_digest(parsed.digest, client.current_digest):
-            in_grace = (
-                client.previous_digest is not None
-                and client.previous_valid_until is not None
-                and now < client.previous_valid_until
-            )
-            # Compare against the previous digest even outside the window, so timing says nothing.
-            previous_ok = hmac.compare_digest(parsed.digest, client.previous_digest or bytes(32))
-            if not (previous_ok and in_grace):
-                return Decision(Reason.WRONG_SECRET, key_id=client.key_id, tenant=client.tenant, cache=cache)
-            grace = True
+                cache = "refresh"
+                if refreshed.client is None:
+                    return self._negative(refreshed, parsed.key_id, cache)
+                client = refreshed.client
+        if not self._matches(parsed.digest, client, now):
+            return Decision(Reason.WRONG_SECRET, key_id=client.key_id, tenant=client.tenant, cache=cache)
+        grace = not hmac.compare_digest(parsed.digest, client.current_digest)
 
         def deny(reason: Reason) -> Decision:
             return Decision(reason, key_id=client.key_id, tenant=client.tenant, cache=cache)
@@ -162,13 +151,21 @@ class TokenAuthorizer:
         )
 
     @staticmethod
-    def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
-        if hmac.compare_digest(digest, client.current_digest):
-            return True
-        in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
-        return hmac.compare_digest(digest, client.previous_digest or bytes(32)) and in_grace
+    def _negative(entry: Entry, key_id: str, cache: str) -> Decision:
+        return Decision(
+            Reason.REVOKED if entry.state == "revoked" else Reason.UNKNOWN_KEY_ID, key_id=key_id, cache=cache
+        )
 
-    def _refresh_after_mismatch(self, key_id: str, entry: Entry, now: float) -> Entry | None:
+    @staticmethod
+    def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
+        """The current token, or the previous one inside its grace window. Both digests are always
+        compared (constant time), so timing does not tell whether a grace window exists."""
+        current = hmac.compare_digest(digest, client.current_digest)
+        previous = hmac.compare_digest(digest, client.previous_digest or bytes(32))
+        in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
+        return current or (previous and in_grace)
+
+    def _refresh_after_mismatch(self, key_id: str, now: float) -> Entry | None:
         last = self._mismatch_refetch.get(key_id)
         if last is not None and now - last < self.cache.negative_ttl:
             return None
