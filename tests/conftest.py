@@ -16,7 +16,8 @@ from tokengate.emulator import SecretsManagerEmulator
 
 use_services_path()
 
-from tokengate_core.routes import FUNCTIONS  # noqa: E402 - needs services/ on the path
+from tokengate_core.config import AdminSettings  # noqa: E402 - needs services/ on the path
+from tokengate_core.routes import FUNCTIONS  # noqa: E402
 
 _EMULATOR = SecretsManagerEmulator()
 
@@ -33,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": _EMULATOR.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": _EMULATOR.url,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "tokengate-test",
             "POWERTOOLS_DEV": "false",
@@ -46,8 +48,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def emulator() -> Iterator[SecretsManagerEmulator]:
-    """A clean emulator for one test: no secrets, no counts, no faults."""
+    """A clean emulator for one test: no secrets, no counts, no faults; the deployment's table."""
     _EMULATOR.reset()
+    _EMULATOR.create_table(AdminSettings().table_name)
     yield _EMULATOR
     _EMULATOR.inject(None)
 

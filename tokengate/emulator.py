@@ -113,6 +113,21 @@ class SecretsManagerEmulator:
         self.inject(None)
         self.reset_counts()
 
+    def create_table(self, name: str) -> None:
+        """The deployment's DynamoDB table, as the stack would create it."""
+        import boto3
+
+        from tokengate_core.registry import create_table
+
+        client = boto3.session.Session().client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - the emulator's fixed fake credentials
+        )
+        create_table(client, name)
+
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state
 

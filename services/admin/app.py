@@ -18,9 +18,11 @@ from tokengate_core.api import (
     ErrorBody,
     IssueClientRequest,
     IssuedClient,
+    KeyRingView,
+    MigrationReport,
     UpdateClientRequest,
 )
-from tokengate_core.aws import make_store
+from tokengate_core.aws import make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import TokengateError
@@ -39,7 +41,9 @@ def _audit(action: str, **fields: Any) -> None:
     logger.info("audit", extra={"audit_action": action, **fields})
 
 
-service = ClientService(store=make_store(settings, settings.kms_key_id), settings=settings, audit=_audit)
+service = ClientService(
+    store=make_store(settings, settings.kms_key_id), settings=settings, registry=make_registry(settings), audit=_audit
+)
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]
 ClientPath = Annotated[str, Path(description="Client id (the token's key id)")]
@@ -153,6 +157,22 @@ def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
 @app.post(f"{BASE}/<client_id>/rotate", responses=_responses(200, "Rotated; the new token is shown once"))
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
     return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
+
+
+@app.get("/admin/keys", responses=_responses(200, "The signing keys (names and ages, never values)"))
+def get_keys() -> KeyRingView:
+    _actor()
+    return service.keyring_view()
+
+
+@app.post("/admin/keys/rotate", responses=_responses(200, "A new signing key; old keys keep verifying"))
+def rotate_keys() -> KeyRingView:
+    return service.rotate_keyring(_actor())
+
+
+@app.post("/admin/migrate", responses=_responses(200, "Clients issued before tagged tokens brought up to date"))
+def migrate() -> MigrationReport:
+    return service.migrate(_actor())
 
 
 def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tokengate_core.models import ClientName, GraceSeconds, ReaderArn, RotationDays, Scopes
 
 Status = Literal["active", "disabled", "expired", "revoked"]
+TOKEN_FETCH_DESCRIPTION = (
+    "Let the client fetch its current token at GET /token with a still-valid token (the current one,"
+    " or the previous one during its grace window): how a rotated token reaches a client that has no"
+    " IAM identity. Whoever holds the previous token during grace can fetch the new one, so"
+    " rotation is hygiene and revocation is the answer to a leak."
+)
 
 
 class _Body(BaseModel):
@@ -29,6 +35,7 @@ class IssueClientRequest(_Body):
         default=None,
         description="IAM principal allowed to read this client's own secret (picks up rotations)",
     )
+    token_fetch: bool = Field(default=False, description=TOKEN_FETCH_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_expiry(self) -> IssueClientRequest:
@@ -47,12 +54,13 @@ class UpdateClientRequest(_Body):
     expires_at: datetime | None = None
     rotation_period_days: RotationDays | None = None
     grace_seconds: GraceSeconds | None = None
+    token_fetch: bool | None = Field(default=None, description=TOKEN_FETCH_DESCRIPTION)
 
     @model_validator(mode="after")
     def _something(self) -> UpdateClientRequest:
         if not self.model_fields_set:
             raise ValueError("nothing to update")
-        for name in ("enabled", "scopes", "grace_seconds"):
+        for name in ("enabled", "scopes", "grace_seconds", "token_fetch"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
@@ -84,6 +92,7 @@ class ClientView(BaseModel):
     rotated_at: datetime | None = None
     rotation: RotationView | None = None
     reader_arn: str | None = None
+    token_fetch: bool | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
 
@@ -103,3 +112,23 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, object]] | None = None
+
+
+class SigningKeyView(BaseModel):
+    """A signing key as an operator sees it: never its value."""
+
+    name: str
+    added_at: datetime | None = Field(description="Absent for the key the stack created")
+    signing: bool = Field(description="Whether new tokens are tagged with this key")
+
+
+class KeyRingView(BaseModel):
+    keys: list[SigningKeyView]
+    legacy_key_ids: int = Field(description="Clients whose tokens predate tags and are still accepted")
+
+
+class MigrationReport(BaseModel):
+    clients: int = Field(description="Clients examined, revoked ones included")
+    names_claimed: int = Field(description="Client names newly recorded as taken")
+    legacy_key_ids: int = Field(description="Clients whose untagged tokens stay accepted until they rotate")
+    conflicts: list[str] = Field(description="Clients whose name another client already holds")

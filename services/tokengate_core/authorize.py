@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tokengate_core import tokens
+from tokengate_core import keyring, tokens
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
+from tokengate_core.errors import CorruptRecordError, NotFoundError, RevokedError, TokengateError, UnavailableError
+from tokengate_core.keyring import KeyRing, KeyRingError
 from tokengate_core.models import ClientRecord, scope_regex
+from tokengate_core.routes import DELIVERY_ROUTE_KEY
 from tokengate_core.store import SecretsStore
 
 Clock = Callable[[], float]
@@ -27,6 +29,7 @@ class Reason(StrEnum):
     MISSING = "missing_token"
     MALFORMED = "malformed"
     BAD_CHECKSUM = "bad_checksum"
+    FORGED = "forged"  # well-formed, but no key of this deployment made its tag
     UNKNOWN_KEY_ID = "unknown_key_id"
     WRONG_SECRET = "wrong_secret"
     DISABLED = "disabled"
@@ -34,6 +37,7 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     OUT_OF_SCOPE = "out_of_scope"
     BACKEND_UNAVAILABLE = "backend_unavailable"
+    CORRUPT_RECORD = "corrupt_record"
     INVALID_EVENT = "invalid_event"
     INTERNAL_ERROR = "internal_error"
 
@@ -52,9 +56,22 @@ class Decision:
         return self.reason is Reason.ALLOWED
 
 
+#: The authorizer context key (and, through the stage's response mapping, the response header
+#: ``Tokengate-Token-Status``) that tells a client whether it used its current token.
+TOKEN_STATUS_KEY = "token_status"
+
+
 def to_cached(record: ClientRecord) -> CachedClient:
     """Reduce a record to what a decision needs: digests, never the plaintext token."""
     previous = record.previous
+    context = {
+        "tenant": record.tenant,
+        "client_id": record.key_id,
+        "client_name": record.client_name,
+        "scopes": ",".join(record.scopes),
+        TOKEN_STATUS_KEY: "current",
+    }
+    grace_ends = previous.valid_until.isoformat().replace("+00:00", "Z") if previous else None
     return CachedClient(
         key_id=record.key_id,
         tenant=record.tenant,
@@ -65,13 +82,10 @@ def to_cached(record: ClientRecord) -> CachedClient:
         previous_valid_until=previous.valid_until.timestamp() if previous else None,
         enabled=record.enabled,
         expires_at=record.expires_at.timestamp() if record.expires_at else None,
-        context={
-            "tenant": record.tenant,
-            "client_id": record.key_id,
-            "client_name": record.client_name,
-            "scopes": ",".join(record.scopes),
-        },
+        context=context,
+        grace_context={**context, TOKEN_STATUS_KEY: f"grace; ends={grace_ends}"} if grace_ends else None,
         patterns=tuple(scope_regex(s) for s in record.scopes),
+        token_fetch=record.token_fetch,
     )
 
 
@@ -92,8 +106,13 @@ class TokenAuthorizer:
             max_stale=settings.max_stale_seconds,
             max_entries=settings.cache_max_entries,
         )
-        self._mismatch_refetch: dict[str, float] = {}
+        # (key id, digest) -> when a minted token last failed to match: each such token buys at
+        # most one read per negative TTL, and a made-up token never gets this far.
+        self._mismatched: dict[tuple[str, bytes], float] = {}
         self._backoff_until: dict[str, float] = {}
+        self._ring: KeyRing | None = None
+        self._ring_loaded_at = float("-inf")
+        self._ring_retry_at = float("-inf")
 
     @property
     def store(self) -> SecretsStore:
@@ -112,6 +131,14 @@ class TokenAuthorizer:
             return Decision(Reason.BAD_CHECKSUM if error.reason == "bad_checksum" else Reason.MALFORMED)
 
         now = self._clock()
+        ring = self._keyring(now)
+        if ring is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache="keyring")
+        legacy = False
+        if not ring.verify(parsed):
+            if not ring.is_legacy(parsed.key_id):
+                return Decision(Reason.FORGED)
+            legacy = True
         entry, cache = self._lookup(parsed.key_id, now)
         if entry is None:
             return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache=cache)
@@ -119,16 +146,20 @@ class TokenAuthorizer:
             return self._negative(entry, parsed.key_id, cache)
 
         client = entry.client
-        if cache == "hit" and not self._matches(parsed.digest, client, now):
-            # A rotation may have happened since this entry was cached: look again, but at most
-            # once per key id per negative TTL, so wrong secrets cannot buy a call each.
-            refreshed = self._refresh_after_mismatch(parsed.key_id, now)
+        if (
+            cache == "hit"
+            and not self._matches(parsed.digest, client, now)
+            and self._may_refetch(parsed, entry, legacy, now)
+        ):
+            # A rotation may have happened since this entry was cached: look again.
+            refreshed, _ = self._fetch(parsed.key_id, now)
             if refreshed is not None:
                 cache = "refresh"
                 if refreshed.client is None:
                     return self._negative(refreshed, parsed.key_id, cache)
                 client = refreshed.client
         if not self._matches(parsed.digest, client, now):
+            self._note_mismatch(parsed, now)
             return Decision(Reason.WRONG_SECRET, key_id=client.key_id, tenant=client.tenant, cache=cache)
         grace = not hmac.compare_digest(parsed.digest, client.current_digest)
 
@@ -145,16 +176,46 @@ class TokenAuthorizer:
             Reason.ALLOWED,
             key_id=client.key_id,
             tenant=client.tenant,
-            context=client.context,
+            context=client.grace_context if grace and client.grace_context else client.context,
             cache=cache,
             grace=grace,
         )
 
+    def _keyring(self, now: float) -> KeyRing | None:
+        """The deployment's keyring, reloaded every ``keyring.REFRESH_SECONDS``. While it cannot be
+        read, the last one serves for up to ``max_stale`` more seconds, and a read is tried at most
+        once per negative TTL, so a missing or failing keyring never costs a read per request."""
+        ring = self._ring
+        age = now - self._ring_loaded_at
+        if ring is not None and age < keyring.REFRESH_SECONDS:
+            return ring
+        if now >= self._ring_retry_at:
+            try:
+                text, _ = self.store.read_named(keyring.secret_name(self.store.prefix))
+                self._ring, self._ring_loaded_at = keyring.parse(text), now
+                return self._ring
+            except (TokengateError, KeyRingError):
+                self._ring_retry_at = now + self.cache.negative_ttl
+        return ring if ring is not None and age < keyring.REFRESH_SECONDS + self.cache.max_stale else None
+
+    def _may_refetch(self, parsed: tokens.ParsedToken, entry: Entry, legacy: bool, now: float) -> bool:
+        """A minted token that does not match may be a fresh rotation: one read per token per
+        negative TTL. A legacy id's tokens carry no tag, so anyone can make new ones: those get one
+        read per key id per negative TTL, counted from the entry's last fetch."""
+        if legacy:
+            return now - entry.fetched_at >= self.cache.negative_ttl
+        last = self._mismatched.get((parsed.key_id, parsed.digest))
+        return last is None or now - last >= self.cache.negative_ttl
+
+    def _note_mismatch(self, parsed: tokens.ParsedToken, now: float) -> None:
+        if len(self._mismatched) >= self.cache.max_entries:
+            self._mismatched.clear()
+        self._mismatched[(parsed.key_id, parsed.digest)] = now
+
     @staticmethod
     def _negative(entry: Entry, key_id: str, cache: str) -> Decision:
-        return Decision(
-            Reason.REVOKED if entry.state == "revoked" else Reason.UNKNOWN_KEY_ID, key_id=key_id, cache=cache
-        )
+        reason = {"revoked": Reason.REVOKED, "corrupt": Reason.CORRUPT_RECORD}.get(entry.state, Reason.UNKNOWN_KEY_ID)
+        return Decision(reason, key_id=key_id, cache=cache)
 
     @staticmethod
     def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
@@ -164,16 +225,6 @@ class TokenAuthorizer:
         previous = hmac.compare_digest(digest, client.previous_digest or bytes(32))
         in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
         return current or (previous and in_grace)
-
-    def _refresh_after_mismatch(self, key_id: str, now: float) -> Entry | None:
-        last = self._mismatch_refetch.get(key_id)
-        if last is not None and now - last < self.cache.negative_ttl:
-            return None
-        if len(self._mismatch_refetch) >= self.cache.max_entries:
-            self._mismatch_refetch.clear()
-        self._mismatch_refetch[key_id] = now
-        fetched, _ = self._fetch(key_id, now)
-        return fetched
 
     def _lookup(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         entry = self.cache.fresh(key_id, now)
@@ -193,6 +244,9 @@ class TokenAuthorizer:
             entry = Entry("unknown", None, now)
         except RevokedError:
             entry = Entry("revoked", None, now)
+        except CorruptRecordError:
+            # Not the backend's fault, and not worth a read per request: remembered like an unknown id.
+            entry = Entry("corrupt", None, now)
         except (UnavailableError, TokengateError):
             # Back off for one negative TTL: while the backend fails, a client past its TTL costs
             # one call per interval (per container), not one per request.
@@ -205,6 +259,9 @@ class TokenAuthorizer:
         return entry, "miss"
 
     def _in_scope(self, client: CachedClient, method: str, route_key: str, raw_path: str) -> bool:
+        if route_key == DELIVERY_ROUTE_KEY:
+            # Fetching one's own rotated token is a delivery path, not an API scope.
+            return client.token_fetch
         _, _, route_path = route_key.partition(" ")
         request_key = f"{method.upper()} {route_path or raw_path}"
         return any(p.match(request_key) or p.match(route_key) for p in client.patterns)

@@ -8,24 +8,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tokengate_core.config import StoreSettings
+from tokengate_core.config import AdminSettings, StoreSettings
+from tokengate_core.registry import NameRegistry
 from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
-def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
-    import boto3  # deferred: a container that never misses the cache never pays for it
+def _config(settings: StoreSettings) -> Config:
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         connect_timeout=settings.sm_connect_timeout_seconds,
         read_timeout=settings.sm_read_timeout_seconds,
         # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
         retries={"total_max_attempts": settings.sm_max_attempts, "mode": "standard"},
     )
-    return boto3.session.Session().client("secretsmanager", config=config)
+
+
+def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
+    import boto3  # deferred: a container that never misses the cache never pays for it
+
+    return boto3.session.Session().client("secretsmanager", config=_config(settings))
+
+
+def make_registry(settings: AdminSettings) -> NameRegistry:
+    """The endpoint comes from ``AWS_ENDPOINT_URL_DYNAMODB`` where set (the local stack)."""
+    import boto3
+
+    return NameRegistry(boto3.session.Session().client("dynamodb", config=_config(settings)), settings.table_name)
 
 
 def make_store(settings: StoreSettings, kms_key_id: str | None = None) -> SecretsStore:

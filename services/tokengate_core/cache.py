@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-State = Literal["found", "unknown", "revoked"]
+State = Literal["found", "unknown", "revoked", "corrupt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,9 @@ class CachedClient:
     enabled: bool
     expires_at: float | None
     context: dict[str, str]
+    grace_context: dict[str, str] | None  # the context when the previous token is used in grace
     patterns: tuple[re.Pattern[str], ...]
+    token_fetch: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class ClientCache:
             return None
         # Unknown ids expire fast (a new client becomes usable soon); a revocation is remembered
         # for the positive TTL, so a restore takes effect within the same bound as a revoke.
-        ttl = self.negative_ttl if entry.state == "unknown" else self.ttl
+        ttl = self.negative_ttl if entry.state in ("unknown", "corrupt") else self.ttl
         return entry if now - entry.fetched_at < ttl else None
 
     def stale(self, key_id: str, now: float) -> Entry | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import time
 import uuid
@@ -18,11 +19,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tokengate_core import tokens
-from tokengate_core.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, RotationView, Status
+from tokengate_core import keyring, tokens
+from tokengate_core.api import (
+    ClientPage,
+    ClientView,
+    IssueClientRequest,
+    IssuedClient,
+    KeyRingView,
+    MigrationReport,
+    RotationView,
+    SigningKeyView,
+    Status,
+)
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import BadRequestError, ConflictError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
+from tokengate_core.registry import NameRegistry
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
 
 Clock = Callable[[], float]
@@ -51,14 +63,37 @@ def decode_page_token(tenant: str, token: str) -> str:
     raise BadRequestError("invalid next_token: pass back the value a previous page returned")
 
 
+def _untagged_era_key_id(tenant: str, client_name: str) -> str:
+    """The key id tokengate 0.1 derived from (tenant, name): recognises the clients it issued."""
+    raw = hashlib.sha256(f"tokengate-key-id\x00{tenant}\x00{client_name}".encode()).digest()
+    return tokens.encode_key_id(int.from_bytes(raw[:13], "big") >> 1)
+
+
 def _no_audit(action: str, **fields: Any) -> None:
     return None
+
+
+class DeliveryPathError(BadRequestError):
+    """A rotation schedule that would leave the client without its new token."""
+
+    code = "no_delivery_path"
+
+
+#: Fields whose change can take a client's delivery path away (or add a schedule that needs one).
+_DELIVERY_FIELDS = frozenset({"rotation_period_days", "grace_seconds", "token_fetch"})
+
+
+def _check_delivery(record: ClientRecord) -> None:
+    problem = record.delivery_problem()
+    if problem is not None:
+        raise DeliveryPathError(problem)
 
 
 @dataclass
 class ClientService:
     store: SecretsStore
     settings: AdminSettings
+    registry: NameRegistry
     clock: Clock = time.time
     audit: Audit = _no_audit
 
@@ -84,9 +119,10 @@ class ClientService:
     # -- writes --------------------------------------------------------------------------------
 
     def issue(self, tenant: str, request: IssueClientRequest, actor: str) -> IssuedClient:
-        now = utcnow_from(self.clock())
-        key_id = tokens.derive_key_id(tenant, request.client_name)
-        token = tokens.generate(key_id)
+        epoch = self.clock()
+        now = utcnow_from(epoch)
+        key_id = tokens.new_key_id()
+        token = tokens.generate(key_id, keyring.ensure(self.store, epoch).signer(epoch))
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -101,13 +137,20 @@ class ClientService:
                 "expires_at": expires_at,
                 "rotation": RotationPolicy(period_days=request.rotation_period_days, grace_seconds=grace),
                 "reader_arn": request.reader_arn,
+                "token_fetch": request.token_fetch,
                 "created_at": now,
                 "created_by": actor,
                 "updated_at": now,
                 "updated_by": actor,
             }
         )
-        arn = self.store.create(record, request_token=str(uuid.uuid4()))
+        _check_delivery(record)
+        self._claim_name(tenant, request.client_name, key_id)
+        try:
+            arn = self.store.create(record, request_token=str(uuid.uuid4()))
+        except TokengateError:
+            self._undo(lambda: self.registry.release(tenant, request.client_name, key_id), "issue", key_id)
+            raise
         try:
             if request.reader_arn:
                 self.store.allow_reader(key_id, request.reader_arn, arn)
@@ -115,13 +158,30 @@ class ClientService:
         except TokengateError:
             # Undo: a half-made client must not block its own name.
             self._undo(lambda: self.store.force_delete(key_id), "issue", key_id)
+            self._undo(lambda: self.registry.release(tenant, request.client_name, key_id), "issue", key_id)
             raise
         self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
         return IssuedClient(client=self._view(record, None), token=token)
 
+    def _claim_name(self, tenant: str, name: str, key_id: str) -> None:
+        """Exactly one of concurrent issues of a name wins; a claim whose secret is gone is taken over."""
+        holder = self.registry.claim(tenant, name, key_id)
+        if holder is None:
+            return
+        try:
+            summary = self.store.describe(holder)
+        except NotFoundError:
+            if self.registry.take_over(tenant, name, holder, key_id):
+                return
+            raise ConflictError(f"client {name!r} was issued concurrently in tenant {tenant!r}") from None
+        if summary.revoked:
+            raise ConflictError(f"client {name!r} of tenant {tenant!r} is revoked: restore it, or pick another name")
+        raise ConflictError(f"client {name!r} already exists in tenant {tenant!r}")
+
     def update(self, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
+        delivery_changed = not _DELIVERY_FIELDS.isdisjoint(changes)
         rotation = record.rotation.model_dump()
         if "rotation_period_days" in changes:
             rotation["period_days"] = changes.pop("rotation_period_days")
@@ -130,6 +190,8 @@ class ClientService:
         changes["rotation"] = rotation
         now = utcnow_from(self.clock())
         updated = record.with_changes(changes, now, actor)
+        if delivery_changed:
+            _check_delivery(updated)
         self._cancel_inflight_rotation(summary)
         self.store.put(updated, request_token=_next_version(base))
         try:
@@ -168,12 +230,66 @@ class ClientService:
     def rotate(self, tenant: str, client_id: str, actor: str) -> IssuedClient:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
-        token = tokens.generate(client_id)
-        rotated = record.rotated(token, utcnow_from(self.clock()), actor)
+        epoch = self.clock()
+        token = tokens.generate(client_id, keyring.ensure(self.store, epoch).signer(epoch))
+        rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
         self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
         return IssuedClient(client=self._view(rotated, summary), token=token)
+
+    # -- deployment-wide -----------------------------------------------------------------------
+
+    def keyring_view(self) -> KeyRingView:
+        epoch = self.clock()
+        ring = keyring.ensure(self.store, epoch)
+        keys = [SigningKeyView.model_validate(k) for k in ring.describe(epoch)]
+        return KeyRingView(keys=keys, legacy_key_ids=len(ring.legacy_key_ids))
+
+    def rotate_keyring(self, actor: str) -> KeyRingView:
+        """Add a signing key. It signs new tokens once every authorizer has loaded it; the old keys
+        keep verifying the tokens they signed, so no client notices."""
+        epoch = self.clock()
+        keyring.ensure(self.store, epoch)
+        ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
+        return self.keyring_view()
+
+    def migrate(self, actor: str) -> MigrationReport:
+        """Bring clients issued before key ids were random and tokens tagged up to date; idempotent.
+
+        Every client's name is recorded as taken (it was unique by construction then), and the
+        key ids of clients whose tokens carry no tag (current, or previous still in grace) are
+        listed in the keyring so the authorizer keeps accepting them until they rotate. Run it
+        again after their grace windows end and the list shrinks.
+        """
+        epoch = self.clock()
+        ring = keyring.ensure(self.store, epoch)
+        summaries = self.store.list_all(include_revoked=True)
+        legacy: set[str] = set()
+        claimed, conflicts = 0, []
+        for summary in summaries:
+            holder = self.registry.claim(summary.tenant, summary.client_name, summary.key_id)
+            if holder is None:
+                claimed += 1
+            elif holder != summary.key_id:
+                conflicts.append(f"{summary.tenant}/{summary.client_name} ({summary.key_id})")
+            if summary.key_id == _untagged_era_key_id(summary.tenant, summary.client_name) and (
+                summary.revoked or self._has_untagged_token(summary.key_id, ring, epoch)
+            ):
+                legacy.add(summary.key_id)
+        keyring.update(self.store, lambda r: r.with_legacy_key_ids(legacy))
+        self.audit("migrate", actor=actor, clients=len(summaries), legacy=len(legacy), conflicts=len(conflicts))
+        return MigrationReport(
+            clients=len(summaries), names_claimed=claimed, legacy_key_ids=len(legacy), conflicts=conflicts
+        )
+
+    def _has_untagged_token(self, key_id: str, ring: keyring.KeyRing, epoch: float) -> bool:
+        record = self.store.get(key_id)
+        if not ring.verify(tokens.parse(record.token.get_secret_value())):
+            return True
+        # The previous token is kept only as a digest: if it is still in grace, it may be untagged.
+        return record.previous is not None and record.previous.valid_until.timestamp() > epoch
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -267,4 +383,5 @@ class ClientService:
                 previous_token_valid_until=record.previous.valid_until if record.previous else None,
             ),
             reader_arn=record.reader_arn,
+            token_fetch=record.token_fetch,
         )

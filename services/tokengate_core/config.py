@@ -66,15 +66,22 @@ class StoreSettings(_EnvModel):
 
 
 class AuthorizerSettings(StoreSettings):
-    """Cache TTL bounds revocation latency; negative TTL bounds the cost of guessing key ids."""
+    """Cache TTL bounds revocation latency. The negative TTL is also the interval of every
+    backoff (an unknown id, a failing backend, a missing keyring), so it has a floor: at zero it
+    would turn each of those into one paid read per request."""
 
     cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
-    negative_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    negative_cache_ttl_seconds: Annotated[float, Field(ge=1, le=3600)] = 10.0
     max_stale_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
-    cache_max_entries: Annotated[int, Field(ge=1, le=1_000_000)] = 100_000
+    cache_max_entries: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+
+
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
 
 
 class AdminSettings(StoreSettings):
+    #: The deployment's DynamoDB table (client-name claims).
+    table_name: TableName = "tokengate"
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
@@ -84,6 +91,10 @@ class AdminSettings(StoreSettings):
 
 class RotationSettings(StoreSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+
+class DeliverySettings(StoreSettings):
+    """The token delivery function reads one client secret per call."""
 
 
 class MainSettings(_EnvModel):

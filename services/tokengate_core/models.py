@@ -71,6 +71,7 @@ class ClientRecord(BaseModel):
     rotation: RotationPolicy = RotationPolicy()
     previous: PreviousToken | None = None
     reader_arn: ReaderArn | None = None
+    token_fetch: bool = False
     created_at: datetime
     created_by: str
     updated_at: datetime
@@ -110,6 +111,28 @@ class ClientRecord(BaseModel):
         return cls.model_validate_json(text)
 
     # -- derived state ----------------------------------------------------------------------------
+
+    def delivery_problem(self) -> str | None:
+        """Why a scheduled rotation would strand this client, if it would.
+
+        A rotated token must reach its holder: through the reader principal (which reads the
+        secret), or through ``GET /token`` with the previous token, which works only during the
+        grace window. A grace window as long as the period would also end the previous token's
+        grace early at the next rotation, so it must be shorter.
+        """
+        period = self.rotation.period_days
+        if period is None:
+            return None
+        if self.reader_arn is None and not self.token_fetch:
+            return (
+                "a rotation schedule needs a delivery path for the new token:"
+                " set reader_arn (an IAM principal that reads it) or token_fetch (GET /token)"
+            )
+        if self.reader_arn is None and self.rotation.grace_seconds == 0:
+            return "with token_fetch as the only delivery path, grace_seconds must be above 0"
+        if self.rotation.grace_seconds >= period * 86400:
+            return "grace_seconds must be shorter than the rotation period"
+        return None
 
     def status_at(self, now: datetime) -> Literal["active", "disabled", "expired"]:
         if not self.enabled:

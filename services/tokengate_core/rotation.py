@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from tokengate_core import tokens
+from tokengate_core import keyring, tokens
 from tokengate_core.errors import NotFoundError, TokengateError
 from tokengate_core.models import ClientRecord, utcnow_from
 from tokengate_core.store import SecretsStore
@@ -62,7 +62,13 @@ class Rotator:
             return "pending version exists"
         except NotFoundError:
             pass
-        new = current.rotated(tokens.generate(key_id), utcnow_from(self.clock()), ACTOR)
+        problem = current.delivery_problem()
+        if problem is not None:
+            # Rotating would strand the client at the end of the grace window: keep its token.
+            raise RotationError(f"not rotating: {problem}")
+        now = self.clock()
+        token = tokens.generate(key_id, keyring.ensure(self.store, now).signer(now))
+        new = current.rotated(token, utcnow_from(now), ACTOR)
         self.store.put(new, request_token=token, stages=["AWSPENDING"])
         return "pending version created"
 

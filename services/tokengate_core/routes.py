@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tokengate_core.config import AdminSettings, AuthorizerSettings, MainSettings, RotationSettings, _EnvModel
+from tokengate_core.config import (
+    AdminSettings,
+    AuthorizerSettings,
+    MainSettings,
+    RotationSettings,
+    _EnvModel,
+)
 
-FunctionName = Literal["authorizer", "main", "admin", "rotation"]
+FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,13 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     ),
 }
 
+#: Where a client fetches its current token with a still-valid one (services/delivery).
+DELIVERY_ROUTE = Route("GET", "/token", "delivery", "CUSTOM")
+DELIVERY_ROUTE_KEY = DELIVERY_ROUTE.route_key
+
 ROUTES: tuple[Route, ...] = (
     Route("ANY", "/invoke", "main", "CUSTOM"),
+    DELIVERY_ROUTE,
     Route("ANY", "/admin/{proxy+}", "admin", "AWS_IAM"),
 )
 

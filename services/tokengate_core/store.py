@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tokengate_core import tokens
 from tokengate_core.errors import (
     BadRequestError,
     ConflictError,
@@ -150,6 +151,11 @@ class SecretsStore:
             raise CorruptRecordError(f"secret for {key_id} names another key id")
         return record, str(response["VersionId"])
 
+    def read_named(self, name: str) -> tuple[str, str]:
+        """A secret that is not a client (the keyring): its AWSCURRENT value and version id."""
+        response = self._call("get_secret_value", SecretId=name, VersionStage="AWSCURRENT")
+        return str(response["SecretString"]), str(response["VersionId"])
+
     def describe_raw(self, secret_id: str) -> dict[str, Any]:
         """DescribeSecret by name or ARN (the rotation function is handed an ARN)."""
         return dict(self._call("describe_secret", SecretId=secret_id))
@@ -190,21 +196,29 @@ class SecretsStore:
         return items, response.get("NextToken")
 
     def list_all_key_ids(self) -> list[str]:
-        """Every client's key id (the local scheduler's scan; not used by the Lambdas)."""
-        ids: list[str] = []
+        """Every live client's key id (the local scheduler's scan; not used by the Lambdas)."""
+        return [s.key_id for s in self.list_all(include_revoked=False)]
+
+    def list_all(self, *, include_revoked: bool) -> list[SecretSummary]:
+        """Every client of every tenant (a scan for operators, never on a request path)."""
+        found: list[SecretSummary] = []
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {
                 "MaxResults": 100,
+                "IncludePlannedDeletion": include_revoked,
                 "Filters": [{"Key": "name", "Values": [self.prefix]}],
             }
             if token:
                 kwargs["NextToken"] = token
             response = self._call("list_secrets", **kwargs)
-            ids += [k for e in response.get("SecretList", []) if (k := self.key_id_of(e["Name"]))]
+            for entry in response.get("SecretList", []):
+                summary = self._summary(dict(entry))
+                if summary is not None and tokens.is_key_id(summary.key_id):
+                    found.append(summary)
             token = response.get("NextToken")
             if not token:
-                return ids
+                return found
 
     def _summary(self, entry: dict[str, Any]) -> SecretSummary | None:
         key_id = self.key_id_of(entry.get("Name", ""))
@@ -231,8 +245,8 @@ class SecretsStore:
     # -- writes ------------------------------------------------------------------------------------
 
     def create(self, record: ClientRecord, request_token: str) -> str:
-        """CreateSecret is atomic on the name: the key id is derived from the client name, so a
-        duplicate name fails here with ResourceExists (or InvalidRequest while a revoked one waits)."""
+        """CreateSecret is atomic on the name, so a key id already in use is refused, never
+        overwritten (client names are kept unique by :class:`~tokengate_core.registry.NameRegistry`)."""
         kwargs: dict[str, Any] = {
             "Name": self.secret_id(record.key_id),
             "ClientRequestToken": request_token,
@@ -245,10 +259,27 @@ class SecretsStore:
         try:
             return str(self._call("create_secret", **kwargs)["ARN"])
         except (ConflictError, RevokedError):
-            raise ConflictError(
-                f"client {record.client_name!r} already exists in tenant {record.tenant!r}"
-                " (a revoked one can be restored)"
-            ) from None
+            raise ConflictError("key id already in use") from None
+
+    def create_named(self, name: str, value: str, *, request_token: str, description: str) -> None:
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "ClientRequestToken": request_token,
+            "Description": description,
+            "SecretString": value,
+        }
+        if self._kms_key_id:
+            kwargs["KmsKeyId"] = self._kms_key_id
+        try:
+            self._call("create_secret", **kwargs)
+        except RevokedError:
+            raise ConflictError(f"secret {name} is scheduled for deletion") from None
+
+    def put_named(self, name: str, value: str, *, request_token: str) -> None:
+        try:
+            self._call("put_secret_value", SecretId=name, ClientRequestToken=request_token, SecretString=value)
+        except ConflictError:
+            raise ConflictError("changed concurrently; read it again and retry") from None
 
     def put(self, record: ClientRecord, *, request_token: str, stages: Iterable[str] = ("AWSCURRENT",)) -> None:
         """PutSecretValue. A request token already used for a different value is refused by

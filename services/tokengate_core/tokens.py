@@ -1,11 +1,15 @@
-"""The token format: ``tg_<key id>_<secret><checksum>``.
+"""The token format: ``tg_<key id>_<nonce><tag><checksum>``.
 
 * ``tg_`` makes a leaked token recognisable to secret scanners and to humans.
-* The key id (20 lowercase base36 characters) names exactly one secret, so the authorizer never
-  lists anything on the hot path.
-* The secret is 32 bytes from :mod:`secrets` (256 bits) as 43 base62 characters.
-* The checksum is the CRC32 of everything before it as 6 base62 characters, so a truncated or
-  mistyped token is rejected before any backend call.
+* The key id (20 lowercase base36 characters, 103 random bits) names exactly one secret, so the
+  authorizer never lists anything on the hot path. It is random: it says nothing about the
+  tenant or the client name, and no two deployments share one.
+* The nonce is 160 random bits from :mod:`secrets` as 27 base62 characters.
+* The tag is a MAC of everything before it under the deployment's signing key
+  (:mod:`tokengate_core.keyring`), 95 bits as 16 base62 characters. It lets the authorizer tell a
+  token tokengate minted from a made-up one with no backend read.
+* The checksum is the CRC32 of everything before it as 6 base62 characters: public, so secret
+  scanners and humans can tell a typo from a token without any key.
 
 Only ``[0-9A-Za-z_]`` appears: safe in an HTTP header, a URL and a shell, and a double-click
 selects the whole token.
@@ -17,12 +21,17 @@ import hashlib
 import re
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 PREFIX = "tg_"
 KEY_ID_LENGTH = 20
-SECRET_LENGTH = 43
+NONCE_LENGTH = 27
+TAG_LENGTH = 16
+SECRET_LENGTH = NONCE_LENGTH + TAG_LENGTH
 CHECKSUM_LENGTH = 6
+#: Everything a tag covers: prefix, key id, separator and nonce.
+SIGNED_LENGTH = len(PREFIX) + KEY_ID_LENGTH + 1 + NONCE_LENGTH
 TOKEN_LENGTH = len(PREFIX) + KEY_ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -49,6 +58,8 @@ class ParsedToken:
 
     key_id: str
     digest: bytes
+    signed: str  # what the tag covers
+    tag: str
 
     def __repr__(self) -> str:
         return f"ParsedToken(key_id={self.key_id!r})"
@@ -65,14 +76,6 @@ def _encode(value: int, alphabet: str, width: int) -> str:
     return "".join(reversed(chars))
 
 
-def _decode(text: str, alphabet: str) -> int:
-    base = len(alphabet)
-    value = 0
-    for char in text:
-        value = value * base + alphabet.index(char)
-    return value
-
-
 def checksum(body: str) -> str:
     """CRC32 of the token body: catches every single-character edit and every transposition."""
     return _encode(zlib.crc32(body.encode("ascii")), BASE62, CHECKSUM_LENGTH)
@@ -84,31 +87,33 @@ def digest(token: str) -> bytes:
 
 
 def new_key_id() -> str:
-    """A random key id (used when a caller does not derive one)."""
-    return _encode(secrets.randbits(103), BASE36, KEY_ID_LENGTH)
+    """A random key id: unguessable, and unrelated to the tenant or client name it will serve."""
+    return encode_key_id(secrets.randbits(103))
 
 
-def derive_key_id(tenant: str, client_name: str) -> str:
-    """The key id of a (tenant, client name) pair.
+def encode_key_id(value: int) -> str:
+    return _encode(value, BASE36, KEY_ID_LENGTH)
 
-    Deriving it makes the name unique per tenant by construction: Secrets Manager's CreateSecret
-    is atomic on the secret name, so two concurrent issues of one name cannot both succeed.
-    The key id is public (it is in every token), so deriving it reveals nothing.
-    """
-    raw = hashlib.sha256(f"tokengate-key-id\x00{tenant}\x00{client_name}".encode()).digest()
-    return _encode(int.from_bytes(raw[:13], "big") >> 1, BASE36, KEY_ID_LENGTH)
+
+def encode_tag(mac: bytes) -> str:
+    """The token's tag from a MAC's first 95 bits (as many as 16 base62 characters hold)."""
+    return _encode(int.from_bytes(mac[:12], "big") >> 1, BASE62, TAG_LENGTH)
 
 
 def is_key_id(value: str) -> bool:
     return bool(_KEY_ID_RE.match(value))
 
 
-def generate(key_id: str) -> str:
-    """A fresh token for ``key_id`` with 256 bits of randomness."""
+def generate(key_id: str, sign: Callable[[str], str]) -> str:
+    """A fresh token for ``key_id``: 160 random bits, tagged by ``sign`` (a keyring's signer)."""
     if not is_key_id(key_id):
         raise ValueError("invalid key id")
-    secret = _encode(int.from_bytes(secrets.token_bytes(32), "big"), BASE62, SECRET_LENGTH)
-    body = f"{PREFIX}{key_id}_{secret}"
+    nonce = _encode(secrets.randbits(160), BASE62, NONCE_LENGTH)
+    signed = f"{PREFIX}{key_id}_{nonce}"
+    tag = sign(signed)
+    if len(tag) != TAG_LENGTH:
+        raise ValueError("a tag has exactly TAG_LENGTH characters")
+    body = signed + tag
     return body + checksum(body)
 
 
@@ -126,7 +131,12 @@ def parse(presented: str) -> ParsedToken:
     # The checksum is not secret, so an ordinary comparison is fine here.
     if checksum(presented[:body_end]) != match.group(3):
         raise TokenFormatError("bad_checksum")
-    return ParsedToken(key_id=match.group(1), digest=digest(presented))
+    return ParsedToken(
+        key_id=match.group(1),
+        digest=digest(presented),
+        signed=presented[:SIGNED_LENGTH],
+        tag=presented[SIGNED_LENGTH:body_end],
+    )
 
 
 def from_authorization_header(value: str | None) -> str | None:
