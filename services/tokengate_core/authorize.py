@@ -18,7 +18,7 @@ from tokengate_core.config import AuthorizerSettings
 from tokengate_core.errors import CorruptRecordError, NotFoundError, RevokedError, TokengateError, UnavailableError
 from tokengate_core.keyring import KeyRing, KeyRingError
 from tokengate_core.models import ClientRecord, scope_regex
-from tokengate_core.routes import DELIVERY_ROUTE_KEY
+from tokengate_core.routes import DELIVERY_ROUTE_KEY, TOKEN_STATUS_KEY
 from tokengate_core.store import SecretsStore
 
 Clock = Callable[[], float]
@@ -54,11 +54,6 @@ class Decision:
     @property
     def allowed(self) -> bool:
         return self.reason is Reason.ALLOWED
-
-
-#: The authorizer context key (and, through the stage's response mapping, the response header
-#: ``Tokengate-Token-Status``) that tells a client whether it used its current token.
-TOKEN_STATUS_KEY = "token_status"
 
 
 def to_cached(record: ClientRecord) -> CachedClient:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Literal
 
 from tokengate_core.config import (
     AdminSettings,
     AuthorizerSettings,
+    DeliverySettings,
     MainSettings,
     RotationSettings,
     _EnvModel,
@@ -83,6 +85,16 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         memory_mb=256,
         timeout_seconds=60,
     ),
+    # One Secrets Manager read per call, at the store's short timeouts (2 x 1 s), like the authorizer.
+    "delivery": FunctionSpec(
+        "delivery",
+        "delivery.app.handler",
+        DeliverySettings,
+        "tokengate-delivery",
+        "Token delivery: a client fetches its current token with a still-valid one",
+        memory_mb=256,
+        timeout_seconds=5,
+    ),
 }
 
 #: Where a client fetches its current token with a still-valid one (services/delivery).
@@ -94,6 +106,19 @@ ROUTES: tuple[Route, ...] = (
     DELIVERY_ROUTE,
     Route("ANY", "/admin/{proxy+}", "admin", "AWS_IAM"),
 )
+
+#: The authorizer context key that says whether a client used its current token ("current") or
+#: its previous one during the grace window ("grace; ends=<ISO time>")...
+TOKEN_STATUS_KEY = "token_status"
+#: ...and the response header that carries it to the client on every CUSTOM-authorized route.
+TOKEN_STATUS_HEADER = "Tokengate-Token-Status"
+#: Response headers the stage sets from the authorizer's context (header -> context key): in AWS
+#: through each CUSTOM-authorized integration's response parameter mapping, locally by the gateway.
+AUTHORIZER_RESPONSE_HEADERS: dict[str, str] = {TOKEN_STATUS_HEADER: TOKEN_STATUS_KEY}
+#: The integration status codes those headers are mapped on. API Gateway maps response parameters
+#: per status code (200-599) with no wildcard, so every registered code in that range is listed:
+#: whatever an integration answers, the client still learns that its token is in grace.
+MAPPED_STATUS_CODES: tuple[int, ...] = tuple(s.value for s in HTTPStatus if 200 <= s.value <= 599)
 
 #: The authorizer's identity source; with API Gateway's result cache on, the route key joins it.
 IDENTITY_SOURCE = "$request.header.Authorization"
