@@ -1,8 +1,9 @@
 """tokengate's AWS CDK app: one stack, built from the same function and route table as the local stack.
 
 Read it top to bottom in this order: settings.py (the knobs, from CDK context), stack.py (how the
-pieces fit), then one construct per concern: observability.py, functions.py, rotation.py,
-authorizer.py, admin.py, api.py. nag.py holds every cdk-nag acknowledgement with its reason.
+pieces fit), then one construct per concern: observability.py, functions.py, keyring.py,
+table.py, rotation.py, authorizer.py, delivery.py, admin.py, api.py. nag.py holds every cdk-nag
+acknowledgement with its reason.
 """
 
 import os

@@ -20,6 +20,7 @@ from infra.functions import TokengateFunction
 from infra.nag import REASON_LIST_SECRETS, acknowledge
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
 from infra.settings import StackSettings
+from infra.table import NameTable
 from tokengate_core.config import AdminSettings
 from tokengate_core.models import TENANT_PATTERN
 from tokengate_core.routes import tenant_admin_resource
@@ -50,6 +51,7 @@ class Admin(Construct):
         *,
         settings: StackSettings,
         secrets: TokenSecrets,
+        names: NameTable,
         rotation_function: lambda_.IFunction,
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
@@ -58,6 +60,7 @@ class Admin(Construct):
         super().__init__(scope, construct_id)
         environment = AdminSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
+        environment[AdminSettings.env_name("table_name")] = names.table.table_name
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn
         if secrets.kms_key is not None:
             environment[AdminSettings.env_name("kms_key_id")] = secrets.kms_key.key_arn
@@ -73,6 +76,7 @@ class Admin(Construct):
         )
         self.function = handler.function
         secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
+        names.grant_items(self, handler.role)
 
         list_secrets = iam.Policy(
             self,

@@ -3,6 +3,11 @@
 Routes map to functions by name, and their authorization type comes from the same table: CUSTOM
 routes get the Lambda authorizer, AWS_IAM routes get SigV4 authorization. There is no $default
 route, so any other path is a 404 from API Gateway itself.
+
+Every CUSTOM route's integration copies values of the authorizer's context into response headers
+(tokengate_core.routes.AUTHORIZER_RESPONSE_HEADERS: ``Tokengate-Token-Status`` tells a client
+that it used its previous token, in grace, and until when). The L2 integration has no response
+parameters, so they are set on its CloudFormation resource.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.settings import StackSettings
-from tokengate_core.routes import ROUTES, FunctionName
+from tokengate_core.routes import AUTHORIZER_RESPONSE_HEADERS, MAPPED_STATUS_CODES, ROUTES, FunctionName
 
 #: One JSON object per request. Who (tenant, client id, IAM caller) and what happened; never a
 #: header, so never the Authorization header or a token.
@@ -46,6 +51,17 @@ ACCESS_LOG_FORMAT = json.dumps(
     },
     separators=(",", ":"),
 )
+
+
+def authorizer_response_parameters() -> dict[str, dict[str, list[dict[str, str]]]]:
+    """The integration's ResponseParameters: per status code, each header overwritten from the
+    authorizer's context (``$context.authorizer.<key>``). CloudFormation's shape for it is
+    ``{"<status>": {"ResponseParameters": [{"Destination": ..., "Source": ...}]}}``."""
+    mappings = [
+        {"Destination": f"overwrite:header.{header}", "Source": f"$context.authorizer.{key}"}
+        for header, key in AUTHORIZER_RESPONSE_HEADERS.items()
+    ]
+    return {str(status): {"ResponseParameters": mappings} for status in MAPPED_STATUS_CODES}
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -94,11 +110,10 @@ class Api(Construct):
         )
         iam_authorizer = authorizers.HttpIamAuthorizer()
         for route in ROUTES:
-            integration = integrations.HttpLambdaIntegration(
-                f"{route.function.capitalize()}Integration", functions[route.function]
-            )
+            integration_id = f"{route.function.capitalize()}Integration"
+            integration = integrations.HttpLambdaIntegration(integration_id, functions[route.function])
             authorizer = token_authorizer if route.authorization == "CUSTOM" else iam_authorizer
-            apigwv2.HttpRoute(
+            http_route = apigwv2.HttpRoute(
                 self,
                 f"Route{route.function.capitalize()}",
                 http_api=self.http_api,
@@ -106,5 +121,10 @@ class Api(Construct):
                 integration=integration,
                 authorizer=authorizer,
             )
+            if route.authorization == "CUSTOM":
+                # The route binds its integration under itself (aws-cdk-lib HttpRoute).
+                cfn_integration = http_route.node.find_child(integration_id).node.default_child
+                assert isinstance(cfn_integration, apigwv2.CfnIntegration)
+                cfn_integration.add_property_override("ResponseParameters", authorizer_response_parameters())
         #: The stage's base URL, without a trailing slash (the CLI and docs append paths to it).
         self.url = f"https://{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{settings.stage}"

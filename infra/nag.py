@@ -26,6 +26,13 @@ REASON_LIST_SECRETS = (
     "the admin function filters every listing by the secret-name prefix and tenant tag."
 )
 
+#: The keyring secret holds the keys that sign token tags. Rotating it the Secrets Manager way
+#: would replace the keys, and every token they signed would read as forged.
+REASON_KEYRING_ROTATION = (
+    "The signing keyring is rotated by POST /admin/keys/rotate, which adds a key and keeps the old ones, "
+    "because tokens signed with an old key must keep verifying until their clients rotate."
+)
+
 MIN_REASON_LENGTH = 40
 
 

@@ -1,7 +1,8 @@
 """Who may do what with the token secrets, scoped by their name prefix.
 
-The stack creates no secret: the admin function creates one per client at run time, named
-``<prefix><key id>``. Every grant therefore names the prefix pattern
+The admin function creates one secret per client at run time, named ``<prefix><key id>``; the
+stack creates only the signing keyring, ``<prefix>keyring`` (keyring.py). Every grant therefore
+names the prefix pattern
 ``arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix>*``, never ``*``, and never
 ``secretsmanager:*``. With a customer-managed KMS key, each grant also gets the key operations its
 Secrets Manager calls need, only through Secrets Manager and only for secrets under the prefix.

@@ -12,12 +12,16 @@ from constructs import Construct
 from infra.admin import Admin, tenant_admin_statement
 from infra.api import Api
 from infra.authorizer import Authorizer
+from infra.delivery import Delivery
 from infra.functions import TokengateFunction, powertools_layer, services_code
+from infra.keyring import SigningKeyring
 from infra.observability import Observability
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
+from infra.table import NameTable
 from tokengate_core.config import MainSettings
+from tokengate_core.keyring import secret_name as keyring_secret_name
 
 #: The CloudFormation outputs, a contract with the CLI (`tokengate --stack-name ...`) and docs.
 OUTPUT_KEYS = (
@@ -27,15 +31,19 @@ OUTPUT_KEYS = (
     "MainFunctionName",
     "AdminFunctionName",
     "RotationFunctionName",
+    "DeliveryFunctionName",
     "SecretPrefix",
+    "KeyringSecretName",
+    "TableName",
 )
 
 
 class TokenGateStack(Stack):
     """tokengate in one account and region.
 
-    ``kms_key`` (optional): a customer-managed key for the token secrets. Without it, context key
-    ``kmsKeyArn`` names an existing key; without either, Secrets Manager uses its AWS managed key.
+    ``kms_key`` (optional): a customer-managed key for the token secrets, the keyring and the
+    table. Without it, context key ``kmsKeyArn`` names an existing key; without either, Secrets
+    Manager uses its AWS managed key and DynamoDB its AWS owned key.
     """
 
     def __init__(
@@ -54,6 +62,8 @@ class TokenGateStack(Stack):
 
         observability = Observability(self, "Observability", settings=settings)
         secrets = TokenSecrets(self, prefix=settings.secret_prefix, kms_key=kms_key)
+        self.keyring = SigningKeyring(self, "Keyring", prefix=settings.secret_prefix, kms_key=kms_key)
+        self.names = NameTable(self, "Names", kms_key=kms_key)
         code = services_code()
         layer = powertools_layer(self, settings.powertools_layer_version)
 
@@ -85,10 +95,20 @@ class TokenGateStack(Stack):
             code=code,
             layer=layer,
         )
+        self.delivery = Delivery(
+            self,
+            "Delivery",
+            secrets=secrets,
+            log_group=observability.function_logs["delivery"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
         self.admin = Admin(
             self,
             "Admin",
             secrets=secrets,
+            names=self.names,
             rotation_function=self.rotation.function,
             log_group=observability.function_logs["admin"],
             settings=settings,
@@ -104,6 +124,7 @@ class TokenGateStack(Stack):
                 "main": self.main.function,
                 "admin": self.admin.function,
                 "rotation": self.rotation.function,
+                "delivery": self.delivery.function,
             },
             token_authorizer=self.authorizer.route_authorizer,
             access_logs=observability.access_logs,
@@ -116,7 +137,10 @@ class TokenGateStack(Stack):
             "MainFunctionName": self.main.function.function_name,
             "AdminFunctionName": self.admin.function.function_name,
             "RotationFunctionName": self.rotation.function.function_name,
+            "DeliveryFunctionName": self.delivery.function.function_name,
             "SecretPrefix": settings.secret_prefix,
+            "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
+            "TableName": self.names.table.table_name,
         }
         for key in OUTPUT_KEYS:
             CfnOutput(self, key, value=outputs[key])

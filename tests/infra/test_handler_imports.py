@@ -60,7 +60,10 @@ LAYER_PACKAGES = {
 RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six", "jmespath"}
 
 #: Stand-ins for the values CloudFormation fills in at deploy time.
-DEPLOY_TIME_VALUES = {"TOKENGATE_ROTATION_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:rotation"}
+DEPLOY_TIME_VALUES = {
+    "TOKENGATE_ROTATION_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:rotation",
+    "TOKENGATE_TABLE_NAME": "TokenGate-NamesTable-1A2B3C4D5E6F",
+}
 
 CONTEXT = {
     "function_name": "tokengate-test",
@@ -121,6 +124,8 @@ INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
     ),
     # Every rotation step reads Secrets Manager: import only.
     "rotation": None,
+    # No authorizer context: refused before the client's secret is read.
+    "delivery": (http_event("GET", "/token", "GET /token", {}), 403),
 }
 
 SCRIPT = textwrap.dedent(
@@ -176,6 +181,7 @@ def test_handler_imports_only_what_lambda_provides(
         "AWS_EC2_METADATA_DISABLED": "true",
         # Unroutable on purpose: these invocations must not reach any AWS service.
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
         **function_env,
         "TG_ALLOWED": json.dumps(sorted(asset_packages() | LAYER_PACKAGES | RUNTIME_PACKAGES)),
         "TG_SERVICES": str(SERVICES_DIR),

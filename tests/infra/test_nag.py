@@ -14,7 +14,13 @@ from aws_cdk import App, Stack, Validations
 from constructs import Construct, IConstruct
 
 from infra.app import build_app, unacknowledged
-from infra.nag import MIN_REASON_LENGTH, REASON_LIST_SECRETS, REASON_SECRET_PREFIX, acknowledge
+from infra.nag import (
+    MIN_REASON_LENGTH,
+    REASON_KEYRING_ROTATION,
+    REASON_LIST_SECRETS,
+    REASON_SECRET_PREFIX,
+    acknowledge,
+)
 from infra.testing import REPO_ROOT, cdk_json_context
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -29,7 +35,9 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("TokenGate/Authorizer/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Rotation/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
+    ("TokenGate/Delivery/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/ListSecrets", "AwsSolutions-IAM5[Resource::*]", REASON_LIST_SECRETS),
+    ("TokenGate/Keyring/Secret", "AwsSolutions-SMG4", REASON_KEYRING_ROTATION),
 }
 
 

@@ -205,6 +205,7 @@ def test_every_secrets_manager_grant_is_on_the_secret_prefix(
 def test_each_function_gets_exactly_its_secrets_manager_actions(template_json: dict[str, Any]) -> None:
     granted = {name: actions_of(s, "secretsmanager:") for name, s in statements_by_function(template_json).items()}
     assert granted["authorizer"] == set(READ_ACTIONS) == {"secretsmanager:GetSecretValue"}
+    assert granted["delivery"] == set(READ_ACTIONS)
     assert granted["main"] == set()
     assert granted["rotation"] == set(ROTATE_ACTIONS)
     # The admin function may call exactly what SecretsStore calls: no call without a grant, no grant without a call.
@@ -229,7 +230,7 @@ def test_admin_may_pass_only_the_rotation_function(template_json: dict[str, Any]
             "Sid": "RotationFunction",
         }
     ]
-    for name in ("authorizer", "main", "rotation"):
+    for name in ("authorizer", "main", "rotation", "delivery"):
         assert not actions_of(statements_by_function(template_json)[name], "lambda:")
 
 
@@ -262,11 +263,13 @@ def test_kms_key_grants_only_via_secrets_manager_for_prefixed_secrets(
         "authorizer": {"kms:Decrypt"},
         "rotation": {"kms:Decrypt", "kms:GenerateDataKey"},
         "admin": {"kms:Decrypt", "kms:GenerateDataKey"},
+        "delivery": {"kms:Decrypt"},
         "main": set(),
     }
     for name, actions in expected.items():
-        assert actions_of(statements[name], "kms:") == actions
-        for s in statements[name]:
+        secrets_key = [s for s in statements[name] if s.get("Sid") == "TokenSecretsKey"]
+        assert actions_of(secrets_key, "kms:") == actions
+        for s in secrets_key:
             if actions_of([s], "kms:"):
                 assert s["Resource"] == KMS_KEY_ARN
                 assert s["Condition"]["StringEquals"]["kms:ViaService"] == {
@@ -301,7 +304,7 @@ def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], varia
     }
     variant_env = {h: f["Environment"]["Variables"] for h, f in functions_by_handler(variant_json).items()}
     assert variant_env["admin.app.handler"]["TOKENGATE_KMS_KEY_ID"] == KMS_KEY_ARN
-    for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler"):
+    for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler", "delivery.app.handler"):
         assert variant_env[handler]["TOKENGATE_SECRET_PREFIX"] == "acme/tokens/"
 
 
@@ -332,7 +335,7 @@ def test_reserved_concurrency_is_optional_per_function(variant_json: dict[str, A
         name: variant_json["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
         for name, logical_id in function_ids(variant_json).items()
     }
-    assert reserved == {"authorizer": 20, "main": None, "admin": None, "rotation": None}
+    assert reserved == {"authorizer": 20, "main": None, "admin": None, "rotation": None, "delivery": None}
 
 
 # -- logs and outputs -------------------------------------------------------------------------------------
@@ -363,10 +366,16 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "MainFunctionName",
             "AdminFunctionName",
             "RotationFunctionName",
+            "DeliveryFunctionName",
             "SecretPrefix",
+            "KeyringSecretName",
+            "TableName",
         }
     )
     template.has_output("SecretPrefix", {"Value": "tokengate/clients/"})
+    template.has_output("KeyringSecretName", {"Value": "tokengate/clients/keyring"})
+    (table_id,) = resources(template_json, "AWS::DynamoDB::Table")
+    template.has_output("TableName", {"Value": {"Ref": table_id}})
     api_url = template_json["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
     assert api_url[0] == "https://" and api_url[-1] == "/dev"
     admin_url = template_json["Outputs"]["AdminBaseUrl"]["Value"]["Fn::Join"][1]
@@ -376,6 +385,7 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
         "MainFunctionName": "main",
         "AdminFunctionName": "admin",
         "RotationFunctionName": "rotation",
+        "DeliveryFunctionName": "delivery",
     }
     for key, name in names.items():
         assert template_json["Outputs"][key]["Value"] == {"Ref": function_ids(template_json)[name]}

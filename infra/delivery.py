@@ -1,0 +1,45 @@
+"""The token delivery function (``GET /token``, behind the Lambda authorizer).
+
+A client with no IAM identity picks up its rotated token here with the token it holds. The
+function reads the client's secret and nothing else, so its role may only read: it can never
+write a secret, whatever a request makes it do.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.functions import TokengateFunction
+from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import DeliverySettings
+
+
+class Delivery(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = DeliverySettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="delivery",
+            environment=environment,
+            code=code,
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)

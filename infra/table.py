@@ -1,0 +1,78 @@
+"""The deployment's DynamoDB table: which key id holds each (tenant, client name).
+
+Key ids are random, so the table is what keeps client names unique per tenant (a conditional
+PutItem, see tokengate_core.registry, where the key schema and the TTL attribute are defined).
+On demand, because claims come one per issue; point-in-time recovery, because a lost claim lets
+a second client take a live client's name; encrypted with the AWS owned key, or with the stack's
+customer-managed key when one is configured. It is retained by `cdk destroy`, like the client
+secrets whose names it records (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from tokengate_core import registry
+
+#: What the admin function does with the table (NameRegistry): claim, look up, release a name.
+ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
+
+#: DynamoDB decrypts the table key on the caller's behalf; data keys never leave DynamoDB, so
+#: reads and writes need nothing else from KMS.
+KMS_ACTIONS = ("kms:Decrypt",)
+
+_ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+
+
+def _key_attribute(key_type: str) -> dynamodb.Attribute:
+    """The table's HASH or RANGE attribute, as tokengate_core.registry defines it."""
+    types = {a["AttributeName"]: a["AttributeType"] for a in registry.attribute_definitions()}
+    (name,) = [k["AttributeName"] for k in registry.key_schema() if k["KeyType"] == key_type]
+    return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])
+
+
+class NameTable(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, kms_key: kms.IKey | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.kms_key = kms_key
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=_key_attribute("HASH"),
+            sort_key=_key_attribute("RANGE"),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if kms_key else dynamodb.TableEncryption.DEFAULT,
+            encryption_key=kms_key,
+            time_to_live_attribute=registry.TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def grant_items(self, scope: Construct, role: iam.IRole) -> iam.Policy:
+        """A policy named NameTableAccess under ``scope``: the item calls on this table, nothing else
+        (no Scan, no Query, no other table), plus the key's Decrypt through DynamoDB for this table."""
+        statements = [
+            iam.PolicyStatement(sid="NameTable", actions=list(ITEM_ACTIONS), resources=[self.table.table_arn])
+        ]
+        if self.kms_key is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="NameTableKey",
+                    actions=list(KMS_ACTIONS),
+                    resources=[self.kms_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com",
+                            # DynamoDB names the table in the encryption context of every call it makes.
+                            "kms:EncryptionContext:aws:dynamodb:tableName": self.table.table_name,
+                        }
+                    },
+                )
+            )
+        return iam.Policy(scope, "NameTableAccess", statements=statements, roles=[role])
