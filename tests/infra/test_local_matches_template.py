@@ -1,6 +1,6 @@
 """The local stack runs what the CDK stack deploys: same handlers, same environment variable names
 (and default values), same sizing, same routes and authorization, same authorizer identity sources,
-and the outputs the CLI reads."""
+the same response headers from the authorizer's context, and the outputs the CLI reads."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 
 from infra.testing import functions_by_handler, synth_template
 from tokengate import SERVICES_DIR
-from tokengate.local.gateway import CACHED_IDENTITY_SOURCES
+from tokengate.local.gateway import CACHED_IDENTITY_SOURCES, HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
 from tokengate_core.config import AdminSettings
-from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
+from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, TOKEN_STATUS_KEY, FunctionName
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -78,6 +78,29 @@ def test_the_authorizer_is_applied_alike(api_cache_ttl: int | None) -> None:
     local = list(CACHED_IDENTITY_SOURCES) if cached else [IDENTITY_SOURCE]
     assert authorizer["IdentitySource"] == local
     assert cached is (api_cache_ttl is None)
+
+
+def test_the_gateway_maps_exactly_the_headers_and_status_codes_the_template_maps(template: dict[str, Any]) -> None:
+    integrations = {
+        logical_id: r["Properties"]
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::ApiGatewayV2::Integration"
+    }
+    custom = [r for r in resources(template, "AWS::ApiGatewayV2::Route") if r["AuthorizationType"] == "CUSTOM"]
+    assert custom
+    for route in custom:
+        mapped = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]["ResponseParameters"]
+        for status in range(200, 600):
+            expected = []
+            for mapping in mapped.get(str(status), {}).get("ResponseParameters", []):
+                assert mapping["Destination"].startswith("overwrite:header.")
+                assert mapping["Source"].startswith("$context.authorizer.")
+                header = mapping["Destination"].removeprefix("overwrite:header.").lower()
+                expected.append((header, f"value of {mapping['Source'].removeprefix('$context.authorizer.')}"))
+            context = {key: f"value of {key}" for key in (TOKEN_STATUS_KEY, "tenant", "client_id")}
+            response = HttpResponse(status, [], b"")
+            map_authorizer_headers(response, context)
+            assert response.headers == expected, (route["RouteKey"], status)
 
 
 def test_the_outputs_the_cli_reads_exist(template: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@
 The route table is tokengate_core.routes.ROUTES (the one the CDK stack deploys). Starlette matches
 paths; everything API Gateway does between the socket and the function is here: the identity
 source check and the Lambda authorizer (with its optional result cache), AWS_IAM (SigV4 and
-execute-api:Invoke), the 2.0 request event, and the 2.0 response rules, with API Gateway's own
-error bodies.
+execute-api:Invoke), the 2.0 request event, the 2.0 response rules, with API Gateway's own
+error bodies, and the response parameter mapping that the CDK stack puts on every CUSTOM
+integration (headers from the authorizer's context, tokengate_core.routes).
 """
 
 from __future__ import annotations
@@ -27,13 +28,22 @@ from urllib.parse import parse_qsl
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
 
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, api_arn, execute_api_arn
 from tokengate.local.runtime import Invocation
-from tokengate_core.routes import IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE, ROUTES, FunctionName, Route, identity_sources
+from tokengate_core.routes import (
+    AUTHORIZER_RESPONSE_HEADERS,
+    IDENTITY_SOURCE,
+    MAPPED_STATUS_CODES,
+    METHOD_IDENTITY_SOURCE,
+    ROUTES,
+    FunctionName,
+    Route,
+    identity_sources,
+)
 
 ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
@@ -152,7 +162,10 @@ class Gateway:
             self._after_admin_write()
         if not invocation.ok:
             return internal_error()
-        return integration_response(invocation.value)
+        response = integration_response(invocation.value)
+        if "lambda" in authorizer:
+            map_authorizer_headers(response, authorizer["lambda"])
+        return response
 
     # -- the Lambda authorizer --------------------------------------------------------------------
 
@@ -242,8 +255,9 @@ class Gateway:
 
     # -- ASGI -------------------------------------------------------------------------------------
 
-    def asgi_app(self, executor: Executor) -> Router:
-        """Starlette routes from the route table, under /<stage>; anything else is API Gateway's 404."""
+    def asgi_app(self, executor: Executor, extra_routes: Sequence[BaseRoute] = ()) -> Router:
+        """Starlette routes from the route table, under /<stage>, after ``extra_routes`` (the local
+        stack's own controls, outside any stage); anything else is API Gateway's 404."""
         by_path: dict[str, list[Route]] = defaultdict(list)
         for route in ROUTES:
             by_path[route.path].append(route)
@@ -256,7 +270,7 @@ class Gateway:
             )
             for path, candidates in ordered
         ]
-        return Router(routes=routes, redirect_slashes=False, default=_not_found)
+        return Router(routes=[*extra_routes, *routes], redirect_slashes=False, default=_not_found)
 
     async def _endpoint(self, executor: Executor, candidates: list[Route], request: Request) -> Response:
         method = request.method.upper()
@@ -374,6 +388,23 @@ def _simple_authorizer_result(invocation: Invocation) -> dict[str, Any] | None:
     if context is not None and not isinstance(context, dict):
         return None
     return {"isAuthorized": value["isAuthorized"], "context": context}
+
+
+_MAPPED_STATUS_CODES = frozenset(MAPPED_STATUS_CODES)
+
+
+def map_authorizer_headers(response: HttpResponse, context: Mapping[str, Any]) -> None:
+    """The integration's response parameters, as the CDK stack sets them: for a mapped status code,
+    ``overwrite:header.<name>`` from ``$context.authorizer.<key>`` (a key the context lacks maps
+    nothing here)."""
+    if response.status not in _MAPPED_STATUS_CODES:
+        return
+    for header, key in AUTHORIZER_RESPONSE_HEADERS.items():
+        if context.get(key) is None:
+            continue
+        name = header.lower()
+        response.headers[:] = [(k, v) for k, v in response.headers if k != name]
+        response.headers.append((name, _header_value(context[key])))
 
 
 def integration_response(value: Any) -> HttpResponse:

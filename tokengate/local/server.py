@@ -1,8 +1,9 @@
 """`tokengate local`: the whole API on loopback, no AWS account, no Docker.
 
 Start order matters: the process environment (fake credentials, region, the embedded Secrets
-Manager's endpoint) is in place before any handler module is imported, because handlers read
-their configuration and build clients at import, exactly as on a Lambda cold start.
+Manager's and DynamoDB's endpoint) is in place before any handler module is imported, because
+handlers read their configuration and build clients at import, exactly as on a Lambda cold start.
+The deployment's table is created, and the saved state replayed, before the first request too.
 """
 
 from __future__ import annotations
@@ -21,25 +22,34 @@ from typing import IO, TYPE_CHECKING
 
 import uvicorn
 from botocore.exceptions import ClientError
+from starlette.routing import Route as StarletteRoute
+from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
+from tokengate.local.control import ROTATE_DUE_PATH, RotateDueEndpoint
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import PrincipalDirectory, SigV4Verifier, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment
 from tokengate.local.scheduler import RotationScheduler
 from tokengate.local.state import (
     CREDENTIALS_FILE,
+    PRINCIPALS_FILE,
     SECRETS_FILE,
+    TABLE_FILE,
     AdminCredentials,
+    CoalescedSaves,
     SecretsSnapshot,
+    TableSnapshot,
     admin_credentials,
     ensure_principals_file,
     ensure_state_dir,
 )
-from tokengate_core.config import ConfigError, RotationSettings
+from tokengate_core import keyring
+from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
 from tokengate_core.routes import FUNCTIONS, STAGE_DEFAULT, FunctionName
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 #: moto's default account, so the secret ARNs and the execute-api ARNs name the same account.
@@ -78,7 +88,8 @@ class LocalOptions:
 
 def process_environment(region: str, endpoint: str) -> dict[str, str]:
     """What every local function sees besides its own settings: what Lambda's runtime would give it
-    (region, credentials: fake ones here) plus boto3's standard endpoint variable for Secrets Manager."""
+    (region, credentials: fake ones here) plus boto3's standard endpoint variables for the services
+    the embedded moto serves (Secrets Manager, and DynamoDB for the name table)."""
     return {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any pair
@@ -88,6 +99,7 @@ def process_environment(region: str, endpoint: str) -> dict[str, str]:
         "AWS_CONFIG_FILE": os.devnull,  # a developer's ~/.aws must not leak into the stack
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
     }
 
 
@@ -101,10 +113,14 @@ class LocalStack:
         self.emulator: SecretsManagerEmulator | None = None
         self.runtimes: dict[FunctionName, FunctionRuntime] = {}
         self.snapshot: SecretsSnapshot | None = None
+        self.table_snapshot: TableSnapshot | None = None
         self.scheduler: RotationScheduler | None = None
         self.gateway: Gateway | None = None
+        self.control: RotateDueEndpoint | None = None
         self.admin: AdminCredentials | None = None
         self.restored = 0
+        self.restored_keyring = False
+        self._saves = CoalescedSaves(self._save)
         self._saving_allowed = False
         self._lock_file: IO[str] | None = None
 
@@ -126,18 +142,28 @@ class LocalStack:
         os.environ.update(process_environment(region, self.emulator.url))
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
-        client = _secretsmanager_client()
-        self.snapshot = SecretsSnapshot(client, self.state_dir / SECRETS_FILE)
-        try:
-            self.restored = self.snapshot.restore()
-        except ValueError as error:
-            raise StartupError(str(error)) from None
-        except (KeyError, TypeError, ClientError) as error:
-            raise StartupError(
-                f"{self.state_dir / SECRETS_FILE}: cannot be restored ({type(error).__name__}); "
-                "move it away to start with no clients"
-            ) from None
-        self._saving_allowed = True  # never overwrite secrets.json with a half-restored state
+        from tokengate_core.registry import create_table
+
+        admin_settings = AdminSettings.from_env(environments["admin"])
+        tables = _dynamodb_client()
+        create_table(tables, admin_settings.table_name)
+        self.table_snapshot = TableSnapshot(tables, admin_settings.table_name, self.state_dir / TABLE_FILE)
+        self.snapshot = SecretsSnapshot(_secretsmanager_client(), self.state_dir / SECRETS_FILE)
+        for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
+            try:
+                restored = restore()
+            except ValueError as error:
+                raise StartupError(str(error)) from None
+            except (KeyError, TypeError, ClientError) as error:
+                raise StartupError(
+                    f"{self.state_dir / name}: cannot be restored ({type(error).__name__}); "
+                    "move it away to start without it"
+                ) from None
+            if name == SECRETS_FILE:
+                ring = keyring.secret_name(admin_settings.secret_prefix)
+                self.restored_keyring = ring in self.snapshot.restored_names
+                self.restored = restored - int(self.restored_keyring)
+        self._saving_allowed = True  # never overwrite the saved state with a half-restored one
 
         self.runtimes = {
             name: FunctionRuntime(name, env, region, LOCAL_ACCOUNT_ID) for name, env in environments.items()
@@ -165,14 +191,29 @@ class LocalStack:
         self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
+        # The controls answer the local admin only (not the principals of principals.json).
+        only_admin = PrincipalDirectory(self.admin.principal(LOCAL_ACCOUNT_ID, region, LOCAL_API_ID), None)
+        self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
+
+    def asgi_app(self, executor: ThreadPoolExecutor) -> Router:
+        """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
+        assert self.gateway is not None and self.control is not None, "start() first"
+        control = StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"])
+        return self.gateway.asgi_app(executor, extra_routes=[control])
 
     def persist(self) -> None:
-        if self.snapshot is None or not self._saving_allowed:
-            return
-        try:
-            self.snapshot.save_after_write()
-        except Exception as error:  # noqa: BLE001 - a failed save must not fail the request that caused it
-            logger.warning("could not save %s: %s", SECRETS_FILE, type(error).__name__)
+        """Save the state after a write (a failed save is logged: it must not fail the write)."""
+        if self._saving_allowed:
+            self._saves.after_write()
+
+    def _save(self) -> None:
+        for name, snapshot in ((SECRETS_FILE, self.snapshot), (TABLE_FILE, self.table_snapshot)):
+            if snapshot is None:
+                continue
+            try:
+                snapshot.save()
+            except Exception as error:  # noqa: BLE001 - a failed save must not fail the request that caused it
+                logger.warning("could not save %s: %s", name, type(error).__name__)
 
     def stop(self) -> None:
         if self.scheduler is not None:
@@ -204,6 +245,12 @@ def _secretsmanager_client() -> SecretsManagerClient:
     import boto3
 
     return boto3.session.Session().client("secretsmanager")
+
+
+def _dynamodb_client() -> DynamoDBClient:
+    import boto3
+
+    return boto3.session.Session().client("dynamodb")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -276,10 +323,12 @@ def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list
         f"  admin API (AWS_IAM, SigV4 service execute-api, region {options.region}):  {url}/admin/...",
         f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
         f"          {prog} clients list --tenant acme{flags}",
-        f"  state:  {stack.state_dir} (secrets.json, {CREDENTIALS_FILE}, principals.json)",
+        f"          {prog} local rotate-due --advance 30{flags}   (run scheduled rotations as if 30 days had passed)",
+        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
     ]
-    if stack.restored:
-        lines.append(f"  restored {stack.restored} client secret(s) from {SECRETS_FILE}")
+    if stack.restored or stack.restored_keyring:
+        keys = " and the signing keyring" if stack.restored_keyring else ""
+        lines.append(f"  restored {stack.restored} client secret(s){keys} from {SECRETS_FILE}")
     admin = stack.admin
     if admin is not None and admin.source == "generated":
         lines += [
@@ -311,7 +360,7 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
             out.flush()
 
         config = uvicorn.Config(
-            stack.gateway.asgi_app(executor),
+            stack.asgi_app(executor),
             log_level="warning",
             access_log=False,
             lifespan="off",

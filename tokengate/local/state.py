@@ -1,9 +1,11 @@
-"""The local stack's state folder: admin credentials, principals, and the secrets across restarts.
+"""The local stack's state folder: admin credentials, principals, and the stored state across restarts.
 
-moto keeps secrets in memory only, so the stack snapshots every secret through the Secrets
+moto keeps everything in memory only, so the stack snapshots every secret through the Secrets
 Manager API (the versions that carry a stage, their stages, tags, resource policy and
-scheduled-deletion state) into secrets.json after each admin write and on stop, and replays it
-through the same API at start. Files holding secrets are written atomically with mode 0600.
+scheduled-deletion state; the signing keyring is a secret too) into secrets.json, and every item
+of the deployment's DynamoDB table into table.json, after each admin write, each scheduled
+rotation and on stop, and replays both through the same APIs at start. Both files are written
+atomically with mode 0600.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from tokengate.local.iam import Principal
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 CREDENTIALS_FILE = "credentials.json"
 PRINCIPALS_FILE = "principals.json"
 SECRETS_FILE = "secrets.json"
+TABLE_FILE = "table.json"
 SNAPSHOT_FORMAT = 1
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
@@ -135,7 +139,103 @@ def ensure_principals_file(state_dir: Path) -> Path:
     return path
 
 
-# -- secrets snapshot -------------------------------------------------------------------------------
+# -- snapshots ----------------------------------------------------------------------------------------
+
+
+class CoalescedSaves:
+    """Run ``save`` after writes, returning once a save begun after the call is done.
+
+    Concurrent writers share saves: whoever finds none running takes one that covers every request
+    so far, the others wait for it, so fifty parallel writes cost a few saves, not fifty.
+    """
+
+    def __init__(self, save: Callable[[], object]) -> None:
+        self._save = save
+        self._turns = threading.Condition()
+        self._requested = 0
+        self._written = 0
+        self._saving = False
+
+    def after_write(self) -> None:
+        with self._turns:
+            self._requested += 1
+            ticket = self._requested
+            while self._written < ticket:
+                if self._saving:
+                    self._turns.wait()
+                    continue
+                self._saving, covering, done = True, self._requested, False
+                self._turns.release()
+                try:
+                    self._save()
+                    done = True
+                finally:
+                    self._turns.acquire()
+                    self._saving = False
+                    if done:
+                        self._written = max(self._written, covering)
+                    self._turns.notify_all()
+
+
+class TableSnapshot:
+    """Save and replay every item of the deployment's DynamoDB table (the client-name claims).
+
+    Items are kept exactly as DynamoDB returns them (typed attribute values), so they replay
+    through PutItem unchanged, into whatever table the stack now uses."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        path: Path,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._path = path
+        self._now = now
+        self._lock = threading.Lock()
+
+    def save(self) -> int:
+        with self._lock:
+            items = self._scan()
+            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
+            document = {"format": SNAPSHOT_FORMAT, "saved_at": self._now().isoformat(), "items": items}
+            write_private(self._path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+            return len(items)
+
+    def _scan(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        for _ in range(100_000):
+            kwargs: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = self._client.scan(**kwargs)
+            items += [dict(item) for item in page.get("Items", [])]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items
+
+    def restore(self) -> int:
+        """Replay table.json into the (empty) table; return how many items came back."""
+        if not self._path.exists():
+            return 0
+        try:
+            document = json.loads(self._path.read_text())
+        except ValueError:
+            raise ValueError(f"{self._path}: not valid JSON (move it away to start with no client names)") from None
+        if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+            found = document.get("format") if isinstance(document, dict) else None
+            raise ValueError(f"{self._path}: unknown snapshot format {found!r}")
+        items = document.get("items", [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ValueError(f"{self._path}: items is not a list of DynamoDB items")
+        with self._lock:
+            for item in items:
+                self._client.put_item(TableName=self._table, Item=item)
+        return len(items)
 
 
 class SecretsSnapshot:
@@ -154,37 +254,10 @@ class SecretsSnapshot:
         self._lock = threading.Lock()
         self._values: dict[str, dict[str, str]] = {}  # secret name -> version id -> SecretString
         self._policies: dict[str, tuple[Any, str | None]] = {}  # secret name -> (LastChangedDate, policy)
-        self._turns = threading.Condition()
-        self._requested = 0
-        self._written = 0
-        self._saving = False
+        #: The names of the secrets the last restore brought back.
+        self.restored_names: list[str] = []
 
     # -- save -------------------------------------------------------------------------------------
-
-    def save_after_write(self) -> None:
-        """Return once a snapshot begun after this call is on disk.
-
-        Concurrent writers share snapshots: whoever finds none running takes one that covers every
-        request so far, the others wait for it, so fifty parallel writes cost a few snapshots, not fifty.
-        """
-        with self._turns:
-            self._requested += 1
-            ticket = self._requested
-            while self._written < ticket:
-                if self._saving:
-                    self._turns.wait()
-                    continue
-                self._saving, covering, done = True, self._requested, False
-                self._turns.release()
-                try:
-                    self.save()
-                    done = True
-                finally:
-                    self._turns.acquire()
-                    self._saving = False
-                    if done:
-                        self._written = max(self._written, covering)
-                    self._turns.notify_all()
 
     def save(self) -> int:
         with self._lock:
@@ -251,12 +324,13 @@ class SecretsSnapshot:
             raise ValueError(f"{self._path}: not valid JSON (move it away to start with no clients)") from None
         if document.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"{self._path}: unknown snapshot format {document.get('format')!r}")
-        restored = 0
+        restored: list[str] = []
         with self._lock:
             for entry in document.get("secrets", []):
                 if self._restore_one(entry):
-                    restored += 1
-        return restored
+                    restored.append(entry["name"])
+        self.restored_names = restored
+        return len(restored)
 
     def _restore_one(self, entry: dict[str, Any]) -> bool:
         name = entry["name"]

@@ -1,0 +1,108 @@
+"""The local stack's own controls: run the rotation scheduler now, as if time had passed.
+
+In AWS, Secrets Manager rotates a client when its period is up; locally the scheduler does, on
+the real clock. To show or test a scheduled rotation without waiting days,
+``tokengate local rotate-due --advance DAYS`` asks the running stack to run its scheduler once,
+picking the clients due DAYS from now. Only that choice uses the advanced clock: the rotation
+itself happens now, so the old token's grace window runs on the real clock (a client issued
+with a short ``grace_seconds`` shows its end within seconds), and the authorizer decides as it
+always does.
+
+The endpoint sits outside every stage (``/.local/...``: no stage name can contain a dot), answers
+only callers on the loopback interface, and only requests SigV4-signed by the local admin, so it
+adds nothing a client of the emulated API could reach.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, execute_api_arn
+from tokengate.local.scheduler import RotationScheduler
+
+ROTATE_DUE_PATH = "/.local/rotate-due"
+#: The execute-api "stage" the local admin's signature is checked against (its grant covers all).
+CONTROL_STAGE = ".local"
+MAX_ADVANCE_DAYS = 3650.0
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def _loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_advance(body: bytes) -> float:
+    """``{"advance_days": N}`` (or an empty body: 0) as a number of days; ValueError otherwise."""
+    if not body:
+        return 0.0
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    value = data.get("advance_days", 0) if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_ADVANCE_DAYS:
+        raise ValueError(f"advance_days must be a number of days from 0 to {MAX_ADVANCE_DAYS:g}")
+    return float(value)
+
+
+class RotateDueEndpoint:
+    """``POST /.local/rotate-due``: run the scheduler once with its clock advanced."""
+
+    def __init__(
+        self,
+        scheduler: RotationScheduler,
+        verifier: SigV4Verifier,
+        api_arn: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._scheduler = scheduler
+        self._verifier = verifier
+        self._resource = execute_api_arn(api_arn, CONTROL_STAGE, "POST", ROTATE_DUE_PATH.removeprefix("/.local"))
+        self._clock = clock
+
+    async def handle(self, request: Request) -> Response:
+        if not _loopback(request.client.host if request.client else None):
+            return _json(403, {"message": "Forbidden"})
+        body = await request.body()
+        call = IncomingCall(
+            method=request.method.upper(),
+            scheme=request.url.scheme,
+            raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
+            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
+            body=body,
+        )
+        identity = self._verifier.verify(call, self._resource)
+        if isinstance(identity, Denial):
+            return _json(identity.status, {"message": identity.message})
+        try:
+            advance = parse_advance(body)
+        except ValueError as error:
+            return _json(400, {"code": "bad_request", "message": str(error)})
+        clock = self._clock() + timedelta(days=advance)
+        runs = await run_in_threadpool(self._scheduler.run_due, clock)
+        return _json(
+            200,
+            {
+                "advance_days": advance,
+                "clock": clock.isoformat().replace("+00:00", "Z"),
+                "rotations": [
+                    {"client_id": r.key_id, "version_id": r.version_id, "ok": r.ok, "failed_step": r.failed_step}
+                    for r in runs
+                ],
+            },
+        )
