@@ -1,21 +1,25 @@
-"""The `tokengate` command: manage clients through the admin API, and run the local stack.
+"""The `tokengate` command: manage clients through the admin API, fetch a client's token, and run
+the local stack.
 
 Every admin call is signed with SigV4 by botocore (service execute-api) and sent with urllib3.
 Against the local stack the CLI uses the local admin's credentials from the state folder; against
-a deployed stack, the standard AWS credential chain (profiles, environment, SSO).
+a deployed stack, the standard AWS credential chain (profiles, environment, SSO). `token fetch`
+is a client's call instead: it presents the client's token, read from a file or the environment
+(never from the command line, which other users of the machine can read).
 Expected failures print one line, ``error: <code>: <message>``, and exit non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
@@ -40,6 +44,8 @@ STATUS_CODES = {
     504: "gateway_timeout",
 }
 TOKEN_NOTICE = "shown once: store it now, it cannot be retrieved again"
+#: Where `token fetch` reads the token when no --token-file is given.
+TOKEN_ENV = "TOKENGATE_TOKEN"
 EPILOG = """\
 endpoint: --endpoint URL (the stage URL, e.g. http://127.0.0.1:8080/dev), or --stack-name NAME
 (reads the deployed stack's ApiUrl output), else $TOKENGATE_ENDPOINT, else the local stack at
@@ -164,16 +170,43 @@ class ApiResponse:
     body: Any
 
 
+def send(
+    method: str, url: str, *, base_url: str, timeout: float, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> Any:
+    """One HTTP call; the parsed JSON body on success, CliError otherwise (``base_url`` names the
+    endpoint in messages, never the full URL, which may carry a signature)."""
+    import urllib3
+
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout))
+    try:
+        response = http.request(method, url, body=body or None, headers=dict(headers or {}), redirect=False)
+    except urllib3.exceptions.NewConnectionError:
+        raise CliError(
+            "unreachable",
+            f"cannot connect to {base_url} (connection refused; is `tokengate local` running?)",
+            EXIT_UNREACHABLE,
+        ) from None
+    except urllib3.exceptions.TimeoutError:
+        raise CliError("timeout", f"no answer from {base_url} in time", EXIT_UNREACHABLE) from None
+    except urllib3.exceptions.HTTPError as error:
+        raise CliError("unreachable", f"{base_url}: {type(error).__name__}", EXIT_UNREACHABLE) from None
+    text = response.data.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    if response.status >= 400:
+        raise _api_error(response.status, parsed, text)
+    return parsed
+
+
 class AdminClient:
     def __init__(self, target: Target, timeout: float = 30.0) -> None:
-        import urllib3
-
         self.target = target
-        self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout))
+        self.timeout = timeout
 
     def call(self, method: str, path: str, body: Any = None, query: Mapping[str, str] | None = None) -> Any:
         """One signed call; the parsed JSON body on success, CliError otherwise."""
-        import urllib3
         from botocore.credentials import Credentials
 
         from tokengate.sigv4 import sign
@@ -185,28 +218,14 @@ class AdminClient:
         headers = {"content-type": "application/json"} if body is not None else {}
         credentials = Credentials(self.target.access_key, self.target.secret_key, self.target.token)
         signed = sign(method, url, credentials=credentials, region=self.target.region, body=data, headers=headers)
-        try:
-            response = self._http.request(
-                method, signed.url, body=signed.body or None, headers=signed.headers, redirect=False
-            )
-        except urllib3.exceptions.NewConnectionError:
-            raise CliError(
-                "unreachable",
-                f"cannot connect to {self.target.base_url} (connection refused; is `tokengate local` running?)",
-                EXIT_UNREACHABLE,
-            ) from None
-        except urllib3.exceptions.TimeoutError:
-            raise CliError("timeout", f"no answer from {self.target.base_url} in time", EXIT_UNREACHABLE) from None
-        except urllib3.exceptions.HTTPError as error:
-            raise CliError("unreachable", f"{self.target.base_url}: {type(error).__name__}", EXIT_UNREACHABLE) from None
-        text = response.data.decode("utf-8", "replace")
-        try:
-            parsed: Any = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
-        if response.status >= 400:
-            raise _api_error(response.status, parsed, text)
-        return parsed
+        return send(
+            method,
+            signed.url,
+            base_url=self.target.base_url,
+            timeout=self.timeout,
+            body=signed.body,
+            headers=signed.headers,
+        )
 
 
 def _api_error(status: int, parsed: Any, text: str) -> CliError:
@@ -268,6 +287,8 @@ def _client_lines(client: Mapping[str, Any]) -> list[str]:
             fields.append(("previous token", f"valid until {_when(rotation['previous_token_valid_until'])}"))
     if client.get("reader_arn"):
         fields.append(("reader", client["reader_arn"]))
+    if client.get("token_fetch") is not None:
+        fields.append(("token fetch", "allowed (GET /token)" if client["token_fetch"] else "off"))
     if client.get("revoked_at"):
         fields.append(("revoked", f"{_when(client.get('revoked_at'))} by {client.get('revoked_by') or '-'}"))
     width = max(len(k) for k, _ in fields)
@@ -310,8 +331,27 @@ def _clients_path(tenant: str, client: str | None = None, action: str | None = N
     return path
 
 
-def _client_id(tenant: str, value: str) -> str:
-    """A client id as given, or derived from the client's name (ids are derived from tenant + name)."""
+def _all_clients(admin: AdminClient, tenant: str, *, status: str | None = None, limit: int = 100) -> list[Any]:
+    """Every client of a tenant (revoked ones too, unless ``status`` says otherwise), page by page."""
+    items: list[Any] = []
+    next_token: str | None = None
+    for _ in range(10_000):
+        query = {"limit": str(limit)}
+        if status:
+            query["status"] = status
+        if next_token:
+            query["next_token"] = next_token
+        page = admin.call("GET", _clients_path(tenant), query=query)
+        items += page.get("items", [])
+        next_token = page.get("next_token")
+        if not next_token:
+            break
+    return items
+
+
+def _client_id(admin: AdminClient, tenant: str, value: str) -> str:
+    """A client id as given, or the id of the tenant's client of that name. Ids are random, so a
+    name is looked up in the tenant's list (revoked clients included: they can be restored)."""
     from tokengate import use_services_path
 
     use_services_path()
@@ -320,43 +360,40 @@ def _client_id(tenant: str, value: str) -> str:
 
     if tokens.is_key_id(value):
         return value
-    if re.match(CLIENT_NAME_PATTERN, value):
-        return tokens.derive_key_id(tenant, value)
-    raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
+    if not re.match(CLIENT_NAME_PATTERN, value):
+        raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
+    found = [c["client_id"] for c in _all_clients(admin, tenant) if c.get("client_name") == value]
+    if not found:
+        raise CliError("not_found", "client not found")
+    if len(found) > 1:  # names are unique per tenant: only a broken name table could allow this
+        raise CliError("conflict", f"{len(found)} clients are named {value!r}: give a client id ({', '.join(found)})")
+    return str(found[0])
 
 
 def _admin(args: argparse.Namespace) -> AdminClient:
     return AdminClient(resolve_target(args, os.environ), timeout=args.timeout)
 
 
+def _body_fields(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def cmd_issue(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"client_name": args.name}
     if args.scope:
         body["scopes"] = args.scope
-    for field_name in ("ttl_seconds", "expires_at", "rotation_period_days", "grace_seconds", "reader_arn"):
-        value = getattr(args, field_name)
-        if value is not None:
-            body[field_name] = value
+    body.update(
+        _body_fields(
+            args, ("ttl_seconds", "expires_at", "rotation_period_days", "grace_seconds", "reader_arn", "token_fetch")
+        )
+    )
     issued = _admin(args).call("POST", _clients_path(args.tenant), body)
     _emit_issued(args, issued, "issued")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    admin = _admin(args)
-    items: list[dict[str, Any]] = []
-    next_token: str | None = None
-    for _ in range(1000):
-        query = {"limit": str(args.limit)}
-        if args.status:
-            query["status"] = args.status
-        if next_token:
-            query["next_token"] = next_token
-        page = admin.call("GET", _clients_path(args.tenant), query=query)
-        items += page.get("items", [])
-        next_token = page.get("next_token")
-        if not next_token:
-            break
+    items = _all_clients(_admin(args), args.tenant, status=args.status, limit=args.limit)
 
     def human() -> str:
         if not items:
@@ -378,7 +415,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    client = _admin(args).call("GET", _clients_path(args.tenant, _client_id(args.tenant, args.client)))
+    admin = _admin(args)
+    client = admin.call("GET", _clients_path(args.tenant, _client_id(admin, args.tenant, args.client)))
     _emit(args, client, lambda: "\n".join(_client_lines(client)))
     return 0
 
@@ -397,20 +435,19 @@ def cmd_update(args: argparse.Namespace) -> int:
         body["rotation_period_days"] = None
     elif args.rotation_period_days is not None:
         body["rotation_period_days"] = args.rotation_period_days
-    if args.grace_seconds is not None:
-        body["grace_seconds"] = args.grace_seconds
+    body.update(_body_fields(args, ("grace_seconds", "token_fetch")))
     if not body:
         raise CliError("usage", "nothing to update: give at least one option (see --help)", EXIT_USAGE)
-    path = _clients_path(args.tenant, _client_id(args.tenant, args.client))
-    client = _admin(args).call("PATCH", path, body)
+    admin = _admin(args)
+    client = admin.call("PATCH", _clients_path(args.tenant, _client_id(admin, args.tenant, args.client)), body)
     _emit(args, client, lambda: "\n".join(["updated", *_client_lines(client)]))
     return 0
 
 
 def _simple_action(method: str, action: str | None, verb: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        path = _clients_path(args.tenant, _client_id(args.tenant, args.client), action)
-        client = _admin(args).call(method, path)
+        admin = _admin(args)
+        client = admin.call(method, _clients_path(args.tenant, _client_id(admin, args.tenant, args.client), action))
         _emit(args, client, lambda: "\n".join([verb, *_client_lines(client)]))
         return 0
 
@@ -418,10 +455,146 @@ def _simple_action(method: str, action: str | None, verb: str) -> Callable[[argp
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    path = _clients_path(args.tenant, _client_id(args.tenant, args.client), "rotate")
-    issued = _admin(args).call("POST", path)
+    admin = _admin(args)
+    issued = admin.call("POST", _clients_path(args.tenant, _client_id(admin, args.tenant, args.client), "rotate"))
     _emit_issued(args, issued, "rotated")
     return 0
+
+
+def _keys_text(view: Mapping[str, Any]) -> str:
+    rows = [
+        [
+            k.get("name", ""),
+            _when(k.get("added_at")) if k.get("added_at") else "with the stack",
+            "yes" if k.get("signing") else "no",
+        ]
+        for k in view.get("keys", [])
+    ]
+    lines = [_table(rows, ["KEY", "ADDED", "SIGNS NEW TOKENS"])]
+    if view.get("legacy_key_ids"):
+        lines.append(f"untagged tokens still accepted for {view['legacy_key_ids']} client(s) (see `tokengate migrate`)")
+    return "\n".join(lines)
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    view = _admin(args).call("GET", "/admin/keys")
+    _emit(args, view, lambda: _keys_text(view))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from tokengate import use_services_path
+
+    use_services_path()
+    from tokengate_core.keyring import REFRESH_SECONDS
+
+    view = _admin(args).call("POST", "/admin/keys/rotate")
+    newest = (view.get("keys") or [{}])[-1]
+    added = newest.get("added_at")
+    since = ""
+    if added:
+        since = f" from {_when((datetime.fromisoformat(added) + timedelta(seconds=REFRESH_SECONDS)).isoformat())}"
+    note = (
+        f"added signing key {newest.get('name')}: it signs new tokens{since}, once every authorizer has loaded it; "
+        "the older keys keep verifying the tokens they signed"
+    )
+    _emit(args, view, lambda: f"{note}\n\n{_keys_text(view)}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    report = _admin(args).call("POST", "/admin/migrate")
+
+    def human() -> str:
+        lines = [
+            f"examined {report.get('clients')} client(s); recorded {report.get('names_claimed')} name(s) as taken",
+            f"untagged tokens still accepted for {report.get('legacy_key_ids')} client(s), until each rotates",
+        ]
+        conflicts = report.get("conflicts") or []
+        if conflicts:
+            lines.append(f"{len(conflicts)} client(s) whose name another client holds (rename or revoke them):")
+            lines += [f"  {c}" for c in conflicts]
+        return "\n".join(lines)
+
+    _emit(args, report, human)
+    return 0
+
+
+def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """The client's token from --token-file (``-``: standard input) or $TOKENGATE_TOKEN, checked
+    offline (format and checksum) so a typo is one clear line, not a 403."""
+    from tokengate import use_services_path
+
+    use_services_path()
+    from tokengate_core import tokens
+
+    if args.token_file:
+        where = "standard input" if args.token_file == "-" else args.token_file
+        try:
+            text = sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()
+        except OSError as error:
+            raise CliError("usage", f"cannot read {where}: {error.strerror or error}", EXIT_USAGE) from None
+    elif environ.get(TOKEN_ENV):
+        where, text = f"${TOKEN_ENV}", environ[TOKEN_ENV]
+    else:
+        raise CliError(
+            "usage",
+            f"give --token-file FILE (or -) or set {TOKEN_ENV}; a token is never taken from the command line",
+            EXIT_USAGE,
+        )
+    token = tokens.from_authorization_header(text.strip()) or ""
+    try:
+        tokens.parse(token)
+    except tokens.TokenFormatError as error:
+        raise CliError("invalid_token", f"{where} holds no tokengate token ({error.reason})", EXIT_USAGE) from None
+    return token
+
+
+def cmd_token_fetch(args: argparse.Namespace) -> int:
+    from tokengate import use_services_path
+
+    use_services_path()
+    from tokengate_core.routes import DELIVERY_ROUTE
+
+    token = _read_token(args, os.environ)
+    if args.endpoint and args.stack_name:
+        raise CliError("usage", "give --endpoint or --stack-name, not both", EXIT_USAGE)
+    base = _stack_url(args) if args.stack_name else _stage_url(args.endpoint or _default_endpoint(os.environ))
+    body = send(
+        DELIVERY_ROUTE.method,
+        f"{base}{DELIVERY_ROUTE.path}",
+        base_url=base,
+        timeout=args.timeout,
+        headers={"authorization": token},
+    )
+    if not isinstance(body, dict) or not isinstance(body.get("token"), str):
+        raise CliError("bad_response", f"{base}{DELIVERY_ROUTE.path} answered without a token")
+    print(json.dumps(body, indent=2, sort_keys=True) if args.output == "json" else body["token"])
+    return 0
+
+
+def cmd_rotate_due(args: argparse.Namespace) -> int:
+    from tokengate.local.control import ROTATE_DUE_PATH
+
+    target = resolve_target(args, os.environ)
+    parts = urlsplit(target.base_url)
+    if parts.hostname not in LOOPBACK:
+        raise CliError("usage", "rotate-due drives a local stack: give its loopback --endpoint", EXIT_USAGE)
+    origin = AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+    result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
+    runs = result.get("rotations") or []
+
+    def human() -> str:
+        when = f"{_when(result.get('clock'))} (now + {args.advance:g} days)" if args.advance else "now"
+        if not runs:
+            return f"no client is due for rotation at {when}"
+        rows = [
+            [r.get("client_id", ""), "rotated" if r.get("ok") else f"failed at {r.get('failed_step')}"] for r in runs
+        ]
+        return f"scheduled rotations due at {when}:\n" + _table(rows, ["CLIENT ID", "RESULT"])
+
+    _emit(args, result, human)
+    return 0 if all(r.get("ok") for r in runs) else EXIT_API_ERROR
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -458,11 +631,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+TOKEN_FETCH_HELP = (
+    "let the client fetch its current token at GET /token with the token it holds "
+    "(how a rotated token reaches a client with no IAM identity)"
+)
+
+
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog="tokengate",
-        description="Per-client bearer tokens for API Gateway HTTP APIs: manage clients, run the local stack.",
+        description="Per-client bearer tokens for API Gateway HTTP APIs: manage clients and keys, fetch a "
+        "client's token, run the local stack.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -511,6 +691,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     issue.add_argument("--rotation-period-days", type=_positive_int, help="rotate automatically every N days")
     issue.add_argument("--grace-seconds", type=_positive_int, help="how long a rotated-out token stays valid")
     issue.add_argument("--reader-arn", help="IAM principal that may read this client's own secret")
+    issue.add_argument("--token-fetch", action=argparse.BooleanOptionalAction, help=TOKEN_FETCH_HELP)
     issue.set_defaults(func=cmd_issue)
 
     listing = actions.add_parser("list", parents=[connection, output, tenant], help="list a tenant's clients")
@@ -533,6 +714,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     update_rotation.add_argument("--rotation-period-days", type=_positive_int)
     update_rotation.add_argument("--no-rotation", action="store_true", help="stop automatic rotation")
     update.add_argument("--grace-seconds", type=_positive_int)
+    update.add_argument("--token-fetch", action=argparse.BooleanOptionalAction, help=TOKEN_FETCH_HELP)
     update.set_defaults(func=cmd_update)
 
     for name, method, action, verb, text in (
@@ -546,6 +728,39 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "rotate", parents=[connection, issued_output, tenant, client], help="rotate a token (new one shown once)"
     )
     rotate.set_defaults(func=cmd_rotate)
+
+    keys = commands.add_parser("keys", help="the deployment's signing keys (token tags)")
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    key_actions.add_parser(
+        "list", parents=[connection, output], help="list the signing keys (names and ages, never values)"
+    ).set_defaults(func=cmd_keys_list)
+    key_actions.add_parser(
+        "rotate", parents=[connection, output], help="add a signing key; the old ones keep verifying"
+    ).set_defaults(func=cmd_keys_rotate)
+
+    migrate = commands.add_parser(
+        "migrate",
+        parents=[connection, output],
+        help="once after upgrading: record existing clients' names and keep their untagged tokens working",
+    )
+    migrate.set_defaults(func=cmd_migrate)
+
+    token = commands.add_parser("token", help="a client's own calls, made with its token")
+    token_actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fetch = token_actions.add_parser(
+        "fetch",
+        parents=[connection],
+        help=f"print the client's current token (GET /token), presenting the token it holds (file or ${TOKEN_ENV})",
+    )
+    fetch.add_argument("--token-file", help=f"file holding the token ('-': standard input; default ${TOKEN_ENV})")
+    fetch.add_argument(
+        "--output",
+        "-o",
+        choices=["token", "json"],
+        default="token",
+        help="'token' (default) prints only the token; 'json' the whole answer",
+    )
+    fetch.set_defaults(func=cmd_token_fetch)
 
     openapi = commands.add_parser("openapi", parents=[connection], help="print the admin API's OpenAPI document")
     openapi.set_defaults(func=cmd_openapi)
@@ -575,9 +790,25 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "--rotation-check-interval",
         type=float,
         default=60.0,
-        help="seconds between scheduled-rotation checks (default 60; 0 turns the scheduler off)",
+        help="seconds between scheduled-rotation checks (default 60; 0 turns the timer off)",
     )
     local.set_defaults(func=cmd_local)
+    local_actions = local.add_subparsers(dest="local_action", metavar="ACTION")
+    rotate_due = local_actions.add_parser(
+        "rotate-due",
+        parents=[connection, output],
+        help="ask the running local stack to run its rotation scheduler now",
+        description="Run the running local stack's rotation scheduler now, rotating every client due DAYS "
+        "from now (the rotations themselves happen now: grace windows run on the real clock).",
+    )
+    rotate_due.add_argument(
+        "--advance",
+        type=float,
+        default=0.0,
+        metavar="DAYS",
+        help="pick the clients due this many days from now (default 0; the stack checks the range)",
+    )
+    rotate_due.set_defaults(func=cmd_rotate_due)
 
     capacity.register(commands)
     return parser
