@@ -166,6 +166,15 @@ def _json(text: str) -> Any:
         return text
 
 
+def forged(key_id: str) -> str:
+    """A well-formed token (valid checksum) for ``key_id`` whose tag no key of any deployment made."""
+    import secrets
+
+    from tokengate_core import tokens
+
+    return tokens.generate(key_id, lambda _signed: tokens.encode_tag(secrets.token_bytes(12)))
+
+
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 20.0) -> T:
     """Poll until ``done(probe())``, at most ``timeout`` seconds; return the last result either way."""
     deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 
 import pytest
@@ -21,7 +22,8 @@ def test_client_lifecycle_through_the_cli(stack: RunningStack) -> None:
     assert "shown once" in issue.stdout
     token = issue.stdout.strip().splitlines()[-1]
     client_id = tokens.parse(token).key_id
-    assert f"client id  {client_id}" in issue.stdout
+    assert re.search(rf"^client id +{client_id}$", issue.stdout, re.MULTILINE)
+    assert re.search(r"^token fetch +off$", issue.stdout, re.MULTILINE)
 
     listed = run_cli(stack, "clients", "list", "--tenant", "cli")
     assert listed.returncode == 0, listed.stderr

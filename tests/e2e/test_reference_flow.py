@@ -7,8 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.harness import RunningStack, cli_json, curl, run_cli, wait_for
-from tokengate_core import tokens
+from tests.e2e.harness import RunningStack, cli_json, curl, forged, run_cli, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +28,7 @@ def test_issue_call_revoke_restore_rotate(stack: RunningStack) -> None:
     assert ok.body["client_name"] == "web-app"
     assert ok.headers.get("apigw-requestid")
 
-    wrong = tokens.generate(client_id)  # well-formed, right key id, wrong secret
+    wrong = forged(client_id)  # well-formed, right key id, a tag this deployment never made
     denied = curl(invoke, {"Authorization": wrong})
     assert (denied.status, denied.body) == (403, {"message": "Forbidden"})
     missing = curl(invoke)

@@ -29,7 +29,7 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     finally:
         assert first.stop() == 0, first.output()
     assert "tokengate local stack stopped" in "".join(first.stdout)
-    for name in ("secrets.json", "credentials.json", "principals.json"):
+    for name in ("secrets.json", "table.json", "credentials.json", "principals.json"):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
     assert kept["token"] not in "".join(first.stdout + first.stderr)
 
@@ -37,13 +37,17 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     try:
         assert (state / "credentials.json").read_text() == credentials
         assert "secret access key" not in "".join(second.stdout)  # shown once, at the first start only
-        assert "restored 3 client secret(s)" in "".join(second.stdout)
+        assert "restored 3 client secret(s) and the signing keyring from secrets.json" in "".join(second.stdout)
         invoke = f"{second.url}/invoke"
-        ok = curl(invoke, {"Authorization": kept["token"]})
+        ok = curl(invoke, {"Authorization": kept["token"]})  # its tag verifies: the keyring came back
         assert ok.status == 200 and ok.body["client_id"] == kept["client"]["client_id"], ok
         # Both versions of the rotated client came back: the new token and the old one in its grace.
         assert curl(invoke, {"Authorization": rotated["token"]}).status == 200
         assert curl(invoke, {"Authorization": turned["token"]}).status == 200
+        # The names are still taken (the table came back), the revoked one's too.
+        for name in ("kept", "gone"):
+            again = run_cli(second, "clients", "issue", "--tenant", "acme", "--name", name)
+            assert again.returncode == 1 and again.stderr.startswith("error: conflict: "), again.stderr
         # The revoked client is still revoked, and still restorable.
         assert curl(invoke, {"Authorization": gone["token"]}).status == 403
         assert cli_json(second, "clients", "show", "--tenant", "acme", "gone")["status"] == "revoked"

@@ -37,7 +37,7 @@ def session(stack: RunningStack) -> requests.Session:
 def test_admin_api_conforms_to_its_openapi(admin_schema: Any, stack: RunningStack, session: requests.Session) -> None:
     """Driven per operation (schemathesis' pytest plugin predates pytest 9)."""
     operations = [result.ok() for result in admin_schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 10
     for operation in operations:
 
         @given(case=operation.as_strategy())
