@@ -19,19 +19,24 @@ from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.runtime import FunctionRuntime, Invocation, function_environment
 from tokengate.local.scheduler import STEPS, RotationScheduler
 from tokengate.local.state import SecretsSnapshot, admin_credentials, write_private
-from tokengate_core import tokens
+from tokengate_core import keyring, tokens
 from tokengate_core.api import IssueClientRequest
-from tokengate_core.aws import make_store
+from tokengate_core.aws import make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings, RotationSettings
 from tokengate_core.store import SecretsStore
 
 ACTOR = "arn:aws:iam::123456789012:user/tester"
+#: A rotation schedule needs a delivery path: here GET /token, with a grace shorter than a day.
+FETCHED = {"token_fetch": True, "grace_seconds": 3600}
+KEYRING = keyring.secret_name(AdminSettings().secret_prefix)
 
 
 @pytest.fixture
 def service(emulator: SecretsManagerEmulator) -> ClientService:
-    return ClientService(store=make_store(AdminSettings()), settings=AdminSettings())
+    return ClientService(
+        store=make_store(AdminSettings()), settings=AdminSettings(), registry=make_registry(AdminSettings())
+    )
 
 
 @pytest.fixture
@@ -65,9 +70,9 @@ def test_due_clients_are_rotated_through_the_four_steps(
 
     saves: list[int] = []
     scheduler = RotationScheduler(store, invoke, after_rotation=lambda: saves.append(1))
-    daily, old_token = issue(service, "daily", rotation_period_days=1, grace_seconds=3600)
+    daily, old_token = issue(service, "daily", rotation_period_days=1, **FETCHED)
     issue(service, "manual")
-    weekly, _ = issue(service, "weekly", rotation_period_days=7)
+    weekly, _ = issue(service, "weekly", rotation_period_days=7, **FETCHED)
     t0 = store.get(daily).created_at
 
     assert scheduler.run_due(t0 + timedelta(hours=23)) == []
@@ -98,7 +103,7 @@ def test_due_clients_are_rotated_through_the_four_steps(
 def test_revoked_clients_are_not_rotated(
     service: ClientService, store: SecretsStore, rotation: FunctionRuntime
 ) -> None:
-    client_id, _ = issue(service, "gone", rotation_period_days=1)
+    client_id, _ = issue(service, "gone", rotation_period_days=1, **FETCHED)
     service.revoke("acme", client_id, ACTOR)
     scheduler = RotationScheduler(store, rotation.invoke)
     assert scheduler.run_due(datetime.now(UTC) + timedelta(days=30)) == []
@@ -107,7 +112,7 @@ def test_revoked_clients_are_not_rotated(
 def test_a_failing_step_stops_the_rotation_and_keeps_the_current_token(
     service: ClientService, store: SecretsStore, rotation: FunctionRuntime
 ) -> None:
-    client_id, token = issue(service, "flaky", rotation_period_days=1)
+    client_id, token = issue(service, "flaky", rotation_period_days=1, **FETCHED)
 
     def invoke(event: dict[str, Any]) -> Invocation:
         return Invocation(error="RotationError") if event["Step"] == "testSecret" else rotation.invoke(event)
@@ -185,7 +190,9 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     assert gone_token in path.read_text()  # the revoked client's value came from the earlier snapshot
 
     emulator.reset()
-    assert SecretsSnapshot(sm, path).restore() == 3
+    restored = SecretsSnapshot(sm, path)
+    assert restored.restore() == 4  # the three clients and the signing keyring
+    assert sorted(restored.restored_names) == sorted([*names, KEYRING])
     after = {n: _state(sm, n) for n in names}
     assert after == before
     # AWSCURRENT (with the AWSPENDING a finished rotation can leave) and AWSPREVIOUS all came back.
@@ -212,10 +219,10 @@ def test_a_secret_past_its_recovery_window_is_not_restored(
     snapshot.save()
     emulator.reset()
     # Stopped for 60 days: the 7-day recovery window has ended, so the revoked secret is gone for good.
-    assert SecretsSnapshot(sm, path, now=lambda: datetime.now(UTC) + timedelta(days=60)).restore() == 1
-    assert [s["Name"] for s in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]] == [
-        f"tokengate/clients/{kept}"
-    ]
+    assert SecretsSnapshot(sm, path, now=lambda: datetime.now(UTC) + timedelta(days=60)).restore() == 2
+    assert sorted(s["Name"] for s in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]) == sorted(
+        [f"tokengate/clients/{kept}", KEYRING]
+    )
 
 
 def test_a_secret_revoked_before_it_could_be_read_is_skipped(
@@ -226,7 +233,8 @@ def test_a_secret_revoked_before_it_could_be_read_is_skipped(
     issue(service, "kept")
     gone, _ = issue(service, "gone")
     service.revoke("acme", gone, ACTOR)
-    assert SecretsSnapshot(sm, path).save() == 1  # no earlier snapshot ever read "gone"'s value
+    # kept and the keyring: no earlier snapshot ever read "gone"'s value
+    assert SecretsSnapshot(sm, path).save() == 2
 
 
 def test_admin_credentials_are_generated_once_private_and_overridable(tmp_path: Path) -> None:
