@@ -323,7 +323,7 @@ def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list
         f"  admin API (AWS_IAM, SigV4 service execute-api, region {options.region}):  {url}/admin/...",
         f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
         f"          {prog} clients list --tenant acme{flags}",
-        f"          {prog} local rotate-due --advance 30{flags}   (run scheduled rotations as if 30 days had passed)",
+        f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
         f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
     ]
     if stack.restored or stack.restored_keyring:
