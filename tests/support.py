@@ -7,8 +7,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokengate.events import ACCOUNT, ADMIN_ARN, FakeClock, FakeContext, admin_event, authorizer_event
+from tokengate_core import keyring, tokens
 
-__all__ = ["ACCOUNT", "ADMIN_ARN", "AdminResponse", "FakeClock", "FakeContext", "admin_event", "authorizer_event"]
+#: A signer for tokens that need no deployment (unit tests of the codec and the record).
+SIGN = keyring.new_keyring(0.0).signer(0.0)
+
+
+def forged(key_id: str) -> str:
+    """A well-formed token (right checksum) whose tag no deployment key made."""
+    return tokens.generate(key_id, lambda signed: "0" * tokens.TAG_LENGTH)
+
+
+def minted(key_id: str) -> str:
+    """A token for ``key_id`` tagged by this deployment's keyring: genuine, but not the client's."""
+    from tokengate_core.aws import make_store
+    from tokengate_core.config import StoreSettings
+
+    return tokens.generate(key_id, keyring.ensure(make_store(StoreSettings()), 0.0).signer(0.0))
+
+
+__all__ = [
+    "ACCOUNT",
+    "ADMIN_ARN",
+    "SIGN",
+    "AdminResponse",
+    "FakeClock",
+    "FakeContext",
+    "admin_event",
+    "authorizer_event",
+    "forged",
+    "minted",
+]
 
 
 @dataclass

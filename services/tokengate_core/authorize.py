@@ -114,6 +114,13 @@ class TokenAuthorizer:
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
 
+    def reset(self) -> None:
+        """Forget everything this container learned, as a fresh container would start."""
+        self.cache.clear()
+        self._mismatched.clear()
+        self._backoff_until.clear()
+        self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
+
     @property
     def store(self) -> SecretsStore:
         # Created on the first cache miss: a container that only sees garbage never builds a client.

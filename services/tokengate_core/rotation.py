@@ -67,8 +67,8 @@ class Rotator:
             # Rotating would strand the client at the end of the grace window: keep its token.
             raise RotationError(f"not rotating: {problem}")
         now = self.clock()
-        token = tokens.generate(key_id, keyring.ensure(self.store, now).signer(now))
-        new = current.rotated(token, utcnow_from(now), ACTOR)
+        new_token = tokens.generate(key_id, keyring.ensure(self.store, now).signer(now))
+        new = current.rotated(new_token, utcnow_from(now), ACTOR)
         self.store.put(new, request_token=token, stages=["AWSPENDING"])
         return "pending version created"
 

@@ -204,7 +204,7 @@ def test_update_changes_only_what_is_given() -> None:
     # The token itself is untouched by an update.
     from authorizer import app
 
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
     assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
 
 
@@ -272,7 +272,7 @@ def test_rotation_schedule_is_set_where_a_rotation_function_is_deployed(
     monkeypatch.setattr(service, "settings", service.settings.model_copy(update={"rotation_function_arn": arn}))
     monkeypatch.setattr(service.store, "schedule_rotation", lambda key, fn, days: calls.append(("on", (fn, days))))
     monkeypatch.setattr(service.store, "cancel_rotation", lambda key: calls.append(("off", key)))
-    client_id, _ = issue("acme", "ci-bot", rotation_period_days=30)
+    client_id, _ = issue("acme", "ci-bot", rotation_period_days=30, token_fetch=True)
     assert calls == [("on", (arn, 30))]
     call_admin("PATCH", f"{BASE}/{client_id}", {"rotation_period_days": 7})
     call_admin("PATCH", f"{BASE}/{client_id}", {"scopes": ["*"]})  # unchanged schedule: no call
@@ -304,7 +304,7 @@ def test_backend_failure_on_revoke_leaves_the_client_as_it_was(emulator: Secrets
     assert call_admin("GET", BASE).body["items"][0]["revoked_by"] is None
     from authorizer import app
 
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
     assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
 
 

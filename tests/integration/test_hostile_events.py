@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import authorizer_event, call_admin, issue
+from tests.support import authorizer_event, call_admin, forged, issue, minted
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core import tokens
+from tokengate_core.config import AdminSettings
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def world() -> dict[str, Any]:
     from tests.conftest import _EMULATOR
 
     _EMULATOR.reset()
-    app.authorizer.cache.clear()  # key ids derive from names: forget any earlier world
+    _EMULATOR.create_table(AdminSettings().table_name)
+    app.authorizer.reset()  # a new keyring: forget any earlier world
     good_id, good = issue("acme", "good", scopes=["GET /invoke"])
     _, anyroute = issue("acme", "anyroute", scopes=["*"])
     disabled_id, disabled = issue("acme", "disabled")
@@ -37,7 +38,7 @@ def world() -> dict[str, Any]:
     return {
         "good": good,
         "anyroute": anyroute,
-        "bad": [disabled, revoked, expired, before_rotation, tokens.generate(good_id)],
+        "bad": [disabled, revoked, expired, before_rotation, minted(good_id), forged(good_id)],
         "rotated": after_rotation,
         "emulator": _EMULATOR,
     }

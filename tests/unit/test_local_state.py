@@ -21,7 +21,7 @@ from tokengate.local.scheduler import STEPS, RotationScheduler
 from tokengate.local.state import SecretsSnapshot, admin_credentials, write_private
 from tokengate_core import tokens
 from tokengate_core.api import IssueClientRequest
-from tokengate_core.aws import make_store
+from tokengate_core.aws import make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings, RotationSettings
 from tokengate_core.store import SecretsStore
@@ -31,7 +31,8 @@ ACTOR = "arn:aws:iam::123456789012:user/tester"
 
 @pytest.fixture
 def service(emulator: SecretsManagerEmulator) -> ClientService:
-    return ClientService(store=make_store(AdminSettings()), settings=AdminSettings())
+    settings = AdminSettings()
+    return ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
 
 
 @pytest.fixture

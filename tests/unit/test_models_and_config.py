@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from tests.support import SIGN
 from tokengate_core import tokens
 from tokengate_core.config import AdminSettings, AuthorizerSettings, ConfigError, MainSettings, RotationSettings
 from tokengate_core.models import ClientRecord, scope_regex
@@ -16,10 +17,10 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def record(**changes: object) -> ClientRecord:
-    key = tokens.derive_key_id("acme", "bot")
+    key = tokens.new_key_id()
     data: dict[str, object] = {
         "key_id": key,
-        "token": tokens.generate(key),
+        "token": tokens.generate(key, SIGN),
         "tenant": "acme",
         "client_name": "bot",
         "scopes": ["*"],
@@ -81,7 +82,7 @@ def test_invalid_records_are_refused(changes: dict[str, object]) -> None:
 
 def test_rotation_keeps_the_old_digest_for_the_grace_period() -> None:
     rec = record()
-    new_token = tokens.generate(rec.key_id)
+    new_token = tokens.generate(rec.key_id, SIGN)
     rotated = rec.rotated(new_token, NOW, "bob")
     assert rotated.token.get_secret_value() == new_token
     assert rotated.previous is not None
@@ -93,7 +94,7 @@ def test_rotation_keeps_the_old_digest_for_the_grace_period() -> None:
 
 def test_rotation_without_grace_keeps_no_previous() -> None:
     rec = record(rotation={"grace_seconds": 0})
-    assert rec.rotated(tokens.generate(rec.key_id), NOW, "bob").previous is None
+    assert rec.rotated(tokens.generate(rec.key_id, SIGN), NOW, "bob").previous is None
 
 
 def test_status() -> None:
