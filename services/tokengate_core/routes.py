@@ -8,6 +8,7 @@ from typing import Literal
 from tokengate_core.config import (
     AdminSettings,
     AuthorizerSettings,
+    DeliverySettings,
     MainSettings,
     RotationSettings,
     _EnvModel,
@@ -82,6 +83,16 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
         timeout_seconds=60,
+    ),
+    # One GetSecretValue per call; a client calls it a few times per rotation.
+    "delivery": FunctionSpec(
+        "delivery",
+        "delivery.app.handler",
+        DeliverySettings,
+        "tokengate-delivery",
+        "Hands a client its current token when it presents a still-valid one",
+        memory_mb=256,
+        timeout_seconds=10,
     ),
 }
 
