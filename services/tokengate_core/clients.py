@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -80,6 +80,7 @@ class DeliveryPathError(BadRequestError):
 
 
 #: Fields whose change can take a client's delivery path away (or add a schedule that needs one).
+_KEYRING_REUSE_SECONDS = 60.0
 _DELIVERY_FIELDS = frozenset({"rotation_period_days", "grace_seconds", "token_fetch"})
 
 
@@ -96,6 +97,15 @@ class ClientService:
     registry: NameRegistry
     clock: Clock = time.time
     audit: Audit = _no_audit
+    _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
+
+    def _signer(self, epoch: float) -> Callable[[str], str]:
+        """Tokens are tagged with the keyring's signing key. The keyring is read at most once per
+        :data:`_KEYRING_REUSE_SECONDS` per container: a newly added key starts signing at most
+        that much later than it could, and an issue costs no extra read."""
+        if self._ring is None or not 0 <= epoch - self._ring[1] < _KEYRING_REUSE_SECONDS:
+            self._ring = (keyring.ensure(self.store, epoch), epoch)
+        return self._ring[0].signer(epoch)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -122,7 +132,7 @@ class ClientService:
         epoch = self.clock()
         now = utcnow_from(epoch)
         key_id = tokens.new_key_id()
-        token = tokens.generate(key_id, keyring.ensure(self.store, epoch).signer(epoch))
+        token = tokens.generate(key_id, self._signer(epoch))
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -231,7 +241,7 @@ class ClientService:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
         epoch = self.clock()
-        token = tokens.generate(client_id, keyring.ensure(self.store, epoch).signer(epoch))
+        token = tokens.generate(client_id, self._signer(epoch))
         rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
@@ -252,6 +262,7 @@ class ClientService:
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
         ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        self._ring = None
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
 
@@ -279,6 +290,7 @@ class ClientService:
             ):
                 legacy.add(summary.key_id)
         keyring.update(self.store, lambda r: r.with_legacy_key_ids(legacy))
+        self._ring = None
         self.audit("migrate", actor=actor, clients=len(summaries), legacy=len(legacy), conflicts=len(conflicts))
         return MigrationReport(
             clients=len(summaries), names_claimed=claimed, legacy_key_ids=len(legacy), conflicts=conflicts
