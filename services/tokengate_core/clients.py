@@ -99,6 +99,10 @@ class ClientService:
     audit: Audit = _no_audit
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
 
+    def reset(self) -> None:
+        """Forget the cached keyring, as a fresh container would start."""
+        self._ring = None
+
     def _signer(self, epoch: float) -> Callable[[str], str]:
         """Tokens are tagged with the keyring's signing key. The keyring is read at most once per
         :data:`_KEYRING_REUSE_SECONDS` per container: a newly added key starts signing at most
@@ -262,7 +266,7 @@ class ClientService:
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
         ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
-        self._ring = None
+        self.reset()
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
 
@@ -290,7 +294,7 @@ class ClientService:
             ):
                 legacy.add(summary.key_id)
         keyring.update(self.store, lambda r: r.with_legacy_key_ids(legacy))
-        self._ring = None
+        self.reset()
         self.audit("migrate", actor=actor, clients=len(summaries), legacy=len(legacy), conflicts=len(conflicts))
         return MigrationReport(
             clients=len(summaries), names_claimed=claimed, legacy_key_ids=len(legacy), conflicts=conflicts

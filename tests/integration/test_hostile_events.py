@@ -18,12 +18,11 @@ from tokengate_core.config import AdminSettings
 @pytest.fixture(scope="module")
 def world() -> dict[str, Any]:
     """A fixed set of clients in every state, made once for the whole module."""
-    from authorizer import app
-    from tests.conftest import _EMULATOR
+    from tests.conftest import _EMULATOR, forget_cached_state
 
     _EMULATOR.reset()
     _EMULATOR.create_table(AdminSettings().table_name)
-    app.authorizer.reset()  # a new keyring: forget any earlier world
+    forget_cached_state()  # a new keyring: forget any earlier world
     good_id, good = issue("acme", "good", scopes=["GET /invoke"])
     _, anyroute = issue("acme", "anyroute", scopes=["*"])
     disabled_id, disabled = issue("acme", "disabled")
