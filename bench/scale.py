@@ -86,7 +86,9 @@ def issue_clients(bench: Bench) -> None:
     via_handler = min(cfg.admin_issue, cfg.clients)
     via_service = min(cfg.service_issue, cfg.clients - via_handler)
     bulk_service = ClientService(
-        store=_direct_store(), settings=admin.service.settings, registry=_DistinctNames(None, "unused")  # type: ignore[arg-type]
+        store=_direct_store(),
+        settings=admin.service.settings,
+        registry=_DistinctNames(None, "unused"),  # type: ignore[arg-type]
     )
     ctx = FakeContext()
     timings: dict[str, list[int]] = {"handler": [], "service": [], "bulk": []}
