@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import hashlib
+import hmac
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from tokengate_core import tokens
@@ -34,20 +37,58 @@ def _next_version(base_version: str) -> str:
     return str(uuid.uuid5(_VERSIONS, base_version))
 
 
-def encode_page_token(tenant: str, store_token: str) -> str:
-    """Our page token wraps Secrets Manager's and names the tenant it belongs to, so a forged or
-    foreign token is refused before any backend call."""
-    raw = json.dumps({"v": 1, "tenant": tenant, "next": store_token}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+PAGE_TOKEN_PATTERN = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})")
+_PAGE_TOKEN_LABEL = b"tokengate page token v1"
 
 
-def decode_page_token(tenant: str, token: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data["v"] == 1 and data["tenant"] == tenant and isinstance(data["next"], str) and data["next"]:
-            return str(data["next"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        pass
+@cache
+def page_token_key(secret_prefix: str) -> bytes:
+    """The MAC key for page tokens, the same in every admin container of a deployment.
+
+    Page tokens are not secrets (they travel in URLs); what matters is that a token this
+    deployment did not issue, a token altered in any bit, or one issued for another tenant is
+    refused with 400 before Secrets Manager is called. The key is derived from the deployment's
+    secret prefix, a value every admin container already shares, so a page fetched on one
+    container continues on any other, across deploys, with no key to provision or rotate.
+
+    The key is therefore not secret: whoever knows the prefix and this code can mint a token.
+    That gains nothing the API does not already allow. A minted token can carry only a Secrets
+    Manager NextToken, which Secrets Manager checks itself (a forged one is a 400), and every
+    page is filtered by the path's tenant, which IAM authorizes. A secret key would need new
+    infrastructure (a generated secret resolved into the function's environment) without
+    narrowing what a caller can reach.
+    """
+    return hmac.new(_PAGE_TOKEN_LABEL, secret_prefix.encode(), hashlib.sha256).digest()
+
+
+def _page_mac(key: bytes, tenant: str, payload: str) -> str:
+    message = b"\0".join([_PAGE_TOKEN_LABEL, tenant.encode(), payload.encode()])
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def encode_page_token(tenant: str, store_token: str, key: bytes) -> str:
+    """Our page token wraps Secrets Manager's, MAC'd together with the tenant it belongs to:
+    ``<base64url NextToken>.<base64url HMAC-SHA256>``."""
+    payload = _b64(store_token.encode())
+    return f"{payload}.{_page_mac(key, tenant, payload)}"
+
+
+def decode_page_token(tenant: str, token: str, key: bytes) -> str:
+    """Secrets Manager's NextToken, if ``token`` is one we issued for ``tenant``; otherwise 400."""
+    match = PAGE_TOKEN_PATTERN.fullmatch(token)
+    if match is not None:
+        payload, mac = match.groups()
+        if hmac.compare_digest(_page_mac(key, tenant, payload), mac):
+            try:
+                store_token = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+            except (ValueError, binascii.Error):
+                store_token = ""
+            if store_token:
+                return store_token
     raise BadRequestError("invalid next_token: pass back the value a previous page returned")
 
 
@@ -72,14 +113,15 @@ class ClientService:
 
     def list(self, tenant: str, *, limit: int, next_token: str | None, status: Status | None) -> ClientPage:
         include_revoked = status in (None, "revoked")
-        store_token = decode_page_token(tenant, next_token) if next_token else None
+        key = page_token_key(self.settings.secret_prefix)
+        store_token = decode_page_token(tenant, next_token, key) if next_token else None
         summaries, token = self.store.list_page(
             tenant, limit=limit, next_token=store_token, include_revoked=include_revoked
         )
         views = [self._summary_view(s) for s in summaries]
         if status is not None:
             views = [v for v in views if v.status == status]
-        return ClientPage(items=views, next_token=encode_page_token(tenant, token) if token else None)
+        return ClientPage(items=views, next_token=encode_page_token(tenant, token, key) if token else None)
 
     # -- writes --------------------------------------------------------------------------------
 
