@@ -25,7 +25,7 @@ from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
 from tokengate_core.models import TENANT_PATTERN
-from tokengate_core.observability import make_logger, safe_error
+from tokengate_core.observability import log_redacted_event, make_logger, safe_error
 from tokengate_core.request_body import accept_body, parse_json
 from tokengate_core.routes import FUNCTIONS
 
@@ -33,7 +33,8 @@ SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
 tracer = Tracer(service=SPEC.service)
-app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json)
+# debug=False: Powertools' debug mode (POWERTOOLS_DEV) would print every raw event, headers included.
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json, debug=False)
 
 
 def _audit(action: str, **fields: Any) -> None:
@@ -186,8 +187,10 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# Responses carry issued tokens: none goes to X-Ray. Events carry SigV4 credentials: logged only redacted.
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@log_redacted_event(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         checked = accept_body(event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tokengate_core.config import StoreSettings
+from tokengate_core.observability import keep_bodies_out_of_sdk_logs
 from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
     import boto3  # deferred: a container that never misses the cache never pays for it
     from botocore.config import Config
 
+    keep_bodies_out_of_sdk_logs()
     config = Config(
         connect_timeout=settings.sm_connect_timeout_seconds,
         read_timeout=settings.sm_read_timeout_seconds,
