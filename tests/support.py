@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -48,11 +49,38 @@ class AdminResponse:
 
 
 def call_admin(method: str, path: str, body: Any = None, **kwargs: Any) -> AdminResponse:
+    return call_admin_event(admin_event(method, path, body, **kwargs))
+
+
+def call_admin_event(event: dict[str, Any]) -> AdminResponse:
     from admin import app as admin_app
 
-    response = admin_app.handler(admin_event(method, path, body, **kwargs), FakeContext())
+    response = admin_app.handler(event, FakeContext())
     text = response.get("body") or "null"
     return AdminResponse(response["statusCode"], json.loads(text), response.get("headers") or {})
+
+
+def send_body(
+    method: str,
+    path: str,
+    body: bytes | str,
+    content_type: str | None = "application/json",
+    *,
+    base64_encoded: bool = False,
+    headers: dict[str, str] | None = None,
+) -> AdminResponse:
+    """An admin request with exactly this body, as API Gateway passes it (bytes it cannot pass as
+    text arrive base64-encoded)."""
+    event = admin_event(method, path)
+    event["headers"] = {"host": "api.example.com", **(headers or {})}
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    if base64_encoded:
+        raw = body.encode() if isinstance(body, str) else body
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    else:
+        event["body"] = body if isinstance(body, str) else body.decode("utf-8")
+    return call_admin_event(event)
 
 
 def issue(tenant: str, name: str, **fields: Any) -> tuple[str, str]:

@@ -25,16 +25,18 @@ from tokengate_core.api import (
 from tokengate_core.aws import make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import TokengateError
+from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
 from tokengate_core.models import TENANT_PATTERN
-from tokengate_core.observability import make_logger, safe_error
+from tokengate_core.observability import log_redacted_event, make_logger, safe_error
+from tokengate_core.request_body import accept_body, parse_json
 from tokengate_core.routes import FUNCTIONS
 
 SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
 tracer = Tracer(service=SPEC.service)
-app = APIGatewayHttpResolver(enable_validation=True)
+# debug=False: Powertools' debug mode (POWERTOOLS_DEV) would print every raw event, headers included.
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json, debug=False)
 
 
 def _audit(action: str, **fields: Any) -> None:
@@ -54,6 +56,8 @@ ERRORS: dict[int, Any] = {
         (403, "Caller has no IAM identity"),
         (404, "No such client in this tenant"),
         (409, "Conflict"),
+        (413, "Request body too large"),
+        (415, "Request body is not JSON"),
         (422, "Validation error"),
         (503, "Secrets Manager unavailable"),
     )
@@ -79,16 +83,22 @@ def _actor() -> str:
     return arn
 
 
-def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
-    body = ErrorBody(code=code, message=message, details=details).model_dump_json(exclude_none=True)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+def _error_body(error: TokengateError, details: list[dict[str, Any]] | None = None) -> str:
+    return ErrorBody(code=error.code, message=error.message, details=details).model_dump_json(exclude_none=True)
+
+
+def _error(error: TokengateError, details: list[dict[str, Any]] | None = None) -> Response[Any]:
+    """Every error response: one of the TokengateError codes, so the list of codes is the code."""
+    return Response(
+        status_code=error.status, content_type=content_types.APPLICATION_JSON, body=_error_body(error, details)
+    )
 
 
 @app.exception_handler(TokengateError)
 def _domain_error(error: TokengateError) -> Response[Any]:
     if error.status >= 500:
         logger.warning("request failed", extra={"code": error.code, **safe_error(error)})
-    return _error(error.status, error.code, error.message)
+    return _error(error)
 
 
 @app.exception_handler(RequestValidationError)
@@ -97,20 +107,18 @@ def _validation_error(error: RequestValidationError) -> Response[Any]:
     details = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
     ]
-    if any(d["type"] == "json_invalid" for d in details):
-        return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "request body is not valid JSON")
-    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "request failed validation", details)
+    return _error(ValidationFailedError("request failed validation"), details)
 
 
 @app.not_found
 def _not_found(_: Exception) -> Response[Any]:
-    return _error(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+    return _error(RouteNotFoundError("no such route"))
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.error("unexpected error", extra=safe_error(error))
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+    return _error(TokengateError("internal error"))
 
 
 BASE = "/admin/tenants/<tenant>/clients"
@@ -199,7 +207,20 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# Responses carry issued tokens: none goes to X-Ray. Events carry SigV4 credentials: logged only redacted.
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@log_redacted_event(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        checked = accept_body(event)
+    except TokengateError as error:
+        # Refused before routing, in the shape the resolver gives every other error.
+        return {
+            "statusCode": error.status,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": _error_body(error),
+            "isBase64Encoded": False,
+            "cookies": [],
+        }
+    return app.resolve(checked, context)

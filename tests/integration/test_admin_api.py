@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,9 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import ADMIN_ARN, call_admin, issue
+from tests.support import ADMIN_ARN, FakeContext, admin_event, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core import tokens
+from tokengate_core import keyring, tokens
+from tokengate_core.clients import encode_page_token, page_token_key
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -406,17 +409,97 @@ def test_concurrent_revokes_leave_the_client_revoked_with_its_revoker(
     assert second.body["status"] == "revoked" and second.body["revoked_by"] == ADMIN_ARN
 
 
-def test_page_tokens_are_opaque_and_bound_to_their_tenant() -> None:
+def _first_page_token() -> str:
     for i in range(3):
         issue("acme", f"c{i}")
         issue("globex", f"c{i}")
     page = call_admin("GET", BASE, query={"limit": "1"})
-    token = page.body["next_token"]
+    token: str = page.body["next_token"]
     assert token
-    # Another tenant cannot replay it, and garbage never reaches Secrets Manager.
-    assert_error(
-        call_admin("GET", "/admin/tenants/globex/clients", query={"next_token": token}), 400, "invalid_request"
-    )
-    for garbage in ("x", "[Filtered]", "eyJ2IjoxfQ", "%%%"):
-        assert_error(call_admin("GET", BASE, query={"next_token": garbage}), 400, "invalid_request")
-    assert call_admin("GET", BASE, query={"next_token": token}).status == 200
+    return token
+
+
+def _refused_without_a_backend_call(emulator: SecretsManagerEmulator, tenant: str, next_token: str) -> None:
+    emulator.reset_counts()
+    response = call_admin("GET", f"/admin/tenants/{tenant}/clients", query={"next_token": next_token})
+    assert_error(response, 400, "invalid_request")
+    assert emulator.calls("ListSecrets") == 0, next_token  # at most the keyring was read
+
+
+def _flip(text: str, at: int) -> str:
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+
+
+def test_page_tokens_continue_the_listing() -> None:
+    token = _first_page_token()
+    second = call_admin("GET", BASE, query={"limit": "1", "next_token": token})
+    assert second.status == 200 and len(second.body["items"]) == 1
+
+
+def test_a_page_token_from_another_tenant_is_refused(emulator: SecretsManagerEmulator) -> None:
+    token = _first_page_token()
+    _refused_without_a_backend_call(emulator, "globex", token)
+    _refused_without_a_backend_call(emulator, "acme-2", token)
+
+
+def test_altered_page_tokens_are_refused(emulator: SecretsManagerEmulator) -> None:
+    token = _first_page_token()
+    payload, mac = token.split(".")
+    altered = [_flip(token, at) for at in range(len(token)) if token[at] != "."]
+    altered += [token[:-1], token[1:], token + "A", f"{payload}.", f".{mac}", f"{payload}{mac}", f"{mac}.{payload}"]
+    altered += [f"{payload}A.{mac}", f"{payload}.{mac[:-1]}", token.swapcase(), token + "=", token.replace(".", "=")]
+    for value in altered:
+        assert value != token
+        _refused_without_a_backend_call(emulator, "acme", value)
+
+
+def test_forged_page_tokens_are_refused(emulator: SecretsManagerEmulator) -> None:
+    """A token made with anything but this deployment's key carries a real NextToken in vain."""
+    token = _first_page_token()
+    payload = token.split(".")[0]
+    next_token = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    unsigned = base64.urlsafe_b64encode(
+        json.dumps({"v": 1, "tenant": "acme", "next": next_token}).encode()
+    ).decode()  # this API's earlier, unsigned format
+    other_deployment = encode_page_token("acme", next_token, page_token_key(keyring.new_keyring(0.0)))
+    no_key = encode_page_token("acme", next_token, b"")
+    bare = hashlib.sha256(f"acme\0{payload}".encode()).digest()
+    checksum = f"{payload}.{base64.urlsafe_b64encode(bare).decode().rstrip('=')}"
+    for forged in (unsigned.rstrip("="), other_deployment, no_key, checksum, next_token):
+        _refused_without_a_backend_call(emulator, "acme", forged)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "x",
+        ".",
+        "..",
+        "[Filtered]",
+        "eyJ2IjoxfQ",
+        "%%%",
+        "a" * 4096,
+        "é." + "A" * 43,
+        "\u0000",
+        "A" * 43,
+        "." + "A" * 43,
+    ],
+)
+def test_garbage_page_tokens_are_refused(emulator: SecretsManagerEmulator, garbage: str) -> None:
+    _refused_without_a_backend_call(emulator, "acme", garbage)
+
+
+def test_page_tokens_work_on_any_container_of_the_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page token is checked with a key every container derives alike: none is drawn at random."""
+    from tokengate.local.runtime import load_module_copy
+
+    token = _first_page_token()
+    other_container = load_module_copy("admin.app")
+    event = admin_event("GET", BASE, query={"limit": "1", "next_token": token})
+    response = other_container.handler(event, FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    assert len(json.loads(response["body"])["items"]) == 1
+    monkeypatch.setenv("TOKENGATE_SECRET_PREFIX", "another/deployment/")
+    another_deployment = load_module_copy("admin.app")
+    refused = another_deployment.handler(event, FakeContext())
+    assert (refused["statusCode"], json.loads(refused["body"])["code"]) == (400, "invalid_request")

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import FakeClock, FakeContext, authorizer_event, call_admin, forged, issue
+from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core import keyring, tokens
 from tokengate_core.authorize import Reason, TokenAuthorizer
@@ -224,7 +224,7 @@ def call_delivery(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not decision["isAuthorized"]:
         return decision, {}
     event = {"requestContext": {"authorizer": {"lambda": decision["context"]}}}
-    return decision, delivery_app.handler(event, FakeContext())
+    return decision, delivery_app.handler(event, None)
 
 
 def test_a_client_fetches_its_rotated_token_with_the_previous_one() -> None:
