@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,6 +100,46 @@ def identity_sources(cache_enabled: bool) -> list[str]:
     if cache_enabled:
         return [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, METHOD_IDENTITY_SOURCE]
     return [IDENTITY_SOURCE]
+
+
+@dataclass(frozen=True)
+class AdminRoute:
+    """One operation of the admin function. API Gateway hands every ``/admin/...`` request to it
+    (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist."""
+
+    name: str
+    method: str
+    path: str  # OpenAPI template: {tenant}, {client_id}
+
+    @property
+    def resolver_path(self) -> str:
+        """The path in Powertools' ``<param>`` syntax."""
+        return _PARAM.sub(r"<\1>", self.path)
+
+    @property
+    def tenant_scoped(self) -> bool:
+        return self.path.startswith(TENANT_ADMIN_PREFIX)
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+TENANT_ADMIN_PREFIX = "/admin/tenants/{tenant}/"
+_CLIENTS = "/admin/tenants/{tenant}/clients"
+_CLIENT = _CLIENTS + "/{client_id}"
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    AdminRoute("issue_client", "POST", _CLIENTS),
+    AdminRoute("list_clients", "GET", _CLIENTS),
+    AdminRoute("get_client", "GET", _CLIENT),
+    AdminRoute("update_client", "PATCH", _CLIENT),
+    AdminRoute("revoke_client", "DELETE", _CLIENT),
+    AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
+    AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
+    AdminRoute("openapi", "GET", "/admin/openapi.json"),
+)
+
+
+def admin_route(name: str) -> AdminRoute:
+    return next(route for route in ADMIN_ROUTES if route.name == name)
 
 
 def tenant_admin_resource(api_arn_prefix: str, tenant: str, stage: str = "*") -> str:
