@@ -13,6 +13,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokengate.local.iam import (
     FORBIDDEN,
@@ -231,10 +233,19 @@ def test_iam_wildcards() -> None:
     assert iam_match("arn:aws:execute-api:*", "arn:aws:execute-api:us-east-1:1:a/dev/GET/x/y")
     assert iam_match("a/*/c", "a/b/b/c") and iam_match("a?c", "abc")
     assert not iam_match("a?c", "abbc") and not iam_match("A*", "abc")
+    assert iam_match("a*", "a*b") and iam_match("*", "") and not iam_match("?", "")
+    assert iam_match("*x*", "\n/x\n") and not iam_match("a*b", "a/b/c")
     pattern = tenant_admin_resource(API, "acme")
     assert iam_match(pattern, execute_api_arn(API, "dev", "PATCH", "/admin/tenants/acme/clients/k"))
     assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/tenants/acmex/clients"))
     assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/openapi.json"))
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="ab/*?", max_size=8), st.text(alphabet="ab/*?\n", max_size=10))
+def test_iam_match_agrees_with_a_regex_translation(pattern: str, value: str) -> None:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    assert iam_match(pattern, value) is (re.fullmatch(regex, value, re.DOTALL) is not None)
 
 
 def test_principals_file_is_reread_when_it_changes(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -82,9 +81,30 @@ class PrincipalsFile(BaseModel):
 
 
 def iam_match(pattern: str, value: str) -> bool:
-    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one.
+
+    Greedy with a single resume point (the last ``*`` seen), so a check costs at most
+    len(pattern) x len(value) steps. A regex with several ``.*`` backtracks polynomially in the
+    length of the request path, which a caller chooses: seconds per request at a few hundred
+    characters against a pattern with five wildcards.
+    """
+    p = v = 0
+    star, resume = -1, 0
+    while v < len(value):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, v
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", value[v]):
+            p += 1
+            v += 1
+        elif star >= 0:
+            resume += 1
+            p, v = star + 1, resume
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
 class PrincipalDirectory:
