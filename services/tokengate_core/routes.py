@@ -105,7 +105,8 @@ def identity_sources(cache_enabled: bool) -> list[str]:
 @dataclass(frozen=True)
 class AdminRoute:
     """One operation of the admin function. API Gateway hands every ``/admin/...`` request to it
-    (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist."""
+    (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist:
+    the admin function registers exactly these, and the tenant-admin policy grants exactly these."""
 
     name: str
     method: str
@@ -142,6 +143,39 @@ def admin_route(name: str) -> AdminRoute:
     return next(route for route in ADMIN_ROUTES if route.name == name)
 
 
-def tenant_admin_resource(api_arn_prefix: str, tenant: str, stage: str = "*") -> str:
-    """The execute-api resource ARN pattern that limits an IAM principal to one tenant's admin routes."""
-    return f"{api_arn_prefix}/{stage}/*/admin/tenants/{tenant}/*"
+#: HTTP API stage names: letters, digits, ``-`` and ``_`` (so never ``/``, ``*`` or ``?``).
+STAGE_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+
+
+def tenant_admin_resources(api_arn_prefix: str, tenant: str, stage: str) -> list[str]:
+    """The execute-api resource ARNs that make an IAM principal admin of one tenant, one stage.
+
+    One ARN per (method, tenant route) of ``ADMIN_ROUTES``, each
+    ``<api>/<stage>/<METHOD>/admin/tenants/<tenant>/<rest>`` with ``*`` only where the route has a
+    path parameter. IAM's ``*`` matches any characters, ``/`` included, so a wildcard anywhere
+    before the tenant could absorb another tenant's whole path (``<api>/dev/*/admin/tenants/acme/*``
+    matches ``<api>/dev/GET/admin/tenants/globex/clients/x/admin/tenants/acme/x``). Here the
+    first wildcard comes after ``/admin/tenants/<tenant>/``, so every ARN these patterns match
+    starts with that literal text: the request went to this stage, used this method, and its path
+    starts with this tenant's segment. A stage name and a method cannot contain ``/``, so the
+    segment after ``/admin/tenants/`` is the one the admin function reads the tenant from. What a
+    ``*`` then absorbs lies behind the tenant segment, where the function matches it against a
+    client id (which never contains ``/``) or a fixed route suffix, and answers 404 otherwise.
+    The tenant and stage are checked so that neither can bring a wildcard of its own.
+    """
+    # Imported here: the functions import this module at cold start and need no models from it.
+    from tokengate_core.models import TENANT_PATTERN
+
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise ValueError(f"not a tenant id: {tenant!r}")
+    if not re.fullmatch(STAGE_PATTERN, stage):
+        raise ValueError(f"not a stage name: {stage!r}")
+    resources: list[str] = []
+    for route in ADMIN_ROUTES:
+        if not route.tenant_scoped:
+            continue
+        path = _PARAM.sub("*", route.path.replace("{tenant}", tenant, 1))
+        resource = f"{api_arn_prefix}/{stage}/{route.method}{path}"
+        if resource not in resources:
+            resources.append(resource)
+    return resources

@@ -123,6 +123,27 @@ def test_tenant_scoped_principal_reaches_its_tenant_only(stack: RunningStack) ->
     )
 
 
+def test_tenant_scoped_principal_cannot_stretch_into_another_tenant(stack: RunningStack) -> None:
+    scoped = Credentials(TENANT_ADMIN["access_key_id"], TENANT_ADMIN["secret_access_key"])
+    issued = send(stack, "POST", "/admin/tenants/tenant-a/clients", credentials=scoped, body={"client_name": "own"})
+    assert issued.status == 201, issued
+    client_id = issued.body["client"]["client_id"]
+    rotated = send(stack, "POST", f"/admin/tenants/tenant-a/clients/{client_id}/rotate", credentials=scoped)
+    assert rotated.status == 200, rotated
+    for method, path in (
+        ("GET", "/admin/tenants/tenant-b/clients/x/admin/tenants/tenant-a/x"),
+        ("GET", "/admin/tenants/tenant-a"),
+        ("PUT", "/admin/tenants/tenant-a/clients"),
+        ("GET", "/admin/openapi.json"),
+    ):
+        result = send(stack, method, path, credentials=scoped)
+        resource = f"arn:aws:execute-api:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:{LOCAL_API_ID}/dev/{method}{path}"
+        assert_denied(
+            result,
+            f"User: {TENANT_ADMIN['arn']} is not authorized to perform: execute-api:Invoke on resource: {resource}",
+        )
+
+
 def test_session_token_is_required_and_checked(stack: RunningStack) -> None:
     key, secret, token = ROLE_SESSION["access_key_id"], ROLE_SESSION["secret_access_key"], ROLE_SESSION["session_token"]
     assert send(stack, "GET", "/admin/tenants/x/clients", credentials=Credentials(key, secret, token)).status == 200

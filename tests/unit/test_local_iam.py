@@ -16,6 +16,7 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
 from tokengate.local.iam import (
     FORBIDDEN,
     INVALID_TOKEN,
@@ -32,7 +33,7 @@ from tokengate.local.iam import (
     load_principals,
 )
 from tokengate.sigv4 import SignedRequest, sign
-from tokengate_core.routes import tenant_admin_resource
+from tokengate_core.routes import tenant_admin_resources
 
 REGION = "us-east-1"
 API = api_arn(REGION, "123456789012", "tglocal001")
@@ -49,7 +50,7 @@ ROLE = Principal(
     secret_access_key="role-secret-access-key-0123456789",
     session_token="session-token-value",
     arn="arn:aws:sts::123456789012:assumed-role/ops/alice",
-    allow=[tenant_admin_resource(API, "acme")],
+    allow=tenant_admin_resources(API, "acme", "dev"),
 )
 
 
@@ -235,10 +236,6 @@ def test_iam_wildcards() -> None:
     assert not iam_match("a?c", "abbc") and not iam_match("A*", "abc")
     assert iam_match("a*", "a*b") and iam_match("*", "") and not iam_match("?", "")
     assert iam_match("*x*", "\n/x\n") and not iam_match("a*b", "a/b/c")
-    pattern = tenant_admin_resource(API, "acme")
-    assert iam_match(pattern, execute_api_arn(API, "dev", "PATCH", "/admin/tenants/acme/clients/k"))
-    assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/tenants/acmex/clients"))
-    assert not iam_match(pattern, execute_api_arn(API, "dev", "GET", "/admin/openapi.json"))
 
 
 @settings(deadline=None)
@@ -246,6 +243,24 @@ def test_iam_wildcards() -> None:
 def test_iam_match_agrees_with_a_regex_translation(pattern: str, value: str) -> None:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     assert iam_match(pattern, value) is (re.fullmatch(regex, value, re.DOTALL) is not None)
+
+
+def test_a_tenant_admin_principal_gets_the_tenants_routes_only() -> None:
+    """The grant tenant_policy prints and the CDK stack attaches, as a local principal."""
+    principal = ROLE.model_copy(update={"allow": tenant_admin_resources(API, TENANT, STAGE)})
+    assert all(principal.may_invoke(arn) for arn in legitimate(API))
+    assert not any(principal.may_invoke(arn) for arn in refused(API))
+    stretched = "/admin/tenants/globex/clients/x/admin/tenants/acme/x"
+    assert iam_match(OLD_PATTERN.format(api=API), execute_api_arn(API, STAGE, "GET", stretched))
+    check = SigV4Verifier(_Fixed(principal), REGION)
+    signed = sign("GET", f"http://127.0.0.1:8080/dev{stretched}", credentials=creds(principal), region=REGION)
+    resource = execute_api_arn(API, STAGE, "GET", stretched)
+    assert denied(check.verify(arrived(signed), resource)) == (
+        f"User: {principal.arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+    )
+    for method, path in (("GET", "/admin/tenants/acme/clients"), ("POST", "/admin/tenants/acme/clients/k1/rotate")):
+        ok = sign(method, f"http://127.0.0.1:8080/dev{path}", credentials=creds(principal), region=REGION)
+        assert isinstance(check.verify(arrived(ok), execute_api_arn(API, STAGE, method, path)), Identity)
 
 
 def test_principals_file_is_reread_when_it_changes(tmp_path: Path) -> None:
