@@ -14,7 +14,7 @@ from botocore.credentials import Credentials
 
 from tests.e2e.conftest import ROLE_SESSION, TENANT_ADMIN
 from tests.e2e.harness import HttpResult, RunningStack, request
-from tokengate.local.iam import INVALID_TOKEN, SIGNATURE_MISMATCH
+from tokengate.local.iam import EXPIRES_TOO_LONG, INVALID_TOKEN, SIGNATURE_MISMATCH
 from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.sigv4 import sign
 
@@ -173,3 +173,43 @@ def test_presigned_url(stack: RunningStack) -> None:
     assert request("GET", signed.url).status == 200
     tampered = signed.url.replace("limit=5", "limit=6")
     assert_denied(request("GET", tampered), SIGNATURE_MISMATCH)
+
+
+# -- hostile signatures over HTTP: 403 with API Gateway's body, never a 500 ------------------------------
+
+
+def assert_refused(result: HttpResult, message: str, error_type: str) -> None:
+    assert_denied(result, message)
+    assert result.headers["x-amzn-errortype"] == error_type
+
+
+def test_a_presigned_url_cannot_outlive_seven_days(stack: RunningStack) -> None:
+    url = f"{stack.url}/admin/tenants/sig/clients"
+    signed = sign("GET", url, credentials=stack.credentials, region=DEFAULT_REGION, presign_expires=10**9)
+    assert_refused(request("GET", signed.url), EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    huge = re.sub(r"X-Amz-Expires=\d+", "X-Amz-Expires=" + "9" * 400, signed.url)
+    assert_refused(request("GET", huge), EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    week = sign("GET", url, credentials=stack.credentials, region=DEFAULT_REGION, presign_expires=604_800)
+    assert request("GET", week.url).status == 200
+
+
+def test_malformed_credentials_and_dates_are_refused_with_aws_words(stack: RunningStack) -> None:
+    signed = sign("GET", f"{stack.url}/admin/tenants/sig/clients", credentials=stack.credentials, region=DEFAULT_REGION)
+    key = stack.credentials.access_key
+
+    def sent(**changes: str) -> HttpResult:
+        return request("GET", signed.url, headers={**signed.headers, **changes})
+
+    non_ascii = signed.headers["Authorization"].replace(key, "AKIA\u00c4" + key[5:])
+    assert_refused(sent(Authorization=non_ascii), INVALID_TOKEN, "UnrecognizedClientException")
+    four = re.sub(r"Credential=([^/]+)/([^/]+)/[^/]+/", r"Credential=\1/\2/", signed.headers["Authorization"])
+    credential = re.search(r"Credential=([^,]+)", four)
+    assert credential is not None
+    assert_refused(
+        sent(Authorization=four),
+        "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+        f"got '{credential[1]}'",
+        "IncompleteSignatureException",
+    )
+    bad_date = sent(**{"X-Amz-Date": "2026-01-01T00:00:00Z"})
+    assert bad_date.status == 403 and bad_date.body["message"].startswith("Date must be in ISO-8601 'basic format'")

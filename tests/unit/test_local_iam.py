@@ -7,7 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -18,8 +18,12 @@ from hypothesis import strategies as st
 
 from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
 from tokengate.local.iam import (
+    EXPIRES_NEGATIVE,
+    EXPIRES_NOT_A_NUMBER,
+    EXPIRES_TOO_LONG,
     FORBIDDEN,
     INVALID_TOKEN,
+    MAX_PRESIGN_EXPIRES,
     SIGNATURE_MISMATCH,
     Denial,
     Identity,
@@ -281,3 +285,120 @@ def test_an_invalid_principals_file_names_itself(tmp_path: Path) -> None:
     path.write_text(json.dumps({"principals": [{"access_key_id": "short"}]}))
     with pytest.raises(ValueError, match=r"principals\.json: not a valid principals file \(principals\.0\."):
         load_principals(path)
+
+
+# -- hostile and malformed signatures: always a 403 with AWS's words, never an exception ---------------
+
+
+def fullwidth(text: str) -> str:
+    """Digits from another script: str.isdigit(), int() and strptime all accept them."""
+    return "".join(chr(0xFF10 + int(c)) if c in "0123456789" else c for c in text)
+
+
+def presigned(expires: int = 60, url: str = URL + "?limit=5") -> SignedRequest:
+    return sign("GET", url, credentials=creds(ADMIN), region=REGION, presign_expires=expires)
+
+
+def with_query_param(signed: SignedRequest, name: str, value: str) -> IncomingCall:
+    call = arrived(signed)
+    pairs = [p.partition("=") for p in call.raw_query.split("&")]
+    query = "&".join(f"{k}={quote(value, safe='') if k == name else v}" for k, _, v in pairs)
+    return IncomingCall(call.method, call.scheme, call.raw_path, query, call.headers, call.body)
+
+
+def with_header(call: IncomingCall, name: str, value: str) -> IncomingCall:
+    headers = [(k, v) for k, v in call.headers if k != name] + [(name, value)]
+    return IncomingCall(call.method, call.scheme, call.raw_path, call.raw_query, headers, call.body)
+
+
+def test_a_presigned_url_lives_seven_days_at_most() -> None:
+    week = presigned(MAX_PRESIGN_EXPIRES)
+    assert isinstance(verifier(offset=MAX_PRESIGN_EXPIRES - 60).verify(arrived(week), RESOURCE), Identity)
+    for expires in (MAX_PRESIGN_EXPIRES + 1, 10**9):
+        # Signed correctly by botocore: only the cap refuses it.
+        assert denied(verifier().verify(arrived(presigned(expires)), RESOURCE)) == EXPIRES_TOO_LONG
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 30, EXPIRES_TOO_LONG),
+        ("9" * 5000, EXPIRES_TOO_LONG),
+        ("0000000000000000000000000000000000000000604801", EXPIRES_TOO_LONG),
+        ("-5", EXPIRES_NEGATIVE),
+        ("", EXPIRES_NOT_A_NUMBER),
+        (" 5", EXPIRES_NOT_A_NUMBER),
+        ("1_0", EXPIRES_NOT_A_NUMBER),
+        ("0x10", EXPIRES_NOT_A_NUMBER),
+        (fullwidth("12"), EXPIRES_NOT_A_NUMBER),
+        ("6e5", EXPIRES_NOT_A_NUMBER),
+    ],
+)
+def test_a_malformed_expiry_is_refused_before_anything_else(value: str, message: str) -> None:
+    assert denied(verifier().verify(with_query_param(presigned(), "X-Amz-Expires", value), RESOURCE)) == message
+
+
+@pytest.mark.parametrize("credential", ["AKIAADMINAAAAAAAAAAA/20260101/us-east-1/execute-api", "a/b/c/d/e/f", "x"])
+def test_a_credential_needs_five_elements(credential: str) -> None:
+    call = with_query_param(presigned(), "X-Amz-Credential", credential)
+    assert denied(verifier().verify(call, RESOURCE)) == (
+        "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+        f"got '{credential}'"
+    )
+    header = arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION))
+    authorization = re.sub(r"Credential=[^,]+", f"Credential={credential}", dict(header.headers)["authorization"])
+    assert denied(verifier().verify(with_header(header, "authorization", authorization), RESOURCE)).startswith(
+        "Credential must have exactly 5 slash-delimited elements"
+    )
+
+
+def test_an_authorization_part_without_equal_sign_is_named() -> None:
+    call = arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION))
+    authorization = dict(call.headers)["authorization"].replace("Credential=", "Credential= ")
+    credential = authorization.split("Credential= ")[1].split(",")[0]
+    assert denied(verifier().verify(with_header(call, "authorization", authorization), RESOURCE)) == (
+        f"'{credential}' not a valid key=value pair (missing equal-sign) in Authorization header: '{authorization}'."
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["AKIA\u00c4DMINAAAAAAAAAAA", "\uff21\uff2b\uff29\uff21ADMINAAAAAAAAAAA", "AKIA\x00DMINAAAAAAAAAAA", ""]
+)
+def test_an_access_key_nobody_could_hold_is_an_invalid_token(key: str) -> None:
+    """compare_digest refuses non-ASCII text: such a key once answered 500."""
+    header = arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION))
+    authorization = dict(header.headers)["authorization"].replace(ADMIN.access_key_id, key)
+    assert denied(verifier().verify(with_header(header, "authorization", authorization), RESOURCE)) == INVALID_TOKEN
+    credential = f"{key}/{time.strftime('%Y%m%d', time.gmtime())}/{REGION}/execute-api/aws4_request"
+    presigned_call = with_query_param(presigned(), "X-Amz-Credential", credential)
+    assert denied(verifier().verify(presigned_call, RESOURCE)) == INVALID_TOKEN
+
+
+@pytest.mark.parametrize(
+    "amz_date",
+    [
+        fullwidth(time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())),
+        "2026-01-01T00:00:00Z",
+        "20260101T000000",
+        "",
+        "0" * 5000,
+    ],
+)
+def test_a_malformed_date_is_refused_with_awss_words(amz_date: str) -> None:
+    call = with_header(arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION)), "x-amz-date", amz_date)
+    message = denied(verifier().verify(call, RESOURCE))
+    if amz_date:
+        assert message.startswith("Date must be in ISO-8601 'basic format'. Got '")
+    else:
+        assert message == "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+
+
+@pytest.mark.parametrize("date", ["Fri, 31 Dec 9999 23:59:59 -1400", "Mon, 01 Jan 0001 00:00:00 +1400", "yesterday"])
+def test_an_unusable_date_header_is_refused(date: str) -> None:
+    signed = sign("GET", URL, credentials=creds(ADMIN), region=REGION)
+    call = arrived(signed)
+    without = IncomingCall(
+        call.method, call.scheme, call.raw_path, call.raw_query,
+        [(k, v) for k, v in call.headers if k != "x-amz-date"] + [("date", date)], call.body,
+    )  # fmt: skip
+    assert isinstance(verifier().verify(without, RESOURCE), Denial)

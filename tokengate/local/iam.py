@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,9 @@ from tokengate.sigv4 import SERVICE
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
+#: A SigV4 signing key is valid for seven days, so a presigned URL can be too, and no longer.
+MAX_PRESIGN_EXPIRES = 604_800
+DEFAULT_PRESIGN_EXPIRES = 900
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 # API Gateway's own words, so a client's error handling can be tried locally.
@@ -40,7 +44,20 @@ SIGNATURE_MISMATCH = (
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
 INVALID_TOKEN = "The security token included in the request is invalid."
+CREDENTIAL_ELEMENTS = (
+    "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'"
+)
+MISSING_EQUAL_SIGN = "'{}' not a valid key=value pair (missing equal-sign) in Authorization header: '{}'."
+# X-Amz-Expires: the words AWS answers with (S3's) where a presigned URL's expiry is out of range.
+EXPIRES_NOT_A_NUMBER = "X-Amz-Expires should be a number"
+EXPIRES_NEGATIVE = "X-Amz-Expires must be non-negative"
+EXPIRES_TOO_LONG = (
+    "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
+    f"than {MAX_PRESIGN_EXPIRES} seconds"
+)
 ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
+ACCESS_KEY_PATTERN = r"^[A-Z0-9]{16,128}$"
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 
 
 class Principal(BaseModel):
@@ -48,7 +65,7 @@ class Principal(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    access_key_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{16,128}$")]
+    access_key_id: Annotated[str, Field(pattern=ACCESS_KEY_PATTERN)]
     secret_access_key: Annotated[SecretStr, Field(min_length=16)]
     arn: Annotated[str, Field(pattern=ARN_PATTERN)]
     allow: Annotated[list[str], Field(min_length=1)]
@@ -119,6 +136,9 @@ class PrincipalDirectory:
         self._file: dict[str, Principal] = {}
 
     def lookup(self, access_key_id: str) -> Principal | None:
+        if not re.fullmatch(ACCESS_KEY_PATTERN, access_key_id):
+            # Nobody holds such a key; and compare_digest refuses non-ASCII text.
+            return None
         if hmac.compare_digest(access_key_id, self._admin.access_key_id):
             return self._admin
         return self._from_file().get(access_key_id)
@@ -279,8 +299,10 @@ class SigV4Verifier:
 
     def _parse_header(self, call: IncomingCall, authorization: str) -> _Signature | Denial:
         fields: dict[str, str] = {}
-        for part in authorization[len(ALGORITHM) + 1 :].split(","):
-            key, sep, value = part.strip().partition("=")
+        for part in re.split(r"[\s,]+", authorization[len(ALGORITHM) + 1 :]):
+            key, sep, value = part.partition("=")
+            if not sep and part:
+                return Denial(MISSING_EQUAL_SIGN.format(part, authorization), "IncompleteSignatureException")
             if sep:
                 fields[key] = value
         required = ("Credential", "Signature", "SignedHeaders")
@@ -308,10 +330,9 @@ class SigV4Verifier:
             missing.insert(0, f"X-Amz-Algorithm only supports '{ALGORITHM}'.")
         if missing:
             return Denial(" ".join(missing), "IncompleteSignatureException")
-        try:
-            expires = int(query.get("X-Amz-Expires", "900"))
-        except ValueError:
-            return Denial("X-Amz-Expires should be a number", "IncompleteSignatureException")
+        expires = _presign_expires(query.get("X-Amz-Expires"))
+        if isinstance(expires, Denial):
+            return expires
         return self._signature(
             credential=query["X-Amz-Credential"],
             signed_headers=query["X-Amz-SignedHeaders"],
@@ -335,10 +356,7 @@ class SigV4Verifier:
     ) -> _Signature | Denial:
         parts = credential.split("/")
         if len(parts) != 5:
-            return Denial(
-                f"Credential should be scoped to a valid region, not '{parts[2] if len(parts) > 2 else ''}'. ",
-                "IncompleteSignatureException",
-            )
+            return Denial(CREDENTIAL_ELEMENTS.format(credential), "IncompleteSignatureException")
         return _Signature(
             access_key=parts[0],
             scope_date=parts[1],
@@ -357,6 +375,9 @@ class SigV4Verifier:
 
     def _check_scope_and_time(self, sig: _Signature) -> Denial | None:
         try:
+            # strptime alone would also take other scripts' digits (fullwidth ones, say) for a date.
+            if not _AMZ_DATE.fullmatch(sig.amz_date):
+                raise ValueError(sig.amz_date)
             when = datetime.strptime(sig.amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
         except ValueError:
             return Denial(
@@ -445,6 +466,20 @@ class SigV4Verifier:
         return hmac.compare_digest(expected.encode(), sig.signature.encode())
 
 
+def _presign_expires(value: str | None) -> int | Denial:
+    """X-Amz-Expires in seconds, or AWS's refusal. Digits only (``int`` would also take ``" 5"``,
+    ``"1_0"`` or other scripts' digits), and never more than the signing key's seven days."""
+    if value is None:
+        return DEFAULT_PRESIGN_EXPIRES
+    if re.fullmatch(r"-[0-9]+", value):
+        return Denial(EXPIRES_NEGATIVE, "IncompleteSignatureException")
+    if not re.fullmatch(r"[0-9]+", value):
+        return Denial(EXPIRES_NOT_A_NUMBER, "IncompleteSignatureException")
+    if len(value.lstrip("0")) > len(str(MAX_PRESIGN_EXPIRES)) or int(value) > MAX_PRESIGN_EXPIRES:
+        return Denial(EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    return int(value)
+
+
 def _fmt(value: datetime) -> str:
     return value.strftime(SIGV4_TIMESTAMP)
 
@@ -454,7 +489,7 @@ def _date_header_as_amz(value: str | None) -> str | None:
         return None
     try:
         return parsedate_to_datetime(value).astimezone(UTC).strftime(SIGV4_TIMESTAMP)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
