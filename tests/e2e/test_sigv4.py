@@ -3,6 +3,7 @@ API Gateway's 403 body."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,22 @@ def test_malformed_credentials_and_dates_are_refused_with_aws_words(stack: Runni
     )
     bad_date = sent(**{"X-Amz-Date": "2026-01-01T00:00:00Z"})
     assert bad_date.status == 403 and bad_date.body["message"].startswith("Date must be in ISO-8601 'basic format'")
+
+
+def test_unsigned_payload_is_refused_and_issues_nothing(stack: RunningStack) -> None:
+    """API Gateway (execute-api) signs the body's own hash; UNSIGNED-PAYLOAD is S3's."""
+    body = json.dumps({"client_name": "unsigned"}).encode()
+    path = "/admin/tenants/unsigned/clients"
+    headers = {"content-type": "application/json", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    signed = sign(
+        "POST", stack.url + path, credentials=stack.credentials, region=DEFAULT_REGION, body=body, headers=headers
+    )
+    assert_refused(
+        request("POST", signed.url, body=body, headers=signed.headers), SIGNATURE_MISMATCH, "InvalidSignatureException"
+    )
+    assert send(stack, "GET", path).body["items"] == []
+    headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    hashed = sign(
+        "POST", stack.url + path, credentials=stack.credentials, region=DEFAULT_REGION, body=body, headers=headers
+    )
+    assert request("POST", hashed.url, body=body, headers=hashed.headers).status == 201

@@ -402,3 +402,15 @@ def test_an_unusable_date_header_is_refused(date: str) -> None:
         [(k, v) for k, v in call.headers if k != "x-amz-date"] + [("date", date)], call.body,
     )  # fmt: skip
     assert isinstance(verifier().verify(without, RESOURCE), Denial)
+
+
+@pytest.mark.parametrize("body", [b"", b'{"client_name":"x"}'])
+def test_unsigned_payload_is_not_honoured(body: bytes) -> None:
+    """execute-api always signs the body's SHA-256; UNSIGNED-PAYLOAD is an S3 feature."""
+    headers = {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    signed = sign("POST", URL, credentials=creds(ADMIN), region=REGION, body=body, headers=headers)
+    assert "x-amz-content-sha256" in dict(arrived(signed).headers)
+    assert denied(verifier().verify(arrived(signed), RESOURCE)) == SIGNATURE_MISMATCH
+    upper = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest().upper()}
+    shouting = sign("POST", URL, credentials=creds(ADMIN), region=REGION, body=body, headers=upper)
+    assert denied(verifier().verify(arrived(shouting), RESOURCE)) == SIGNATURE_MISMATCH
