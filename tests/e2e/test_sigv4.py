@@ -4,10 +4,12 @@ API Gateway's 403 body."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.auth
 import pytest
@@ -233,3 +235,16 @@ def test_unsigned_payload_is_refused_and_issues_nothing(stack: RunningStack) -> 
         "POST", stack.url + path, credentials=stack.credentials, region=DEFAULT_REGION, body=body, headers=headers
     )
     assert request("POST", hashed.url, body=body, headers=hashed.headers).status == 201
+
+
+def test_a_fragment_in_the_request_target_is_not_signed_over(stack: RunningStack) -> None:
+    signed = sign("GET", f"{stack.url}/admin/tenants/sig/clients", credentials=stack.credentials, region=DEFAULT_REGION)
+    parts = urlsplit(signed.url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=20)
+    try:
+        connection.request("GET", parts.path + "#/../../other/clients", headers=signed.headers)
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert (status, body) == (403, {"message": SIGNATURE_MISMATCH})

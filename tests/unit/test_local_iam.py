@@ -414,3 +414,50 @@ def test_unsigned_payload_is_not_honoured(body: bytes) -> None:
     upper = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest().upper()}
     shouting = sign("POST", URL, credentials=creds(ADMIN), region=REGION, body=body, headers=upper)
     assert denied(verifier().verify(arrived(shouting), RESOURCE)) == SIGNATURE_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("query", "path_suffix", "sent_query"),
+    [
+        ("", "#/../../globex/clients", ""),
+        ("", "\t", ""),
+        ("limit=5", "", "limit=5#&status=revoked"),
+        ("limit=5", "", "limit=5\n"),
+    ],
+)
+def test_what_url_parsing_would_cut_off_is_not_signed_over(query: str, path_suffix: str, sent_query: str) -> None:
+    """botocore reads the path and query from a URL: a '#' or a tab would make it sign less than
+    what gets routed, so a signature for the shorter request must not pass for the longer one."""
+    signed = sign("GET", URL + (f"?{query}" if query else ""), credentials=creds(ADMIN), region=REGION)
+    call = arrived(signed)
+    assert isinstance(verifier().verify(call, RESOURCE), Identity)
+    longer = IncomingCall(call.method, call.scheme, call.raw_path + path_suffix, sent_query, call.headers, call.body)
+    assert denied(verifier().verify(longer, RESOURCE)) == SIGNATURE_MISMATCH
+
+
+@pytest.mark.parametrize("host", ["[", "a/b", "h#x", "127.0.0.1:port", "ä", ""])
+def test_a_hostile_host_header_is_a_mismatch(host: str) -> None:
+    call = with_header(arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION)), "host", host)
+    assert denied(verifier().verify(call, RESOURCE)) == SIGNATURE_MISMATCH
+
+
+_HOSTILE = st.text(st.characters(codec="utf-8"), max_size=60) | st.sampled_from(
+    ["AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256 Credential=/////", "9" * 400, "UNSIGNED-PAYLOAD", "%FF%00", "[::"]
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    target=st.sampled_from(
+        ["authorization", "x-amz-date", "date", "host", "x-amz-security-token", "x-amz-content-sha256"]
+    ),
+    value=_HOSTILE,
+    query_name=st.sampled_from(
+        ["X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Algorithm"]
+    ),
+)
+def test_any_hostile_value_is_a_403_never_an_exception(target: str, value: str, query_name: str) -> None:
+    header_signed = arrived(sign("GET", URL, credentials=creds(ADMIN), region=REGION))
+    for call in (with_header(header_signed, target, value), with_query_param(presigned(), query_name, value)):
+        result = verifier().verify(call, RESOURCE)
+        assert isinstance(result, Identity) or result.status == 403

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -57,6 +57,9 @@ EXPIRES_TOO_LONG = (
 ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
 ACCESS_KEY_PATTERN = r"^[A-Z0-9]{16,128}$"
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+#: Stands in for the Host in the URL botocore parses: the host header is signed as sent, and a
+#: hostile one ('[', '/', '#') must not change how the path and query are read.
+_URL_HOST = "verifier.invalid"
 
 
 class Principal(BaseModel):
@@ -457,8 +460,12 @@ class SigV4Verifier:
             signer = _QuerySigner(credentials, self.region, sig.signed_headers, sig.expires or 0)
         else:
             signer = _HeaderSigner(credentials, self.region, sig.signed_headers)
-        host = call.header("host") or ""
-        url = f"{call.scheme}://{host}{call.raw_path}" + (f"?{query}" if query else "")
+        url = f"{call.scheme}://{_URL_HOST}{call.raw_path}" + (f"?{query}" if query else "")
+        parsed = urlsplit(url)
+        if parsed.path != call.raw_path or parsed.query != query or parsed.fragment:
+            # A '#', '?' or control character would make botocore sign a shorter path or query
+            # than the one routed: such a request cannot have been signed as it arrived.
+            return False
         request = AWSRequest(method=call.method.upper(), url=url, data=call.body)
         request.headers = headers
         request.context["timestamp"] = sig.amz_date
