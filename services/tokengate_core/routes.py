@@ -159,9 +159,12 @@ def tenant_admin_resources(api_arn_prefix: str, tenant: str, stage: str) -> list
     starts with that literal text: the request went to this stage, used this method, and its path
     starts with this tenant's segment. A stage name and a method cannot contain ``/``, so the
     segment after ``/admin/tenants/`` is the one the admin function reads the tenant from. What a
-    ``*`` then absorbs lies behind the tenant segment, where the function matches it against a
-    client id (which never contains ``/``) or a fixed route suffix, and answers 404 otherwise.
-    The tenant and stage are checked so that neither can bring a wildcard of its own.
+    ``*`` then absorbs lies behind the tenant segment, where the function expects a client id
+    (its route parameter never spans a ``/``) or a fixed route suffix, and answers 404 otherwise.
+    Percent-encoding changes nothing: should the ARN carry the decoded path while the function
+    routes on the raw one, ``acme`` spelt ``%61cme`` fails the tenant pattern (422) and an encoded
+    ``/`` leaves a raw path that matches no route (404). The tenant and stage are checked so that
+    neither can bring a wildcard of its own.
     """
     # Imported here: the functions import this module at cold start and need no models from it.
     from tokengate_core.models import TENANT_PATTERN

@@ -148,6 +148,22 @@ def test_a_path_outside_the_routes_is_refused(method: str, path: str) -> None:
     assert "ci-bot" not in json.dumps(response.body)
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/admin/tenants/%61cme/clients", 422, "validation_error"),
+        ("/admin/tenants/globex%2F..%2Facme/clients", 422, "validation_error"),
+        ("/admin/tenants/acme%2Fclients", 404, "route_not_found"),
+    ],
+)
+def test_an_encoded_tenant_segment_names_no_tenant(path: str, status: int, code: str) -> None:
+    """Should IAM see the decoded path, the function still never reads another tenant from it."""
+    issue("acme", "ci-bot")
+    response = call_admin("GET", path)
+    assert_error(response, status, code)
+    assert "ci-bot" not in json.dumps(response.body)
+
+
 def test_a_path_outside_the_stage_is_refused() -> None:
     """Powertools would drop the first len("/dev") characters whatever they are."""
     issue("acme", "ci-bot")
