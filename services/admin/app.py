@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,7 +31,7 @@ from tokengate_core.errors import RouteNotFoundError, TokengateError, Validation
 from tokengate_core.models import TENANT_PATTERN
 from tokengate_core.observability import log_redacted_event, make_logger, safe_error
 from tokengate_core.request_body import accept_body, parse_json
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.routes import FUNCTIONS, admin_route
 
 SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()
@@ -115,21 +117,40 @@ def _not_found(_: Exception) -> Response[Any]:
     return _error(RouteNotFoundError("no such route"))
 
 
+def _within_stage(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Powertools routes on ``rawPath`` minus as many characters as ``/<stage>`` has, without
+    looking at them; a path that does not start with the stage is none of this function's routes."""
+    event = resolver.current_event
+    stage = event.request_context.stage
+    if stage != "$default" and not event.raw_path.startswith(f"/{stage}/"):
+        return _error(RouteNotFoundError("no such route"))
+    return next_middleware(resolver)
+
+
+app.use([_within_stage])
+
+
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.error("unexpected error", extra=safe_error(error))
     return _error(TokengateError("internal error"))
 
 
-BASE = "/admin/tenants/<tenant>/clients"
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-@app.post(BASE, responses=_responses(201, "Issued; the token is shown once"))
+def _route(name: str, status: int, description: str) -> Callable[[Handler], Handler]:
+    """Register ``name`` from ``ADMIN_ROUTES``, the one table of admin paths."""
+    route = admin_route(name)
+    return app.route(route.resolver_path, route.method, responses=_responses(status, description))
+
+
+@_route("issue_client", 201, "Issued; the token is shown once")
 def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
     return _issued(HTTPStatus.CREATED, service.issue(tenant, body, _actor()))
 
 
-@app.get(BASE, responses=_responses(200, "A page of clients (never tokens)"))
+@_route("list_clients", 200, "A page of clients (never tokens)")
 def list_clients(
     tenant: TenantPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -139,12 +160,12 @@ def list_clients(
     return service.list(tenant, limit=limit, next_token=next_token, status=status)
 
 
-@app.get(f"{BASE}/<client_id>", responses=_responses(200, "The client (never its token)"))
+@_route("get_client", 200, "The client (never its token)")
 def get_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.get(tenant, client_id)
 
 
-@app.patch(f"{BASE}/<client_id>", responses=_responses(200, "The updated client"))
+@_route("update_client", 200, "The updated client")
 def update_client(
     tenant: TenantPath, client_id: ClientPath, body: Annotated[UpdateClientRequest, Body()]
 ) -> ClientView:
@@ -152,33 +173,33 @@ def update_client(
     return service.update(tenant, client_id, changes, _actor())
 
 
-@app.delete(f"{BASE}/<client_id>", responses=_responses(200, "Revoked (recoverable); idempotent"))
+@_route("revoke_client", 200, "Revoked (recoverable); idempotent")
 def revoke_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.revoke(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/restore", responses=_responses(200, "Restored; idempotent"))
+@_route("restore_client", 200, "Restored; idempotent")
 def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.restore(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/rotate", responses=_responses(200, "Rotated; the new token is shown once"))
+@_route("rotate_client", 200, "Rotated; the new token is shown once")
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
     return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
 
 
-@app.get("/admin/keys", responses=_responses(200, "The signing keys (names and ages, never values)"))
+@_route("get_keys", 200, "The signing keys (names and ages, never values)")
 def get_keys() -> KeyRingView:
     _actor()
     return service.keyring_view()
 
 
-@app.post("/admin/keys/rotate", responses=_responses(200, "A new signing key; old keys keep verifying"))
+@_route("rotate_keys", 200, "A new signing key; old keys keep verifying")
 def rotate_keys() -> KeyRingView:
     return service.rotate_keyring(_actor())
 
 
-@app.post("/admin/migrate", responses=_responses(200, "Clients issued before tagged tokens brought up to date"))
+@_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
     return service.migrate(_actor())
 
@@ -202,7 +223,7 @@ def openapi_document() -> dict[str, Any]:
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-@app.get("/admin/openapi.json", include_in_schema=False)
+@app.route(admin_route("openapi").resolver_path, admin_route("openapi").method, include_in_schema=False)
 def openapi() -> dict[str, Any]:
     return openapi_document()
 

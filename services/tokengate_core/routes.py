@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -123,6 +124,87 @@ def identity_sources(cache_enabled: bool) -> list[str]:
     return [IDENTITY_SOURCE]
 
 
-def tenant_admin_resource(api_arn_prefix: str, tenant: str, stage: str = "*") -> str:
-    """The execute-api resource ARN pattern that limits an IAM principal to one tenant's admin routes."""
-    return f"{api_arn_prefix}/{stage}/*/admin/tenants/{tenant}/*"
+@dataclass(frozen=True)
+class AdminRoute:
+    """One operation of the admin function. API Gateway hands every ``/admin/...`` request to it
+    (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist:
+    the admin function registers exactly these, and the tenant-admin policy grants exactly these."""
+
+    name: str
+    method: str
+    path: str  # OpenAPI template: {tenant}, {client_id}
+
+    @property
+    def resolver_path(self) -> str:
+        """The path in Powertools' ``<param>`` syntax."""
+        return _PARAM.sub(r"<\1>", self.path)
+
+    @property
+    def tenant_scoped(self) -> bool:
+        return self.path.startswith(TENANT_ADMIN_PREFIX)
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+TENANT_ADMIN_PREFIX = "/admin/tenants/{tenant}/"
+_CLIENTS = "/admin/tenants/{tenant}/clients"
+_CLIENT = _CLIENTS + "/{client_id}"
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    AdminRoute("issue_client", "POST", _CLIENTS),
+    AdminRoute("list_clients", "GET", _CLIENTS),
+    AdminRoute("get_client", "GET", _CLIENT),
+    AdminRoute("update_client", "PATCH", _CLIENT),
+    AdminRoute("revoke_client", "DELETE", _CLIENT),
+    AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
+    AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
+    AdminRoute("openapi", "GET", "/admin/openapi.json"),
+    # Deployment-wide: no tenant grant reaches these.
+    AdminRoute("get_keys", "GET", "/admin/keys"),
+    AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
+    AdminRoute("migrate", "POST", "/admin/migrate"),
+)
+
+
+def admin_route(name: str) -> AdminRoute:
+    return next(route for route in ADMIN_ROUTES if route.name == name)
+
+
+#: HTTP API stage names: letters, digits, ``-`` and ``_`` (so never ``/``, ``*`` or ``?``).
+STAGE_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+
+
+def tenant_admin_resources(api_arn_prefix: str, tenant: str, stage: str) -> list[str]:
+    """The execute-api resource ARNs that make an IAM principal admin of one tenant, one stage.
+
+    One ARN per (method, tenant route) of ``ADMIN_ROUTES``, each
+    ``<api>/<stage>/<METHOD>/admin/tenants/<tenant>/<rest>`` with ``*`` only where the route has a
+    path parameter. IAM's ``*`` matches any characters, ``/`` included, so a wildcard anywhere
+    before the tenant could absorb another tenant's whole path (``<api>/dev/*/admin/tenants/acme/*``
+    matches ``<api>/dev/GET/admin/tenants/globex/clients/x/admin/tenants/acme/x``). Here the
+    first wildcard comes after ``/admin/tenants/<tenant>/``, so every ARN these patterns match
+    starts with that literal text: the request went to this stage, used this method, and its path
+    starts with this tenant's segment. A stage name and a method cannot contain ``/``, so the
+    segment after ``/admin/tenants/`` is the one the admin function reads the tenant from. What a
+    ``*`` then absorbs lies behind the tenant segment, where the function expects a client id
+    (its route parameter never spans a ``/``) or a fixed route suffix, and answers 404 otherwise.
+    Percent-encoding changes nothing: should the ARN carry the decoded path while the function
+    routes on the raw one, ``acme`` spelt ``%61cme`` fails the tenant pattern (422) and an encoded
+    ``/`` leaves a raw path that matches no route (404). The tenant and stage are checked so that
+    neither can bring a wildcard of its own.
+    """
+    # Imported here: the functions import this module at cold start and need no models from it.
+    from tokengate_core.record_view import TENANT_PATTERN
+
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise ValueError(f"not a tenant id: {tenant!r}")
+    if not re.fullmatch(STAGE_PATTERN, stage):
+        raise ValueError(f"not a stage name: {stage!r}")
+    resources: list[str] = []
+    for route in ADMIN_ROUTES:
+        if not route.tenant_scoped:
+            continue
+        path = _PARAM.sub("*", route.path.replace("{tenant}", tenant, 1))
+        resource = f"{api_arn_prefix}/{stage}/{route.method}{path}"
+        if resource not in resources:
+            resources.append(resource)
+    return resources

@@ -12,10 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import ADMIN_ARN, FakeContext, admin_event, call_admin, issue
+from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core import keyring, tokens
 from tokengate_core.clients import encode_page_token, page_token_key
+from tokengate_core.routes import ADMIN_ROUTES
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -116,6 +117,71 @@ def test_no_iam_identity_is_refused() -> None:
 
 def test_unknown_route_is_a_json_404() -> None:
     assert_error(call_admin("GET", "/admin/nothing-here"), 404, "route_not_found")
+
+
+def test_every_route_of_the_table_is_served() -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    bodies: dict[str, Any] = {"issue_client": {"client_name": "other"}, "update_client": {"enabled": True}}
+    for route in ADMIN_ROUTES:
+        path = route.path.replace("{tenant}", "acme").replace("{client_id}", client_id)
+        response = call_admin(route.method, path, bodies.get(route.name))
+        assert response.status in (200, 201), (route, response.body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        # Another tenant's path behind this tenant's: what an IAM wildcard spanning "/" would admit.
+        ("GET", f"{BASE}/x/admin/tenants/globex/clients"),
+        ("GET", "/admin/tenants/globex/clients/x/admin/tenants/acme/clients"),
+        ("POST", f"{BASE}/x/y/rotate"),
+        ("GET", f"{BASE}/"),
+        ("GET", "/admin/tenants/acme"),
+        ("PUT", BASE),
+        ("DELETE", BASE),
+        ("HEAD", BASE),
+        ("POST", f"{BASE}/x/revoke"),
+        ("GET", "/admin/openapi.json/x"),
+    ],
+)
+def test_a_path_outside_the_routes_is_refused(method: str, path: str) -> None:
+    issue("globex", "ci-bot")
+    response = call_admin(method, path)
+    assert_error(response, 404, "route_not_found")
+    assert "ci-bot" not in json.dumps(response.body)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/admin/tenants/%61cme/clients", 422, "validation_error"),
+        ("/admin/tenants/globex%2F..%2Facme/clients", 422, "validation_error"),
+        ("/admin/tenants/acme%2Fclients", 404, "route_not_found"),
+    ],
+)
+def test_an_encoded_tenant_segment_names_no_tenant(path: str, status: int, code: str) -> None:
+    """Should IAM see the decoded path, the function still never reads another tenant from it."""
+    issue("acme", "ci-bot")
+    response = call_admin("GET", path)
+    assert_error(response, status, code)
+    assert "ci-bot" not in json.dumps(response.body)
+
+
+def test_a_path_outside_the_stage_is_refused() -> None:
+    """Powertools would drop the first len("/dev") characters whatever they are."""
+    issue("acme", "ci-bot")
+    event = admin_event("GET", BASE)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/xyz{BASE}"
+    response = handle(event)
+    assert_error(response, 404, "route_not_found")
+    assert call_admin("GET", BASE).body["items"] != []
+
+
+def handle(event: dict[str, Any]) -> AdminResponse:
+    from admin import app as admin_app
+
+    raw = admin_app.handler(event, FakeContext())
+    return AdminResponse(raw["statusCode"], json.loads(raw.get("body") or "null"), raw.get("headers") or {})
 
 
 def test_reader_principal_gets_a_resource_policy(sm: Any) -> None:
@@ -368,6 +434,8 @@ def test_openapi_document_describes_every_route() -> None:
     assert set(paths[base]) == {"get", "post"}
     assert set(paths[base + "/{client_id}"]) == {"get", "patch", "delete"}
     assert "post" in paths[base + "/{client_id}/restore"] and "post" in paths[base + "/{client_id}/rotate"]
+    documented = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert documented == {(r.method, r.path) for r in ADMIN_ROUTES if r.name != "openapi"}
     schemas = doc["components"]["schemas"]
     assert {"IssueClientRequest", "UpdateClientRequest", "ClientView", "ErrorBody"} <= set(schemas)
 

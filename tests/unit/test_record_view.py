@@ -82,7 +82,12 @@ NON_CANONICAL: dict[str, list[Any]] = {
 }
 
 
-@pytest.mark.parametrize(("field", "value"), [(f, v) for f, values in BAD_VALUES.items() for v in values])
+def _cases(table: dict[str, list[Any]]) -> Any:
+    """Parameters with stable ids (values hold random tokens; xdist workers must agree on ids)."""
+    return [pytest.param(f, v, id=f"{f}-{i}") for f, values in table.items() for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(("field", "value"), _cases(BAD_VALUES))
 def test_what_the_model_refuses_the_reader_refuses(field: str, value: Any) -> None:
     text = json.dumps(valid_record(**{field: value}))
     with pytest.raises((ValidationError, ValueError)):
@@ -93,7 +98,7 @@ def test_what_the_model_refuses_the_reader_refuses(field: str, value: Any) -> No
         parse_cached(text, KEY)
 
 
-@pytest.mark.parametrize(("field", "value"), [(f, v) for f, values in NON_CANONICAL.items() for v in values])
+@pytest.mark.parametrize(("field", "value"), _cases(NON_CANONICAL))
 def test_the_reader_refuses_what_the_writer_never_writes(field: str, value: Any) -> None:
     text = json.dumps(valid_record(**{field: value}))
     with pytest.raises(RecordError):
