@@ -100,6 +100,9 @@ def main() -> int:
     speed_up_moto()
     emulator = SecretsManagerEmulator().start()
     prepare_environment(emulator.url)
+    from tokengate_core.config import AdminSettings
+
+    emulator.create_table(AdminSettings().table_name)
     bench = Bench(cfg, emulator)
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")

@@ -89,8 +89,12 @@ def _malformed(n: int, valid: str) -> list[str | None]:
 
 
 def run(bench: Bench) -> None:
-    from tokengate_core import tokens
+    from tokengate_core import keyring, tokens
     from tokengate_core.authorize import TokenAuthorizer
+
+    def made_up() -> str:
+        """A well-formed token (valid checksum) for a random key id with a tag no key made."""
+        return "Bearer " + tokens.generate(tokens.new_key_id(), lambda signed: "0" * tokens.TAG_LENGTH)
 
     cfg = bench.cfg
     em = bench.emulator
@@ -104,6 +108,7 @@ def run(bench: Bench) -> None:
     ) -> tuple[Outcome, TokenAuthorizer, ManualClock]:
         clock = ManualClock()
         authz = TokenAuthorizer(settings, store_factory=lambda: store, clock=clock)
+        authz.decide(made_up(), "GET", "ANY /invoke", "/dev/invoke")  # a container's keyring read, once
         for warm_header in warm or []:
             authz.decide(warm_header, "GET", "ANY /invoke", "/dev/invoke")
         em.inject(fault)
@@ -148,14 +153,23 @@ def run(bench: Bench) -> None:
     outcome, _, _ = scenario(_malformed(n, valid), span=0.9 * ttl)
     report("(b) malformed tokens", outcome, 0, "0")
 
-    # (c) well-formed tokens (valid checksum) whose key ids do not exist.
+    # (c) well-formed tokens (valid checksum) with made-up key ids: the tag fails, no read at all.
+    for ids in (1_000, 10_000):
+        forged = [made_up() for _ in range(ids)]
+        headers = [forged[i % ids] for i in range(max(n, ids))]
+        outcome, _, _ = scenario(headers, span=0.9 * neg_ttl)
+        report(f"(c) made-up key ids, {ids:,} ids", outcome, 0, "0 reads (denied offline: no valid tag)")
+        result.data[f"made_up_reads_per_1000_{ids}"] = 1000 * outcome.calls / len(headers)
+
+    # (c') tokens tokengate minted whose client is gone (purged): only a deployment key makes these.
+    sign = keyring.ensure(store, time.time()).signer(0.0)
     for ids, span in ((10, 0.9 * neg_ttl), (1_000, 0.9 * neg_ttl), (10, 60.0)):
-        unknown = [f"Bearer {tokens.generate(tokens.new_key_id())}" for _ in range(ids)]
+        unknown = [f"Bearer {tokens.generate(tokens.new_key_id(), sign)}" for _ in range(ids)]
         headers = [unknown[i % ids] for i in range(n)]
         windows = max(1, math.ceil(span / neg_ttl))
         outcome, _, _ = scenario(headers, span=span)
         bound = ids * (windows + (1 if windows > 1 else 0))  # a window boundary can split one id's fetches
-        label = f"(c) unknown ids, {ids:,} ids over {span:g} s"
+        label = f"(c') purged clients' ids, {ids:,} ids over {span:g} s"
         report(label, outcome, bound, f"<= {ids:,} per {neg_ttl:g} s negative TTL ({bound:,})")
 
     # (d) valid tokens while Secrets Manager throttles every call, after warming the cache.
@@ -199,7 +213,7 @@ def run(bench: Bench) -> None:
     for label, evs, fault in (
         ("valid", events, None),
         ("malformed", [authorizer_event(h) for h in _malformed(sample, valid)], None),
-        ("unknown ids", [authorizer_event(f"Bearer {tokens.generate(tokens.new_key_id())}")], None),
+        ("made-up ids", [authorizer_event(made_up())], None),
         ("throttled", events, Fault("throttle")),
     ):
         em.inject(fault)

@@ -1,9 +1,9 @@
 """The admin API's function and its rights, plus the per-tenant admin grant.
 
 The admin routes use AWS_IAM authorization: a caller needs ``execute-api:Invoke`` on the route.
-``tenant_admin_statement`` scopes that to one tenant's routes
-(``.../<stage>/<method>/admin/tenants/<tenant>/*``), so an IAM principal can be made admin of
-exactly one tenant.
+``tenant_admin_statement`` scopes that to one tenant's routes in one stage, one resource per
+method and route of ``ADMIN_ROUTES`` (``.../<stage>/<METHOD>/admin/tenants/<tenant>/clients/*``...),
+so an IAM principal can be made admin of exactly one tenant.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
 from infra.settings import StackSettings
 from infra.table import NameTable
 from tokengate_core.config import AdminSettings
-from tokengate_core.models import TENANT_PATTERN
-from tokengate_core.routes import tenant_admin_resource
+from tokengate_core.routes import tenant_admin_resources
 
 
 def api_arn_prefix(scope: Construct, api_id: str) -> str:
@@ -31,15 +30,14 @@ def api_arn_prefix(scope: Construct, api_id: str) -> str:
     return Stack.of(scope).format_arn(service="execute-api", resource=api_id, arn_format=ArnFormat.NO_RESOURCE_NAME)
 
 
-def tenant_admin_statement(scope: Construct, api_id: str, tenant: str, stage: str = "*") -> iam.PolicyStatement:
-    """``execute-api:Invoke`` on one tenant's admin routes, every method, ``stage`` (default: all)."""
-    if not re.fullmatch(TENANT_PATTERN, tenant):
-        # A tenant id is part of a resource pattern: '*' or '?' in it would widen the grant.
-        raise ValueError(f"not a tenant id: {tenant!r}")
+def tenant_admin_statement(scope: Construct, api_id: str, tenant: str, stage: str) -> iam.PolicyStatement:
+    """``execute-api:Invoke`` on one tenant's admin routes in ``stage``. The stage and each method
+    are named, never wildcards: see ``tenant_admin_resources`` for why that keeps the grant to
+    this tenant's paths. Raises ValueError for a tenant id or stage that could widen it."""
     return iam.PolicyStatement(
         sid=f"TokengateTenantAdmin{re.sub('[^A-Za-z0-9]', '', tenant.title())}",
         actions=["execute-api:Invoke"],
-        resources=[tenant_admin_resource(api_arn_prefix(scope, api_id), tenant, stage)],
+        resources=tenant_admin_resources(api_arn_prefix(scope, api_id), tenant, stage),
     )
 
 

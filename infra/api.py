@@ -5,7 +5,7 @@ routes get the Lambda authorizer, AWS_IAM routes get SigV4 authorization. There 
 route, so any other path is a 404 from API Gateway itself.
 
 Every CUSTOM route's integration copies values of the authorizer's context into response headers
-(tokengate_core.routes.AUTHORIZER_RESPONSE_HEADERS: ``Tokengate-Token-Status`` tells a client
+(tokengate_core.routes.authorizer_response_headers: ``Tokengate-Token-Status`` tells a client
 that it used its previous token, in grace, and until when). The L2 integration has no response
 parameters, so they are set on its CloudFormation resource.
 """
@@ -25,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.settings import StackSettings
-from tokengate_core.routes import AUTHORIZER_RESPONSE_HEADERS, MAPPED_STATUS_CODES, ROUTES, FunctionName
+from tokengate_core.routes import ROUTES, FunctionName, authorizer_response_headers, mapped_status_codes
 
 #: One JSON object per request. Who (tenant, client id, IAM caller) and what happened; never a
 #: header, so never the Authorization header or a token.
@@ -59,9 +59,9 @@ def authorizer_response_parameters() -> dict[str, dict[str, list[dict[str, str]]
     ``{"<status>": {"ResponseParameters": [{"Destination": ..., "Source": ...}]}}``."""
     mappings = [
         {"Destination": f"overwrite:header.{header}", "Source": f"$context.authorizer.{key}"}
-        for header, key in AUTHORIZER_RESPONSE_HEADERS.items()
+        for header, key in authorizer_response_headers().items()
     ]
-    return {str(status): {"ResponseParameters": mappings} for status in MAPPED_STATUS_CODES}
+    return {str(status): {"ResponseParameters": mappings} for status in mapped_status_codes()}
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)

@@ -146,6 +146,7 @@ class TokenGateStack(Stack):
             CfnOutput(self, key, value=outputs[key])
 
     def grant_tenant_admin(self, grantee: iam.IGrantable, tenant: str) -> iam.Grant:
-        """Let ``grantee`` call the admin API for ``tenant`` only (any stage, any method)."""
-        statement = tenant_admin_statement(self, self.api.http_api.api_id, tenant)
+        """Let ``grantee`` call the admin API for ``tenant`` only: this stack's stage, each admin
+        route with its own method (a wildcard stage or method could reach another tenant's path)."""
+        statement = tenant_admin_statement(self, self.api.http_api.api_id, tenant, self.settings.stage)
         return iam.Grant.add_to_principal(grantee=grantee, actions=statement.actions, resource_arns=statement.resources)

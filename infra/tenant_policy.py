@@ -4,8 +4,9 @@
     python -m infra.tenant_policy --tenant acme --api-url https://...amazonaws.com/dev --account 123456789012
 
 Attach the printed document to a role, user or group (e.g. ``aws iam put-role-policy``). It allows
-``execute-api:Invoke`` on ``.../<stage>/*/admin/tenants/<tenant>/*`` and nothing else. In a CDK app,
-``TokenGateStack.grant_tenant_admin(principal, tenant)`` does the same.
+``execute-api:Invoke`` on the tenant's admin routes and nothing else: one resource per method and
+route, ``.../<stage>/<METHOD>/admin/tenants/<tenant>/clients...``, for ApiUrl's stage (or each
+``--stage``). In a CDK app, ``TokenGateStack.grant_tenant_admin(principal, tenant)`` does the same.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokengate_core.models import TENANT_PATTERN
-from tokengate_core.routes import tenant_admin_resource
+from tokengate_core.routes import tenant_admin_resources
 
 _API_URL = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.(?P<suffix>amazonaws\.com(?:\.cn)?)/(?P<stage>[^/]+)/?$"
@@ -44,13 +45,15 @@ class ApiLocation:
         return f"arn:{self.partition}:execute-api:{self.region}:{account}:{self.api_id}"
 
 
-def tenant_admin_policy(location: ApiLocation, account: str, tenant: str, *, any_stage: bool = False) -> dict[str, Any]:
-    """The policy document: Invoke on one tenant's admin routes (this stage, or every stage)."""
-    if not re.fullmatch(TENANT_PATTERN, tenant):
-        raise ValueError(f"not a tenant id: {tenant!r}")
+def tenant_admin_policy(
+    location: ApiLocation, account: str, tenant: str, *, stages: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The policy document: Invoke on one tenant's admin routes in ``stages`` (default: the URL's)."""
     if not re.fullmatch(r"\d{12}", account):
         raise ValueError(f"not an AWS account id: {account!r}")
-    stage = "*" if any_stage else location.stage
+    resources: list[str] = []
+    for stage in stages or (location.stage,):
+        resources += tenant_admin_resources(location.arn_prefix(account), tenant, stage)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -58,7 +61,7 @@ def tenant_admin_policy(location: ApiLocation, account: str, tenant: str, *, any
                 "Sid": "TokengateTenantAdmin",
                 "Effect": "Allow",
                 "Action": "execute-api:Invoke",
-                "Resource": tenant_admin_resource(location.arn_prefix(account), tenant, stage),
+                "Resource": list(dict.fromkeys(resources)),
             }
         ],
     }
@@ -81,8 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--stack-name", help="read ApiUrl and the account from this deployed stack")
     source.add_argument("--api-url", help="the stack's ApiUrl output (needs --account)")
     parser.add_argument("--account", help="the account the API lives in (with --api-url)")
-    parser.add_argument("--any-stage", action="store_true", help="allow every stage of the API, not just ApiUrl's")
+    parser.add_argument(
+        "--stage", action="append", default=[], help="allow this stage instead of ApiUrl's (repeat for more)"
+    )
+    parser.add_argument("--any-stage", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.any_stage:
+        parser.error(
+            "--any-stage is not offered: a wildcard stage would let IAM match another tenant's path; "
+            "name each stage with --stage"
+        )
     if args.stack_name:
         url, account = _from_stack(args.stack_name)
     else:
@@ -90,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--api-url needs --account")
         url, account = args.api_url, args.account
     try:
-        policy = tenant_admin_policy(ApiLocation.from_url(url), account, args.tenant, any_stage=args.any_stage)
+        policy = tenant_admin_policy(ApiLocation.from_url(url), account, args.tenant, stages=args.stage)
     except ValueError as error:
         parser.error(str(error))
     json.dump(policy, sys.stdout, indent=2)

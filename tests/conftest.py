@@ -46,11 +46,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _EMULATOR.stop()
 
 
+def forget_cached_state() -> None:
+    import sys
+
+    if "admin.app" in sys.modules:
+        sys.modules["admin.app"].service.reset()
+    if "authorizer.app" in sys.modules:
+        sys.modules["authorizer.app"].authorizer.reset()
+
+
 @pytest.fixture
 def emulator() -> Iterator[SecretsManagerEmulator]:
-    """A clean emulator for one test: no secrets, no counts, no faults; the deployment's table."""
+    """A clean emulator for one test: no secrets, no counts, no faults; the deployment's table.
+    Handlers already imported forget what they cached from the previous test's deployment."""
     _EMULATOR.reset()
     _EMULATOR.create_table(AdminSettings().table_name)
+    forget_cached_state()
     yield _EMULATOR
     _EMULATOR.inject(None)
 

@@ -30,6 +30,8 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PORT_ENV = "TOKENGATE_PORT"
+DEFAULT_PORT = 8080
 STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -73,7 +75,25 @@ class Target:
 
 
 def _default_endpoint(environ: Mapping[str, str]) -> str:
-    return environ.get("TOKENGATE_ENDPOINT") or f"http://127.0.0.1:{environ.get('TOKENGATE_PORT', '8080')}/dev"
+    return environ.get("TOKENGATE_ENDPOINT") or f"http://127.0.0.1:{env_port(environ)}/dev"
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise ValueError("not a port number (0-65535)")
+    return value
+
+
+def env_port(environ: Mapping[str, str]) -> int:
+    """TOKENGATE_PORT, or 8080; a bad value is a one-line error naming the variable."""
+    try:
+        return port_number(environ.get(PORT_ENV, str(DEFAULT_PORT)))
+    except ValueError as error:
+        raise CliError("invalid_configuration", f"{PORT_ENV}: {error}", EXIT_USAGE) from None
 
 
 def _stage_url(url: str) -> str:
@@ -608,7 +628,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     options = LocalOptions(
         host=args.host,
-        port=args.port,
+        port=env_port(os.environ) if args.port is None else args.port,
         stage=args.stage,
         state_dir=Path(args.state_dir),
         region=args.region,
@@ -622,6 +642,13 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        return port_number(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -769,8 +796,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     local.add_argument(
         "--port",
-        type=int,
-        default=environ.get("TOKENGATE_PORT", "8080"),  # argparse applies `type` to a string default
+        type=_port,
         help="port (default ${TOKENGATE_PORT:-8080}; 0 picks a free one)",
     )
     local.add_argument("--stage", default="dev", help="stage name (default dev)")

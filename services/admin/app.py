@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,16 +27,18 @@ from tokengate_core.api import (
 from tokengate_core.aws import make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import TokengateError
+from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
 from tokengate_core.models import TENANT_PATTERN
-from tokengate_core.observability import make_logger, safe_error
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.observability import log_redacted_event, make_logger, safe_error
+from tokengate_core.request_body import accept_body, parse_json
+from tokengate_core.routes import FUNCTIONS, admin_route
 
 SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
 tracer = Tracer(service=SPEC.service)
-app = APIGatewayHttpResolver(enable_validation=True)
+# debug=False: Powertools' debug mode (POWERTOOLS_DEV) would print every raw event, headers included.
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json, debug=False)
 
 
 def _audit(action: str, **fields: Any) -> None:
@@ -54,6 +58,8 @@ ERRORS: dict[int, Any] = {
         (403, "Caller has no IAM identity"),
         (404, "No such client in this tenant"),
         (409, "Conflict"),
+        (413, "Request body too large"),
+        (415, "Request body is not JSON"),
         (422, "Validation error"),
         (503, "Secrets Manager unavailable"),
     )
@@ -79,16 +85,22 @@ def _actor() -> str:
     return arn
 
 
-def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
-    body = ErrorBody(code=code, message=message, details=details).model_dump_json(exclude_none=True)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+def _error_body(error: TokengateError, details: list[dict[str, Any]] | None = None) -> str:
+    return ErrorBody(code=error.code, message=error.message, details=details).model_dump_json(exclude_none=True)
+
+
+def _error(error: TokengateError, details: list[dict[str, Any]] | None = None) -> Response[Any]:
+    """Every error response: one of the TokengateError codes, so the list of codes is the code."""
+    return Response(
+        status_code=error.status, content_type=content_types.APPLICATION_JSON, body=_error_body(error, details)
+    )
 
 
 @app.exception_handler(TokengateError)
 def _domain_error(error: TokengateError) -> Response[Any]:
     if error.status >= 500:
         logger.warning("request failed", extra={"code": error.code, **safe_error(error)})
-    return _error(error.status, error.code, error.message)
+    return _error(error)
 
 
 @app.exception_handler(RequestValidationError)
@@ -97,31 +109,48 @@ def _validation_error(error: RequestValidationError) -> Response[Any]:
     details = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
     ]
-    if any(d["type"] == "json_invalid" for d in details):
-        return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "request body is not valid JSON")
-    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "request failed validation", details)
+    return _error(ValidationFailedError("request failed validation"), details)
 
 
 @app.not_found
 def _not_found(_: Exception) -> Response[Any]:
-    return _error(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+    return _error(RouteNotFoundError("no such route"))
+
+
+def _within_stage(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Powertools routes on ``rawPath`` minus as many characters as ``/<stage>`` has, without
+    looking at them; a path that does not start with the stage is none of this function's routes."""
+    event = resolver.current_event
+    stage = event.request_context.stage
+    if stage != "$default" and not event.raw_path.startswith(f"/{stage}/"):
+        return _error(RouteNotFoundError("no such route"))
+    return next_middleware(resolver)
+
+
+app.use([_within_stage])
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.error("unexpected error", extra=safe_error(error))
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+    return _error(TokengateError("internal error"))
 
 
-BASE = "/admin/tenants/<tenant>/clients"
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-@app.post(BASE, responses=_responses(201, "Issued; the token is shown once"))
+def _route(name: str, status: int, description: str) -> Callable[[Handler], Handler]:
+    """Register ``name`` from ``ADMIN_ROUTES``, the one table of admin paths."""
+    route = admin_route(name)
+    return app.route(route.resolver_path, route.method, responses=_responses(status, description))
+
+
+@_route("issue_client", 201, "Issued; the token is shown once")
 def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
     return _issued(HTTPStatus.CREATED, service.issue(tenant, body, _actor()))
 
 
-@app.get(BASE, responses=_responses(200, "A page of clients (never tokens)"))
+@_route("list_clients", 200, "A page of clients (never tokens)")
 def list_clients(
     tenant: TenantPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -131,12 +160,12 @@ def list_clients(
     return service.list(tenant, limit=limit, next_token=next_token, status=status)
 
 
-@app.get(f"{BASE}/<client_id>", responses=_responses(200, "The client (never its token)"))
+@_route("get_client", 200, "The client (never its token)")
 def get_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.get(tenant, client_id)
 
 
-@app.patch(f"{BASE}/<client_id>", responses=_responses(200, "The updated client"))
+@_route("update_client", 200, "The updated client")
 def update_client(
     tenant: TenantPath, client_id: ClientPath, body: Annotated[UpdateClientRequest, Body()]
 ) -> ClientView:
@@ -144,33 +173,33 @@ def update_client(
     return service.update(tenant, client_id, changes, _actor())
 
 
-@app.delete(f"{BASE}/<client_id>", responses=_responses(200, "Revoked (recoverable); idempotent"))
+@_route("revoke_client", 200, "Revoked (recoverable); idempotent")
 def revoke_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.revoke(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/restore", responses=_responses(200, "Restored; idempotent"))
+@_route("restore_client", 200, "Restored; idempotent")
 def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
     return service.restore(tenant, client_id, _actor())
 
 
-@app.post(f"{BASE}/<client_id>/rotate", responses=_responses(200, "Rotated; the new token is shown once"))
+@_route("rotate_client", 200, "Rotated; the new token is shown once")
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
     return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
 
 
-@app.get("/admin/keys", responses=_responses(200, "The signing keys (names and ages, never values)"))
+@_route("get_keys", 200, "The signing keys (names and ages, never values)")
 def get_keys() -> KeyRingView:
     _actor()
     return service.keyring_view()
 
 
-@app.post("/admin/keys/rotate", responses=_responses(200, "A new signing key; old keys keep verifying"))
+@_route("rotate_keys", 200, "A new signing key; old keys keep verifying")
 def rotate_keys() -> KeyRingView:
     return service.rotate_keyring(_actor())
 
 
-@app.post("/admin/migrate", responses=_responses(200, "Clients issued before tagged tokens brought up to date"))
+@_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
     return service.migrate(_actor())
 
@@ -194,12 +223,25 @@ def openapi_document() -> dict[str, Any]:
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-@app.get("/admin/openapi.json", include_in_schema=False)
+@app.route(admin_route("openapi").resolver_path, admin_route("openapi").method, include_in_schema=False)
 def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# Responses carry issued tokens: none goes to X-Ray. Events carry SigV4 credentials: logged only redacted.
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@log_redacted_event(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        checked = accept_body(event)
+    except TokengateError as error:
+        # Refused before routing, in the shape the resolver gives every other error.
+        return {
+            "statusCode": error.status,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": _error_body(error),
+            "isBase64Encoded": False,
+            "cookies": [],
+        }
+    return app.resolve(checked, context)

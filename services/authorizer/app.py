@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings
@@ -26,44 +24,60 @@ authorizer = TokenAuthorizer(settings, store_factory=lambda: make_store(settings
 DENY: dict[str, Any] = {"isAuthorized": False}
 
 
-class _Http(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    method: str = "GET"
-    path: str = "/"
+class InvalidEvent(ValueError):
+    """The event is not a payload 2.0 REQUEST authorizer event."""
 
 
-class _RequestContext(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    http: _Http = _Http()
-    requestId: str | None = None
+def _text(value: Any, default: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidEvent
+    return value
 
 
-class AuthorizerEvent(BaseModel):
-    """The fields of a payload 2.0 REQUEST authorizer event that a decision uses."""
+def _object(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidEvent
+    return value
 
-    model_config = ConfigDict(extra="ignore")
-    routeKey: str = "$default"
-    rawPath: str = "/"
-    headers: dict[str, str] | None = None
-    requestContext: _RequestContext = _RequestContext()
 
-    def authorization(self) -> str | None:
-        headers = self.headers or {}
-        value = headers.get("authorization")
-        if value is None:
-            value = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        return value
+def read_event(event: Any) -> tuple[str | None, str, str, str, str | None]:
+    """(authorization, method, route key, raw path, request id) from a payload 2.0 event.
+
+    Hand-checked rather than a pydantic model: this is the authorizer's cold path. Every field
+    must have its documented type or the event is refused; absent optional fields take API
+    Gateway's defaults. Header names are case-insensitive; the lower-case one wins.
+    """
+    if not isinstance(event, dict):
+        raise InvalidEvent
+    headers = _object(event.get("headers"))
+    authorization = headers.get("authorization")
+    if authorization is None:
+        authorization = next(
+            (v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization"), None
+        )
+    if authorization is not None and not isinstance(authorization, str):
+        raise InvalidEvent
+    context = _object(event.get("requestContext"))
+    http = _object(context.get("http"))
+    return (
+        authorization,
+        _text(http.get("method"), "GET"),
+        _text(event.get("routeKey"), "$default"),
+        _text(event.get("rawPath"), "/"),
+        _text(context.get("requestId"), "") or None,
+    )
 
 
 def decide(event: Any) -> tuple[Decision, str | None]:
     try:
-        parsed = AuthorizerEvent.model_validate(event)
-    except ValidationError:
+        authorization, method, route_key, raw_path, request_id = read_event(event)
+    except InvalidEvent:
         return Decision(Reason.INVALID_EVENT), None
-    decision = authorizer.decide(
-        parsed.authorization(), parsed.requestContext.http.method, parsed.routeKey, parsed.rawPath
-    )
-    return decision, parsed.requestContext.requestId
+    return authorizer.decide(authorization, method, route_key, raw_path), request_id
 
 
 def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:

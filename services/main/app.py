@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from tokengate_core.config import MainSettings
-from tokengate_core.observability import make_logger
+from tokengate_core.observability import log_redacted_event, make_logger
 from tokengate_core.routes import FUNCTIONS
 
 SPEC = FUNCTIONS["main"]
@@ -32,7 +32,9 @@ class CallerContext(BaseModel):
 
 
 @tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# The event carries the caller's token in its Authorization header: logged only redacted.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@log_redacted_event(logger)
 @event_source(data_class=APIGatewayProxyEventV2)
 def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
     authorizer = event.request_context.authorizer

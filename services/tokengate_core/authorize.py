@@ -11,15 +11,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tokengate_core import keyring, tokens
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.errors import CorruptRecordError, NotFoundError, RevokedError, TokengateError, UnavailableError
+from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
 from tokengate_core.keyring import KeyRing, KeyRingError
-from tokengate_core.models import ClientRecord, scope_regex
-from tokengate_core.routes import DELIVERY_ROUTE_KEY, TOKEN_STATUS_KEY
+from tokengate_core.record_view import TOKEN_STATUS_KEY, RecordError, parse_cached
+from tokengate_core.routes import DELIVERY_ROUTE_KEY
 from tokengate_core.store import SecretsStore
+
+if TYPE_CHECKING:
+    from tokengate_core.models import ClientRecord
+
+__all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
 
 Clock = Callable[[], float]
 
@@ -57,31 +63,8 @@ class Decision:
 
 
 def to_cached(record: ClientRecord) -> CachedClient:
-    """Reduce a record to what a decision needs: digests, never the plaintext token."""
-    previous = record.previous
-    context = {
-        "tenant": record.tenant,
-        "client_id": record.key_id,
-        "client_name": record.client_name,
-        "scopes": ",".join(record.scopes),
-        TOKEN_STATUS_KEY: "current",
-    }
-    grace_ends = previous.valid_until.isoformat().replace("+00:00", "Z") if previous else None
-    return CachedClient(
-        key_id=record.key_id,
-        tenant=record.tenant,
-        client_name=record.client_name,
-        scopes=tuple(record.scopes),
-        current_digest=tokens.digest(record.token.get_secret_value()),
-        previous_digest=bytes.fromhex(previous.sha256) if previous else None,
-        previous_valid_until=previous.valid_until.timestamp() if previous else None,
-        enabled=record.enabled,
-        expires_at=record.expires_at.timestamp() if record.expires_at else None,
-        context=context,
-        grace_context={**context, TOKEN_STATUS_KEY: f"grace; ends={grace_ends}"} if grace_ends else None,
-        patterns=tuple(scope_regex(s) for s in record.scopes),
-        token_fetch=record.token_fetch,
-    )
+    """A record as the authorizer caches it (for callers that hold a model, such as benchmarks)."""
+    return parse_cached(record.to_secret_string(), record.key_id)
 
 
 class TokenAuthorizer:
@@ -108,6 +91,13 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
+
+    def reset(self) -> None:
+        """Forget everything this container learned, as a fresh container would start."""
+        self.cache.clear()
+        self._mismatched.clear()
+        self._backoff_until.clear()
+        self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
 
     @property
     def store(self) -> SecretsStore:
@@ -233,15 +223,14 @@ class TokenAuthorizer:
 
     def _fetch(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         try:
-            record = self.store.get(key_id)
-            entry = Entry("found", to_cached(record), now)
+            entry = Entry("found", parse_cached(self.store.get_value(key_id), key_id), now)
+        except RecordError:
+            # Not the backend's fault, and not worth a read per request: remembered like an unknown id.
+            entry = Entry("corrupt", None, now)
         except NotFoundError:
             entry = Entry("unknown", None, now)
         except RevokedError:
             entry = Entry("revoked", None, now)
-        except CorruptRecordError:
-            # Not the backend's fault, and not worth a read per request: remembered like an unknown id.
-            entry = Entry("corrupt", None, now)
         except (UnavailableError, TokengateError):
             # Back off for one negative TTL: while the backend fails, a client past its TTL costs
             # one call per interval (per container), not one per request.

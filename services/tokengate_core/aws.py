@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tokengate_core.config import AdminSettings, StoreSettings
+from tokengate_core.observability import keep_bodies_out_of_sdk_logs
 from tokengate_core.registry import NameRegistry
 from tokengate_core.store import SecretsStore
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 def _config(settings: StoreSettings) -> Config:
     from botocore.config import Config
 
+    keep_bodies_out_of_sdk_logs()
     return Config(
         connect_timeout=settings.sm_connect_timeout_seconds,
         read_timeout=settings.sm_read_timeout_seconds,

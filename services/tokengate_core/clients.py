@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
+import hmac
+import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -46,20 +47,46 @@ def _next_version(base_version: str) -> str:
     return str(uuid.uuid5(_VERSIONS, base_version))
 
 
-def encode_page_token(tenant: str, store_token: str) -> str:
-    """Our page token wraps Secrets Manager's and names the tenant it belongs to, so a forged or
-    foreign token is refused before any backend call."""
-    raw = json.dumps({"v": 1, "tenant": tenant, "next": store_token}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+PAGE_TOKEN_PATTERN = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})")
+_PAGE_TOKEN_LABEL = b"tokengate page token v1"
 
 
-def decode_page_token(tenant: str, token: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data["v"] == 1 and data["tenant"] == tenant and isinstance(data["next"], str) and data["next"]:
-            return str(data["next"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        pass
+def page_token_key(ring: keyring.KeyRing) -> bytes:
+    """The MAC key for page tokens: derived from the deployment's keyring, so it is secret, the
+    same in every admin container, and needs nothing provisioned. A token this deployment did not
+    issue, a token altered in any bit, or one issued for another tenant is refused with 400
+    before Secrets Manager is called."""
+    return ring.derive(_PAGE_TOKEN_LABEL)
+
+
+def _page_mac(key: bytes, tenant: str, payload: str) -> str:
+    message = b"\0".join([_PAGE_TOKEN_LABEL, tenant.encode(), payload.encode()])
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def encode_page_token(tenant: str, store_token: str, key: bytes) -> str:
+    """Our page token wraps Secrets Manager's, MAC'd together with the tenant it belongs to:
+    ``<base64url NextToken>.<base64url HMAC-SHA256>``."""
+    payload = _b64(store_token.encode())
+    return f"{payload}.{_page_mac(key, tenant, payload)}"
+
+
+def decode_page_token(tenant: str, token: str, key: bytes) -> str:
+    """Secrets Manager's NextToken, if ``token`` is one we issued for ``tenant``; otherwise 400."""
+    match = PAGE_TOKEN_PATTERN.fullmatch(token)
+    if match is not None:
+        payload, mac = match.groups()
+        if hmac.compare_digest(_page_mac(key, tenant, payload), mac):
+            try:
+                store_token = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+            except (ValueError, binascii.Error):
+                store_token = ""
+            if store_token:
+                return store_token
     raise BadRequestError("invalid next_token: pass back the value a previous page returned")
 
 
@@ -80,6 +107,7 @@ class DeliveryPathError(BadRequestError):
 
 
 #: Fields whose change can take a client's delivery path away (or add a schedule that needs one).
+_KEYRING_REUSE_SECONDS = 60.0
 _DELIVERY_FIELDS = frozenset({"rotation_period_days", "grace_seconds", "token_fetch"})
 
 
@@ -96,6 +124,22 @@ class ClientService:
     registry: NameRegistry
     clock: Clock = time.time
     audit: Audit = _no_audit
+    _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
+
+    def reset(self) -> None:
+        """Forget the cached keyring, as a fresh container would start."""
+        self._ring = None
+
+    def _keyring(self, epoch: float) -> keyring.KeyRing:
+        """The keyring, read at most once per :data:`_KEYRING_REUSE_SECONDS` per container: a newly
+        added key starts signing at most that much later than it could, and an issue or a page
+        costs no extra read."""
+        if self._ring is None or not 0 <= epoch - self._ring[1] < _KEYRING_REUSE_SECONDS:
+            self._ring = (keyring.ensure(self.store, epoch), epoch)
+        return self._ring[0]
+
+    def _signer(self, epoch: float) -> Callable[[str], str]:
+        return self._keyring(epoch).signer(epoch)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -107,14 +151,15 @@ class ClientService:
 
     def list(self, tenant: str, *, limit: int, next_token: str | None, status: Status | None) -> ClientPage:
         include_revoked = status in (None, "revoked")
-        store_token = decode_page_token(tenant, next_token) if next_token else None
+        key = page_token_key(self._keyring(self.clock()))
+        store_token = decode_page_token(tenant, next_token, key) if next_token else None
         summaries, token = self.store.list_page(
             tenant, limit=limit, next_token=store_token, include_revoked=include_revoked
         )
         views = [self._summary_view(s) for s in summaries]
         if status is not None:
             views = [v for v in views if v.status == status]
-        return ClientPage(items=views, next_token=encode_page_token(tenant, token) if token else None)
+        return ClientPage(items=views, next_token=encode_page_token(tenant, token, key) if token else None)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -122,7 +167,7 @@ class ClientService:
         epoch = self.clock()
         now = utcnow_from(epoch)
         key_id = tokens.new_key_id()
-        token = tokens.generate(key_id, keyring.ensure(self.store, epoch).signer(epoch))
+        token = tokens.generate(key_id, self._signer(epoch))
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -231,7 +276,7 @@ class ClientService:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
         epoch = self.clock()
-        token = tokens.generate(client_id, keyring.ensure(self.store, epoch).signer(epoch))
+        token = tokens.generate(client_id, self._signer(epoch))
         rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
@@ -252,6 +297,7 @@ class ClientService:
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
         ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        self.reset()
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
 
@@ -279,6 +325,7 @@ class ClientService:
             ):
                 legacy.add(summary.key_id)
         keyring.update(self.store, lambda r: r.with_legacy_key_ids(legacy))
+        self.reset()
         self.audit("migrate", actor=actor, clients=len(summaries), legacy=len(legacy), conflicts=len(conflicts))
         return MigrationReport(
             clients=len(summaries), names_claimed=claimed, legacy_key_ids=len(legacy), conflicts=conflicts

@@ -7,12 +7,17 @@ stack both build a function's environment from these models, and a test cross-ch
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+#: Set by the Lambda runtime, and only there: the handler's settings are being read at a cold start.
+LAMBDA_RUNTIME_ENV = "AWS_LAMBDA_RUNTIME_API"
 
 
 class ConfigError(RuntimeError):
@@ -34,15 +39,25 @@ class _EnvModel(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
-        environ = os.environ if environ is None else environ
-        values = {name: environ[cls.env_name(name)] for name in cls.model_fields if cls.env_name(name) in environ}
+        """The settings from ``environ`` (default: the process environment); ConfigError, one line
+        naming each bad variable and never its value, when they are invalid.
+
+        A handler module reads the process environment at import. Under the Lambda runtime an
+        exception there becomes an init error logged with the whole import traceback, so instead
+        the one line is written to stderr and the process exits with status 1."""
+        source = os.environ if environ is None else environ
+        values = {name: source[cls.env_name(name)] for name in cls.model_fields if cls.env_name(name) in source}
         try:
             return cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
                 f"{cls.env_name(str(e['loc'][0]))}: {e['msg']}" if e["loc"] else e["msg"] for e in error.errors()
             )
-            raise ConfigError(f"invalid configuration: {problems}") from None
+            message = " ".join(f"invalid configuration: {problems}".split())
+        if environ is None and LAMBDA_RUNTIME_ENV in os.environ:
+            print(f"tokengate: {message}", file=sys.stderr, flush=True)
+            raise SystemExit(1)
+        raise ConfigError(message)
 
     def to_env(self) -> dict[str, str]:
         """The environment a function needs for these settings (used by infra and the local stack)."""

@@ -46,3 +46,34 @@ class CorruptRecordError(TokengateError):
 
     code = "corrupt_record"
     status = 500
+
+
+class InvalidJsonError(TokengateError):
+    """A request body that is not UTF-8 JSON within the parser's limits (nesting, number length)."""
+
+    code = "invalid_json"
+    status = 400
+
+
+class BodyTooLargeError(TokengateError):
+    code = "body_too_large"
+    status = 413
+
+
+class UnsupportedMediaTypeError(TokengateError):
+    """A request body that is not declared as JSON, or is compressed: the API reads only plain JSON."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class RouteNotFoundError(TokengateError):
+    code = "route_not_found"
+    status = 404
+
+
+class ValidationFailedError(TokengateError):
+    """Well-formed input that breaks the request's schema; the response lists where and why."""
+
+    code = "validation_error"
+    status = 422

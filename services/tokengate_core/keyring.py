@@ -79,6 +79,10 @@ class KeyRing:
         """Whether one of our keys made this tag (each comparison in constant time)."""
         return any(hmac.compare_digest(key.tag(parsed.signed), parsed.tag) for key in self.keys)
 
+    def derive(self, label: bytes) -> bytes:
+        """A secret for another purpose (page tokens), from the oldest key: stable across rotations."""
+        return hmac.digest(self.keys[0].secret, b"tokengate-derived\x00" + label, hashlib.sha256)
+
     def is_legacy(self, key_id: str) -> bool:
         return key_id in self.legacy_key_ids
 

@@ -7,18 +7,22 @@ rotation) but as a :class:`pydantic.SecretStr`, so a stray ``repr`` or log line 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tokengate_core import tokens
+from tokengate_core.record_view import (
+    CLIENT_NAME_PATTERN,
+    DIGEST_PATTERN,
+    MAX_SCOPES,
+    SCOPE_PATTERN,
+    TENANT_PATTERN,
+    scope_regex,
+)
 
-TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
-CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
-SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
-MAX_SCOPES = 32
+__all__ = ["CLIENT_NAME_PATTERN", "TENANT_PATTERN", "ClientRecord", "scope_regex"]
 
 Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
 ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
@@ -44,8 +48,15 @@ class PreviousToken(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Annotated[str, Field(pattern=DIGEST_PATTERN)]
     valid_until: datetime
+
+    @field_validator("valid_until")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value
 
 
 class RotationPolicy(BaseModel):
@@ -60,7 +71,7 @@ class ClientRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1] = 1  # record_view.SCHEMA_VERSION
     key_id: str
     token: SecretStr
     tenant: Tenant
@@ -166,28 +177,3 @@ class ClientRecord(BaseModel):
         data.update(changes)
         data.update(updated_at=now, updated_by=actor)
         return ClientRecord.model_validate(data)
-
-
-def scope_regex(scope: str) -> re.Pattern[str]:
-    """Compile one scope to a regex over ``"<METHOD> <path>"``.
-
-    ``*`` in a path matches within one segment, ``**`` across segments; method ``ANY`` or ``*``
-    matches every method. Scope ``*`` matches everything.
-    """
-    if scope == "*":
-        return re.compile(r"^.*$", re.DOTALL)
-    method, _, path = scope.partition(" ")
-    method_re = r"[A-Z]+" if method in ("ANY", "*") else re.escape(method)
-    parts = []
-    i = 0
-    while i < len(path):
-        if path.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif path[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        else:
-            parts.append(re.escape(path[i]))
-            i += 1
-    return re.compile(rf"^{method_re} {''.join(parts)}$", re.DOTALL)

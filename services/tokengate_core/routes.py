@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Literal
 
 from tokengate_core.config import (
@@ -85,15 +85,15 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         memory_mb=256,
         timeout_seconds=60,
     ),
-    # One Secrets Manager read per call, at the store's short timeouts (2 x 1 s), like the authorizer.
+    # One GetSecretValue per call; a client calls it a few times per rotation.
     "delivery": FunctionSpec(
         "delivery",
         "delivery.app.handler",
         DeliverySettings,
         "tokengate-delivery",
-        "Token delivery: a client fetches its current token with a still-valid one",
+        "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
-        timeout_seconds=5,
+        timeout_seconds=10,
     ),
 }
 
@@ -107,18 +107,29 @@ ROUTES: tuple[Route, ...] = (
     Route("ANY", "/admin/{proxy+}", "admin", "AWS_IAM"),
 )
 
-#: The authorizer context key that says whether a client used its current token ("current") or
-#: its previous one during the grace window ("grace; ends=<ISO time>")...
-TOKEN_STATUS_KEY = "token_status"
-#: ...and the response header that carries it to the client on every CUSTOM-authorized route.
+#: The response header that carries the authorizer's token status to the client on every
+#: CUSTOM-authorized route (``record_view.TOKEN_STATUS_KEY``: "current", or "grace; ends=<ISO
+#: time>" when the client used its previous token during the grace window).
 TOKEN_STATUS_HEADER = "Tokengate-Token-Status"
-#: Response headers the stage sets from the authorizer's context (header -> context key): in AWS
-#: through each CUSTOM-authorized integration's response parameter mapping, locally by the gateway.
-AUTHORIZER_RESPONSE_HEADERS: dict[str, str] = {TOKEN_STATUS_HEADER: TOKEN_STATUS_KEY}
-#: The integration status codes those headers are mapped on. API Gateway maps response parameters
-#: per status code (200-599) with no wildcard, so every registered code in that range is listed:
-#: whatever an integration answers, the client still learns that its token is in grace.
-MAPPED_STATUS_CODES: tuple[int, ...] = tuple(s.value for s in HTTPStatus if 200 <= s.value <= 599)
+
+
+def authorizer_response_headers() -> dict[str, str]:
+    """Response headers the stage sets from the authorizer's context (header -> context key): in AWS
+    through each CUSTOM-authorized integration's response parameter mapping, locally by the gateway."""
+    # Imported here: the functions import this module at cold start and need no record reader from it.
+    from tokengate_core.record_view import TOKEN_STATUS_KEY
+
+    return {TOKEN_STATUS_HEADER: TOKEN_STATUS_KEY}
+
+
+def mapped_status_codes() -> tuple[int, ...]:
+    """The integration status codes those headers are mapped on. API Gateway maps response
+    parameters per status code (200-599) and has no wildcard, so every registered code in that
+    range is listed: whatever an integration answers, the client still learns it is in grace."""
+    from http import HTTPStatus
+
+    return tuple(status.value for status in HTTPStatus if 200 <= status.value <= 599)
+
 
 #: The authorizer's identity source; with API Gateway's result cache on, the route key joins it.
 IDENTITY_SOURCE = "$request.header.Authorization"
@@ -137,6 +148,87 @@ def identity_sources(cache_enabled: bool) -> list[str]:
     return [IDENTITY_SOURCE]
 
 
-def tenant_admin_resource(api_arn_prefix: str, tenant: str, stage: str = "*") -> str:
-    """The execute-api resource ARN pattern that limits an IAM principal to one tenant's admin routes."""
-    return f"{api_arn_prefix}/{stage}/*/admin/tenants/{tenant}/*"
+@dataclass(frozen=True)
+class AdminRoute:
+    """One operation of the admin function. API Gateway hands every ``/admin/...`` request to it
+    (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist:
+    the admin function registers exactly these, and the tenant-admin policy grants exactly these."""
+
+    name: str
+    method: str
+    path: str  # OpenAPI template: {tenant}, {client_id}
+
+    @property
+    def resolver_path(self) -> str:
+        """The path in Powertools' ``<param>`` syntax."""
+        return _PARAM.sub(r"<\1>", self.path)
+
+    @property
+    def tenant_scoped(self) -> bool:
+        return self.path.startswith(TENANT_ADMIN_PREFIX)
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+TENANT_ADMIN_PREFIX = "/admin/tenants/{tenant}/"
+_CLIENTS = "/admin/tenants/{tenant}/clients"
+_CLIENT = _CLIENTS + "/{client_id}"
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    AdminRoute("issue_client", "POST", _CLIENTS),
+    AdminRoute("list_clients", "GET", _CLIENTS),
+    AdminRoute("get_client", "GET", _CLIENT),
+    AdminRoute("update_client", "PATCH", _CLIENT),
+    AdminRoute("revoke_client", "DELETE", _CLIENT),
+    AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
+    AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
+    AdminRoute("openapi", "GET", "/admin/openapi.json"),
+    # Deployment-wide: no tenant grant reaches these.
+    AdminRoute("get_keys", "GET", "/admin/keys"),
+    AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
+    AdminRoute("migrate", "POST", "/admin/migrate"),
+)
+
+
+def admin_route(name: str) -> AdminRoute:
+    return next(route for route in ADMIN_ROUTES if route.name == name)
+
+
+#: HTTP API stage names: letters, digits, ``-`` and ``_`` (so never ``/``, ``*`` or ``?``).
+STAGE_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+
+
+def tenant_admin_resources(api_arn_prefix: str, tenant: str, stage: str) -> list[str]:
+    """The execute-api resource ARNs that make an IAM principal admin of one tenant, one stage.
+
+    One ARN per (method, tenant route) of ``ADMIN_ROUTES``, each
+    ``<api>/<stage>/<METHOD>/admin/tenants/<tenant>/<rest>`` with ``*`` only where the route has a
+    path parameter. IAM's ``*`` matches any characters, ``/`` included, so a wildcard anywhere
+    before the tenant could absorb another tenant's whole path (``<api>/dev/*/admin/tenants/acme/*``
+    matches ``<api>/dev/GET/admin/tenants/globex/clients/x/admin/tenants/acme/x``). Here the
+    first wildcard comes after ``/admin/tenants/<tenant>/``, so every ARN these patterns match
+    starts with that literal text: the request went to this stage, used this method, and its path
+    starts with this tenant's segment. A stage name and a method cannot contain ``/``, so the
+    segment after ``/admin/tenants/`` is the one the admin function reads the tenant from. What a
+    ``*`` then absorbs lies behind the tenant segment, where the function expects a client id
+    (its route parameter never spans a ``/``) or a fixed route suffix, and answers 404 otherwise.
+    Percent-encoding changes nothing: should the ARN carry the decoded path while the function
+    routes on the raw one, ``acme`` spelt ``%61cme`` fails the tenant pattern (422) and an encoded
+    ``/`` leaves a raw path that matches no route (404). The tenant and stage are checked so that
+    neither can bring a wildcard of its own.
+    """
+    # Imported here: the functions import this module at cold start and need no models from it.
+    from tokengate_core.record_view import TENANT_PATTERN
+
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise ValueError(f"not a tenant id: {tenant!r}")
+    if not re.fullmatch(STAGE_PATTERN, stage):
+        raise ValueError(f"not a stage name: {stage!r}")
+    resources: list[str] = []
+    for route in ADMIN_ROUTES:
+        if not route.tenant_scoped:
+            continue
+        path = _PARAM.sub("*", route.path.replace("{tenant}", tenant, 1))
+        resource = f"{api_arn_prefix}/{stage}/{route.method}{path}"
+        if resource not in resources:
+            resources.append(resource)
+    return resources

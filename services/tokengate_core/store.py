@@ -132,6 +132,11 @@ class SecretsStore:
         """One GetSecretValue; raises NotFound / Revoked / Unavailable / CorruptRecord."""
         return self.read(key_id, version_id=version_id, stage=stage)[0]
 
+    def get_value(self, key_id: str) -> str:
+        """The AWSCURRENT SecretString, unparsed: the authorizer reads it without the model."""
+        response = self._call("get_secret_value", SecretId=self.secret_id(key_id), VersionStage="AWSCURRENT")
+        return str(response["SecretString"])
+
     def read(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> tuple[ClientRecord, str]:
         """The record and the id of the version it came from (the base of an optimistic write)."""
         # Always name a stage: AWS defaults to AWSCURRENT anyway, and moto's default does not

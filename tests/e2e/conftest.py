@@ -12,14 +12,14 @@ import pytest
 from tests.e2e.harness import RunningStack, start_stack
 from tokengate.local.iam import api_arn
 from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
-from tokengate_core.routes import tenant_admin_resource
+from tokengate_core.routes import STAGE_DEFAULT, tenant_admin_resources
 
-#: A tenant-scoped admin, as tenant_admin_resource() would scope it in IAM.
+#: A tenant-scoped admin, as tenant_admin_resources() scopes it in IAM.
 TENANT_ADMIN: dict[str, Any] = {
     "access_key_id": "AKIATENANTADMINAAAAA",
     "secret_access_key": "tenant-admin-secret-key-0123456789",
     "arn": f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/tenant-a-admin",
-    "allow": [tenant_admin_resource(api_arn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID), "tenant-a")],
+    "allow": tenant_admin_resources(api_arn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID), "tenant-a", STAGE_DEFAULT),
 }
 #: A role session: temporary credentials carry a session token.
 ROLE_SESSION: dict[str, Any] = {

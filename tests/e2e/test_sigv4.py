@@ -3,10 +3,13 @@ API Gateway's 403 body."""
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.auth
 import pytest
@@ -14,7 +17,7 @@ from botocore.credentials import Credentials
 
 from tests.e2e.conftest import ROLE_SESSION, TENANT_ADMIN
 from tests.e2e.harness import HttpResult, RunningStack, request
-from tokengate.local.iam import INVALID_TOKEN, SIGNATURE_MISMATCH
+from tokengate.local.iam import EXPIRES_TOO_LONG, INVALID_TOKEN, SIGNATURE_MISMATCH
 from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.sigv4 import sign
 
@@ -123,6 +126,27 @@ def test_tenant_scoped_principal_reaches_its_tenant_only(stack: RunningStack) ->
     )
 
 
+def test_tenant_scoped_principal_cannot_stretch_into_another_tenant(stack: RunningStack) -> None:
+    scoped = Credentials(TENANT_ADMIN["access_key_id"], TENANT_ADMIN["secret_access_key"])
+    issued = send(stack, "POST", "/admin/tenants/tenant-a/clients", credentials=scoped, body={"client_name": "own"})
+    assert issued.status == 201, issued
+    client_id = issued.body["client"]["client_id"]
+    rotated = send(stack, "POST", f"/admin/tenants/tenant-a/clients/{client_id}/rotate", credentials=scoped)
+    assert rotated.status == 200, rotated
+    for method, path in (
+        ("GET", "/admin/tenants/tenant-b/clients/x/admin/tenants/tenant-a/x"),
+        ("GET", "/admin/tenants/tenant-a"),
+        ("PUT", "/admin/tenants/tenant-a/clients"),
+        ("GET", "/admin/openapi.json"),
+    ):
+        result = send(stack, method, path, credentials=scoped)
+        resource = f"arn:aws:execute-api:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:{LOCAL_API_ID}/dev/{method}{path}"
+        assert_denied(
+            result,
+            f"User: {TENANT_ADMIN['arn']} is not authorized to perform: execute-api:Invoke on resource: {resource}",
+        )
+
+
 def test_session_token_is_required_and_checked(stack: RunningStack) -> None:
     key, secret, token = ROLE_SESSION["access_key_id"], ROLE_SESSION["secret_access_key"], ROLE_SESSION["session_token"]
     assert send(stack, "GET", "/admin/tenants/x/clients", credentials=Credentials(key, secret, token)).status == 200
@@ -152,3 +176,75 @@ def test_presigned_url(stack: RunningStack) -> None:
     assert request("GET", signed.url).status == 200
     tampered = signed.url.replace("limit=5", "limit=6")
     assert_denied(request("GET", tampered), SIGNATURE_MISMATCH)
+
+
+# -- hostile signatures over HTTP: 403 with API Gateway's body, never a 500 ------------------------------
+
+
+def assert_refused(result: HttpResult, message: str, error_type: str) -> None:
+    assert_denied(result, message)
+    assert result.headers["x-amzn-errortype"] == error_type
+
+
+def test_a_presigned_url_cannot_outlive_seven_days(stack: RunningStack) -> None:
+    url = f"{stack.url}/admin/tenants/sig/clients"
+    signed = sign("GET", url, credentials=stack.credentials, region=DEFAULT_REGION, presign_expires=10**9)
+    assert_refused(request("GET", signed.url), EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    huge = re.sub(r"X-Amz-Expires=\d+", "X-Amz-Expires=" + "9" * 400, signed.url)
+    assert_refused(request("GET", huge), EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    week = sign("GET", url, credentials=stack.credentials, region=DEFAULT_REGION, presign_expires=604_800)
+    assert request("GET", week.url).status == 200
+
+
+def test_malformed_credentials_and_dates_are_refused_with_aws_words(stack: RunningStack) -> None:
+    signed = sign("GET", f"{stack.url}/admin/tenants/sig/clients", credentials=stack.credentials, region=DEFAULT_REGION)
+    key = stack.credentials.access_key
+
+    def sent(**changes: str) -> HttpResult:
+        return request("GET", signed.url, headers={**signed.headers, **changes})
+
+    non_ascii = signed.headers["Authorization"].replace(key, "AKIA\u00c4" + key[5:])
+    assert_refused(sent(Authorization=non_ascii), INVALID_TOKEN, "UnrecognizedClientException")
+    four = re.sub(r"Credential=([^/]+)/([^/]+)/[^/]+/", r"Credential=\1/\2/", signed.headers["Authorization"])
+    credential = re.search(r"Credential=([^,]+)", four)
+    assert credential is not None
+    assert_refused(
+        sent(Authorization=four),
+        "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+        f"got '{credential[1]}'",
+        "IncompleteSignatureException",
+    )
+    bad_date = sent(**{"X-Amz-Date": "2026-01-01T00:00:00Z"})
+    assert bad_date.status == 403 and bad_date.body["message"].startswith("Date must be in ISO-8601 'basic format'")
+
+
+def test_unsigned_payload_is_refused_and_issues_nothing(stack: RunningStack) -> None:
+    """API Gateway (execute-api) signs the body's own hash; UNSIGNED-PAYLOAD is S3's."""
+    body = json.dumps({"client_name": "unsigned"}).encode()
+    path = "/admin/tenants/unsigned/clients"
+    headers = {"content-type": "application/json", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    signed = sign(
+        "POST", stack.url + path, credentials=stack.credentials, region=DEFAULT_REGION, body=body, headers=headers
+    )
+    assert_refused(
+        request("POST", signed.url, body=body, headers=signed.headers), SIGNATURE_MISMATCH, "InvalidSignatureException"
+    )
+    assert send(stack, "GET", path).body["items"] == []
+    headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    hashed = sign(
+        "POST", stack.url + path, credentials=stack.credentials, region=DEFAULT_REGION, body=body, headers=headers
+    )
+    assert request("POST", hashed.url, body=body, headers=hashed.headers).status == 201
+
+
+def test_a_fragment_in_the_request_target_is_not_signed_over(stack: RunningStack) -> None:
+    signed = sign("GET", f"{stack.url}/admin/tenants/sig/clients", credentials=stack.credentials, region=DEFAULT_REGION)
+    parts = urlsplit(signed.url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=20)
+    try:
+        connection.request("GET", parts.path + "#/../../other/clients", headers=signed.headers)
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert (status, body) == (403, {"message": SIGNATURE_MISMATCH})

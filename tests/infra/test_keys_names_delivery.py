@@ -16,14 +16,14 @@ from tests.infra.test_template import actions_of, as_list, function_ids, resourc
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core import keyring, registry
 from tokengate_core.config import AdminSettings
+from tokengate_core.record_view import TOKEN_STATUS_KEY
 from tokengate_core.routes import (
-    AUTHORIZER_RESPONSE_HEADERS,
     DELIVERY_ROUTE,
-    MAPPED_STATUS_CODES,
     ROUTES,
     TOKEN_STATUS_HEADER,
-    TOKEN_STATUS_KEY,
     FunctionName,
+    authorizer_response_headers,
+    mapped_status_codes,
 )
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -221,14 +221,14 @@ def test_the_delivery_role_may_only_read_secrets_and_write_its_logs(
 
 
 def test_every_custom_route_maps_the_token_status_header_on_every_status_code(template_json: dict[str, Any]) -> None:
-    assert AUTHORIZER_RESPONSE_HEADERS == {TOKEN_STATUS_HEADER: TOKEN_STATUS_KEY}
+    assert authorizer_response_headers() == {TOKEN_STATUS_HEADER: TOKEN_STATUS_KEY}
     for route in ROUTES:
         parameters = integration_of(template_json, route.route_key).get("ResponseParameters")
         if route.authorization != "CUSTOM":
             assert parameters is None, route  # an IAM caller has no authorizer context
             continue
         assert parameters == authorizer_response_parameters()
-        assert set(parameters) == {str(code) for code in MAPPED_STATUS_CODES}
+        assert set(parameters) == {str(code) for code in mapped_status_codes()}
         assert {"200", "403", "404", "500", "503"} <= set(parameters)
         for mapping in parameters.values():
             assert mapping == {
@@ -242,5 +242,6 @@ def test_every_custom_route_maps_the_token_status_header_on_every_status_code(te
 
 
 def test_mapped_status_codes_are_what_api_gateway_accepts() -> None:
-    assert all(200 <= code <= 599 for code in MAPPED_STATUS_CODES)
-    assert len(set(MAPPED_STATUS_CODES)) == len(MAPPED_STATUS_CODES)
+    codes = mapped_status_codes()
+    assert all(200 <= code <= 599 for code in codes)
+    assert len(set(codes)) == len(codes)

@@ -10,16 +10,24 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
 
 from infra.admin import tenant_admin_statement
+from infra.app import build_app
 from infra.settings import SettingsError, StackSettings
 from infra.tenant_policy import ApiLocation, main, tenant_admin_policy
-from tokengate_core.routes import tenant_admin_resource
+from infra.testing import cdk_json_context
+from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
+from tokengate.local.iam import iam_match
+from tokengate_core.routes import tenant_admin_resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 API_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/dev"
+API = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg"
+CONCRETE = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
 
 
-def test_printed_policy_allows_invoke_on_one_tenants_admin_routes_only(capsys: pytest.CaptureFixture[str]) -> None:
+def test_printed_policy_names_each_route_and_method_of_one_tenant_in_one_stage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012"]) == 0
     policy = json.loads(capsys.readouterr().out)
     assert policy == {
@@ -29,20 +37,78 @@ def test_printed_policy_allows_invoke_on_one_tenants_admin_routes_only(capsys: p
                 "Sid": "TokengateTenantAdmin",
                 "Effect": "Allow",
                 "Action": "execute-api:Invoke",
-                "Resource": "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/dev/*/admin/tenants/acme/*",
+                "Resource": [
+                    f"{API}/dev/POST/admin/tenants/acme/clients",
+                    f"{API}/dev/GET/admin/tenants/acme/clients",
+                    f"{API}/dev/GET/admin/tenants/acme/clients/*",
+                    f"{API}/dev/PATCH/admin/tenants/acme/clients/*",
+                    f"{API}/dev/DELETE/admin/tenants/acme/clients/*",
+                    f"{API}/dev/POST/admin/tenants/acme/clients/*/restore",
+                    f"{API}/dev/POST/admin/tenants/acme/clients/*/rotate",
+                ],
             }
         ],
     }
 
 
-def test_printed_policy_reuses_the_core_resource_pattern() -> None:
-    location = ApiLocation.from_url(API_URL + "/")
-    policy = tenant_admin_policy(location, "123456789012", "acme", any_stage=True)
-    assert policy["Statement"][0]["Resource"] == tenant_admin_resource(
-        "arn:aws:execute-api:eu-west-1:123456789012:abc123defg", "acme", "*"
+def test_no_wildcard_comes_before_the_tenant() -> None:
+    for resource in tenant_admin_resources(API, "acme", "dev"):
+        fixed = resource.split("*", 1)[0]
+        assert fixed.startswith(f"{API}/dev/") and "/admin/tenants/acme/" in fixed, resource
+
+
+def policy_sources() -> dict[str, list[str]]:
+    """The same grant from each place that builds one, with the template's tokens made concrete."""
+    stack = Stack(App(), "S")
+    statement: dict[str, Any] = stack.resolve(
+        tenant_admin_statement(stack, "abc123defg", "acme", "dev").to_statement_json()
     )
-    china = ApiLocation.from_url("https://abc.execute-api.cn-north-1.amazonaws.com.cn/prod")
-    assert china.arn_prefix("123456789012").startswith("arn:aws-cn:execute-api:cn-north-1:")
+    printed = tenant_admin_policy(ApiLocation.from_url(API_URL), "123456789012", "acme")
+    return {
+        "core": tenant_admin_resources(API, TENANT, STAGE),
+        "printed": printed["Statement"][0]["Resource"],
+        "cdk": [concrete(r) for r in statement["Resource"]],
+    }
+
+
+def concrete(value: Any, refs: dict[str, str] = CONCRETE) -> str:
+    """A resolved ``Fn::Join`` of literals and ``Ref``s, as CloudFormation would join it."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return refs[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(concrete(part, refs) for part in parts)
+
+
+@pytest.mark.parametrize("source", ["core", "printed", "cdk"])
+def test_the_grant_evaluated_with_iam_wildcards_admits_the_tenants_routes_only(source: str) -> None:
+    resources = policy_sources()[source]
+    for arn in legitimate(API):
+        assert any(iam_match(pattern, arn) for pattern in resources), arn
+    for arn in refused(API):
+        assert not any(iam_match(pattern, arn) for pattern in resources), arn
+
+
+def test_the_old_pattern_was_stretchable() -> None:
+    """The matcher treats ``*`` as IAM does (slashes too), so the refusals above mean something."""
+    old = OLD_PATTERN.format(api=API)
+    assert iam_match(old, f"{API}/dev/GET/admin/tenants/globex/clients/x/admin/tenants/acme/x")
+
+
+def test_grant_tenant_admin_pins_the_stacks_stage() -> None:
+    _, stack = build_app({**cdk_json_context(), "stage": "prod"}, builtin_validation=False)
+    grant = stack.grant_tenant_admin(iam.User(stack, "AcmeAdmin"), "acme")
+    (statement,) = grant.principal_statements
+    resolved: dict[str, Any] = stack.resolve(statement.to_statement_json())
+    assert resolved["Action"] == "execute-api:Invoke"
+    api_ref = stack.resolve(stack.api.http_api.api_id)["Ref"]
+    resources = [concrete(r, {**CONCRETE, api_ref: "abc123defg"}) for r in resolved["Resource"]]
+    assert len(resources) == len(legitimate(API, "prod"))
+    for arn in legitimate(API, "prod"):
+        assert any(iam_match(pattern, arn) for pattern in resources), arn
+    for arn in refused(API, "prod") + legitimate(API, "dev"):
+        assert not any(iam_match(pattern, arn) for pattern in resources), arn
 
 
 @pytest.mark.parametrize("tenant", ["*", "acme/*", "Acme", "a?c", ""])
@@ -50,7 +116,26 @@ def test_a_tenant_id_cannot_widen_the_grant(tenant: str) -> None:
     with pytest.raises(ValueError, match="not a tenant id"):
         tenant_admin_policy(ApiLocation.from_url(API_URL), "123456789012", tenant)
     with pytest.raises(ValueError, match="not a tenant id"):
-        tenant_admin_statement(Stack(App(), "S"), "api", tenant)
+        tenant_admin_statement(Stack(App(), "S"), "api", tenant, "dev")
+
+
+@pytest.mark.parametrize("stage", ["*", "d*", "dev/GET", "de?", ""])
+def test_a_stage_cannot_widen_the_grant(stage: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="not a stage name"):
+        tenant_admin_resources(API, "acme", stage)
+    with pytest.raises(SystemExit):
+        main(["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012", "--stage", stage])
+    assert "not a stage name" in capsys.readouterr().err
+
+
+def test_stages_are_named_never_wildcarded(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012"]
+    assert main([*args, "--stage", "dev", "--stage", "prod"]) == 0
+    resources = json.loads(capsys.readouterr().out)["Statement"][0]["Resource"]
+    assert resources == tenant_admin_resources(API, "acme", "dev") + tenant_admin_resources(API, "acme", "prod")
+    with pytest.raises(SystemExit):
+        main([*args, "--any-stage"])
+    assert "--stage" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_refused() -> None:
@@ -58,28 +143,8 @@ def test_bad_inputs_are_refused() -> None:
         ApiLocation.from_url("https://example.com/dev")
     with pytest.raises(ValueError, match="account"):
         tenant_admin_policy(ApiLocation.from_url(API_URL), "12345", "acme")
-
-
-def test_cdk_statement_scopes_invoke_to_the_tenant_in_this_stacks_account_and_region() -> None:
-    stack = Stack(App(), "S")
-    statement = tenant_admin_statement(stack, "abc123defg", "acme")
-    resolved: dict[str, Any] = stack.resolve(statement.to_statement_json())
-    assert resolved["Action"] == "execute-api:Invoke"
-    assert resolved["Resource"] == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":execute-api:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":abc123defg/*/*/admin/tenants/acme/*",
-            ],
-        ]
-    }
-    assert isinstance(statement, iam.PolicyStatement)
+    china = ApiLocation.from_url("https://abc.execute-api.cn-north-1.amazonaws.com.cn/prod")
+    assert china.arn_prefix("123456789012").startswith("arn:aws-cn:execute-api:cn-north-1:")
 
 
 def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:

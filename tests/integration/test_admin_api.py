@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,9 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import ADMIN_ARN, call_admin, issue
+from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core import tokens
+from tokengate_core import keyring, tokens
+from tokengate_core.clients import encode_page_token, page_token_key
+from tokengate_core.routes import ADMIN_ROUTES
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -115,6 +119,71 @@ def test_unknown_route_is_a_json_404() -> None:
     assert_error(call_admin("GET", "/admin/nothing-here"), 404, "route_not_found")
 
 
+def test_every_route_of_the_table_is_served() -> None:
+    client_id, _ = issue("acme", "ci-bot")
+    bodies: dict[str, Any] = {"issue_client": {"client_name": "other"}, "update_client": {"enabled": True}}
+    for route in ADMIN_ROUTES:
+        path = route.path.replace("{tenant}", "acme").replace("{client_id}", client_id)
+        response = call_admin(route.method, path, bodies.get(route.name))
+        assert response.status in (200, 201), (route, response.body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        # Another tenant's path behind this tenant's: what an IAM wildcard spanning "/" would admit.
+        ("GET", f"{BASE}/x/admin/tenants/globex/clients"),
+        ("GET", "/admin/tenants/globex/clients/x/admin/tenants/acme/clients"),
+        ("POST", f"{BASE}/x/y/rotate"),
+        ("GET", f"{BASE}/"),
+        ("GET", "/admin/tenants/acme"),
+        ("PUT", BASE),
+        ("DELETE", BASE),
+        ("HEAD", BASE),
+        ("POST", f"{BASE}/x/revoke"),
+        ("GET", "/admin/openapi.json/x"),
+    ],
+)
+def test_a_path_outside_the_routes_is_refused(method: str, path: str) -> None:
+    issue("globex", "ci-bot")
+    response = call_admin(method, path)
+    assert_error(response, 404, "route_not_found")
+    assert "ci-bot" not in json.dumps(response.body)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/admin/tenants/%61cme/clients", 422, "validation_error"),
+        ("/admin/tenants/globex%2F..%2Facme/clients", 422, "validation_error"),
+        ("/admin/tenants/acme%2Fclients", 404, "route_not_found"),
+    ],
+)
+def test_an_encoded_tenant_segment_names_no_tenant(path: str, status: int, code: str) -> None:
+    """Should IAM see the decoded path, the function still never reads another tenant from it."""
+    issue("acme", "ci-bot")
+    response = call_admin("GET", path)
+    assert_error(response, status, code)
+    assert "ci-bot" not in json.dumps(response.body)
+
+
+def test_a_path_outside_the_stage_is_refused() -> None:
+    """Powertools would drop the first len("/dev") characters whatever they are."""
+    issue("acme", "ci-bot")
+    event = admin_event("GET", BASE)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/xyz{BASE}"
+    response = handle(event)
+    assert_error(response, 404, "route_not_found")
+    assert call_admin("GET", BASE).body["items"] != []
+
+
+def handle(event: dict[str, Any]) -> AdminResponse:
+    from admin import app as admin_app
+
+    raw = admin_app.handler(event, FakeContext())
+    return AdminResponse(raw["statusCode"], json.loads(raw.get("body") or "null"), raw.get("headers") or {})
+
+
 def test_reader_principal_gets_a_resource_policy(sm: Any) -> None:
     reader = "arn:aws:iam::123456789012:role/billing-service"
     client_id, _ = issue("acme", "billing", reader_arn=reader)
@@ -204,7 +273,7 @@ def test_update_changes_only_what_is_given() -> None:
     # The token itself is untouched by an update.
     from authorizer import app
 
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
     assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
 
 
@@ -272,7 +341,7 @@ def test_rotation_schedule_is_set_where_a_rotation_function_is_deployed(
     monkeypatch.setattr(service, "settings", service.settings.model_copy(update={"rotation_function_arn": arn}))
     monkeypatch.setattr(service.store, "schedule_rotation", lambda key, fn, days: calls.append(("on", (fn, days))))
     monkeypatch.setattr(service.store, "cancel_rotation", lambda key: calls.append(("off", key)))
-    client_id, _ = issue("acme", "ci-bot", rotation_period_days=30)
+    client_id, _ = issue("acme", "ci-bot", rotation_period_days=30, token_fetch=True)
     assert calls == [("on", (arn, 30))]
     call_admin("PATCH", f"{BASE}/{client_id}", {"rotation_period_days": 7})
     call_admin("PATCH", f"{BASE}/{client_id}", {"scopes": ["*"]})  # unchanged schedule: no call
@@ -304,7 +373,7 @@ def test_backend_failure_on_revoke_leaves_the_client_as_it_was(emulator: Secrets
     assert call_admin("GET", BASE).body["items"][0]["revoked_by"] is None
     from authorizer import app
 
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
     assert app.authorizer.decide(token, "GET", "ANY /invoke").allowed
 
 
@@ -365,6 +434,8 @@ def test_openapi_document_describes_every_route() -> None:
     assert set(paths[base]) == {"get", "post"}
     assert set(paths[base + "/{client_id}"]) == {"get", "patch", "delete"}
     assert "post" in paths[base + "/{client_id}/restore"] and "post" in paths[base + "/{client_id}/rotate"]
+    documented = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert documented == {(r.method, r.path) for r in ADMIN_ROUTES if r.name != "openapi"}
     schemas = doc["components"]["schemas"]
     assert {"IssueClientRequest", "UpdateClientRequest", "ClientView", "ErrorBody"} <= set(schemas)
 
@@ -406,17 +477,97 @@ def test_concurrent_revokes_leave_the_client_revoked_with_its_revoker(
     assert second.body["status"] == "revoked" and second.body["revoked_by"] == ADMIN_ARN
 
 
-def test_page_tokens_are_opaque_and_bound_to_their_tenant() -> None:
+def _first_page_token() -> str:
     for i in range(3):
         issue("acme", f"c{i}")
         issue("globex", f"c{i}")
     page = call_admin("GET", BASE, query={"limit": "1"})
-    token = page.body["next_token"]
+    token: str = page.body["next_token"]
     assert token
-    # Another tenant cannot replay it, and garbage never reaches Secrets Manager.
-    assert_error(
-        call_admin("GET", "/admin/tenants/globex/clients", query={"next_token": token}), 400, "invalid_request"
-    )
-    for garbage in ("x", "[Filtered]", "eyJ2IjoxfQ", "%%%"):
-        assert_error(call_admin("GET", BASE, query={"next_token": garbage}), 400, "invalid_request")
-    assert call_admin("GET", BASE, query={"next_token": token}).status == 200
+    return token
+
+
+def _refused_without_a_backend_call(emulator: SecretsManagerEmulator, tenant: str, next_token: str) -> None:
+    emulator.reset_counts()
+    response = call_admin("GET", f"/admin/tenants/{tenant}/clients", query={"next_token": next_token})
+    assert_error(response, 400, "invalid_request")
+    assert emulator.calls("ListSecrets") == 0, next_token  # at most the keyring was read
+
+
+def _flip(text: str, at: int) -> str:
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+
+
+def test_page_tokens_continue_the_listing() -> None:
+    token = _first_page_token()
+    second = call_admin("GET", BASE, query={"limit": "1", "next_token": token})
+    assert second.status == 200 and len(second.body["items"]) == 1
+
+
+def test_a_page_token_from_another_tenant_is_refused(emulator: SecretsManagerEmulator) -> None:
+    token = _first_page_token()
+    _refused_without_a_backend_call(emulator, "globex", token)
+    _refused_without_a_backend_call(emulator, "acme-2", token)
+
+
+def test_altered_page_tokens_are_refused(emulator: SecretsManagerEmulator) -> None:
+    token = _first_page_token()
+    payload, mac = token.split(".")
+    altered = [_flip(token, at) for at in range(len(token)) if token[at] != "."]
+    altered += [token[:-1], token[1:], token + "A", f"{payload}.", f".{mac}", f"{payload}{mac}", f"{mac}.{payload}"]
+    altered += [f"{payload}A.{mac}", f"{payload}.{mac[:-1]}", token.swapcase(), token + "=", token.replace(".", "=")]
+    for value in altered:
+        assert value != token
+        _refused_without_a_backend_call(emulator, "acme", value)
+
+
+def test_forged_page_tokens_are_refused(emulator: SecretsManagerEmulator) -> None:
+    """A token made with anything but this deployment's key carries a real NextToken in vain."""
+    token = _first_page_token()
+    payload = token.split(".")[0]
+    next_token = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    unsigned = base64.urlsafe_b64encode(
+        json.dumps({"v": 1, "tenant": "acme", "next": next_token}).encode()
+    ).decode()  # this API's earlier, unsigned format
+    other_deployment = encode_page_token("acme", next_token, page_token_key(keyring.new_keyring(0.0)))
+    no_key = encode_page_token("acme", next_token, b"")
+    bare = hashlib.sha256(f"acme\0{payload}".encode()).digest()
+    checksum = f"{payload}.{base64.urlsafe_b64encode(bare).decode().rstrip('=')}"
+    for forged in (unsigned.rstrip("="), other_deployment, no_key, checksum, next_token):
+        _refused_without_a_backend_call(emulator, "acme", forged)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "x",
+        ".",
+        "..",
+        "[Filtered]",
+        "eyJ2IjoxfQ",
+        "%%%",
+        "a" * 4096,
+        "é." + "A" * 43,
+        "\u0000",
+        "A" * 43,
+        "." + "A" * 43,
+    ],
+)
+def test_garbage_page_tokens_are_refused(emulator: SecretsManagerEmulator, garbage: str) -> None:
+    _refused_without_a_backend_call(emulator, "acme", garbage)
+
+
+def test_page_tokens_work_on_any_container_of_the_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page token is checked with a key every container derives alike: none is drawn at random."""
+    from tokengate.local.runtime import load_module_copy
+
+    token = _first_page_token()
+    other_container = load_module_copy("admin.app")
+    event = admin_event("GET", BASE, query={"limit": "1", "next_token": token})
+    response = other_container.handler(event, FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    assert len(json.loads(response["body"])["items"]) == 1
+    monkeypatch.setenv("TOKENGATE_SECRET_PREFIX", "another/deployment/")
+    another_deployment = load_module_copy("admin.app")
+    refused = another_deployment.handler(event, FakeContext())
+    assert (refused["statusCode"], json.loads(refused["body"])["code"]) == (400, "invalid_request")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support import FakeClock, authorizer_event, call_admin, issue
+from tests.support import FakeClock, authorizer_event, call_admin, forged, issue, minted
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core import tokens
 from tokengate_core.authorize import Reason, TokenAuthorizer
@@ -39,9 +39,9 @@ def authz(clock: FakeClock) -> TokenAuthorizer:
 def handler() -> Iterator[object]:
     from authorizer import app
 
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
     yield app.handler
-    app.authorizer.cache.clear()
+    app.authorizer.reset()
 
 
 def decide(authz: TokenAuthorizer, header: str | None, route: str = "ANY /invoke", method: str = "GET") -> Reason:
@@ -57,7 +57,13 @@ def test_valid_token_is_allowed_raw_and_as_bearer(handler: object) -> None:
         response = handler(authorizer_event(header), None)  # type: ignore[operator]
         assert response == {
             "isAuthorized": True,
-            "context": {"tenant": "acme", "client_id": client_id, "client_name": "ci-bot", "scopes": "ANY /invoke"},
+            "context": {
+                "tenant": "acme",
+                "client_id": client_id,
+                "client_name": "ci-bot",
+                "scopes": "ANY /invoke",
+                "token_status": "current",
+            },
         }
 
 
@@ -99,8 +105,10 @@ def test_every_denial_reason(authz: TokenAuthorizer, clock: FakeClock) -> None:
     assert decide(authz, None) is Reason.MISSING
     assert decide(authz, "garbage") is Reason.MALFORMED
     assert decide(authz, token[:-6] + tokens.checksum(token[:-6] + "z")) is Reason.BAD_CHECKSUM
-    assert decide(authz, tokens.generate(key_id)) is Reason.WRONG_SECRET
-    assert decide(authz, tokens.generate(tokens.new_key_id())) is Reason.UNKNOWN_KEY_ID
+    assert decide(authz, forged(key_id)) is Reason.FORGED
+    assert decide(authz, forged(tokens.new_key_id())) is Reason.FORGED
+    assert decide(authz, minted(key_id)) is Reason.WRONG_SECRET
+    assert decide(authz, minted(tokens.new_key_id())) is Reason.UNKNOWN_KEY_ID
     assert decide(authz, disabled) is Reason.DISABLED
     assert decide(authz, revoked) is Reason.REVOKED
     assert decide(authz, token, route="ANY /invoke", method="POST") is Reason.OUT_OF_SCOPE
@@ -164,11 +172,11 @@ def test_n_valid_requests_for_k_clients_cost_at_most_k_calls(
     for i in range(500):
         assert decide(authz, issued[i % 5]) is Reason.ALLOWED
         clock.advance(0.01)  # 5 s in all: well inside one TTL
-    assert emulator.calls("GetSecretValue") == 5
+    assert emulator.calls("GetSecretValue") == 5 + 1  # one read per client, one of the keyring
 
 
 def test_malformed_tokens_cost_nothing(authz: TokenAuthorizer, emulator: SecretsManagerEmulator) -> None:
-    valid = tokens.generate(tokens.new_key_id())
+    valid = minted(tokens.new_key_id())
     emulator.reset_counts()
     for i in range(2000):
         authz.decide(valid[: i % 69] if i % 2 else valid[:-1] + "!", "GET", "ANY /invoke")
@@ -178,7 +186,9 @@ def test_malformed_tokens_cost_nothing(authz: TokenAuthorizer, emulator: Secrets
 def test_unknown_key_ids_cost_one_call_each_per_negative_ttl(
     authz: TokenAuthorizer, emulator: SecretsManagerEmulator, clock: FakeClock
 ) -> None:
-    guesses = [tokens.generate(tokens.new_key_id()) for _ in range(3)]
+    """Minted tokens whose client is gone (purged): only tokengate can make these."""
+    guesses = [minted(tokens.new_key_id()) for _ in range(3)]
+    authz.decide(forged(tokens.new_key_id()), "GET", "ANY /invoke")  # loads the keyring
     emulator.reset_counts()
     for _ in range(100):
         for guess in guesses:
@@ -202,7 +212,7 @@ def test_boto3_client_is_built_once_and_only_when_needed(clock: FakeClock) -> No
     authz.decide("garbage", "GET", "ANY /invoke")
     assert built == []
     for _ in range(3):
-        authz.decide(tokens.generate(tokens.new_key_id()), "GET", "ANY /invoke")
+        authz.decide(forged(tokens.new_key_id()), "GET", "ANY /invoke")
     assert built == [1]
 
 
@@ -272,7 +282,7 @@ def test_grace_window_after_rotation(authz: TokenAuthorizer, clock: FakeClock) -
 def test_no_log_line_carries_a_token_or_header(handler: object, captured_logs: Callable[[], str]) -> None:
     client_id, token = issue("acme", "bot", scopes=["GET /invoke"])
     rotated = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate").body["token"]
-    wrong = tokens.generate(tokens.parse(token).key_id)
+    wrong = minted(tokens.parse(token).key_id)
     for header in (token, f"Bearer {rotated}", wrong, wrong[:-1], "x" * 300):
         for method in ("GET", "POST"):
             handler(authorizer_event(header, method=method), None)  # type: ignore[operator]
@@ -297,16 +307,19 @@ def test_a_rotated_token_works_at_once_even_while_the_old_record_is_cached(
 def test_wrong_secrets_for_a_known_key_id_cost_one_call_per_negative_ttl(
     authz: TokenAuthorizer, clock: FakeClock, emulator: SecretsManagerEmulator
 ) -> None:
+    """Made-up secrets never reach the backend; a genuine but superseded token (one tokengate
+    minted for this id) buys one read per negative TTL, across TTL boundaries too."""
     client_id, token = issue("acme", "bot")
     assert decide(authz, token) is Reason.ALLOWED
     emulator.reset_counts()
     for _ in range(200):
-        assert decide(authz, tokens.generate(client_id)) is Reason.WRONG_SECRET
-    assert emulator.calls("GetSecretValue") == 1
-    clock.advance(10.1)
-    for _ in range(200):
-        assert decide(authz, tokens.generate(client_id)) is Reason.WRONG_SECRET
-    assert emulator.calls("GetSecretValue") == 2
+        assert decide(authz, forged(client_id)) is Reason.FORGED
+    assert emulator.calls("GetSecretValue") == 0
+    superseded = minted(client_id)
+    for _ in range(200):  # 100 s: three positive TTLs, ten negative TTLs
+        assert decide(authz, superseded) is Reason.WRONG_SECRET
+        clock.advance(0.5)
+    assert emulator.calls("GetSecretValue") <= 10
     assert decide(authz, token) is Reason.ALLOWED
 
 
@@ -332,8 +345,11 @@ def test_a_failing_backend_costs_one_call_per_key_per_interval(
 
 def test_max_attempts_counts_the_first_call(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
     authz = make_authorizer(clock, sm_max_attempts=2)
+    token = minted(tokens.new_key_id())  # creates the keyring
+    authz.decide(forged(tokens.new_key_id()), "GET", "ANY /invoke")  # loads it
+    emulator.reset_counts()
     emulator.inject(Fault("error"))
-    assert decide(authz, tokens.generate(tokens.new_key_id())) is Reason.BACKEND_UNAVAILABLE
+    assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
     assert emulator.calls("GetSecretValue") == 2
 
 

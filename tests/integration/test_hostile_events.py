@@ -10,19 +10,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import authorizer_event, call_admin, issue
+from tests.support import authorizer_event, call_admin, forged, issue, minted
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core import tokens
+from tokengate_core.config import AdminSettings
 
 
 @pytest.fixture(scope="module")
 def world() -> dict[str, Any]:
     """A fixed set of clients in every state, made once for the whole module."""
-    from authorizer import app
-    from tests.conftest import _EMULATOR
+    from tests.conftest import _EMULATOR, forget_cached_state
 
     _EMULATOR.reset()
-    app.authorizer.cache.clear()  # key ids derive from names: forget any earlier world
+    _EMULATOR.create_table(AdminSettings().table_name)
+    forget_cached_state()  # a new keyring: forget any earlier world
     good_id, good = issue("acme", "good", scopes=["GET /invoke"])
     _, anyroute = issue("acme", "anyroute", scopes=["*"])
     disabled_id, disabled = issue("acme", "disabled")
@@ -37,7 +37,7 @@ def world() -> dict[str, Any]:
     return {
         "good": good,
         "anyroute": anyroute,
-        "bad": [disabled, revoked, expired, before_rotation, tokens.generate(good_id)],
+        "bad": [disabled, revoked, expired, before_rotation, minted(good_id), forged(good_id)],
         "rotated": after_rotation,
         "emulator": _EMULATOR,
     }

@@ -19,8 +19,9 @@ from tokengate.local.gateway import HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import Invocation
 from tokengate.local.state import CoalescedSaves, TableSnapshot
 from tokengate_core.config import AdminSettings
+from tokengate_core.record_view import TOKEN_STATUS_KEY
 from tokengate_core.registry import NameRegistry, create_table
-from tokengate_core.routes import MAPPED_STATUS_CODES, TOKEN_STATUS_HEADER, TOKEN_STATUS_KEY
+from tokengate_core.routes import TOKEN_STATUS_HEADER, mapped_status_codes
 
 GRACE = "grace; ends=2026-12-01T00:00:00Z"
 IN_GRACE = {"isAuthorized": True, "context": {"tenant": "acme", "client_id": "k1", TOKEN_STATUS_KEY: GRACE}}
@@ -44,7 +45,7 @@ def test_every_custom_response_carries_the_status_from_the_authorizer_context(st
 
 
 def test_a_status_code_outside_the_mapping_passes_through_unmapped() -> None:
-    assert 299 not in MAPPED_STATUS_CODES
+    assert 299 not in mapped_status_codes()
     with running(authorizer=StandIn(returns(IN_GRACE)), main=StandIn(returns({"statusCode": 299}))) as stage:
         got, headers, _ = stage.call("GET", "/dev/invoke", [("authorization", "tg_x")])
     assert got == 299 and headers_named(headers, HEADER) == []

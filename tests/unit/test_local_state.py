@@ -34,9 +34,8 @@ KEYRING = keyring.secret_name(AdminSettings().secret_prefix)
 
 @pytest.fixture
 def service(emulator: SecretsManagerEmulator) -> ClientService:
-    return ClientService(
-        store=make_store(AdminSettings()), settings=AdminSettings(), registry=make_registry(AdminSettings())
-    )
+    settings = AdminSettings()
+    return ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
 
 
 @pytest.fixture

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from tests.support import SIGN
 from tokengate_core import tokens
-from tokengate_core.config import AdminSettings, AuthorizerSettings, ConfigError, MainSettings, RotationSettings
+from tokengate_core.config import (
+    LAMBDA_RUNTIME_ENV,
+    AdminSettings,
+    AuthorizerSettings,
+    ConfigError,
+    MainSettings,
+    RotationSettings,
+)
 from tokengate_core.models import ClientRecord, scope_regex
 from tokengate_core.routes import FUNCTIONS
+
+REPO = Path(__file__).resolve().parents[2]
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def record(**changes: object) -> ClientRecord:
-    key = tokens.derive_key_id("acme", "bot")
+    key = tokens.new_key_id()
     data: dict[str, object] = {
         "key_id": key,
-        "token": tokens.generate(key),
+        "token": tokens.generate(key, SIGN),
         "tenant": "acme",
         "client_name": "bot",
         "scopes": ["*"],
@@ -81,7 +95,7 @@ def test_invalid_records_are_refused(changes: dict[str, object]) -> None:
 
 def test_rotation_keeps_the_old_digest_for_the_grace_period() -> None:
     rec = record()
-    new_token = tokens.generate(rec.key_id)
+    new_token = tokens.generate(rec.key_id, SIGN)
     rotated = rec.rotated(new_token, NOW, "bob")
     assert rotated.token.get_secret_value() == new_token
     assert rotated.previous is not None
@@ -93,7 +107,7 @@ def test_rotation_keeps_the_old_digest_for_the_grace_period() -> None:
 
 def test_rotation_without_grace_keeps_no_previous() -> None:
     rec = record(rotation={"grace_seconds": 0})
-    assert rec.rotated(tokens.generate(rec.key_id), NOW, "bob").previous is None
+    assert rec.rotated(tokens.generate(rec.key_id, SIGN), NOW, "bob").previous is None
 
 
 def test_status() -> None:
@@ -117,6 +131,36 @@ def test_bad_configuration_names_the_variable() -> None:
         AdminSettings.from_env({"TOKENGATE_RECOVERY_WINDOW_DAYS": "3"})
     with pytest.raises(ConfigError, match="POWERTOOLS_LOG_LEVEL"):
         MainSettings.from_env({"POWERTOOLS_LOG_LEVEL": "LOUD"})
+
+
+@pytest.mark.parametrize("handler", sorted(spec.handler for spec in FUNCTIONS.values()))
+def test_a_lambda_cold_start_with_bad_configuration_exits_with_one_line_naming_it(handler: str) -> None:
+    """Under the Lambda runtime, the handler module's import ends the init: status 1, one line."""
+    module = handler.rpartition(".")[0]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "services"), str(REPO)]),
+        LAMBDA_RUNTIME_ENV: "127.0.0.1:9001",  # only its presence matters: nothing connects to it
+        "POWERTOOLS_LOG_LEVEL": "VERY-LOUD",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("tokengate: invalid configuration: POWERTOOLS_LOG_LEVEL: ")
+    assert "VERY-LOUD" not in line
+
+
+def test_outside_lambda_bad_configuration_is_an_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(LAMBDA_RUNTIME_ENV, raising=False)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError, match="POWERTOOLS_LOG_LEVEL"):
+        MainSettings.from_env()
+    monkeypatch.setenv(LAMBDA_RUNTIME_ENV, "127.0.0.1:9001")
+    with pytest.raises(ConfigError, match="POWERTOOLS_LOG_LEVEL"):
+        MainSettings.from_env({"POWERTOOLS_LOG_LEVEL": "LOUD"})  # an explicit mapping is not a cold start
 
 
 def test_configuration_round_trips_through_the_environment() -> None:

@@ -35,14 +35,14 @@ from starlette.types import Receive, Scope, Send
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, api_arn, execute_api_arn
 from tokengate.local.runtime import Invocation
 from tokengate_core.routes import (
-    AUTHORIZER_RESPONSE_HEADERS,
     IDENTITY_SOURCE,
-    MAPPED_STATUS_CODES,
     METHOD_IDENTITY_SOURCE,
     ROUTES,
     FunctionName,
     Route,
+    authorizer_response_headers,
     identity_sources,
+    mapped_status_codes,
 )
 
 ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -390,7 +390,8 @@ def _simple_authorizer_result(invocation: Invocation) -> dict[str, Any] | None:
     return {"isAuthorized": value["isAuthorized"], "context": context}
 
 
-_MAPPED_STATUS_CODES = frozenset(MAPPED_STATUS_CODES)
+_MAPPED_STATUS_CODES = frozenset(mapped_status_codes())
+_AUTHORIZER_RESPONSE_HEADERS = authorizer_response_headers()
 
 
 def map_authorizer_headers(response: HttpResponse, context: Mapping[str, Any]) -> None:
@@ -399,7 +400,7 @@ def map_authorizer_headers(response: HttpResponse, context: Mapping[str, Any]) -
     nothing here)."""
     if response.status not in _MAPPED_STATUS_CODES:
         return
-    for header, key in AUTHORIZER_RESPONSE_HEADERS.items():
+    for header, key in _AUTHORIZER_RESPONSE_HEADERS.items():
         if context.get(key) is None:
             continue
         name = header.lower()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -32,7 +32,9 @@ from tokengate.sigv4 import SERVICE
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: A SigV4 signing key is valid for seven days, so a presigned URL can be too, and no longer.
+MAX_PRESIGN_EXPIRES = 604_800
+DEFAULT_PRESIGN_EXPIRES = 900
 
 # API Gateway's own words, so a client's error handling can be tried locally.
 FORBIDDEN = "Forbidden"
@@ -41,7 +43,23 @@ SIGNATURE_MISMATCH = (
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
 INVALID_TOKEN = "The security token included in the request is invalid."
+CREDENTIAL_ELEMENTS = (
+    "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'"
+)
+MISSING_EQUAL_SIGN = "'{}' not a valid key=value pair (missing equal-sign) in Authorization header: '{}'."
+# X-Amz-Expires: the words AWS answers with (S3's) where a presigned URL's expiry is out of range.
+EXPIRES_NOT_A_NUMBER = "X-Amz-Expires should be a number"
+EXPIRES_NEGATIVE = "X-Amz-Expires must be non-negative"
+EXPIRES_TOO_LONG = (
+    "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
+    f"than {MAX_PRESIGN_EXPIRES} seconds"
+)
 ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
+ACCESS_KEY_PATTERN = r"^[A-Z0-9]{16,128}$"
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+#: Stands in for the Host in the URL botocore parses: the host header is signed as sent, and a
+#: hostile one ('[', '/', '#') must not change how the path and query are read.
+_URL_HOST = "verifier.invalid"
 
 
 class Principal(BaseModel):
@@ -49,7 +67,7 @@ class Principal(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    access_key_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{16,128}$")]
+    access_key_id: Annotated[str, Field(pattern=ACCESS_KEY_PATTERN)]
     secret_access_key: Annotated[SecretStr, Field(min_length=16)]
     arn: Annotated[str, Field(pattern=ARN_PATTERN)]
     allow: Annotated[list[str], Field(min_length=1)]
@@ -82,9 +100,30 @@ class PrincipalsFile(BaseModel):
 
 
 def iam_match(pattern: str, value: str) -> bool:
-    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one.
+
+    Greedy with a single resume point (the last ``*`` seen), so a check costs at most
+    len(pattern) x len(value) steps. A regex with several ``.*`` backtracks polynomially in the
+    length of the request path, which a caller chooses: seconds per request at a few hundred
+    characters against a pattern with five wildcards.
+    """
+    p = v = 0
+    star, resume = -1, 0
+    while v < len(value):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, v
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", value[v]):
+            p += 1
+            v += 1
+        elif star >= 0:
+            resume += 1
+            p, v = star + 1, resume
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
 class PrincipalDirectory:
@@ -99,6 +138,9 @@ class PrincipalDirectory:
         self._file: dict[str, Principal] = {}
 
     def lookup(self, access_key_id: str) -> Principal | None:
+        if not re.fullmatch(ACCESS_KEY_PATTERN, access_key_id):
+            # Nobody holds such a key; and compare_digest refuses non-ASCII text.
+            return None
         if hmac.compare_digest(access_key_id, self._admin.access_key_id):
             return self._admin
         return self._from_file().get(access_key_id)
@@ -259,8 +301,10 @@ class SigV4Verifier:
 
     def _parse_header(self, call: IncomingCall, authorization: str) -> _Signature | Denial:
         fields: dict[str, str] = {}
-        for part in authorization[len(ALGORITHM) + 1 :].split(","):
-            key, sep, value = part.strip().partition("=")
+        for part in re.split(r"[\s,]+", authorization[len(ALGORITHM) + 1 :]):
+            key, sep, value = part.partition("=")
+            if not sep and part:
+                return Denial(MISSING_EQUAL_SIGN.format(part, authorization), "IncompleteSignatureException")
             if sep:
                 fields[key] = value
         required = ("Credential", "Signature", "SignedHeaders")
@@ -288,10 +332,9 @@ class SigV4Verifier:
             missing.insert(0, f"X-Amz-Algorithm only supports '{ALGORITHM}'.")
         if missing:
             return Denial(" ".join(missing), "IncompleteSignatureException")
-        try:
-            expires = int(query.get("X-Amz-Expires", "900"))
-        except ValueError:
-            return Denial("X-Amz-Expires should be a number", "IncompleteSignatureException")
+        expires = _presign_expires(query.get("X-Amz-Expires"))
+        if isinstance(expires, Denial):
+            return expires
         return self._signature(
             credential=query["X-Amz-Credential"],
             signed_headers=query["X-Amz-SignedHeaders"],
@@ -315,10 +358,7 @@ class SigV4Verifier:
     ) -> _Signature | Denial:
         parts = credential.split("/")
         if len(parts) != 5:
-            return Denial(
-                f"Credential should be scoped to a valid region, not '{parts[2] if len(parts) > 2 else ''}'. ",
-                "IncompleteSignatureException",
-            )
+            return Denial(CREDENTIAL_ELEMENTS.format(credential), "IncompleteSignatureException")
         return _Signature(
             access_key=parts[0],
             scope_date=parts[1],
@@ -337,6 +377,9 @@ class SigV4Verifier:
 
     def _check_scope_and_time(self, sig: _Signature) -> Denial | None:
         try:
+            # strptime alone would also take other scripts' digits (fullwidth ones, say) for a date.
+            if not _AMZ_DATE.fullmatch(sig.amz_date):
+                raise ValueError(sig.amz_date)
             when = datetime.strptime(sig.amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
         except ValueError:
             return Denial(
@@ -394,10 +437,12 @@ class SigV4Verifier:
 
     def _signature_ok(self, call: IncomingCall, sig: _Signature, principal: Principal) -> bool:
         content_sha = call.header("x-amz-content-sha256")
-        if content_sha is not None and content_sha != UNSIGNED_PAYLOAD:
-            # The header says which body was signed: a different body is a different request.
+        if content_sha is not None:
+            # execute-api hashes the body itself: the header can only repeat that hash. AWS
+            # documents UNSIGNED-PAYLOAD for S3 alone; a request signed with it does not verify
+            # at API Gateway (a 403), and here it is the same signature mismatch.
             actual = hashlib.sha256(call.body).hexdigest()
-            if not hmac.compare_digest(content_sha.lower().encode(), actual.encode()):
+            if not hmac.compare_digest(content_sha.encode(), actual.encode()):
                 return False
         credentials = Credentials(
             principal.access_key_id,
@@ -415,14 +460,32 @@ class SigV4Verifier:
             signer = _QuerySigner(credentials, self.region, sig.signed_headers, sig.expires or 0)
         else:
             signer = _HeaderSigner(credentials, self.region, sig.signed_headers)
-        host = call.header("host") or ""
-        url = f"{call.scheme}://{host}{call.raw_path}" + (f"?{query}" if query else "")
+        url = f"{call.scheme}://{_URL_HOST}{call.raw_path}" + (f"?{query}" if query else "")
+        parsed = urlsplit(url)
+        if parsed.path != call.raw_path or parsed.query != query or parsed.fragment:
+            # A '#', '?' or control character would make botocore sign a shorter path or query
+            # than the one routed: such a request cannot have been signed as it arrived.
+            return False
         request = AWSRequest(method=call.method.upper(), url=url, data=call.body)
         request.headers = headers
         request.context["timestamp"] = sig.amz_date
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
         return hmac.compare_digest(expected.encode(), sig.signature.encode())
+
+
+def _presign_expires(value: str | None) -> int | Denial:
+    """X-Amz-Expires in seconds, or AWS's refusal. Digits only (``int`` would also take ``" 5"``,
+    ``"1_0"`` or other scripts' digits), and never more than the signing key's seven days."""
+    if value is None:
+        return DEFAULT_PRESIGN_EXPIRES
+    if re.fullmatch(r"-[0-9]+", value):
+        return Denial(EXPIRES_NEGATIVE, "IncompleteSignatureException")
+    if not re.fullmatch(r"[0-9]+", value):
+        return Denial(EXPIRES_NOT_A_NUMBER, "IncompleteSignatureException")
+    if len(value.lstrip("0")) > len(str(MAX_PRESIGN_EXPIRES)) or int(value) > MAX_PRESIGN_EXPIRES:
+        return Denial(EXPIRES_TOO_LONG, "IncompleteSignatureException")
+    return int(value)
 
 
 def _fmt(value: datetime) -> str:
@@ -434,7 +497,7 @@ def _date_header_as_amz(value: str | None) -> str | None:
         return None
     try:
         return parsedate_to_datetime(value).astimezone(UTC).strftime(SIGV4_TIMESTAMP)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

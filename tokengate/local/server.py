@@ -125,8 +125,12 @@ class LocalStack:
         self._lock_file: IO[str] | None = None
 
     def start(self) -> None:
-        ensure_state_dir(self.state_dir)
-        self._lock_state_dir()
+        try:
+            ensure_state_dir(self.state_dir)
+            self._lock_state_dir()
+        except OSError as error:
+            reason = "not a folder" if isinstance(error, FileExistsError | NotADirectoryError) else error.strerror
+            raise StartupError(f"state folder {self.state_dir} (--state-dir or TOKENGATE_HOME): {reason}") from None
         region = self.options.region
         try:
             environments = {name: function_environment(name, self._environ) for name in FUNCTIONS}
@@ -134,7 +138,9 @@ class LocalStack:
             principals_path = ensure_principals_file(self.state_dir)
             load_principals(principals_path)  # a broken file fails the start, not a request
         except (ConfigError, ValueError) as error:
-            raise StartupError(str(error)) from None
+            raise StartupError(" ".join(str(error).split())) from None
+        except OSError as error:
+            raise StartupError(f"state folder {self.state_dir}: {error.strerror or error}") from None
 
         self.emulator = SecretsManagerEmulator().start()
         for name in _INHERITED_AWS_VARIABLES:
@@ -168,8 +174,12 @@ class LocalStack:
         self.runtimes = {
             name: FunctionRuntime(name, env, region, LOCAL_ACCOUNT_ID) for name, env in environments.items()
         }
-        for runtime in self.runtimes.values():
-            runtime.warm()
+        for name, runtime in self.runtimes.items():
+            try:
+                runtime.warm()
+            except Exception as error:  # noqa: BLE001 - e.g. a Powertools variable it refuses at import
+                reason = next(iter(str(error).splitlines()), "")
+                raise StartupError(f"the {name} function cannot start: {type(error).__name__}: {reason}") from None
 
         stage = StageConfig(
             stage=self.options.stage,

@@ -90,19 +90,24 @@ class AdminCredentials:
 
 
 def admin_credentials(state_dir: Path, region: str, environ: Mapping[str, str]) -> AdminCredentials:
-    """The environment's pair if set (never written to disk), else credentials.json, else a new pair."""
+    """The environment's pair if set (never written to disk), else credentials.json, else a new pair.
+
+    A pair the local IAM would refuse is a ValueError naming where each bad value came from (never
+    the value): the stack does not start with an admin that could never sign in."""
     key, secret = environ.get(ADMIN_ENV_KEY), environ.get(ADMIN_ENV_SECRET)
     if key or secret:
         if not (key and secret):
             raise ValueError(f"set both {ADMIN_ENV_KEY} and {ADMIN_ENV_SECRET}, or neither")
-        return AdminCredentials(key, secret, "environment")
+        given = AdminCredentials(key, secret, "environment")
+        return _accepted(given, {"access_key_id": ADMIN_ENV_KEY, "secret_access_key": ADMIN_ENV_SECRET})
     path = state_dir / CREDENTIALS_FILE
     if path.exists():
         try:
             data = json.loads(path.read_text())
-            return AdminCredentials(str(data["access_key_id"]), str(data["secret_access_key"]), "file")
+            stored = AdminCredentials(str(data["access_key_id"]), str(data["secret_access_key"]), "file")
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"{path}: not a valid credentials file (delete it to generate new ones)") from None
+        return _accepted(stored, {name: f"{path}: {name}" for name in ("access_key_id", "secret_access_key")})
     alphabet = string.ascii_uppercase + "234567"
     generated = AdminCredentials(
         access_key_id="AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
@@ -117,6 +122,20 @@ def admin_credentials(state_dir: Path, region: str, environ: Mapping[str, str]) 
     }
     write_private(path, json.dumps(payload, indent=2) + "\n")
     return generated
+
+
+def _accepted(credentials: AdminCredentials, origins: Mapping[str, str]) -> AdminCredentials:
+    from pydantic import ValidationError
+
+    try:
+        credentials.principal("123456789012", "us-east-1", "check")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{origins.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'credentials'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ValueError(problems) from None
+    return credentials
 
 
 def read_local_credentials(state_dir: Path, environ: Mapping[str, str]) -> tuple[str, str, str | None] | None:

@@ -1,0 +1,141 @@
+"""The authorizer's hand-written record reader gives the pydantic model's answers, field by field."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from tests.support import SIGN
+from tokengate_core import tokens
+from tokengate_core.authorize import to_cached
+from tokengate_core.models import ClientRecord
+from tokengate_core.record_view import RecordError, parse_cached
+
+KEY = tokens.new_key_id()
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def valid_record(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "key_id": KEY,
+        "token": tokens.generate(KEY, SIGN),
+        "tenant": "acme",
+        "client_name": "ci-bot",
+        "scopes": ["GET /invoke", "ANY /reports/**"],
+        "enabled": True,
+        "expires_at": (NOW + timedelta(days=1)).isoformat(),
+        "rotation": {"period_days": None, "grace_seconds": 60},
+        "previous": {"sha256": "ab" * 32, "valid_until": (NOW + timedelta(hours=1)).isoformat()},
+        "token_fetch": True,
+        "created_at": NOW.isoformat(),
+        "created_by": "arn:aws:iam::123456789012:user/a",
+        "updated_at": NOW.isoformat(),
+        "updated_by": "arn:aws:iam::123456789012:user/a",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_valid_record_reads_the_same_both_ways() -> None:
+    text = json.dumps(valid_record())
+    model = ClientRecord.from_secret_string(text)
+    assert parse_cached(text, KEY) == to_cached(model)
+    cached = parse_cached(text, KEY)
+    assert cached.context["token_status"] == "current"
+    assert cached.grace_context is not None
+    assert cached.grace_context["token_status"] == "grace; ends=2026-11-25T09:00:00Z"
+
+
+BAD_VALUES: dict[str, list[Any]] = {
+    "schema_version": [2, "1"],
+    "key_id": [tokens.new_key_id(), None, 5],
+    "token": [None, "tg_x", 7],
+    "tenant": ["Acme", "", "-acme", None, "a" * 64, ["acme"]],
+    "client_name": ["", ".x", "a b", None, "a" * 65, 3],
+    "scopes": [[], ["GET invoke"], ["FETCH /x"], [1], "GET /invoke", ["*"] * 33, None],
+    "enabled": [None, "maybe"],
+    "token_fetch": [None, "perhaps"],
+    "expires_at": ["tomorrow", "2026-11-25T08:00:00", ""],
+    "previous": [
+        {"sha256": "zz" * 32, "valid_until": NOW.isoformat()},
+        {"sha256": "ab" * 32},
+        {"sha256": "ab" * 32, "valid_until": NOW.isoformat(), "extra": 1},
+        {"sha256": "ab" * 32, "valid_until": "2026-11-25T08:00:00"},
+        "ab" * 32,
+    ],
+}
+
+#: Encodings the model's lax mode coerces but its own writer never produces: the reader, which
+#: fails closed, refuses them; the canonical form the writer makes of the same record it accepts.
+NON_CANONICAL: dict[str, list[Any]] = {
+    "token": [tokens.generate(tokens.new_key_id(), SIGN)],  # another client's token
+    "enabled": ["true", 1],
+    "token_fetch": [0, "yes"],
+    "expires_at": [5],
+}
+
+
+def _cases(table: dict[str, list[Any]]) -> Any:
+    """Parameters with stable ids (values hold random tokens; xdist workers must agree on ids)."""
+    return [pytest.param(f, v, id=f"{f}-{i}") for f, values in table.items() for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(("field", "value"), _cases(BAD_VALUES))
+def test_what_the_model_refuses_the_reader_refuses(field: str, value: Any) -> None:
+    text = json.dumps(valid_record(**{field: value}))
+    with pytest.raises((ValidationError, ValueError)):
+        record = ClientRecord.from_secret_string(text)
+        if record.key_id != KEY:
+            raise ValueError("another key id")
+    with pytest.raises(RecordError):
+        parse_cached(text, KEY)
+
+
+@pytest.mark.parametrize(("field", "value"), _cases(NON_CANONICAL))
+def test_the_reader_refuses_what_the_writer_never_writes(field: str, value: Any) -> None:
+    text = json.dumps(valid_record(**{field: value}))
+    with pytest.raises(RecordError):
+        parse_cached(text, KEY)
+    if field != "token":
+        canonical = ClientRecord.from_secret_string(text).to_secret_string()
+        assert parse_cached(canonical, KEY).key_id == KEY
+
+
+@settings(max_examples=200)
+@given(
+    tenant=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}\Z"),
+    name=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,20}\Z"),
+    enabled=st.booleans(),
+    token_fetch=st.booleans(),
+    scopes=st.lists(st.sampled_from(["*", "GET /invoke", "ANY /a/*", "POST /b/**", "* /c"]), min_size=1, max_size=5),
+    expiry_hours=st.none() | st.integers(-1000, 1000),
+)
+def test_any_valid_record_reads_the_same_both_ways(
+    tenant: str, name: str, enabled: bool, token_fetch: bool, scopes: list[str], expiry_hours: int | None
+) -> None:
+    expires = None if expiry_hours is None else (NOW + timedelta(hours=expiry_hours)).isoformat()
+    text = json.dumps(
+        valid_record(
+            tenant=tenant,
+            client_name=name,
+            enabled=enabled,
+            token_fetch=token_fetch,
+            scopes=scopes,
+            expires_at=expires,
+            previous=None,
+        )
+    )
+    assert parse_cached(text, KEY) == to_cached(ClientRecord.from_secret_string(text))
+
+
+@given(st.text(max_size=200) | st.binary(max_size=100).map(lambda b: b.decode("latin-1")))
+def test_garbage_never_raises_anything_but_a_record_error(text: str) -> None:
+    with pytest.raises(RecordError):
+        parse_cached(text, KEY)
