@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,15 @@ TAG_ENABLED = "tokengate:enabled"
 TAG_EXPIRES = "tokengate:expires-at"
 TAG_CREATED_BY = "tokengate:created-by"
 TAG_REVOKED_BY = "tokengate:revoked-by"
+
+#: What Secrets Manager accepts in a tag value: letters, digits, whitespace and ``_ . : / = + - @``
+#: (TagResource's tag restrictions), at most 256 characters (the Tag shape). This is the ASCII part
+#: of that set, with a plain space for whitespace: an IAM ARN needs no more, and a tab or a
+#: non-ASCII letter is not worth the risk of a value AWS refuses.
+TAG_VALUE_CHARACTERS = "A-Za-z0-9 _.:/=+@-"
+TAG_VALUE_PATTERN = f"^[{TAG_VALUE_CHARACTERS}]{{0,256}}$"
 _TAG_VALUE_MAX = 256
+_TAG_VALUE_OUTSIDE = re.compile(f"[^{TAG_VALUE_CHARACTERS}]")
 
 _UNAVAILABLE_CODES = {
     "ThrottlingException",
@@ -100,17 +109,32 @@ def _iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def tag_value(value: str) -> str:
+    """``value`` as Secrets Manager accepts it: each other character becomes ``_``, then cut to length.
+
+    Tag values carry IAM ARNs, and a role session name may hold characters a tag may not (``,``
+    for one): unsanitized, TagResource would refuse the whole write. A tag is a listing aid only;
+    the record keeps the exact actor (``created_by``, ``updated_by``) and the audit log names it.
+    """
+    return _TAG_VALUE_OUTSIDE.sub("_", value)[:_TAG_VALUE_MAX]
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags in the request shape, every value through :func:`tag_value`."""
+    return [{"Key": key, "Value": tag_value(value)} for key, value in tags.items()]
+
+
 def record_tags(record: ClientRecord) -> dict[str, str]:
     """Tags mirror the list-relevant fields so that listing needs no GetSecretValue per client."""
     tags = {
         TAG_TENANT: record.tenant,
         TAG_CLIENT: record.client_name,
         TAG_ENABLED: "true" if record.enabled else "false",
-        TAG_CREATED_BY: record.created_by[:_TAG_VALUE_MAX],
+        TAG_CREATED_BY: record.created_by,
     }
     if record.expires_at is not None:
         tags[TAG_EXPIRES] = record.expires_at.isoformat()
-    return tags
+    return {key: tag_value(value) for key, value in tags.items()}
 
 
 class SecretsStore:
@@ -238,7 +262,7 @@ class SecretsStore:
             "ClientRequestToken": request_token,
             "Description": f"tokengate client {record.client_name} of tenant {record.tenant}",
             "SecretString": record.to_secret_string(),
-            "Tags": [{"Key": k, "Value": v} for k, v in record_tags(record).items()],
+            "Tags": tag_list(record_tags(record)),
         }
         if self._kms_key_id:
             kwargs["KmsKeyId"] = self._kms_key_id
@@ -276,7 +300,7 @@ class SecretsStore:
         self._call(
             "tag_resource",
             SecretId=self.secret_id(key_id),
-            Tags=[{"Key": k, "Value": v[:_TAG_VALUE_MAX]} for k, v in tags.items()],
+            Tags=tag_list(tags),
         )
 
     def remove_tags(self, key_id: str, keys: list[str]) -> None:
