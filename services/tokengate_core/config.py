@@ -75,11 +75,16 @@ class AuthorizerSettings(StoreSettings):
 
 
 class AdminSettings(StoreSettings):
+    """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
+    step (a cold start of its own), and a call that timed out may still take effect, so it gets
+    one attempt with time to finish instead of the data plane's short timeout and retry."""
+
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
     kms_key_id: str | None = None
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+    sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
 class RotationSettings(StoreSettings):

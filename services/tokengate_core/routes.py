@@ -56,8 +56,9 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         timeout_seconds=5,
     ),
     # Validation and the OpenAPI models are the heaviest imports; a write makes a handful of calls at
-    # 5 s read timeout. 25 s stays under the HTTP API's 30 s integration limit, so a slow call ends
-    # as the function's own (logged) error rather than a bare 503 from API Gateway.
+    # 5 s read timeout, and a control-plane call (10 s) may need its undo (10 s more). 25 s stays
+    # under the HTTP API's 30 s integration limit, so a slow call ends as the function's own
+    # (logged) error rather than a bare 503 from API Gateway.
     "admin": FunctionSpec(
         "admin",
         "admin.app.handler",

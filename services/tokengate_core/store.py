@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from tokengate_core.errors import (
     BadRequestError,
@@ -40,6 +40,11 @@ TAG_VALUE_CHARACTERS = "A-Za-z0-9 _.:/=+@-"
 TAG_VALUE_PATTERN = f"^[{TAG_VALUE_CHARACTERS}]{{0,256}}$"
 _TAG_VALUE_MAX = 256
 _TAG_VALUE_OUTSIDE = re.compile(f"[^{TAG_VALUE_CHARACTERS}]")
+
+#: The calls that start or stop work inside Secrets Manager rather than read or write a value:
+#: RotateSecret (which runs the rotation function's test step), CancelRotateSecret, DeleteSecret.
+#: They go through the store's control-plane client (aws.control_plane_client: one attempt).
+CONTROL_PLANE_OPERATIONS = frozenset({"rotate_secret", "cancel_rotate_secret", "delete_secret"})
 
 _UNAVAILABLE_CODES = {
     "ThrottlingException",
@@ -137,9 +142,25 @@ def record_tags(record: ClientRecord) -> dict[str, str]:
     return {key: tag_value(value) for key, value in tags.items()}
 
 
+def api_name(operation: str) -> str:
+    """``rotate_secret`` -> ``RotateSecret``: how AWS, its errors and IAM name an operation."""
+    return "".join(part.title() for part in operation.split("_"))
+
+
 class SecretsStore:
-    def __init__(self, client: SecretsManagerClient, prefix: str, kms_key_id: str | None = None) -> None:
+    """``control_client`` serves CONTROL_PLANE_OPERATIONS; without one (a function that never makes
+    such a call, or a test) ``client`` serves them too."""
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        prefix: str,
+        kms_key_id: str | None = None,
+        *,
+        control_client: SecretsManagerClient | None = None,
+    ) -> None:
         self._client = client
+        self._control = control_client if control_client is not None else client
         self.prefix = prefix
         self._kms_key_id = kms_key_id
 
@@ -349,7 +370,16 @@ class SecretsStore:
         self._call("cancel_rotate_secret", SecretId=self.secret_id(key_id))
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        control = operation in CONTROL_PLANE_OPERATIONS
+        client = self._control if control else self._client
         try:
-            return getattr(self._client, operation)(**kwargs)
+            return getattr(client, operation)(**kwargs)
         except Exception as error:  # noqa: BLE001 - every failure becomes a domain error, nothing escapes raw
+            if control and isinstance(error, ReadTimeoutError):
+                # The outcome is unknown, so say so: the caller must look before trying again.
+                raise UnavailableError(
+                    f"Secrets Manager did not answer {api_name(operation)} in time; the request was not"
+                    " completed and not retried, and the call may still take effect: check the client"
+                    " before retrying"
+                ) from None
             raise translate(error) from None
