@@ -15,13 +15,14 @@ from constructs import Construct, IConstruct
 
 from infra.app import build_app, unacknowledged
 from infra.nag import MIN_REASON_LENGTH, REASON_LIST_SECRETS, REASON_SECRET_PREFIX, acknowledge
+from infra.settings import StackSettings
 from infra.testing import REPO_ROOT, cdk_json_context
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 PREFIX_FINDING = (
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
-    "tokengate/clients/*]"
+    f"{StackSettings().secret_prefix}*]"
 )
 
 #: The complete list of acknowledgements in the default stack: (construct path, rule[finding], reason).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ from aws_cdk.assertions import Match, Template
 
 from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
-from infra.settings import POWERTOOLS_LAYER_VERSION
+from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
 from infra.stack import OUTPUT_KEYS
-from infra.testing import functions_by_handler
+from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
@@ -23,6 +24,8 @@ from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOU
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 STORE_PY = Path(__file__).resolve().parents[2] / "services" / "tokengate_core" / "store.py"
+#: The default stack's secret prefix: its own, derived from its name.
+DEFAULT_PREFIX = "tokengate/TokenGate/clients/"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_sec
 def test_every_secrets_manager_grant_is_on_the_secret_prefix(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
-    for tpl, prefix in ((template_json, "tokengate/clients/"), (variant_json, "acme/tokens/")):
+    for tpl, prefix in ((template_json, DEFAULT_PREFIX), (variant_json, "acme/tokens/")):
         for statements in statements_by_function(tpl).values():
             for s in statements:
                 if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
@@ -273,6 +276,29 @@ def test_kms_key_grants_only_via_secrets_manager_for_prefixed_secrets(
                     "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
                 }
                 assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == prefix_arn("acme/tokens/")
+
+
+def test_two_stacks_in_one_account_each_get_their_own_secret_prefix() -> None:
+    """Neither stack's functions read, nor its grants cover, a secret under the other's prefix;
+    the context key still overrides the derived default."""
+    names = ("TokenGate", "TokenGate-2")
+    prefixes = {}
+    for name in names:
+        tpl = synth_template({"stackName": name})
+        prefix = stack_secret_prefix(name)
+        assert tpl["Outputs"]["SecretPrefix"]["Value"] == prefix
+        for props in functions_by_handler(tpl).values():
+            assert props["Environment"]["Variables"].get("TOKENGATE_SECRET_PREFIX", prefix) == prefix
+        for statements in statements_by_function(tpl).values():
+            for s in statements:
+                if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
+                    assert s["Resource"] == prefix_arn(prefix), s
+        prefixes[name] = prefix
+    first, second = prefixes.values()
+    assert first == DEFAULT_PREFIX
+    assert not fnmatch.fnmatchcase(f"{second}k_abc", f"{first}*")
+    assert not fnmatch.fnmatchcase(f"{first}k_abc", f"{second}*")
+    assert StackSettings.from_mapping({"stackName": "TokenGate-2", "secretPrefix": "x/"}).secret_prefix == "x/"
 
 
 # -- functions --------------------------------------------------------------------------------------------
@@ -366,7 +392,7 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "SecretPrefix",
         }
     )
-    template.has_output("SecretPrefix", {"Value": "tokengate/clients/"})
+    template.has_output("SecretPrefix", {"Value": DEFAULT_PREFIX})
     api_url = template_json["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
     assert api_url[0] == "https://" and api_url[-1] == "/dev"
     admin_url = template_json["Outputs"]["AdminBaseUrl"]["Value"]["Fn::Join"][1]
