@@ -10,7 +10,9 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from tokengate_core.observability import NAMESPACE
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -65,13 +67,31 @@ class StoreSettings(_EnvModel):
     log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
 
 
+def _not_reserved(namespace: str) -> str:
+    if namespace.startswith("AWS/"):
+        raise ValueError("namespaces starting with AWS/ are reserved for AWS")
+    return namespace
+
+
+#: A CloudWatch namespace: ASCII letters, digits and ``. - _ / # :``, not starting with ``:`` or
+#: with ``AWS/`` (reserved), 255 at most.
+MetricsNamespace = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9._/#-][A-Za-z0-9._/#:-]{0,254}$"), AfterValidator(_not_reserved)
+]
+
+
 class AuthorizerSettings(StoreSettings):
-    """Cache TTL bounds revocation latency; negative TTL bounds the cost of guessing key ids."""
+    """Cache TTL bounds revocation latency; negative TTL bounds the cost of guessing key ids.
+
+    Every decision is a metric by reason; the per-tenant dimension set is opt-in because each
+    tenant then adds custom metrics that CloudWatch bills per metric and month."""
 
     cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     negative_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
     max_stale_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
     cache_max_entries: Annotated[int, Field(ge=1, le=1_000_000)] = 100_000
+    metric_tenant_dimension: bool = False
+    metrics_namespace: MetricsNamespace = NAMESPACE
 
 
 class AdminSettings(StoreSettings):
