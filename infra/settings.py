@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
+from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
 
 #: CloudWatch Logs accepts only these retention periods (days).
@@ -62,6 +63,12 @@ def stack_secret_prefix(stack_name: str) -> str:
     return f"tokengate/{stack_name}/clients/"
 
 
+def stack_metrics_namespace(stack_name: str) -> str:
+    """A stack's CloudWatch namespace for the authorizer's metrics: its alarms must never count
+    another stack's denials, and the metric names and dimensions are the same in every stack."""
+    return f"{NAMESPACE}/{stack_name}"
+
+
 class SettingsError(ValueError):
     """A context value is invalid; the message names the context key."""
 
@@ -93,6 +100,14 @@ class StackSettings(BaseModel):
         None
     )
     powertools_layer_version: Annotated[int, Field(ge=1)] = POWERTOOLS_LAYER_VERSION
+    #: Also count the authorizer's decisions per tenant (TOKENGATE_METRIC_TENANT_DIMENSION): custom
+    #: metrics per tenant, billed per metric and month (docs/deploy.md).
+    metric_tenant_dimension: bool = AuthorizerSettings.model_fields["metric_tenant_dimension"].default
+    #: Optional SNS topic every alarm notifies (on alarm and back to OK). A standard topic: a FIFO
+    #: topic delivers only to SQS FIFO queues, so it could not e-mail anyone.
+    alarm_topic_arn: Annotated[
+        str | None, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+    ] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +136,10 @@ class StackSettings(BaseModel):
     @property
     def api_cache_enabled(self) -> bool:
         return self.api_cache_ttl_seconds > 0
+
+    @property
+    def metrics_namespace(self) -> str:
+        return stack_metrics_namespace(self.stack_name)
 
     @property
     def revocation_bound_seconds(self) -> float:

@@ -14,7 +14,7 @@ from infra.testing import functions_by_handler, synth_template
 from tokengate import SERVICES_DIR
 from tokengate.local.gateway import CACHED_IDENTITY_SOURCES
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
-from tokengate_core.config import AdminSettings, StoreSettings
+from tokengate_core.config import AdminSettings, AuthorizerSettings, StoreSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -48,11 +48,15 @@ def test_each_function_has_the_same_handler_environment_and_sizing(
     variables: dict[str, Any] = dict((deployed.get("Environment") or {}).get("Variables", {}))
     local = dict(function_environment(name, {}))
     assert set(variables) - DEPLOYED_ONLY.get(name, set()) == set(local)
-    # The one value that differs on purpose: a stack's secret prefix is its own (derived from its
-    # name), the local stack keeps the function default.
-    prefix = StoreSettings.env_name("secret_prefix")
-    if prefix in local:
-        assert variables.pop(prefix) == StackSettings().secret_prefix != local.pop(prefix)
+    # The values that differ on purpose: a stack's secret prefix and metrics namespace are its own
+    # (derived from its name), the local stack keeps the function defaults.
+    stack = StackSettings()
+    for variable, deployed_value in (
+        (StoreSettings.env_name("secret_prefix"), stack.secret_prefix),
+        (AuthorizerSettings.env_name("metrics_namespace"), stack.metrics_namespace),
+    ):
+        if variable in local:
+            assert variables.pop(variable) == deployed_value != local.pop(variable)
     assert {k: variables[k] for k in local} == local, "same defaults locally and deployed"
     assert deployed["Timeout"] == FUNCTION_TIMEOUT_SECONDS[name]
     assert deployed["MemorySize"] == FUNCTION_MEMORY_MB[name]
