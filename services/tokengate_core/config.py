@@ -94,7 +94,29 @@ class AuthorizerSettings(StoreSettings):
     metrics_namespace: MetricsNamespace = NAMESPACE
 
 
-class AdminSettings(StoreSettings):
+def _never(capture: bool) -> bool:
+    if capture:
+        raise ValueError("would put a handler's response or an exception's message into traces")
+    return capture
+
+
+class TracerSettings(_EnvModel):
+    """Powertools Tracer's switches, for the functions X-Ray traces (routes.FunctionSpec.traced).
+
+    By default Tracer records a handler's response and an exception's message in the trace: the
+    admin API's response to an issue or rotate is the token, and a message may echo input. Both
+    stay off; a value that turns one on fails the cold start instead of leaking.
+    """
+
+    tracer_capture_response: Annotated[
+        bool, Field(alias="POWERTOOLS_TRACER_CAPTURE_RESPONSE"), AfterValidator(_never)
+    ] = False
+    tracer_capture_error: Annotated[bool, Field(alias="POWERTOOLS_TRACER_CAPTURE_ERROR"), AfterValidator(_never)] = (
+        False
+    )
+
+
+class AdminSettings(StoreSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
@@ -107,7 +129,7 @@ class AdminSettings(StoreSettings):
     sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
-class RotationSettings(StoreSettings):
+class RotationSettings(StoreSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tokengate_core.config import AdminSettings, AuthorizerSettings, MainSettings, RotationSettings, _EnvModel
+from tokengate_core.config import (
+    AdminSettings,
+    AuthorizerSettings,
+    MainSettings,
+    RotationSettings,
+    TracerSettings,
+    _EnvModel,
+)
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation"]
 
@@ -19,6 +26,14 @@ class FunctionSpec:
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+
+    @property
+    def traced(self) -> bool:
+        """X-Ray active tracing, and Powertools Tracer in the handler: the admin and rotation
+        functions, whose Secrets Manager calls (RotateSecret above all) are worth a trace and
+        whose volume is small. Not the authorizer and main, on every request's path, where
+        Tracer's import and patching would lengthen each cold start and sampling bill per request."""
+        return issubclass(self.settings, TracerSettings)
 
 
 @dataclass(frozen=True)

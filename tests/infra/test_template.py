@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME
+from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
 from infra.stack import OUTPUT_KEYS
@@ -23,7 +23,8 @@ from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOU
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-STORE_PY = Path(__file__).resolve().parents[2] / "services" / "tokengate_core" / "store.py"
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+STORE_PY = SERVICES / "tokengate_core" / "store.py"
 #: The default stack's secret prefix: its own, derived from its name.
 DEFAULT_PREFIX = "tokengate/TokenGate/clients/"
 
@@ -179,7 +180,7 @@ def test_access_log_never_records_headers(template_json: dict[str, Any]) -> None
 # -- IAM ------------------------------------------------------------------------------------------------
 
 
-def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_secrets(
+def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_secrets_and_xray(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
@@ -188,11 +189,59 @@ def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_sec
                 actions = as_list(statement["Action"])
                 assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
                 if "*" in as_list(statement["Resource"]):
-                    assert actions == ["secretsmanager:ListSecrets"], statement
-    admin = statements_by_function(template_json)["admin"]
-    assert [s for s in admin if s["Resource"] == "*"] == [
-        {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
-    ]
+                    assert sorted(actions) in (["secretsmanager:ListSecrets"], sorted(XRAY_ACTIONS)), statement
+    xray = {"Action": sorted(XRAY_ACTIONS), "Effect": "Allow", "Resource": "*", "Sid": "XRayWrite"}
+    for name, statements in statements_by_function(template_json).items():
+        star = [s for s in statements if s["Resource"] == "*"]
+        expected = [xray] if FUNCTIONS[name].traced else []
+        if name == "admin":
+            expected.append(
+                {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
+            )
+        assert sorted(star, key=str) == sorted(expected, key=str), name
+
+
+def test_exactly_the_functions_that_run_tracer_are_actively_traced(template_json: dict[str, Any]) -> None:
+    """A handler that builds a Tracer in an untraced function pays its import for nothing; a traced
+    function without one records only Lambda's own segments. Either way, code and stack disagree."""
+    traced = {name for name, spec in FUNCTIONS.items() if spec.traced}
+    assert traced == {"admin", "rotation"}
+    tracing_policies = {lid: p for lid, p in resources(template_json, "AWS::IAM::Policy").items() if "Tracing" in lid}
+    for name, logical_id in function_ids(template_json).items():
+        function = template_json["Resources"][logical_id]
+        module = FUNCTIONS[name].handler.rpartition(".")[0]
+        source = ast.parse((SERVICES / (module.replace(".", "/") + ".py")).read_text())
+        builds_tracer = any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Tracer" for n in ast.walk(source)
+        )
+        assert builds_tracer is (name in traced), name
+        if name in traced:
+            assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+            role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            (policy_id,) = [lid for lid, p in tracing_policies.items() if p["Properties"]["Roles"] == [{"Ref": role}]]
+            # Lambda refuses active tracing to a role without these rights: the policy comes first.
+            assert policy_id in function["DependsOn"]
+        else:
+            assert "TracingConfig" not in function["Properties"]
+    assert len(tracing_policies) == len(traced)
+
+
+def test_traced_functions_never_record_a_response_or_an_error_message(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    """Tracer's defaults would put the admin API's response (an issued token) and exception
+    messages into X-Ray; the traced functions' environment turns both off."""
+    for tpl in (template_json, variant_json):
+        for name, spec in FUNCTIONS.items():
+            env = functions_by_handler(tpl)[spec.handler]["Environment"]["Variables"]
+            switches = {k: v for k, v in env.items() if k.startswith("POWERTOOLS_TRACER_")}
+            if spec.traced:
+                assert switches == {
+                    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+                }, name
+            else:
+                assert switches == {}, name
 
 
 def test_every_secrets_manager_grant_is_on_the_secret_prefix(
