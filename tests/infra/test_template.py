@@ -20,6 +20,7 @@ from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+from tokengate_core.store import api_name
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -96,7 +97,7 @@ def store_operations() -> set[str]:
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
-            ops.add("secretsmanager:" + "".join(p.title() for p in str(node.args[0].value).split("_")))
+            ops.add("secretsmanager:" + api_name(str(node.args[0].value)))
     return ops
 
 
