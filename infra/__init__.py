@@ -2,7 +2,8 @@
 
 Read it top to bottom in this order: settings.py (the knobs, from CDK context), stack.py (how the
 pieces fit), then one construct per concern: observability.py, functions.py, rotation.py,
-authorizer.py, admin.py, api.py. nag.py holds every cdk-nag acknowledgement with its reason.
+authorizer.py, admin.py, api.py, monitoring.py. nag.py holds every cdk-nag acknowledgement with
+its reason.
 """
 
 import os

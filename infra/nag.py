@@ -26,6 +26,13 @@ REASON_LIST_SECRETS = (
     "the admin function filters every listing by the secret-name prefix and tenant tag."
 )
 
+#: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; a
+#: traced function's role gets exactly these two, in a policy of their own.
+REASON_XRAY = (
+    "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so "
+    "their resource must be '*'; this policy holds those two write actions and nothing else."
+)
+
 MIN_REASON_LENGTH = 40
 
 

@@ -14,14 +14,15 @@ from aws_cdk import App, Stack, Validations
 from constructs import Construct, IConstruct
 
 from infra.app import build_app, unacknowledged
-from infra.nag import MIN_REASON_LENGTH, REASON_LIST_SECRETS, REASON_SECRET_PREFIX, acknowledge
+from infra.nag import MIN_REASON_LENGTH, REASON_LIST_SECRETS, REASON_SECRET_PREFIX, REASON_XRAY, acknowledge
+from infra.settings import StackSettings
 from infra.testing import REPO_ROOT, cdk_json_context
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 PREFIX_FINDING = (
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
-    "tokengate/clients/*]"
+    f"{StackSettings().secret_prefix}*]"
 )
 
 #: The complete list of acknowledgements in the default stack: (construct path, rule[finding], reason).
@@ -30,6 +31,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("TokenGate/Rotation/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/ListSecrets", "AwsSolutions-IAM5[Resource::*]", REASON_LIST_SECRETS),
+    ("TokenGate/Admin/Handler/Tracing", "AwsSolutions-IAM5[Resource::*]", REASON_XRAY),
+    ("TokenGate/Rotation/Handler/Tracing", "AwsSolutions-IAM5[Resource::*]", REASON_XRAY),
 }
 
 
