@@ -33,7 +33,7 @@ def _direct_store() -> Any:
     from moto.secretsmanager.models import secretsmanager_backends
 
     from tokengate_core.models import ClientRecord
-    from tokengate_core.store import SecretsStore, record_tags
+    from tokengate_core.store import SecretsStore, record_tags, tag_list
 
     backend = secretsmanager_backends[ACCOUNT]["us-east-1"]
 
@@ -44,7 +44,7 @@ def _direct_store() -> Any:
                 secret_string=record.to_secret_string(),
                 secret_binary=None,
                 description=f"tokengate client {record.client_name} of tenant {record.tenant}",
-                tags=[{"Key": k, "Value": v} for k, v in record_tags(record).items()],
+                tags=tag_list(record_tags(record)),
                 kms_key_id=None,
                 client_request_token=request_token,
                 replica_regions=[],

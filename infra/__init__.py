@@ -2,8 +2,8 @@
 
 Read it top to bottom in this order: settings.py (the knobs, from CDK context), stack.py (how the
 pieces fit), then one construct per concern: observability.py, functions.py, keyring.py,
-table.py, rotation.py, authorizer.py, delivery.py, admin.py, api.py. nag.py holds every cdk-nag
-acknowledgement with its reason.
+table.py, rotation.py, authorizer.py, delivery.py, admin.py, api.py, monitoring.py. nag.py holds
+every cdk-nag acknowledgement with its reason.
 """
 
 import os

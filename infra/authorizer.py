@@ -43,6 +43,8 @@ class Authorizer(Construct):
             secret_prefix=settings.secret_prefix,
             cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
             log_level=settings.log_level,
+            metric_tenant_dimension=settings.metric_tenant_dimension,
+            metrics_namespace=settings.metrics_namespace,
         ).to_env()
         handler = TokengateFunction(
             self,

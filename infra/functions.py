@@ -12,6 +12,9 @@ What every function shares is decided here, once:
   so neither synth nor deploy needs Docker or a pip download.
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
   construct adds a statement.
+- Tracing: X-Ray active tracing for the functions the core marks traced (FunctionSpec.traced:
+  admin and rotation, which run Powertools Tracer), with the two X-Ray write actions in a policy of
+  their own; the others are not traced and do not load Tracer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import SERVICES_DIR
+from infra.nag import REASON_XRAY, acknowledge
 from infra.settings import StackSettings
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
@@ -32,6 +36,9 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 #: Official layer, published by the Powertools team in every commercial region under this account.
 POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+
+#: What a traced function needs to send its segments to X-Ray (no resource-level permissions).
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 #: Files of services/ that are build litter, not code.
 ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"]
@@ -95,3 +102,21 @@ class TokengateFunction(Construct):
             role=self.role,
             log_group=log_group,
         )
+        if spec.traced:
+            self._trace()
+
+    def _trace(self) -> None:
+        """Active tracing, its grant kept apart from the role's other statements so the one
+        ``Resource: *`` is acknowledged where it is and nowhere else. Lambda checks the role's
+        X-Ray rights when the tracing mode is set, so the function waits for the policy."""
+        policy = iam.Policy(
+            self,
+            "Tracing",
+            roles=[self.role],
+            statements=[iam.PolicyStatement(sid="XRayWrite", actions=list(XRAY_ACTIONS), resources=["*"])],
+        )
+        acknowledge(policy, "AwsSolutions-IAM5", REASON_XRAY, finding="Resource::*")
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        self.function.node.add_dependency(policy)

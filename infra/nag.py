@@ -33,6 +33,13 @@ REASON_KEYRING_ROTATION = (
     "because tokens signed with an old key must keep verifying until their clients rotate."
 )
 
+#: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; a
+#: traced function's role gets exactly these two, in a policy of their own.
+REASON_XRAY = (
+    "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so "
+    "their resource must be '*'; this policy holds those two write actions and nothing else."
+)
+
 MIN_REASON_LENGTH = 40
 
 

@@ -8,13 +8,15 @@ strings, so the model parses them (lax mode) rather than trusting their type.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from constructs import Node
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix, StoreSettings
+from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
+from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
 
 #: CloudWatch Logs accepts only these retention periods (days).
@@ -43,8 +45,28 @@ RETENTION_DAYS = (
     3653,
 )
 
+#: CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most.
+STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
+
 #: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
 POWERTOOLS_LAYER_VERSION = 27
+
+
+def stack_secret_prefix(stack_name: str) -> str:
+    """A stack's default secret prefix: its own namespace under ``tokengate/``.
+
+    Two stacks in one account with one prefix would each accept the other's tokens and each
+    admin API could manage the other's clients; the stack name is unique per account and
+    region, and the trailing ``/`` keeps one stack's prefix from being a prefix of another's
+    (``tokengate/A/`` vs ``tokengate/AB/``).
+    """
+    return f"tokengate/{stack_name}/clients/"
+
+
+def stack_metrics_namespace(stack_name: str) -> str:
+    """A stack's CloudWatch namespace for the authorizer's metrics: its alarms must never count
+    another stack's denials, and the metric names and dimensions are the same in every stack."""
+    return f"{NAMESPACE}/{stack_name}"
 
 
 class SettingsError(ValueError):
@@ -56,9 +78,10 @@ class StackSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = "TokenGate"
+    stack_name: Annotated[str, Field(pattern=STACK_NAME_PATTERN)] = "TokenGate"
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = STAGE_DEFAULT
-    secret_prefix: SecretPrefix = StoreSettings.model_fields["secret_prefix"].default
+    #: Default: stack_secret_prefix(stack_name), filled in before validation.
+    secret_prefix: SecretPrefix
     #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).
@@ -77,6 +100,25 @@ class StackSettings(BaseModel):
         None
     )
     powertools_layer_version: Annotated[int, Field(ge=1)] = POWERTOOLS_LAYER_VERSION
+    #: Also count the authorizer's decisions per tenant (TOKENGATE_METRIC_TENANT_DIMENSION): custom
+    #: metrics per tenant, billed per metric and month (docs/deploy.md).
+    metric_tenant_dimension: bool = AuthorizerSettings.model_fields["metric_tenant_dimension"].default
+    #: Optional SNS topic every alarm notifies (on alarm and back to OK). A standard topic: a FIFO
+    #: topic delivers only to SQS FIFO queues, so it could not e-mail anyone.
+    alarm_topic_arn: Annotated[
+        str | None, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_secret_prefix(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or {"secret_prefix", "secretPrefix"} & data.keys():
+            return data
+        default = cls.model_fields["stack_name"].default
+        stack_name = data.get("stackName", data.get("stack_name", default))
+        if not isinstance(stack_name, str) or not re.fullmatch(STACK_NAME_PATTERN, stack_name):
+            stack_name = default  # the stack name's own error is the one to report
+        return {**data, "secretPrefix": stack_secret_prefix(stack_name)}
 
     @field_validator("log_retention_days")
     @classmethod
@@ -94,6 +136,10 @@ class StackSettings(BaseModel):
     @property
     def api_cache_enabled(self) -> bool:
         return self.api_cache_ttl_seconds > 0
+
+    @property
+    def metrics_namespace(self) -> str:
+        return stack_metrics_namespace(self.stack_name)
 
     @property
     def revocation_bound_seconds(self) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.admin import Admin, tenant_admin_statement
@@ -15,6 +16,7 @@ from infra.authorizer import Authorizer
 from infra.delivery import Delivery
 from infra.functions import TokengateFunction, powertools_layer, services_code
 from infra.keyring import SigningKeyring
+from infra.monitoring import Monitoring
 from infra.observability import Observability
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
@@ -22,6 +24,7 @@ from infra.settings import StackSettings
 from infra.table import NameTable
 from tokengate_core.config import MainSettings
 from tokengate_core.keyring import secret_name as keyring_secret_name
+from tokengate_core.routes import FunctionName
 
 #: The CloudFormation outputs, a contract with the CLI (`tokengate --stack-name ...`) and docs.
 OUTPUT_KEYS = (
@@ -115,20 +118,22 @@ class TokenGateStack(Stack):
             code=code,
             layer=layer,
         )
+        functions: dict[FunctionName, lambda_.IFunction] = {
+            "authorizer": self.authorizer.function,
+            "main": self.main.function,
+            "admin": self.admin.function,
+            "rotation": self.rotation.function,
+            "delivery": self.delivery.function,
+        }
         self.api = Api(
             self,
             "Api",
             settings=settings,
-            functions={
-                "authorizer": self.authorizer.function,
-                "main": self.main.function,
-                "admin": self.admin.function,
-                "rotation": self.rotation.function,
-                "delivery": self.delivery.function,
-            },
+            functions=functions,
             token_authorizer=self.authorizer.route_authorizer,
             access_logs=observability.access_logs,
         )
+        self.monitoring = Monitoring(self, "Monitoring", settings=settings, api=self.api, functions=functions)
 
         outputs = {
             "ApiUrl": self.api.url,

@@ -3,13 +3,15 @@
 Counting happens at the emulator, so a test of "at most K GetSecretValue calls" counts what a
 real account would be billed for, retries included. Faults (throttling, 5xx, a hang past the
 client's read timeout) are injected in front of moto, so the code under test sees real HTTP.
+A hung call is not dropped: when its hang ends (after ``hang_seconds``, or at once when the next
+fault is injected) it reaches moto, like a slow call the service still completes after the
+client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late calls.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -37,6 +39,10 @@ class _State:
     calls: Counter[str] = field(default_factory=Counter)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set to end the current fault's hangs; each injection gets a fresh one.
+    released: threading.Event = field(default_factory=threading.Event)
+    in_flight: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
     # Secrets Manager is atomic per call; moto's backends are not thread-safe (a check-then-insert
     # in CreateSecret could interleave), so calls into moto run one at a time.
     moto_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,15 +108,28 @@ class SecretsManagerEmulator:
             self._state.calls.clear()
 
     def inject(self, fault: Fault | None) -> None:
+        """Replace the fault; calls hanging on the previous one go on to moto now."""
+        self._state.released.set()
+        self._state.released = threading.Event()
         self._state.fault = fault
 
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no call is inside the emulator (a released hang has reached moto and returned)."""
+        with self._state.idle:
+            if not self._state.idle.wait_for(lambda: self._state.in_flight == 0, timeout):
+                raise TimeoutError("the emulator still has calls in flight")
+
     def reset(self) -> None:
-        """Forget every secret (moto's reset API) and every count and fault."""
+        """Forget every secret (moto's reset API) and every count and fault.
+
+        A call still hanging from the last fault is released and finished first, so it cannot
+        land in the fresh state."""
+        self.inject(None)
+        self.wait_idle()
         url = f"{self.url}/moto-api/reset"  # our own loopback server, never a user-given URL
         request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             response.read()
-        self.inject(None)
         self.reset_counts()
 
     def create_table(self, name: str) -> None:
@@ -134,13 +153,23 @@ class SecretsManagerEmulator:
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+            with state.idle:
+                state.in_flight += 1
+            try:
+                return handle(environ, start_response, operation)
+            finally:
+                with state.idle:
+                    state.in_flight -= 1
+                    state.idle.notify_all()
+
+        def handle(environ: dict[str, Any], start_response: Callable[..., Any], operation: str) -> Iterable[bytes]:
             if operation:
                 with state.lock:
                     state.calls[operation] += 1
-                fault = state.fault
+                fault, released = state.fault, state.released
                 if fault is not None and fault.applies(operation):
                     if fault.kind == "hang":
-                        time.sleep(fault.hang_seconds)
+                        released.wait(fault.hang_seconds)
                     else:
                         code, status = (
                             ("ThrottlingException", "400 Bad Request")

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.observability import emit_decision, lazy_logger, safe_error
+from tokengate_core.observability import (
+    METRIC_AUTHORIZED,
+    METRIC_DENIED,
+    decision_dimensions,
+    emit_decision,
+    lazy_logger,
+    safe_error,
+)
 from tokengate_core.routes import FUNCTIONS
 
 if TYPE_CHECKING:
@@ -106,5 +113,11 @@ def _record(decision: Decision, request_id: str | None) -> None:
         "grace": decision.grace,
         "correlation_id": request_id,
     }
-    dimensions = [["service", "reason"]] + ([["service", "tenant"]] if decision.tenant else [])
-    emit_decision(SPEC.service, "Authorized" if decision.allowed else "Denied", fields, dimensions)
+    emit_decision(
+        SPEC.service,
+        METRIC_AUTHORIZED if decision.allowed else METRIC_DENIED,
+        fields,
+        decision_dimensions(decision.tenant, settings.metric_tenant_dimension),
+        namespace=settings.metrics_namespace,
+        cache=decision.cache,
+    )

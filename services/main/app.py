@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +17,6 @@ from tokengate_core.routes import FUNCTIONS
 SPEC = FUNCTIONS["main"]
 settings = MainSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
-tracer = Tracer(service=SPEC.service)
 
 
 class CallerContext(BaseModel):
@@ -31,7 +29,6 @@ class CallerContext(BaseModel):
     scopes: str = ""
 
 
-@tracer.capture_lambda_handler
 # The event carries the caller's token in its Authorization header: logged only redacted.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @log_redacted_event(logger)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tokengate_core import keyring, tokens
+from tokengate_core import errors, keyring, tokens
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.config import AuthorizerSettings
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
@@ -42,8 +42,8 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     OUT_OF_SCOPE = "out_of_scope"
-    BACKEND_UNAVAILABLE = "backend_unavailable"
-    CORRUPT_RECORD = "corrupt_record"
+    BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
+    CORRUPT_RECORD = errors.CORRUPT_RECORD
     INVALID_EVENT = "invalid_event"
     INTERNAL_ERROR = "internal_error"
 

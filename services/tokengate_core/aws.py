@@ -1,47 +1,89 @@
-"""The boto3 client, created once per container, with short timeouts and bounded retries.
+"""The AWS clients, created once per container: short timeouts and bounded retries for reads and
+writes, one unhurried attempt for the control-plane calls.
 
-The endpoint comes from boto3's standard ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` variable, so the
-same code talks to AWS or to the local stack's emulator with no local-only branch.
+Clients come from a botocore session, not boto3: boto3 adds nothing tokengate uses and costs the
+authorizer's cold start its import. The endpoint comes from botocore's standard
+``AWS_ENDPOINT_URL_SECRETS_MANAGER`` and ``AWS_ENDPOINT_URL_DYNAMODB`` variables, so the same code
+talks to AWS or to the local stack's emulator with no local-only branch.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from tokengate_core.config import AdminSettings, StoreSettings
 from tokengate_core.observability import keep_bodies_out_of_sdk_logs
-from tokengate_core.registry import NameRegistry
 from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
-    from botocore.config import Config
+    from botocore.session import Session
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from tokengate_core.config import AdminSettings, StoreSettings
+    from tokengate_core.registry import NameRegistry
 
-def _config(settings: StoreSettings) -> Config:
+#: RotateSecret, CancelRotateSecret and DeleteSecret (store.CONTROL_PLANE_OPERATIONS) are never
+#: retried: a call that timed out may have been applied, and a second RotateSecret then finds the
+#: first one's AWSPENDING version and fails as "rotation in progress", which the admin API would
+#: answer by undoing a client that was fine.
+CONTROL_PLANE_MAX_ATTEMPTS = 1
+
+
+def _client(session: Session, service: str, settings: StoreSettings, read_timeout: float, attempts: int) -> Any:
     from botocore.config import Config
 
     keep_bodies_out_of_sdk_logs()
-    return Config(
+    config = Config(
         connect_timeout=settings.sm_connect_timeout_seconds,
-        read_timeout=settings.sm_read_timeout_seconds,
+        read_timeout=read_timeout,
         # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
-        retries={"total_max_attempts": settings.sm_max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": attempts, "mode": "standard"},
     )
+    return session.create_client(service, config=config)
 
 
-def secretsmanager_client(settings: StoreSettings) -> SecretsManagerClient:
-    import boto3  # deferred: a container that never misses the cache never pays for it
+def _session() -> Session:
+    import botocore.session  # deferred: a container that never misses the cache never pays for it
 
-    return boto3.session.Session().client("secretsmanager", config=_config(settings))
+    return botocore.session.get_session()
 
 
-def make_registry(settings: AdminSettings) -> NameRegistry:
-    """The endpoint comes from ``AWS_ENDPOINT_URL_DYNAMODB`` where set (the local stack)."""
-    import boto3
+def secretsmanager_client(settings: StoreSettings, session: Session | None = None) -> SecretsManagerClient:
+    """Reads and writes: a short read timeout and ``sm_max_attempts`` attempts."""
+    client = _client(
+        session or _session(), "secretsmanager", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts
+    )
+    return cast("SecretsManagerClient", client)
 
-    return NameRegistry(boto3.session.Session().client("dynamodb", config=_config(settings)), settings.table_name)
+
+def control_plane_client(settings: AdminSettings, session: Session | None = None) -> SecretsManagerClient:
+    """RotateSecret, CancelRotateSecret, DeleteSecret: their own read timeout, one attempt."""
+    client = _client(
+        session or _session(),
+        "secretsmanager",
+        settings,
+        settings.sm_control_read_timeout_seconds,
+        CONTROL_PLANE_MAX_ATTEMPTS,
+    )
+    return cast("SecretsManagerClient", client)
 
 
 def make_store(settings: StoreSettings, kms_key_id: str | None = None) -> SecretsStore:
-    return SecretsStore(secretsmanager_client(settings), settings.secret_prefix, kms_key_id)
+    """The store for a function; only settings with a control-plane timeout (the admin function's,
+    the one that makes control-plane calls) get the second client: the authorizer's cold start
+    stays one client, and needs no settings model beyond its own."""
+    session = _session()
+    control = None
+    if getattr(settings, "sm_control_read_timeout_seconds", None) is not None:
+        control = control_plane_client(cast("AdminSettings", settings), session)
+    return SecretsStore(
+        secretsmanager_client(settings, session), settings.secret_prefix, kms_key_id, control_client=control
+    )
+
+
+def make_registry(settings: AdminSettings) -> NameRegistry:
+    """The client-name claims in the deployment's DynamoDB table."""
+    from tokengate_core.registry import NameRegistry
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return NameRegistry(cast("DynamoDBClient", client), settings.table_name)

@@ -11,7 +11,9 @@ import sys
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from tokengate_core.observability import NAMESPACE
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -80,21 +82,65 @@ class StoreSettings(_EnvModel):
     log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
 
 
+def _not_reserved(namespace: str) -> str:
+    if namespace.startswith("AWS/"):
+        raise ValueError("namespaces starting with AWS/ are reserved for AWS")
+    return namespace
+
+
+#: A CloudWatch namespace: ASCII letters, digits and ``. - _ / # :``, not starting with ``:`` or
+#: with ``AWS/`` (reserved), 255 at most.
+MetricsNamespace = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9._/#-][A-Za-z0-9._/#:-]{0,254}$"), AfterValidator(_not_reserved)
+]
+
+
 class AuthorizerSettings(StoreSettings):
     """Cache TTL bounds revocation latency. The negative TTL is also the interval of every
     backoff (an unknown id, a failing backend, a missing keyring), so it has a floor: at zero it
-    would turn each of those into one paid read per request."""
+    would turn each of those into one paid read per request.
+
+    Every decision is a metric by reason; the per-tenant dimension set is opt-in because each
+    tenant then adds custom metrics that CloudWatch bills per metric and month."""
 
     cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     negative_cache_ttl_seconds: Annotated[float, Field(ge=1, le=3600)] = 10.0
     max_stale_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
     cache_max_entries: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+    metric_tenant_dimension: bool = False
+    metrics_namespace: MetricsNamespace = NAMESPACE
 
 
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
 
 
-class AdminSettings(StoreSettings):
+def _never(capture: bool) -> bool:
+    if capture:
+        raise ValueError("would put a handler's response or an exception's message into traces")
+    return capture
+
+
+class TracerSettings(_EnvModel):
+    """Powertools Tracer's switches, for the functions X-Ray traces (routes.FunctionSpec.traced).
+
+    By default Tracer records a handler's response and an exception's message in the trace: the
+    admin API's response to an issue or rotate is the token, and a message may echo input. Both
+    stay off; a value that turns one on fails the cold start instead of leaking.
+    """
+
+    tracer_capture_response: Annotated[
+        bool, Field(alias="POWERTOOLS_TRACER_CAPTURE_RESPONSE"), AfterValidator(_never)
+    ] = False
+    tracer_capture_error: Annotated[bool, Field(alias="POWERTOOLS_TRACER_CAPTURE_ERROR"), AfterValidator(_never)] = (
+        False
+    )
+
+
+class AdminSettings(StoreSettings, TracerSettings):
+    """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
+    step (a cold start of its own), and a call that timed out may still take effect, so it gets
+    one attempt with time to finish instead of the data plane's short timeout and retry."""
+
     #: The deployment's DynamoDB table (client-name claims).
     table_name: TableName = "tokengate"
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
@@ -102,9 +148,10 @@ class AdminSettings(StoreSettings):
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
     kms_key_id: str | None = None
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+    sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
-class RotationSettings(StoreSettings):
+class RotationSettings(StoreSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
 
 

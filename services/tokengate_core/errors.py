@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+#: Codes that are also authorizer decision reasons (tokengate_core.authorize.Reason) and so
+#: values of the ``reason`` metric dimension that the stack's alarms watch: defined here once.
+BACKEND_UNAVAILABLE = "backend_unavailable"
+CORRUPT_RECORD = "corrupt_record"
+
 
 class TokengateError(Exception):
     code = "internal_error"
@@ -37,14 +42,14 @@ class ConflictError(TokengateError):
 class UnavailableError(TokengateError):
     """Secrets Manager throttled, timed out, refused, or answered 5xx: worth retrying later."""
 
-    code = "backend_unavailable"
+    code = BACKEND_UNAVAILABLE
     status = 503
 
 
 class CorruptRecordError(TokengateError):
     """A secret under our prefix whose value is not a valid client record."""
 
-    code = "corrupt_record"
+    code = CORRUPT_RECORD
     status = 500
 
 

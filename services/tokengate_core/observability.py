@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
+#: The metrics namespace of a function's own defaults (the local stack, tests); a deployed stack
+#: sets its own (AuthorizerSettings.metrics_namespace), so two stacks' alarms never mix.
 NAMESPACE = "tokengate"
 REDACTED = "[redacted]"
 #: Powertools' switch for logging each incoming event (read once, at cold start, as Powertools does).
@@ -36,6 +38,28 @@ _TOKEN_LIKE = re.compile(r"tg_[A-Za-z0-9_-]{8,}")
 _SECRET_FIELDS = frozenset({"identitySource", "cookies"})
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 Result = TypeVar("Result")
+
+#: The authorizer's decision metrics, one per decision, and their dimensions. The alarms and the
+#: dashboard (infra/monitoring.py) are built from these names.
+METRIC_AUTHORIZED = "Authorized"
+METRIC_DENIED = "Denied"
+DIMENSION_SERVICE = "service"
+DIMENSION_REASON = "reason"
+DIMENSION_TENANT = "tenant"
+#: Per decision that looked a key id up, 1 or 0: the Average of CacheHit is the cache hit ratio,
+#: the Sum of SecretsManagerFetch the decisions that went to Secrets Manager (retries not counted).
+METRIC_CACHE_HIT = "CacheHit"
+METRIC_SECRET_FETCH = "SecretsManagerFetch"
+
+#: authorize.Decision.cache values: no lookup at all (the token never got that far), served from
+#: the cache, fetched from Secrets Manager (a miss, or a refetch after a digest mismatch).
+CACHE_NONE = "none"
+CACHE_HIT = "hit"
+CACHE_FETCHED = frozenset({"miss", "refresh"})
+
+Dimensions = tuple[tuple[str, ...], ...]
+_BY_REASON: Dimensions = ((DIMENSION_SERVICE, DIMENSION_REASON),)
+_BY_REASON_AND_TENANT: Dimensions = ((DIMENSION_SERVICE, DIMENSION_REASON), (DIMENSION_SERVICE, DIMENSION_TENANT))
 
 
 def make_logger(service: str, level: str) -> Logger:
@@ -59,30 +83,58 @@ def safe_error(error: BaseException) -> dict[str, object]:
     }
 
 
-def emit_decision(service: str, metric: str, fields: dict[str, Any], dimensions: list[list[str]]) -> None:
+def decision_dimensions(tenant: str | None, per_tenant: bool) -> Dimensions:
+    """Every decision counts by reason; with ``per_tenant`` (and a known tenant) also by tenant,
+    which costs one custom metric per tenant and decision metric (docs/deploy.md)."""
+    return _BY_REASON_AND_TENANT if per_tenant and tenant else _BY_REASON
+
+
+@cache
+def _directives(namespace: str, metric: str, dimensions: Dimensions, looked_up: bool) -> str:
+    """The EMF ``CloudWatchMetrics`` array, serialized once per shape (a handful per container)."""
+    directives: list[dict[str, Any]] = [
+        {"Namespace": namespace, "Dimensions": dimensions, "Metrics": [{"Name": metric, "Unit": "Count"}]}
+    ]
+    if looked_up:
+        metrics = [{"Name": name, "Unit": "Count"} for name in (METRIC_CACHE_HIT, METRIC_SECRET_FETCH)]
+        directives.append({"Namespace": namespace, "Dimensions": [[DIMENSION_SERVICE]], "Metrics": metrics})
+    return json.dumps(directives, separators=(",", ":"))
+
+
+def emit_decision(
+    service: str,
+    metric: str,
+    fields: dict[str, Any],
+    dimensions: Dimensions,
+    *,
+    namespace: str = NAMESPACE,
+    cache: str = CACHE_NONE,
+) -> None:
     """One line that is both the structured log entry and the CloudWatch EMF metric.
 
     The authorizer writes one per request. Powertools' Metrics flush re-validates the metric set
     on every call (about 100 µs, three quarters of a warm decision, measured by `make bench`);
-    this writes the same Embedded Metric Format document in one ``json.dumps``. Every dimension
-    named must be a top-level key of ``fields``.
+    this writes the same Embedded Metric Format document with one ``json.dumps`` of the fields,
+    the metric directives being the same few strings every time. Every dimension named must be
+    a top-level key of ``fields``. A decision that looked its key id up (``cache`` other than
+    ``none``) also carries CacheHit and SecretsManagerFetch, by service only.
     """
     now = int(time.time() * 1000)
     document = {
-        "level": "INFO" if metric == "Authorized" else "WARNING",
+        "level": "INFO" if metric == METRIC_AUTHORIZED else "WARNING",
         "message": "authorization decision",
         "service": service,
         "timestamp": now,
         **fields,
         metric: 1,
-        "_aws": {
-            "Timestamp": now,
-            "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": [{"Name": metric, "Unit": "Count"}]}
-            ],
-        },
     }
-    sys.stdout.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")
+    looked_up = cache != CACHE_NONE
+    if looked_up:
+        document[METRIC_CACHE_HIT] = int(cache == CACHE_HIT)
+        document[METRIC_SECRET_FETCH] = int(cache in CACHE_FETCHED)
+    head = json.dumps(document, separators=(",", ":"), default=str)
+    directives = _directives(namespace, metric, dimensions, looked_up)
+    sys.stdout.write(f'{head[:-1]},"_aws":{{"Timestamp":{now},"CloudWatchMetrics":{directives}}}}}\n')
 
 
 @cache

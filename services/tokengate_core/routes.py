@@ -12,6 +12,7 @@ from tokengate_core.config import (
     DeliverySettings,
     MainSettings,
     RotationSettings,
+    TracerSettings,
     _EnvModel,
 )
 
@@ -27,6 +28,14 @@ class FunctionSpec:
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+
+    @property
+    def traced(self) -> bool:
+        """X-Ray active tracing, and Powertools Tracer in the handler: the admin and rotation
+        functions, whose Secrets Manager calls (RotateSecret above all) are worth a trace and
+        whose volume is small. Not the authorizer and main, on every request's path, where
+        Tracer's import and patching would lengthen each cold start and sampling bill per request."""
+        return issubclass(self.settings, TracerSettings)
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,9 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         timeout_seconds=5,
     ),
     # Validation and the OpenAPI models are the heaviest imports; a write makes a handful of calls at
-    # 5 s read timeout. 25 s stays under the HTTP API's 30 s integration limit, so a slow call ends
-    # as the function's own (logged) error rather than a bare 503 from API Gateway.
+    # 5 s read timeout, and a control-plane call (10 s) may need its undo (10 s more). 25 s stays
+    # under the HTTP API's 30 s integration limit, so a slow call ends as the function's own
+    # (logged) error rather than a bare 503 from API Gateway.
     "admin": FunctionSpec(
         "admin",
         "admin.app.handler",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from tokengate_core import tokens
 from tokengate_core.errors import (
@@ -31,7 +32,20 @@ TAG_ENABLED = "tokengate:enabled"
 TAG_EXPIRES = "tokengate:expires-at"
 TAG_CREATED_BY = "tokengate:created-by"
 TAG_REVOKED_BY = "tokengate:revoked-by"
+
+#: What Secrets Manager accepts in a tag value: letters, digits, whitespace and ``_ . : / = + - @``
+#: (TagResource's tag restrictions), at most 256 characters (the Tag shape). This is the ASCII part
+#: of that set, with a plain space for whitespace: an IAM ARN needs no more, and a tab or a
+#: non-ASCII letter is not worth the risk of a value AWS refuses.
+TAG_VALUE_CHARACTERS = "A-Za-z0-9 _.:/=+@-"
+TAG_VALUE_PATTERN = f"^[{TAG_VALUE_CHARACTERS}]{{0,256}}$"
 _TAG_VALUE_MAX = 256
+_TAG_VALUE_OUTSIDE = re.compile(f"[^{TAG_VALUE_CHARACTERS}]")
+
+#: The calls that start or stop work inside Secrets Manager rather than read or write a value:
+#: RotateSecret (which runs the rotation function's test step), CancelRotateSecret, DeleteSecret.
+#: They go through the store's control-plane client (aws.control_plane_client: one attempt).
+CONTROL_PLANE_OPERATIONS = frozenset({"rotate_secret", "cancel_rotate_secret", "delete_secret"})
 
 _UNAVAILABLE_CODES = {
     "ThrottlingException",
@@ -101,22 +115,53 @@ def _iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def tag_value(value: str) -> str:
+    """``value`` as Secrets Manager accepts it: each other character becomes ``_``, then cut to length.
+
+    Tag values carry IAM ARNs, and a role session name may hold characters a tag may not (``,``
+    for one): unsanitized, TagResource would refuse the whole write. A tag is a listing aid only;
+    the record keeps the exact actor (``created_by``, ``updated_by``) and the audit log names it.
+    """
+    return _TAG_VALUE_OUTSIDE.sub("_", value)[:_TAG_VALUE_MAX]
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags in the request shape, every value through :func:`tag_value`."""
+    return [{"Key": key, "Value": tag_value(value)} for key, value in tags.items()]
+
+
 def record_tags(record: ClientRecord) -> dict[str, str]:
     """Tags mirror the list-relevant fields so that listing needs no GetSecretValue per client."""
     tags = {
         TAG_TENANT: record.tenant,
         TAG_CLIENT: record.client_name,
         TAG_ENABLED: "true" if record.enabled else "false",
-        TAG_CREATED_BY: record.created_by[:_TAG_VALUE_MAX],
+        TAG_CREATED_BY: record.created_by,
     }
     if record.expires_at is not None:
         tags[TAG_EXPIRES] = record.expires_at.isoformat()
-    return tags
+    return {key: tag_value(value) for key, value in tags.items()}
+
+
+def api_name(operation: str) -> str:
+    """``rotate_secret`` -> ``RotateSecret``: how AWS, its errors and IAM name an operation."""
+    return "".join(part.title() for part in operation.split("_"))
 
 
 class SecretsStore:
-    def __init__(self, client: SecretsManagerClient, prefix: str, kms_key_id: str | None = None) -> None:
+    """``control_client`` serves CONTROL_PLANE_OPERATIONS; without one (a function that never makes
+    such a call, or a test) ``client`` serves them too."""
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        prefix: str,
+        kms_key_id: str | None = None,
+        *,
+        control_client: SecretsManagerClient | None = None,
+    ) -> None:
         self._client = client
+        self._control = control_client if control_client is not None else client
         self.prefix = prefix
         self._kms_key_id = kms_key_id
 
@@ -257,7 +302,7 @@ class SecretsStore:
             "ClientRequestToken": request_token,
             "Description": f"tokengate client {record.client_name} of tenant {record.tenant}",
             "SecretString": record.to_secret_string(),
-            "Tags": [{"Key": k, "Value": v} for k, v in record_tags(record).items()],
+            "Tags": tag_list(record_tags(record)),
         }
         if self._kms_key_id:
             kwargs["KmsKeyId"] = self._kms_key_id
@@ -312,7 +357,7 @@ class SecretsStore:
         self._call(
             "tag_resource",
             SecretId=self.secret_id(key_id),
-            Tags=[{"Key": k, "Value": v[:_TAG_VALUE_MAX]} for k, v in tags.items()],
+            Tags=tag_list(tags),
         )
 
     def remove_tags(self, key_id: str, keys: list[str]) -> None:
@@ -361,7 +406,16 @@ class SecretsStore:
         self._call("cancel_rotate_secret", SecretId=self.secret_id(key_id))
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        control = operation in CONTROL_PLANE_OPERATIONS
+        client = self._control if control else self._client
         try:
-            return getattr(self._client, operation)(**kwargs)
+            return getattr(client, operation)(**kwargs)
         except Exception as error:  # noqa: BLE001 - every failure becomes a domain error, nothing escapes raw
+            if control and isinstance(error, ReadTimeoutError):
+                # The outcome is unknown, so say so: the caller must look before trying again.
+                raise UnavailableError(
+                    f"Secrets Manager did not answer {api_name(operation)} in time; the request was not"
+                    " completed and not retried, and the call may still take effect: check the client"
+                    " before retrying"
+                ) from None
             raise translate(error) from None

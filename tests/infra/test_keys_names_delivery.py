@@ -12,7 +12,14 @@ from aws_cdk.assertions import Match, Template
 from infra.api import authorizer_response_parameters
 from infra.secrets import READ_ACTIONS
 from infra.table import ITEM_ACTIONS
-from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
+from tests.infra.test_template import (
+    DEFAULT_PREFIX,
+    actions_of,
+    as_list,
+    function_ids,
+    resources,
+    statements_by_function,
+)
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core import keyring, registry
 from tokengate_core.config import AdminSettings
@@ -142,7 +149,7 @@ def test_the_stack_creates_the_keyring_with_a_generated_first_key(template: Temp
         "AWS::SecretsManager::Secret",
         {
             "Properties": {
-                "Name": keyring.secret_name("tokengate/clients/"),
+                "Name": keyring.secret_name(DEFAULT_PREFIX),
                 "GenerateSecretString": {
                     "SecretStringTemplate": json.dumps({"version": keyring.FORMAT_VERSION}, separators=(",", ":")),
                     "GenerateStringKey": "k1",

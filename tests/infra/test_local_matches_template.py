@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from infra.settings import StackSettings
 from infra.testing import functions_by_handler, synth_template
 from tokengate import SERVICES_DIR
 from tokengate.local.gateway import CACHED_IDENTITY_SOURCES, HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
-from tokengate_core.config import AdminSettings
+from tokengate_core.config import AdminSettings, AuthorizerSettings, StoreSettings
 from tokengate_core.record_view import TOKEN_STATUS_KEY
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
 
@@ -47,9 +48,18 @@ def test_each_function_has_the_same_handler_environment_and_sizing(
 ) -> None:
     spec = FUNCTIONS[name]
     deployed = functions_by_handler(template)[spec.handler]
-    variables: dict[str, Any] = (deployed.get("Environment") or {}).get("Variables", {})
-    local = function_environment(name, {})
+    variables: dict[str, Any] = dict((deployed.get("Environment") or {}).get("Variables", {}))
+    local = dict(function_environment(name, {}))
     assert set(variables) - DEPLOYED_ONLY.get(name, set()) == set(local)
+    # The values that differ on purpose: a stack's secret prefix and metrics namespace are its own
+    # (derived from its name), the local stack keeps the function defaults.
+    stack = StackSettings()
+    for variable, deployed_value in (
+        (StoreSettings.env_name("secret_prefix"), stack.secret_prefix),
+        (AuthorizerSettings.env_name("metrics_namespace"), stack.metrics_namespace),
+    ):
+        if variable in local:
+            assert variables.pop(variable) == deployed_value != local.pop(variable)
     named = NAMED_BY_THE_STACK.get(name, set())
     assert all(isinstance(variables[k], dict) for k in named), "a reference to the stack's resource"
     literal = {k: v for k, v in local.items() if k not in named}

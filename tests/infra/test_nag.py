@@ -19,15 +19,17 @@ from infra.nag import (
     REASON_KEYRING_ROTATION,
     REASON_LIST_SECRETS,
     REASON_SECRET_PREFIX,
+    REASON_XRAY,
     acknowledge,
 )
+from infra.settings import StackSettings
 from infra.testing import REPO_ROOT, cdk_json_context
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 PREFIX_FINDING = (
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
-    "tokengate/clients/*]"
+    f"{StackSettings().secret_prefix}*]"
 )
 
 #: The complete list of acknowledgements in the default stack: (construct path, rule[finding], reason).
@@ -38,6 +40,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("TokenGate/Delivery/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/ListSecrets", "AwsSolutions-IAM5[Resource::*]", REASON_LIST_SECRETS),
     ("TokenGate/Keyring/Secret", "AwsSolutions-SMG4", REASON_KEYRING_ROTATION),
+    ("TokenGate/Admin/Handler/Tracing", "AwsSolutions-IAM5[Resource::*]", REASON_XRAY),
+    ("TokenGate/Rotation/Handler/Tracing", "AwsSolutions-IAM5[Resource::*]", REASON_XRAY),
 }
 
 

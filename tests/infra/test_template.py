@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,22 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME
+from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
-from infra.settings import POWERTOOLS_LAYER_VERSION
+from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
 from infra.stack import OUTPUT_KEYS
-from infra.testing import functions_by_handler
+from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+from tokengate_core.store import api_name
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-STORE_PY = Path(__file__).resolve().parents[2] / "services" / "tokengate_core" / "store.py"
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+STORE_PY = SERVICES / "tokengate_core" / "store.py"
+#: The default stack's secret prefix: its own, derived from its name.
+DEFAULT_PREFIX = "tokengate/TokenGate/clients/"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -92,7 +97,7 @@ def store_operations() -> set[str]:
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
-            ops.add("secretsmanager:" + "".join(p.title() for p in str(node.args[0].value).split("_")))
+            ops.add("secretsmanager:" + api_name(str(node.args[0].value)))
     return ops
 
 
@@ -176,7 +181,7 @@ def test_access_log_never_records_headers(template_json: dict[str, Any]) -> None
 # -- IAM ------------------------------------------------------------------------------------------------
 
 
-def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_secrets(
+def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_secrets_and_xray(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
@@ -185,17 +190,65 @@ def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_sec
                 actions = as_list(statement["Action"])
                 assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
                 if "*" in as_list(statement["Resource"]):
-                    assert actions == ["secretsmanager:ListSecrets"], statement
-    admin = statements_by_function(template_json)["admin"]
-    assert [s for s in admin if s["Resource"] == "*"] == [
-        {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
-    ]
+                    assert sorted(actions) in (["secretsmanager:ListSecrets"], sorted(XRAY_ACTIONS)), statement
+    xray = {"Action": sorted(XRAY_ACTIONS), "Effect": "Allow", "Resource": "*", "Sid": "XRayWrite"}
+    for name, statements in statements_by_function(template_json).items():
+        star = [s for s in statements if s["Resource"] == "*"]
+        expected = [xray] if FUNCTIONS[name].traced else []
+        if name == "admin":
+            expected.append(
+                {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
+            )
+        assert sorted(star, key=str) == sorted(expected, key=str), name
+
+
+def test_exactly_the_functions_that_run_tracer_are_actively_traced(template_json: dict[str, Any]) -> None:
+    """A handler that builds a Tracer in an untraced function pays its import for nothing; a traced
+    function without one records only Lambda's own segments. Either way, code and stack disagree."""
+    traced = {name for name, spec in FUNCTIONS.items() if spec.traced}
+    assert traced == {"admin", "rotation"}
+    tracing_policies = {lid: p for lid, p in resources(template_json, "AWS::IAM::Policy").items() if "Tracing" in lid}
+    for name, logical_id in function_ids(template_json).items():
+        function = template_json["Resources"][logical_id]
+        module = FUNCTIONS[name].handler.rpartition(".")[0]
+        source = ast.parse((SERVICES / (module.replace(".", "/") + ".py")).read_text())
+        builds_tracer = any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Tracer" for n in ast.walk(source)
+        )
+        assert builds_tracer is (name in traced), name
+        if name in traced:
+            assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+            role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            (policy_id,) = [lid for lid, p in tracing_policies.items() if p["Properties"]["Roles"] == [{"Ref": role}]]
+            # Lambda refuses active tracing to a role without these rights: the policy comes first.
+            assert policy_id in function["DependsOn"]
+        else:
+            assert "TracingConfig" not in function["Properties"]
+    assert len(tracing_policies) == len(traced)
+
+
+def test_traced_functions_never_record_a_response_or_an_error_message(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    """Tracer's defaults would put the admin API's response (an issued token) and exception
+    messages into X-Ray; the traced functions' environment turns both off."""
+    for tpl in (template_json, variant_json):
+        for name, spec in FUNCTIONS.items():
+            env = functions_by_handler(tpl)[spec.handler]["Environment"]["Variables"]
+            switches = {k: v for k, v in env.items() if k.startswith("POWERTOOLS_TRACER_")}
+            if spec.traced:
+                assert switches == {
+                    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+                }, name
+            else:
+                assert switches == {}, name
 
 
 def test_every_secrets_manager_grant_is_on_the_secret_prefix(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
-    for tpl, prefix in ((template_json, "tokengate/clients/"), (variant_json, "acme/tokens/")):
+    for tpl, prefix in ((template_json, DEFAULT_PREFIX), (variant_json, "acme/tokens/")):
         for statements in statements_by_function(tpl).values():
             for s in statements:
                 if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
@@ -276,6 +329,29 @@ def test_kms_key_grants_only_via_secrets_manager_for_prefixed_secrets(
                     "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
                 }
                 assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == prefix_arn("acme/tokens/")
+
+
+def test_two_stacks_in_one_account_each_get_their_own_secret_prefix() -> None:
+    """Neither stack's functions read, nor its grants cover, a secret under the other's prefix;
+    the context key still overrides the derived default."""
+    names = ("TokenGate", "TokenGate-2")
+    prefixes = {}
+    for name in names:
+        tpl = synth_template({"stackName": name})
+        prefix = stack_secret_prefix(name)
+        assert tpl["Outputs"]["SecretPrefix"]["Value"] == prefix
+        for props in functions_by_handler(tpl).values():
+            assert props["Environment"]["Variables"].get("TOKENGATE_SECRET_PREFIX", prefix) == prefix
+        for statements in statements_by_function(tpl).values():
+            for s in statements:
+                if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
+                    assert s["Resource"] == prefix_arn(prefix), s
+        prefixes[name] = prefix
+    first, second = prefixes.values()
+    assert first == DEFAULT_PREFIX
+    assert not fnmatch.fnmatchcase(f"{second}k_abc", f"{first}*")
+    assert not fnmatch.fnmatchcase(f"{first}k_abc", f"{second}*")
+    assert StackSettings.from_mapping({"stackName": "TokenGate-2", "secretPrefix": "x/"}).secret_prefix == "x/"
 
 
 # -- functions --------------------------------------------------------------------------------------------
@@ -372,8 +448,8 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "TableName",
         }
     )
-    template.has_output("SecretPrefix", {"Value": "tokengate/clients/"})
-    template.has_output("KeyringSecretName", {"Value": "tokengate/clients/keyring"})
+    template.has_output("SecretPrefix", {"Value": DEFAULT_PREFIX})
+    template.has_output("KeyringSecretName", {"Value": f"{DEFAULT_PREFIX}keyring"})
     (table_id,) = resources(template_json, "AWS::DynamoDB::Table")
     template.has_output("TableName", {"Value": {"Ref": table_id}})
     api_url = template_json["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
+from tests.unit.test_store_tags import allowed_by_aws
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core import keyring, tokens
 from tokengate_core.clients import encode_page_token, page_token_key
@@ -74,6 +75,24 @@ def test_secret_is_named_and_tagged_per_client(sm: Any) -> None:
     assert tags["tokengate:client-name"] == "ci-bot"
     value = json.loads(sm.get_secret_value(SecretId=f"tokengate/clients/{client_id}")["SecretString"])
     assert value["token"] == token and value["tenant"] == "acme"
+
+
+def test_a_caller_arn_outside_the_tag_alphabet_is_tagged_sanitized_and_recorded_exactly(sm: Any) -> None:
+    """A role session name may hold a ',' (no tag value may): tags get a clean copy, the record
+    and the API's detail view keep the exact ARN."""
+    caller = "arn:aws:sts::123456789012:assumed-role/Admins/alice@example.com,ops"
+    response = call_admin("POST", BASE, {"client_name": "ci-bot", "ttl_seconds": 60}, caller_arn=caller)
+    assert response.status == 201, response.body
+    client_id = response.body["client"]["client_id"]
+    assert call_admin("DELETE", f"{BASE}/{client_id}", caller_arn=caller).status == 200
+    described = sm.describe_secret(SecretId=f"tokengate/clients/{client_id}")
+    values = [t["Value"] for t in described["Tags"]]
+    assert len(values) == 6  # tenant, name, enabled, expiry, created-by, revoked-by
+    assert all(allowed_by_aws(v) for v in values), values
+    assert values.count(caller.replace(",", "_")) == 2
+    assert call_admin("POST", f"{BASE}/{client_id}/restore").body["created_by"] == caller
+    record = json.loads(sm.get_secret_value(SecretId=f"tokengate/clients/{client_id}")["SecretString"])
+    assert record["created_by"] == record["updated_by"] == caller
 
 
 def test_duplicate_name_in_a_tenant_conflicts_but_not_across_tenants() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,16 @@ from tokengate_core import tokens
 from tokengate_core.authorize import Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings
+from tokengate_core.observability import (
+    DIMENSION_REASON,
+    DIMENSION_SERVICE,
+    DIMENSION_TENANT,
+    METRIC_AUTHORIZED,
+    METRIC_CACHE_HIT,
+    METRIC_DENIED,
+    METRIC_SECRET_FETCH,
+    NAMESPACE,
+)
 
 pytestmark = pytest.mark.usefixtures("emulator")
 
@@ -353,22 +365,103 @@ def test_max_attempts_counts_the_first_call(emulator: SecretsManagerEmulator, cl
     assert emulator.calls("GetSecretValue") == 2
 
 
+def decision_lines(captured_logs: Callable[[], str]) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in captured_logs().splitlines() if '"authorization decision"' in x]
+
+
+def emf_metrics(line: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """What CloudWatch extracts from one EMF line: metric name -> its dimension sets, checking on
+    the way that every metric and dimension named is a top-level member of the line."""
+    extracted: dict[str, list[list[str]]] = {}
+    for directive in line["_aws"]["CloudWatchMetrics"]:
+        assert directive["Namespace"] == NAMESPACE
+        for dimension_set in directive["Dimensions"]:
+            assert all(isinstance(line[key], str) for key in dimension_set), dimension_set
+        for metric in directive["Metrics"]:
+            assert isinstance(line[metric["Name"]], int) and metric["Unit"] == "Count"
+            extracted[metric["Name"]] = directive["Dimensions"]
+    return extracted
+
+
 def test_each_decision_is_one_log_line_that_is_also_an_emf_metric(
     handler: object, captured_logs: Callable[[], str]
 ) -> None:
-    import json
+    _, token = issue("acme", "bot")
+    handler(authorizer_event(token), None)  # type: ignore[operator]
+    handler(authorizer_event(token), None)  # type: ignore[operator]
+    handler(authorizer_event("garbage"), None)  # type: ignore[operator]
+    lines = decision_lines(captured_logs)
+    assert [line["reason"] for line in lines] == ["allowed", "allowed", "malformed"]
+    by_reason = [[DIMENSION_SERVICE, DIMENSION_REASON]]
+    by_service = [[DIMENSION_SERVICE]]
+    # A miss, then a hit: each looked its key id up, so each also counts toward the hit ratio.
+    assert emf_metrics(lines[0]) == {
+        METRIC_AUTHORIZED: by_reason,
+        METRIC_CACHE_HIT: by_service,
+        METRIC_SECRET_FETCH: by_service,
+    }
+    assert (lines[0][METRIC_CACHE_HIT], lines[0][METRIC_SECRET_FETCH]) == (0, 1)
+    assert (lines[1][METRIC_CACHE_HIT], lines[1][METRIC_SECRET_FETCH]) == (1, 0)
+    # A token that never reached the cache is no lookup: neither a hit nor a miss.
+    assert emf_metrics(lines[2]) == {METRIC_DENIED: by_reason}
+    # Per-tenant metrics are off by default; the tenant is still in the log line.
+    assert lines[0]["tenant"] == "acme" and lines[0][DIMENSION_TENANT] == "acme"
 
+
+def test_the_per_tenant_dimension_set_is_opt_in(
+    handler: object, captured_logs: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from authorizer import app
+
+    monkeypatch.setattr(app, "settings", app.settings.model_copy(update={"metric_tenant_dimension": True}))
     _, token = issue("acme", "bot")
     handler(authorizer_event(token), None)  # type: ignore[operator]
     handler(authorizer_event("garbage"), None)  # type: ignore[operator]
-    lines = [json.loads(x) for x in captured_logs().splitlines() if '"authorization decision"' in x]
-    assert [line["reason"] for line in lines] == ["allowed", "malformed"]
-    for line, metric in zip(lines, ["Authorized", "Denied"], strict=True):
-        (directive,) = line["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "tokengate"
-        assert directive["Metrics"] == [{"Name": metric, "Unit": "Count"}]
-        assert line[metric] == 1
-        for dimension_set in directive["Dimensions"]:
-            assert all(isinstance(line[key], str) for key in dimension_set)
-    assert ["service", "tenant"] in lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
-    assert lines[0]["tenant"] == "acme"
+    with_tenant, without = (emf_metrics(line) for line in decision_lines(captured_logs))
+    assert with_tenant[METRIC_AUTHORIZED] == [
+        [DIMENSION_SERVICE, DIMENSION_REASON],
+        [DIMENSION_SERVICE, DIMENSION_TENANT],
+    ]
+    assert without[METRIC_DENIED] == [[DIMENSION_SERVICE, DIMENSION_REASON]]  # no tenant known: no tenant set
+
+
+def test_the_metrics_go_to_the_configured_namespace(
+    handler: object, captured_logs: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from authorizer import app
+
+    monkeypatch.setattr(app, "settings", app.settings.model_copy(update={"metrics_namespace": "tokengate/Other"}))
+    handler(authorizer_event("garbage"), None)  # type: ignore[operator]
+    (line,) = decision_lines(captured_logs)
+    assert [d["Namespace"] for d in line["_aws"]["CloudWatchMetrics"]] == ["tokengate/Other"]
+
+
+def test_secrets_manager_fetches_counted_by_the_metric_are_the_calls_made(
+    handler: object,
+    captured_logs: Callable[[], str],
+    emulator: SecretsManagerEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Misses and the refetch after a rotation each cost one GetSecretValue and count one fetch;
+    hits cost none and count none: the metric and the bill agree while Secrets Manager is healthy."""
+    from authorizer import app
+
+    # A fresh container: no refetch budget spent by an earlier test on these key ids.
+    monkeypatch.setattr(app, "authorizer", TokenAuthorizer(app.settings, lambda: make_store(app.settings)))
+    client_id, old = issue("acme", "bot", grace_seconds=600)
+    _, other = issue("acme", "other")
+    unknown = minted(tokens.new_key_id())
+    app.authorizer.decide(forged(tokens.new_key_id()), "GET", "ANY /invoke")  # the container's keyring read
+    emulator.reset_counts()
+    for header in (old, old, other, other, old):
+        handler(authorizer_event(header), None)  # type: ignore[operator]
+    calls = emulator.calls("GetSecretValue")
+    new = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate").body["token"]
+    emulator.reset_counts()  # the admin function's own reads are not the authorizer's
+    for header in (new, new, old, unknown):
+        handler(authorizer_event(header), None)  # type: ignore[operator]
+    calls += emulator.calls("GetSecretValue")
+    lines = decision_lines(captured_logs)
+    assert [line["cache"] for line in lines] == ["miss", "hit", "miss", "hit", "hit", "refresh", "hit", "hit", "miss"]
+    assert sum(line[METRIC_SECRET_FETCH] for line in lines) == calls == 4
+    assert sum(line[METRIC_CACHE_HIT] for line in lines) == 5

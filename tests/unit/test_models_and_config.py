@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from tests.support import SIGN
 from tokengate_core import tokens
+from tokengate_core.authorize import Reason
 from tokengate_core.config import (
     LAMBDA_RUNTIME_ENV,
     AdminSettings,
@@ -21,7 +22,9 @@ from tokengate_core.config import (
     MainSettings,
     RotationSettings,
 )
+from tokengate_core.errors import BACKEND_UNAVAILABLE, CORRUPT_RECORD, CorruptRecordError, UnavailableError
 from tokengate_core.models import ClientRecord, scope_regex
+from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,6 +134,25 @@ def test_bad_configuration_names_the_variable() -> None:
         AdminSettings.from_env({"TOKENGATE_RECOVERY_WINDOW_DAYS": "3"})
     with pytest.raises(ConfigError, match="POWERTOOLS_LOG_LEVEL"):
         MainSettings.from_env({"POWERTOOLS_LOG_LEVEL": "LOUD"})
+    for namespace in ("AWS/Lambda", ":x", "has space", "x" * 256, ""):
+        with pytest.raises(ConfigError, match="TOKENGATE_METRICS_NAMESPACE"):
+            AuthorizerSettings.from_env({"TOKENGATE_METRICS_NAMESPACE": namespace})
+    with pytest.raises(ConfigError, match="TOKENGATE_METRIC_TENANT_DIMENSION"):
+        AuthorizerSettings.from_env({"TOKENGATE_METRIC_TENANT_DIMENSION": "maybe"})
+
+
+def test_metrics_are_by_reason_only_unless_per_tenant_is_asked_for() -> None:
+    assert AuthorizerSettings().metric_tenant_dimension is False
+    assert AuthorizerSettings.from_env({"TOKENGATE_METRIC_TENANT_DIMENSION": "true"}).metric_tenant_dimension
+    settings = AuthorizerSettings.from_env({"TOKENGATE_METRICS_NAMESPACE": "tokengate/Prod-eu"})
+    assert settings.metrics_namespace == "tokengate/Prod-eu"
+    assert AuthorizerSettings().metrics_namespace == NAMESPACE
+
+
+def test_the_reasons_the_alarms_watch_are_the_error_codes() -> None:
+    """One string each: the denial reason, the error code and the alarm's dimension value."""
+    assert Reason.BACKEND_UNAVAILABLE.value == BACKEND_UNAVAILABLE == UnavailableError.code
+    assert CORRUPT_RECORD == CorruptRecordError.code == "corrupt_record"
 
 
 @pytest.mark.parametrize("handler", sorted(spec.handler for spec in FUNCTIONS.values()))

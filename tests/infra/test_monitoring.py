@@ -1,0 +1,248 @@
+"""Alarms, their SNS topic, the dashboard and the metric settings in the synthesized template.
+
+The decision alarms are checked against what the authorizer really emits: an EMF line written by
+tokengate_core.observability with the environment the template gives the authorizer must carry
+exactly the namespace, metric and dimensions each alarm watches.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from typing import Any
+
+import pytest
+
+from infra.monitoring import ALARM_PERIOD, ALARM_THRESHOLD
+from infra.settings import SettingsError, StackSettings
+from infra.testing import functions_by_handler
+from tests.infra.test_template import function_ids, resources
+from tests.infra.variants import ALARM_TOPIC_ARN
+from tokengate_core.authorize import Reason
+from tokengate_core.config import AuthorizerSettings
+from tokengate_core.errors import CORRUPT_RECORD
+from tokengate_core.observability import (
+    METRIC_CACHE_HIT,
+    METRIC_DENIED,
+    METRIC_SECRET_FETCH,
+    decision_dimensions,
+    emit_decision,
+)
+from tokengate_core.routes import FUNCTIONS, FunctionName
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+#: Alarm name (after the stack name) -> (function, AWS/Lambda metric).
+LAMBDA_ALARMS: dict[str, tuple[FunctionName, str]] = {
+    "authorizer-errors": ("authorizer", "Errors"),
+    "authorizer-throttles": ("authorizer", "Throttles"),
+    "admin-errors": ("admin", "Errors"),
+    "rotation-errors": ("rotation", "Errors"),
+}
+#: Alarm name -> the decision reason whose denials it counts.
+DECISION_ALARMS = {
+    "authorizer-backend-unavailable": Reason.BACKEND_UNAVAILABLE.value,
+    "authorizer-corrupt-record": CORRUPT_RECORD,
+}
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each alarm's properties by name, without the stack-name prefix."""
+    found = {}
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        stack, _, name = props["AlarmName"].partition("-")
+        assert stack == "TokenGate", props["AlarmName"]
+        found[name] = props
+    return found
+
+
+def dimensions(props: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in props["Dimensions"]}
+
+
+def authorizer_environment(template: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = functions_by_handler(template)[FUNCTIONS["authorizer"].handler]["Environment"]["Variables"]
+    return env
+
+
+def emitted(settings: AuthorizerSettings, metric: str, reason: str, cache: str = "none") -> dict[str, Any]:
+    """The EMF document the authorizer writes for one decision, with these settings."""
+    fields = {"reason": reason, "tenant": "acme", "cache": cache}
+    out = io.StringIO()
+    with redirect_stdout(out):
+        emit_decision(
+            FUNCTIONS["authorizer"].service,
+            metric,
+            fields,
+            decision_dimensions("acme", settings.metric_tenant_dimension),
+            namespace=settings.metrics_namespace,
+            cache=cache,
+        )
+    document: dict[str, Any] = json.loads(out.getvalue())
+    return document
+
+
+def dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard body as JSON, every reference replaced by a readable placeholder."""
+    ((_, board),) = resources(template, "AWS::CloudWatch::Dashboard").items()
+    parts = board["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = ""
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+        elif "Ref" in part:
+            text += f"<{part['Ref']}>"
+        else:
+            text += f"<{part['Fn::GetAtt'][0]}.{part['Fn::GetAtt'][1]}>"
+    body: dict[str, Any] = json.loads(text)
+    assert board["Properties"]["DashboardName"] == "TokenGate"
+    return body
+
+
+# -- alarms ---------------------------------------------------------------------------------------------
+
+
+def test_the_alarms_are_exactly_the_operational_ones(template_json: dict[str, Any]) -> None:
+    assert set(alarms(template_json)) == {"api-5xx", *LAMBDA_ALARMS, *DECISION_ALARMS}
+
+
+def test_every_alarm_fires_on_the_first_occurrence_and_ignores_silence(template_json: dict[str, Any]) -> None:
+    for name, props in alarms(template_json).items():
+        assert props["Statistic"] == "Sum", name
+        assert props["Period"] == ALARM_PERIOD.to_seconds() == 300
+        assert props["EvaluationPeriods"] == 1
+        assert props["Threshold"] == ALARM_THRESHOLD == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["TreatMissingData"] == "notBreaching"
+        assert len(props["AlarmDescription"]) > 60, name
+
+
+def test_the_api_alarm_watches_the_stages_5xx(template_json: dict[str, Any]) -> None:
+    props = alarms(template_json)["api-5xx"]
+    (api_id,) = resources(template_json, "AWS::ApiGatewayV2::Api")
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/ApiGateway", "5xx")
+    assert dimensions(props) == {"ApiId": {"Ref": api_id}, "Stage": "dev"}
+
+
+def test_the_function_alarms_watch_their_functions(template_json: dict[str, Any]) -> None:
+    ids = function_ids(template_json)
+    found = alarms(template_json)
+    for name, (function, metric) in LAMBDA_ALARMS.items():
+        props = found[name]
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", metric)
+        assert dimensions(props) == {"FunctionName": {"Ref": ids[function]}}
+
+
+@pytest.mark.parametrize("variant", [False, True])
+def test_the_decision_alarms_watch_exactly_what_the_authorizer_emits(
+    template_json: dict[str, Any], variant_json: dict[str, Any], variant: bool
+) -> None:
+    """With the per-tenant dimension off and on: an alarm on [service, reason] must match a set
+    the EMF line declares, or CloudWatch never has the metric the alarm waits for."""
+    template = variant_json if variant else template_json
+    settings = AuthorizerSettings.from_env(authorizer_environment(template))
+    assert settings.metrics_namespace == StackSettings().metrics_namespace == "tokengate/TokenGate"
+    found = alarms(template)
+    for name, reason in DECISION_ALARMS.items():
+        props = found[name]
+        document = emitted(settings, METRIC_DENIED, reason)
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert props["Namespace"] == directive["Namespace"]
+        assert props["MetricName"] == METRIC_DENIED and directive["Metrics"] == [
+            {"Name": METRIC_DENIED, "Unit": "Count"}
+        ]
+        assert sorted(dimensions(props)) in [sorted(d) for d in directive["Dimensions"]]
+        assert dimensions(props) == {key: document[key] for key in dimensions(props)}
+        assert dimensions(props)["reason"] == reason
+
+
+def test_without_a_topic_no_alarm_notifies(template_json: dict[str, Any]) -> None:
+    for props in alarms(template_json).values():
+        assert "AlarmActions" not in props and "OKActions" not in props
+
+
+def test_with_a_topic_every_alarm_notifies_it_on_alarm_and_on_recovery(variant_json: dict[str, Any]) -> None:
+    found = alarms(variant_json)
+    assert len(found) == len(LAMBDA_ALARMS) + len(DECISION_ALARMS) + 1
+    for props in found.values():
+        assert props["AlarmActions"] == props["OKActions"] == [ALARM_TOPIC_ARN]
+    # An existing topic: the stack creates none and grants nothing on it.
+    assert not resources(variant_json, "AWS::SNS::Topic")
+    assert not resources(variant_json, "AWS::SNS::TopicPolicy")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "tokengate-ops",
+        "arn:aws:sns:us-east-1:123:tokengate-ops",
+        "arn:aws:sqs:us-east-1:111122223333:tokengate-ops",
+        "arn:aws:sns:us-east-1:111122223333:tokengate-ops.fifo",
+        "arn:aws:sns:us-east-1:111122223333:*",
+    ],
+)
+def test_a_bad_topic_arn_fails_the_synth_naming_the_key(arn: str) -> None:
+    with pytest.raises(SettingsError, match="alarmTopicArn"):
+        StackSettings.from_mapping({"alarmTopicArn": arn})
+
+
+# -- per-tenant dimension -------------------------------------------------------------------------------
+
+
+def test_the_per_tenant_dimension_is_off_unless_the_context_asks(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    variable = AuthorizerSettings.env_name("metric_tenant_dimension")
+    assert variable == "TOKENGATE_METRIC_TENANT_DIMENSION"
+    assert authorizer_environment(template_json)[variable] == "false"
+    assert authorizer_environment(variant_json)[variable] == "true"
+    off = emitted(AuthorizerSettings.from_env(authorizer_environment(template_json)), METRIC_DENIED, "wrong_secret")
+    on = emitted(AuthorizerSettings.from_env(authorizer_environment(variant_json)), METRIC_DENIED, "wrong_secret")
+    assert ["service", "tenant"] not in off["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert ["service", "tenant"] in on["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+
+
+# -- dashboard ------------------------------------------------------------------------------------------
+
+
+def graphs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {w["properties"]["title"]: w["properties"] for w in dashboard(template)["widgets"] if w["type"] == "metric"}
+
+
+def test_the_dashboard_shows_every_alarm(template_json: dict[str, Any]) -> None:
+    (status,) = [w for w in dashboard(template_json)["widgets"] if w["type"] == "alarm"]
+    ids = {lid for lid, r in template_json["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert sorted(status["properties"]["alarms"]) == sorted(f"<{lid}.Arn>" for lid in ids)
+
+
+def test_the_dashboard_graphs_decisions_by_every_reason_in_the_stacks_namespace(template_json: dict[str, Any]) -> None:
+    namespace = StackSettings().metrics_namespace
+    ((decisions,),) = next(g for t, g in graphs(template_json).items() if "decisions by reason" in t)["metrics"]
+    # A search over the [reason, service] set, so a reason added later shows up without a change here.
+    assert decisions["expression"] == (
+        f"SEARCH('{{\"{namespace}\",reason,service}} service=\"{FUNCTIONS['authorizer'].service}\"', 'Sum', 60)"
+    )
+    assert "Dim.reason" in decisions["label"]
+
+
+def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(template_json: dict[str, Any]) -> None:
+    namespace = StackSettings().metrics_namespace
+    authorizer = f"<{function_ids(template_json)['authorizer']}>"
+    found = graphs(template_json)
+    latency = found["Authorizer latency (ms)"]["metrics"]
+    assert [m[:4] for m in latency] == [["AWS/Lambda", "Duration", "FunctionName", authorizer]] * 4
+    assert [m[4]["stat"] for m in latency] == ["p50", "p90", "p99", "Maximum"]
+    ratio, hits = found["Authorizer cache hit ratio (%)"]["metrics"]
+    assert ratio[0]["expression"] == "100 * hits"
+    assert hits[:4] == [namespace, METRIC_CACHE_HIT, "service", FUNCTIONS["authorizer"].service]
+    assert hits[4]["id"] == "hits" and "stat" not in hits[4]  # Average: the share of lookups that hit
+    fetches = next(g for t, g in found.items() if t.startswith("Secrets Manager"))["metrics"][0]
+    assert fetches[:4] == [namespace, METRIC_SECRET_FETCH, "service", FUNCTIONS["authorizer"].service]
+    assert fetches[4]["stat"] == "Sum"
+    # And the authorizer writes exactly those metrics, in that namespace, by service alone.
+    settings = AuthorizerSettings.from_env(authorizer_environment(template_json))
+    cache_directive = emitted(settings, "Authorized", "allowed", cache="hit")["_aws"]["CloudWatchMetrics"][1]
+    assert cache_directive["Namespace"] == namespace and cache_directive["Dimensions"] == [["service"]]
+    assert {m["Name"] for m in cache_directive["Metrics"]} == {METRIC_CACHE_HIT, METRIC_SECRET_FETCH}
