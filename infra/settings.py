@@ -85,9 +85,9 @@ class StackSettings(BaseModel):
     #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).
-    authorizer_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = AuthorizerSettings.model_fields[
+    authorizer_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = AuthorizerSettings.default(
         "cache_ttl_seconds"
-    ].default
+    )
     log_level: LogLevel = "INFO"
     log_retention_days: int = 30
     #: Stage-wide default route throttling (steady requests/second and burst).
@@ -102,7 +102,7 @@ class StackSettings(BaseModel):
     powertools_layer_version: Annotated[int, Field(ge=1)] = POWERTOOLS_LAYER_VERSION
     #: Also count the authorizer's decisions per tenant (TOKENGATE_METRIC_TENANT_DIMENSION): custom
     #: metrics per tenant, billed per metric and month (docs/deploy.md).
-    metric_tenant_dimension: bool = AuthorizerSettings.model_fields["metric_tenant_dimension"].default
+    metric_tenant_dimension: bool = AuthorizerSettings.default("metric_tenant_dimension")
     #: Optional SNS topic every alarm notifies (on alarm and back to OK). A standard topic: a FIFO
     #: topic delivers only to SQS FIFO queues, so it could not e-mail anyone.
     alarm_topic_arn: Annotated[

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
+from tokengate_core.authorizer_settings import AuthorizerSettings
 from tokengate_core.aws import make_store
-from tokengate_core.config import AuthorizerSettings
 from tokengate_core.observability import (
     METRIC_AUTHORIZED,
     METRIC_DENIED,

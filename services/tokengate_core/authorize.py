@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tokengate_core import errors, keyring, tokens
+from tokengate_core.authorizer_settings import AuthorizerSettings
 from tokengate_core.cache import CachedClient, ClientCache, Entry
-from tokengate_core.config import AuthorizerSettings
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
 from tokengate_core.keyring import KeyRing, KeyRingError
 from tokengate_core.record_view import TOKEN_STATUS_KEY, RecordError, parse_cached

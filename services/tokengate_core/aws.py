@@ -9,7 +9,7 @@ talks to AWS or to the local stack's emulator with no local-only branch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tokengate_core.observability import keep_bodies_out_of_sdk_logs
 from tokengate_core.store import SecretsStore
@@ -19,8 +19,23 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from tokengate_core.config import AdminSettings, StoreSettings
+    from tokengate_core.config import AdminSettings
     from tokengate_core.registry import NameRegistry
+
+
+class ClientSettings(Protocol):
+    """What building a store needs: the authorizer's hand-validated settings and the other
+    functions' pydantic ones both have it."""
+
+    @property
+    def secret_prefix(self) -> str: ...
+    @property
+    def sm_connect_timeout_seconds(self) -> float: ...
+    @property
+    def sm_read_timeout_seconds(self) -> float: ...
+    @property
+    def sm_max_attempts(self) -> int: ...
+
 
 #: RotateSecret, CancelRotateSecret and DeleteSecret (store.CONTROL_PLANE_OPERATIONS) are never
 #: retried: a call that timed out may have been applied, and a second RotateSecret then finds the
@@ -29,7 +44,7 @@ if TYPE_CHECKING:
 CONTROL_PLANE_MAX_ATTEMPTS = 1
 
 
-def _client(session: Session, service: str, settings: StoreSettings, read_timeout: float, attempts: int) -> Any:
+def _client(session: Session, service: str, settings: ClientSettings, read_timeout: float, attempts: int) -> Any:
     from botocore.config import Config
 
     keep_bodies_out_of_sdk_logs()
@@ -48,7 +63,7 @@ def _session() -> Session:
     return botocore.session.get_session()
 
 
-def secretsmanager_client(settings: StoreSettings, session: Session | None = None) -> SecretsManagerClient:
+def secretsmanager_client(settings: ClientSettings, session: Session | None = None) -> SecretsManagerClient:
     """Reads and writes: a short read timeout and ``sm_max_attempts`` attempts."""
     client = _client(
         session or _session(), "secretsmanager", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts
@@ -68,7 +83,7 @@ def control_plane_client(settings: AdminSettings, session: Session | None = None
     return cast("SecretsManagerClient", client)
 
 
-def make_store(settings: StoreSettings, kms_key_id: str | None = None) -> SecretsStore:
+def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> SecretsStore:
     """The store for a function; only settings with a control-plane timeout (the admin function's,
     the one that makes control-plane calls) get the second client: the authorizer's cold start
     stays one client, and needs no settings model beyond its own."""

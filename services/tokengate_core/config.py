@@ -7,23 +7,27 @@ stack both build a function's environment from these models, and a test cross-ch
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from tokengate_core.observability import NAMESPACE
+from tokengate_core.authorizer_settings import (
+    CONNECT_TIMEOUT,
+    DEFAULT_SECRET_PREFIX,
+    LAMBDA_RUNTIME_ENV,
+    LOG_LEVEL_ENV,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT,
+    SECRET_PREFIX_PATTERN,
+    AuthorizerSettings,
+    ConfigError,
+    fail,
+)
+
+__all__ = ["LAMBDA_RUNTIME_ENV", "AuthorizerSettings", "ConfigError"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-#: Set by the Lambda runtime, and only there: the handler's settings are being read at a cold start.
-LAMBDA_RUNTIME_ENV = "AWS_LAMBDA_RUNTIME_API"
-
-
-class ConfigError(RuntimeError):
-    """Raised at cold start: the message names the offending variable so a deploy fails loudly."""
 
 
 class _EnvModel(BaseModel):
@@ -55,11 +59,7 @@ class _EnvModel(BaseModel):
             problems = "; ".join(
                 f"{cls.env_name(str(e['loc'][0]))}: {e['msg']}" if e["loc"] else e["msg"] for e in error.errors()
             )
-            message = " ".join(f"invalid configuration: {problems}".split())
-        if environ is None and LAMBDA_RUNTIME_ENV in os.environ:
-            print(f"tokengate: {message}", file=sys.stderr, flush=True)
-            raise SystemExit(1)
-        raise ConfigError(message)
+        raise fail(problems, environ)
 
     def to_env(self) -> dict[str, str]:
         """The environment a function needs for these settings (used by infra and the local stack)."""
@@ -71,44 +71,20 @@ class _EnvModel(BaseModel):
         return env
 
 
-SecretPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}/$")]
+SecretPrefix = Annotated[str, Field(pattern=SECRET_PREFIX_PATTERN)]
 
 
 class StoreSettings(_EnvModel):
-    secret_prefix: SecretPrefix = "tokengate/clients/"
-    sm_connect_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
-    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 1.0
-    sm_max_attempts: Annotated[int, Field(ge=1, le=5)] = 2
-    log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
+    """What every function that reads secrets shares, with the limits the authorizer's own
+    (hand-validated) settings use too."""
 
-
-def _not_reserved(namespace: str) -> str:
-    if namespace.startswith("AWS/"):
-        raise ValueError("namespaces starting with AWS/ are reserved for AWS")
-    return namespace
-
-
-#: A CloudWatch namespace: ASCII letters, digits and ``. - _ / # :``, not starting with ``:`` or
-#: with ``AWS/`` (reserved), 255 at most.
-MetricsNamespace = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9._/#-][A-Za-z0-9._/#:-]{0,254}$"), AfterValidator(_not_reserved)
-]
-
-
-class AuthorizerSettings(StoreSettings):
-    """Cache TTL bounds revocation latency. The negative TTL is also the interval of every
-    backoff (an unknown id, a failing backend, a missing keyring), so it has a floor: at zero it
-    would turn each of those into one paid read per request.
-
-    Every decision is a metric by reason; the per-tenant dimension set is opt-in because each
-    tenant then adds custom metrics that CloudWatch bills per metric and month."""
-
-    cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
-    negative_cache_ttl_seconds: Annotated[float, Field(ge=1, le=3600)] = 10.0
-    max_stale_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
-    cache_max_entries: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
-    metric_tenant_dimension: bool = False
-    metrics_namespace: MetricsNamespace = NAMESPACE
+    secret_prefix: SecretPrefix = DEFAULT_SECRET_PREFIX
+    sm_connect_timeout_seconds: Annotated[float, Field(gt=CONNECT_TIMEOUT[0], le=CONNECT_TIMEOUT[1])] = CONNECT_TIMEOUT[
+        2
+    ]
+    sm_read_timeout_seconds: Annotated[float, Field(gt=READ_TIMEOUT[0], le=READ_TIMEOUT[1])] = READ_TIMEOUT[2]
+    sm_max_attempts: Annotated[int, Field(ge=MAX_ATTEMPTS[0], le=MAX_ATTEMPTS[1])] = MAX_ATTEMPTS[2]
+    log_level: Annotated[LogLevel, Field(alias=LOG_LEVEL_ENV)] = "INFO"
 
 
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from tokengate_core.config import (
     AdminSettings,
@@ -13,17 +14,26 @@ from tokengate_core.config import (
     MainSettings,
     RotationSettings,
     TracerSettings,
-    _EnvModel,
 )
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
+
+
+class EnvSettings(Protocol):
+    """A function's settings class: pydantic models, and the authorizer's hand-validated one."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Any: ...
+    @classmethod
+    def env_names(cls) -> list[str]: ...
+    def to_env(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
     name: FunctionName
     handler: str  # module.attribute, relative to the services/ asset root
-    settings: type[_EnvModel]
+    settings: type[EnvSettings]
     service: str  # POWERTOOLS_SERVICE_NAME
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
-
 from tokengate_core import tokens
 from tokengate_core.errors import (
     BadRequestError,
@@ -21,10 +19,11 @@ from tokengate_core.errors import (
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.models import ClientRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from tokengate_core.models import ClientRecord
 
 TAG_TENANT = "tokengate:tenant"
 TAG_CLIENT = "tokengate:client-name"
@@ -60,6 +59,10 @@ _UNAVAILABLE_CODES = {
 
 def translate(error: Exception) -> TokengateError:
     """Map botocore's errors onto the domain's, so no caller inspects AWS error codes."""
+    # botocore is loaded by then (the call that failed was botocore's): importing it here keeps
+    # it off the authorizer's import path, where a cached decision never needs it.
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if isinstance(error, TokengateError):
         return error
     if isinstance(error, ClientError):
@@ -194,6 +197,8 @@ class SecretsStore:
             del kwargs["VersionStage"]
         response = self._call("get_secret_value", **kwargs)
         try:
+            from tokengate_core.models import ClientRecord  # the authorizer reads raw values: no model on its path
+
             record = ClientRecord.from_secret_string(response["SecretString"])
         except (ValueError, KeyError):
             raise CorruptRecordError(f"secret for {key_id} is not a valid client record") from None
@@ -411,6 +416,8 @@ class SecretsStore:
         try:
             return getattr(client, operation)(**kwargs)
         except Exception as error:  # noqa: BLE001 - every failure becomes a domain error, nothing escapes raw
+            from botocore.exceptions import ReadTimeoutError
+
             if control and isinstance(error, ReadTimeoutError):
                 # The outcome is unknown, so say so: the caller must look before trying again.
                 raise UnavailableError(

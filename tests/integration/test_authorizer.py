@@ -36,9 +36,7 @@ def clock() -> FakeClock:
 
 
 def make_authorizer(clock: FakeClock, **overrides: float) -> TokenAuthorizer:
-    settings = AuthorizerSettings.model_validate(
-        {"cache_ttl_seconds": 30, "negative_cache_ttl_seconds": 10, **overrides}
-    )
+    settings = AuthorizerSettings(**{"cache_ttl_seconds": 30, "negative_cache_ttl_seconds": 10, **overrides})
     return TokenAuthorizer(settings, store_factory=lambda: make_store(settings), clock=clock)
 
 
@@ -413,7 +411,7 @@ def test_the_per_tenant_dimension_set_is_opt_in(
 ) -> None:
     from authorizer import app
 
-    monkeypatch.setattr(app, "settings", app.settings.model_copy(update={"metric_tenant_dimension": True}))
+    monkeypatch.setattr(app, "settings", app.settings.replace(metric_tenant_dimension=True))
     _, token = issue("acme", "bot")
     handler(authorizer_event(token), None)  # type: ignore[operator]
     handler(authorizer_event("garbage"), None)  # type: ignore[operator]
@@ -430,7 +428,7 @@ def test_the_metrics_go_to_the_configured_namespace(
 ) -> None:
     from authorizer import app
 
-    monkeypatch.setattr(app, "settings", app.settings.model_copy(update={"metrics_namespace": "tokengate/Other"}))
+    monkeypatch.setattr(app, "settings", app.settings.replace(metrics_namespace="tokengate/Other"))
     handler(authorizer_event("garbage"), None)  # type: ignore[operator]
     (line,) = decision_lines(captured_logs)
     assert [d["Namespace"] for d in line["_aws"]["CloudWatchMetrics"]] == ["tokengate/Other"]

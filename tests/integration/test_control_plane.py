@@ -51,7 +51,9 @@ def test_a_slow_rotate_secret_is_sent_once_and_the_half_made_client_is_removed_w
     emulator: SecretsManagerEmulator, admin: AdminSettings
 ) -> None:
     emulator.inject(Fault("hang", frozenset({"RotateSecret"}), hang_seconds=FOREVER))
-    message = error_of(call_admin("POST", BASE, {"client_name": "ci-bot", "rotation_period_days": 30, "token_fetch": True}))
+    message = error_of(
+        call_admin("POST", BASE, {"client_name": "ci-bot", "rotation_period_days": 30, "token_fetch": True})
+    )
     assert "RotateSecret" in message and "not retried" in message and "may still take effect" in message
     assert emulator.calls("RotateSecret") == 1  # a second one would find the first one's test in progress
     assert emulator.calls("DeleteSecret") == 1  # the undo of the half-made client, once
