@@ -13,9 +13,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
+from infra.outputs import OUTPUT_KEYS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
-from infra.stack import OUTPUT_KEYS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.config import AdminSettings
