@@ -151,7 +151,12 @@ class LocalStack:
         tables = _dynamodb_client()
         create_table(tables, admin_settings.table_name)
         self.table_snapshot = TableSnapshot(tables, admin_settings.table_name, self.state_dir / TABLE_FILE)
-        self.snapshot = SecretsSnapshot(_secretsmanager_client(), self.state_dir / SECRETS_FILE)
+        self.snapshot = SecretsSnapshot(
+            _secretsmanager_client(),
+            self.state_dir / SECRETS_FILE,
+            recovery_window_days=admin_settings.recovery_window_days,
+            backdate=self.emulator.backdate,
+        )
         for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
             try:
                 restored = restore()
