@@ -25,9 +25,13 @@ def _walk(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str
                 yield from _walk(sub, f"{path} {name}".strip())
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+def _words(parser: argparse.ArgumentParser) -> list[str]:
+    """What may come next that is not an option: subcommands, or a positional's choices."""
     return [
-        name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices
+        str(name)
+        for action in parser._actions
+        if not action.option_strings and action.choices is not None
+        for name in action.choices
     ]
 
 
@@ -51,7 +55,7 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
     options: dict[str, str] = {}
     values: dict[str, str] = {}
     for path, sub in _walk(parser):
-        commands[path] = " ".join(_subcommands(sub))
+        commands[path] = " ".join(_words(sub))
         options[path] = " ".join(o for action in sub._actions for o in action.option_strings)
         for action in sub._actions:
             kind = _values(action)
