@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
 from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
+
+if TYPE_CHECKING:
+    from constructs import Node  # aws-cdk-lib's: the CLI reads these settings without it
 
 #: CloudWatch Logs accepts only these retention periods (days).
 RETENTION_DAYS = (
@@ -50,6 +52,9 @@ STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
 
 #: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
 POWERTOOLS_LAYER_VERSION = 27
+
+#: Every function's instruction set (functions.py says why); the capacity plan prices it.
+LAMBDA_ARCHITECTURE: Literal["arm64", "x86_64"] = "arm64"
 
 
 def stack_secret_prefix(stack_name: str) -> str:
