@@ -31,15 +31,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from tokengate.local.iam import Principal
+    from tokengate.local.principals import Principal
 
 CREDENTIALS_FILE = "credentials.json"
 PRINCIPALS_FILE = "principals.json"
 SECRETS_FILE = "secrets.json"
 TABLE_FILE = "table.json"
+TABLE_FORMAT = 1
 #: 2: ``deleted_date`` is when the deletion was asked for (1: when the recovery window ends).
-SNAPSHOT_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+SECRETS_FORMAT = 2
+SECRETS_READABLE_FORMATS = (1, 2)
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
 ADMIN_USER = "tokengate-local-admin"
@@ -80,7 +81,7 @@ class AdminCredentials:
     source: str  # "generated" (first start, show once) | "file" | "environment"
 
     def principal(self, account_id: str, region: str, api_id: str) -> Principal:
-        from tokengate.local.iam import Principal  # the CLI reads credentials without loading the verifier
+        from tokengate.local.principals import Principal  # the CLI reads credentials without pydantic models
 
         return Principal.model_validate(
             {
@@ -222,7 +223,7 @@ class TableSnapshot:
         with self._lock:
             items = self._scan()
             items.sort(key=lambda item: json.dumps(item, sort_keys=True))
-            document = {"format": SNAPSHOT_FORMAT, "saved_at": self._now().isoformat(), "items": items}
+            document = {"format": TABLE_FORMAT, "saved_at": self._now().isoformat(), "items": items}
             write_private(self._path, json.dumps(document, indent=1, sort_keys=True) + "\n")
             return len(items)
 
@@ -248,7 +249,7 @@ class TableSnapshot:
             document = json.loads(self._path.read_text())
         except ValueError:
             raise ValueError(f"{self._path}: not valid JSON (move it away to start with no client names)") from None
-        if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(document, dict) or document.get("format") != TABLE_FORMAT:
             found = document.get("format") if isinstance(document, dict) else None
             raise ValueError(f"{self._path}: unknown snapshot format {found!r}")
         items = document.get("items", [])
@@ -293,7 +294,7 @@ class SecretsSnapshot:
         with self._lock:
             entries = [self._entry(listed) for listed in self._listed()]
             kept = [e for e in entries if e is not None]
-            document = {"format": SNAPSHOT_FORMAT, "saved_at": self._now().isoformat(), "secrets": kept}
+            document = {"format": SECRETS_FORMAT, "saved_at": self._now().isoformat(), "secrets": kept}
             write_private(self._path, json.dumps(document, indent=1, sort_keys=True) + "\n")
             return len(kept)
 
@@ -353,7 +354,7 @@ class SecretsSnapshot:
             document = json.loads(self._path.read_text())
         except ValueError:
             raise ValueError(f"{self._path}: not valid JSON (move it away to start with no clients)") from None
-        if document.get("format") not in READABLE_FORMATS:
+        if document.get("format") not in SECRETS_READABLE_FORMATS:
             raise ValueError(f"{self._path}: unknown snapshot format {document.get('format')!r}")
         restored: list[str] = []
         with self._lock:
