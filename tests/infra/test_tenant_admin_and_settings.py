@@ -16,7 +16,7 @@ from infra.tenant_policy import ApiLocation, tenant_admin_policy
 from infra.testing import cdk_json_context
 from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
 from tokengate.cli import main as cli
-from tokengate.local.iam import iam_match
+from tokengate.local.principals import iam_match
 from tokengate_core.routes import tenant_admin_resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]

@@ -28,9 +28,11 @@ from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local import location
+from tokengate.local.asgi import asgi_app
 from tokengate.local.control import ROTATE_DUE_PATH, RotateDueEndpoint
 from tokengate.local.gateway import Gateway, StageConfig
-from tokengate.local.iam import PrincipalDirectory, SigV4Verifier, load_principals
+from tokengate.local.iam import SigV4Verifier
+from tokengate.local.principals import PrincipalDirectory, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment
 from tokengate.local.scheduler import RotationScheduler
 from tokengate.local.state import (
@@ -212,7 +214,7 @@ class LocalStack:
         """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
         assert self.gateway is not None and self.control is not None, "start() first"
         control = StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"])
-        return self.gateway.asgi_app(executor, extra_routes=[control])
+        return asgi_app(self.gateway, executor, extra_routes=[control])
 
     def persist(self) -> None:
         """Save the state after a write (a failed save is logged: it must not fail the write)."""
