@@ -1,20 +1,33 @@
 # tokengate: `make run` starts the local stack, `make test` runs every check.
-# Both bootstrap what they need on a fresh machine (virtualenv, Python packages, the CDK CLI).
+# Both bootstrap what they need on a fresh machine (virtualenv, Python packages, the CDK CLI), each
+# from a lockfile with hashes: requirements/run.txt (what running needs) and requirements/dev.txt
+# (run + tests, linters, the CDK). `make lock` rewrites both from pyproject.toml.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUN_LOCK := requirements/run.txt
+DEV_LOCK := requirements/dev.txt
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
+#: Only to rewrite the lockfiles: uv resolves for every platform and Python version at once.
+UV_VERSION := 0.13.9
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit pytest infra-gates synth deploy destroy bench clean
+.PHONY: install run test lint typecheck unit pytest coverage deadcode infra-gates synth deploy destroy bench docs lock clean
 
-$(STAMP): pyproject.toml
+# The exact pins of the run lock, then tokengate itself (editable, built with the locked setuptools).
+$(RUN_STAMP): $(RUN_LOCK) pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,infra]'
+	$(PIP) --require-hashes --no-deps -r $(RUN_LOCK)
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
+
+$(STAMP): $(DEV_LOCK) $(RUN_STAMP)
+	$(PIP) --require-hashes --no-deps -r $(DEV_LOCK)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -24,11 +37,11 @@ $(NODE_STAMP): package.json package-lock.json
 install: $(STAMP) $(NODE_STAMP)
 
 ## The local stack: the whole API on 127.0.0.1:$${TOKENGATE_PORT:-8080}/dev, no AWS account needed.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/tokengate local
 
-## Every check: lint, types, CDK gates, tests.
-test: install lint typecheck infra-gates pytest
+## Every check: lint, types, dead code, CDK gates, tests with the coverage floor.
+test: install lint typecheck deadcode infra-gates pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,8 +50,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy services tokengate infra tests bench
 
+deadcode: $(STAMP)
+	$(BIN)/vulture
+
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
 ## CDK: synth (offline, no Docker) with cdk-nag, then cfn-lint on the template.
 infra-gates: install
@@ -57,5 +73,19 @@ destroy: install
 bench: $(STAMP)
 	$(PY) -m bench
 
+## docs/scaling.md from the capacity model.
+docs: $(RUN_STAMP)
+	$(PY) -m tokengate.capacity.scaling_doc
+
+## Rewrite both lockfiles from pyproject.toml (the run lock takes the dev lock's versions).
+lock: $(RUN_STAMP)
+	$(PIP) uv==$(UV_VERSION)
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(BIN)/uv pip compile pyproject.toml - --extra dev --extra infra $(LOCK_FLAGS) -o $(DEV_LOCK)
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(BIN)/uv pip compile pyproject.toml - -c $(DEV_LOCK) $(LOCK_FLAGS) -o $(RUN_LOCK)
+
+LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet --custom-compile-command "make lock"
+
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage
