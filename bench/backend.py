@@ -88,6 +88,30 @@ def _malformed(n: int, valid: str) -> list[str | None]:
     return [shapes[i % len(shapes)]() for i in range(n)]
 
 
+def _decide_until(authz: Any, headers: list[str], seconds: float) -> Outcome:
+    """Decisions for ``headers`` in turn, stopping early after ``seconds`` (a throttled backend
+    makes each one slow); the calls are the caller's to count."""
+    reasons: Counter[str] = Counter()
+    start = time.perf_counter()
+    done = 0
+    for header in headers:
+        reasons[authz.decide(header, "GET", "ANY /invoke", "/dev/invoke").reason.value] += 1
+        done += 1
+        if time.perf_counter() > start + seconds:
+            break
+    return Outcome(done, 0, reasons, time.perf_counter() - start)
+
+
+def _baseline_calls(bench: Bench, events: list[dict[str, Any]], fault: Fault | None, sample: int) -> tuple[int, int]:
+    """(GetSecretValue calls, allowed) of the reference design over ``sample`` events."""
+    bench.emulator.inject(fault)
+    bench.emulator.reset_counts()
+    allowed = sum(bool(baseline.handler(events[i % len(events)], None)["isAuthorized"]) for i in range(sample))
+    calls = bench.emulator.calls("GetSecretValue")
+    bench.emulator.inject(None)
+    return calls, allowed
+
+
 def run(bench: Bench) -> None:
     from tokengate_core import keyring, tokens
     from tokengate_core.authorize import TokenAuthorizer
@@ -184,18 +208,10 @@ def run(bench: Bench) -> None:
     stale_clients = 10
     stale_requests = min(n, 40 if cfg.quick else 100)
     clock.now += ttl + 1
-    reasons: Counter[str] = Counter()
     em.reset_counts()
-    start = time.perf_counter()
-    deadline = start + (10 if cfg.quick else 30)
-    done = 0
-    for i in range(stale_requests):
-        reasons[authz.decide(warm[i % stale_clients], "GET", "ANY /invoke", "/dev/invoke").reason.value] += 1
-        done += 1
-        if time.perf_counter() > deadline:
-            break
-    elapsed = time.perf_counter() - start
-    stale = Outcome(done, em.calls("GetSecretValue"), reasons, elapsed)
+    stale = _decide_until(authz, [warm[i % stale_clients] for i in range(stale_requests)], 10 if cfg.quick else 30)
+    stale = Outcome(stale.requests, em.calls("GetSecretValue"), stale.reasons, stale.seconds)
+    reasons, done, elapsed = stale.reasons, stale.requests, stale.seconds
     em.inject(None)
     result.add(
         "(d') throttled, past TTL, within max-stale",
@@ -209,18 +225,13 @@ def run(bench: Bench) -> None:
     # The baseline: one GetSecretValue per request whatever comes in (checked on a sample).
     sample = 20
     events = [authorizer_event(c.header) for c in bench.clients[:10]]
-    base: dict[str, tuple[int, int]] = {}
-    for label, evs, fault in (
+    cases = (
         ("valid", events, None),
         ("malformed", [authorizer_event(h) for h in _malformed(sample, valid)], None),
         ("made-up ids", [authorizer_event(made_up())], None),
         ("throttled", events, Fault("throttle")),
-    ):
-        em.inject(fault)
-        em.reset_counts()
-        allowed = sum(bool(baseline.handler(evs[i % len(evs)], None)["isAuthorized"]) for i in range(sample))
-        base[label] = (em.calls("GetSecretValue"), allowed)
-        em.inject(None)
+    )
+    base = {label: _baseline_calls(bench, evs, fault, sample) for label, evs, fault in cases}
     per_request = {label: calls / sample for label, (calls, _) in base.items()}
     result.add(
         "baseline, every case",

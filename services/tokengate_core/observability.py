@@ -20,7 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Logger
 
 #: The metrics namespace of a function's own defaults (the local stack, tests); a deployed stack
 #: sets its own (AuthorizerSettings.metrics_namespace), so two stacks' alarms never mix.
@@ -66,12 +66,6 @@ def make_logger(service: str, level: str) -> Logger:
     from aws_lambda_powertools import Logger  # deferred: see lazy_logger
 
     return Logger(service=service, level=level)
-
-
-def make_metrics(service: str) -> Metrics:
-    from aws_lambda_powertools import Metrics
-
-    return Metrics(namespace=NAMESPACE, service=service)
 
 
 def safe_error(error: BaseException) -> dict[str, object]:

@@ -111,7 +111,6 @@ class SecretSummary:
     last_changed_at: datetime | None
     deleted_at: datetime | None
     revoked_by: str | None
-    rotation_enabled: bool
     next_rotation_at: datetime | None
     version_stages: dict[str, list[str]]
 
@@ -291,7 +290,6 @@ class SecretsStore:
         tags = _tags(entry)
         if key_id is None or TAG_TENANT not in tags:
             return None
-        rules = entry.get("RotationRules") or {}
         return SecretSummary(
             key_id=key_id,
             tenant=tags[TAG_TENANT],
@@ -303,7 +301,6 @@ class SecretsStore:
             last_changed_at=entry.get("LastChangedDate"),
             deleted_at=entry.get("DeletedDate"),
             revoked_by=tags.get(TAG_REVOKED_BY),
-            rotation_enabled=bool(entry.get("RotationEnabled")) and bool(rules),
             next_rotation_at=entry.get("NextRotationDate"),
             version_stages={k: list(v) for k, v in (entry.get("VersionIdsToStages") or {}).items()},
         )

@@ -263,13 +263,15 @@ def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
 
 
 def test_a_hanging_backend_is_cut_off_by_the_read_timeout(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
-    """Budget: attempts x (connect + read timeout) = 1 x 0.5 s; asserted with generous slack."""
+    """Budget: attempts x (connect + read timeout) = 1 x 0.5 s per call. The hang is far longer, so
+    an answer before it ends can only come from the timeout, however slow the machine."""
     authz = make_authorizer(clock, sm_read_timeout_seconds=0.5, sm_max_attempts=1)
     _, token = issue("acme", "bot")
-    emulator.inject(Fault("hang", hang_seconds=2.0))
+    hang = 30.0
+    emulator.inject(Fault("hang", hang_seconds=hang))
     started = time.monotonic()
     assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < hang / 3
 
 
 def test_grace_window_after_rotation(authz: TokenAuthorizer, clock: FakeClock) -> None:
