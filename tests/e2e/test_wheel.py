@@ -50,7 +50,6 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
         "wheel",
         "--quiet",
         "--no-deps",
-        "--no-build-isolation",
         "-w",
         dist,
         ".",
