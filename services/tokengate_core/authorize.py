@@ -7,13 +7,14 @@ the Lambda event and the response shape.
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tokengate_core import errors, keyring, tokens
+from tokengate_core import errors, keyring, tokens, usage
 from tokengate_core.authorizer_settings import AuthorizerSettings
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
 
 Clock = Callable[[], float]
+#: Context keys an integration reads when a client's policy says ``on_limit: tell_integration``.
+LIMITED_KEY = "usage_limited"
+RETRY_AFTER_KEY = "retry_after"
+
+
+def _usage_backend(settings: AuthorizerSettings) -> usage.UsageBackend:
+    from tokengate_core.aws import make_usage_backend  # built on the first limited client's request
+
+    return make_usage_backend(settings)
 
 
 class Reason(StrEnum):
@@ -42,6 +52,9 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     OUT_OF_SCOPE = "out_of_scope"
+    IP_NOT_ALLOWED = usage.IP_NOT_ALLOWED
+    RATE_LIMITED = usage.RATE_LIMITED
+    QUOTA_EXHAUSTED = usage.QUOTA_EXHAUSTED
     BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
     CORRUPT_RECORD = errors.CORRUPT_RECORD
     INVALID_EVENT = "invalid_event"
@@ -56,6 +69,7 @@ class Decision:
     context: dict[str, str] | None = None
     cache: str = "none"  # none | hit | miss | stale | refresh
     grace: bool = False  # allowed with the previous token inside its grace window
+    degraded: bool = False  # usage control could not reach DynamoDB; its fail-open/closed rule decided
 
     @property
     def allowed(self) -> bool:
@@ -73,6 +87,7 @@ class TokenAuthorizer:
         settings: AuthorizerSettings,
         store_factory: Callable[[], SecretsStore],
         clock: Clock = time.time,
+        usage_factory: Callable[[], usage.UsageBackend] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
@@ -91,10 +106,18 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
+        self.usage = usage.UsageGate(
+            usage_factory or (lambda: _usage_backend(settings)),
+            fail_open_rate=settings.rate_limit_fail_open,
+            fail_open_quota=settings.quota_fail_open,
+            backoff_seconds=settings.negative_cache_ttl_seconds,
+            max_entries=settings.cache_max_entries,
+        )
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
         self.cache.clear()
+        self.usage.reset()
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
@@ -106,7 +129,14 @@ class TokenAuthorizer:
             self._store = self._store_factory()
         return self._store
 
-    def decide(self, authorization: str | None, method: str, route_key: str, raw_path: str = "/") -> Decision:
+    def decide(
+        self,
+        authorization: str | None,
+        method: str,
+        route_key: str,
+        raw_path: str = "/",
+        source_ip: str | None = None,
+    ) -> Decision:
         presented = tokens.from_authorization_header(authorization)
         if presented is None:
             return Decision(Reason.MISSING)
@@ -143,27 +173,69 @@ class TokenAuthorizer:
                 if refreshed.client is None:
                     return self._negative(refreshed, parsed.key_id, cache)
                 client = refreshed.client
+        decision = self._judge(
+            client,
+            parsed,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            now=now,
+            cache=cache,
+        )
+        if client.policy is not None:
+            self.usage.count(client.key_id, decision.reason.value, now)
+        return decision
+
+    def _judge(
+        self,
+        client: CachedClient,
+        parsed: tokens.ParsedToken,
+        *,
+        method: str,
+        route_key: str,
+        raw_path: str,
+        source_ip: str | None,
+        now: float,
+        cache: str,
+    ) -> Decision:
+        """The decision for a known client: its token, state, scope, then its usage policy."""
+
+        def deny(reason: Reason, degraded: bool = False) -> Decision:
+            return Decision(reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded)
+
         if not self._matches(parsed.digest, client, now):
             self._note_mismatch(parsed, now)
-            return Decision(Reason.WRONG_SECRET, key_id=client.key_id, tenant=client.tenant, cache=cache)
+            return deny(Reason.WRONG_SECRET)
         grace = not hmac.compare_digest(parsed.digest, client.current_digest)
-
-        def deny(reason: Reason) -> Decision:
-            return Decision(reason, key_id=client.key_id, tenant=client.tenant, cache=cache)
-
         if not client.enabled:
             return deny(Reason.DISABLED)
         if client.expires_at is not None and now >= client.expires_at:
             return deny(Reason.EXPIRED)
         if not self._in_scope(client, method, route_key, raw_path):
             return deny(Reason.OUT_OF_SCOPE)
+        context = client.grace_context if grace and client.grace_context else client.context
+        degraded = False
+        if client.policy is not None:
+            verdict = self.usage.admit(client.key_id, client.policy, source_ip, now)
+            degraded = verdict.degraded
+            if verdict.reason is not None:
+                if verdict.reason == usage.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
+                    return deny(Reason(verdict.reason), degraded)
+                # The integration answers (429 with Retry-After, say): it is told why and when.
+                context = {
+                    **context,
+                    LIMITED_KEY: verdict.reason,
+                    RETRY_AFTER_KEY: str(max(1, math.ceil(verdict.retry_after))),
+                }
         return Decision(
             Reason.ALLOWED,
             key_id=client.key_id,
             tenant=client.tenant,
-            context=client.grace_context if grace and client.grace_context else client.context,
+            context=context,
             cache=cache,
             grace=grace,
+            degraded=degraded,
         )
 
     def _keyring(self, now: float) -> KeyRing | None:

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from tokengate_core.authorizer_settings import AuthorizerSettings
     from tokengate_core.config import AdminSettings
     from tokengate_core.registry import NameRegistry
+    from tokengate_core.usage import DynamoUsage
 
 
 class ClientSettings(Protocol):
@@ -94,6 +96,14 @@ def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> Secre
     return SecretsStore(
         secretsmanager_client(settings, session), settings.secret_prefix, kms_key_id, control_client=control
     )
+
+
+def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
+    """The usage counters: a short timeout and one attempt, since a decision waits for it."""
+    from tokengate_core.usage import DynamoUsage
+
+    client = _client(_session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
+    return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:

@@ -15,11 +15,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from tokengate_core.authorizer_settings import (
     CONNECT_TIMEOUT,
     DEFAULT_SECRET_PREFIX,
+    DEFAULT_TABLE_NAME,
     LAMBDA_RUNTIME_ENV,
     LOG_LEVEL_ENV,
     MAX_ATTEMPTS,
     READ_TIMEOUT,
     SECRET_PREFIX_PATTERN,
+    TABLE_NAME_PATTERN,
     AuthorizerSettings,
     ConfigError,
     fail,
@@ -87,7 +89,7 @@ class StoreSettings(_EnvModel):
     log_level: Annotated[LogLevel, Field(alias=LOG_LEVEL_ENV)] = "INFO"
 
 
-TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
+TableName = Annotated[str, Field(pattern=TABLE_NAME_PATTERN)]
 
 
 def _never(capture: bool) -> bool:
@@ -118,7 +120,7 @@ class AdminSettings(StoreSettings, TracerSettings):
     one attempt with time to finish instead of the data plane's short timeout and retry."""
 
     #: The deployment's DynamoDB table (client-name claims).
-    table_name: TableName = "tokengate"
+    table_name: TableName = DEFAULT_TABLE_NAME
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
