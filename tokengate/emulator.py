@@ -20,6 +20,11 @@ from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+SECRETS_MANAGER = "secretsmanager"
+DYNAMODB = "dynamodb"
+#: X-Amz-Target prefixes of the services counted, and the prefix of their operations' counts
+#: (Secrets Manager's are bare, as most tests count them).
+_TARGETS = {"secretsmanager.": "", "DynamoDB_20120810.": f"{DYNAMODB}:"}
 FaultKind = Literal["throttle", "error", "hang"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -27,11 +32,15 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 @dataclass
 class Fault:
     kind: FaultKind
-    operations: frozenset[str] | None = None  # None: every operation
+    operations: frozenset[str] | None = None  # None: every operation of the service
     hang_seconds: float = 2.0
+    service: str = SECRETS_MANAGER
 
     def applies(self, operation: str) -> bool:
-        return self.operations is None or operation in self.operations
+        service, _, name = operation.rpartition(":")
+        if (service or SECRETS_MANAGER) != self.service:
+            return False
+        return self.operations is None or name in self.operations
 
 
 @dataclass
@@ -98,10 +107,15 @@ class SecretsManagerEmulator:
     # -- observation and faults -------------------------------------------------------------------
 
     def calls(self, operation: str | None = None) -> int:
+        """Secrets Manager calls (all, or of one operation); DynamoDB's as ``dynamodb:<Operation>``."""
         with self._state.lock:
             if operation is None:
-                return sum(self._state.calls.values())
+                return sum(n for name, n in self._state.calls.items() if ":" not in name)
             return self._state.calls[operation]
+
+    def dynamodb_calls(self) -> int:
+        with self._state.lock:
+            return sum(n for name, n in self._state.calls.items() if name.startswith(f"{DYNAMODB}:"))
 
     def reset_counts(self) -> None:
         with self._state.lock:
@@ -152,7 +166,8 @@ class SecretsManagerEmulator:
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+            prefix = next((p for p in _TARGETS if target.startswith(p)), None)
+            operation = _TARGETS[prefix] + target[len(prefix) :] if prefix else ""
             with state.idle:
                 state.in_flight += 1
             try:

@@ -119,8 +119,11 @@ class AdminSettings(StoreSettings, TracerSettings):
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
 
-    #: The deployment's DynamoDB table (client-name claims).
+    #: The deployment's DynamoDB table (client-name claims, usage counters).
     table_name: TableName = DEFAULT_TABLE_NAME
+    #: Whether the authorizer can enforce usage policies (the stack turns API Gateway's authorizer
+    #: cache off for it); without it, a policy is refused rather than silently not enforced.
+    usage_control: bool = True
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None

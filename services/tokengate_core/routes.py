@@ -201,6 +201,7 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("revoke_client", "DELETE", _CLIENT),
     AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
     AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
+    AdminRoute("client_usage", "GET", _CLIENT + "/usage"),
     AdminRoute("openapi", "GET", "/admin/openapi.json"),
     # Deployment-wide: no tenant grant reaches these.
     AdminRoute("get_keys", "GET", "/admin/keys"),
