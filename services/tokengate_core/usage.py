@@ -15,12 +15,13 @@ UpdateItem whose condition refuses to go past the burst. A client faster than
 random once), so no DynamoDB item takes more than a few hundred writes a second.
 
 **Quotas** are a counter per client and calendar period (UTC day or month), incremented by each
-lease under the condition that it stays within the limit: a quota is never exceeded; what is
-leased and not used is lost, so at most ``containers x lease`` allowances go unused at the end
-of a period.
+lease under the condition that it stays within the limit: a quota is never exceeded. A quota
+lease lasts until the period ends; what a container leased and never used (it stopped, or saw no
+more requests) is lost, so at most ``containers x lease`` allowances go unused in a period.
 
 **Bounds.** At any moment, at most ``containers x lease`` allowances are out on lease, so over
-any window of ``t`` seconds a client is allowed at most ``rate x t + burst + containers x lease``.
+any window of ``t`` seconds a client is allowed at most ``rate x t + burst + containers x lease``
+(rate leases last :data:`LEASE_TTL`).
 
 **Failures.** DynamoDB errors and timeouts never raise: a rate limit fails open, a quota fails
 closed (both configurable), the key backs off for one negative TTL (no call per request while
@@ -129,8 +130,9 @@ class _Lease:
             self.size = math.ceil(rate * LEASE_WINDOW)
         return max(1, min(self.size, cap))
 
-    def grant(self, n: int, now: float) -> None:
-        self.granted, self.taken, self.taken_at, self.expires = n, n, now, now + LEASE_TTL
+    def grant(self, n: int, now: float, expires: float) -> None:
+        """``n`` allowances leased, one of them spent on the request that asked."""
+        self.granted, self.taken, self.taken_at, self.expires = n - 1, n, now, expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +175,15 @@ class UsageGate:
     def admit(self, key_id: str, policy: UsagePolicy, source_ip: str | None, now: float) -> Verdict:
         if policy.networks is not None and not _allowed_from(source_ip, policy):
             return Verdict(IP_NOT_ALLOWED)
+        verdict = Verdict(None)
         if policy.rate is not None:
             verdict = self._take_rate(key_id, policy.rate, now)
             if verdict.reason is not None:
                 return verdict
         if policy.quota is not None:
-            return self._take_quota(key_id, policy.quota, now)
-        return Verdict(None)
+            quota = self._take_quota(key_id, policy.quota, now)
+            return Verdict(quota.reason, quota.retry_after, quota.degraded or verdict.degraded)
+        return verdict
 
     def _take_rate(self, key_id: str, rate: tuple[float, int], now: float) -> Verdict:
         lease = self._rate.get(key_id)
@@ -205,7 +209,7 @@ class UsageGate:
         if granted == 0:
             lease.granted, lease.retry_at = 0, retry_at
             return Verdict(RATE_LIMITED, retry_after=max(0.0, retry_at - now))
-        lease.grant(granted - 1, now)
+        lease.grant(granted, now, now + LEASE_TTL)
         return Verdict(None)
 
     def _take_quota(self, key_id: str, quota: tuple[int, str], now: float) -> Verdict:
@@ -231,7 +235,8 @@ class UsageGate:
         if granted == 0:
             lease.granted, lease.retry_at = 0, ends
             return Verdict(QUOTA_EXHAUSTED, retry_after=ends - now)
-        lease.grant(granted - 1, now)
+        # A quota is per period, not per second: what is leased stays usable until the period ends.
+        lease.grant(granted, now, ends)
         return Verdict(None)
 
     def _bound(self, table: dict[Any, Any]) -> None:
