@@ -157,6 +157,7 @@ class UsageGate:
     _counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     _flushed: dict[str, float] = field(default_factory=dict)
     _shard_seed: float = field(default_factory=random.random)
+    _hour: tuple[str, float] = ("", float("-inf"))
 
     @property
     def backend(self) -> UsageBackend:
@@ -247,7 +248,10 @@ class UsageGate:
 
     def count(self, key_id: str, outcome: str, now: float) -> None:
         """Add one decision to the client's hourly counts; flush them when they are due."""
-        bucket = hour_bucket(now)
+        if not self._hour[1] <= now < self._hour[1] + 3600:
+            start = now - now % 3600
+            self._hour = (hour_bucket(start), start)  # formatted once an hour, not per request
+        bucket = self._hour[0]
         counts = self._counts.get((key_id, bucket))
         if counts is None:
             counts = self._counts[(key_id, bucket)] = Counter()
