@@ -7,15 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from tokengate_core.config import (
-    AdminSettings,
-    AuthorizerSettings,
-    DeliverySettings,
-    MainSettings,
-    RotationSettings,
-    TracerSettings,
-)
-
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
 
 
@@ -33,11 +24,20 @@ class EnvSettings(Protocol):
 class FunctionSpec:
     name: FunctionName
     handler: str  # module.attribute, relative to the services/ asset root
-    settings: type[EnvSettings]
+    #: The settings class's name in tokengate_core.config: resolved when asked for, so that this
+    #: table, which every handler imports at cold start, does not import pydantic's models.
+    settings_class: str
     service: str  # POWERTOOLS_SERVICE_NAME
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+
+    @property
+    def settings(self) -> type[EnvSettings]:
+        from tokengate_core import config
+
+        settings: type[EnvSettings] = getattr(config, self.settings_class)
+        return settings
 
     @property
     def traced(self) -> bool:
@@ -45,6 +45,8 @@ class FunctionSpec:
         functions, whose Secrets Manager calls (RotateSecret above all) are worth a trace and
         whose volume is small. Not the authorizer and main, on every request's path, where
         Tracer's import and patching would lengthen each cold start and sampling bill per request."""
+        from tokengate_core.config import TracerSettings
+
         return issubclass(self.settings, TracerSettings)
 
 
@@ -66,7 +68,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "authorizer": FunctionSpec(
         "authorizer",
         "authorizer.app.handler",
-        AuthorizerSettings,
+        "AuthorizerSettings",
         "tokengate-authorizer",
         "Lambda authorizer: checks per-client bearer tokens",
         memory_mb=512,
@@ -76,7 +78,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "main": FunctionSpec(
         "main",
         "main.app.handler",
-        MainSettings,
+        "MainSettings",
         "tokengate-main",
         "Protected integration behind the authorizer",
         memory_mb=256,
@@ -89,7 +91,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "admin": FunctionSpec(
         "admin",
         "admin.app.handler",
-        AdminSettings,
+        "AdminSettings",
         "tokengate-admin",
         "Admin API: issue, list, revoke, rotate tokens",
         memory_mb=512,
@@ -99,7 +101,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "rotation": FunctionSpec(
         "rotation",
         "admin.rotation.handler",
-        RotationSettings,
+        "RotationSettings",
         "tokengate-rotation",
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
@@ -109,7 +111,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "delivery": FunctionSpec(
         "delivery",
         "delivery.app.handler",
-        DeliverySettings,
+        "DeliverySettings",
         "tokengate-delivery",
         "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
