@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tokengate_core import errors, keyring, tokens, usage
+from tokengate_core import errors, keyring, tokens
 from tokengate_core.authorizer_settings import AuthorizerSettings
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
@@ -25,6 +25,7 @@ from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
     from tokengate_core.models import ClientRecord
+    from tokengate_core.usage import UsageBackend, UsageGate
 
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
 
@@ -34,7 +35,7 @@ LIMITED_KEY = "usage_limited"
 RETRY_AFTER_KEY = "retry_after"
 
 
-def _usage_backend(settings: AuthorizerSettings) -> usage.UsageBackend:
+def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
     from tokengate_core.aws import make_usage_backend  # built on the first limited client's request
 
     return make_usage_backend(settings)
@@ -52,9 +53,9 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     OUT_OF_SCOPE = "out_of_scope"
-    IP_NOT_ALLOWED = usage.IP_NOT_ALLOWED
-    RATE_LIMITED = usage.RATE_LIMITED
-    QUOTA_EXHAUSTED = usage.QUOTA_EXHAUSTED
+    IP_NOT_ALLOWED = errors.IP_NOT_ALLOWED
+    RATE_LIMITED = errors.RATE_LIMITED
+    QUOTA_EXHAUSTED = errors.QUOTA_EXHAUSTED
     BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
     CORRUPT_RECORD = errors.CORRUPT_RECORD
     INVALID_EVENT = "invalid_event"
@@ -87,7 +88,7 @@ class TokenAuthorizer:
         settings: AuthorizerSettings,
         store_factory: Callable[[], SecretsStore],
         clock: Clock = time.time,
-        usage_factory: Callable[[], usage.UsageBackend] | None = None,
+        usage_factory: Callable[[], UsageBackend] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
@@ -106,21 +107,33 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
-        self.usage = usage.UsageGate(
-            usage_factory or (lambda: _usage_backend(settings)),
-            fail_open_rate=settings.rate_limit_fail_open,
-            fail_open_quota=settings.quota_fail_open,
-            backoff_seconds=settings.negative_cache_ttl_seconds,
-            max_entries=settings.cache_max_entries,
-        )
+        self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
+        self._usage: UsageGate | None = None
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
         self.cache.clear()
-        self.usage.reset()
+        if self._usage is not None:
+            self._usage.reset()
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
+
+    @property
+    def usage(self) -> UsageGate:
+        """Built for the first client with a usage policy: the others never load its module."""
+        if self._usage is None:
+            from tokengate_core.usage import UsageGate
+
+            settings = self._settings
+            self._usage = UsageGate(
+                self._usage_factory,
+                fail_open_rate=settings.rate_limit_fail_open,
+                fail_open_quota=settings.quota_fail_open,
+                backoff_seconds=settings.negative_cache_ttl_seconds,
+                max_entries=settings.cache_max_entries,
+            )
+        return self._usage
 
     @property
     def store(self) -> SecretsStore:
@@ -220,7 +233,7 @@ class TokenAuthorizer:
             verdict = self.usage.admit(client.key_id, client.policy, source_ip, now)
             degraded = verdict.degraded
             if verdict.reason is not None:
-                if verdict.reason == usage.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
+                if verdict.reason == errors.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
                     return deny(Reason(verdict.reason), degraded)
                 # The integration answers (429 with Retry-After, say): it is told why and when.
                 context = {

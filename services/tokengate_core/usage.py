@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokengate_core.cache import UsagePolicy
+from tokengate_core.errors import IP_NOT_ALLOWED, QUOTA_EXHAUSTED, RATE_LIMITED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,9 +58,6 @@ SHARD_RATE = 500.0
 USAGE_SHARDS = 8
 #: How long usage counters are kept (DynamoDB's TTL removes them afterwards).
 USAGE_RETENTION_DAYS = 400
-RATE_LIMITED = "rate_limited"
-QUOTA_EXHAUSTED = "quota_exhausted"
-IP_NOT_ALLOWED = "ip_not_allowed"
 
 
 class UsageUnavailable(Exception):
