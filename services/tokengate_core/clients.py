@@ -110,6 +110,12 @@ def _no_audit(action: str, **fields: Any) -> None:
     return None
 
 
+class KeyringFullError(ConflictError):
+    """Old keys stay while tokens they tagged may be in use; past the limit, drop one first."""
+
+    code = "keyring_full"
+
+
 class UsageControlDisabledError(BadRequestError):
     code = "usage_control_disabled"
 
@@ -360,7 +366,10 @@ class ClientService:
         keep verifying the tokens they signed, so no client notices."""
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
-        ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        try:
+            ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        except keyring.KeyRingError as error:
+            raise KeyringFullError(str(error)) from None
         self.reset()
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
