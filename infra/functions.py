@@ -27,15 +27,15 @@ from constructs import Construct
 
 from infra import SERVICES_DIR
 from infra.nag import REASON_XRAY, acknowledge
-from infra.settings import StackSettings
+from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
+ARCHITECTURE = {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[LAMBDA_ARCHITECTURE]
 
 #: Official layer, published by the Powertools team in every commercial region under this account.
 POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{LAMBDA_ARCHITECTURE}"
 
 #: What a traced function needs to send its segments to X-Ray (no resource-level permissions).
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")

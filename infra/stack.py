@@ -18,6 +18,7 @@ from infra.functions import TokengateFunction, powertools_layer, services_code
 from infra.keyring import SigningKeyring
 from infra.monitoring import Monitoring
 from infra.observability import Observability
+from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
@@ -25,20 +26,6 @@ from infra.table import NameTable
 from tokengate_core.config import MainSettings
 from tokengate_core.keyring import secret_name as keyring_secret_name
 from tokengate_core.routes import FunctionName
-
-#: The CloudFormation outputs, a contract with the CLI (`tokengate --stack-name ...`) and docs.
-OUTPUT_KEYS = (
-    "ApiUrl",
-    "AdminBaseUrl",
-    "AuthorizerFunctionName",
-    "MainFunctionName",
-    "AdminFunctionName",
-    "RotationFunctionName",
-    "DeliveryFunctionName",
-    "SecretPrefix",
-    "KeyringSecretName",
-    "TableName",
-)
 
 
 class TokenGateStack(Stack):
@@ -136,8 +123,8 @@ class TokenGateStack(Stack):
         self.monitoring = Monitoring(self, "Monitoring", settings=settings, api=self.api, functions=functions)
 
         outputs = {
-            "ApiUrl": self.api.url,
-            "AdminBaseUrl": f"{self.api.url}/admin",
+            API_URL: self.api.url,
+            ADMIN_BASE_URL: f"{self.api.url}/admin",
             "AuthorizerFunctionName": self.authorizer.function.function_name,
             "MainFunctionName": self.main.function.function_name,
             "AdminFunctionName": self.admin.function.function_name,

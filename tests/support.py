@@ -88,3 +88,21 @@ def issue(tenant: str, name: str, **fields: Any) -> tuple[str, str]:
     response = call_admin("POST", f"/admin/tenants/{tenant}/clients", {"client_name": name, **fields})
     assert response.status == 201, response.body
     return response.body["client"]["client_id"], response.body["token"]
+
+
+def store_calls() -> list[tuple[str, str]]:
+    """(operation, client attribute) for each Secrets Manager call in store.py: the calls are
+    ``self._call(self._client.<operation>, ...)`` or ``self._call(self._control.<operation>, ...)``."""
+    import ast
+    from pathlib import Path
+
+    from tokengate import SERVICES_DIR
+
+    calls = []
+    for node in ast.walk(ast.parse((Path(SERVICES_DIR) / "tokengate_core" / "store.py").read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_call"):
+            continue
+        method = node.args[0] if node.args else None
+        if isinstance(method, ast.Attribute) and isinstance(method.value, ast.Attribute):
+            calls.append((method.attr, method.value.attr))
+    return calls

@@ -6,16 +6,22 @@ client's read timeout) are injected in front of moto, so the code under test see
 A hung call is not dropped: when its hang ends (after ``hang_seconds``, or at once when the next
 fault is injected) it reaches moto, like a slow call the service still completes after the
 client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late calls.
+
+Where moto's answers differ from Secrets Manager's in a way tokengate shows, the emulator corrects
+them: ``DeletedDate`` is when the deletion was asked for (moto reports the end of the recovery
+window, which AWS returns only as DeleteSecret's ``DeletionDate``).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -161,6 +167,17 @@ class SecretsManagerEmulator:
         )
         create_table(client, name)
 
+    def backdate(self, arn: str, *, created: datetime | None = None, deleted: datetime | None = None) -> None:
+        """Give a replayed secret the dates it had. The Secrets Manager API sets CreatedDate and
+        DeletedDate to the time of the call, so a restore through it (tokengate.local.state) would
+        date every secret to the restart; this sets them in moto directly."""
+        with self._state.moto_lock:
+            secret = _moto_secret(arn)
+            if created is not None:
+                secret.created_date = created.timestamp()
+            if deleted is not None:
+                secret.deleted_date = deleted.timestamp()
+
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state
 
@@ -194,7 +211,30 @@ class SecretsManagerEmulator:
                         body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
                         start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
                         return [body]
+            asked_at = time.time()
             with state.moto_lock:
-                return list(app(environ, start_response))
+                answer = list(app(environ, start_response))
+                if operation == "DeleteSecret":
+                    _date_the_deletion(answer, asked_at)
+                return answer
 
         return wrapped
+
+
+def _moto_secret(arn: str) -> Any:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    _, _, _, region, account, _ = arn.split(":", 5)
+    return secretsmanager_backends[account][region].secrets[arn]
+
+
+def _date_the_deletion(body: list[bytes], asked_at: float) -> None:
+    """DeletedDate as AWS reports it: when the deletion was asked for (a forced deletion leaves no
+    secret to date; a refused one has no ARN)."""
+    try:
+        arn = json.loads(b"".join(body)).get("ARN")
+        secret = _moto_secret(arn) if isinstance(arn, str) else None
+    except (ValueError, KeyError, AttributeError):
+        return
+    if secret is not None and secret.is_deleted():
+        secret.deleted_date = asked_at

@@ -13,11 +13,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
+from infra.outputs import OUTPUT_KEYS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
-from infra.stack import OUTPUT_KEYS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
+from tests.support import store_calls
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
 from tokengate_core.store import api_name
@@ -25,7 +26,6 @@ from tokengate_core.store import api_name
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-STORE_PY = SERVICES / "tokengate_core" / "store.py"
 #: The default stack's secret prefix: its own, derived from its name.
 DEFAULT_PREFIX = "tokengate/TokenGate/clients/"
 
@@ -87,18 +87,8 @@ def prefix_arn(prefix: str) -> dict[str, Any]:
 
 
 def store_operations() -> set[str]:
-    """Secrets Manager operations SecretsStore calls (``self._call("op_name", ...)``), as IAM actions."""
-    ops = set()
-    for node in ast.walk(ast.parse(STORE_PY.read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "_call"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            ops.add("secretsmanager:" + api_name(str(node.args[0].value)))
-    return ops
+    """Secrets Manager operations SecretsStore calls, as IAM actions."""
+    return {"secretsmanager:" + api_name(operation) for operation, _ in store_calls()}
 
 
 # -- routes and authorizer -------------------------------------------------------------------------------

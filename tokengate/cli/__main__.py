@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from tokengate.cli import main
 
-status = main()
-sys.stdout.flush()
-raise SystemExit(status)
+raise SystemExit(main())

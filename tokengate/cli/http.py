@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tokengate.cli.errors import EXIT_UNREACHABLE, CliError
-from tokengate.cli.target import Target, resolve_target
+from tokengate.cli.target import Target, is_loopback, resolve_target
 
 STATUS_CODES = {
     400: "bad_request",
@@ -41,16 +41,8 @@ def send(
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout))
     try:
         response = http.request(method, url, body=body or None, headers=dict(headers or {}), redirect=False)
-    except urllib3.exceptions.NewConnectionError:
-        raise CliError(
-            "unreachable",
-            f"cannot connect to {base_url} (connection refused; is `tokengate local` running?)",
-            EXIT_UNREACHABLE,
-        ) from None
-    except urllib3.exceptions.TimeoutError:
-        raise CliError("timeout", f"no answer from {base_url} in time", EXIT_UNREACHABLE) from None
     except urllib3.exceptions.HTTPError as error:
-        raise CliError("unreachable", f"{base_url}: {type(error).__name__}", EXIT_UNREACHABLE) from None
+        raise unreachable(base_url, error) from None
     text = response.data.decode("utf-8", "replace")
     try:
         parsed: Any = json.loads(text) if text else None
@@ -87,6 +79,27 @@ class AdminClient:
             body=signed.body,
             headers=signed.headers,
         )
+
+
+def unreachable(base_url: str, error: Exception) -> CliError:
+    """The failure to reach ``base_url``, with the hint that fits it: the local stack, or a
+    deployed one."""
+    import urllib3
+
+    if isinstance(error, urllib3.exceptions.NameResolutionError):
+        reason = "unknown host"
+    elif isinstance(error, urllib3.exceptions.NewConnectionError):
+        reason = "connection refused"
+    elif isinstance(error, urllib3.exceptions.TimeoutError):
+        reason = "no answer in time"
+    else:
+        reason = type(error).__name__
+    code = "timeout" if reason == "no answer in time" else "unreachable"
+    if is_loopback(base_url):
+        hint = "is `tokengate local` running on that port? (`make run` starts it)"
+    else:
+        hint = "check the URL (--endpoint, --stack-name, $TOKENGATE_ENDPOINT) and your network"
+    return CliError(code, f"cannot reach {base_url} ({reason}): {hint}", EXIT_UNREACHABLE)
 
 
 def admin_client(args: argparse.Namespace) -> AdminClient:

@@ -1,12 +1,23 @@
-"""The command line: global help, and the registry of command groups."""
+"""The command line: global options, ``--version``, and the registry of command groups."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from tokengate.cli.commands import capacity, clients, keys, local, migrate, openapi, token
-from tokengate.cli.options import Parents, Subcommands, parents
+from tokengate.cli.commands import (
+    capacity,
+    clients,
+    completion,
+    keys,
+    local,
+    migrate,
+    openapi,
+    tenant_policy,
+    token,
+)
+from tokengate.cli.errors import EXIT_STATUSES
+from tokengate.cli.options import Parents, Parser, Subcommands, add_global_options, parents
 
 #: Each command group, in the order ``--help`` lists them: a module with ``register(commands, parents)``.
 COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
@@ -14,27 +25,43 @@ COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
     keys.register,
     migrate.register,
     token.register,
+    tenant_policy.register,
     openapi.register,
     local.register,
     capacity.register,
+    completion.register,
 )
 
 EPILOG = """\
-endpoint: --endpoint URL (the stage URL, e.g. http://127.0.0.1:8080/dev), or --stack-name NAME
-(reads the deployed stack's ApiUrl output), else $TOKENGATE_ENDPOINT, else the local stack at
-http://127.0.0.1:${TOKENGATE_PORT:-8080}/dev. Local stack: credentials from <state dir>/credentials.json
-(--state-dir, default ${TOKENGATE_HOME:-.tokengate}); deployed stack: the AWS credential chain.
-exit status: 0 ok, 1 the API refused, 2 usage, 3 endpoint or credentials unavailable."""
+Global options work before or after the command (tokengate --output json clients list -t acme).
+The endpoint: --endpoint URL, or --stack-name NAME (its ApiUrl output), else $TOKENGATE_ENDPOINT,
+else the local stack at http://127.0.0.1:${TOKENGATE_PORT:-8080}/dev, signed with the local admin's
+credentials from its state folder (--state-dir, $TOKENGATE_HOME, or the nearest .tokengate here or
+above); any other URL is signed with the AWS credential chain ($AWS_PROFILE, $AWS_REGION, ...).
+Errors are one line on standard error (JSON with --output json).
+exit status: """
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("tokengate")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout that was never installed
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tokengate",
         description="Per-client bearer tokens for API Gateway HTTP APIs: manage clients and keys, fetch a "
         "client's token, run the local stack.",
-        epilog=EPILOG,
+        epilog=EPILOG + ", ".join(f"{status} {meaning}" for status, meaning in EXIT_STATUSES.items()) + ".",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version")
+    add_global_options(parser, output=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     shared = parents()
     for register in COMMAND_GROUPS:

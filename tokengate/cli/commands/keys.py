@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tokengate.cli.http import admin_client
-from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.options import Parents, Subcommands, command
 from tokengate.cli.output import emit, table, when
 
 
@@ -35,9 +35,6 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from tokengate import use_services_path
-
-    use_services_path()
     from tokengate_core.keyring import REFRESH_SECONDS
 
     view = admin_client(args).call("POST", "/admin/keys/rotate")
@@ -57,9 +54,17 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     keys = commands.add_parser("keys", help="the deployment's signing keys (token tags)")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    key_actions.add_parser(
-        "list", parents=[p.connection, p.output], help="list the signing keys (names and ages, never values)"
+    command(
+        key_actions,
+        "list",
+        summary="list the signing keys (names and ages, never values)",
+        parents=[p.connection, p.output],
+        examples=["tokengate keys list", "tokengate keys list --stack-name TokenGate --output json"],
     ).set_defaults(func=cmd_keys_list)
-    key_actions.add_parser(
-        "rotate", parents=[p.connection, p.output], help="add a signing key; the old ones keep verifying"
+    command(
+        key_actions,
+        "rotate",
+        summary="add a signing key; the old ones keep verifying",
+        parents=[p.connection, p.output],
+        examples=["tokengate keys rotate", "tokengate keys rotate --stack-name TokenGate"],
     ).set_defaults(func=cmd_keys_rotate)

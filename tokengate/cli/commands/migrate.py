@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tokengate.cli.http import admin_client
-from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.options import Parents, Subcommands, command
 from tokengate.cli.output import emit
 
 
@@ -28,9 +28,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    migrate = commands.add_parser(
+    command(
+        commands,
         "migrate",
+        summary="once after upgrading: record existing clients' names and keep their untagged tokens working",
         parents=[p.connection, p.output],
-        help="once after upgrading: record existing clients' names and keep their untagged tokens working",
-    )
-    migrate.set_defaults(func=cmd_migrate)
+        examples=["tokengate migrate", "tokengate migrate --stack-name TokenGate"],
+    ).set_defaults(func=cmd_migrate)

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from tokengate.cli.http import admin_client
-from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.options import Parents, Subcommands, add_output, command
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -16,5 +16,12 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    openapi = commands.add_parser("openapi", parents=[p.connection], help="print the admin API's OpenAPI document")
+    openapi = command(
+        commands,
+        "openapi",
+        summary="print the admin API's OpenAPI document",
+        parents=[p.connection],
+        examples=["tokengate openapi > openapi.json", "tokengate openapi --stack-name TokenGate | head"],
+    )
+    add_output(openapi, ("json",), "the document as JSON")
     openapi.set_defaults(func=cmd_openapi)

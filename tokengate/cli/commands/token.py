@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
 from tokengate.cli.http import send
-from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.options import Parents, Subcommands, add_output, command
 from tokengate.cli.target import stage_base
 
 #: Where `token fetch` reads the token when no --token-file is given.
@@ -25,9 +25,6 @@ TOKEN_ENV = "TOKENGATE_TOKEN"
 def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     """The client's token from --token-file (``-``: standard input) or $TOKENGATE_TOKEN, checked
     offline (format and checksum) so a typo is one clear line, not a 403."""
-    from tokengate import use_services_path
-
-    use_services_path()
     from tokengate_core import tokens
 
     if args.token_file:
@@ -53,9 +50,6 @@ def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 
 
 def cmd_token_fetch(args: argparse.Namespace) -> int:
-    from tokengate import use_services_path
-
-    use_services_path()
     from tokengate_core.routes import DELIVERY_ROUTE
 
     token = _read_token(args, os.environ)
@@ -76,17 +70,18 @@ def cmd_token_fetch(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     token = commands.add_parser("token", help="a client's own calls, made with its token")
     token_actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
-    fetch = token_actions.add_parser(
+    fetch = command(
+        token_actions,
         "fetch",
+        summary=f"print the client's current token (GET /token), presenting the token it holds (file or ${TOKEN_ENV})",
         parents=[p.connection],
-        help=f"print the client's current token (GET /token), presenting the token it holds (file or ${TOKEN_ENV})",
+        examples=[
+            "tokengate token fetch --token-file device-42.token > device-42.new && mv device-42.new device-42.token",
+            f"{TOKEN_ENV}=$(cat device-42.token) tokengate token fetch --output json",
+        ],
     )
-    fetch.add_argument("--token-file", help=f"file holding the token ('-': standard input; default ${TOKEN_ENV})")
     fetch.add_argument(
-        "--output",
-        "-o",
-        choices=["token", "json"],
-        default="token",
-        help="'token' (default) prints only the token; 'json' the whole answer",
+        "--token-file", metavar="FILE", help=f"file holding the token ('-': standard input; default ${TOKEN_ENV})"
     )
+    add_output(fetch, ("token", "json"), "'token' only the token, 'json' the whole answer")
     fetch.set_defaults(func=cmd_token_fetch)
