@@ -70,6 +70,7 @@ class TokenGateStack(Stack):
             self,
             "Authorizer",
             secrets=secrets,
+            table=self.names,
             log_group=observability.function_logs["authorizer"],
             settings=settings,
             code=code,

@@ -162,6 +162,15 @@ METHOD_IDENTITY_SOURCE = "$context.httpMethod"
 STAGE_DEFAULT = "dev"
 
 
+def authorizer_cache_allowed(usage_control: bool) -> bool:
+    """Whether API Gateway's authorizer result cache may be on. A cached allow is served without
+    invoking the authorizer, so it would let a client's requests past its rate limit, its quota and
+    its IP allowlist (an allowlist is checked against each request's source IP, which is not part
+    of the cache key): with usage control the cache stays off. The CDK stack and the local stack
+    both check their settings against this one rule."""
+    return not usage_control
+
+
 def identity_sources(cache_enabled: bool) -> list[str]:
     """The authorizer's identity sources: the header alone, or header + route + method when API
     Gateway caches results (so a cached decision is never reused for another route or method)."""

@@ -63,8 +63,9 @@ def dimensions(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def authorizer_environment(template: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = functions_by_handler(template)[FUNCTIONS["authorizer"].handler]["Environment"]["Variables"]
-    return env
+    """The authorizer's literal variables (the table's name is a reference, known only at deploy)."""
+    env: dict[str, Any] = functions_by_handler(template)[FUNCTIONS["authorizer"].handler]["Environment"]["Variables"]
+    return {k: v for k, v in env.items() if isinstance(v, str)}
 
 
 def emitted(settings: AuthorizerSettings, metric: str, reason: str, cache: str = "none") -> dict[str, Any]:

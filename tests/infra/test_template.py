@@ -124,24 +124,28 @@ def test_each_route_integrates_its_function(template_json: dict[str, Any]) -> No
         assert integration["PayloadFormatVersion"] == "2.0"
 
 
-def test_authorizer_is_request_payload_2_simple_with_route_scoped_cache(template: Template) -> None:
+def test_authorizer_is_request_payload_2_simple_uncached_by_default(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Authorizer",
         {
             "AuthorizerType": "REQUEST",
             "AuthorizerPayloadFormatVersion": "2.0",
             "EnableSimpleResponses": True,
-            "AuthorizerResultTtlInSeconds": 5,
-            # Cache on: a decision is cached per token, route and method, never shared across routes.
-            "IdentitySource": [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, "$context.httpMethod"],
+            # Usage control is on by default: every request reaches the authorizer.
+            "AuthorizerResultTtlInSeconds": 0,
+            "IdentitySource": [IDENTITY_SOURCE],
         },
     )
 
 
-def test_without_api_cache_the_identity_source_is_the_header_alone(variant: Template) -> None:
+def test_with_api_cache_a_decision_is_cached_per_token_route_and_method(variant: Template) -> None:
     variant.has_resource_properties(
         "AWS::ApiGatewayV2::Authorizer",
-        {"AuthorizerResultTtlInSeconds": 0, "IdentitySource": [IDENTITY_SOURCE], "EnableSimpleResponses": True},
+        {
+            "AuthorizerResultTtlInSeconds": 60,
+            "IdentitySource": [IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, "$context.httpMethod"],
+            "EnableSimpleResponses": True,
+        },
     )
 
 

@@ -150,14 +150,21 @@ def test_bad_inputs_are_refused() -> None:
 
 def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
     settings = StackSettings.from_mapping(
-        {"apiCacheTtlSeconds": "10", "authorizerCacheTtlSeconds": "20", "reservedConcurrency": '{"admin": 2}'}
+        {
+            "usageControl": "false",
+            "apiCacheTtlSeconds": "10",
+            "authorizerCacheTtlSeconds": "20",
+            "reservedConcurrency": '{"admin": 2}',
+        }
     )
-    assert settings.api_cache_ttl_seconds == 10
+    assert settings.usage_control is False and settings.api_cache_ttl_seconds == 10
     assert settings.reserved_concurrency == {"admin": 2}
     assert settings.revocation_bound_seconds == 30
     defaults = StackSettings()
     assert defaults.stack_name == "TokenGate" and defaults.stage == "dev"
-    assert defaults.revocation_bound_seconds == 5 + 30
+    # Usage control on, API Gateway's cache off: the in-memory TTL alone bounds a revocation.
+    assert defaults.usage_control is True and defaults.api_cache_ttl_seconds == 0
+    assert defaults.revocation_bound_seconds == defaults.authorizer_cache_ttl_seconds == 30
     for bad, key in (
         ({"logRetentionDays": "31"}, "logRetentionDays"),
         ({"secretPrefix": "no-trailing-slash"}, "secretPrefix"),
