@@ -56,7 +56,9 @@ class Admin(Construct):
         log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
-        environment = AdminSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        environment = AdminSettings(
+            secret_prefix=settings.secret_prefix, token_prefix=settings.token_prefix, log_level=settings.log_level
+        ).to_env()
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
         environment[AdminSettings.env_name("table_name")] = names.table.table_name
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn

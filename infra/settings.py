@@ -15,7 +15,7 @@ from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
+from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix, TokenPrefix
 from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
 
@@ -82,6 +82,9 @@ class StackSettings(BaseModel):
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = STAGE_DEFAULT
     #: Default: stack_secret_prefix(stack_name), filled in before validation.
     secret_prefix: SecretPrefix
+    #: The deployment's token prefix (TOKENGATE_TOKEN_PREFIX): a deployment with its own can enrol
+    #: its own pattern with secret scanners. Fixed for a deployment's life: tokens carry it.
+    token_prefix: TokenPrefix = AuthorizerSettings.default("token_prefix")
     #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).

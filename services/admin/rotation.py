@@ -17,7 +17,7 @@ SPEC = FUNCTIONS["rotation"]
 settings = RotationSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
 tracer = Tracer(service=SPEC.service)
-rotator = Rotator(make_store(settings))
+rotator = Rotator(make_store(settings), token_prefix=settings.token_prefix)
 
 
 @tracer.capture_lambda_handler

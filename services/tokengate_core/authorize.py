@@ -34,6 +34,7 @@ class Reason(StrEnum):
     ALLOWED = "allowed"
     MISSING = "missing_token"
     MALFORMED = "malformed"
+    FOREIGN_PREFIX = "foreign_prefix"  # a token of another deployment (another prefix)
     BAD_CHECKSUM = "bad_checksum"
     FORGED = "forged"  # well-formed, but no key of this deployment made its tag
     UNKNOWN_KEY_ID = "unknown_key_id"
@@ -78,6 +79,7 @@ class TokenAuthorizer:
         self._store_factory = store_factory
         self._store: SecretsStore | None = None
         self._clock = clock
+        self._format = tokens.token_format(settings.token_prefix)
         self.cache = ClientCache(
             ttl=settings.cache_ttl_seconds,
             negative_ttl=settings.negative_cache_ttl_seconds,
@@ -110,8 +112,10 @@ class TokenAuthorizer:
         presented = tokens.from_authorization_header(authorization)
         if presented is None:
             return Decision(Reason.MISSING)
+        if not self._format.owns(presented):
+            return Decision(Reason.FOREIGN_PREFIX if tokens.looks_like_token(presented) else Reason.MALFORMED)
         try:
-            parsed = tokens.parse(presented)
+            parsed = self._format.parse(presented)
         except tokens.TokenFormatError as error:
             return Decision(Reason.BAD_CHECKSUM if error.reason == "bad_checksum" else Reason.MALFORMED)
 

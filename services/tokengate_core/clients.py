@@ -141,6 +141,11 @@ class ClientService:
     def _signer(self, epoch: float) -> Callable[[str], str]:
         return self._keyring(epoch).signer(epoch)
 
+    @property
+    def format(self) -> tokens.TokenFormat:
+        """The deployment's token format (its prefix), built once per prefix."""
+        return tokens.token_format(self.settings.token_prefix)
+
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, tenant: str, client_id: str) -> ClientView:
@@ -167,7 +172,7 @@ class ClientService:
         epoch = self.clock()
         now = utcnow_from(epoch)
         key_id = tokens.new_key_id()
-        token = tokens.generate(key_id, self._signer(epoch))
+        token = self.format.generate(key_id, self._signer(epoch))
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -276,7 +281,7 @@ class ClientService:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
         epoch = self.clock()
-        token = tokens.generate(client_id, self._signer(epoch))
+        token = self.format.generate(client_id, self._signer(epoch))
         rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))

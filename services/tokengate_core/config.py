@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from tokengate_core import tokens
 from tokengate_core.authorizer_settings import (
     CONNECT_TIMEOUT,
     DEFAULT_SECRET_PREFIX,
@@ -72,6 +73,7 @@ class _EnvModel(BaseModel):
 
 
 SecretPrefix = Annotated[str, Field(pattern=SECRET_PREFIX_PATTERN)]
+TokenPrefix = Annotated[str, Field(pattern=tokens.PREFIX_PATTERN)]
 
 
 class StoreSettings(_EnvModel):
@@ -112,7 +114,14 @@ class TracerSettings(_EnvModel):
     )
 
 
-class AdminSettings(StoreSettings, TracerSettings):
+class TokenSettings(_EnvModel):
+    """The deployment's token prefix, for the functions that mint tokens or tell its tokens from
+    others (the authorizer's own settings carry the same field, with the same pattern and default)."""
+
+    token_prefix: TokenPrefix = tokens.DEFAULT_PREFIX
+
+
+class AdminSettings(StoreSettings, TokenSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
@@ -127,7 +136,7 @@ class AdminSettings(StoreSettings, TracerSettings):
     sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
-class RotationSettings(StoreSettings, TracerSettings):
+class RotationSettings(StoreSettings, TokenSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
 
 

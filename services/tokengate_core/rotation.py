@@ -26,9 +26,12 @@ class RotationError(TokengateError):
 
 
 class Rotator:
-    def __init__(self, store: SecretsStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: SecretsStore, clock: Callable[[], float] = time.time, *, token_prefix: str = tokens.DEFAULT_PREFIX
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.format = tokens.token_format(token_prefix)
 
     def run(self, step: Step, secret_id: str, token: str) -> str:
         """Run one step; return what it did (for the log). Raise to make Secrets Manager retry."""
@@ -67,7 +70,7 @@ class Rotator:
             # Rotating would strand the client at the end of the grace window: keep its token.
             raise RotationError(f"not rotating: {problem}")
         now = self.clock()
-        new_token = tokens.generate(key_id, keyring.ensure(self.store, now).signer(now))
+        new_token = self.format.generate(key_id, keyring.ensure(self.store, now).signer(now))
         new = current.rotated(new_token, utcnow_from(now), ACTOR)
         self.store.put(new, request_token=token, stages=["AWSPENDING"])
         return "pending version created"

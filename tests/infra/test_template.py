@@ -382,6 +382,11 @@ def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], varia
     assert variant_env["admin.app.handler"]["TOKENGATE_KMS_KEY_ID"] == KMS_KEY_ARN
     for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler", "delivery.app.handler"):
         assert variant_env[handler]["TOKENGATE_SECRET_PREFIX"] == "acme/tokens/"
+    # Every function that mints tokens or tells the deployment's from others has its prefix.
+    minting = [h for h, v in variant_env.items() if "TOKENGATE_TOKEN_PREFIX" in v]
+    assert {"authorizer.app.handler", "admin.app.handler", "admin.rotation.handler"} <= set(minting)
+    assert {variant_env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"acme_"}
+    assert {env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"tg_"}
 
 
 def test_functions_run_the_newest_python_on_arm64_with_the_pinned_powertools_layer(

@@ -16,4 +16,5 @@ VARIANT_CONTEXT: dict[str, Any] = {
     "reservedConcurrency": '{"authorizer": 20}',
     "metricTenantDimension": "true",
     "alarmTopicArn": ALARM_TOPIC_ARN,
+    "tokenPrefix": "acme_",
 }
