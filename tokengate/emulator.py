@@ -1,8 +1,11 @@
-"""The embedded Secrets Manager: moto's server app on loopback, with call counting and faults.
+"""The embedded AWS: moto's server app on loopback (Secrets Manager, DynamoDB, EventBridge), with
+call counting and faults.
 
 Counting happens at the emulator, so a test of "at most K GetSecretValue calls" counts what a
 real account would be billed for, retries included. Faults (throttling, 5xx, a hang past the
-client's read timeout) are injected in front of moto, so the code under test sees real HTTP.
+client's read timeout, and for PutEvents entries EventBridge reports as failed) are injected in
+front of moto, so the code under test sees real HTTP. Every event moto accepted can be handed to
+an observer (``on_events``: the local stack's events.jsonl).
 A hung call is not dropped: when its hang ends (after ``hang_seconds``, or at once when the next
 fault is injected) it reaches moto, like a slow call the service still completes after the
 client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late calls.
@@ -10,7 +13,9 @@ client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late ca
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 import urllib.request
 from collections import Counter
@@ -20,18 +25,33 @@ from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-FaultKind = Literal["throttle", "error", "hang"]
+FaultKind = Literal["throttle", "error", "hang", "failed_entries"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: The JSON protocol's X-Amz-Target prefixes of the services whose calls are counted.
+_SECRETS_MANAGER = "secretsmanager."
+_EVENTS = "AWSEvents."
+#: The region in a SigV4 credential scope: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
+_SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
 
 
 @dataclass
 class Fault:
+    """``operations`` None: every Secrets Manager operation; EventBridge's are faulted by name only
+    (``PutEvents``), so a Secrets Manager outage does not also take the events down.
+    ``failed_entries``: PutEvents answers 200 with every entry failed (``FailedEntryCount``)."""
+
     kind: FaultKind
-    operations: frozenset[str] | None = None  # None: every operation
+    operations: frozenset[str] | None = None
     hang_seconds: float = 2.0
 
-    def applies(self, operation: str) -> bool:
-        return self.operations is None or operation in self.operations
+    def applies(self, operation: str, secrets_manager: bool) -> bool:
+        return (self.operations is None and secrets_manager) or (
+            self.operations is not None and operation in self.operations
+        )
+
+
+#: ``on_events`` receives each event moto accepted, as EventBridge delivers it to a rule's target.
+EventObserver = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass
@@ -56,9 +76,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SecretsManagerEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, on_events: EventObserver | None = None) -> None:
         self._host = host
         self._port = port
+        self._on_events = on_events
         self._state = _State()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -149,27 +170,36 @@ class SecretsManagerEmulator:
 
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state
+        observe = self._on_events
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+            counted = target.startswith((_SECRETS_MANAGER, _EVENTS))
+            operation = target.rsplit(".", 1)[-1] if counted else ""
             with state.idle:
                 state.in_flight += 1
             try:
-                return handle(environ, start_response, operation)
+                return handle(environ, start_response, operation, target.startswith(_SECRETS_MANAGER))
             finally:
                 with state.idle:
                     state.in_flight -= 1
                     state.idle.notify_all()
 
-        def handle(environ: dict[str, Any], start_response: Callable[..., Any], operation: str) -> Iterable[bytes]:
+        def handle(
+            environ: dict[str, Any], start_response: Callable[..., Any], operation: str, secrets_manager: bool
+        ) -> Iterable[bytes]:
+            request: bytes | None = None
+            if operation == "PutEvents":
+                request = _read_body(environ)
             if operation:
                 with state.lock:
                     state.calls[operation] += 1
                 fault, released = state.fault, state.released
-                if fault is not None and fault.applies(operation):
+                if fault is not None and fault.applies(operation, secrets_manager):
                     if fault.kind == "hang":
                         released.wait(fault.hang_seconds)
+                    elif fault.kind == "failed_entries":
+                        return _failed_entries(request or b"{}", start_response)
                     else:
                         code, status = (
                             ("ThrottlingException", "400 Bad Request")
@@ -179,7 +209,72 @@ class SecretsManagerEmulator:
                         body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
                         start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
                         return [body]
+            if request is None or observe is None:
+                with state.moto_lock:
+                    return list(app(environ, start_response))
+            answered: list[str] = []
+
+            def capture(code: str, headers: Any, *rest: Any) -> Any:
+                answered.append(code)
+                return start_response(code, headers, *rest)
+
             with state.moto_lock:
-                return list(app(environ, start_response))
+                chunks = list(app(environ, capture))
+            if answered and answered[0].startswith("200"):
+                region = _SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+                observe(_accepted_events(request, b"".join(chunks), region.group(1) if region else "us-east-1"))
+            return chunks
 
         return wrapped
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, put back for moto to read again."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _failed_entries(request: bytes, start_response: Callable[..., Any]) -> list[bytes]:
+    entries = json.loads(request or b"{}").get("Entries") or []
+    result = {"ErrorCode": "InternalFailure", "ErrorMessage": "injected failed_entries"}
+    body = json.dumps({"FailedEntryCount": len(entries), "Entries": [result for _ in entries]}).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
+    return [body]
+
+
+def _accepted_events(request: bytes, response: bytes, region: str) -> list[dict[str, Any]]:
+    """Each entry moto accepted, in the shape EventBridge hands a rule's target."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    entries = json.loads(request or b"{}").get("Entries") or []
+    results = json.loads(response or b"{}").get("Entries") or []
+    events = []
+    for entry, result in zip(entries, results, strict=False):
+        if not result.get("EventId"):
+            continue
+        when = entry.get("Time")
+        events.append(
+            {
+                "version": "0",
+                "id": result["EventId"],
+                "detail-type": entry.get("DetailType"),
+                "source": entry.get("Source"),
+                "account": DEFAULT_ACCOUNT_ID,
+                "time": _event_time(when),
+                "region": region,
+                "resources": entry.get("Resources") or [],
+                "detail": json.loads(entry.get("Detail") or "{}"),
+            }
+        )
+    return events
+
+
+def _event_time(when: Any) -> str:
+    """PutEvents carries Time as epoch seconds; EventBridge shows it as ISO 8601 in UTC."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(float(when), dt.UTC) if when is not None else dt.datetime.now(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
