@@ -32,7 +32,11 @@ class Rotation(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         environment = RotationSettings(
-            secret_prefix=settings.secret_prefix, token_prefix=settings.token_prefix, log_level=settings.log_level
+            secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
         ).to_env()
         handler = TokengateFunction(
             self,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix, TokenPrefix
+from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
 
@@ -85,6 +86,8 @@ class StackSettings(BaseModel):
     #: The deployment's token prefix (TOKENGATE_TOKEN_PREFIX): a deployment with its own can enrol
     #: its own pattern with secret scanners. Fixed for a deployment's life: tokens carry it.
     token_prefix: TokenPrefix = AuthorizerSettings.default("token_prefix")
+    #: The one event bus (in the deploying account and region) the lifecycle events go to.
+    event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
     #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).

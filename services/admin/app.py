@@ -24,7 +24,7 @@ from tokengate_core.api import (
     MigrationReport,
     UpdateClientRequest,
 )
-from tokengate_core.aws import make_registry, make_store
+from tokengate_core.aws import make_publisher, make_registry, make_store
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
@@ -46,7 +46,11 @@ def _audit(action: str, **fields: Any) -> None:
 
 
 service = ClientService(
-    store=make_store(settings, settings.kms_key_id), settings=settings, registry=make_registry(settings), audit=_audit
+    store=make_store(settings, settings.kms_key_id),
+    settings=settings,
+    registry=make_registry(settings),
+    audit=_audit,
+    events=make_publisher(settings, SPEC.service),
 )
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]

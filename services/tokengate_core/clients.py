@@ -15,7 +15,7 @@ import hmac
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from tokengate_core.api import (
 )
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import BadRequestError, ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.lifecycle import DetailType, EventPublisher, LifecycleEvent, NoEvents, Value, iso
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.registry import NameRegistry
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
@@ -124,6 +125,7 @@ class ClientService:
     registry: NameRegistry
     clock: Clock = time.time
     audit: Audit = _no_audit
+    events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
 
     def reset(self) -> None:
@@ -211,6 +213,13 @@ class ClientService:
             self._undo(lambda: self.registry.release(tenant, request.client_name, key_id), "issue", key_id)
             raise
         self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
+        self._emit(
+            DetailType.ISSUED,
+            record,
+            actor,
+            request.model_fields_set - {"client_name"},
+            expires_at=iso(record.expires_at),
+        )
         return IssuedClient(client=self._view(record, None), token=token)
 
     def _claim_name(self, tenant: str, name: str, key_id: str) -> None:
@@ -231,6 +240,7 @@ class ClientService:
     def update(self, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
+        changed = set(changes)
         delivery_changed = not _DELIVERY_FIELDS.isdisjoint(changes)
         rotation = record.rotation.model_dump()
         if "rotation_period_days" in changes:
@@ -253,6 +263,7 @@ class ClientService:
             self._undo(lambda: self._restore_record(record), "update", client_id)
             raise
         self.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
+        self._emit(DetailType.UPDATED, updated, actor, changed, expires_at=iso(updated.expires_at))
         return self._view(updated, summary)
 
     def revoke(self, tenant: str, client_id: str, actor: str) -> ClientView:
@@ -267,6 +278,7 @@ class ClientService:
                 self._undo(lambda: self.store.remove_tags(client_id, [TAG_REVOKED_BY]), "revoke", client_id)
                 raise
             self.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
+            self._emit(DetailType.REVOKED, summary, actor, recovery_window_days=self.settings.recovery_window_days)
         return self._summary_view(self.store.describe(client_id))
 
     def restore(self, tenant: str, client_id: str, actor: str) -> ClientView:
@@ -275,6 +287,7 @@ class ClientService:
             self.store.restore(client_id)
             self.store.remove_tags(client_id, [TAG_REVOKED_BY])
             self.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
+            self._emit(DetailType.RESTORED, summary, actor)
         return self.get(tenant, client_id)
 
     def rotate(self, tenant: str, client_id: str, actor: str) -> IssuedClient:
@@ -286,6 +299,12 @@ class ClientService:
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
         self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
+        self._emit(
+            DetailType.ROTATED,
+            rotated,
+            actor,
+            previous_token_valid_until=iso(rotated.previous.valid_until if rotated.previous else None),
+        )
         return IssuedClient(client=self._view(rotated, summary), token=token)
 
     # -- deployment-wide -----------------------------------------------------------------------
@@ -378,6 +397,27 @@ class ClientService:
     def _restore_record(self, record: ClientRecord) -> None:
         self.store.put(record, request_token=str(uuid.uuid4()))
         self.store.set_tags(record.key_id, record_tags(record))
+
+    def _emit(
+        self,
+        detail_type: DetailType,
+        client: ClientRecord | SecretSummary,
+        actor: str,
+        changed: Iterable[str] = (),
+        **extra: Value,
+    ) -> None:
+        """Publish one lifecycle event for a change that happened (never fails the change)."""
+        event = LifecycleEvent(
+            detail_type,
+            tenant=client.tenant,
+            client_id=client.key_id,
+            client_name=client.client_name,
+            actor=actor,
+            at=utcnow_from(self.clock()),
+            changed=tuple(changed),
+            extra=extra,
+        )
+        self.events.publish([event])
 
     def _undo(self, action: Callable[[], None], what: str, client_id: str) -> None:
         try:

@@ -19,12 +19,15 @@ from tokengate_core.authorizer_settings import (
     LAMBDA_RUNTIME_ENV,
     LOG_LEVEL_ENV,
     MAX_ATTEMPTS,
+    NAMESPACE_PATTERN,
     READ_TIMEOUT,
     SECRET_PREFIX_PATTERN,
     AuthorizerSettings,
     ConfigError,
     fail,
 )
+from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.observability import NAMESPACE
 
 __all__ = ["LAMBDA_RUNTIME_ENV", "AuthorizerSettings", "ConfigError"]
 
@@ -121,7 +124,21 @@ class TokenSettings(_EnvModel):
     token_prefix: TokenPrefix = tokens.DEFAULT_PREFIX
 
 
-class AdminSettings(StoreSettings, TokenSettings, TracerSettings):
+def _not_reserved(namespace: str) -> str:
+    if namespace.startswith("AWS/"):
+        raise ValueError("namespaces starting with AWS/ are reserved")
+    return namespace
+
+
+class EventSettings(_EnvModel):
+    """Where a function's lifecycle events go (one bus, the only one its role may put events on),
+    and the namespace of the metric that counts the ones it could not deliver (the stack's own)."""
+
+    event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
+    metrics_namespace: Annotated[str, Field(pattern=NAMESPACE_PATTERN), AfterValidator(_not_reserved)] = NAMESPACE
+
+
+class AdminSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
@@ -136,7 +153,7 @@ class AdminSettings(StoreSettings, TokenSettings, TracerSettings):
     sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
-class RotationSettings(StoreSettings, TokenSettings, TracerSettings):
+class RotationSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
 
 

@@ -140,6 +140,33 @@ def emit_decision(
     sys.stdout.write(f'{head[:-1]},"_aws":{{"Timestamp":{now},"CloudWatchMetrics":{directives}}}}}\n')
 
 
+def emit_metric(
+    service: str,
+    metric: str,
+    value: float,
+    fields: dict[str, Any],
+    *,
+    namespace: str,
+    message: str,
+    level: str = "ERROR",
+) -> None:
+    """One log line that is also a CloudWatch EMF metric (by ``service``): for the few events worth
+    both a line to read and a number to alarm on. ``fields`` must hold nothing secret."""
+    now = int(time.time() * 1000)
+    document = {"level": level, "message": message, "service": service, "timestamp": now, **fields, metric: value}
+    document["_aws"] = {
+        "Timestamp": now,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": namespace,
+                "Dimensions": [[DIMENSION_SERVICE]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }
+        ],
+    }
+    sys.stdout.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")
+
+
 @cache
 def lazy_logger(service: str, level: str) -> Logger:
     """The authorizer's Powertools logger, built on first use: it only logs failures (decisions go

@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from tokengate_core import keyring, tokens
 from tokengate_core.errors import NotFoundError, TokengateError
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, DetailType, EventPublisher, LifecycleEvent, NoEvents, iso
 from tokengate_core.models import ClientRecord, utcnow_from
 from tokengate_core.store import SecretsStore
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
-ACTOR = "secretsmanager:rotation"
+ACTOR = ACTOR_SCHEDULED_ROTATION
 
 
 class RotationError(TokengateError):
@@ -27,11 +28,17 @@ class RotationError(TokengateError):
 
 class Rotator:
     def __init__(
-        self, store: SecretsStore, clock: Callable[[], float] = time.time, *, token_prefix: str = tokens.DEFAULT_PREFIX
+        self,
+        store: SecretsStore,
+        clock: Callable[[], float] = time.time,
+        *,
+        token_prefix: str = tokens.DEFAULT_PREFIX,
+        events: EventPublisher | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.format = tokens.token_format(token_prefix)
+        self.events = events or NoEvents()
 
     def run(self, step: Step, secret_id: str, token: str) -> str:
         """Run one step; return what it did (for the log). Raise to make Secrets Manager retry."""
@@ -101,6 +108,18 @@ class Rotator:
             if remaining < pending.rotation.grace_seconds / 2:
                 raise RotationError("pending version is stale: its grace window has mostly elapsed")
         self.store.move_stage(key_id, "AWSCURRENT", to_version=token, from_version=current_version)
+        # Only the step that made the rotation happen reports it: a retried finishSecret finds the
+        # version current already and returns before this.
+        event = LifecycleEvent(
+            DetailType.ROTATED,
+            tenant=pending.tenant,
+            client_id=key_id,
+            client_name=pending.client_name,
+            actor=ACTOR,
+            at=utcnow_from(self.clock()),
+            extra={"previous_token_valid_until": iso(pending.previous.valid_until if pending.previous else None)},
+        )
+        self.events.publish([event])
         return "AWSCURRENT moved"
 
     @staticmethod

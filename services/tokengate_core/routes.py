@@ -15,6 +15,7 @@ from tokengate_core.config import (
     RotationSettings,
     TracerSettings,
 )
+from tokengate_core.lifecycle import DetailType
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
 
@@ -38,6 +39,8 @@ class FunctionSpec:
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+    #: The lifecycle events it publishes: its role may put exactly these on the deployment's bus.
+    emits: frozenset[DetailType] = frozenset()
 
     @property
     def traced(self) -> bool:
@@ -94,6 +97,9 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Admin API: issue, list, revoke, rotate tokens",
         memory_mb=512,
         timeout_seconds=25,
+        emits=frozenset(
+            {DetailType.ISSUED, DetailType.UPDATED, DetailType.ROTATED, DetailType.REVOKED, DetailType.RESTORED}
+        ),
     ),
     # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
     "rotation": FunctionSpec(
@@ -104,6 +110,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
         timeout_seconds=60,
+        emits=frozenset({DetailType.ROTATED}),
     ),
     # One GetSecretValue per call; a client calls it a few times per rotation.
     "delivery": FunctionSpec(

@@ -182,6 +182,7 @@ def test_handler_imports_only_what_lambda_provides(
         # Unroutable on purpose: these invocations must not reach any AWS service.
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9",
         **function_env,
         "TG_ALLOWED": json.dumps(sorted(asset_packages() | LAYER_PACKAGES | RUNTIME_PACKAGES)),
         "TG_SERVICES": str(SERVICES_DIR),
