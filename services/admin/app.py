@@ -18,6 +18,8 @@ from tokengate_core.api import (
     ClientPage,
     ClientView,
     ErrorBody,
+    ImportClientRequest,
+    ImportedClient,
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
@@ -206,6 +208,12 @@ def rotate_keys() -> KeyRingView:
 @_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
     return service.migrate(_actor())
+
+
+@_route("import_client", 201, "Imported: callers holding the token keep working (the token is never shown)")
+def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
+    imported = service.import_client(body, _actor())
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=imported)
 
 
 def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:

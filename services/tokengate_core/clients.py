@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tokengate_core import keyring, tokens
+from tokengate_core import imports, keyring, tokens
 from tokengate_core.api import (
     ClientPage,
     ClientView,
+    ImportClientRequest,
+    ImportedClient,
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
@@ -172,9 +174,66 @@ class ClientService:
 
     def issue(self, tenant: str, request: IssueClientRequest, actor: str) -> IssuedClient:
         epoch = self.clock()
-        now = utcnow_from(epoch)
         key_id = tokens.new_key_id()
         token = self.format.generate(key_id, self._signer(epoch))
+        record = self._new_record(tenant, key_id, request, actor, epoch, token=token)
+        self._create(record, request)
+        self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
+        self._emit(
+            DetailType.ISSUED,
+            record,
+            actor,
+            request.model_fields_set - {"client_name"},
+            expires_at=iso(record.expires_at),
+        )
+        return IssuedClient(client=self._view(record, None), token=token)
+
+    def import_client(self, request: ImportClientRequest, actor: str) -> ImportedClient:
+        """A client whose current token is one its callers already hold (tokengate_core.imports):
+        the record keeps the token's digest, the keyring maps the digest to the client."""
+        if self.format.owns(request.token):
+            raise BadRequestError(
+                f"a token with this deployment's prefix ({self.format.prefix}) cannot be imported: it is one of"
+                " its own (rotate or revoke its client instead)"
+            )
+        weak = imports.weakness(request.token)
+        if weak is not None and not request.allow_weak:
+            raise imports.WeakTokenError(f"the token is weak ({weak}): import it with allow_weak to keep it anyway")
+        hexdigest = tokens.digest(request.token).hex()
+        epoch = self.clock()
+        if hexdigest in self._keyring(epoch).imported:
+            raise keyring.AlreadyImportedError("this token is already imported")
+        key_id = tokens.new_key_id()
+        tenant = request.tenant
+        record = self._new_record(tenant, key_id, request, actor, epoch, imported_sha256=hexdigest)
+        self._create(record, request, after=lambda: imports.add_imported(self.store, hexdigest, key_id))
+        self.reset()  # the keyring changed
+        self.audit(
+            "import", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name, weak=bool(weak)
+        )
+        self._emit(
+            DetailType.ISSUED,
+            record,
+            actor,
+            request.model_fields_set - {"client_name", "tenant", "token", "allow_weak"},
+            expires_at=iso(record.expires_at),
+            imported=True,
+        )
+        warnings = [f"the imported token is weak: {weak}; rotate the client soon"] if weak else []
+        return ImportedClient(client=self._view(record, None), warnings=warnings)
+
+    def _new_record(
+        self,
+        tenant: str,
+        key_id: str,
+        request: IssueClientRequest,
+        actor: str,
+        epoch: float,
+        *,
+        token: str | None = None,
+        imported_sha256: str | None = None,
+    ) -> ClientRecord:
+        now = utcnow_from(epoch)
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -183,6 +242,7 @@ class ClientService:
             {
                 "key_id": key_id,
                 "token": token,
+                "imported_sha256": imported_sha256,
                 "tenant": tenant,
                 "client_name": request.client_name,
                 "scopes": request.scopes,
@@ -197,6 +257,14 @@ class ClientService:
             }
         )
         _check_delivery(record)
+        return record
+
+    def _create(
+        self, record: ClientRecord, request: IssueClientRequest, after: Callable[[], None] | None = None
+    ) -> None:
+        """Claim the name, create the secret, then the optional steps (reader, schedule, ``after``);
+        a step that fails undoes the ones before it, so a half-made client never blocks its name."""
+        tenant, key_id = record.tenant, record.key_id
         self._claim_name(tenant, request.client_name, key_id)
         try:
             arn = self.store.create(record, request_token=str(uuid.uuid4()))
@@ -207,20 +275,13 @@ class ClientService:
             if request.reader_arn:
                 self.store.allow_reader(key_id, request.reader_arn, arn)
             self._apply_schedule(key_id, None, request.rotation_period_days)
+            if after is not None:
+                after()
         except TokengateError:
             # Undo: a half-made client must not block its own name.
             self._undo(lambda: self.store.force_delete(key_id), "issue", key_id)
             self._undo(lambda: self.registry.release(tenant, request.client_name, key_id), "issue", key_id)
             raise
-        self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
-        self._emit(
-            DetailType.ISSUED,
-            record,
-            actor,
-            request.model_fields_set - {"client_name"},
-            expires_at=iso(record.expires_at),
-        )
-        return IssuedClient(client=self._view(record, None), token=token)
 
     def _claim_name(self, tenant: str, name: str, key_id: str) -> None:
         """Exactly one of concurrent issues of a name wins; a claim whose secret is gone is taken over."""
@@ -298,6 +359,12 @@ class ClientService:
         rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
+        if record.imported_sha256 is not None and rotated.previous is None:
+            # No grace window: the imported token stops working now, so it leaves the keyring now
+            # (else the sweep takes it out once its grace window has ended).
+            digest = record.imported_sha256
+            self._undo(lambda: imports.remove_imported(self.store, {digest}), "rotate_imported", client_id)
+            self.reset()
         self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
         self._emit(
             DetailType.ROTATED,
@@ -357,6 +424,8 @@ class ClientService:
 
     def _has_untagged_token(self, key_id: str, ring: keyring.KeyRing, epoch: float) -> bool:
         record = self.store.get(key_id)
+        if record.token is None:
+            return False  # an imported client: its key id was never derived from its name
         if not ring.verify(tokens.parse(record.token.get_secret_value())):
             return True
         # The previous token is kept only as a digest: if it is still in grace, it may be untagged.
@@ -476,4 +545,5 @@ class ClientService:
             ),
             reader_arn=record.reader_arn,
             token_fetch=record.token_fetch,
+            imported=record.imported,
         )

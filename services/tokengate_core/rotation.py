@@ -126,15 +126,17 @@ class Rotator:
     def _check_pending(current: ClientRecord, pending: ClientRecord) -> None:
         if pending.key_id != current.key_id or pending.tenant != current.tenant:
             raise RotationError("pending version names another client")
-        if pending.token.get_secret_value() == current.token.get_secret_value():
+        if pending.current_sha256 == current.current_sha256:
             return  # Secrets Manager's configuration test copies the current value
+        if pending.token is None:
+            raise RotationError("pending version holds no token")
         parsed = tokens.parse(pending.token.get_secret_value())
         if parsed.key_id != current.key_id:
             raise RotationError("pending token has another key id")
-        if current.rotation.grace_seconds > 0:
-            old = tokens.digest(current.token.get_secret_value()).hex()
-            if pending.previous is None or pending.previous.sha256 != old:
-                raise RotationError("pending version would not keep the current token in grace")
+        # The current token, ours or an imported one, stays valid through the grace window.
+        kept = pending.previous is not None and pending.previous.sha256 == current.current_sha256
+        if current.rotation.grace_seconds > 0 and not kept:
+            raise RotationError("pending version would not keep the current token in grace")
 
 
 def parse_event(event: Any) -> tuple[Step, str, str]:

@@ -213,6 +213,8 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("get_keys", "GET", "/admin/keys"),
     AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
     AdminRoute("migrate", "POST", "/admin/migrate"),
+    # A token callers already hold becomes a client of the tenant the body names (see imports.py).
+    AdminRoute("import_client", "POST", "/admin/imports"),
 )
 
 

@@ -52,6 +52,13 @@ ANY_TOKEN_PATTERN = rf"{ANY_PREFIX_PATTERN}{KEY_ID_PATTERN}_[0-9A-Za-z]{{{SECRET
 _ANY_TOKEN_RE = re.compile(ANY_TOKEN_PATTERN)
 
 
+#: What an imported token (one a deployment took over from elsewhere, see ``tokengate_core.imports``)
+#: may be: visible ASCII, no spaces, 8 to 512 characters. Anything else the authorizer denies
+#: without looking at the imported tokens at all.
+IMPORTED_PATTERN = r"[\x21-\x7e]{8,512}"
+_IMPORTED_RE = re.compile(IMPORTED_PATTERN)
+
+
 class TokenFormatError(ValueError):
     """A presented string is not a tokengate token; ``reason`` is a stable machine code."""
 
@@ -120,6 +127,11 @@ def is_prefix(value: str) -> bool:
 def looks_like_token(value: str) -> bool:
     """Shaped like a tokengate token of some deployment (any prefix; no checksum checked)."""
     return bool(_ANY_TOKEN_RE.fullmatch(value))
+
+
+def may_be_imported(value: str) -> bool:
+    """Whether ``value`` could be an imported token (its shape only)."""
+    return bool(_IMPORTED_RE.fullmatch(value))
 
 
 @dataclass(frozen=True, slots=True)

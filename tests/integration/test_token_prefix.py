@@ -72,8 +72,8 @@ def test_a_scheduled_rotation_mints_the_deployment_prefix() -> None:
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotator.run(step, arn, version)
     record = make_store(RotationSettings()).get(issued.client.client_id)
-    assert record.token.get_secret_value().startswith(PREFIX)
-    assert record.token.get_secret_value() != issued.token
+    assert record.own_token.startswith(PREFIX)
+    assert record.own_token != issued.token
 
 
 @pytest.mark.parametrize("value", ["TG_", "tg", "t_", "toolongprefix_", "tg-", "tg_\n"])
