@@ -25,29 +25,33 @@ from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+SECRETS_MANAGER = "secretsmanager"
+DYNAMODB = "dynamodb"
+EVENTS = "events"
+#: X-Amz-Target prefixes of the services counted, and the prefix of their operations' counts
+#: (Secrets Manager's are bare, as most tests count them).
+_TARGETS = {"secretsmanager.": "", "DynamoDB_20120810.": f"{DYNAMODB}:", "AWSEvents.": f"{EVENTS}:"}
 FaultKind = Literal["throttle", "error", "hang", "failed_entries"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-#: The JSON protocol's X-Amz-Target prefixes of the services whose calls are counted.
-_SECRETS_MANAGER = "secretsmanager."
-_EVENTS = "AWSEvents."
 #: The region in a SigV4 credential scope: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
 _SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
 
 
 @dataclass
 class Fault:
-    """``operations`` None: every Secrets Manager operation; EventBridge's are faulted by name only
-    (``PutEvents``), so a Secrets Manager outage does not also take the events down.
-    ``failed_entries``: PutEvents answers 200 with every entry failed (``FailedEntryCount``)."""
+    """A fault for one service's operations. ``failed_entries`` (EventBridge's PutEvents): the call
+    answers 200 with every entry failed (``FailedEntryCount``)."""
 
     kind: FaultKind
-    operations: frozenset[str] | None = None
+    operations: frozenset[str] | None = None  # None: every operation of the service
     hang_seconds: float = 2.0
+    service: str = SECRETS_MANAGER
 
-    def applies(self, operation: str, secrets_manager: bool) -> bool:
-        return (self.operations is None and secrets_manager) or (
-            self.operations is not None and operation in self.operations
-        )
+    def applies(self, operation: str) -> bool:
+        service, _, name = operation.rpartition(":")
+        if (service or SECRETS_MANAGER) != self.service:
+            return False
+        return self.operations is None or name in self.operations
 
 
 #: ``on_events`` receives each event moto accepted, as EventBridge delivers it to a rule's target.
@@ -119,10 +123,15 @@ class SecretsManagerEmulator:
     # -- observation and faults -------------------------------------------------------------------
 
     def calls(self, operation: str | None = None) -> int:
+        """Secrets Manager calls (all, or of one operation); DynamoDB's as ``dynamodb:<Operation>``."""
         with self._state.lock:
             if operation is None:
-                return sum(self._state.calls.values())
+                return sum(n for name, n in self._state.calls.items() if ":" not in name)
             return self._state.calls[operation]
+
+    def dynamodb_calls(self) -> int:
+        with self._state.lock:
+            return sum(n for name, n in self._state.calls.items() if name.startswith(f"{DYNAMODB}:"))
 
     def reset_counts(self) -> None:
         with self._state.lock:
@@ -174,28 +183,26 @@ class SecretsManagerEmulator:
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            counted = target.startswith((_SECRETS_MANAGER, _EVENTS))
-            operation = target.rsplit(".", 1)[-1] if counted else ""
+            prefix = next((p for p in _TARGETS if target.startswith(p)), None)
+            operation = _TARGETS[prefix] + target[len(prefix) :] if prefix else ""
             with state.idle:
                 state.in_flight += 1
             try:
-                return handle(environ, start_response, operation, target.startswith(_SECRETS_MANAGER))
+                return handle(environ, start_response, operation)
             finally:
                 with state.idle:
                     state.in_flight -= 1
                     state.idle.notify_all()
 
-        def handle(
-            environ: dict[str, Any], start_response: Callable[..., Any], operation: str, secrets_manager: bool
-        ) -> Iterable[bytes]:
+        def handle(environ: dict[str, Any], start_response: Callable[..., Any], operation: str) -> Iterable[bytes]:
             request: bytes | None = None
-            if operation == "PutEvents":
+            if operation == f"{EVENTS}:PutEvents":
                 request = _read_body(environ)
             if operation:
                 with state.lock:
                     state.calls[operation] += 1
                 fault, released = state.fault, state.released
-                if fault is not None and fault.applies(operation, secrets_manager):
+                if fault is not None and fault.applies(operation):
                     if fault.kind == "hang":
                         released.wait(fault.hang_seconds)
                     elif fault.kind == "failed_entries":

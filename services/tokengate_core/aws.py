@@ -16,14 +16,19 @@ from tokengate_core.observability import keep_bodies_out_of_sdk_logs
 from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
+    from collections import Counter
+    from collections.abc import Callable
+
     from botocore.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from tokengate_core.authorizer_settings import AuthorizerSettings
     from tokengate_core.config import AdminSettings
     from tokengate_core.lifecycle import EventBridgePublisher
     from tokengate_core.registry import NameRegistry
+    from tokengate_core.usage import DynamoUsage
 
 
 class ClientSettings(Protocol):
@@ -97,6 +102,22 @@ def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> Secre
     return SecretsStore(
         secretsmanager_client(settings, session), settings.secret_prefix, kms_key_id, control_client=control
     )
+
+
+def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
+    """The usage counters: a short timeout and one attempt, since a decision waits for it."""
+    from tokengate_core.usage import DynamoUsage
+
+    client = _client(_session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
+    return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
+
+
+def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[str, Counter[str]]]:
+    """What the admin API reads usage from: the counters the authorizer writes."""
+    from tokengate_core.usage import read_usage
+
+    client = cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, 2))
+    return lambda key_id, start, end: read_usage(client, settings.table_name, key_id, start, end)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:

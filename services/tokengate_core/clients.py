@@ -15,12 +15,13 @@ import hmac
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from tokengate_core import imports, keyring, tokens
+from tokengate_core import imports, keyring, tokens, usage
 from tokengate_core.api import (
     ClientPage,
     ClientView,
@@ -33,9 +34,18 @@ from tokengate_core.api import (
     RotationView,
     SigningKeyView,
     Status,
+    UsageBucket,
+    UsageReport,
 )
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import BadRequestError, ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    RevokedError,
+    TokengateError,
+    UnavailableError,
+)
 from tokengate_core.lifecycle import DetailType, EventPublisher, LifecycleEvent, NoEvents, Value, iso
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.registry import NameRegistry
@@ -103,6 +113,21 @@ def _no_audit(action: str, **fields: Any) -> None:
     return None
 
 
+class KeyringFullError(ConflictError):
+    """Old keys stay while tokens they tagged may be in use; past the limit, drop one first."""
+
+    code = "keyring_full"
+
+
+class UsageControlDisabledError(BadRequestError):
+    code = "usage_control_disabled"
+
+
+Granularity = Literal["hour", "day"]
+#: The widest range one usage query may span, per granularity.
+MAX_USAGE_SPAN: dict[str, timedelta] = {"hour": timedelta(days=31), "day": timedelta(days=400)}
+
+
 class DeliveryPathError(BadRequestError):
     """A rotation schedule that would leave the client without its new token."""
 
@@ -126,6 +151,8 @@ class ClientService:
     settings: AdminSettings
     registry: NameRegistry
     clock: Clock = time.time
+    #: (key id, first hour, last hour) -> {hour: {outcome: count}}: the usage counters, where deployed.
+    usage_query: Callable[[str, str, str], dict[str, Counter[str]]] | None = None
     audit: Audit = _no_audit
     events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
@@ -250,6 +277,10 @@ class ClientService:
                 "rotation": RotationPolicy(period_days=request.rotation_period_days, grace_seconds=grace),
                 "reader_arn": request.reader_arn,
                 "token_fetch": request.token_fetch,
+                "rate_limit": request.rate_limit,
+                "quota": request.quota,
+                "allowed_cidrs": request.allowed_cidrs,
+                "on_limit": request.on_limit,
                 "created_at": now,
                 "created_by": actor,
                 "updated_at": now,
@@ -257,6 +288,7 @@ class ClientService:
             }
         )
         _check_delivery(record)
+        self._check_usage_control(record)
         return record
 
     def _create(
@@ -313,6 +345,7 @@ class ClientService:
         updated = record.with_changes(changes, now, actor)
         if delivery_changed:
             _check_delivery(updated)
+        self._check_usage_control(updated)
         self._cancel_inflight_rotation(summary)
         self.store.put(updated, request_token=_next_version(base))
         try:
@@ -374,6 +407,43 @@ class ClientService:
         )
         return IssuedClient(client=self._view(rotated, summary), token=token)
 
+    def usage(
+        self, tenant: str, client_id: str, granularity: Granularity, start: datetime, end: datetime
+    ) -> UsageReport:
+        """Allowed and denied counts per hour or day, from the authorizer's usage counters."""
+        self._owned(tenant, client_id)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise BadRequestError("from and to need a time zone")
+        if end < start:
+            raise BadRequestError("to is before from")
+        if end - start > MAX_USAGE_SPAN[granularity]:
+            raise BadRequestError(f"at most {MAX_USAGE_SPAN[granularity].days} days of {granularity}ly buckets")
+        if self.usage_query is None:
+            raise UnavailableError("usage counters are not configured")
+        hours = self.usage_query(client_id, usage.hour_bucket(start.timestamp()), usage.hour_bucket(end.timestamp()))
+        merged: dict[str, Counter[str]] = {}
+        for hour, counts in sorted(hours.items()):
+            key = hour if granularity == "hour" else hour[:10]
+            merged.setdefault(key, Counter()).update(counts)
+        buckets = [
+            UsageBucket(
+                start=datetime.fromisoformat(
+                    f"{key}:00:00+00:00" if granularity == "hour" else f"{key}T00:00:00+00:00"
+                ),
+                allowed=counts.get("allowed", 0),
+                denied={reason: n for reason, n in sorted(counts.items()) if reason != "allowed"},
+            )
+            for key, counts in merged.items()
+        ]
+        return UsageReport(client_id=client_id, granularity=granularity, buckets=buckets)
+
+    def _check_usage_control(self, record: ClientRecord) -> None:
+        if record.has_usage_policy and not self.settings.usage_control:
+            raise UsageControlDisabledError(
+                "usage control is off in this deployment (its API Gateway authorizer cache would let"
+                " cached allows past a limit): clear rate_limit, quota and allowed_cidrs, or enable it"
+            )
+
     # -- deployment-wide -----------------------------------------------------------------------
 
     def keyring_view(self) -> KeyRingView:
@@ -387,7 +457,10 @@ class ClientService:
         keep verifying the tokens they signed, so no client notices."""
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
-        ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        try:
+            ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        except keyring.KeyRingError as error:
+            raise KeyringFullError(str(error)) from None
         self.reset()
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
@@ -545,5 +618,9 @@ class ClientService:
             ),
             reader_arn=record.reader_arn,
             token_fetch=record.token_fetch,
+            rate_limit=record.rate_limit,
+            quota=record.quota,
+            allowed_cidrs=record.allowed_cidrs,
+            on_limit=record.on_limit,
             imported=record.imported,
         )

@@ -16,12 +16,14 @@ from tokengate_core import tokens
 from tokengate_core.authorizer_settings import (
     CONNECT_TIMEOUT,
     DEFAULT_SECRET_PREFIX,
+    DEFAULT_TABLE_NAME,
     LAMBDA_RUNTIME_ENV,
     LOG_LEVEL_ENV,
     MAX_ATTEMPTS,
     NAMESPACE_PATTERN,
     READ_TIMEOUT,
     SECRET_PREFIX_PATTERN,
+    TABLE_NAME_PATTERN,
     AuthorizerSettings,
     ConfigError,
     fail,
@@ -92,7 +94,7 @@ class StoreSettings(_EnvModel):
     log_level: Annotated[LogLevel, Field(alias=LOG_LEVEL_ENV)] = "INFO"
 
 
-TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
+TableName = Annotated[str, Field(pattern=TABLE_NAME_PATTERN)]
 
 
 def _never(capture: bool) -> bool:
@@ -143,8 +145,11 @@ class AdminSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings)
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
 
-    #: The deployment's DynamoDB table (client-name claims).
-    table_name: TableName = "tokengate"
+    #: The deployment's DynamoDB table (client-name claims, usage counters).
+    table_name: TableName = DEFAULT_TABLE_NAME
+    #: Whether the authorizer can enforce usage policies (the stack turns API Gateway's authorizer
+    #: cache off for it); without it, a policy is refused rather than silently not enforced.
+    usage_control: bool = True
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None

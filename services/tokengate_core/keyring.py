@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 #: How often an authorizer container reloads the keyring; also how old a key must be to sign.
 REFRESH_SECONDS = 300.0
 SECRET_NAME = "keyring"
+#: The first key's name (keys are ``k<n>``, from 1); the stack generates it under this name.
+FIRST_KEY = "k1"
 FORMAT_VERSION = 1
 MAX_KEYS = 16
 MAX_LEGACY_IDS = 100_000
@@ -159,7 +161,7 @@ def _new_secret() -> str:
 
 
 def new_keyring(now: float) -> KeyRing:
-    return KeyRing((SigningKey("k1", _new_secret().encode(), now),))
+    return KeyRing((SigningKey(FIRST_KEY, _new_secret().encode(), now),))
 
 
 def parse(text: str) -> KeyRing:

@@ -12,15 +12,20 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tokengate_core import tokens
 from tokengate_core.record_view import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
+    MAX_BURST,
+    MAX_CIDRS,
+    MAX_QUOTA,
+    MAX_RATE_PER_SECOND,
     MAX_SCOPES,
     SCOPE_PATTERN,
     TENANT_PATTERN,
+    parse_network,
     scope_regex,
 )
 
@@ -61,6 +66,37 @@ class PreviousToken(BaseModel):
         return value
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``requests_per_second`` refill, at most ``burst`` at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_per_second: Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False)]
+    burst: Annotated[int, Field(ge=1, le=MAX_BURST)]
+
+
+class Quota(BaseModel):
+    """At most ``limit`` allowed requests per calendar ``period`` in UTC."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_QUOTA)]
+    period: Literal["day", "month"]
+
+
+def _cidr(value: str) -> str:
+    return str(parse_network(value))
+
+
+Cidr = Annotated[
+    str,
+    Field(max_length=64, description="An IPv4 or IPv6 network, e.g. 203.0.113.0/24; /0 is refused (use null)"),
+    AfterValidator(_cidr),
+]
+AllowedCidrs = Annotated[list[Cidr], Field(min_length=1, max_length=MAX_CIDRS)]
+OnLimit = Literal["deny", "tell_integration"]
+
+
 class RotationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -88,6 +124,10 @@ class ClientRecord(BaseModel):
     previous: PreviousToken | None = None
     reader_arn: ReaderArn | None = None
     token_fetch: bool = False
+    rate_limit: RateLimit | None = None
+    quota: Quota | None = None
+    allowed_cidrs: AllowedCidrs | None = None
+    on_limit: OnLimit = "deny"
     created_at: datetime
     created_by: str
     updated_at: datetime
@@ -155,6 +195,10 @@ class ClientRecord(BaseModel):
             return tokens.digest(self.token.get_secret_value()).hex()
         assert self.imported_sha256 is not None
         return self.imported_sha256
+
+    @property
+    def has_usage_policy(self) -> bool:
+        return self.rate_limit is not None or self.quota is not None or self.allowed_cidrs is not None
 
     def delivery_problem(self) -> str | None:
         """Why a scheduled rotation would strand this client, if it would.

@@ -7,14 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from tokengate_core.config import (
-    AdminSettings,
-    AuthorizerSettings,
-    DeliverySettings,
-    MainSettings,
-    RotationSettings,
-    TracerSettings,
-)
 from tokengate_core.lifecycle import DetailType
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
@@ -34,7 +26,9 @@ class EnvSettings(Protocol):
 class FunctionSpec:
     name: FunctionName
     handler: str  # module.attribute, relative to the services/ asset root
-    settings: type[EnvSettings]
+    #: The settings class's name in tokengate_core.config: resolved when asked for, so that this
+    #: table, which every handler imports at cold start, does not import pydantic's models.
+    settings_class: str
     service: str  # POWERTOOLS_SERVICE_NAME
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
@@ -43,11 +37,20 @@ class FunctionSpec:
     emits: frozenset[DetailType] = frozenset()
 
     @property
+    def settings(self) -> type[EnvSettings]:
+        from tokengate_core import config
+
+        settings: type[EnvSettings] = getattr(config, self.settings_class)
+        return settings
+
+    @property
     def traced(self) -> bool:
         """X-Ray active tracing, and Powertools Tracer in the handler: the admin and rotation
         functions, whose Secrets Manager calls (RotateSecret above all) are worth a trace and
         whose volume is small. Not the authorizer and main, on every request's path, where
         Tracer's import and patching would lengthen each cold start and sampling bill per request."""
+        from tokengate_core.config import TracerSettings
+
         return issubclass(self.settings, TracerSettings)
 
 
@@ -69,7 +72,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "authorizer": FunctionSpec(
         "authorizer",
         "authorizer.app.handler",
-        AuthorizerSettings,
+        "AuthorizerSettings",
         "tokengate-authorizer",
         "Lambda authorizer: checks per-client bearer tokens",
         memory_mb=512,
@@ -79,7 +82,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "main": FunctionSpec(
         "main",
         "main.app.handler",
-        MainSettings,
+        "MainSettings",
         "tokengate-main",
         "Protected integration behind the authorizer",
         memory_mb=256,
@@ -92,7 +95,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "admin": FunctionSpec(
         "admin",
         "admin.app.handler",
-        AdminSettings,
+        "AdminSettings",
         "tokengate-admin",
         "Admin API: issue, list, revoke, rotate tokens",
         memory_mb=512,
@@ -105,7 +108,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "rotation": FunctionSpec(
         "rotation",
         "admin.rotation.handler",
-        RotationSettings,
+        "RotationSettings",
         "tokengate-rotation",
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
@@ -116,7 +119,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "delivery": FunctionSpec(
         "delivery",
         "delivery.app.handler",
-        DeliverySettings,
+        "DeliverySettings",
         "tokengate-delivery",
         "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
@@ -208,6 +211,7 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("revoke_client", "DELETE", _CLIENT),
     AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
     AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
+    AdminRoute("client_usage", "GET", _CLIENT + "/usage"),
     AdminRoute("openapi", "GET", "/admin/openapi.json"),
     # Deployment-wide: no tenant grant reaches these.
     AdminRoute("get_keys", "GET", "/admin/keys"),

@@ -45,6 +45,7 @@ def test_printed_policy_names_each_route_and_method_of_one_tenant_in_one_stage(
                     f"{API}/dev/DELETE/admin/tenants/acme/clients/*",
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/restore",
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/rotate",
+                    f"{API}/dev/GET/admin/tenants/acme/clients/*/usage",
                 ],
             }
         ],

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, issue
-from tokengate.emulator import Fault, SecretsManagerEmulator
+from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core import tokens
 from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE, DetailType
 
@@ -98,18 +98,16 @@ def test_a_scheduled_rotation_is_reported_once_by_finish_secret(sink: EventSink)
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault("error", frozenset({"PutEvents"})), Fault("throttle", frozenset({"PutEvents"})), Fault("failed_entries")],
+    [Fault(kind, frozenset({"PutEvents"}), service=EVENTS) for kind in ("error", "throttle", "failed_entries")],
     ids=["5xx", "throttled", "FailedEntryCount"],
 )
 def test_a_failed_put_events_never_fails_the_change_and_is_logged_and_counted(
     emulator: SecretsManagerEmulator, sink: EventSink, fault: Fault, captured_logs: Callable[[], str]
 ) -> None:
-    if fault.kind == "failed_entries":
-        fault = Fault("failed_entries", frozenset({"PutEvents"}))
     emulator.inject(fault)
     emulator.reset_counts()
     client_id, token = issue("acme", "billing")  # 201 all the same
-    assert emulator.calls("PutEvents") == 3, "bounded retries"
+    assert emulator.calls(f"{EVENTS}:PutEvents") == 3, "bounded retries"
     emulator.inject(None)
     assert call_admin("GET", f"{CLIENTS}/{client_id}").status == 200
     assert sink.drain() == []

@@ -1,0 +1,36 @@
+"""``tokengate migrate``: once after upgrading from untagged tokens."""
+
+from __future__ import annotations
+
+import argparse
+
+from tokengate.cli.http import admin_client
+from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.output import emit
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    report = admin_client(args).call("POST", "/admin/migrate")
+
+    def human() -> str:
+        lines = [
+            f"examined {report.get('clients')} client(s); recorded {report.get('names_claimed')} name(s) as taken",
+            f"untagged tokens still accepted for {report.get('legacy_key_ids')} client(s), until each rotates",
+        ]
+        conflicts = report.get("conflicts") or []
+        if conflicts:
+            lines.append(f"{len(conflicts)} client(s) whose name another client holds (rename or revoke them):")
+            lines += [f"  {c}" for c in conflicts]
+        return "\n".join(lines)
+
+    emit(args, report, human)
+    return 0
+
+
+def register(commands: Subcommands, p: Parents) -> None:
+    migrate = commands.add_parser(
+        "migrate",
+        parents=[p.connection, p.output],
+        help="once after upgrading: record existing clients' names and keep their untagged tokens working",
+    )
+    migrate.set_defaults(func=cmd_migrate)
