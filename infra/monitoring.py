@@ -137,6 +137,12 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             functions["rotation"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
         ),
         AlarmSpec(
+            "sweep-errors",
+            "The daily sweep failed (the schedule retries it twice): Client Expiring events may be "
+            "missing and imported tokens no client accepts stay in the keyring until a sweep succeeds.",
+            functions["sweep"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        ),
+        AlarmSpec(
             "lifecycle-events-failed",
             "Lifecycle events could not be put on the event bus after retries (EventBridge failed, "
             "throttled, or refused them): the changes happened, their subscribers did not hear of "

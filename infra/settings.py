@@ -15,7 +15,14 @@ from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix, TokenPrefix
+from tokengate_core.config import (
+    AuthorizerSettings,
+    ExpiryWarningDays,
+    LogLevel,
+    SecretPrefix,
+    SweepSettings,
+    TokenPrefix,
+)
 from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName
@@ -48,6 +55,9 @@ RETENTION_DAYS = (
 
 #: CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most.
 STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
+
+#: EventBridge schedule expressions: ``rate(<n> <unit>)`` or ``cron(<six fields>)``.
+SCHEDULE_PATTERN = r"^(rate\([1-9][0-9]{0,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$"
 
 #: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
 POWERTOOLS_LAYER_VERSION = 27
@@ -88,6 +98,10 @@ class StackSettings(BaseModel):
     token_prefix: TokenPrefix = AuthorizerSettings.default("token_prefix")
     #: The one event bus (in the deploying account and region) the lifecycle events go to.
     event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
+    #: When the sweep runs (an EventBridge schedule expression: rate(...) or cron(...)).
+    sweep_schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] = "rate(1 day)"
+    #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
+    expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
     #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).

@@ -162,6 +162,15 @@ class RotationSettings(StoreSettings, TokenSettings, EventSettings, TracerSettin
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
 
 
+ExpiryWarningDays = Annotated[float, Field(gt=0, le=90)]
+
+
+class SweepSettings(StoreSettings, EventSettings):
+    """The daily sweep: how far ahead an expiry or the end of a grace window is reported."""
+
+    expiry_warning_days: ExpiryWarningDays = 7.0
+
+
 class DeliverySettings(StoreSettings):
     """The token delivery function reads one client secret per call."""
 

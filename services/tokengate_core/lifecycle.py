@@ -48,9 +48,11 @@ class DetailType(StrEnum):
 
 
 #: Actors that are not IAM principals: Secrets Manager's schedule (the rotation function's
-#: finishSecret) and GitHub's secret scanning (the leak endpoint).
+#: finishSecret), GitHub's secret scanning (the leak endpoint) and the daily sweep (which reports
+#: what is about to end rather than changing anything).
 ACTOR_SCHEDULED_ROTATION = "scheduled-rotation"
 ACTOR_GITHUB = "github-secret-scanning"
+ACTOR_SCHEDULED_SWEEP = "scheduled-sweep"
 
 #: Every field a detail may carry. Values are names, times, counts and flags; the leak fields
 #: (``url``, ``source``, ``token_type``) are what the reporter said about where it found a token.

@@ -41,7 +41,9 @@ Scope = Annotated[
     ),
 ]
 Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
-GraceSeconds = Annotated[int, Field(ge=0, le=30 * 86400)]
+#: The longest grace window a rotation may give the previous token (the sweep looks this far back).
+MAX_GRACE_SECONDS = 30 * 86400
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
 RotationDays = Annotated[int, Field(ge=1, le=1000)]
 ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
 

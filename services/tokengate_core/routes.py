@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from tokengate_core.lifecycle import DetailType
 
-FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
+FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep"]
 
 
 class EnvSettings(Protocol):
@@ -124,6 +124,18 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
         timeout_seconds=10,
+    ),
+    # Once a day by default: pages of ListSecrets, then the records of clients changed within the
+    # longest grace window, eight at a time; minutes leave room for many thousands of clients.
+    "sweep": FunctionSpec(
+        "sweep",
+        "sweep.app.handler",
+        "SweepSettings",
+        "tokengate-sweep",
+        "Daily sweep: reports expiring clients and ending grace windows, prunes imported tokens",
+        memory_mb=256,
+        timeout_seconds=300,
+        emits=frozenset({DetailType.EXPIRING}),
     ),
 }
 

@@ -124,6 +124,8 @@ INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
     ),
     # Every rotation step reads Secrets Manager: import only.
     "rotation": None,
+    # The sweep lists Secrets Manager first thing: import only.
+    "sweep": None,
     # No authorizer context: refused before the client's secret is read.
     "delivery": (http_event("GET", "/token", "GET /token", {}), 403),
 }

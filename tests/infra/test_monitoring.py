@@ -39,6 +39,7 @@ LAMBDA_ALARMS: dict[str, tuple[FunctionName, str]] = {
     "authorizer-throttles": ("authorizer", "Throttles"),
     "admin-errors": ("admin", "Errors"),
     "rotation-errors": ("rotation", "Errors"),
+    "sweep-errors": ("sweep", "Errors"),
 }
 #: Alarm name -> the decision reason whose denials it counts.
 DECISION_ALARMS = {
