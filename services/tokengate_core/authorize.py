@@ -45,6 +45,7 @@ class Reason(StrEnum):
     ALLOWED = "allowed"
     MISSING = "missing_token"
     MALFORMED = "malformed"
+    FOREIGN_PREFIX = "foreign_prefix"  # a token of another deployment (another prefix)
     BAD_CHECKSUM = "bad_checksum"
     FORGED = "forged"  # well-formed, but no key of this deployment made its tag
     UNKNOWN_KEY_ID = "unknown_key_id"
@@ -71,6 +72,7 @@ class Decision:
     cache: str = "none"  # none | hit | miss | stale | refresh
     grace: bool = False  # allowed with the previous token inside its grace window
     degraded: bool = False  # usage control could not reach DynamoDB; its fail-open/closed rule decided
+    imported: bool = False  # the presented value was an imported token
 
     @property
     def allowed(self) -> bool:
@@ -94,6 +96,7 @@ class TokenAuthorizer:
         self._store_factory = store_factory
         self._store: SecretsStore | None = None
         self._clock = clock
+        self._format = tokens.token_format(settings.token_prefix)
         self.cache = ClientCache(
             ttl=settings.cache_ttl_seconds,
             negative_ttl=settings.negative_cache_ttl_seconds,
@@ -153,8 +156,10 @@ class TokenAuthorizer:
         presented = tokens.from_authorization_header(authorization)
         if presented is None:
             return Decision(Reason.MISSING)
+        if not self._format.owns(presented):
+            return self._decide_imported(presented, method, route_key, raw_path, source_ip)
         try:
-            parsed = tokens.parse(presented)
+            parsed = self._format.parse(presented)
         except tokens.TokenFormatError as error:
             return Decision(Reason.BAD_CHECKSUM if error.reason == "bad_checksum" else Reason.MALFORMED)
 
@@ -167,28 +172,83 @@ class TokenAuthorizer:
             if not ring.is_legacy(parsed.key_id):
                 return Decision(Reason.FORGED)
             legacy = True
-        entry, cache = self._lookup(parsed.key_id, now)
+        return self._decide_client(
+            parsed.key_id,
+            parsed.digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            legacy=legacy,
+        )
+
+    def _decide_imported(
+        self, presented: str, method: str, route_key: str, raw_path: str, source_ip: str | None
+    ) -> Decision:
+        """A value without our prefix: an imported token (its digest is in the keyring's map), or
+        nothing of ours. A value that cannot be an imported token never gets as far as the keyring,
+        and one that is not in the map costs no read either."""
+        other = Reason.FOREIGN_PREFIX if tokens.looks_like_token(presented) else Reason.MALFORMED
+        if not tokens.may_be_imported(presented):
+            return Decision(other)
+        now = self._clock()
+        ring = self._keyring(now)
+        if ring is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, cache="keyring")
+        digest = tokens.digest(presented)
+        key_id = ring.imported_key_id(digest)
+        if key_id is None:
+            return Decision(other)
+        return self._decide_client(
+            key_id,
+            digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            imported=True,
+        )
+
+    def _decide_client(
+        self,
+        key_id: str,
+        digest: bytes,
+        now: float,
+        *,
+        method: str,
+        route_key: str,
+        raw_path: str,
+        source_ip: str | None,
+        legacy: bool = False,
+        imported: bool = False,
+    ) -> Decision:
+        """The client's record decides: for a token of ours that one of our keys tagged (or a
+        legacy one), or for an imported token the keyring maps to this client."""
+        entry, cache = self._lookup(key_id, now)
         if entry is None:
-            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache=cache)
+            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=key_id, cache=cache, imported=imported)
         if entry.client is None:
-            return self._negative(entry, parsed.key_id, cache)
+            return self._negative(entry, key_id, cache, imported)
 
         client = entry.client
         if (
             cache == "hit"
-            and not self._matches(parsed.digest, client, now)
-            and self._may_refetch(parsed, entry, legacy, now)
+            and not self._matches(digest, client, now)
+            and self._may_refetch(key_id, digest, entry, legacy, now)
         ):
             # A rotation may have happened since this entry was cached: look again.
-            refreshed, _ = self._fetch(parsed.key_id, now)
+            refreshed, _ = self._fetch(key_id, now)
             if refreshed is not None:
                 cache = "refresh"
                 if refreshed.client is None:
-                    return self._negative(refreshed, parsed.key_id, cache)
+                    return self._negative(refreshed, key_id, cache, imported)
                 client = refreshed.client
         decision = self._judge(
             client,
-            parsed,
+            digest,
+            imported=imported,
             method=method,
             route_key=route_key,
             raw_path=raw_path,
@@ -203,8 +263,9 @@ class TokenAuthorizer:
     def _judge(
         self,
         client: CachedClient,
-        parsed: tokens.ParsedToken,
+        digest: bytes,
         *,
+        imported: bool,
         method: str,
         route_key: str,
         raw_path: str,
@@ -215,12 +276,14 @@ class TokenAuthorizer:
         """The decision for a known client: its token, state, scope, then its usage policy."""
 
         def deny(reason: Reason, degraded: bool = False) -> Decision:
-            return Decision(reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded)
+            return Decision(
+                reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded, imported=imported
+            )
 
-        if not self._matches(parsed.digest, client, now):
-            self._note_mismatch(parsed, now)
+        if not self._matches(digest, client, now):
+            self._note_mismatch(client.key_id, digest, now)
             return deny(Reason.WRONG_SECRET)
-        grace = not hmac.compare_digest(parsed.digest, client.current_digest)
+        grace = not hmac.compare_digest(digest, client.current_digest)
         if not client.enabled:
             return deny(Reason.DISABLED)
         if client.expires_at is not None and now >= client.expires_at:
@@ -249,6 +312,7 @@ class TokenAuthorizer:
             cache=cache,
             grace=grace,
             degraded=degraded,
+            imported=imported,
         )
 
     def _keyring(self, now: float) -> KeyRing | None:
@@ -268,24 +332,24 @@ class TokenAuthorizer:
                 self._ring_retry_at = now + self.cache.negative_ttl
         return ring if ring is not None and age < keyring.REFRESH_SECONDS + self.cache.max_stale else None
 
-    def _may_refetch(self, parsed: tokens.ParsedToken, entry: Entry, legacy: bool, now: float) -> bool:
+    def _may_refetch(self, key_id: str, digest: bytes, entry: Entry, legacy: bool, now: float) -> bool:
         """A minted token that does not match may be a fresh rotation: one read per token per
         negative TTL. A legacy id's tokens carry no tag, so anyone can make new ones: those get one
         read per key id per negative TTL, counted from the entry's last fetch."""
         if legacy:
             return now - entry.fetched_at >= self.cache.negative_ttl
-        last = self._mismatched.get((parsed.key_id, parsed.digest))
+        last = self._mismatched.get((key_id, digest))
         return last is None or now - last >= self.cache.negative_ttl
 
-    def _note_mismatch(self, parsed: tokens.ParsedToken, now: float) -> None:
+    def _note_mismatch(self, key_id: str, digest: bytes, now: float) -> None:
         if len(self._mismatched) >= self.cache.max_entries:
             self._mismatched.clear()
-        self._mismatched[(parsed.key_id, parsed.digest)] = now
+        self._mismatched[(key_id, digest)] = now
 
     @staticmethod
-    def _negative(entry: Entry, key_id: str, cache: str) -> Decision:
+    def _negative(entry: Entry, key_id: str, cache: str, imported: bool) -> Decision:
         reason = {"revoked": Reason.REVOKED, "corrupt": Reason.CORRUPT_RECORD}.get(entry.state, Reason.UNKNOWN_KEY_ID)
-        return Decision(reason, key_id=key_id, cache=cache)
+        return Decision(reason, key_id=key_id, cache=cache, imported=imported)
 
     @staticmethod
     def _matches(digest: bytes, client: CachedClient, now: float) -> bool:

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
+from tokengate_core.lifecycle import DetailType
+
+FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep"]
 
 
 class EnvSettings(Protocol):
@@ -31,6 +33,8 @@ class FunctionSpec:
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+    #: The lifecycle events it publishes: its role may put exactly these on the deployment's bus.
+    emits: frozenset[DetailType] = frozenset()
 
     @property
     def settings(self) -> type[EnvSettings]:
@@ -96,6 +100,9 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Admin API: issue, list, revoke, rotate tokens",
         memory_mb=512,
         timeout_seconds=25,
+        emits=frozenset(
+            {DetailType.ISSUED, DetailType.UPDATED, DetailType.ROTATED, DetailType.REVOKED, DetailType.RESTORED}
+        ),
     ),
     # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
     "rotation": FunctionSpec(
@@ -106,6 +113,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
         timeout_seconds=60,
+        emits=frozenset({DetailType.ROTATED}),
     ),
     # One GetSecretValue per call; a client calls it a few times per rotation.
     "delivery": FunctionSpec(
@@ -116,6 +124,18 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
         timeout_seconds=10,
+    ),
+    # Once a day by default: pages of ListSecrets, then the records of clients changed within the
+    # longest grace window, eight at a time; minutes leave room for many thousands of clients.
+    "sweep": FunctionSpec(
+        "sweep",
+        "sweep.app.handler",
+        "SweepSettings",
+        "tokengate-sweep",
+        "Daily sweep: reports expiring clients and ending grace windows, prunes imported tokens",
+        memory_mb=256,
+        timeout_seconds=300,
+        emits=frozenset({DetailType.EXPIRING}),
     ),
 }
 
@@ -218,6 +238,8 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("get_keys", "GET", "/admin/keys"),
     AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
     AdminRoute("migrate", "POST", "/admin/migrate"),
+    # A token callers already hold becomes a client of the tenant the body names (see imports.py).
+    AdminRoute("import_client", "POST", "/admin/imports"),
 )
 
 

@@ -171,6 +171,9 @@ def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
         ({"reservedConcurrency": '{"nosuch": 1}'}, "reservedConcurrency"),
         ({"stage": "a/b"}, "stage"),
         ({"kmsKeyArn": "alias/mine"}, "kmsKeyArn"),
+        ({"tokenPrefix": "TG_"}, "tokenPrefix"),
+        ({"tokenPrefix": "tg"}, "tokenPrefix"),
+        ({"tokenPrefix": "waytoolong_"}, "tokenPrefix"),
     ):
         with pytest.raises(SettingsError, match=key):
             StackSettings.from_mapping(bad)
