@@ -20,7 +20,7 @@ from infra.functions import TokengateFunction
 from infra.nag import REASON_LIST_SECRETS, acknowledge
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
 from infra.settings import StackSettings
-from infra.table import NameTable
+from infra.table import ITEM_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import tenant_admin_resources
 
@@ -56,7 +56,14 @@ class Admin(Construct):
         log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
-        environment = AdminSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        environment = AdminSettings(
+            secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
+            usage_control=settings.usage_control,
+        ).to_env()
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
         environment[AdminSettings.env_name("table_name")] = names.table.table_name
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn
@@ -74,7 +81,7 @@ class Admin(Construct):
         )
         self.function = handler.function
         secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
-        names.grant_items(self, handler.role)
+        names.grant(self, handler.role, (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS))
 
         list_secrets = iam.Policy(
             self,

@@ -2,13 +2,18 @@
 
 Two caches bound how long a revoked token keeps working:
 
-- API Gateway's result cache (``apiCacheTtlSeconds``, small by default), keyed by the identity
-  sources; and
+- API Gateway's result cache (``apiCacheTtlSeconds``), keyed by the identity sources: off
+  whenever usage control is on (the default), since a cached allow never reaches the authorizer
+  and so never meets a rate limit, a quota or an allowlist; and
 - the authorizer's in-memory cache (TOKENGATE_CACHE_TTL_SECONDS, ``authorizerCacheTtlSeconds``).
 
-Revocation bound = the sum of the two. With API Gateway's cache on, the key also holds the route
-key and the HTTP method, because a client's scopes are per method and route: a decision cached for
-``GET /invoke`` must never answer for ``POST /invoke`` or another route.
+Revocation bound = the sum of the two (the in-memory TTL alone with API Gateway's cache off).
+With API Gateway's cache on, the key also holds the route key and the HTTP method, because a
+client's scopes are per method and route: a decision cached for ``GET /invoke`` must never answer
+for ``POST /invoke`` or another route.
+
+The authorizer keeps its usage counters in the deployment's table: it may update and read items
+there (tokengate_core.usage) and nothing else.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from constructs import Construct
 from infra.functions import TokengateFunction
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
 from infra.settings import StackSettings
+from infra.table import USAGE_COUNTER_ACTIONS, NameTable
 from tokengate_core.config import AuthorizerSettings
 from tokengate_core.routes import identity_sources
 
@@ -34,6 +40,7 @@ class Authorizer(Construct):
         *,
         settings: StackSettings,
         secrets: TokenSecrets,
+        table: NameTable,
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
         log_group: logs.ILogGroup,
@@ -41,11 +48,14 @@ class Authorizer(Construct):
         super().__init__(scope, construct_id)
         environment = AuthorizerSettings(
             secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
             cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
             log_level=settings.log_level,
             metric_tenant_dimension=settings.metric_tenant_dimension,
             metrics_namespace=settings.metrics_namespace,
         ).to_env()
+        # The table's name is a deploy-time token: it joins after validation, as in the admin function.
+        environment[AuthorizerSettings.env_name("table_name")] = table.table.table_name
         handler = TokengateFunction(
             self,
             "Handler",
@@ -58,6 +68,7 @@ class Authorizer(Construct):
         )
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS)
         self.route_authorizer = authorizers.HttpLambdaAuthorizer(
             "TokenAuthorizer",
             self.function,

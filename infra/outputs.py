@@ -14,6 +14,7 @@ OUTPUT_KEYS = (
     "AdminFunctionName",
     "RotationFunctionName",
     "DeliveryFunctionName",
+    "SweepFunctionName",
     "SecretPrefix",
     "KeyringSecretName",
     "TableName",

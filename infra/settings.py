@@ -14,9 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
+from tokengate_core.config import (
+    AuthorizerSettings,
+    ExpiryWarningDays,
+    LogLevel,
+    SecretPrefix,
+    SweepSettings,
+    TokenPrefix,
+)
+from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.observability import NAMESPACE
-from tokengate_core.routes import STAGE_DEFAULT, FunctionName
+from tokengate_core.routes import STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
 
 if TYPE_CHECKING:
     from constructs import Node  # aws-cdk-lib's: the CLI reads these settings without it
@@ -49,6 +57,9 @@ RETENTION_DAYS = {
 
 #: CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most.
 STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
+
+#: EventBridge schedule expressions: ``rate(<n> <unit>)`` or ``cron(<six fields>)``.
+SCHEDULE_PATTERN = r"^(rate\([1-9][0-9]{0,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$"
 
 #: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
 POWERTOOLS_LAYER_VERSION = 27
@@ -87,8 +98,22 @@ class StackSettings(BaseModel):
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = STAGE_DEFAULT
     #: Default: stack_secret_prefix(stack_name), filled in before validation.
     secret_prefix: SecretPrefix
-    #: API Gateway's authorizer result cache. Small by default: it adds to the revocation bound.
-    api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
+    #: The deployment's token prefix (TOKENGATE_TOKEN_PREFIX): a deployment with its own can enrol
+    #: its own pattern with secret scanners. Fixed for a deployment's life: tokens carry it.
+    token_prefix: TokenPrefix = AuthorizerSettings.default("token_prefix")
+    #: The one event bus (in the deploying account and region) the lifecycle events go to.
+    event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
+    #: When the sweep runs (an EventBridge schedule expression: rate(...) or cron(...)).
+    sweep_schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] = "rate(1 day)"
+    #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
+    expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
+    #: Per-client rate limits, quotas and IP allowlists (tokengate_core.usage), enforced by the
+    #: authorizer on every request: API Gateway's authorizer cache must then be off
+    #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.
+    usage_control: bool = True
+    #: API Gateway's authorizer result cache; off by default (usage control needs it off), and
+    #: when on it adds to the revocation bound.
+    api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
     #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).
     authorizer_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = AuthorizerSettings.default(
         "cache_ttl_seconds"
@@ -124,6 +149,17 @@ class StackSettings(BaseModel):
         if not isinstance(stack_name, str) or not re.fullmatch(STACK_NAME_PATTERN, stack_name):
             stack_name = default  # the stack name's own error is the one to report
         return {**data, "secretPrefix": stack_secret_prefix(stack_name)}
+
+    @model_validator(mode="after")
+    def _cache_fits_usage_control(self) -> StackSettings:
+        if self.api_cache_enabled and not authorizer_cache_allowed(self.usage_control):
+            raise ValueError(
+                "context keys usageControl and apiCacheTtlSeconds: with usage control on, apiCacheTtlSeconds"
+                f" must be 0 (got {self.api_cache_ttl_seconds}), since a cached allow would let requests past a"
+                " rate limit, a quota or an IP allowlist; set usageControl=false to use API Gateway's authorizer"
+                " cache (the admin API then refuses usage policies)"
+            )
+        return self
 
     @field_validator("log_retention_days")
     @classmethod
@@ -167,6 +203,9 @@ class StackSettings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
-                f"context key {'.'.join(str(p) for p in e['loc'])!s}: {e['msg']}" for e in error.errors()
+                f"context key {'.'.join(str(p) for p in e['loc'])!s}: {e['msg']}"
+                if e["loc"]
+                else str(e["msg"]).removeprefix("Value error, ")  # a rule across keys names them itself
+                for e in error.errors()
             )
             raise SettingsError(f"invalid tokengate settings: {problems}") from None

@@ -22,6 +22,7 @@ from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
+from infra.sweep import Sweep
 from infra.table import NameTable
 from tokengate_core.config import MainSettings
 from tokengate_core.keyring import secret_name as keyring_secret_name
@@ -70,6 +71,7 @@ class TokenGateStack(Stack):
             self,
             "Authorizer",
             secrets=secrets,
+            table=self.names,
             log_group=observability.function_logs["authorizer"],
             settings=settings,
             code=code,
@@ -105,12 +107,23 @@ class TokenGateStack(Stack):
             code=code,
             layer=layer,
         )
+        self.sweep = Sweep(
+            self,
+            "Sweep",
+            secrets=secrets,
+            keyring_secret=self.keyring.secret,
+            log_group=observability.function_logs["sweep"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,
             "admin": self.admin.function,
             "rotation": self.rotation.function,
             "delivery": self.delivery.function,
+            "sweep": self.sweep.function,
         }
         self.api = Api(
             self,
@@ -130,6 +143,7 @@ class TokenGateStack(Stack):
             "AdminFunctionName": self.admin.function.function_name,
             "RotationFunctionName": self.rotation.function.function_name,
             "DeliveryFunctionName": self.delivery.function.function_name,
+            "SweepFunctionName": self.sweep.function.function_name,
             "SecretPrefix": settings.secret_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,

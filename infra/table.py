@@ -1,14 +1,20 @@
-"""The deployment's DynamoDB table: which key id holds each (tenant, client name).
+"""The deployment's DynamoDB table: which key id holds each (tenant, client name), and the usage
+counters of clients with a usage policy.
 
 Key ids are random, so the table is what keeps client names unique per tenant (a conditional
 PutItem, see tokengate_core.registry, where the key schema and the TTL attribute are defined).
-On demand, because claims come one per issue; point-in-time recovery, because a lost claim lets
-a second client take a live client's name; encrypted with the AWS owned key, or with the stack's
-customer-managed key when one is configured. It is retained by `cdk destroy`, like the client
-secrets whose names it records (docs/deploy.md).
+The authorizer keeps rate-limit buckets, quota counters and hourly usage counts in it too
+(tokengate_core.usage), under their own partition keys, expired by the same TTL attribute.
+On demand, because claims come one per issue and usage writes follow the traffic of limited
+clients; point-in-time recovery, because a lost claim lets a second client take a live client's
+name; encrypted with the AWS owned key, or with the stack's customer-managed key when one is
+configured. It is retained by `cdk destroy`, like the client secrets whose names it records
+(docs/deploy.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -20,6 +26,12 @@ from tokengate_core import registry
 
 #: What the admin function does with the table (NameRegistry): claim, look up, release a name.
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
+#: What the authorizer does with it (tokengate_core.usage.DynamoUsage): take leases and add usage
+#: counts (conditional UpdateItem), read a counter after a refused lease (GetItem).
+USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
+#: What the admin function reads usage reports with (tokengate_core.usage.read_usage): one
+#: client's hourly counts, a key-condition Query on its own partition.
+USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
 
 #: DynamoDB decrypts the table key on the caller's behalf; data keys never leave DynamoDB, so
 #: reads and writes need nothing else from KMS.
@@ -54,16 +66,15 @@ class NameTable(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def grant_items(self, scope: Construct, role: iam.IRole) -> iam.Policy:
-        """A policy named NameTableAccess under ``scope``: the item calls on this table, nothing else
-        (no Scan, no Query, no other table), plus the key's Decrypt through DynamoDB for this table."""
-        statements = [
-            iam.PolicyStatement(sid="NameTable", actions=list(ITEM_ACTIONS), resources=[self.table.table_arn])
-        ]
+    def grant(self, scope: Construct, role: iam.IRole, actions: Sequence[str]) -> iam.Policy:
+        """A policy named TableAccess under ``scope``: exactly ``actions`` on this table and on
+        no other (no Scan, no index, no other table), plus the key's Decrypt through DynamoDB for
+        this table when the table has a customer-managed key."""
+        statements = [iam.PolicyStatement(sid="Table", actions=list(actions), resources=[self.table.table_arn])]
         if self.kms_key is not None:
             statements.append(
                 iam.PolicyStatement(
-                    sid="NameTableKey",
+                    sid="TableKey",
                     actions=list(KMS_ACTIONS),
                     resources=[self.kms_key.key_arn],
                     conditions={
@@ -75,4 +86,4 @@ class NameTable(Construct):
                     },
                 )
             )
-        return iam.Policy(scope, "NameTableAccess", statements=statements, roles=[role])
+        return iam.Policy(scope, "TableAccess", statements=statements, roles=[role])

@@ -106,3 +106,39 @@ def store_calls() -> list[tuple[str, str]]:
         if isinstance(method, ast.Attribute) and isinstance(method.value, ast.Attribute):
             calls.append((method.attr, method.value.attr))
     return calls
+
+
+class EventSink:
+    """Every lifecycle event on the default bus, as a subscriber sees it: a rule matching tokengate's
+    source sends them to an SQS queue of the embedded moto, read back here."""
+
+    def __init__(self) -> None:
+        import os
+
+        import boto3
+
+        from tokengate_core.lifecycle import SOURCE
+
+        # The emulator serves every service on one endpoint; SQS has no variable of its own set.
+        self._sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"])
+        events = boto3.client("events")
+        self._queue = self._sqs.create_queue(QueueName="tokengate-events")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"]
+        events.put_rule(Name="tokengate-events", EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule="tokengate-events", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+        self.raw: list[str] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The events delivered since the last drain, oldest first."""
+        received: list[dict[str, Any]] = []
+        while True:
+            messages = self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                self.raw.append(message["Body"])
+                received.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def types(self) -> list[str]:
+        return [event["detail-type"] for event in self.drain()]

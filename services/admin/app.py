@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -18,13 +19,16 @@ from tokengate_core.api import (
     ClientPage,
     ClientView,
     ErrorBody,
+    ImportClientRequest,
+    ImportedClient,
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
     MigrationReport,
     UpdateClientRequest,
+    UsageReport,
 )
-from tokengate_core.aws import make_registry, make_store
+from tokengate_core.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
@@ -46,7 +50,12 @@ def _audit(action: str, **fields: Any) -> None:
 
 
 service = ClientService(
-    store=make_store(settings, settings.kms_key_id), settings=settings, registry=make_registry(settings), audit=_audit
+    store=make_store(settings, settings.kms_key_id),
+    settings=settings,
+    registry=make_registry(settings),
+    audit=_audit,
+    events=make_publisher(settings, SPEC.service),
+    usage_query=make_usage_query(settings),
 )
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]
@@ -202,6 +211,27 @@ def rotate_keys() -> KeyRingView:
 @_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
     return service.migrate(_actor())
+
+
+@_route("client_usage", 200, "Allowed and denied requests per hour or day")
+def client_usage(
+    tenant: TenantPath,
+    client_id: ClientPath,
+    granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="ISO 8601 with zone; default 24 h or 30 d ago")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="ISO 8601 with zone; default now")] = None,
+) -> UsageReport:
+    end = to or datetime.now(UTC)
+    start = from_ or end - (timedelta(days=1) if granularity == "hour" else timedelta(days=30))
+    return service.usage(tenant, client_id, granularity, start, end)
+
+
+@_route("import_client", 201, "Imported: callers holding the token keep working (the token is never shown)")
+def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
+    imported = service.import_client(body, _actor())
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=imported)
 
 
 def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:

@@ -51,8 +51,8 @@ def _object(value: Any) -> dict[str, Any]:
     return value
 
 
-def read_event(event: Any) -> tuple[str | None, str, str, str, str | None]:
-    """(authorization, method, route key, raw path, request id) from a payload 2.0 event.
+def read_event(event: Any) -> tuple[str | None, str, str, str, str | None, str | None]:
+    """(authorization, method, route key, raw path, request id, source IP) from a payload 2.0 event.
 
     Hand-checked rather than a pydantic model: this is the authorizer's cold path. Every field
     must have its documented type or the event is refused; absent optional fields take API
@@ -76,15 +76,16 @@ def read_event(event: Any) -> tuple[str | None, str, str, str, str | None]:
         _text(event.get("routeKey"), "$default"),
         _text(event.get("rawPath"), "/"),
         _text(context.get("requestId"), "") or None,
+        _text(http.get("sourceIp"), "") or None,
     )
 
 
 def decide(event: Any) -> tuple[Decision, str | None]:
     try:
-        authorization, method, route_key, raw_path, request_id = read_event(event)
+        authorization, method, route_key, raw_path, request_id, source_ip = read_event(event)
     except InvalidEvent:
         return Decision(Reason.INVALID_EVENT), None
-    return authorizer.decide(authorization, method, route_key, raw_path), request_id
+    return authorizer.decide(authorization, method, route_key, raw_path, source_ip), request_id
 
 
 def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
@@ -111,8 +112,11 @@ def _record(decision: Decision, request_id: str | None) -> None:
         "tenant": decision.tenant,
         "cache": decision.cache,
         "grace": decision.grace,
+        "imported": decision.imported,
         "correlation_id": request_id,
     }
+    if decision.degraded:
+        fields["usage_degraded"] = True  # DynamoDB failed: the fail-open/closed rule decided
     emit_decision(
         SPEC.service,
         METRIC_AUTHORIZED if decision.allowed else METRIC_DENIED,

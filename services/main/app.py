@@ -27,6 +27,9 @@ class CallerContext(BaseModel):
     client_id: str
     client_name: str
     scopes: str = ""
+    #: Set when the client's policy says ``on_limit: tell_integration`` and a limit was reached.
+    usage_limited: str | None = None
+    retry_after: int | None = None
 
 
 # The event carries the caller's token in its Authorization header: logged only redacted.
@@ -37,6 +40,13 @@ def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, 
     authorizer = event.request_context.authorizer
     caller = CallerContext.model_validate(authorizer.get_lambda or {})
     logger.info("invoked", extra={"tenant": caller.tenant, "client_id": caller.client_id})
+    if caller.usage_limited is not None:
+        # The authorizer let a limited request through so that this answer could be a 429.
+        return {
+            "statusCode": 429,
+            "headers": {"content-type": "application/json", "retry-after": str(caller.retry_after or 1)},
+            "body": json.dumps({"message": "Too Many Requests", "reason": caller.usage_limited}),
+        }
     return {
         "statusCode": 200,
         "headers": {"content-type": "application/json"},

@@ -7,7 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tokengate_core.models import ClientName, GraceSeconds, ReaderArn, RotationDays, Scopes
+from tokengate_core.models import (
+    AllowedCidrs,
+    ClientName,
+    GraceSeconds,
+    OnLimit,
+    Quota,
+    RateLimit,
+    ReaderArn,
+    RotationDays,
+    Scopes,
+    Tenant,
+)
+from tokengate_core.tokens import IMPORTED_PATTERN
 
 Status = Literal["active", "disabled", "expired", "revoked"]
 TOKEN_FETCH_DESCRIPTION = (
@@ -15,6 +27,20 @@ TOKEN_FETCH_DESCRIPTION = (
     " or the previous one during its grace window): how a rotated token reaches a client that has no"
     " IAM identity. Whoever holds the previous token during grace can fetch the new one, so"
     " rotation is hygiene and revocation is the answer to a leak."
+)
+
+
+RATE_LIMIT_DESCRIPTION = (
+    "Token bucket: requests_per_second refill, burst at once; enforced by the authorizer across all its"
+    " containers (see docs/architecture.md for the accuracy bound)"
+)
+QUOTA_DESCRIPTION = "At most limit allowed requests per calendar day or month (UTC); resets at the period's start"
+CIDRS_DESCRIPTION = "Networks the client may call from (requestContext.http.sourceIp); absent or null: anywhere"
+ON_LIMIT_DESCRIPTION = (
+    "deny: a limited request is refused with 403 by the stage and never reaches the integration;"
+    " tell_integration: it reaches the integration with usage_limited and retry_after in the"
+    " authorizer context, so the integration can answer 429 with Retry-After (an IP outside"
+    " allowed_cidrs is always refused)"
 )
 
 
@@ -36,6 +62,10 @@ class IssueClientRequest(_Body):
         description="IAM principal allowed to read this client's own secret (picks up rotations)",
     )
     token_fetch: bool = Field(default=False, description=TOKEN_FETCH_DESCRIPTION)
+    rate_limit: RateLimit | None = Field(default=None, description=RATE_LIMIT_DESCRIPTION)
+    quota: Quota | None = Field(default=None, description=QUOTA_DESCRIPTION)
+    allowed_cidrs: AllowedCidrs | None = Field(default=None, description=CIDRS_DESCRIPTION)
+    on_limit: OnLimit = Field(default="deny", description=ON_LIMIT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_expiry(self) -> IssueClientRequest:
@@ -43,6 +73,28 @@ class IssueClientRequest(_Body):
             raise ValueError("give expires_at or ttl_seconds, not both")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise ValueError("expires_at needs a time zone")
+        return self
+
+
+class ImportClientRequest(IssueClientRequest):
+    """A client whose current token is one its callers already hold (see tokengate_core.imports).
+
+    Deployment-wide (the keyring maps every imported token), so the tenant is in the body."""
+
+    tenant: Tenant
+    token: str = Field(
+        pattern=f"^{IMPORTED_PATTERN}$",
+        repr=False,
+        description="The token to take over: visible ASCII, 8-512 characters. Only its SHA-256 is kept.",
+    )
+    allow_weak: bool = Field(
+        default=False, description="Import a short or low-entropy token anyway (the answer warns about it)"
+    )
+
+    @model_validator(mode="after")
+    def _no_reader(self) -> ImportClientRequest:
+        if self.reader_arn is not None:
+            raise ValueError("an imported client has no token of ours for a reader to read: give no reader_arn")
         return self
 
 
@@ -55,12 +107,16 @@ class UpdateClientRequest(_Body):
     rotation_period_days: RotationDays | None = None
     grace_seconds: GraceSeconds | None = None
     token_fetch: bool | None = Field(default=None, description=TOKEN_FETCH_DESCRIPTION)
+    rate_limit: RateLimit | None = Field(default=None, description=f"{RATE_LIMIT_DESCRIPTION}; null clears")
+    quota: Quota | None = Field(default=None, description=f"{QUOTA_DESCRIPTION}; null clears")
+    allowed_cidrs: AllowedCidrs | None = Field(default=None, description=f"{CIDRS_DESCRIPTION}; null clears")
+    on_limit: OnLimit | None = Field(default=None, description=ON_LIMIT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _something(self) -> UpdateClientRequest:
         if not self.model_fields_set:
             raise ValueError("nothing to update")
-        for name in ("enabled", "scopes", "grace_seconds", "token_fetch"):
+        for name in ("enabled", "scopes", "grace_seconds", "token_fetch", "on_limit"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
@@ -93,14 +149,26 @@ class ClientView(BaseModel):
     rotation: RotationView | None = None
     reader_arn: str | None = None
     token_fetch: bool | None = None
+    rate_limit: RateLimit | None = None
+    quota: Quota | None = None
+    allowed_cidrs: list[str] | None = None
+    on_limit: OnLimit | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    imported: bool | None = Field(
+        default=None, description="The current token is an imported one (until the client's first rotation)"
+    )
 
 
 class IssuedClient(BaseModel):
     client: ClientView
     token: str = Field(description="Shown once: store it now; tokengate cannot show it again")
     notice: str = "This token is shown once. Store it securely; it cannot be retrieved again from this API."
+
+
+class ImportedClient(BaseModel):
+    client: ClientView
+    warnings: list[str] = Field(default_factory=list, description="Why the imported token is weak, if it is")
 
 
 class ClientPage(BaseModel):
@@ -132,3 +200,19 @@ class MigrationReport(BaseModel):
     names_claimed: int = Field(description="Client names newly recorded as taken")
     legacy_key_ids: int = Field(description="Clients whose untagged tokens stay accepted until they rotate")
     conflicts: list[str] = Field(description="Clients whose name another client already holds")
+
+
+class UsageBucket(BaseModel):
+    start: datetime
+    allowed: int
+    denied: dict[str, int] = Field(description="Denied requests by reason")
+
+
+class UsageReport(BaseModel):
+    client_id: str
+    granularity: Literal["hour", "day"]
+    buckets: list[UsageBucket] = Field(description="Periods with any traffic, oldest first")
+    notice: str = (
+        "Counted by the authorizer for clients with a usage policy, flushed every few seconds per container;"
+        " the newest bucket may still grow."
+    )

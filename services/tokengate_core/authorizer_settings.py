@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from tokengate_core import tokens
 from tokengate_core.observability import NAMESPACE as DEFAULT_NAMESPACE
 
 #: Set by the Lambda runtime, and only there: the handler's settings are being read at a cold start.
@@ -30,6 +31,8 @@ DEFAULT_SECRET_PREFIX = "tokengate/clients/"
 CONNECT_TIMEOUT = (0.0, 10.0, 1.0)
 READ_TIMEOUT = (0.0, 30.0, 1.0)
 MAX_ATTEMPTS = (1, 5, 2)
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+DEFAULT_TABLE_NAME = "tokengate"
 #: ASCII letters, digits and ``. - _ / # :``, not starting with ``:``, 255 at most; ``AWS/`` is reserved.
 NAMESPACE_PATTERN = r"^[A-Za-z0-9._/#-][A-Za-z0-9._/#:-]{0,254}$"
 
@@ -137,10 +140,15 @@ class AuthorizerSettings:
     each of those into one paid read per request; the cache bound has one for the same reason.
 
     Every decision is a metric by reason; the per-tenant dimension set is opt-in because each
-    tenant then adds custom metrics that CloudWatch bills per metric and month."""
+    tenant then adds custom metrics that CloudWatch bills per metric and month.
+
+    Usage control (tokengate_core.usage) reads the deployment's table with a short timeout and one
+    attempt: a decision waits at most that long. When DynamoDB fails, rate limits let requests
+    through and quotas refuse them, unless these say otherwise."""
 
     FIELDS: ClassVar[dict[str, _Kind]] = {
         "secret_prefix": _Text(SECRET_PREFIX_PATTERN, DEFAULT_SECRET_PREFIX),
+        "token_prefix": _Text(tokens.PREFIX_PATTERN, tokens.DEFAULT_PREFIX),
         "sm_connect_timeout_seconds": _Number(float, *CONNECT_TIMEOUT, exclusive_low=True),
         "sm_read_timeout_seconds": _Number(float, *READ_TIMEOUT, exclusive_low=True),
         "sm_max_attempts": _Number(int, *MAX_ATTEMPTS),
@@ -151,10 +159,15 @@ class AuthorizerSettings:
         "cache_max_entries": _Number(int, 1000, 1_000_000, 100_000),
         "metric_tenant_dimension": _Flag(False),
         "metrics_namespace": _Text(NAMESPACE_PATTERN, DEFAULT_NAMESPACE, reserved_prefix="AWS/"),
+        "table_name": _Text(TABLE_NAME_PATTERN, DEFAULT_TABLE_NAME),
+        "usage_timeout_seconds": _Number(float, 0, 5, 0.5, exclusive_low=True),
+        "rate_limit_fail_open": _Flag(True),
+        "quota_fail_open": _Flag(False),
     }
     ALIASES: ClassVar[dict[str, str]] = {"log_level": LOG_LEVEL_ENV}
 
     secret_prefix: str
+    token_prefix: str
     sm_connect_timeout_seconds: float
     sm_read_timeout_seconds: float
     sm_max_attempts: int
@@ -165,6 +178,10 @@ class AuthorizerSettings:
     cache_max_entries: int
     metric_tenant_dimension: bool
     metrics_namespace: str
+    table_name: str
+    usage_timeout_seconds: float
+    rate_limit_fail_open: bool
+    quota_fail_open: bool
 
     def __init__(self, **values: Any) -> None:
         unknown = set(values) - set(self.FIELDS)

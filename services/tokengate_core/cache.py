@@ -8,9 +8,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 State = Literal["found", "unknown", "revoked", "corrupt"]
+
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+
+    IPNetwork = IPv4Network | IPv6Network
+else:
+    IPNetwork = object
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePolicy:
+    """A client's usage policy as the authorizer enforces it (see tokengate_core.usage)."""
+
+    rate: tuple[float, int] | None  # (requests per second, burst)
+    quota: tuple[int, str] | None  # (limit, "day" | "month")
+    networks: tuple[IPNetwork, ...] | None
+    on_limit: str  # "deny" | "tell_integration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +46,7 @@ class CachedClient:
     grace_context: dict[str, str] | None  # the context when the previous token is used in grace
     patterns: tuple[re.Pattern[str], ...]
     token_fetch: bool
+    policy: UsagePolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)

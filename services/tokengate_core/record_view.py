@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tokengate_core import tokens
-from tokengate_core.cache import CachedClient
+from tokengate_core.cache import CachedClient, IPNetwork, UsagePolicy
 
 TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
 CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
@@ -24,6 +24,13 @@ SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0
 MAX_SCOPES = 32
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 SCHEMA_VERSION = 1
+#: Usage policy limits (the admin API's models take them from here).
+MAX_RATE_PER_SECOND = 100_000.0
+MAX_BURST = 1_000_000
+MAX_QUOTA = 10**12
+QUOTA_PERIODS = ("day", "month")
+MAX_CIDRS = 64
+ON_LIMIT = ("deny", "tell_integration")
 #: The authorizer context key (and, through the stage's response mapping, the response header
 #: ``Tokengate-Token-Status``) that tells a client whether it used its current token.
 TOKEN_STATUS_KEY = "token_status"
@@ -63,9 +70,68 @@ def scope_regex(scope: str) -> re.Pattern[str]:
     return re.compile(rf"^{method_re} {''.join(parts)}$", re.DOTALL)
 
 
+def parse_network(value: str) -> IPNetwork:
+    """One allowlist entry: a network with no host bits set, never ``/0`` (null means anywhere)."""
+    import ipaddress  # only clients with an allowlist pay for it
+
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"not a network with its host bits clear: {value[:64]!r}") from None
+    if network.prefixlen == 0:
+        raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
+    return network
+
+
+def _number(value: Any, name: str, low: float, high: float, *, whole: bool, open_low: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+        raise RecordError(f"invalid {name}")
+    if not ((value > low if open_low else value >= low) and value <= high):
+        raise RecordError(f"invalid {name}")
+    return value
+
+
+def _policy(data: dict[str, Any]) -> UsagePolicy | None:
+    rate = data.get("rate_limit")
+    quota = data.get("quota")
+    cidrs = data.get("allowed_cidrs")
+    on_limit = data.get("on_limit", "deny")
+    if on_limit not in ON_LIMIT:
+        raise RecordError("invalid on_limit")
+    if rate is None and quota is None and cidrs is None:
+        return None
+    policy_rate = None
+    if rate is not None:
+        if not isinstance(rate, dict) or set(rate) != {"requests_per_second", "burst"}:
+            raise RecordError("invalid rate_limit")
+        per_second = _number(
+            rate["requests_per_second"], "rate_limit", 0, MAX_RATE_PER_SECOND, whole=False, open_low=True
+        )
+        policy_rate = (float(per_second), int(_number(rate["burst"], "rate_limit", 1, MAX_BURST, whole=True)))
+    policy_quota = None
+    if quota is not None:
+        if not isinstance(quota, dict) or set(quota) != {"limit", "period"} or quota["period"] not in QUOTA_PERIODS:
+            raise RecordError("invalid quota")
+        policy_quota = (int(_number(quota["limit"], "quota", 1, MAX_QUOTA, whole=True)), str(quota["period"]))
+    networks = None
+    if cidrs is not None:
+        if (
+            not isinstance(cidrs, list)
+            or not 1 <= len(cidrs) <= MAX_CIDRS
+            or not all(isinstance(c, str) for c in cidrs)
+        ):
+            raise RecordError("invalid allowed_cidrs")
+        try:
+            networks = tuple(parse_network(c) for c in cidrs)
+        except ValueError:
+            raise RecordError("invalid allowed_cidrs") from None
+    return UsagePolicy(rate=policy_rate, quota=policy_quota, networks=networks, on_limit=str(on_limit))
+
+
 def _str(data: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not pattern.match(value):
+    # fullmatch: with match, ``$`` would also accept a final newline, which the model refuses.
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise RecordError(f"invalid {name}")
     return value
 
@@ -104,21 +170,27 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
     if data.get("key_id") != key_id:
         raise RecordError("invalid key_id")
     token = data.get("token")
-    if not isinstance(token, str):
-        raise RecordError("invalid token")
-    try:
-        parsed = tokens.parse(token)
-    except tokens.TokenFormatError:
-        raise RecordError("invalid token") from None
-    if parsed.key_id != key_id:
-        raise RecordError("invalid token")
+    imported = data.get("imported_sha256")
+    if token is None and "token" in data and imported is not None:
+        # An imported client: its current token is the one it brought, known by digest only.
+        current_digest = bytes.fromhex(_str(data, "imported_sha256", _DIGEST))
+    else:
+        if not isinstance(token, str) or imported is not None:
+            raise RecordError("invalid token")
+        try:
+            parsed = tokens.parse(token)
+        except tokens.TokenFormatError:
+            raise RecordError("invalid token") from None
+        if parsed.key_id != key_id:
+            raise RecordError("invalid token")
+        current_digest = parsed.digest
     tenant = _str(data, "tenant", _TENANT)
     client_name = _str(data, "client_name", _CLIENT_NAME)
     scopes = data.get("scopes")
     if (
         not isinstance(scopes, list)
         or not 1 <= len(scopes) <= MAX_SCOPES
-        or not all(isinstance(s, str) and _SCOPE.match(s) for s in scopes)
+        or not all(isinstance(s, str) and _SCOPE.fullmatch(s) for s in scopes)
     ):
         raise RecordError("invalid scopes")
     enabled = _bool(data, "enabled", True)
@@ -148,7 +220,7 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
         tenant=tenant,
         client_name=client_name,
         scopes=tuple(scopes),
-        current_digest=parsed.digest,
+        current_digest=current_digest,
         previous_digest=previous_digest,
         previous_valid_until=previous_until,
         enabled=enabled,
@@ -157,4 +229,5 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
         grace_context=grace_context,
         patterns=tuple(scope_regex(s) for s in scopes),
         token_fetch=token_fetch,
+        policy=_policy(data),
     )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def template_json() -> dict[str, Any]:
-    """The default stack (API Gateway's authorizer cache on, AWS managed key)."""
+    """The default stack (usage control on, so API Gateway's authorizer cache off; AWS managed key)."""
     return synth_template()
 
 

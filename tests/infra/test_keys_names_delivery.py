@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.api import authorizer_response_parameters
 from infra.secrets import READ_ACTIONS
-from infra.table import ITEM_ACTIONS
+from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
 from tests.infra.test_template import (
     DEFAULT_PREFIX,
     actions_of,
@@ -22,7 +22,7 @@ from tests.infra.test_template import (
 )
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core import keyring, registry
-from tokengate_core.config import AdminSettings
+from tokengate_core.config import AdminSettings, AuthorizerSettings
 from tokengate_core.record_view import TOKEN_STATUS_KEY
 from tokengate_core.routes import (
     DELIVERY_ROUTE,
@@ -72,7 +72,7 @@ def test_the_table_has_the_registry_key_schema_on_demand_with_recovery_ttl_and_r
     assert props["TimeToLiveSpecification"] == {"AttributeName": registry.TTL_ATTRIBUTE, "Enabled": True}
     # SSEEnabled false is DynamoDB's AWS owned key: encrypted at rest, at no charge.
     assert props["SSESpecification"] == {"SSEEnabled": False}
-    assert "TableName" not in props, "CloudFormation names it; the admin function reads the name from its env"
+    assert "TableName" not in props, "CloudFormation names it; the functions read the name from their env"
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
 
@@ -85,16 +85,29 @@ def test_with_a_customer_managed_key_the_table_is_encrypted_with_it(variant_json
     }
 
 
-def test_the_admin_function_gets_the_table_name_from_the_stack(
+def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
         table_id, _ = the_table(tpl)
-        admin = tpl["Resources"][function_ids(tpl)["admin"]]["Properties"]
-        assert admin["Environment"]["Variables"][AdminSettings.env_name("table_name")] == {"Ref": table_id}
+        named: tuple[tuple[FunctionName, type[AdminSettings] | type[AuthorizerSettings]], ...] = (
+            ("admin", AdminSettings),
+            ("authorizer", AuthorizerSettings),
+        )
+        for name, settings in named:
+            env = tpl["Resources"][function_ids(tpl)[name]]["Properties"]["Environment"]["Variables"]
+            assert env[settings.env_name("table_name")] == {"Ref": table_id}, name
 
 
-def test_only_the_admin_function_touches_the_table_and_only_with_item_calls(
+#: Which functions touch the table, and with what (each set is checked against the code that calls it
+#: in tests/infra/test_usage_control_stack.py).
+TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
+    "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
+    "authorizer": USAGE_COUNTER_ACTIONS,
+}
+
+
+def test_only_the_admin_and_the_authorizer_touch_the_table_each_with_its_own_item_calls(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
@@ -102,17 +115,17 @@ def test_only_the_admin_function_touches_the_table_and_only_with_item_calls(
         statements = statements_by_function(tpl)
         for name, granted in statements.items():
             dynamodb = [s for s in granted if actions_of([s], "dynamodb:")]
-            if name != "admin":
+            if name not in TABLE_ACTIONS:
                 assert dynamodb == [], name
                 continue
             assert dynamodb == [
                 {
-                    "Action": sorted(ITEM_ACTIONS),
+                    "Action": sorted(TABLE_ACTIONS[name]),
                     "Effect": "Allow",
                     "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
-                    "Sid": "NameTable",
+                    "Sid": "Table",
                 }
-            ]
+            ], name
         assert not [
             s
             for p in resources(tpl, "AWS::IAM::Policy").values()
@@ -121,23 +134,26 @@ def test_only_the_admin_function_touches_the_table_and_only_with_item_calls(
         ]
 
 
-def test_with_a_customer_managed_key_the_admin_may_decrypt_only_through_dynamodb_for_the_table(
+def test_with_a_customer_managed_key_table_users_may_decrypt_only_through_dynamodb_for_the_table(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
-    assert not [s for s in statements_by_function(template_json)["admin"] if s.get("Sid") == "NameTableKey"]
+    for granted in statements_by_function(template_json).values():
+        assert not [s for s in granted if s.get("Sid") == "TableKey"]
     table_id, _ = the_table(variant_json)
-    (statement,) = [s for s in statements_by_function(variant_json)["admin"] if s.get("Sid") == "NameTableKey"]
-    assert statement["Action"] == "kms:Decrypt"
-    assert statement["Resource"] == KMS_KEY_ARN
-    assert statement["Condition"] == {
-        "StringEquals": {
-            "kms:ViaService": {"Fn::Join": ["", ["dynamodb.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
-            "kms:EncryptionContext:aws:dynamodb:tableName": {"Ref": table_id},
-        }
-    }
     for name, granted in statements_by_function(variant_json).items():
-        if name != "admin":
-            assert not [s for s in granted if s.get("Sid") == "NameTableKey"], name
+        keys = [s for s in granted if s.get("Sid") == "TableKey"]
+        if name not in TABLE_ACTIONS:
+            assert not keys, name
+            continue
+        (statement,) = keys
+        assert statement["Action"] == "kms:Decrypt"
+        assert statement["Resource"] == KMS_KEY_ARN
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "kms:ViaService": {"Fn::Join": ["", ["dynamodb.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
+                "kms:EncryptionContext:aws:dynamodb:tableName": {"Ref": table_id},
+            }
+        }
 
 
 # -- the signing keyring ----------------------------------------------------------------------------

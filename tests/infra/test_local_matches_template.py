@@ -26,7 +26,10 @@ DEPLOYED_ONLY: dict[FunctionName, set[str]] = {
     "admin": {AdminSettings.env_name("rotation_function_arn"), AdminSettings.env_name("kms_key_id")},
 }
 #: Set in both, to a resource's name in AWS (a CloudFormation reference) and to the default locally.
-NAMED_BY_THE_STACK: dict[FunctionName, set[str]] = {"admin": {AdminSettings.env_name("table_name")}}
+NAMED_BY_THE_STACK: dict[FunctionName, set[str]] = {
+    "admin": {AdminSettings.env_name("table_name")},
+    "authorizer": {AuthorizerSettings.env_name("table_name")},
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +81,11 @@ def test_routes_stage_and_payload_format_match(template: dict[str, Any]) -> None
     assert [s["StageName"] for s in resources(template, "AWS::ApiGatewayV2::Stage")] == [STAGE_DEFAULT]
 
 
-@pytest.mark.parametrize("api_cache_ttl", [None, 0])
-def test_the_authorizer_is_applied_alike(api_cache_ttl: int | None) -> None:
-    context = {} if api_cache_ttl is None else {"apiCacheTtlSeconds": api_cache_ttl}
+@pytest.mark.parametrize(
+    "context", [{}, {"usageControl": False, "apiCacheTtlSeconds": 5}], ids=["usage-control", "api-cache"]
+)
+def test_the_authorizer_is_applied_alike(context: dict[str, Any]) -> None:
+    settings = StackSettings.from_mapping(context)
     (authorizer,) = resources(synth_template(context), "AWS::ApiGatewayV2::Authorizer")
     assert authorizer["AuthorizerType"] == "REQUEST"
     assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
@@ -88,7 +93,7 @@ def test_the_authorizer_is_applied_alike(api_cache_ttl: int | None) -> None:
     cached = authorizer["AuthorizerResultTtlInSeconds"] > 0
     local = list(CACHED_IDENTITY_SOURCES) if cached else [IDENTITY_SOURCE]
     assert authorizer["IdentitySource"] == local
-    assert cached is (api_cache_ttl is None)
+    assert cached is (not settings.usage_control)
 
 
 def test_the_gateway_maps_exactly_the_headers_and_status_codes_the_template_maps(template: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ def test_printed_policy_names_each_route_and_method_of_one_tenant_in_one_stage(
                     f"{API}/dev/DELETE/admin/tenants/acme/clients/*",
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/restore",
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/rotate",
+                    f"{API}/dev/GET/admin/tenants/acme/clients/*/usage",
                 ],
             }
         ],
@@ -149,20 +150,30 @@ def test_bad_inputs_are_refused() -> None:
 
 def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
     settings = StackSettings.from_mapping(
-        {"apiCacheTtlSeconds": "10", "authorizerCacheTtlSeconds": "20", "reservedConcurrency": '{"admin": 2}'}
+        {
+            "usageControl": "false",
+            "apiCacheTtlSeconds": "10",
+            "authorizerCacheTtlSeconds": "20",
+            "reservedConcurrency": '{"admin": 2}',
+        }
     )
-    assert settings.api_cache_ttl_seconds == 10
+    assert settings.usage_control is False and settings.api_cache_ttl_seconds == 10
     assert settings.reserved_concurrency == {"admin": 2}
     assert settings.revocation_bound_seconds == 30
     defaults = StackSettings()
     assert defaults.stack_name == "TokenGate" and defaults.stage == "dev"
-    assert defaults.revocation_bound_seconds == 5 + 30
+    # Usage control on, API Gateway's cache off: the in-memory TTL alone bounds a revocation.
+    assert defaults.usage_control is True and defaults.api_cache_ttl_seconds == 0
+    assert defaults.revocation_bound_seconds == defaults.authorizer_cache_ttl_seconds == 30
     for bad, key in (
         ({"logRetentionDays": "31"}, "logRetentionDays"),
         ({"secretPrefix": "no-trailing-slash"}, "secretPrefix"),
         ({"reservedConcurrency": '{"nosuch": 1}'}, "reservedConcurrency"),
         ({"stage": "a/b"}, "stage"),
         ({"kmsKeyArn": "alias/mine"}, "kmsKeyArn"),
+        ({"tokenPrefix": "TG_"}, "tokenPrefix"),
+        ({"tokenPrefix": "tg"}, "tokenPrefix"),
+        ({"tokenPrefix": "waytoolong_"}, "tokenPrefix"),
     ):
         with pytest.raises(SettingsError, match=key):
             StackSettings.from_mapping(bad)

@@ -8,7 +8,8 @@ from typing import Any
 KMS_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ALARM_TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:tokengate-ops"
 VARIANT_CONTEXT: dict[str, Any] = {
-    "apiCacheTtlSeconds": "0",  # strings, as `-c key=value` delivers them
+    "usageControl": "false",  # strings, as `-c key=value` delivers them
+    "apiCacheTtlSeconds": "60",  # allowed only without usage control
     "kmsKeyArn": KMS_KEY_ARN,
     "stage": "prod",
     "secretPrefix": "acme/tokens/",
@@ -16,4 +17,5 @@ VARIANT_CONTEXT: dict[str, Any] = {
     "reservedConcurrency": '{"authorizer": 20}',
     "metricTenantDimension": "true",
     "alarmTopicArn": ALARM_TOPIC_ARN,
+    "tokenPrefix": "acme_",
 }

@@ -165,3 +165,18 @@ def test_concurrent_invocations_get_separate_containers() -> None:
 def test_timeouts_come_from_one_table() -> None:
     assert set(FUNCTION_TIMEOUT_SECONDS) == set(FUNCTIONS)
     assert FUNCTION_TIMEOUT_SECONDS["authorizer"] < FUNCTION_TIMEOUT_SECONDS["admin"] <= 30
+
+
+def test_each_idle_reaches_idle_containers_only_and_returns_them_to_service() -> None:
+    runtime = FunctionRuntime("authorizer", function_environment("authorizer", {}), "us-east-1", "1" * 12)
+    busy, idle = runtime._acquire(), runtime._acquire()
+    runtime._release(idle)
+    reached: list[Any] = []
+    try:
+        assert runtime.each_idle(reached.append) == 1
+        assert reached == [idle.module]
+        assert runtime._acquire() is idle, "back in service"
+        runtime._release(idle)
+    finally:
+        runtime._release(busy)
+        runtime.shutdown()

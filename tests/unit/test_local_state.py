@@ -91,7 +91,7 @@ def test_due_clients_are_rotated_through_the_four_steps(
     assert "AWSCURRENT" in meta["VersionIdsToStages"][runs[0].version_id]
     assert "AWSPREVIOUS" in [s for stages in meta["VersionIdsToStages"].values() for s in stages]
     record = store.get(daily)
-    assert record.token.get_secret_value() != old_token
+    assert record.own_token != old_token
     assert record.previous is not None and record.previous.sha256 == tokens.digest(old_token).hex()
     assert record.rotated_at is not None
 
@@ -119,7 +119,7 @@ def test_a_failing_step_stops_the_rotation_and_keeps_the_current_token(
 
     runs = RotationScheduler(store, invoke).run_due(datetime.now(UTC) + timedelta(days=2))
     assert [(r.key_id, r.failed_step) for r in runs] == [(client_id, "testSecret")]
-    assert store.get(client_id).token.get_secret_value() == token
+    assert store.get(client_id).own_token == token
 
 
 def test_the_timer_runs_checks_until_stopped(store: SecretsStore) -> None:
@@ -203,7 +203,7 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     ]
     # Still restorable, with the token it had.
     service.restore("acme", gone, ACTOR)
-    assert make_store(AdminSettings()).get(gone).token.get_secret_value() == gone_token
+    assert make_store(AdminSettings()).get(gone).own_token == gone_token
 
 
 def test_deleted_date_is_when_the_revoke_was_asked_for(

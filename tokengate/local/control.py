@@ -1,16 +1,21 @@
-"""The local stack's own controls: run the rotation scheduler now, as if time had passed.
+"""The local stack's own controls: do now what would otherwise wait for time to pass.
 
-In AWS, Secrets Manager rotates a client when its period is up; locally the scheduler does, on
-the real clock. To show or test a scheduled rotation without waiting days,
-``tokengate local rotate-due --advance DAYS`` asks the running stack to run its scheduler once,
-picking the clients due DAYS from now. Only that choice uses the advanced clock: the rotation
-itself happens now, so the old token's grace window runs on the real clock (a client issued
-with a short ``grace_seconds`` shows its end within seconds), and the authorizer decides as it
-always does.
+- ``POST /.local/rotate-due``: run the rotation scheduler now, as if time had passed. In AWS,
+  Secrets Manager rotates a client when its period is up; locally the scheduler does, on the real
+  clock. To show or test a scheduled rotation without waiting days,
+  ``tokengate local rotate-due --advance DAYS`` asks the running stack to run its scheduler once,
+  picking the clients due DAYS from now. Only that choice uses the advanced clock: the rotation
+  itself happens now, so the old token's grace window runs on the real clock (a client issued
+  with a short ``grace_seconds`` shows its end within seconds), and the authorizer decides as it
+  always does.
+- ``POST /.local/flush-usage``: every idle authorizer container writes its usage counts now. An
+  authorizer writes a client's counts on that client's first request after its flush interval
+  (tokengate_core.usage.FLUSH_SECONDS), so a usage report may lag the traffic; locally, this
+  makes it current without waiting (the stack also does it when it stops).
 
-The endpoint sits outside every stage (``/.local/...``: no stage name can contain a dot), answers
-only callers on the loopback interface, and only requests SigV4-signed by the local admin, so it
-adds nothing a client of the emulated API could reach.
+The endpoints sit outside every stage (``/.local/...``: no stage name can contain a dot), answer
+only callers on the loopback interface, and only requests SigV4-signed by the local admin, so they
+add nothing a client of the emulated API could reach.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from tokengate.local.principals import execute_api_arn
 from tokengate.local.scheduler import RotationScheduler
 
 ROTATE_DUE_PATH = "/.local/rotate-due"
+FLUSH_USAGE_PATH = "/.local/flush-usage"
 #: The execute-api "stage" the local admin's signature is checked against (its grant covers all).
 CONTROL_STAGE = ".local"
 MAX_ADVANCE_DAYS = 3650.0
@@ -60,6 +66,30 @@ def parse_advance(body: bytes) -> float:
     return float(value)
 
 
+async def _admitted(request: Request, verifier: SigV4Verifier, resource: str) -> tuple[bytes, Response | None]:
+    """The request's body, and the refusal to answer instead when the caller is not the local admin
+    calling from loopback."""
+    if not _loopback(request.client.host if request.client else None):
+        return b"", _json(403, {"message": "Forbidden"})
+    body = await request.body()
+    call = IncomingCall(
+        method=request.method.upper(),
+        scheme=request.url.scheme,
+        raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
+        body=body,
+    )
+    identity = verifier.verify(call, resource)
+    if isinstance(identity, Denial):
+        return body, _json(identity.status, {"message": identity.message})
+    return body, None
+
+
+def _resource(api_arn: str, path: str) -> str:
+    return execute_api_arn(api_arn, CONTROL_STAGE, "POST", path.removeprefix("/.local"))
+
+
 class RotateDueEndpoint:
     """``POST /.local/rotate-due``: run the scheduler once with its clock advanced."""
 
@@ -72,24 +102,13 @@ class RotateDueEndpoint:
     ) -> None:
         self._scheduler = scheduler
         self._verifier = verifier
-        self._resource = execute_api_arn(api_arn, CONTROL_STAGE, "POST", ROTATE_DUE_PATH.removeprefix("/.local"))
+        self._resource = _resource(api_arn, ROTATE_DUE_PATH)
         self._clock = clock
 
     async def handle(self, request: Request) -> Response:
-        if not _loopback(request.client.host if request.client else None):
-            return _json(403, {"message": "Forbidden"})
-        body = await request.body()
-        call = IncomingCall(
-            method=request.method.upper(),
-            scheme=request.url.scheme,
-            raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
-            body=body,
-        )
-        identity = self._verifier.verify(call, self._resource)
-        if isinstance(identity, Denial):
-            return _json(identity.status, {"message": identity.message})
+        body, refused = await _admitted(request, self._verifier, self._resource)
+        if refused is not None:
+            return refused
         try:
             advance = parse_advance(body)
         except ValueError as error:
@@ -107,3 +126,20 @@ class RotateDueEndpoint:
                 ],
             },
         )
+
+
+class FlushUsageEndpoint:
+    """``POST /.local/flush-usage``: ``flush()`` writes the authorizers' usage counts and says how
+    many containers it reached."""
+
+    def __init__(self, flush: Callable[[], int], verifier: SigV4Verifier, api_arn: str) -> None:
+        self._flush = flush
+        self._verifier = verifier
+        self._resource = _resource(api_arn, FLUSH_USAGE_PATH)
+
+    async def handle(self, request: Request) -> Response:
+        _, refused = await _admitted(request, self._verifier, self._resource)
+        if refused is not None:
+            return refused
+        containers = await run_in_threadpool(self._flush)
+        return _json(200, {"containers": containers})

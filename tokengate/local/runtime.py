@@ -151,6 +151,24 @@ class FunctionRuntime:
         except (TypeError, ValueError):
             return Invocation(error="Runtime.MarshalError")
 
+    def each_idle(self, action: Callable[[ModuleType], None]) -> int:
+        """Run ``action`` on the module of every idle container; return how many it ran on.
+
+        Lambda offers nothing like it: the local stack's controls use it to do now what a
+        container would do on a later invocation (write its usage counts). The containers are
+        taken out of service meanwhile, so no invocation shares one with ``action``; a busy
+        container is left alone."""
+        with self._cond:
+            taken, self._idle = self._idle, []
+        try:
+            for container in taken:
+                action(container.module)
+        finally:
+            with self._cond:
+                self._idle.extend(taken)
+                self._cond.notify_all()
+        return len(taken)
+
     def shutdown(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)

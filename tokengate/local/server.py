@@ -15,6 +15,7 @@ import os
 import shlex
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from starlette.routing import Router
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local import location
 from tokengate.local.asgi import asgi_app
-from tokengate.local.control import ROTATE_DUE_PATH, RotateDueEndpoint
+from tokengate.local.control import FLUSH_USAGE_PATH, ROTATE_DUE_PATH, FlushUsageEndpoint, RotateDueEndpoint
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import PrincipalDirectory, load_principals
@@ -50,7 +51,7 @@ from tokengate.local.state import (
 )
 from tokengate_core import keyring
 from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
-from tokengate_core.routes import FUNCTIONS, FunctionName
+from tokengate_core.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -99,6 +100,7 @@ def process_environment(region: str, endpoint: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoint,
     }
 
 
@@ -116,6 +118,7 @@ class LocalStack:
         self.scheduler: RotationScheduler | None = None
         self.gateway: Gateway | None = None
         self.control: RotateDueEndpoint | None = None
+        self.flush_control: FlushUsageEndpoint | None = None
         self.admin: AdminCredentials | None = None
         self.restored = 0
         self.restored_keyring = False
@@ -140,6 +143,7 @@ class LocalStack:
             raise StartupError(" ".join(str(error).split())) from None
         except OSError as error:
             raise StartupError(f"state folder {self.state_dir}: {error.strerror or error}") from None
+        self._check_authorizer_cache(AdminSettings.from_env(environments["admin"]).usage_control)
 
         self.emulator = SecretsManagerEmulator().start()
         for name in _INHERITED_AWS_VARIABLES:
@@ -209,12 +213,40 @@ class LocalStack:
         # The controls answer the local admin only (not the principals of principals.json).
         only_admin = PrincipalDirectory(admin, None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
+        self.flush_control = FlushUsageEndpoint(self._flush_and_save, SigV4Verifier(only_admin, region), stage.api_arn)
+
+    def _check_authorizer_cache(self, usage_control: bool) -> None:
+        """The deployed stack's rule (tokengate_core.routes.authorizer_cache_allowed), with this
+        stack's names for the two settings."""
+        ttl = self.options.authorizer_cache_ttl
+        if ttl > 0 and not authorizer_cache_allowed(usage_control):
+            raise StartupError(
+                f"--authorizer-cache-ttl {ttl:g} needs {AdminSettings.env_name('usage_control')}=false: with usage"
+                " control on, a cached allow would let requests past a rate limit, a quota or an IP allowlist"
+            )
 
     def asgi_app(self, executor: ThreadPoolExecutor) -> Router:
         """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
-        assert self.gateway is not None and self.control is not None, "start() first"
-        control = StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"])
-        return asgi_app(self.gateway, executor, extra_routes=[control])
+        assert self.gateway is not None and self.control is not None and self.flush_control is not None, "start() first"
+        controls = [
+            StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"]),
+            StarletteRoute(FLUSH_USAGE_PATH, self.flush_control.handle, methods=["POST"]),
+        ]
+        return asgi_app(self.gateway, executor, extra_routes=controls)
+
+    def flush_usage(self) -> int:
+        """Every idle authorizer container writes its usage counts now (tokengate.local.control);
+        returns how many containers did."""
+        runtime = self.runtimes.get("authorizer")
+        if runtime is None or self.emulator is None:
+            return 0
+        now = time.time()
+        return runtime.each_idle(lambda module: module.authorizer.usage.flush(None, now))
+
+    def _flush_and_save(self) -> int:
+        flushed = self.flush_usage()
+        self.persist()
+        return flushed
 
     def persist(self) -> None:
         """Save the state after a write (a failed save is logged: it must not fail the write)."""
@@ -233,6 +265,10 @@ class LocalStack:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        try:
+            self.flush_usage()  # as a container's counts would reach the table on its next requests
+        except Exception as error:  # noqa: BLE001 - stopping must not fail on it; the counts are lost, as in AWS
+            logger.warning("could not write the authorizers' usage counts: %s", type(error).__name__)
         self.persist()
         for runtime in self.runtimes.values():
             runtime.shutdown()

@@ -201,7 +201,8 @@ class CoalescedSaves:
 
 
 class TableSnapshot:
-    """Save and replay every item of the deployment's DynamoDB table (the client-name claims).
+    """Save and replay every item of the deployment's DynamoDB table (the client-name claims, and
+    the usage counters, so a restart neither resets a quota nor forgets a usage report).
 
     Items are kept exactly as DynamoDB returns them (typed attribute values), so they replay
     through PutItem unchanged, into whatever table the stack now uses."""
