@@ -21,13 +21,18 @@ from tokengate.local.runtime import LocalLambdaContext
 from tokengate_core.api import IssuedClient, MigrationReport, RotationView
 from tokengate_core.authorize import TokenAuthorizer
 from tokengate_core.config import TracerSettings
-from tokengate_core.models import ClientRecord
+from tokengate_core.lifecycle import ACTOR_GITHUB, DetailType
+from tokengate_core.models import ClientRecord, RateLimit
 
 # pydantic fields: in the API's answers and the stored record, never read back by name in Python.
 RotationView.previous_token_valid_until
 IssuedClient.notice
 MigrationReport.names_claimed
 ClientRecord.schema_version
+RateLimit.requests_per_second  # read back by key from the record's JSON (record_view)
+# The leak report's event and actor, declared with the other lifecycle events ahead of their endpoint.
+DetailType.LEAKED
+ACTOR_GITHUB
 # Read by Powertools from the environment (POWERTOOLS_TRACER_CAPTURE_*).
 TracerSettings.tracer_capture_response
 TracerSettings.tracer_capture_error
