@@ -123,3 +123,51 @@ def test_usage_error_exits_2_without_a_call() -> None:
     assert missing.stderr == (
         "error: usage: the following arguments are required: --tenant/-t (see `tokengate clients issue --help`)\n"
     )
+
+
+def cli_in_process(stack: RunningStack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """One command through tokengate.cli.main in this process (so it counts for coverage)."""
+    from tokengate.cli import main
+
+    capsys.readouterr()
+    status = main([*args, "--endpoint", stack.url, "--state-dir", str(stack.state_dir)])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_listing_pages_with_max_items_and_next_token(stack: RunningStack, capsys: pytest.CaptureFixture[str]) -> None:
+    names = {f"page-{i}" for i in range(5)}
+    for name in sorted(names):
+        assert cli_in_process(stack, capsys, "clients", "issue", "-t", "paging", "-n", name, "-o", "token")[0] == 0
+    seen: list[str] = []
+    token: str | None = None
+    for expected in (2, 2, 1):
+        more = ["--next-token", token] if token else []
+        status, out, err = cli_in_process(
+            stack, capsys, "clients", "list", "-t", "paging", "--max-items", "2", "-o", "json", *more
+        )
+        assert status == 0, err
+        page = json.loads(out)
+        assert len(page["items"]) == expected
+        seen += [c["client_name"] for c in page["items"]]
+        token = page.get("next_token")
+    assert token is None and set(seen) == names and len(seen) == 5
+    status, out, _ = cli_in_process(stack, capsys, "clients", "list", "-t", "paging", "--max-items", "3")
+    assert status == 0 and out.strip().splitlines()[-1].startswith("more: add --next-token ")
+    status, out, _ = cli_in_process(stack, capsys, "clients", "list", "-t", "paging", "--page-size", "1", "-o", "json")
+    assert status == 0 and {c["client_name"] for c in json.loads(out)["items"]} == names  # every page read
+
+
+def test_an_expiry_in_the_past_is_warned_about_and_takes_effect(
+    stack: RunningStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_in_process(stack, capsys, "clients", "issue", "-t", "cli", "-n", "expiring", "-o", "token")[0] == 0
+    status, out, err = cli_in_process(
+        stack, capsys, "clients", "update", "-t", "cli", "expiring", "--expires-at", "2020-01-01", "-o", "json"
+    )
+    assert status == 0
+    assert err == "warning: --expires-at 2020-01-01 00:00:00Z is in the past: the client stops working now\n"
+    assert json.loads(out)["status"] == "expired"
+    assert json.loads(out)["expires_at"].startswith("2020-01-01T00:00:00")  # no zone given: UTC
+    status, out, _ = cli_in_process(stack, capsys, "clients", "show", "-t", "cli", "expiring")
+    assert status == 0 and re.search(r"^status +expired$", out, re.MULTILINE), out
