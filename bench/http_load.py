@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -52,13 +51,6 @@ class Cell:
 
 
 # -- the local stack ------------------------------------------------------------------------------
-
-
-def local_stack_available() -> str | None:
-    """None when the local stack can be started, else why not."""
-    if importlib.util.find_spec("tokengate.cli") is None:
-        return "tokengate/cli.py does not exist yet (the local-stack helper is writing it)"
-    return None
 
 
 @contextlib.contextmanager
@@ -306,11 +298,6 @@ def _connection_probe(url: str, headers: dict[str, str], n: int = 21) -> tuple[f
 def run(bench: Bench) -> None:
     cfg = bench.cfg
     result = bench.result("http", TITLE)
-    why_not = local_stack_available()
-    if why_not:
-        result.skipped = why_not
-        result.notes.append(f"Not measured in this run: {why_not}. The section runs as soon as it exists.")
-        return
     wrk = None if os.environ.get("BENCH_LOADGEN") == "python" else _wrk()
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory(prefix="tokengate-bench-") as tmp:
