@@ -184,6 +184,7 @@ def child_environment(endpoint: str) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "tokengate-bench",
         "POWERTOOLS_DEV": "false",

@@ -44,7 +44,7 @@ def _direct_store() -> Any:
                 secret_string=record.to_secret_string(),
                 secret_binary=None,
                 description=f"tokengate client {record.client_name} of tenant {record.tenant}",
-                tags=tag_list(record_tags(record)),
+                tags=[{"Key": t["Key"], "Value": t["Value"]} for t in tag_list(record_tags(record))],
                 kms_key_id=None,
                 client_request_token=request_token,
                 replica_regions=[],

@@ -57,7 +57,12 @@ class Admin(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         environment = AdminSettings(
-            secret_prefix=settings.secret_prefix, log_level=settings.log_level, usage_control=settings.usage_control
+            secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
+            usage_control=settings.usage_control,
         ).to_env()
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
         environment[AdminSettings.env_name("table_name")] = names.table.table_name

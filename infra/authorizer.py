@@ -48,6 +48,7 @@ class Authorizer(Construct):
         super().__init__(scope, construct_id)
         environment = AuthorizerSettings(
             secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
             cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
             log_level=settings.log_level,
             metric_tenant_dimension=settings.metric_tenant_dimension,

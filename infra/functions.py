@@ -11,7 +11,8 @@ What every function shares is decided here, once:
   their dependencies) come from the official Powertools V3 layer, and boto3 from the runtime,
   so neither synth nor deploy needs Docker or a pip download.
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
-  construct adds a statement.
+  construct adds a statement; a function that publishes lifecycle events (FunctionSpec.emits) may
+  put exactly those on the deployment's bus (infra/events.py).
 - Tracing: X-Ray active tracing for the functions the core marks traced (FunctionSpec.traced:
   admin and rotation, which run Powertools Tracer), with the two X-Ray write actions in a policy of
   their own; the others are not traced and do not load Tracer.
@@ -26,16 +27,17 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import SERVICES_DIR
+from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
-from infra.settings import StackSettings
+from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
+ARCHITECTURE = {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[LAMBDA_ARCHITECTURE]
 
 #: Official layer, published by the Powertools team in every commercial region under this account.
 POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{LAMBDA_ARCHITECTURE}"
 
 #: What a traced function needs to send its segments to X-Ray (no resource-level permissions).
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -104,6 +106,8 @@ class TokengateFunction(Construct):
         )
         if spec.traced:
             self._trace()
+        if spec.emits:
+            grant_put_events(self, self.role, settings.event_bus_name, spec.emits)
 
     def _trace(self) -> None:
         """Active tracing, its grant kept apart from the role's other statements so the one

@@ -23,8 +23,6 @@ from constructs import Construct
 from infra.nag import REASON_KEYRING_ROTATION, acknowledge
 from tokengate_core import keyring
 
-#: The first key's name, as tokengate_core.keyring.new_keyring names it (k<n>, from 1).
-FIRST_KEY = "k1"
 #: Letters and digits only, well inside the keyring's accepted key length.
 KEY_LENGTH = 64
 
@@ -40,7 +38,7 @@ class SigningKeyring(Construct):
             encryption_key=kms_key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({"version": keyring.FORMAT_VERSION}, separators=(",", ":")),
-                generate_string_key=FIRST_KEY,
+                generate_string_key=keyring.FIRST_KEY,
                 exclude_punctuation=True,
                 password_length=KEY_LENGTH,
             ),

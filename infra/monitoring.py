@@ -23,6 +23,7 @@ from infra.api import Api
 from infra.settings import StackSettings
 from tokengate_core.authorize import Reason
 from tokengate_core.errors import CORRUPT_RECORD
+from tokengate_core.lifecycle import METRIC_EVENTS_FAILED
 from tokengate_core.observability import (
     DIMENSION_REASON,
     DIMENSION_SERVICE,
@@ -65,6 +66,27 @@ def decision_metric(
         dimensions_map=dimensions,
         statistic=statistic,
         period=period,
+    )
+
+
+def events_failed_metric(settings: StackSettings) -> cw.IMetric:
+    """Lifecycle events not delivered, summed over every function that publishes them (each counts
+    its own, by service, in the stack's namespace; a function that never failed has no data)."""
+    emitting = [name for name, spec in FUNCTIONS.items() if spec.emits]
+    return cw.MathExpression(
+        expression=" + ".join(f"FILL(m{i}, 0)" for i in range(len(emitting))),
+        using_metrics={
+            f"m{i}": cw.Metric(
+                namespace=settings.metrics_namespace,
+                metric_name=METRIC_EVENTS_FAILED,
+                dimensions_map={DIMENSION_SERVICE: FUNCTIONS[name].service},
+                statistic="Sum",
+                period=ALARM_PERIOD,
+            )
+            for i, name in enumerate(emitting)
+        },
+        label="lifecycle events not delivered",
+        period=ALARM_PERIOD,
     )
 
 
@@ -113,6 +135,20 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "A rotation step failed; Secrets Manager retries it and the client keeps its current "
             "token meanwhile. The rotation log names the step and the secret.",
             functions["rotation"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        ),
+        AlarmSpec(
+            "sweep-errors",
+            "The daily sweep failed (the schedule retries it twice): Client Expiring events may be "
+            "missing and imported tokens no client accepts stay in the keyring until a sweep succeeds.",
+            functions["sweep"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        ),
+        AlarmSpec(
+            "lifecycle-events-failed",
+            "Lifecycle events could not be put on the event bus after retries (EventBridge failed, "
+            "throttled, or refused them): the changes happened, their subscribers did not hear of "
+            "them. The functions' logs name the clients and event types ('lifecycle events not "
+            "delivered').",
+            events_failed_metric(settings),
         ),
     ]
 

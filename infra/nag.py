@@ -20,10 +20,10 @@ REASON_SECRET_PREFIX = (
 )
 
 #: secretsmanager:ListSecrets supports no resource-level permissions (resource must be "*");
-#: the admin function filters by the name prefix and tenant tag in the request itself.
+#: the admin function and the sweep filter by the name prefix (and tenant tag) in the request itself.
 REASON_LIST_SECRETS = (
     "secretsmanager:ListSecrets supports no resource-level permissions, so its resource must be '*'; "
-    "the admin function filters every listing by the secret-name prefix and tenant tag."
+    "every listing is filtered by the secret-name prefix (and, for a tenant, its tag) in the request."
 )
 
 #: The keyring secret holds the keys that sign token tags. Rotating it the Secrets Manager way

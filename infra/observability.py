@@ -12,7 +12,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.settings import StackSettings
+from infra.settings import RETENTION_DAYS, StackSettings
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
 #: Log groups kept after `cdk destroy` (see docs/deploy.md for deleting them by hand).
@@ -20,36 +20,10 @@ RETAINED: frozenset[FunctionName] = frozenset({"admin"})
 
 
 def retention(days: int) -> logs.RetentionDays:
-    """The RetentionDays member for a day count (StackSettings has already checked it is one)."""
-    names = {count: name for name, count in _RETENTION_BY_NAME.items()}
+    """The RetentionDays member for a day count (StackSettings has already checked it is one).
+    jsii enums carry their names as values, hence the names in RETENTION_DAYS."""
+    names = {count: name for name, count in RETENTION_DAYS.items()}
     return getattr(logs.RetentionDays, names[days])  # type: ignore[no-any-return]
-
-
-# jsii enums carry their names as values, so the day counts CloudWatch uses are spelled out here.
-_RETENTION_BY_NAME = {
-    "ONE_DAY": 1,
-    "THREE_DAYS": 3,
-    "FIVE_DAYS": 5,
-    "ONE_WEEK": 7,
-    "TWO_WEEKS": 14,
-    "ONE_MONTH": 30,
-    "TWO_MONTHS": 60,
-    "THREE_MONTHS": 90,
-    "FOUR_MONTHS": 120,
-    "FIVE_MONTHS": 150,
-    "SIX_MONTHS": 180,
-    "ONE_YEAR": 365,
-    "THIRTEEN_MONTHS": 400,
-    "EIGHTEEN_MONTHS": 545,
-    "TWO_YEARS": 731,
-    "THREE_YEARS": 1096,
-    "FIVE_YEARS": 1827,
-    "SIX_YEARS": 2192,
-    "SEVEN_YEARS": 2557,
-    "EIGHT_YEARS": 2922,
-    "NINE_YEARS": 3288,
-    "TEN_YEARS": 3653,
-}
 
 
 class Observability(Construct):

@@ -31,7 +31,13 @@ class Rotation(Construct):
         log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
-        environment = RotationSettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        environment = RotationSettings(
+            secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
+        ).to_env()
         handler = TokengateFunction(
             self,
             "Handler",

@@ -9,47 +9,63 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import AuthorizerSettings, LogLevel, SecretPrefix
+from tokengate_core.config import (
+    AuthorizerSettings,
+    ExpiryWarningDays,
+    LogLevel,
+    SecretPrefix,
+    SweepSettings,
+    TokenPrefix,
+)
+from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.observability import NAMESPACE
 from tokengate_core.routes import STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
 
-#: CloudWatch Logs accepts only these retention periods (days).
-RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+if TYPE_CHECKING:
+    from constructs import Node  # aws-cdk-lib's: the CLI reads these settings without it
+
+#: CloudWatch Logs accepts only these retention periods: days, by their aws_logs.RetentionDays name.
+RETENTION_DAYS = {
+    "ONE_DAY": 1,
+    "THREE_DAYS": 3,
+    "FIVE_DAYS": 5,
+    "ONE_WEEK": 7,
+    "TWO_WEEKS": 14,
+    "ONE_MONTH": 30,
+    "TWO_MONTHS": 60,
+    "THREE_MONTHS": 90,
+    "FOUR_MONTHS": 120,
+    "FIVE_MONTHS": 150,
+    "SIX_MONTHS": 180,
+    "ONE_YEAR": 365,
+    "THIRTEEN_MONTHS": 400,
+    "EIGHTEEN_MONTHS": 545,
+    "TWO_YEARS": 731,
+    "THREE_YEARS": 1096,
+    "FIVE_YEARS": 1827,
+    "SIX_YEARS": 2192,
+    "SEVEN_YEARS": 2557,
+    "EIGHT_YEARS": 2922,
+    "NINE_YEARS": 3288,
+    "TEN_YEARS": 3653,
+}
 
 #: CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most.
 STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
 
+#: EventBridge schedule expressions: ``rate(<n> <unit>)`` or ``cron(<six fields>)``.
+SCHEDULE_PATTERN = r"^(rate\([1-9][0-9]{0,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$"
+
 #: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
 POWERTOOLS_LAYER_VERSION = 27
+
+#: Every function's instruction set (functions.py says why); the capacity plan prices it.
+LAMBDA_ARCHITECTURE: Literal["arm64", "x86_64"] = "arm64"
 
 
 def stack_secret_prefix(stack_name: str) -> str:
@@ -82,6 +98,15 @@ class StackSettings(BaseModel):
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = STAGE_DEFAULT
     #: Default: stack_secret_prefix(stack_name), filled in before validation.
     secret_prefix: SecretPrefix
+    #: The deployment's token prefix (TOKENGATE_TOKEN_PREFIX): a deployment with its own can enrol
+    #: its own pattern with secret scanners. Fixed for a deployment's life: tokens carry it.
+    token_prefix: TokenPrefix = AuthorizerSettings.default("token_prefix")
+    #: The one event bus (in the deploying account and region) the lifecycle events go to.
+    event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
+    #: When the sweep runs (an EventBridge schedule expression: rate(...) or cron(...)).
+    sweep_schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] = "rate(1 day)"
+    #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
+    expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
     #: Per-client rate limits, quotas and IP allowlists (tokengate_core.usage), enforced by the
     #: authorizer on every request: API Gateway's authorizer cache must then be off
     #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.
@@ -139,8 +164,8 @@ class StackSettings(BaseModel):
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, value: int) -> int:
-        if value not in RETENTION_DAYS:
-            raise ValueError(f"must be one of {RETENTION_DAYS}")
+        if value not in RETENTION_DAYS.values():
+            raise ValueError(f"must be one of {tuple(RETENTION_DAYS.values())}")
         return value
 
     @field_validator("reserved_concurrency", mode="before")

@@ -18,27 +18,15 @@ from infra.functions import TokengateFunction, powertools_layer, services_code
 from infra.keyring import SigningKeyring
 from infra.monitoring import Monitoring
 from infra.observability import Observability
+from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
+from infra.sweep import Sweep
 from infra.table import NameTable
 from tokengate_core.config import MainSettings
 from tokengate_core.keyring import secret_name as keyring_secret_name
 from tokengate_core.routes import FunctionName
-
-#: The CloudFormation outputs, a contract with the CLI (`tokengate --stack-name ...`) and docs.
-OUTPUT_KEYS = (
-    "ApiUrl",
-    "AdminBaseUrl",
-    "AuthorizerFunctionName",
-    "MainFunctionName",
-    "AdminFunctionName",
-    "RotationFunctionName",
-    "DeliveryFunctionName",
-    "SecretPrefix",
-    "KeyringSecretName",
-    "TableName",
-)
 
 
 class TokenGateStack(Stack):
@@ -119,12 +107,23 @@ class TokenGateStack(Stack):
             code=code,
             layer=layer,
         )
+        self.sweep = Sweep(
+            self,
+            "Sweep",
+            secrets=secrets,
+            keyring_secret=self.keyring.secret,
+            log_group=observability.function_logs["sweep"],
+            settings=settings,
+            code=code,
+            layer=layer,
+        )
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,
             "admin": self.admin.function,
             "rotation": self.rotation.function,
             "delivery": self.delivery.function,
+            "sweep": self.sweep.function,
         }
         self.api = Api(
             self,
@@ -137,13 +136,14 @@ class TokenGateStack(Stack):
         self.monitoring = Monitoring(self, "Monitoring", settings=settings, api=self.api, functions=functions)
 
         outputs = {
-            "ApiUrl": self.api.url,
-            "AdminBaseUrl": f"{self.api.url}/admin",
+            API_URL: self.api.url,
+            ADMIN_BASE_URL: f"{self.api.url}/admin",
             "AuthorizerFunctionName": self.authorizer.function.function_name,
             "MainFunctionName": self.main.function.function_name,
             "AdminFunctionName": self.admin.function.function_name,
             "RotationFunctionName": self.rotation.function.function_name,
             "DeliveryFunctionName": self.delivery.function.function_name,
+            "SweepFunctionName": self.sweep.function.function_name,
             "SecretPrefix": settings.secret_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,

@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": _EMULATOR.url,
             "AWS_ENDPOINT_URL_DYNAMODB": _EMULATOR.url,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": _EMULATOR.url,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "tokengate-test",
             "POWERTOOLS_DEV": "false",

@@ -88,3 +88,57 @@ def issue(tenant: str, name: str, **fields: Any) -> tuple[str, str]:
     response = call_admin("POST", f"/admin/tenants/{tenant}/clients", {"client_name": name, **fields})
     assert response.status == 201, response.body
     return response.body["client"]["client_id"], response.body["token"]
+
+
+def store_calls() -> list[tuple[str, str]]:
+    """(operation, client attribute) for each Secrets Manager call in store.py: the calls are
+    ``self._call(self._client.<operation>, ...)`` or ``self._call(self._control.<operation>, ...)``."""
+    import ast
+    from pathlib import Path
+
+    from tokengate import SERVICES_DIR
+
+    calls = []
+    for node in ast.walk(ast.parse((Path(SERVICES_DIR) / "tokengate_core" / "store.py").read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_call"):
+            continue
+        method = node.args[0] if node.args else None
+        if isinstance(method, ast.Attribute) and isinstance(method.value, ast.Attribute):
+            calls.append((method.attr, method.value.attr))
+    return calls
+
+
+class EventSink:
+    """Every lifecycle event on the default bus, as a subscriber sees it: a rule matching tokengate's
+    source sends them to an SQS queue of the embedded moto, read back here."""
+
+    def __init__(self) -> None:
+        import os
+
+        import boto3
+
+        from tokengate_core.lifecycle import SOURCE
+
+        # The emulator serves every service on one endpoint; SQS has no variable of its own set.
+        self._sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"])
+        events = boto3.client("events")
+        self._queue = self._sqs.create_queue(QueueName="tokengate-events")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"]
+        events.put_rule(Name="tokengate-events", EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule="tokengate-events", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+        self.raw: list[str] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The events delivered since the last drain, oldest first."""
+        received: list[dict[str, Any]] = []
+        while True:
+            messages = self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                self.raw.append(message["Body"])
+                received.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def types(self) -> list[str]:
+        return [event["detail-type"] for event in self.drain()]

@@ -1,36 +1,53 @@
-"""The embedded Secrets Manager: moto's server app on loopback, with call counting and faults.
+"""The embedded AWS: moto's server app on loopback (Secrets Manager, DynamoDB, EventBridge), with
+call counting and faults.
 
 Counting happens at the emulator, so a test of "at most K GetSecretValue calls" counts what a
 real account would be billed for, retries included. Faults (throttling, 5xx, a hang past the
-client's read timeout) are injected in front of moto, so the code under test sees real HTTP.
+client's read timeout, and for PutEvents entries EventBridge reports as failed) are injected in
+front of moto, so the code under test sees real HTTP. Every event moto accepted can be handed to
+an observer (``on_events``: the local stack's events.jsonl).
 A hung call is not dropped: when its hang ends (after ``hang_seconds``, or at once when the next
 fault is injected) it reaches moto, like a slow call the service still completes after the
 client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late calls.
+
+Where moto's answers differ from Secrets Manager's in a way tokengate shows, the emulator corrects
+them: ``DeletedDate`` is when the deletion was asked for (moto reports the end of the recovery
+window, which AWS returns only as DeleteSecret's ``DeletionDate``).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 SECRETS_MANAGER = "secretsmanager"
 DYNAMODB = "dynamodb"
+EVENTS = "events"
 #: X-Amz-Target prefixes of the services counted, and the prefix of their operations' counts
 #: (Secrets Manager's are bare, as most tests count them).
-_TARGETS = {"secretsmanager.": "", "DynamoDB_20120810.": f"{DYNAMODB}:"}
-FaultKind = Literal["throttle", "error", "hang"]
+_TARGETS = {"secretsmanager.": "", "DynamoDB_20120810.": f"{DYNAMODB}:", "AWSEvents.": f"{EVENTS}:"}
+FaultKind = Literal["throttle", "error", "hang", "failed_entries"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: The region in a SigV4 credential scope: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
+_SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
 
 
 @dataclass
 class Fault:
+    """A fault for one service's operations. ``failed_entries`` (EventBridge's PutEvents): the call
+    answers 200 with every entry failed (``FailedEntryCount``)."""
+
     kind: FaultKind
     operations: frozenset[str] | None = None  # None: every operation of the service
     hang_seconds: float = 2.0
@@ -41,6 +58,10 @@ class Fault:
         if (service or SECRETS_MANAGER) != self.service:
             return False
         return self.operations is None or name in self.operations
+
+
+#: ``on_events`` receives each event moto accepted, as EventBridge delivers it to a rule's target.
+EventObserver = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass
@@ -65,9 +86,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SecretsManagerEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, on_events: EventObserver | None = None) -> None:
         self._host = host
         self._port = port
+        self._on_events = on_events
         self._state = _State()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -161,8 +183,20 @@ class SecretsManagerEmulator:
         )
         create_table(client, name)
 
+    def backdate(self, arn: str, *, created: datetime | None = None, deleted: datetime | None = None) -> None:
+        """Give a replayed secret the dates it had. The Secrets Manager API sets CreatedDate and
+        DeletedDate to the time of the call, so a restore through it (tokengate.local.state) would
+        date every secret to the restart; this sets them in moto directly."""
+        with self._state.moto_lock:
+            secret = _moto_secret(arn)
+            if created is not None:
+                secret.created_date = created.timestamp()
+            if deleted is not None:
+                secret.deleted_date = deleted.timestamp()
+
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state
+        observe = self._on_events
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -178,6 +212,9 @@ class SecretsManagerEmulator:
                     state.idle.notify_all()
 
         def handle(environ: dict[str, Any], start_response: Callable[..., Any], operation: str) -> Iterable[bytes]:
+            request: bytes | None = None
+            if operation == f"{EVENTS}:PutEvents":
+                request = _read_body(environ)
             if operation:
                 with state.lock:
                     state.calls[operation] += 1
@@ -185,6 +222,8 @@ class SecretsManagerEmulator:
                 if fault is not None and fault.applies(operation):
                     if fault.kind == "hang":
                         released.wait(fault.hang_seconds)
+                    elif fault.kind == "failed_entries":
+                        return _failed_entries(request or b"{}", start_response)
                     else:
                         code, status = (
                             ("ThrottlingException", "400 Bad Request")
@@ -194,7 +233,95 @@ class SecretsManagerEmulator:
                         body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
                         start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
                         return [body]
+            asked_at = time.time()
+            if request is None or observe is None:
+                with state.moto_lock:
+                    answer = list(app(environ, start_response))
+                    if operation == "DeleteSecret":
+                        _date_the_deletion(answer, asked_at)
+                    return answer
+            answered: list[str] = []
+
+            def capture(code: str, headers: Any, *rest: Any) -> Any:
+                answered.append(code)
+                return start_response(code, headers, *rest)
+
             with state.moto_lock:
-                return list(app(environ, start_response))
+                chunks = list(app(environ, capture))
+            if answered and answered[0].startswith("200"):
+                region = _SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+                observe(_accepted_events(request, b"".join(chunks), region.group(1) if region else "us-east-1"))
+            return chunks
 
         return wrapped
+
+
+def _moto_secret(arn: str) -> Any:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    _, _, _, region, account, _ = arn.split(":", 5)
+    return secretsmanager_backends[account][region].secrets[arn]
+
+
+def _date_the_deletion(body: list[bytes], asked_at: float) -> None:
+    """DeletedDate as AWS reports it: when the deletion was asked for (a forced deletion leaves no
+    secret to date; a refused one has no ARN)."""
+    try:
+        arn = json.loads(b"".join(body)).get("ARN")
+        secret = _moto_secret(arn) if isinstance(arn, str) else None
+    except (ValueError, KeyError, AttributeError):
+        return
+    if secret is not None and secret.is_deleted():
+        secret.deleted_date = asked_at
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, put back for moto to read again."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _failed_entries(request: bytes, start_response: Callable[..., Any]) -> list[bytes]:
+    entries = json.loads(request or b"{}").get("Entries") or []
+    result = {"ErrorCode": "InternalFailure", "ErrorMessage": "injected failed_entries"}
+    body = json.dumps({"FailedEntryCount": len(entries), "Entries": [result for _ in entries]}).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
+    return [body]
+
+
+def _accepted_events(request: bytes, response: bytes, region: str) -> list[dict[str, Any]]:
+    """Each entry moto accepted, in the shape EventBridge hands a rule's target."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    entries = json.loads(request or b"{}").get("Entries") or []
+    results = json.loads(response or b"{}").get("Entries") or []
+    events = []
+    for entry, result in zip(entries, results, strict=False):
+        if not result.get("EventId"):
+            continue
+        when = entry.get("Time")
+        events.append(
+            {
+                "version": "0",
+                "id": result["EventId"],
+                "detail-type": entry.get("DetailType"),
+                "source": entry.get("Source"),
+                "account": DEFAULT_ACCOUNT_ID,
+                "time": _event_time(when),
+                "region": region,
+                "resources": entry.get("Resources") or [],
+                "detail": json.loads(entry.get("Detail") or "{}"),
+            }
+        )
+    return events
+
+
+def _event_time(when: Any) -> str:
+    """PutEvents carries Time as epoch seconds; EventBridge shows it as ISO 8601 in UTC."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(float(when), dt.UTC) if when is not None else dt.datetime.now(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

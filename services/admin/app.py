@@ -19,6 +19,8 @@ from tokengate_core.api import (
     ClientPage,
     ClientView,
     ErrorBody,
+    ImportClientRequest,
+    ImportedClient,
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
@@ -26,7 +28,7 @@ from tokengate_core.api import (
     UpdateClientRequest,
     UsageReport,
 )
-from tokengate_core.aws import make_registry, make_store, make_usage_query
+from tokengate_core.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
 from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
@@ -52,6 +54,7 @@ service = ClientService(
     settings=settings,
     registry=make_registry(settings),
     audit=_audit,
+    events=make_publisher(settings, SPEC.service),
     usage_query=make_usage_query(settings),
 )
 
@@ -223,6 +226,12 @@ def client_usage(
     end = to or datetime.now(UTC)
     start = from_ or end - (timedelta(days=1) if granularity == "hour" else timedelta(days=30))
     return service.usage(tenant, client_id, granularity, start, end)
+
+
+@_route("import_client", 201, "Imported: callers holding the token keep working (the token is never shown)")
+def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
+    imported = service.import_client(body, _actor())
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=imported)
 
 
 def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:

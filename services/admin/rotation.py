@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.aws import make_store
+from tokengate_core.aws import make_publisher, make_store
 from tokengate_core.config import RotationSettings
 from tokengate_core.observability import make_logger, safe_error
 from tokengate_core.rotation import Rotator, parse_event
@@ -17,7 +17,11 @@ SPEC = FUNCTIONS["rotation"]
 settings = RotationSettings.from_env()
 logger = make_logger(SPEC.service, settings.log_level)
 tracer = Tracer(service=SPEC.service)
-rotator = Rotator(make_store(settings))
+rotator = Rotator(
+    make_store(settings),
+    token_prefix=settings.token_prefix,
+    events=make_publisher(settings, SPEC.service),
+)
 
 
 @tracer.capture_lambda_handler

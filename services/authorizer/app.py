@@ -112,6 +112,7 @@ def _record(decision: Decision, request_id: str | None) -> None:
         "tenant": decision.tenant,
         "cache": decision.cache,
         "grace": decision.grace,
+        "imported": decision.imported,
         "correlation_id": request_id,
     }
     if decision.degraded:

@@ -17,7 +17,9 @@ from tokengate_core.models import (
     ReaderArn,
     RotationDays,
     Scopes,
+    Tenant,
 )
+from tokengate_core.tokens import IMPORTED_PATTERN
 
 Status = Literal["active", "disabled", "expired", "revoked"]
 TOKEN_FETCH_DESCRIPTION = (
@@ -71,6 +73,28 @@ class IssueClientRequest(_Body):
             raise ValueError("give expires_at or ttl_seconds, not both")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise ValueError("expires_at needs a time zone")
+        return self
+
+
+class ImportClientRequest(IssueClientRequest):
+    """A client whose current token is one its callers already hold (see tokengate_core.imports).
+
+    Deployment-wide (the keyring maps every imported token), so the tenant is in the body."""
+
+    tenant: Tenant
+    token: str = Field(
+        pattern=f"^{IMPORTED_PATTERN}$",
+        repr=False,
+        description="The token to take over: visible ASCII, 8-512 characters. Only its SHA-256 is kept.",
+    )
+    allow_weak: bool = Field(
+        default=False, description="Import a short or low-entropy token anyway (the answer warns about it)"
+    )
+
+    @model_validator(mode="after")
+    def _no_reader(self) -> ImportClientRequest:
+        if self.reader_arn is not None:
+            raise ValueError("an imported client has no token of ours for a reader to read: give no reader_arn")
         return self
 
 
@@ -131,12 +155,20 @@ class ClientView(BaseModel):
     on_limit: OnLimit | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    imported: bool | None = Field(
+        default=None, description="The current token is an imported one (until the client's first rotation)"
+    )
 
 
 class IssuedClient(BaseModel):
     client: ClientView
     token: str = Field(description="Shown once: store it now; tokengate cannot show it again")
     notice: str = "This token is shown once. Store it securely; it cannot be retrieved again from this API."
+
+
+class ImportedClient(BaseModel):
+    client: ClientView
+    warnings: list[str] = Field(default_factory=list, description="Why the imported token is weak, if it is")
 
 
 class ClientPage(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tokengate_core import errors, keyring, tokens, usage
+from tokengate_core import errors, keyring, tokens
 from tokengate_core.authorizer_settings import AuthorizerSettings
 from tokengate_core.cache import CachedClient, ClientCache, Entry
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
@@ -25,6 +25,7 @@ from tokengate_core.store import SecretsStore
 
 if TYPE_CHECKING:
     from tokengate_core.models import ClientRecord
+    from tokengate_core.usage import UsageBackend, UsageGate
 
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
 
@@ -34,7 +35,7 @@ LIMITED_KEY = "usage_limited"
 RETRY_AFTER_KEY = "retry_after"
 
 
-def _usage_backend(settings: AuthorizerSettings) -> usage.UsageBackend:
+def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
     from tokengate_core.aws import make_usage_backend  # built on the first limited client's request
 
     return make_usage_backend(settings)
@@ -44,6 +45,7 @@ class Reason(StrEnum):
     ALLOWED = "allowed"
     MISSING = "missing_token"
     MALFORMED = "malformed"
+    FOREIGN_PREFIX = "foreign_prefix"  # a token of another deployment (another prefix)
     BAD_CHECKSUM = "bad_checksum"
     FORGED = "forged"  # well-formed, but no key of this deployment made its tag
     UNKNOWN_KEY_ID = "unknown_key_id"
@@ -52,9 +54,9 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     OUT_OF_SCOPE = "out_of_scope"
-    IP_NOT_ALLOWED = usage.IP_NOT_ALLOWED
-    RATE_LIMITED = usage.RATE_LIMITED
-    QUOTA_EXHAUSTED = usage.QUOTA_EXHAUSTED
+    IP_NOT_ALLOWED = errors.IP_NOT_ALLOWED
+    RATE_LIMITED = errors.RATE_LIMITED
+    QUOTA_EXHAUSTED = errors.QUOTA_EXHAUSTED
     BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
     CORRUPT_RECORD = errors.CORRUPT_RECORD
     INVALID_EVENT = "invalid_event"
@@ -70,6 +72,7 @@ class Decision:
     cache: str = "none"  # none | hit | miss | stale | refresh
     grace: bool = False  # allowed with the previous token inside its grace window
     degraded: bool = False  # usage control could not reach DynamoDB; its fail-open/closed rule decided
+    imported: bool = False  # the presented value was an imported token
 
     @property
     def allowed(self) -> bool:
@@ -87,12 +90,13 @@ class TokenAuthorizer:
         settings: AuthorizerSettings,
         store_factory: Callable[[], SecretsStore],
         clock: Clock = time.time,
-        usage_factory: Callable[[], usage.UsageBackend] | None = None,
+        usage_factory: Callable[[], UsageBackend] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
         self._store: SecretsStore | None = None
         self._clock = clock
+        self._format = tokens.token_format(settings.token_prefix)
         self.cache = ClientCache(
             ttl=settings.cache_ttl_seconds,
             negative_ttl=settings.negative_cache_ttl_seconds,
@@ -106,21 +110,33 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
-        self.usage = usage.UsageGate(
-            usage_factory or (lambda: _usage_backend(settings)),
-            fail_open_rate=settings.rate_limit_fail_open,
-            fail_open_quota=settings.quota_fail_open,
-            backoff_seconds=settings.negative_cache_ttl_seconds,
-            max_entries=settings.cache_max_entries,
-        )
+        self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
+        self._usage: UsageGate | None = None
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
         self.cache.clear()
-        self.usage.reset()
+        if self._usage is not None:
+            self._usage.reset()
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
+
+    @property
+    def usage(self) -> UsageGate:
+        """Built for the first client with a usage policy: the others never load its module."""
+        if self._usage is None:
+            from tokengate_core.usage import UsageGate
+
+            settings = self._settings
+            self._usage = UsageGate(
+                self._usage_factory,
+                fail_open_rate=settings.rate_limit_fail_open,
+                fail_open_quota=settings.quota_fail_open,
+                backoff_seconds=settings.negative_cache_ttl_seconds,
+                max_entries=settings.cache_max_entries,
+            )
+        return self._usage
 
     @property
     def store(self) -> SecretsStore:
@@ -140,8 +156,10 @@ class TokenAuthorizer:
         presented = tokens.from_authorization_header(authorization)
         if presented is None:
             return Decision(Reason.MISSING)
+        if not self._format.owns(presented):
+            return self._decide_imported(presented, method, route_key, raw_path, source_ip)
         try:
-            parsed = tokens.parse(presented)
+            parsed = self._format.parse(presented)
         except tokens.TokenFormatError as error:
             return Decision(Reason.BAD_CHECKSUM if error.reason == "bad_checksum" else Reason.MALFORMED)
 
@@ -154,28 +172,83 @@ class TokenAuthorizer:
             if not ring.is_legacy(parsed.key_id):
                 return Decision(Reason.FORGED)
             legacy = True
-        entry, cache = self._lookup(parsed.key_id, now)
+        return self._decide_client(
+            parsed.key_id,
+            parsed.digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            legacy=legacy,
+        )
+
+    def _decide_imported(
+        self, presented: str, method: str, route_key: str, raw_path: str, source_ip: str | None
+    ) -> Decision:
+        """A value without our prefix: an imported token (its digest is in the keyring's map), or
+        nothing of ours. A value that cannot be an imported token never gets as far as the keyring,
+        and one that is not in the map costs no read either."""
+        other = Reason.FOREIGN_PREFIX if tokens.looks_like_token(presented) else Reason.MALFORMED
+        if not tokens.may_be_imported(presented):
+            return Decision(other)
+        now = self._clock()
+        ring = self._keyring(now)
+        if ring is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, cache="keyring")
+        digest = tokens.digest(presented)
+        key_id = ring.imported_key_id(digest)
+        if key_id is None:
+            return Decision(other)
+        return self._decide_client(
+            key_id,
+            digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            imported=True,
+        )
+
+    def _decide_client(
+        self,
+        key_id: str,
+        digest: bytes,
+        now: float,
+        *,
+        method: str,
+        route_key: str,
+        raw_path: str,
+        source_ip: str | None,
+        legacy: bool = False,
+        imported: bool = False,
+    ) -> Decision:
+        """The client's record decides: for a token of ours that one of our keys tagged (or a
+        legacy one), or for an imported token the keyring maps to this client."""
+        entry, cache = self._lookup(key_id, now)
         if entry is None:
-            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache=cache)
+            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=key_id, cache=cache, imported=imported)
         if entry.client is None:
-            return self._negative(entry, parsed.key_id, cache)
+            return self._negative(entry, key_id, cache, imported)
 
         client = entry.client
         if (
             cache == "hit"
-            and not self._matches(parsed.digest, client, now)
-            and self._may_refetch(parsed, entry, legacy, now)
+            and not self._matches(digest, client, now)
+            and self._may_refetch(key_id, digest, entry, legacy, now)
         ):
             # A rotation may have happened since this entry was cached: look again.
-            refreshed, _ = self._fetch(parsed.key_id, now)
+            refreshed, _ = self._fetch(key_id, now)
             if refreshed is not None:
                 cache = "refresh"
                 if refreshed.client is None:
-                    return self._negative(refreshed, parsed.key_id, cache)
+                    return self._negative(refreshed, key_id, cache, imported)
                 client = refreshed.client
         decision = self._judge(
             client,
-            parsed,
+            digest,
+            imported=imported,
             method=method,
             route_key=route_key,
             raw_path=raw_path,
@@ -190,8 +263,9 @@ class TokenAuthorizer:
     def _judge(
         self,
         client: CachedClient,
-        parsed: tokens.ParsedToken,
+        digest: bytes,
         *,
+        imported: bool,
         method: str,
         route_key: str,
         raw_path: str,
@@ -202,12 +276,14 @@ class TokenAuthorizer:
         """The decision for a known client: its token, state, scope, then its usage policy."""
 
         def deny(reason: Reason, degraded: bool = False) -> Decision:
-            return Decision(reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded)
+            return Decision(
+                reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded, imported=imported
+            )
 
-        if not self._matches(parsed.digest, client, now):
-            self._note_mismatch(parsed, now)
+        if not self._matches(digest, client, now):
+            self._note_mismatch(client.key_id, digest, now)
             return deny(Reason.WRONG_SECRET)
-        grace = not hmac.compare_digest(parsed.digest, client.current_digest)
+        grace = not hmac.compare_digest(digest, client.current_digest)
         if not client.enabled:
             return deny(Reason.DISABLED)
         if client.expires_at is not None and now >= client.expires_at:
@@ -220,7 +296,7 @@ class TokenAuthorizer:
             verdict = self.usage.admit(client.key_id, client.policy, source_ip, now)
             degraded = verdict.degraded
             if verdict.reason is not None:
-                if verdict.reason == usage.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
+                if verdict.reason == errors.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
                     return deny(Reason(verdict.reason), degraded)
                 # The integration answers (429 with Retry-After, say): it is told why and when.
                 context = {
@@ -236,6 +312,7 @@ class TokenAuthorizer:
             cache=cache,
             grace=grace,
             degraded=degraded,
+            imported=imported,
         )
 
     def _keyring(self, now: float) -> KeyRing | None:
@@ -255,24 +332,24 @@ class TokenAuthorizer:
                 self._ring_retry_at = now + self.cache.negative_ttl
         return ring if ring is not None and age < keyring.REFRESH_SECONDS + self.cache.max_stale else None
 
-    def _may_refetch(self, parsed: tokens.ParsedToken, entry: Entry, legacy: bool, now: float) -> bool:
+    def _may_refetch(self, key_id: str, digest: bytes, entry: Entry, legacy: bool, now: float) -> bool:
         """A minted token that does not match may be a fresh rotation: one read per token per
         negative TTL. A legacy id's tokens carry no tag, so anyone can make new ones: those get one
         read per key id per negative TTL, counted from the entry's last fetch."""
         if legacy:
             return now - entry.fetched_at >= self.cache.negative_ttl
-        last = self._mismatched.get((parsed.key_id, parsed.digest))
+        last = self._mismatched.get((key_id, digest))
         return last is None or now - last >= self.cache.negative_ttl
 
-    def _note_mismatch(self, parsed: tokens.ParsedToken, now: float) -> None:
+    def _note_mismatch(self, key_id: str, digest: bytes, now: float) -> None:
         if len(self._mismatched) >= self.cache.max_entries:
             self._mismatched.clear()
-        self._mismatched[(parsed.key_id, parsed.digest)] = now
+        self._mismatched[(key_id, digest)] = now
 
     @staticmethod
-    def _negative(entry: Entry, key_id: str, cache: str) -> Decision:
+    def _negative(entry: Entry, key_id: str, cache: str, imported: bool) -> Decision:
         reason = {"revoked": Reason.REVOKED, "corrupt": Reason.CORRUPT_RECORD}.get(entry.state, Reason.UNKNOWN_KEY_ID)
-        return Decision(reason, key_id=key_id, cache=cache)
+        return Decision(reason, key_id=key_id, cache=cache, imported=imported)
 
     @staticmethod
     def _matches(digest: bytes, client: CachedClient, now: float) -> bool:

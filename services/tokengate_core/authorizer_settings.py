@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from tokengate_core import tokens
 from tokengate_core.observability import NAMESPACE as DEFAULT_NAMESPACE
 
 #: Set by the Lambda runtime, and only there: the handler's settings are being read at a cold start.
@@ -147,6 +148,7 @@ class AuthorizerSettings:
 
     FIELDS: ClassVar[dict[str, _Kind]] = {
         "secret_prefix": _Text(SECRET_PREFIX_PATTERN, DEFAULT_SECRET_PREFIX),
+        "token_prefix": _Text(tokens.PREFIX_PATTERN, tokens.DEFAULT_PREFIX),
         "sm_connect_timeout_seconds": _Number(float, *CONNECT_TIMEOUT, exclusive_low=True),
         "sm_read_timeout_seconds": _Number(float, *READ_TIMEOUT, exclusive_low=True),
         "sm_max_attempts": _Number(int, *MAX_ATTEMPTS),
@@ -165,6 +167,7 @@ class AuthorizerSettings:
     ALIASES: ClassVar[dict[str, str]] = {"log_level": LOG_LEVEL_ENV}
 
     secret_prefix: str
+    token_prefix: str
     sm_connect_timeout_seconds: float
     sm_read_timeout_seconds: float
     sm_max_attempts: int

@@ -3,8 +3,9 @@ writes, one unhurried attempt for the control-plane calls.
 
 Clients come from a botocore session, not boto3: boto3 adds nothing tokengate uses and costs the
 authorizer's cold start its import. The endpoint comes from botocore's standard
-``AWS_ENDPOINT_URL_SECRETS_MANAGER`` and ``AWS_ENDPOINT_URL_DYNAMODB`` variables, so the same code
-talks to AWS or to the local stack's emulator with no local-only branch.
+``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``AWS_ENDPOINT_URL_DYNAMODB`` and
+``AWS_ENDPOINT_URL_EVENTBRIDGE`` variables, so the same code talks to AWS or to the local stack's
+emulator with no local-only branch.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 
     from botocore.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from tokengate_core.authorizer_settings import AuthorizerSettings
     from tokengate_core.config import AdminSettings
+    from tokengate_core.lifecycle import EventBridgePublisher
     from tokengate_core.registry import NameRegistry
     from tokengate_core.usage import DynamoUsage
 
@@ -123,3 +126,34 @@ def make_registry(settings: AdminSettings) -> NameRegistry:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return NameRegistry(cast("DynamoDBClient", client), settings.table_name)
+
+
+#: EventBridge answers PutEvents in milliseconds; a call that takes longer is retried by the
+#: publisher (lifecycle.MAX_ATTEMPTS), so each attempt gets little time: a change waits for its
+#: events at most a few seconds even while EventBridge is unreachable.
+EVENTS_READ_TIMEOUT_SECONDS = 1.0
+
+
+class EventClientSettings(ClientSettings, Protocol):
+    @property
+    def event_bus_name(self) -> str: ...
+    @property
+    def metrics_namespace(self) -> str: ...
+
+
+def events_client(settings: ClientSettings, session: Session | None = None) -> EventBridgeClient:
+    """PutEvents: one attempt per call, the publisher retries (failed calls and failed entries alike)."""
+    client = _client(session or _session(), "events", settings, EVENTS_READ_TIMEOUT_SECONDS, 1)
+    return cast("EventBridgeClient", client)
+
+
+def make_publisher(settings: EventClientSettings, service: str) -> EventBridgePublisher:
+    """The function's lifecycle event publisher: its bus, its failure metric; the client is built
+    on the first event."""
+    from tokengate_core.lifecycle import EventBridgePublisher, event_failure_reporter
+
+    return EventBridgePublisher(
+        lambda: events_client(settings),
+        settings.event_bus_name,
+        event_failure_reporter(service, settings.metrics_namespace),
+    )

@@ -16,15 +16,17 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tokengate_core import keyring, tokens, usage
+from tokengate_core import imports, keyring, tokens, usage
 from tokengate_core.api import (
     ClientPage,
     ClientView,
+    ImportClientRequest,
+    ImportedClient,
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
@@ -44,6 +46,7 @@ from tokengate_core.errors import (
     TokengateError,
     UnavailableError,
 )
+from tokengate_core.lifecycle import DetailType, EventPublisher, LifecycleEvent, NoEvents, Value, iso
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.registry import NameRegistry
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags
@@ -110,6 +113,12 @@ def _no_audit(action: str, **fields: Any) -> None:
     return None
 
 
+class KeyringFullError(ConflictError):
+    """Old keys stay while tokens they tagged may be in use; past the limit, drop one first."""
+
+    code = "keyring_full"
+
+
 class UsageControlDisabledError(BadRequestError):
     code = "usage_control_disabled"
 
@@ -145,6 +154,7 @@ class ClientService:
     #: (key id, first hour, last hour) -> {hour: {outcome: count}}: the usage counters, where deployed.
     usage_query: Callable[[str, str, str], dict[str, Counter[str]]] | None = None
     audit: Audit = _no_audit
+    events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
 
     def reset(self) -> None:
@@ -161,6 +171,11 @@ class ClientService:
 
     def _signer(self, epoch: float) -> Callable[[str], str]:
         return self._keyring(epoch).signer(epoch)
+
+    @property
+    def format(self) -> tokens.TokenFormat:
+        """The deployment's token format (its prefix), built once per prefix."""
+        return tokens.token_format(self.settings.token_prefix)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -186,9 +201,66 @@ class ClientService:
 
     def issue(self, tenant: str, request: IssueClientRequest, actor: str) -> IssuedClient:
         epoch = self.clock()
-        now = utcnow_from(epoch)
         key_id = tokens.new_key_id()
-        token = tokens.generate(key_id, self._signer(epoch))
+        token = self.format.generate(key_id, self._signer(epoch))
+        record = self._new_record(tenant, key_id, request, actor, epoch, token=token)
+        self._create(record, request)
+        self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
+        self._emit(
+            DetailType.ISSUED,
+            record,
+            actor,
+            request.model_fields_set - {"client_name"},
+            expires_at=iso(record.expires_at),
+        )
+        return IssuedClient(client=self._view(record, None), token=token)
+
+    def import_client(self, request: ImportClientRequest, actor: str) -> ImportedClient:
+        """A client whose current token is one its callers already hold (tokengate_core.imports):
+        the record keeps the token's digest, the keyring maps the digest to the client."""
+        if self.format.owns(request.token):
+            raise BadRequestError(
+                f"a token with this deployment's prefix ({self.format.prefix}) cannot be imported: it is one of"
+                " its own (rotate or revoke its client instead)"
+            )
+        weak = imports.weakness(request.token)
+        if weak is not None and not request.allow_weak:
+            raise imports.WeakTokenError(f"the token is weak ({weak}): import it with allow_weak to keep it anyway")
+        hexdigest = tokens.digest(request.token).hex()
+        epoch = self.clock()
+        if hexdigest in self._keyring(epoch).imported:
+            raise keyring.AlreadyImportedError("this token is already imported")
+        key_id = tokens.new_key_id()
+        tenant = request.tenant
+        record = self._new_record(tenant, key_id, request, actor, epoch, imported_sha256=hexdigest)
+        self._create(record, request, after=lambda: imports.add_imported(self.store, hexdigest, key_id))
+        self.reset()  # the keyring changed
+        self.audit(
+            "import", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name, weak=bool(weak)
+        )
+        self._emit(
+            DetailType.ISSUED,
+            record,
+            actor,
+            request.model_fields_set - {"client_name", "tenant", "token", "allow_weak"},
+            expires_at=iso(record.expires_at),
+            imported=True,
+        )
+        warnings = [f"the imported token is weak: {weak}; rotate the client soon"] if weak else []
+        return ImportedClient(client=self._view(record, None), warnings=warnings)
+
+    def _new_record(
+        self,
+        tenant: str,
+        key_id: str,
+        request: IssueClientRequest,
+        actor: str,
+        epoch: float,
+        *,
+        token: str | None = None,
+        imported_sha256: str | None = None,
+    ) -> ClientRecord:
+        now = utcnow_from(epoch)
         expires_at = request.expires_at
         if request.ttl_seconds is not None:
             expires_at = now + timedelta(seconds=request.ttl_seconds)
@@ -197,6 +269,7 @@ class ClientService:
             {
                 "key_id": key_id,
                 "token": token,
+                "imported_sha256": imported_sha256,
                 "tenant": tenant,
                 "client_name": request.client_name,
                 "scopes": request.scopes,
@@ -216,6 +289,14 @@ class ClientService:
         )
         _check_delivery(record)
         self._check_usage_control(record)
+        return record
+
+    def _create(
+        self, record: ClientRecord, request: IssueClientRequest, after: Callable[[], None] | None = None
+    ) -> None:
+        """Claim the name, create the secret, then the optional steps (reader, schedule, ``after``);
+        a step that fails undoes the ones before it, so a half-made client never blocks its name."""
+        tenant, key_id = record.tenant, record.key_id
         self._claim_name(tenant, request.client_name, key_id)
         try:
             arn = self.store.create(record, request_token=str(uuid.uuid4()))
@@ -226,13 +307,13 @@ class ClientService:
             if request.reader_arn:
                 self.store.allow_reader(key_id, request.reader_arn, arn)
             self._apply_schedule(key_id, None, request.rotation_period_days)
+            if after is not None:
+                after()
         except TokengateError:
             # Undo: a half-made client must not block its own name.
             self._undo(lambda: self.store.force_delete(key_id), "issue", key_id)
             self._undo(lambda: self.registry.release(tenant, request.client_name, key_id), "issue", key_id)
             raise
-        self.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
-        return IssuedClient(client=self._view(record, None), token=token)
 
     def _claim_name(self, tenant: str, name: str, key_id: str) -> None:
         """Exactly one of concurrent issues of a name wins; a claim whose secret is gone is taken over."""
@@ -252,6 +333,7 @@ class ClientService:
     def update(self, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
+        changed = set(changes)
         delivery_changed = not _DELIVERY_FIELDS.isdisjoint(changes)
         rotation = record.rotation.model_dump()
         if "rotation_period_days" in changes:
@@ -275,6 +357,7 @@ class ClientService:
             self._undo(lambda: self._restore_record(record), "update", client_id)
             raise
         self.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
+        self._emit(DetailType.UPDATED, updated, actor, changed, expires_at=iso(updated.expires_at))
         return self._view(updated, summary)
 
     def revoke(self, tenant: str, client_id: str, actor: str) -> ClientView:
@@ -289,6 +372,7 @@ class ClientService:
                 self._undo(lambda: self.store.remove_tags(client_id, [TAG_REVOKED_BY]), "revoke", client_id)
                 raise
             self.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
+            self._emit(DetailType.REVOKED, summary, actor, recovery_window_days=self.settings.recovery_window_days)
         return self._summary_view(self.store.describe(client_id))
 
     def restore(self, tenant: str, client_id: str, actor: str) -> ClientView:
@@ -297,17 +381,30 @@ class ClientService:
             self.store.restore(client_id)
             self.store.remove_tags(client_id, [TAG_REVOKED_BY])
             self.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
+            self._emit(DetailType.RESTORED, summary, actor)
         return self.get(tenant, client_id)
 
     def rotate(self, tenant: str, client_id: str, actor: str) -> IssuedClient:
         summary = self._owned(tenant, client_id, live=True)
         record, base = self.store.read(client_id)
         epoch = self.clock()
-        token = tokens.generate(client_id, self._signer(epoch))
+        token = self.format.generate(client_id, self._signer(epoch))
         rotated = record.rotated(token, utcnow_from(epoch), actor)
         self._cancel_inflight_rotation(summary)
         self.store.put(rotated, request_token=_next_version(base))
+        if record.imported_sha256 is not None and rotated.previous is None:
+            # No grace window: the imported token stops working now, so it leaves the keyring now
+            # (else the sweep takes it out once its grace window has ended).
+            digest = record.imported_sha256
+            self._undo(lambda: imports.remove_imported(self.store, {digest}), "rotate_imported", client_id)
+            self.reset()
         self.audit("rotate", tenant=tenant, client_id=client_id, actor=actor)
+        self._emit(
+            DetailType.ROTATED,
+            rotated,
+            actor,
+            previous_token_valid_until=iso(rotated.previous.valid_until if rotated.previous else None),
+        )
         return IssuedClient(client=self._view(rotated, summary), token=token)
 
     def usage(
@@ -360,7 +457,10 @@ class ClientService:
         keep verifying the tokens they signed, so no client notices."""
         epoch = self.clock()
         keyring.ensure(self.store, epoch)
-        ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        try:
+            ring = keyring.update(self.store, lambda r: r.with_new_key(epoch))
+        except keyring.KeyRingError as error:
+            raise KeyringFullError(str(error)) from None
         self.reset()
         self.audit("rotate_keyring", actor=actor, key=ring.keys[-1].name)
         return self.keyring_view()
@@ -397,6 +497,8 @@ class ClientService:
 
     def _has_untagged_token(self, key_id: str, ring: keyring.KeyRing, epoch: float) -> bool:
         record = self.store.get(key_id)
+        if record.token is None:
+            return False  # an imported client: its key id was never derived from its name
         if not ring.verify(tokens.parse(record.token.get_secret_value())):
             return True
         # The previous token is kept only as a digest: if it is still in grace, it may be untagged.
@@ -437,6 +539,27 @@ class ClientService:
     def _restore_record(self, record: ClientRecord) -> None:
         self.store.put(record, request_token=str(uuid.uuid4()))
         self.store.set_tags(record.key_id, record_tags(record))
+
+    def _emit(
+        self,
+        detail_type: DetailType,
+        client: ClientRecord | SecretSummary,
+        actor: str,
+        changed: Iterable[str] = (),
+        **extra: Value,
+    ) -> None:
+        """Publish one lifecycle event for a change that happened (never fails the change)."""
+        event = LifecycleEvent(
+            detail_type,
+            tenant=client.tenant,
+            client_id=client.key_id,
+            client_name=client.client_name,
+            actor=actor,
+            at=utcnow_from(self.clock()),
+            changed=tuple(changed),
+            extra=extra,
+        )
+        self.events.publish([event])
 
     def _undo(self, action: Callable[[], None], what: str, client_id: str) -> None:
         try:
@@ -499,4 +622,5 @@ class ClientService:
             quota=record.quota,
             allowed_cidrs=record.allowed_cidrs,
             on_limit=record.on_limit,
+            imported=record.imported,
         )

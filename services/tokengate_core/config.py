@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from tokengate_core import tokens
 from tokengate_core.authorizer_settings import (
     CONNECT_TIMEOUT,
     DEFAULT_SECRET_PREFIX,
@@ -19,6 +20,7 @@ from tokengate_core.authorizer_settings import (
     LAMBDA_RUNTIME_ENV,
     LOG_LEVEL_ENV,
     MAX_ATTEMPTS,
+    NAMESPACE_PATTERN,
     READ_TIMEOUT,
     SECRET_PREFIX_PATTERN,
     TABLE_NAME_PATTERN,
@@ -26,6 +28,8 @@ from tokengate_core.authorizer_settings import (
     ConfigError,
     fail,
 )
+from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.observability import NAMESPACE
 
 __all__ = ["LAMBDA_RUNTIME_ENV", "AuthorizerSettings", "ConfigError"]
 
@@ -74,6 +78,7 @@ class _EnvModel(BaseModel):
 
 
 SecretPrefix = Annotated[str, Field(pattern=SECRET_PREFIX_PATTERN)]
+TokenPrefix = Annotated[str, Field(pattern=tokens.PREFIX_PATTERN)]
 
 
 class StoreSettings(_EnvModel):
@@ -114,7 +119,28 @@ class TracerSettings(_EnvModel):
     )
 
 
-class AdminSettings(StoreSettings, TracerSettings):
+class TokenSettings(_EnvModel):
+    """The deployment's token prefix, for the functions that mint tokens or tell its tokens from
+    others (the authorizer's own settings carry the same field, with the same pattern and default)."""
+
+    token_prefix: TokenPrefix = tokens.DEFAULT_PREFIX
+
+
+def _not_reserved(namespace: str) -> str:
+    if namespace.startswith("AWS/"):
+        raise ValueError("namespaces starting with AWS/ are reserved")
+    return namespace
+
+
+class EventSettings(_EnvModel):
+    """Where a function's lifecycle events go (one bus, the only one its role may put events on),
+    and the namespace of the metric that counts the ones it could not deliver (the stack's own)."""
+
+    event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
+    metrics_namespace: Annotated[str, Field(pattern=NAMESPACE_PATTERN), AfterValidator(_not_reserved)] = NAMESPACE
+
+
+class AdminSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
@@ -132,8 +158,17 @@ class AdminSettings(StoreSettings, TracerSettings):
     sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
-class RotationSettings(StoreSettings, TracerSettings):
+class RotationSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+
+ExpiryWarningDays = Annotated[float, Field(gt=0, le=90)]
+
+
+class SweepSettings(StoreSettings, EventSettings):
+    """The daily sweep: how far ahead an expiry or the end of a grace window is reported."""
+
+    expiry_warning_days: ExpiryWarningDays = 7.0
 
 
 class DeliverySettings(StoreSettings):

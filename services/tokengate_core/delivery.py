@@ -39,6 +39,11 @@ def deliver(store: SecretsStore, caller: Any) -> tuple[int, dict[str, Any], dict
     if not record.token_fetch:
         body = _error("token_fetch_disabled", "this client does not fetch its token here")
         return 403, body, {**fields, "outcome": "disabled"}
+    if record.token is None:
+        # An imported client's current token is the one the caller presented: nothing new to give
+        # until the first rotation mints one of ours (fetched here then, with the imported token).
+        body = _error("not_rotated", "the token you hold is this client's current token; none is newer")
+        return 409, body, {**fields, "outcome": "imported"}
     body = {
         "client_id": record.key_id,
         "tenant": record.tenant,

@@ -19,6 +19,13 @@ so every authorizer container, which reloads the keyring at least that often, al
 ``legacy_key_ids`` are clients whose tokens predate the tags (tokengate 0.1): the authorizer looks
 those ids up without a tag, so their holders keep working until they rotate.
 
+``imported`` maps the SHA-256 (hex) of each imported token (a token taken over from elsewhere,
+which has neither our prefix nor a key id) to the key id of the client that holds it. The
+authorizer looks a presented value that is not one of our tokens up here by its digest: a value
+that is not an imported token costs no read, and the map tells nothing about stored secrets
+(its keys are digests; finding one needs the token). An entry stays while its client accepts
+the token (during the grace window after a rotation too); the sweep removes the others.
+
 Parsing is hand-written and strict, because the authorizer imports this module on its cold path.
 """
 
@@ -43,9 +50,15 @@ if TYPE_CHECKING:
 #: How often an authorizer container reloads the keyring; also how old a key must be to sign.
 REFRESH_SECONDS = 300.0
 SECRET_NAME = "keyring"
+#: The first key's name (keys are ``k<n>``, from 1); the stack generates it under this name.
+FIRST_KEY = "k1"
 FORMAT_VERSION = 1
 MAX_KEYS = 16
 MAX_LEGACY_IDS = 100_000
+#: The keyring is one secret (64 KB at most, Secrets Manager's limit): room for this many imports.
+MAX_IMPORTED = 256
+_DIGEST_HEX = re.compile(r"[0-9a-f]{64}")
+_RESERVED = ("version", "added_at", "legacy_key_ids", "imported")
 _KEY_NAME = re.compile(r"^k([1-9][0-9]{0,5})$")
 _KEY_VALUE = re.compile(r"^[\x21-\x7e]{32,512}$")
 _DOMAIN = b"tokengate-token\x00"
@@ -54,6 +67,10 @@ _VERSIONS = uuid.UUID("0d7b3f2a-63c4-4a8e-9a51-3f1e0c6b9d24")
 
 class KeyRingError(ValueError):
     """The keyring secret is not what tokengate writes; its value is never part of the message."""
+
+
+class AlreadyImportedError(ConflictError):
+    """The token is imported already (by whichever client: the message names none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,8 @@ class SigningKey:
 class KeyRing:
     keys: tuple[SigningKey, ...]  # oldest first
     legacy_key_ids: frozenset[str] = frozenset()
+    #: SHA-256 hex of an imported token -> the key id of the client holding it.
+    imported: dict[str, str] = field(default_factory=dict)
 
     def verify(self, parsed: tokens.ParsedToken) -> bool:
         """Whether one of our keys made this tag (each comparison in constant time)."""
@@ -85,6 +104,22 @@ class KeyRing:
 
     def is_legacy(self, key_id: str) -> bool:
         return key_id in self.legacy_key_ids
+
+    def imported_key_id(self, digest: bytes) -> str | None:
+        """The client that imported the token with this SHA-256, if one did. Looking a digest of
+        what was presented up tells nothing about stored secrets; the match itself is confirmed as
+        for every token, in constant time against the client's record (TokenAuthorizer)."""
+        return self.imported.get(digest.hex())
+
+    def with_imported(self, hexdigest: str, key_id: str) -> KeyRing:
+        if hexdigest in self.imported:
+            raise AlreadyImportedError("this token is already imported")
+        if len(self.imported) >= MAX_IMPORTED:
+            raise KeyRingError(f"a keyring holds at most {MAX_IMPORTED} imported tokens")
+        return KeyRing(self.keys, self.legacy_key_ids, {**self.imported, hexdigest: key_id})
+
+    def without_imported(self, hexdigests: set[str]) -> KeyRing:
+        return KeyRing(self.keys, self.legacy_key_ids, {d: k for d, k in self.imported.items() if d not in hexdigests})
 
     def signing_key(self, now: float) -> SigningKey:
         """The newest key every authorizer container has had time to load (else the oldest)."""
@@ -98,10 +133,10 @@ class KeyRing:
         if len(self.keys) >= MAX_KEYS:
             raise KeyRingError(f"a keyring holds at most {MAX_KEYS} keys")
         name = f"k{self.keys[-1].number + 1}"
-        return KeyRing((*self.keys, SigningKey(name, _new_secret().encode(), now)), self.legacy_key_ids)
+        return KeyRing((*self.keys, SigningKey(name, _new_secret().encode(), now)), self.legacy_key_ids, self.imported)
 
     def with_legacy_key_ids(self, key_ids: set[str]) -> KeyRing:
-        return KeyRing(self.keys, frozenset(key_ids))
+        return KeyRing(self.keys, frozenset(key_ids), self.imported)
 
     def describe(self, now: float) -> list[dict[str, Any]]:
         """What an operator may see: names and ages, never a key."""
@@ -116,6 +151,8 @@ class KeyRing:
             data["added_at"] = added
         if self.legacy_key_ids:
             data["legacy_key_ids"] = sorted(self.legacy_key_ids)
+        if self.imported:
+            data["imported"] = dict(sorted(self.imported.items()))
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
@@ -124,7 +161,7 @@ def _new_secret() -> str:
 
 
 def new_keyring(now: float) -> KeyRing:
-    return KeyRing((SigningKey("k1", _new_secret().encode(), now),))
+    return KeyRing((SigningKey(FIRST_KEY, _new_secret().encode(), now),))
 
 
 def parse(text: str) -> KeyRing:
@@ -143,9 +180,19 @@ def parse(text: str) -> KeyRing:
         raise KeyRingError("keyring legacy_key_ids is not a list of key ids")
     if not all(isinstance(k, str) and tokens.is_key_id(k) for k in legacy):
         raise KeyRingError("keyring legacy_key_ids is not a list of key ids")
+    imported = data.get("imported", {})
+    if (
+        not isinstance(imported, dict)
+        or len(imported) > MAX_IMPORTED
+        or not all(
+            isinstance(d, str) and _DIGEST_HEX.fullmatch(d) and isinstance(k, str) and tokens.is_key_id(k)
+            for d, k in imported.items()
+        )
+    ):
+        raise KeyRingError("keyring imported is not a map of token digests to key ids")
     keys = []
     for name, value in data.items():
-        if name in ("version", "added_at", "legacy_key_ids"):
+        if name in _RESERVED:
             continue
         if not _KEY_NAME.match(name) or not isinstance(value, str) or not _KEY_VALUE.match(value):
             raise KeyRingError(f"keyring entry {name[:16]!r} is not a key")
@@ -156,7 +203,7 @@ def parse(text: str) -> KeyRing:
     if not keys or len(keys) > MAX_KEYS:
         raise KeyRingError(f"keyring holds 1 to {MAX_KEYS} keys")
     keys.sort(key=lambda k: k.number)
-    return KeyRing(tuple(keys), frozenset(legacy))
+    return KeyRing(tuple(keys), frozenset(legacy), dict(imported))
 
 
 # -- the keyring secret (admin and rotation functions) ---------------------------------------------

@@ -2,6 +2,8 @@
 
 The plaintext token lives here (so an AWS-native client can read its own secret after a
 rotation) but as a :class:`pydantic.SecretStr`, so a stray ``repr`` or log line shows stars.
+A client imported with a token from elsewhere holds only that token's SHA-256
+(``imported_sha256``) and no token of its own until its first rotation.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tokengate_core import tokens
 from tokengate_core.record_view import (
@@ -39,7 +41,9 @@ Scope = Annotated[
     ),
 ]
 Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
-GraceSeconds = Annotated[int, Field(ge=0, le=30 * 86400)]
+#: The longest grace window a rotation may give the previous token (the sweep looks this far back).
+MAX_GRACE_SECONDS = 30 * 86400
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
 RotationDays = Annotated[int, Field(ge=1, le=1000)]
 ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
 
@@ -109,7 +113,10 @@ class ClientRecord(BaseModel):
 
     schema_version: Literal[1] = 1  # record_view.SCHEMA_VERSION
     key_id: str
-    token: SecretStr
+    token: SecretStr | None
+    #: An imported client's current token, as its SHA-256 (the plaintext is never stored); set
+    #: exactly when ``token`` is not, until the first rotation gives the client a token of ours.
+    imported_sha256: Annotated[str | None, Field(pattern=DIGEST_PATTERN)] = None
     tenant: Tenant
     client_name: ClientName
     scopes: Scopes
@@ -138,9 +145,16 @@ class ClientRecord(BaseModel):
 
     @field_validator("token")
     @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        tokens.parse(value.get_secret_value())  # raises on a corrupt stored token
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            tokens.parse(value.get_secret_value())  # raises on a corrupt stored token
         return value
+
+    @model_validator(mode="after")
+    def _one_current_token(self) -> ClientRecord:
+        if (self.token is None) == (self.imported_sha256 is None):
+            raise ValueError("a record holds either a token or an imported token's digest")
+        return self
 
     @field_validator("expires_at", "created_at", "updated_at", "rotated_at")
     @classmethod
@@ -153,8 +167,10 @@ class ClientRecord(BaseModel):
 
     def to_secret_string(self) -> str:
         """The only place a plaintext token is serialised: the SecretString written to the store."""
-        data = self.model_dump(mode="json")
-        data["token"] = self.token.get_secret_value()
+        data = self.model_dump(mode="json", exclude_none=False)
+        data["token"] = None if self.token is None else self.token.get_secret_value()
+        if self.imported_sha256 is None:
+            del data["imported_sha256"]  # records of clients never imported stay as they were
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -162,6 +178,25 @@ class ClientRecord(BaseModel):
         return cls.model_validate_json(text)
 
     # -- derived state ----------------------------------------------------------------------------
+
+    @property
+    def imported(self) -> bool:
+        return self.imported_sha256 is not None
+
+    @property
+    def own_token(self) -> str:
+        """The client's token of ours; an imported client has none until its first rotation."""
+        if self.token is None:
+            raise ValueError("an imported client has no token of ours until it rotates")
+        return self.token.get_secret_value()
+
+    @property
+    def current_sha256(self) -> str:
+        """The digest of the token that is current: ours, or the imported one."""
+        if self.token is not None:
+            return tokens.digest(self.token.get_secret_value()).hex()
+        assert self.imported_sha256 is not None
+        return self.imported_sha256
 
     @property
     def has_usage_policy(self) -> bool:
@@ -197,17 +232,16 @@ class ClientRecord(BaseModel):
         return "active"
 
     def rotated(self, new_token: str, now: datetime, actor: str) -> ClientRecord:
-        """The record after a rotation: the old token stays valid for the grace period."""
-        old = self.token.get_secret_value()
+        """The record after a rotation: the old token (an imported one too) stays valid for the
+        grace period; from now on the client has a token of ours."""
         grace = self.rotation.grace_seconds
         previous = (
-            PreviousToken(sha256=tokens.digest(old).hex(), valid_until=now + timedelta(seconds=grace))
-            if grace > 0
-            else None
+            PreviousToken(sha256=self.current_sha256, valid_until=now + timedelta(seconds=grace)) if grace > 0 else None
         )
         return self.model_copy(
             update={
                 "token": SecretStr(new_token),
+                "imported_sha256": None,
                 "previous": previous,
                 "rotated_at": now,
                 "updated_at": now,

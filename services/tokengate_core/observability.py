@@ -19,6 +19,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tokengate_core.tokens import ANY_PREFIX_PATTERN, KEY_ID_PATTERN
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
@@ -32,8 +34,9 @@ LOG_EVENT_ENV = "POWERTOOLS_LOGGER_LOG_EVENT"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-amz-security-token", "x-api-key"}
 )
-#: Anything shaped like a token (``tg_`` and a run of token characters), wherever it turns up.
-_TOKEN_LIKE = re.compile(r"tg_[A-Za-z0-9_-]{8,}")
+#: Anything shaped like a token of any deployment (a prefix, a key id, ``_`` and a run of token
+#: characters, so a cut-off token too), wherever it turns up.
+_TOKEN_LIKE = re.compile(rf"{ANY_PREFIX_PATTERN}{KEY_ID_PATTERN}_[A-Za-z0-9]{{8,}}")
 #: Event fields that hold caller credentials or caller-chosen content as a whole.
 _SECRET_FIELDS = frozenset({"identitySource", "cookies"})
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -135,6 +138,33 @@ def emit_decision(
     head = json.dumps(document, separators=(",", ":"), default=str)
     directives = _directives(namespace, metric, dimensions, looked_up)
     sys.stdout.write(f'{head[:-1]},"_aws":{{"Timestamp":{now},"CloudWatchMetrics":{directives}}}}}\n')
+
+
+def emit_metric(
+    service: str,
+    metric: str,
+    value: float,
+    fields: dict[str, Any],
+    *,
+    namespace: str,
+    message: str,
+    level: str = "ERROR",
+) -> None:
+    """One log line that is also a CloudWatch EMF metric (by ``service``): for the few events worth
+    both a line to read and a number to alarm on. ``fields`` must hold nothing secret."""
+    now = int(time.time() * 1000)
+    document = {"level": level, "message": message, "service": service, "timestamp": now, **fields, metric: value}
+    document["_aws"] = {
+        "Timestamp": now,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": namespace,
+                "Dimensions": [[DIMENSION_SERVICE]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }
+        ],
+    }
+    sys.stdout.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")
 
 
 @cache

@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from tokengate_core import keyring, tokens
 from tokengate_core.errors import NotFoundError, TokengateError
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, DetailType, EventPublisher, LifecycleEvent, NoEvents, iso
 from tokengate_core.models import ClientRecord, utcnow_from
 from tokengate_core.store import SecretsStore
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
-ACTOR = "secretsmanager:rotation"
+ACTOR = ACTOR_SCHEDULED_ROTATION
 
 
 class RotationError(TokengateError):
@@ -26,9 +27,18 @@ class RotationError(TokengateError):
 
 
 class Rotator:
-    def __init__(self, store: SecretsStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SecretsStore,
+        clock: Callable[[], float] = time.time,
+        *,
+        token_prefix: str = tokens.DEFAULT_PREFIX,
+        events: EventPublisher | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.format = tokens.token_format(token_prefix)
+        self.events = events or NoEvents()
 
     def run(self, step: Step, secret_id: str, token: str) -> str:
         """Run one step; return what it did (for the log). Raise to make Secrets Manager retry."""
@@ -67,7 +77,7 @@ class Rotator:
             # Rotating would strand the client at the end of the grace window: keep its token.
             raise RotationError(f"not rotating: {problem}")
         now = self.clock()
-        new_token = tokens.generate(key_id, keyring.ensure(self.store, now).signer(now))
+        new_token = self.format.generate(key_id, keyring.ensure(self.store, now).signer(now))
         new = current.rotated(new_token, utcnow_from(now), ACTOR)
         self.store.put(new, request_token=token, stages=["AWSPENDING"])
         return "pending version created"
@@ -98,21 +108,35 @@ class Rotator:
             if remaining < pending.rotation.grace_seconds / 2:
                 raise RotationError("pending version is stale: its grace window has mostly elapsed")
         self.store.move_stage(key_id, "AWSCURRENT", to_version=token, from_version=current_version)
+        # Only the step that made the rotation happen reports it: a retried finishSecret finds the
+        # version current already and returns before this.
+        event = LifecycleEvent(
+            DetailType.ROTATED,
+            tenant=pending.tenant,
+            client_id=key_id,
+            client_name=pending.client_name,
+            actor=ACTOR,
+            at=utcnow_from(self.clock()),
+            extra={"previous_token_valid_until": iso(pending.previous.valid_until if pending.previous else None)},
+        )
+        self.events.publish([event])
         return "AWSCURRENT moved"
 
     @staticmethod
     def _check_pending(current: ClientRecord, pending: ClientRecord) -> None:
         if pending.key_id != current.key_id or pending.tenant != current.tenant:
             raise RotationError("pending version names another client")
-        if pending.token.get_secret_value() == current.token.get_secret_value():
+        if pending.current_sha256 == current.current_sha256:
             return  # Secrets Manager's configuration test copies the current value
+        if pending.token is None:
+            raise RotationError("pending version holds no token")
         parsed = tokens.parse(pending.token.get_secret_value())
         if parsed.key_id != current.key_id:
             raise RotationError("pending token has another key id")
-        if current.rotation.grace_seconds > 0:
-            old = tokens.digest(current.token.get_secret_value()).hex()
-            if pending.previous is None or pending.previous.sha256 != old:
-                raise RotationError("pending version would not keep the current token in grace")
+        # The current token, ours or an imported one, stays valid through the grace window.
+        kept = pending.previous is not None and pending.previous.sha256 == current.current_sha256
+        if current.rotation.grace_seconds > 0 and not kept:
+            raise RotationError("pending version would not keep the current token in grace")
 
 
 def parse_event(event: Any) -> tuple[Step, str, str]:

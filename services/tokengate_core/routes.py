@@ -7,16 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from tokengate_core.config import (
-    AdminSettings,
-    AuthorizerSettings,
-    DeliverySettings,
-    MainSettings,
-    RotationSettings,
-    TracerSettings,
-)
+from tokengate_core.lifecycle import DetailType
 
-FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery"]
+FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep"]
 
 
 class EnvSettings(Protocol):
@@ -33,11 +26,22 @@ class EnvSettings(Protocol):
 class FunctionSpec:
     name: FunctionName
     handler: str  # module.attribute, relative to the services/ asset root
-    settings: type[EnvSettings]
+    #: The settings class's name in tokengate_core.config: resolved when asked for, so that this
+    #: table, which every handler imports at cold start, does not import pydantic's models.
+    settings_class: str
     service: str  # POWERTOOLS_SERVICE_NAME
     description: str
     memory_mb: int  # memory also buys CPU; cold starts (imports, model builds) are CPU-bound
     timeout_seconds: int
+    #: The lifecycle events it publishes: its role may put exactly these on the deployment's bus.
+    emits: frozenset[DetailType] = frozenset()
+
+    @property
+    def settings(self) -> type[EnvSettings]:
+        from tokengate_core import config
+
+        settings: type[EnvSettings] = getattr(config, self.settings_class)
+        return settings
 
     @property
     def traced(self) -> bool:
@@ -45,6 +49,8 @@ class FunctionSpec:
         functions, whose Secrets Manager calls (RotateSecret above all) are worth a trace and
         whose volume is small. Not the authorizer and main, on every request's path, where
         Tracer's import and patching would lengthen each cold start and sampling bill per request."""
+        from tokengate_core.config import TracerSettings
+
         return issubclass(self.settings, TracerSettings)
 
 
@@ -66,7 +72,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "authorizer": FunctionSpec(
         "authorizer",
         "authorizer.app.handler",
-        AuthorizerSettings,
+        "AuthorizerSettings",
         "tokengate-authorizer",
         "Lambda authorizer: checks per-client bearer tokens",
         memory_mb=512,
@@ -76,7 +82,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "main": FunctionSpec(
         "main",
         "main.app.handler",
-        MainSettings,
+        "MainSettings",
         "tokengate-main",
         "Protected integration behind the authorizer",
         memory_mb=256,
@@ -89,31 +95,47 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
     "admin": FunctionSpec(
         "admin",
         "admin.app.handler",
-        AdminSettings,
+        "AdminSettings",
         "tokengate-admin",
         "Admin API: issue, list, revoke, rotate tokens",
         memory_mb=512,
         timeout_seconds=25,
+        emits=frozenset(
+            {DetailType.ISSUED, DetailType.UPDATED, DetailType.ROTATED, DetailType.REVOKED, DetailType.RESTORED}
+        ),
     ),
     # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
     "rotation": FunctionSpec(
         "rotation",
         "admin.rotation.handler",
-        RotationSettings,
+        "RotationSettings",
         "tokengate-rotation",
         "Secrets Manager rotation function for client tokens",
         memory_mb=256,
         timeout_seconds=60,
+        emits=frozenset({DetailType.ROTATED}),
     ),
     # One GetSecretValue per call; a client calls it a few times per rotation.
     "delivery": FunctionSpec(
         "delivery",
         "delivery.app.handler",
-        DeliverySettings,
+        "DeliverySettings",
         "tokengate-delivery",
         "Hands a client its current token when it presents a still-valid one",
         memory_mb=256,
         timeout_seconds=10,
+    ),
+    # Once a day by default: pages of ListSecrets, then the records of clients changed within the
+    # longest grace window, eight at a time; minutes leave room for many thousands of clients.
+    "sweep": FunctionSpec(
+        "sweep",
+        "sweep.app.handler",
+        "SweepSettings",
+        "tokengate-sweep",
+        "Daily sweep: reports expiring clients and ending grace windows, prunes imported tokens",
+        memory_mb=256,
+        timeout_seconds=300,
+        emits=frozenset({DetailType.EXPIRING}),
     ),
 }
 
@@ -216,6 +238,8 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("get_keys", "GET", "/admin/keys"),
     AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
     AdminRoute("migrate", "POST", "/admin/migrate"),
+    # A token callers already hold becomes a client of the tenant the body names (see imports.py).
+    AdminRoute("import_client", "POST", "/admin/imports"),
 )
 
 

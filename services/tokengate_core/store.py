@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tokengate_core import tokens
 from tokengate_core.errors import (
@@ -22,8 +22,17 @@ from tokengate_core.errors import (
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import (
+        CreateSecretRequestTypeDef,
+        ListSecretsRequestTypeDef,
+        TagTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
 
     from tokengate_core.models import ClientRecord
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TAG_TENANT = "tokengate:tenant"
 TAG_CLIENT = "tokengate:client-name"
@@ -43,7 +52,8 @@ _TAG_VALUE_OUTSIDE = re.compile(f"[^{TAG_VALUE_CHARACTERS}]")
 
 #: The calls that start or stop work inside Secrets Manager rather than read or write a value:
 #: RotateSecret (which runs the rotation function's test step), CancelRotateSecret, DeleteSecret.
-#: They go through the store's control-plane client (aws.control_plane_client: one attempt).
+#: The store makes them on its control-plane client (aws.control_plane_client: one attempt), and
+#: their timeouts are reported as of unknown outcome.
 CONTROL_PLANE_OPERATIONS = frozenset({"rotate_secret", "cancel_rotate_secret", "delete_secret"})
 
 _UNAVAILABLE_CODES = {
@@ -110,7 +120,7 @@ class SecretSummary:
         return self.deleted_at is not None
 
 
-def _tags(entry: dict[str, Any]) -> dict[str, str]:
+def _tags(entry: Mapping[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in entry.get("Tags", []) or []}
 
 
@@ -128,7 +138,7 @@ def tag_value(value: str) -> str:
     return _TAG_VALUE_OUTSIDE.sub("_", value)[:_TAG_VALUE_MAX]
 
 
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+def tag_list(tags: dict[str, str]) -> list[TagTypeDef]:
     """Tags in the request shape, every value through :func:`tag_value`."""
     return [{"Key": key, "Value": tag_value(value)} for key, value in tags.items()]
 
@@ -182,20 +192,22 @@ class SecretsStore:
 
     def get_value(self, key_id: str) -> str:
         """The AWSCURRENT SecretString, unparsed: the authorizer reads it without the model."""
-        response = self._call("get_secret_value", SecretId=self.secret_id(key_id), VersionStage="AWSCURRENT")
-        return str(response["SecretString"])
+        response = self._call(self._client.get_secret_value, SecretId=self.secret_id(key_id), VersionStage="AWSCURRENT")
+        return response["SecretString"]
 
     def read(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> tuple[ClientRecord, str]:
         """The record and the id of the version it came from (the base of an optimistic write)."""
         # Always name a stage: AWS defaults to AWSCURRENT anyway, and moto's default does not
         # follow UpdateSecretVersionStage (it keeps returning the version it last wrote).
-        kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id)}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        kwargs["VersionStage"] = stage or ("AWSCURRENT" if not version_id else None)
-        if kwargs["VersionStage"] is None:
-            del kwargs["VersionStage"]
-        response = self._call("get_secret_value", **kwargs)
+        secret_id = self.secret_id(key_id)
+        if version_id and stage:
+            response = self._call(
+                self._client.get_secret_value, SecretId=secret_id, VersionId=version_id, VersionStage=stage
+            )
+        elif version_id:
+            response = self._call(self._client.get_secret_value, SecretId=secret_id, VersionId=version_id)
+        else:
+            response = self._call(self._client.get_secret_value, SecretId=secret_id, VersionStage=stage or "AWSCURRENT")
         try:
             from tokengate_core.models import ClientRecord  # the authorizer reads raw values: no model on its path
 
@@ -204,20 +216,19 @@ class SecretsStore:
             raise CorruptRecordError(f"secret for {key_id} is not a valid client record") from None
         if record.key_id != key_id:
             raise CorruptRecordError(f"secret for {key_id} names another key id")
-        return record, str(response["VersionId"])
+        return record, response["VersionId"]
 
     def read_named(self, name: str) -> tuple[str, str]:
         """A secret that is not a client (the keyring): its AWSCURRENT value and version id."""
-        response = self._call("get_secret_value", SecretId=name, VersionStage="AWSCURRENT")
-        return str(response["SecretString"]), str(response["VersionId"])
+        response = self._call(self._client.get_secret_value, SecretId=name, VersionStage="AWSCURRENT")
+        return response["SecretString"], response["VersionId"]
 
     def describe_raw(self, secret_id: str) -> dict[str, Any]:
         """DescribeSecret by name or ARN (the rotation function is handed an ARN)."""
-        return dict(self._call("describe_secret", SecretId=secret_id))
+        return dict(self._call(self._client.describe_secret, SecretId=secret_id))
 
     def describe(self, key_id: str) -> SecretSummary:
-        response = self._call("describe_secret", SecretId=self.secret_id(key_id))
-        summary = self._summary(dict(response))
+        summary = self._summary(self._call(self._client.describe_secret, SecretId=self.secret_id(key_id)))
         if summary is None:
             raise NotFoundError("client not found")
         return summary
@@ -230,7 +241,7 @@ class SecretsStore:
         ListSecrets' tag filters are prefix matches, and tag-key and tag-value filters are not
         paired, so every entry is checked again for the exact tenant tag here.
         """
-        kwargs: dict[str, Any] = {
+        request: ListSecretsRequestTypeDef = {
             "MaxResults": limit,
             "IncludePlannedDeletion": include_revoked,
             "Filters": [
@@ -241,11 +252,11 @@ class SecretsStore:
             "SortOrder": "asc",
         }
         if next_token:
-            kwargs["NextToken"] = next_token
-        response = self._call("list_secrets", **kwargs)
+            request["NextToken"] = next_token
+        response = self._call(self._client.list_secrets, **request)
         items = []
         for entry in response.get("SecretList", []):
-            summary = self._summary(dict(entry))
+            summary = self._summary(entry)
             if summary is not None and summary.tenant == tenant:
                 items.append(summary)
         return items, response.get("NextToken")
@@ -259,23 +270,23 @@ class SecretsStore:
         found: list[SecretSummary] = []
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {
+            request: ListSecretsRequestTypeDef = {
                 "MaxResults": 100,
                 "IncludePlannedDeletion": include_revoked,
                 "Filters": [{"Key": "name", "Values": [self.prefix]}],
             }
             if token:
-                kwargs["NextToken"] = token
-            response = self._call("list_secrets", **kwargs)
+                request["NextToken"] = token
+            response = self._call(self._client.list_secrets, **request)
             for entry in response.get("SecretList", []):
-                summary = self._summary(dict(entry))
+                summary = self._summary(entry)
                 if summary is not None and tokens.is_key_id(summary.key_id):
                     found.append(summary)
             token = response.get("NextToken")
             if not token:
                 return found
 
-    def _summary(self, entry: dict[str, Any]) -> SecretSummary | None:
+    def _summary(self, entry: Mapping[str, Any]) -> SecretSummary | None:
         key_id = self.key_id_of(entry.get("Name", ""))
         tags = _tags(entry)
         if key_id is None or TAG_TENANT not in tags:
@@ -302,37 +313,35 @@ class SecretsStore:
     def create(self, record: ClientRecord, request_token: str) -> str:
         """CreateSecret is atomic on the name, so a key id already in use is refused, never
         overwritten (client names are kept unique by :class:`~tokengate_core.registry.NameRegistry`)."""
-        kwargs: dict[str, Any] = {
+        request: CreateSecretRequestTypeDef = {
             "Name": self.secret_id(record.key_id),
             "ClientRequestToken": request_token,
             "Description": f"tokengate client {record.client_name} of tenant {record.tenant}",
             "SecretString": record.to_secret_string(),
             "Tags": tag_list(record_tags(record)),
         }
-        if self._kms_key_id:
-            kwargs["KmsKeyId"] = self._kms_key_id
         try:
-            return str(self._call("create_secret", **kwargs)["ARN"])
+            return self._call(self._client.create_secret, **self._encrypted(request))["ARN"]
         except (ConflictError, RevokedError):
             raise ConflictError("key id already in use") from None
 
     def create_named(self, name: str, value: str, *, request_token: str, description: str) -> None:
-        kwargs: dict[str, Any] = {
+        request: CreateSecretRequestTypeDef = {
             "Name": name,
             "ClientRequestToken": request_token,
             "Description": description,
             "SecretString": value,
         }
-        if self._kms_key_id:
-            kwargs["KmsKeyId"] = self._kms_key_id
         try:
-            self._call("create_secret", **kwargs)
+            self._call(self._client.create_secret, **self._encrypted(request))
         except RevokedError:
             raise ConflictError(f"secret {name} is scheduled for deletion") from None
 
     def put_named(self, name: str, value: str, *, request_token: str) -> None:
         try:
-            self._call("put_secret_value", SecretId=name, ClientRequestToken=request_token, SecretString=value)
+            self._call(
+                self._client.put_secret_value, SecretId=name, ClientRequestToken=request_token, SecretString=value
+            )
         except ConflictError:
             raise ConflictError("changed concurrently; read it again and retry") from None
 
@@ -341,7 +350,7 @@ class SecretsStore:
         Secrets Manager: with a token derived from the base version, that is an optimistic lock."""
         try:
             self._call(
-                "put_secret_value",
+                self._client.put_secret_value,
                 SecretId=self.secret_id(record.key_id),
                 ClientRequestToken=request_token,
                 SecretString=record.to_secret_string(),
@@ -351,32 +360,28 @@ class SecretsStore:
             raise ConflictError("the client was changed concurrently; read it again and retry") from None
 
     def move_stage(self, key_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
-        kwargs: dict[str, Any] = {"SecretId": self.secret_id(key_id), "VersionStage": stage}
+        request: UpdateSecretVersionStageRequestTypeDef = {"SecretId": self.secret_id(key_id), "VersionStage": stage}
         if to_version:
-            kwargs["MoveToVersionId"] = to_version
+            request["MoveToVersionId"] = to_version
         if from_version:
-            kwargs["RemoveFromVersionId"] = from_version
-        self._call("update_secret_version_stage", **kwargs)
+            request["RemoveFromVersionId"] = from_version
+        self._call(self._client.update_secret_version_stage, **request)
 
     def set_tags(self, key_id: str, tags: dict[str, str]) -> None:
-        self._call(
-            "tag_resource",
-            SecretId=self.secret_id(key_id),
-            Tags=tag_list(tags),
-        )
+        self._call(self._client.tag_resource, SecretId=self.secret_id(key_id), Tags=tag_list(tags))
 
     def remove_tags(self, key_id: str, keys: list[str]) -> None:
-        self._call("untag_resource", SecretId=self.secret_id(key_id), TagKeys=keys)
+        self._call(self._client.untag_resource, SecretId=self.secret_id(key_id), TagKeys=keys)
 
     def schedule_deletion(self, key_id: str, recovery_days: int) -> None:
-        self._call("delete_secret", SecretId=self.secret_id(key_id), RecoveryWindowInDays=recovery_days)
+        self._call(self._control.delete_secret, SecretId=self.secret_id(key_id), RecoveryWindowInDays=recovery_days)
 
     def restore(self, key_id: str) -> None:
-        self._call("restore_secret", SecretId=self.secret_id(key_id))
+        self._call(self._client.restore_secret, SecretId=self.secret_id(key_id))
 
     def force_delete(self, key_id: str) -> None:
         """Only to undo a half-made client; never for a revoke (that must stay restorable)."""
-        self._call("delete_secret", SecretId=self.secret_id(key_id), ForceDeleteWithoutRecovery=True)
+        self._call(self._control.delete_secret, SecretId=self.secret_id(key_id), ForceDeleteWithoutRecovery=True)
 
     def allow_reader(self, key_id: str, principal_arn: str, secret_arn: str) -> None:
         policy = {
@@ -392,7 +397,7 @@ class SecretsStore:
             ],
         }
         self._call(
-            "put_resource_policy",
+            self._client.put_resource_policy,
             SecretId=self.secret_id(key_id),
             ResourcePolicy=json.dumps(policy),
             BlockPublicPolicy=True,
@@ -400,7 +405,7 @@ class SecretsStore:
 
     def schedule_rotation(self, key_id: str, function_arn: str, days: int) -> None:
         self._call(
-            "rotate_secret",
+            self._control.rotate_secret,
             SecretId=self.secret_id(key_id),
             RotationLambdaARN=function_arn,
             RotationRules={"AutomaticallyAfterDays": days},
@@ -408,20 +413,29 @@ class SecretsStore:
         )
 
     def cancel_rotation(self, key_id: str) -> None:
-        self._call("cancel_rotate_secret", SecretId=self.secret_id(key_id))
+        self._call(self._control.cancel_rotate_secret, SecretId=self.secret_id(key_id))
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        control = operation in CONTROL_PLANE_OPERATIONS
-        client = self._control if control else self._client
+    def _encrypted(self, request: CreateSecretRequestTypeDef) -> CreateSecretRequestTypeDef:
+        """New secrets under the deployment's customer-managed key, when it has one."""
+        if self._kms_key_id:
+            request["KmsKeyId"] = self._kms_key_id
+        return request
+
+    @staticmethod
+    def _call(operation: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Every Secrets Manager call goes through here: ``operation`` is a typed client method
+        (``self._control``'s for CONTROL_PLANE_OPERATIONS), and every failure leaves as a domain
+        error, nothing raw."""
         try:
-            return getattr(client, operation)(**kwargs)
+            return operation(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - every failure becomes a domain error, nothing escapes raw
             from botocore.exceptions import ReadTimeoutError
 
-            if control and isinstance(error, ReadTimeoutError):
+            name = getattr(operation, "__name__", "")
+            if name in CONTROL_PLANE_OPERATIONS and isinstance(error, ReadTimeoutError):
                 # The outcome is unknown, so say so: the caller must look before trying again.
                 raise UnavailableError(
-                    f"Secrets Manager did not answer {api_name(operation)} in time; the request was not"
+                    f"Secrets Manager did not answer {api_name(name)} in time; the request was not"
                     " completed and not retried, and the call may still take effect: check the client"
                     " before retrying"
                 ) from None

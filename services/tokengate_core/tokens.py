@@ -1,6 +1,7 @@
-"""The token format: ``tg_<key id>_<nonce><tag><checksum>``.
+"""The token format: ``<prefix><key id>_<nonce><tag><checksum>``, e.g. ``tg_<key id>_...``.
 
-* ``tg_`` makes a leaked token recognisable to secret scanners and to humans.
+* The prefix (``tg_`` unless the deployment chose its own) makes a leaked token recognisable to
+  secret scanners and to humans; a deployment with its own prefix enrols its own pattern.
 * The key id (20 lowercase base36 characters, 103 random bits) names exactly one secret, so the
   authorizer never lists anything on the hot path. It is random: it says nothing about the
   tenant or the client name, and no two deployments share one.
@@ -23,25 +24,39 @@ import secrets
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
-PREFIX = "tg_"
+#: The token prefix of a deployment that sets none. Each deployment may choose its own (CDK
+#: context ``tokenPrefix``, ``TOKENGATE_TOKEN_PREFIX``), so each can enrol its own pattern with
+#: secret scanners: a letter, one to seven lowercase letters or digits, and ``_``.
+DEFAULT_PREFIX = "tg_"
+#: Any valid prefix, unanchored (to find tokens in a text).
+ANY_PREFIX_PATTERN = r"[a-z][a-z0-9]{1,7}_"
+PREFIX_PATTERN = rf"^{ANY_PREFIX_PATTERN}$"
+_PREFIX_RE = re.compile(ANY_PREFIX_PATTERN)
+_PREFIX_MAX_LENGTH = 9
 KEY_ID_LENGTH = 20
 NONCE_LENGTH = 27
 TAG_LENGTH = 16
 SECRET_LENGTH = NONCE_LENGTH + TAG_LENGTH
 CHECKSUM_LENGTH = 6
-#: Everything a tag covers: prefix, key id, separator and nonce.
-SIGNED_LENGTH = len(PREFIX) + KEY_ID_LENGTH + 1 + NONCE_LENGTH
-TOKEN_LENGTH = len(PREFIX) + KEY_ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 KEY_ID_PATTERN = rf"[0-9a-z]{{{KEY_ID_LENGTH}}}"
-_KEY_ID_RE = re.compile(rf"^{KEY_ID_PATTERN}$")
-_TOKEN_RE = re.compile(
-    rf"^{PREFIX}({KEY_ID_PATTERN})_([0-9A-Za-z]{{{SECRET_LENGTH}}})([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})$"
-)
+_KEY_ID_RE = re.compile(KEY_ID_PATTERN)
+_TAIL_PATTERN = rf"({KEY_ID_PATTERN})_([0-9A-Za-z]{{{SECRET_LENGTH}}})([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})"
+#: A tokengate token of any deployment (any valid prefix), wherever it appears in a text.
+ANY_TOKEN_PATTERN = rf"{ANY_PREFIX_PATTERN}{KEY_ID_PATTERN}_[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}"
+_ANY_TOKEN_RE = re.compile(ANY_TOKEN_PATTERN)
+
+
+#: What an imported token (one a deployment took over from elsewhere, see ``tokengate_core.imports``)
+#: may be: visible ASCII, no spaces, 8 to 512 characters. Anything else the authorizer denies
+#: without looking at the imported tokens at all.
+IMPORTED_PATTERN = r"[\x21-\x7e]{8,512}"
+_IMPORTED_RE = re.compile(IMPORTED_PATTERN)
 
 
 class TokenFormatError(ValueError):
@@ -100,43 +115,107 @@ def encode_tag(mac: bytes) -> str:
     return _encode(int.from_bytes(mac[:12], "big") >> 1, BASE62, TAG_LENGTH)
 
 
+# fullmatch, not ``^...$``: ``$`` also matches before a final newline.
 def is_key_id(value: str) -> bool:
-    return bool(_KEY_ID_RE.match(value))
+    return bool(_KEY_ID_RE.fullmatch(value))
 
 
-def generate(key_id: str, sign: Callable[[str], str]) -> str:
-    """A fresh token for ``key_id``: 160 random bits, tagged by ``sign`` (a keyring's signer)."""
-    if not is_key_id(key_id):
-        raise ValueError("invalid key id")
-    nonce = _encode(secrets.randbits(160), BASE62, NONCE_LENGTH)
-    signed = f"{PREFIX}{key_id}_{nonce}"
-    tag = sign(signed)
-    if len(tag) != TAG_LENGTH:
-        raise ValueError("a tag has exactly TAG_LENGTH characters")
-    body = signed + tag
-    return body + checksum(body)
+def is_prefix(value: str) -> bool:
+    return bool(_PREFIX_RE.fullmatch(value))
 
 
-def parse(presented: str) -> ParsedToken:
-    """Validate structure and checksum without any I/O; raise :class:`TokenFormatError`.
+def looks_like_token(value: str) -> bool:
+    """Shaped like a tokengate token of some deployment (any prefix; no checksum checked)."""
+    return bool(_ANY_TOKEN_RE.fullmatch(value))
 
-    The length check comes first so that a 10 KB header costs nothing to reject.
-    """
-    if len(presented) != TOKEN_LENGTH:
-        raise TokenFormatError("malformed")
-    match = _TOKEN_RE.match(presented)
-    if match is None:
-        raise TokenFormatError("malformed")
-    body_end = TOKEN_LENGTH - CHECKSUM_LENGTH
-    # The checksum is not secret, so an ordinary comparison is fine here.
-    if checksum(presented[:body_end]) != match.group(3):
-        raise TokenFormatError("bad_checksum")
-    return ParsedToken(
-        key_id=match.group(1),
-        digest=digest(presented),
-        signed=presented[:SIGNED_LENGTH],
-        tag=presented[SIGNED_LENGTH:body_end],
+
+def may_be_imported(value: str) -> bool:
+    """Whether ``value`` could be an imported token (its shape only)."""
+    return bool(_IMPORTED_RE.fullmatch(value))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFormat:
+    """The tokens of one prefix: their lengths and their regex, compiled once (:func:`token_format`)."""
+
+    prefix: str
+    token_length: int
+    #: Everything a tag covers: prefix, key id, separator and nonce.
+    signed_length: int
+    regex: re.Pattern[str]
+
+    def owns(self, presented: str) -> bool:
+        """Whether ``presented`` carries this prefix (nothing else about it is checked)."""
+        return presented.startswith(self.prefix)
+
+    def parse(self, presented: str) -> ParsedToken:
+        """Validate structure and checksum without any I/O; raise :class:`TokenFormatError`.
+
+        The length check comes first so that a 10 KB header costs nothing to reject.
+        """
+        if len(presented) != self.token_length:
+            raise TokenFormatError("malformed")
+        match = self.regex.match(presented)
+        if match is None:
+            raise TokenFormatError("malformed")
+        body_end = self.token_length - CHECKSUM_LENGTH
+        # The checksum is not secret, so an ordinary comparison is fine here.
+        if checksum(presented[:body_end]) != match.group(3):
+            raise TokenFormatError("bad_checksum")
+        return ParsedToken(
+            key_id=match.group(1),
+            digest=digest(presented),
+            signed=presented[: self.signed_length],
+            tag=presented[self.signed_length : body_end],
+        )
+
+    def generate(self, key_id: str, sign: Callable[[str], str]) -> str:
+        """A fresh token for ``key_id``: 160 random bits, tagged by ``sign`` (a keyring's signer)."""
+        if not is_key_id(key_id):
+            raise ValueError("invalid key id")
+        nonce = _encode(secrets.randbits(160), BASE62, NONCE_LENGTH)
+        signed = f"{self.prefix}{key_id}_{nonce}"
+        tag = sign(signed)
+        if len(tag) != TAG_LENGTH:
+            raise ValueError("a tag has exactly TAG_LENGTH characters")
+        body = signed + tag
+        return body + checksum(body)
+
+    def scanner_pattern(self) -> str:
+        """The regular expression a secret scanner (GitHub's partner program) matches these tokens
+        with: the literal prefix, then the key id and the rest, between word boundaries."""
+        tail = f"[0-9a-z]{{{KEY_ID_LENGTH}}}_[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}"
+        return rf"\b{re.escape(self.prefix)}{tail}\b"
+
+
+@lru_cache(maxsize=16)
+def token_format(prefix: str = DEFAULT_PREFIX) -> TokenFormat:
+    """The format of ``prefix``, built once per prefix; ValueError for a prefix no deployment may use."""
+    if not is_prefix(prefix):
+        raise ValueError(f"a token prefix matches {PREFIX_PATTERN}")
+    signed_length = len(prefix) + KEY_ID_LENGTH + 1 + NONCE_LENGTH
+    return TokenFormat(
+        prefix=prefix,
+        token_length=signed_length + TAG_LENGTH + CHECKSUM_LENGTH,
+        signed_length=signed_length,
+        regex=re.compile(rf"^{re.escape(prefix)}{_TAIL_PATTERN}$"),
     )
+
+
+def generate(key_id: str, sign: Callable[[str], str], prefix: str = DEFAULT_PREFIX) -> str:
+    return token_format(prefix).generate(key_id, sign)
+
+
+def parse(presented: str, prefix: str | None = None) -> ParsedToken:
+    """Parse with ``prefix``'s format, or, without one, with the format of whichever valid prefix the
+    token carries (stored records, tools). A deployment's authorizer parses with its own format
+    only, so a token of another deployment never reaches a lookup."""
+    if prefix is None:
+        end = presented.find("_", 0, _PREFIX_MAX_LENGTH)
+        prefix = presented[: end + 1]
+        if end < 0 or not is_prefix(prefix):
+            raise TokenFormatError("malformed")
+    return token_format(prefix).parse(presented)
 
 
 def from_authorization_header(value: str | None) -> str | None:

@@ -18,12 +18,13 @@ waits about a lease window before it asks again: the bucket keeps what accrues m
 wait costs no accuracy, and it keeps a contended bucket from costing a write per request.
 
 **Quotas** are a counter per client and calendar period (UTC day or month), incremented by each
-lease under the condition that it stays within the limit: a quota is never exceeded; what is
-leased and not used is lost, so at most ``containers x lease`` allowances go unused at the end
-of a period.
+lease under the condition that it stays within the limit: a quota is never exceeded. A quota
+lease lasts until the period ends; what a container leased and never used (it stopped, or saw no
+more requests) is lost, so at most ``containers x lease`` allowances go unused in a period.
 
 **Bounds.** At any moment, at most ``containers x lease`` allowances are out on lease, so over
-any window of ``t`` seconds a client is allowed at most ``rate x t + burst + containers x lease``.
+any window of ``t`` seconds a client is allowed at most ``rate x t + burst + containers x lease``
+(rate leases last :data:`LEASE_TTL`).
 
 **Failures.** DynamoDB errors and timeouts never raise: a rate limit fails open, a quota fails
 closed (both configurable), the key backs off for one negative TTL (no call per request while
@@ -48,6 +49,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokengate_core.cache import UsagePolicy
+from tokengate_core.errors import IP_NOT_ALLOWED, QUOTA_EXHAUSTED, RATE_LIMITED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,9 +61,6 @@ SHARD_RATE = 500.0
 USAGE_SHARDS = 8
 #: How long usage counters are kept (DynamoDB's TTL removes them afterwards).
 USAGE_RETENTION_DAYS = 400
-RATE_LIMITED = "rate_limited"
-QUOTA_EXHAUSTED = "quota_exhausted"
-IP_NOT_ALLOWED = "ip_not_allowed"
 
 
 class UsageUnavailable(Exception):
@@ -133,10 +132,9 @@ class _Lease:
             self.size = math.ceil(rate * LEASE_WINDOW)
         return max(1, min(self.size, cap))
 
-    def grant(self, n: int, now: float) -> None:
-        """A lease of ``n`` allowances, the first spent at once on the request that took it. ``taken``
-        counts that one too: demand is measured over the whole lease, so a lease of one still grows."""
-        self.granted, self.taken, self.taken_at, self.expires = n - 1, n, now, now + LEASE_TTL
+    def grant(self, n: int, now: float, expires: float) -> None:
+        """``n`` allowances leased, one of them spent on the request that asked."""
+        self.granted, self.taken, self.taken_at, self.expires = n - 1, n, now, expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +160,7 @@ class UsageGate:
     _flushed: dict[str, float] = field(default_factory=dict)
     _shard_seed: float = field(default_factory=random.random)
     _jitter: random.Random = field(default_factory=random.Random)
+    _hour: tuple[str, float] = ("", float("-inf"))
 
     @property
     def backend(self) -> UsageBackend:
@@ -180,13 +179,15 @@ class UsageGate:
     def admit(self, key_id: str, policy: UsagePolicy, source_ip: str | None, now: float) -> Verdict:
         if policy.networks is not None and not _allowed_from(source_ip, policy):
             return Verdict(IP_NOT_ALLOWED)
+        verdict = Verdict(None)
         if policy.rate is not None:
             verdict = self._take_rate(key_id, policy.rate, now)
             if verdict.reason is not None:
                 return verdict
         if policy.quota is not None:
-            return self._take_quota(key_id, policy.quota, now)
-        return Verdict(None)
+            quota = self._take_quota(key_id, policy.quota, now)
+            return Verdict(quota.reason, quota.retry_after, quota.degraded or verdict.degraded)
+        return verdict
 
     def _take_rate(self, key_id: str, rate: tuple[float, int], now: float) -> Verdict:
         lease = self._rate.get(key_id)
@@ -224,7 +225,7 @@ class UsageGate:
         if granted == 0:
             lease.granted, lease.retry_at = 0, retry_at
             return Verdict(RATE_LIMITED, retry_after=max(0.0, retry_at - now))
-        lease.grant(granted, now)
+        lease.grant(granted, now, now + LEASE_TTL)
         lease.retry_at = retry_at
         return Verdict(None)
 
@@ -251,7 +252,8 @@ class UsageGate:
         if granted == 0:
             lease.granted, lease.retry_at = 0, ends
             return Verdict(QUOTA_EXHAUSTED, retry_after=ends - now)
-        lease.grant(granted, now)
+        # A quota is per period, not per second: what is leased stays usable until the period ends.
+        lease.grant(granted, now, ends)
         return Verdict(None)
 
     def _bound(self, table: dict[Any, Any]) -> None:
@@ -262,7 +264,10 @@ class UsageGate:
 
     def count(self, key_id: str, outcome: str, now: float) -> None:
         """Add one decision to the client's hourly counts; flush them when they are due."""
-        bucket = hour_bucket(now)
+        if not self._hour[1] <= now < self._hour[1] + 3600:
+            start = now - now % 3600
+            self._hour = (hour_bucket(start), start)  # formatted once an hour, not per request
+        bucket = self._hour[0]
         counts = self._counts.get((key_id, bucket))
         if counts is None:
             counts = self._counts[(key_id, bucket)] = Counter()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import RunningStack, start_stack
-from tokengate.local.iam import api_arn
-from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
+from tokengate.local.location import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
+from tokengate.local.principals import api_arn
 from tokengate_core.routes import STAGE_DEFAULT, tenant_admin_resources
 
 #: A tenant-scoped admin, as tenant_admin_resources() scopes it in IAM.

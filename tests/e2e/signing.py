@@ -9,7 +9,7 @@ import requests
 from botocore.credentials import Credentials
 
 from tests.e2e.harness import HttpResult, RunningStack, request
-from tokengate.local.server import DEFAULT_REGION
+from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 
 

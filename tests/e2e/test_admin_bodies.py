@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.harness import HttpResult, RunningStack, request
 from tests.e2e.signing import admin
-from tokengate.local.server import DEFAULT_REGION
+from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 from tokengate_core.request_body import MAX_BODY_BYTES
 

@@ -85,7 +85,8 @@ def test_connection_refused_is_one_line(stack: RunningStack) -> None:
         closed_port = probe.getsockname()[1]
     result = run_cli(stack, "clients", "list", "--tenant", "cli", endpoint=f"http://127.0.0.1:{closed_port}/dev")
     assert result.returncode == 3
-    assert result.stderr.startswith("error: unreachable: cannot connect to ")
+    assert result.stderr.startswith(f"error: unreachable: cannot reach http://127.0.0.1:{closed_port}/dev ")
+    assert "is `tokengate local` running" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
@@ -117,3 +118,8 @@ def test_usage_error_exits_2_without_a_call() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == "error: usage: nothing to update: give at least one option (see --help)\n"
+    missing = run_cli(None, "clients", "issue", "--name", "x")
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "error: usage: the following arguments are required: --tenant/-t (see `tokengate clients issue --help`)\n"
+    )

@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 from tests.e2e.conftest import ROLE_SESSION, write_principals
 from tests.e2e.harness import RunningStack, cli_json, curl, request, start_stack
 from tests.e2e.signing import admin
-from tokengate.local.server import DEFAULT_REGION
+from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 from tokengate_core.observability import REDACTED
 

@@ -18,7 +18,7 @@ from botocore.credentials import Credentials
 from tests.e2e.conftest import ROLE_SESSION, TENANT_ADMIN
 from tests.e2e.harness import HttpResult, RunningStack, request
 from tokengate.local.iam import EXPIRES_TOO_LONG, INVALID_TOKEN, SIGNATURE_MISMATCH
-from tokengate.local.server import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
+from tokengate.local.location import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.sigv4 import sign
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ from tests.e2e.harness import HttpResult, RunningStack, request, start_stack, wa
 from tests.e2e.signing import admin
 from tests.e2e.test_startup_errors import assert_one_line, start_local
 from tokengate.local.control import FLUSH_USAGE_PATH
-from tokengate.local.server import DEFAULT_REGION
+from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 from tokengate_core.config import AdminSettings, AuthorizerSettings
 from tokengate_core.routes import TOKEN_STATUS_HEADER

@@ -124,6 +124,8 @@ INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
     ),
     # Every rotation step reads Secrets Manager: import only.
     "rotation": None,
+    # The sweep lists Secrets Manager first thing: import only.
+    "sweep": None,
     # No authorizer context: refused before the client's secret is read.
     "delivery": (http_event("GET", "/token", "GET /token", {}), 403),
 }
@@ -182,6 +184,7 @@ def test_handler_imports_only_what_lambda_provides(
         # Unroutable on purpose: these invocations must not reach any AWS service.
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9",
         **function_env,
         "TG_ALLOWED": json.dumps(sorted(asset_packages() | LAYER_PACKAGES | RUNTIME_PACKAGES)),
         "TG_SERVICES": str(SERVICES_DIR),

@@ -39,12 +39,15 @@ LAMBDA_ALARMS: dict[str, tuple[FunctionName, str]] = {
     "authorizer-throttles": ("authorizer", "Throttles"),
     "admin-errors": ("admin", "Errors"),
     "rotation-errors": ("rotation", "Errors"),
+    "sweep-errors": ("sweep", "Errors"),
 }
 #: Alarm name -> the decision reason whose denials it counts.
 DECISION_ALARMS = {
     "authorizer-backend-unavailable": Reason.BACKEND_UNAVAILABLE.value,
     "authorizer-corrupt-record": CORRUPT_RECORD,
 }
+#: Alarms on metric math (a sum over the functions that emit the metric).
+MATH_ALARMS = {"lifecycle-events-failed"}
 
 
 def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -106,13 +109,18 @@ def dashboard(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_alarms_are_exactly_the_operational_ones(template_json: dict[str, Any]) -> None:
-    assert set(alarms(template_json)) == {"api-5xx", *LAMBDA_ALARMS, *DECISION_ALARMS}
+    assert set(alarms(template_json)) == {"api-5xx", *LAMBDA_ALARMS, *DECISION_ALARMS, *MATH_ALARMS}
 
 
 def test_every_alarm_fires_on_the_first_occurrence_and_ignores_silence(template_json: dict[str, Any]) -> None:
     for name, props in alarms(template_json).items():
-        assert props["Statistic"] == "Sum", name
-        assert props["Period"] == ALARM_PERIOD.to_seconds() == 300
+        if name in MATH_ALARMS:
+            metrics = [m for m in props["Metrics"] if "MetricStat" in m]
+            assert metrics and {m["MetricStat"]["Stat"] for m in metrics} == {"Sum"}, name
+            assert {m["MetricStat"]["Period"] for m in metrics} == {ALARM_PERIOD.to_seconds()}
+        else:
+            assert props["Statistic"] == "Sum", name
+            assert props["Period"] == ALARM_PERIOD.to_seconds() == 300
         assert props["EvaluationPeriods"] == 1
         assert props["Threshold"] == ALARM_THRESHOLD == 1
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -166,7 +174,7 @@ def test_without_a_topic_no_alarm_notifies(template_json: dict[str, Any]) -> Non
 
 def test_with_a_topic_every_alarm_notifies_it_on_alarm_and_on_recovery(variant_json: dict[str, Any]) -> None:
     found = alarms(variant_json)
-    assert len(found) == len(LAMBDA_ALARMS) + len(DECISION_ALARMS) + 1
+    assert len(found) == len(LAMBDA_ALARMS) + len(DECISION_ALARMS) + len(MATH_ALARMS) + 1
     for props in found.values():
         assert props["AlarmActions"] == props["OKActions"] == [ALARM_TOPIC_ARN]
     # An existing topic: the stack creates none and grants nothing on it.

@@ -13,11 +13,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
+from infra.outputs import OUTPUT_KEYS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
-from infra.stack import OUTPUT_KEYS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
+from tests.support import store_calls
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
 from tokengate_core.store import api_name
@@ -25,7 +26,6 @@ from tokengate_core.store import api_name
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-STORE_PY = SERVICES / "tokengate_core" / "store.py"
 #: The default stack's secret prefix: its own, derived from its name.
 DEFAULT_PREFIX = "tokengate/TokenGate/clients/"
 
@@ -86,19 +86,24 @@ def prefix_arn(prefix: str) -> dict[str, Any]:
     }
 
 
+def keyring_ref(template: dict[str, Any]) -> dict[str, str]:
+    """A reference to the keyring secret, the one secret the stack creates."""
+    (logical_id,) = resources(template, "AWS::SecretsManager::Secret")
+    return {"Ref": logical_id}
+
+
+def assert_on_the_prefix(template: dict[str, Any], statement: dict[str, Any], prefix: str) -> None:
+    """A Secrets Manager grant covers the prefix, or, for the sweep's keyring write, the keyring alone."""
+    if statement.get("Sid") == "KeyringWrite":
+        assert as_list(statement["Action"]) == ["secretsmanager:PutSecretValue"], statement
+        assert statement["Resource"] == keyring_ref(template), statement
+    else:
+        assert statement["Resource"] == prefix_arn(prefix), statement
+
+
 def store_operations() -> set[str]:
-    """Secrets Manager operations SecretsStore calls (``self._call("op_name", ...)``), as IAM actions."""
-    ops = set()
-    for node in ast.walk(ast.parse(STORE_PY.read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "_call"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            ops.add("secretsmanager:" + api_name(str(node.args[0].value)))
-    return ops
+    """Secrets Manager operations SecretsStore calls, as IAM actions."""
+    return {"secretsmanager:" + api_name(operation) for operation, _ in store_calls()}
 
 
 # -- routes and authorizer -------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ def test_no_statement_grants_a_service_wildcard_or_star_resource_except_list_sec
     for name, statements in statements_by_function(template_json).items():
         star = [s for s in statements if s["Resource"] == "*"]
         expected = [xray] if FUNCTIONS[name].traced else []
-        if name == "admin":
+        if name in ("admin", "sweep"):
             expected.append(
                 {"Action": "secretsmanager:ListSecrets", "Effect": "Allow", "Resource": "*", "Sid": "ListSecrets"}
             )
@@ -256,7 +261,7 @@ def test_every_secrets_manager_grant_is_on_the_secret_prefix(
         for statements in statements_by_function(tpl).values():
             for s in statements:
                 if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
-                    assert s["Resource"] == prefix_arn(prefix), s
+                    assert_on_the_prefix(tpl, s, prefix)
 
 
 def test_each_function_gets_exactly_its_secrets_manager_actions(template_json: dict[str, Any]) -> None:
@@ -265,6 +270,8 @@ def test_each_function_gets_exactly_its_secrets_manager_actions(template_json: d
     assert granted["delivery"] == set(READ_ACTIONS)
     assert granted["main"] == set()
     assert granted["rotation"] == set(ROTATE_ACTIONS)
+    # The sweep reads and lists clients, and writes the keyring only (assert_on_the_prefix).
+    assert granted["sweep"] == {*READ_ACTIONS, "secretsmanager:ListSecrets", "secretsmanager:PutSecretValue"}
     # The admin function may call exactly what SecretsStore calls: no call without a grant, no grant without a call.
     assert granted["admin"] == set(MANAGE_ACTIONS) | {"secretsmanager:ListSecrets"} == store_operations()
 
@@ -349,7 +356,7 @@ def test_two_stacks_in_one_account_each_get_their_own_secret_prefix() -> None:
         for statements in statements_by_function(tpl).values():
             for s in statements:
                 if actions_of([s], "secretsmanager:") - {"secretsmanager:ListSecrets"}:
-                    assert s["Resource"] == prefix_arn(prefix), s
+                    assert_on_the_prefix(tpl, s, prefix)
         prefixes[name] = prefix
     first, second = prefixes.values()
     assert first == DEFAULT_PREFIX
@@ -386,6 +393,11 @@ def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], varia
     assert variant_env["admin.app.handler"]["TOKENGATE_KMS_KEY_ID"] == KMS_KEY_ARN
     for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler", "delivery.app.handler"):
         assert variant_env[handler]["TOKENGATE_SECRET_PREFIX"] == "acme/tokens/"
+    # Every function that mints tokens or tells the deployment's from others has its prefix.
+    minting = [h for h, v in variant_env.items() if "TOKENGATE_TOKEN_PREFIX" in v]
+    assert {"authorizer.app.handler", "admin.app.handler", "admin.rotation.handler"} <= set(minting)
+    assert {variant_env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"acme_"}
+    assert {env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"tg_"}
 
 
 def test_functions_run_the_newest_python_on_arm64_with_the_pinned_powertools_layer(
@@ -415,7 +427,7 @@ def test_reserved_concurrency_is_optional_per_function(variant_json: dict[str, A
         name: variant_json["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
         for name, logical_id in function_ids(variant_json).items()
     }
-    assert reserved == {"authorizer": 20, "main": None, "admin": None, "rotation": None, "delivery": None}
+    assert reserved == {"authorizer": 20} | {name: None for name in FUNCTIONS if name != "authorizer"}
 
 
 # -- logs and outputs -------------------------------------------------------------------------------------
@@ -447,6 +459,7 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "AdminFunctionName",
             "RotationFunctionName",
             "DeliveryFunctionName",
+            "SweepFunctionName",
             "SecretPrefix",
             "KeyringSecretName",
             "TableName",

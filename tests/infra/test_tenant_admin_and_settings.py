@@ -12,10 +12,11 @@ from aws_cdk import aws_iam as iam
 from infra.admin import tenant_admin_statement
 from infra.app import build_app
 from infra.settings import SettingsError, StackSettings
-from infra.tenant_policy import ApiLocation, main, tenant_admin_policy
+from infra.tenant_policy import ApiLocation, tenant_admin_policy
 from infra.testing import cdk_json_context
 from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
-from tokengate.local.iam import iam_match
+from tokengate.cli import main as cli
+from tokengate.local.principals import iam_match
 from tokengate_core.routes import tenant_admin_resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -28,7 +29,7 @@ CONCRETE = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId
 def test_printed_policy_names_each_route_and_method_of_one_tenant_in_one_stage(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012"]) == 0
+    assert cli(["tenant-policy", "--tenant", "acme", "--endpoint", API_URL, "--account", "123456789012"]) == 0
     policy = json.loads(capsys.readouterr().out)
     assert policy == {
         "Version": "2012-10-17",
@@ -124,19 +125,18 @@ def test_a_tenant_id_cannot_widen_the_grant(tenant: str) -> None:
 def test_a_stage_cannot_widen_the_grant(stage: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ValueError, match="not a stage name"):
         tenant_admin_resources(API, "acme", stage)
-    with pytest.raises(SystemExit):
-        main(["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012", "--stage", stage])
-    assert "not a stage name" in capsys.readouterr().err
+    assert (
+        cli(["tenant-policy", "-t", "acme", "--endpoint", API_URL, "--account", "123456789012", "--stage", stage]) == 2
+    )
+    assert capsys.readouterr().err.startswith("error: usage: not a stage name")
 
 
 def test_stages_are_named_never_wildcarded(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--tenant", "acme", "--api-url", API_URL, "--account", "123456789012"]
-    assert main([*args, "--stage", "dev", "--stage", "prod"]) == 0
+    args = ["tenant-policy", "--tenant", "acme", "--endpoint", API_URL, "--account", "123456789012"]
+    assert cli([*args, "--stage", "dev", "--stage", "prod"]) == 0
     resources = json.loads(capsys.readouterr().out)["Statement"][0]["Resource"]
     assert resources == tenant_admin_resources(API, "acme", "dev") + tenant_admin_resources(API, "acme", "prod")
-    with pytest.raises(SystemExit):
-        main([*args, "--any-stage"])
-    assert "--stage" in capsys.readouterr().err
+    assert cli([*args, "--stage", "*"]) == 2
 
 
 def test_bad_inputs_are_refused() -> None:
@@ -171,6 +171,9 @@ def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
         ({"reservedConcurrency": '{"nosuch": 1}'}, "reservedConcurrency"),
         ({"stage": "a/b"}, "stage"),
         ({"kmsKeyArn": "alias/mine"}, "kmsKeyArn"),
+        ({"tokenPrefix": "TG_"}, "tokenPrefix"),
+        ({"tokenPrefix": "tg"}, "tokenPrefix"),
+        ({"tokenPrefix": "waytoolong_"}, "tokenPrefix"),
     ):
         with pytest.raises(SettingsError, match=key):
             StackSettings.from_mapping(bad)

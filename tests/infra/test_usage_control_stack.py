@@ -99,4 +99,5 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
             "main": set(),
             "rotation": set(),
             "delivery": set(),
+            "sweep": set(),
         }

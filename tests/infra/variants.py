@@ -17,4 +17,5 @@ VARIANT_CONTEXT: dict[str, Any] = {
     "reservedConcurrency": '{"authorizer": 20}',
     "metricTenantDimension": "true",
     "alarmTopicArn": ALARM_TOPIC_ARN,
+    "tokenPrefix": "acme_",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,7 +141,11 @@ def test_unknown_route_is_a_json_404() -> None:
 
 def test_every_route_of_the_table_is_served() -> None:
     client_id, _ = issue("acme", "ci-bot")
-    bodies: dict[str, Any] = {"issue_client": {"client_name": "other"}, "update_client": {"enabled": True}}
+    bodies: dict[str, Any] = {
+        "issue_client": {"client_name": "other"},
+        "update_client": {"enabled": True},
+        "import_client": {"tenant": "acme", "client_name": "imported", "token": secrets.token_urlsafe(30)},
+    }
     for route in ADMIN_ROUTES:
         path = route.path.replace("{tenant}", "acme").replace("{client_id}", client_id)
         response = call_admin(route.method, path, bodies.get(route.name))

@@ -79,6 +79,8 @@ def test_valid_token_is_allowed_raw_and_as_bearer(handler: object) -> None:
 
 def test_fragments_and_garbage_are_denied_without_exception(handler: object, emulator: SecretsManagerEmulator) -> None:
     _, token = issue("acme", "ci-bot")
+    # A warm container: it has loaded the keyring (the map of imported tokens included) once.
+    assert handler(authorizer_event(token), None)["isAuthorized"] is True  # type: ignore[operator]
     emulator.reset_counts()
     hostile = [
         token[:-1],
@@ -263,13 +265,18 @@ def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
 
 
 def test_a_hanging_backend_is_cut_off_by_the_read_timeout(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
-    """Budget: attempts x (connect + read timeout) = 1 x 0.5 s; asserted with generous slack."""
+    """The timeout ends the wait, not the backend: a call that hangs for 30 s is given up well before
+    (the bound is a budget of 1 x 0.5 s; the assertion only proves the hang did not run out)."""
     authz = make_authorizer(clock, sm_read_timeout_seconds=0.5, sm_max_attempts=1)
     _, token = issue("acme", "bot")
-    emulator.inject(Fault("hang", hang_seconds=2.0))
+    emulator.inject(Fault("hang", hang_seconds=30.0))
     started = time.monotonic()
-    assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
-    assert time.monotonic() - started < 1.5
+    try:
+        assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
+        assert time.monotonic() - started < 15
+    finally:
+        emulator.inject(None)
+        emulator.wait_idle()
 
 
 def test_grace_window_after_rotation(authz: TokenAuthorizer, clock: FakeClock) -> None:

@@ -353,3 +353,12 @@ def test_migrate_keeps_untagged_tokens_working_until_they_rotate(emulator: Secre
     fresh = make_authorizer(clock)
     assert decide(fresh, new_token) is Reason.ALLOWED
     assert decide(fresh, old_token) is Reason.FORGED
+
+
+def test_a_full_keyring_is_a_409_not_a_500() -> None:
+    for _ in range(keyring.MAX_KEYS - 1):
+        assert call_admin("POST", "/admin/keys/rotate").status == 200
+    refused = call_admin("POST", "/admin/keys/rotate")
+    assert refused.status == 409
+    assert refused.body["code"] == "keyring_full"
+    assert len(call_admin("GET", "/admin/keys").body["keys"]) == keyring.MAX_KEYS

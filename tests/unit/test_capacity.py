@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from tokengate import capacity
-from tokengate.capacity import Workload
+from tokengate.capacity import model as capacity
+from tokengate.capacity.model import Workload
+from tokengate.cli import main
 
 MONTH = 730 * 3600  # 2,628,000 s
 
@@ -34,7 +34,19 @@ def test_model_never_exceeds_the_rule_of_thumb() -> None:
 
 
 def base() -> Workload:
-    return Workload(rps=100, clients=1_000, ttl=30, concurrency=2, hit_ms=1, miss_ms=25, memory_mb=256)
+    return Workload(
+        rps=100,
+        clients=1_000,
+        ttl=30,
+        negative_ttl=10,
+        max_stale=300,
+        api_cache_ttl=300,
+        concurrency=2,
+        hit_ms=1,
+        miss_ms=25,
+        memory_mb=256,
+        architecture="x86_64",
+    )
 
 
 def test_calls_and_bill_without_the_api_cache() -> None:
@@ -56,7 +68,7 @@ def test_calls_and_bill_without_the_api_cache() -> None:
 
 
 def test_api_cache_cuts_invocations_and_widens_the_revocation_bound() -> None:
-    w = base()  # API cache TTL 300 s by default
+    w = base()  # API cache TTL 300 s
     # one cache key per client: 100 * 1000 / (100 * 300 + 1000) = 100,000 / 31,000 = 3.2258 invocations/s
     invocations = capacity.authorizer_invocations(w, api_cache=True)
     assert invocations == pytest.approx(100_000 / 31_000)
@@ -123,7 +135,7 @@ def test_http_api_price_tiers() -> None:
 
 def test_arm64_prices_duration_lower() -> None:
     x86 = capacity.monthly_bill(base(), api_cache=False)
-    arm = capacity.monthly_bill(Workload(**{**base().__dict__, "arm64": True}), api_cache=False)
+    arm = capacity.monthly_bill(Workload(**{**base().__dict__, "architecture": "arm64"}), api_cache=False)
     # same GB-seconds, $0.0000133334 instead of $0.0000166667
     assert arm.lambda_duration == pytest.approx(696_420 * 0.0000133334)
     assert arm.lambda_duration < x86.lambda_duration
@@ -147,20 +159,45 @@ def test_invalid_workloads_are_refused() -> None:
         Workload(rps=1, clients=1, concurrency=0)
 
 
-def test_command_registers_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="tokengate")
-    capacity.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["capacity", "--rps", "100", "--clients", "1000", "--concurrency", "2", "--json"])
-    assert args.func(args) == 0
+def test_defaults_are_what_the_stack_deploys() -> None:
+    from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
+    from tokengate_core.authorizer_settings import AuthorizerSettings
+    from tokengate_core.routes import FUNCTIONS
+
+    w = Workload(rps=1, clients=1)
+    assert (w.memory_mb, w.architecture) == (FUNCTIONS["authorizer"].memory_mb, LAMBDA_ARCHITECTURE)
+    assert w.api_cache_ttl == StackSettings().api_cache_ttl_seconds
+    settings = AuthorizerSettings.from_env({})
+    assert (w.ttl, w.negative_ttl, w.max_stale) == (
+        settings.cache_ttl_seconds,
+        settings.negative_cache_ttl_seconds,
+        settings.max_stale_seconds,
+    )
+    # So the plan's revocation bound with the API cache is the stack's own.
+    assert capacity.revocation_bound(w, api_cache=True)[0] == StackSettings().revocation_bound_seconds
+
+
+def test_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["capacity", "--rps", "100", "--clients", "1000", "--concurrency", "2", "--api-cache-ttl", "300"]
+    assert main([*args, "--architecture", "x86_64", "--memory-mb", "256", "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     without, with_cache = data["variants"]
     assert without["secrets_calls_per_s"] == pytest.approx(40.0)  # as in the hand-computed case above
     assert without["bill"]["secrets_api"] == pytest.approx(525.60)
+    assert without["bill"]["lambda_duration"] == pytest.approx(696_420 * 0.0000166667)
     assert with_cache["api_cache"] is True and with_cache["revocation_s"] == 330
 
 
-def test_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity.main(["capacity", "--rps", "100", "--clients", "1000", "--concurrency", "2"]) == 0
+def test_command_prints_a_table_with_the_deployed_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capacity", "--rps", "100", "--clients", "1000", "--concurrency", "2"]) == 0
     out = capsys.readouterr().out
     assert "GetSecretValue calls/s (model)" in out and "40.00" in out
     assert "$525.60" in out  # Secrets Manager API calls without the API cache
+    w = Workload(rps=100, clients=1000)
+    assert f"authorizer {w.memory_mb} MB {w.architecture}" in out
+    assert f"API cache TTL {w.api_cache_ttl:g} s" in out
+
+
+def test_a_bad_workload_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capacity", "--rps", "-1", "--clients", "10"]) == 2
+    assert capsys.readouterr().err.startswith("error: usage: rps, TTLs must be >= 0")

@@ -20,8 +20,10 @@ import pytest
 import uvicorn
 from botocore.credentials import Credentials
 
+from tokengate.local.asgi import asgi_app
 from tokengate.local.gateway import Gateway, StageConfig
-from tokengate.local.iam import Principal, PrincipalDirectory, SigV4Verifier, api_arn
+from tokengate.local.iam import SigV4Verifier
+from tokengate.local.principals import Principal, PrincipalDirectory, api_arn
 from tokengate.local.runtime import Invocation
 from tokengate.sigv4 import sign
 from tokengate_core.routes import FunctionName
@@ -100,7 +102,7 @@ def running(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(gateway.asgi_app(executor), log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(asgi_app(gateway, executor), log_level="warning", access_log=False, lifespan="off")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -28,9 +28,11 @@ from tokengate.local.iam import (
     Denial,
     Identity,
     IncomingCall,
+    SigV4Verifier,
+)
+from tokengate.local.principals import (
     Principal,
     PrincipalDirectory,
-    SigV4Verifier,
     api_arn,
     execute_api_arn,
     iam_match,

@@ -30,6 +30,7 @@ ACTOR = "arn:aws:iam::123456789012:user/tester"
 #: A rotation schedule needs a delivery path: here GET /token, with a grace shorter than a day.
 FETCHED = {"token_fetch": True, "grace_seconds": 3600}
 KEYRING = keyring.secret_name(AdminSettings().secret_prefix)
+WINDOW = AdminSettings().recovery_window_days
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_due_clients_are_rotated_through_the_four_steps(
     assert "AWSCURRENT" in meta["VersionIdsToStages"][runs[0].version_id]
     assert "AWSPREVIOUS" in [s for stages in meta["VersionIdsToStages"].values() for s in stages]
     record = store.get(daily)
-    assert record.token.get_secret_value() != old_token
+    assert record.own_token != old_token
     assert record.previous is not None and record.previous.sha256 == tokens.digest(old_token).hex()
     assert record.rotated_at is not None
 
@@ -118,7 +119,7 @@ def test_a_failing_step_stops_the_rotation_and_keeps_the_current_token(
 
     runs = RotationScheduler(store, invoke).run_due(datetime.now(UTC) + timedelta(days=2))
     assert [(r.key_id, r.failed_step) for r in runs] == [(client_id, "testSecret")]
-    assert store.get(client_id).token.get_secret_value() == token
+    assert store.get(client_id).own_token == token
 
 
 def test_the_timer_runs_checks_until_stopped(store: SecretsStore) -> None:
@@ -166,7 +167,7 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
-    snapshot = SecretsSnapshot(sm, path)
+    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
     plain, _ = issue(service, "plain", reader_arn="arn:aws:iam::123456789012:role/reader")
     turned, _ = issue(service, "turned", grace_seconds=3600)
     service.rotate("acme", turned, ACTOR)
@@ -189,7 +190,7 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     assert gone_token in path.read_text()  # the revoked client's value came from the earlier snapshot
 
     emulator.reset()
-    restored = SecretsSnapshot(sm, path)
+    restored = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
     assert restored.restore() == 4  # the three clients and the signing keyring
     assert sorted(restored.restored_names) == sorted([*names, KEYRING])
     after = {n: _state(sm, n) for n in names}
@@ -202,7 +203,78 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     ]
     # Still restorable, with the token it had.
     service.restore("acme", gone, ACTOR)
-    assert make_store(AdminSettings()).get(gone).token.get_secret_value() == gone_token
+    assert make_store(AdminSettings()).get(gone).own_token == gone_token
+
+
+def test_deleted_date_is_when_the_revoke_was_asked_for(
+    emulator: SecretsManagerEmulator, service: ClientService
+) -> None:
+    # As AWS reports it (moto itself reports the end of the recovery window).
+    sm = boto3.client("secretsmanager")
+    gone, _ = issue(service, "gone")
+    asked = datetime.now(UTC)
+    service.revoke("acme", gone, ACTOR)
+    deleted = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
+    assert asked - timedelta(seconds=1) <= deleted <= datetime.now(UTC)
+    assert service.get("acme", gone).revoked_at == deleted
+
+
+def test_a_restart_keeps_creation_and_revocation_dates(
+    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+) -> None:
+    sm = boto3.client("secretsmanager")
+    path = tmp_path / "secrets.json"
+    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
+    kept, _ = issue(service, "kept")
+    gone, _ = issue(service, "gone")
+    snapshot.save()
+    service.revoke("acme", gone, ACTOR)
+    snapshot.save()
+    # Saved two days ago: the replay must bring back those dates, not the time of the restart.
+    document = json.loads(path.read_text())
+    for entry in document["secrets"]:
+        for key in ("created_date", "deleted_date"):
+            if entry[key]:
+                entry[key] = (datetime.fromisoformat(entry[key]) - timedelta(days=2)).isoformat()
+    path.write_text(json.dumps(document))
+    saved = {e["name"]: e for e in document["secrets"]}
+    emulator.reset()
+    SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).restore()
+    for client_id in (kept, gone):
+        name = f"tokengate/clients/{client_id}"
+        meta = sm.describe_secret(SecretId=name)
+        assert meta["CreatedDate"] == datetime.fromisoformat(saved[name]["created_date"])
+        listed = next(
+            c for c in service.list("acme", limit=10, next_token=None, status=None).items if c.client_id == client_id
+        )
+        assert listed.created_at == meta["CreatedDate"]
+    revoked = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
+    assert revoked == datetime.fromisoformat(saved[f"tokengate/clients/{gone}"]["deleted_date"])
+    assert service.get("acme", gone).revoked_at == revoked
+
+
+def test_a_first_format_snapshot_still_restores(
+    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+) -> None:
+    # Format 1 saved the end of the recovery window as deleted_date.
+    sm = boto3.client("secretsmanager")
+    path = tmp_path / "secrets.json"
+    gone, _ = issue(service, "gone")
+    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW)
+    snapshot.save()
+    service.revoke("acme", gone, ACTOR)
+    snapshot.save()
+    document = json.loads(path.read_text())
+    revoked_at = datetime.now(UTC) - timedelta(days=WINDOW - 1)  # one day of the window left
+    for entry in document["secrets"]:
+        if entry["deleted_date"]:
+            entry["deleted_date"] = (revoked_at + timedelta(days=WINDOW)).isoformat()
+    document["format"] = 1
+    path.write_text(json.dumps(document))
+    emulator.reset()
+    SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).restore()
+    deleted = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
+    assert abs(deleted - revoked_at) < timedelta(seconds=2)
 
 
 def test_a_secret_past_its_recovery_window_is_not_restored(
@@ -210,7 +282,7 @@ def test_a_secret_past_its_recovery_window_is_not_restored(
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
-    snapshot = SecretsSnapshot(sm, path)
+    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
     kept, _ = issue(service, "kept")
     gone, _ = issue(service, "gone")
     snapshot.save()
@@ -218,7 +290,12 @@ def test_a_secret_past_its_recovery_window_is_not_restored(
     snapshot.save()
     emulator.reset()
     # Stopped for 60 days: the 7-day recovery window has ended, so the revoked secret is gone for good.
-    assert SecretsSnapshot(sm, path, now=lambda: datetime.now(UTC) + timedelta(days=60)).restore() == 2
+    assert (
+        SecretsSnapshot(
+            sm, path, recovery_window_days=WINDOW, now=lambda: datetime.now(UTC) + timedelta(days=60)
+        ).restore()
+        == 2
+    )
     assert sorted(s["Name"] for s in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]) == sorted(
         [f"tokengate/clients/{kept}", KEYRING]
     )
@@ -233,7 +310,7 @@ def test_a_secret_revoked_before_it_could_be_read_is_skipped(
     gone, _ = issue(service, "gone")
     service.revoke("acme", gone, ACTOR)
     # kept and the keyring: no earlier snapshot ever read "gone"'s value
-    assert SecretsSnapshot(sm, path).save() == 2
+    assert SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).save() == 2
 
 
 def test_admin_credentials_are_generated_once_private_and_overridable(tmp_path: Path) -> None:

@@ -57,13 +57,16 @@ BAD_VALUES: dict[str, list[Any]] = {
     "schema_version": [2, "1"],
     "key_id": [tokens.new_key_id(), None, 5],
     "token": [None, "tg_x", 7],
-    "tenant": ["Acme", "", "-acme", None, "a" * 64, ["acme"]],
+    "tenant": ["Acme", "", "-acme", None, "a" * 64, ["acme"], "acme\n"],
     "client_name": ["", ".x", "a b", None, "a" * 65, 3],
     "scopes": [[], ["GET invoke"], ["FETCH /x"], [1], "GET /invoke", ["*"] * 33, None],
     "enabled": [None, "maybe"],
     "token_fetch": [None, "perhaps"],
     "expires_at": ["tomorrow", "2026-11-25T08:00:00", ""],
+    # An imported digest next to a token, or malformed (the token is the valid one of valid_record).
+    "imported_sha256": ["ab" * 32, "AB" * 32, "ab" * 31, "ab" * 32 + "\n", 5],
     "previous": [
+        {"sha256": "ab" * 32 + "\n", "valid_until": NOW.isoformat()},
         {"sha256": "zz" * 32, "valid_until": NOW.isoformat()},
         {"sha256": "ab" * 32},
         {"sha256": "ab" * 32, "valid_until": NOW.isoformat(), "extra": 1},
@@ -133,6 +136,26 @@ def test_any_valid_record_reads_the_same_both_ways(
         )
     )
     assert parse_cached(text, KEY) == to_cached(ClientRecord.from_secret_string(text))
+
+
+def test_an_imported_record_reads_the_same_both_ways() -> None:
+    digest = "cd" * 32
+    text = json.dumps(valid_record(token=None, imported_sha256=digest))
+    model = ClientRecord.from_secret_string(text)
+    assert model.imported and model.current_sha256 == digest
+    cached = parse_cached(text, KEY)
+    assert cached == to_cached(model) and cached.current_digest == bytes.fromhex(digest)
+    assert parse_cached(model.to_secret_string(), KEY) == cached
+    for bad in (valid_record(token=None), valid_record(token=None, imported_sha256="cd" * 31)):
+        with pytest.raises(ValidationError):
+            ClientRecord.from_secret_string(json.dumps(bad))
+        with pytest.raises(RecordError):
+            parse_cached(json.dumps(bad), KEY)
+
+
+def test_a_record_written_before_imports_existed_is_written_back_unchanged() -> None:
+    text = ClientRecord.from_secret_string(json.dumps(valid_record())).to_secret_string()
+    assert "imported_sha256" not in json.loads(text)
 
 
 @given(st.text(max_size=200) | st.binary(max_size=100).map(lambda b: b.decode("latin-1")))

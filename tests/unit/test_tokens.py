@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -22,7 +23,7 @@ ALPHABET = string.ascii_letters + string.digits + "_-."
 def test_generated_token_has_the_documented_shape() -> None:
     token = tokens.generate(KEY, SIGN)
     assert token.startswith(f"tg_{KEY}_")
-    assert len(token) == tokens.TOKEN_LENGTH == 3 + 20 + 1 + 43 + 6
+    assert len(token) == tokens.token_format().token_length == 3 + 20 + 1 + 43 + 6
     assert set(token) <= set(tokens.BASE62 + "_")
     assert tokens.parse(token).key_id == KEY
 
@@ -37,6 +38,7 @@ def test_key_ids_are_random_and_well_formed() -> None:
     ids = {tokens.new_key_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(tokens.is_key_id(k) for k in ids)
+    assert not tokens.is_key_id(next(iter(ids)) + "\n")
 
 
 @given(st.integers(min_value=0, max_value=200))
@@ -129,3 +131,43 @@ def test_authorization_header_forms(header: str | None, expected: str | None) ->
 def test_parsed_token_repr_hides_the_secret() -> None:
     token = tokens.generate(KEY, SIGN)
     assert token[25:] not in repr(tokens.parse(token))
+
+
+# -- per-deployment prefixes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["tg_", "ab_", "acme_", "a1234567_", "z9_"])
+def test_each_prefix_has_its_own_format(prefix: str) -> None:
+    fmt = tokens.token_format(prefix)
+    token = fmt.generate(KEY, SIGN)
+    assert token.startswith(f"{prefix}{KEY}_") and len(token) == fmt.token_length == len(prefix) + 70
+    assert fmt.parse(token).key_id == KEY and RING.verify(fmt.parse(token))
+    assert tokens.parse(token).key_id == KEY  # the prefix is read from the token itself
+    assert tokens.looks_like_token(token)
+    assert tokens.token_format(prefix) is fmt  # compiled once per prefix
+
+
+def test_a_format_refuses_another_prefix_token() -> None:
+    other = tokens.token_format("acme_").generate(KEY, SIGN)
+    with pytest.raises(tokens.TokenFormatError):
+        tokens.token_format("tg_").parse(other)
+    with pytest.raises(tokens.TokenFormatError):
+        tokens.parse(other, "tg_")
+    assert not tokens.token_format("tg_").owns(other)
+
+
+@pytest.mark.parametrize("prefix", ["", "tg", "t_", "Tg_", "1g_", "tg-", "abcdefghi_", "tg__", "tg_\n", "é_"])
+def test_invalid_prefixes_are_refused(prefix: str) -> None:
+    assert not tokens.is_prefix(prefix)
+    with pytest.raises(ValueError, match="prefix"):
+        tokens.token_format(prefix)
+
+
+def test_the_scanner_pattern_finds_this_prefix_tokens_in_text_and_nothing_else() -> None:
+    fmt = tokens.token_format("acme_")
+    token = fmt.generate(KEY, SIGN)
+    pattern = re.compile(fmt.scanner_pattern())
+    assert pattern.findall(f'config = {{"key": "{token}"}}\nother') == [token]
+    assert not pattern.search(tokens.token_format("tg_").generate(KEY, SIGN))
+    assert not pattern.search("x" + token)  # inside a longer word
+    assert not pattern.search(token[:-1])

@@ -30,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, execute_api_arn
+from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier
+from tokengate.local.principals import execute_api_arn
 from tokengate.local.scheduler import RotationScheduler
 
 ROTATE_DUE_PATH = "/.local/rotate-due"

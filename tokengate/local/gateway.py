@@ -1,7 +1,8 @@
 """An HTTP API stage in front of the Lambda handlers: routes, authorization, payload format 2.0.
 
-The route table is tokengate_core.routes.ROUTES (the one the CDK stack deploys). Starlette matches
-paths; everything API Gateway does between the socket and the function is here: the identity
+The route table is tokengate_core.routes.ROUTES (the one the CDK stack deploys). Everything API
+Gateway does between the socket and the function is here, on plain request and response values
+(tokengate.local.asgi serves it over HTTP with Starlette): the identity
 source check and the Lambda authorizer (with its optional result cache), AWS_IAM (SigV4 and
 execute-api:Invoke), the 2.0 request event, the 2.0 response rules, with API Gateway's own
 error bodies, and the response parameter mapping that the CDK stack puts on every CUSTOM
@@ -10,7 +11,6 @@ integration (headers from the authorizer's context, tokengate_core.routes).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -19,25 +19,17 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from starlette.convertors import Convertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Router
-from starlette.routing import Route as StarletteRoute
-from starlette.types import Receive, Scope, Send
-
-from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, api_arn, execute_api_arn
+from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier
+from tokengate.local.principals import api_arn, execute_api_arn
 from tokengate.local.runtime import Invocation
 from tokengate_core.routes import (
     IDENTITY_SOURCE,
     METHOD_IDENTITY_SOURCE,
-    ROUTES,
+    ROUTE_IDENTITY_SOURCE,
     FunctionName,
     Route,
     authorizer_response_headers,
@@ -45,7 +37,6 @@ from tokengate_core.routes import (
     mapped_status_codes,
 )
 
-ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
@@ -253,56 +244,6 @@ class Gateway:
             event["pathParameters"] = path_params
         return event
 
-    # -- ASGI -------------------------------------------------------------------------------------
-
-    def asgi_app(self, executor: Executor, extra_routes: Sequence[BaseRoute] = ()) -> Router:
-        """Starlette routes from the route table, under /<stage>, after ``extra_routes`` (the local
-        stack's own controls, outside any stage); anything else is API Gateway's 404."""
-        by_path: dict[str, list[Route]] = defaultdict(list)
-        for route in ROUTES:
-            by_path[route.path].append(route)
-        ordered = sorted(by_path.items(), key=lambda item: ("+}" in item[0], -len(item[0])))
-        routes = [
-            StarletteRoute(
-                f"/{self.config.stage}{_starlette_path(path)}",
-                partial(self._endpoint, executor, candidates),
-                methods=ANY_METHODS,
-            )
-            for path, candidates in ordered
-        ]
-        return Router(routes=[*extra_routes, *routes], redirect_slashes=False, default=_not_found)
-
-    async def _endpoint(self, executor: Executor, candidates: list[Route], request: Request) -> Response:
-        method = request.method.upper()
-        route = next((r for r in candidates if r.method == method), None) or next(
-            (r for r in candidates if r.method == "ANY"), None
-        )
-        params = {k: str(v) for k, v in request.path_params.items()}
-        if route is None or any(not v for v in params.values()):
-            return _to_starlette(message_response(404, "Not Found"))
-        declared = request.headers.get("content-length", "0")
-        if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
-            return _to_starlette(message_response(413, "Request Entity Too Large"))
-        body = await request.body()
-        if len(body) > MAX_PAYLOAD_BYTES:
-            return _to_starlette(message_response(413, "Request Entity Too Large"))
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        client = request.client
-        incoming = HttpRequest(
-            method=method,
-            scheme=request.url.scheme,
-            http_version=str(request.scope.get("http_version", "1.1")),
-            raw_path=raw_path.decode("latin-1"),
-            path=request.url.path[len(self.config.stage) + 1 :],
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
-            body=body,
-            source_ip=client.host if client else "127.0.0.1",
-        )
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(executor, self.handle, route, incoming, params)
-        return _to_starlette(response)
-
 
 # -- helpers ----------------------------------------------------------------------------------------
 
@@ -318,7 +259,7 @@ def identity_values(sources: Sequence[str], route: Route, request: HttpRequest) 
             name = source.removeprefix("$request.querystring.")
             found = [v for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k == name]
             value = ",".join(found) if found else None
-        elif source == "$context.routeKey":
+        elif source == ROUTE_IDENTITY_SOURCE:
             value = route.route_key
         elif source == METHOD_IDENTITY_SOURCE:
             value = request.method
@@ -328,26 +269,6 @@ def identity_values(sources: Sequence[str], route: Route, request: HttpRequest) 
             return None
         values.append(value)
     return values
-
-
-class _GreedyConvertor(Convertor[str]):
-    """API Gateway's ``{name+}``: one or more of any character, slashes and (decoded) newlines too."""
-
-    regex = r"[\s\S]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("apigw_greedy", _GreedyConvertor())
-
-
-def _starlette_path(template: str) -> str:
-    """``{proxy+}`` becomes ``{proxy:apigw_greedy}``; ``{name}`` stays one segment."""
-    return template.replace("+}", ":apigw_greedy}")
 
 
 def _event_headers(request: HttpRequest, now: float) -> dict[str, str]:
@@ -456,16 +377,3 @@ def _header_value(value: Any) -> str:
 def _clf_time(now: float) -> str:
     t = time.gmtime(now)
     return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-
-
-def _to_starlette(response: HttpResponse) -> Response:
-    out = Response(content=response.body, status_code=response.status)
-    out.raw_headers = [
-        *[(k, v) for k, v in out.raw_headers if k == b"content-length"],
-        *[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
-    ]
-    return out
-
-
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    await _to_starlette(message_response(404, "Not Found"))(scope, receive, send)

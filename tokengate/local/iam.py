@@ -2,32 +2,29 @@
 
 The signature is recomputed with botocore's own signer on an ``AWSRequest`` rebuilt from the
 request as it arrived (same signed headers, same X-Amz-Date, same body), and compared with
-``hmac.compare_digest``. Nothing cryptographic is written here. Principals are local stand-ins
-for IAM users: an access key, its secret, an ARN and the execute-api resources it may invoke.
+``hmac.compare_digest``. Nothing cryptographic is written here. Who may sign, and what each one
+may invoke, is :mod:`tokengate.local.principals`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from tokengate.local.principals import Principal, PrincipalDirectory
 from tokengate.sigv4 import SERVICE
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -54,125 +51,10 @@ EXPIRES_TOO_LONG = (
     "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
     f"than {MAX_PRESIGN_EXPIRES} seconds"
 )
-ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
-ACCESS_KEY_PATTERN = r"^[A-Z0-9]{16,128}$"
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 #: Stands in for the Host in the URL botocore parses: the host header is signed as sent, and a
 #: hostile one ('[', '/', '#') must not change how the path and query are read.
 _URL_HOST = "verifier.invalid"
-
-
-class Principal(BaseModel):
-    """One local IAM identity. ``allow`` holds execute-api:Invoke resource patterns (IAM wildcards)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    access_key_id: Annotated[str, Field(pattern=ACCESS_KEY_PATTERN)]
-    secret_access_key: Annotated[SecretStr, Field(min_length=16)]
-    arn: Annotated[str, Field(pattern=ARN_PATTERN)]
-    allow: Annotated[list[str], Field(min_length=1)]
-    session_token: SecretStr | None = None
-    user_id: str | None = None
-
-    @property
-    def account_id(self) -> str:
-        return self.arn.split(":")[4]
-
-    @property
-    def caller_id(self) -> str:
-        """What AWS reports as userId/callerId: AIDA... for a user, AROA...:session for a role session."""
-        if self.user_id:
-            return self.user_id
-        digest = hashlib.sha256(self.arn.encode()).hexdigest().upper()
-        resource = self.arn.split(":", 5)[5]
-        if resource.startswith("assumed-role/"):
-            session = resource.rsplit("/", 1)[-1]
-            return f"AROA{digest[:17]}:{session}"
-        return f"AIDA{digest[:17]}"
-
-    def may_invoke(self, resource_arn: str) -> bool:
-        return any(iam_match(pattern, resource_arn) for pattern in self.allow)
-
-
-class PrincipalsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    principals: list[Principal] = []
-
-
-def iam_match(pattern: str, value: str) -> bool:
-    """IAM resource wildcards: ``*`` is any run of characters (slashes too), ``?`` exactly one.
-
-    Greedy with a single resume point (the last ``*`` seen), so a check costs at most
-    len(pattern) x len(value) steps. A regex with several ``.*`` backtracks polynomially in the
-    length of the request path, which a caller chooses: seconds per request at a few hundred
-    characters against a pattern with five wildcards.
-    """
-    p = v = 0
-    star, resume = -1, 0
-    while v < len(value):
-        if p < len(pattern) and pattern[p] == "*":
-            star, resume = p, v
-            p += 1
-        elif p < len(pattern) and pattern[p] in ("?", value[v]):
-            p += 1
-            v += 1
-        elif star >= 0:
-            resume += 1
-            p, v = star + 1, resume
-        else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
-
-
-class PrincipalDirectory:
-    """The admin principal plus those in principals.json, re-read when the file changes, so a
-    tenant-scoped principal can be added while the stack runs."""
-
-    def __init__(self, admin: Principal, path: Path | None) -> None:
-        self._admin = admin
-        self._path = path
-        self._lock = threading.Lock()
-        self._mtime: float | None = None
-        self._file: dict[str, Principal] = {}
-
-    def lookup(self, access_key_id: str) -> Principal | None:
-        if not re.fullmatch(ACCESS_KEY_PATTERN, access_key_id):
-            # Nobody holds such a key; and compare_digest refuses non-ASCII text.
-            return None
-        if hmac.compare_digest(access_key_id, self._admin.access_key_id):
-            return self._admin
-        return self._from_file().get(access_key_id)
-
-    def _from_file(self) -> dict[str, Principal]:
-        if self._path is None:
-            return {}
-        with self._lock:
-            try:
-                mtime = self._path.stat().st_mtime
-            except FileNotFoundError:
-                self._file, self._mtime = {}, None
-                return self._file
-            if mtime != self._mtime:
-                self._file = {p.access_key_id: p for p in load_principals(self._path)}
-                self._mtime = mtime
-            return self._file
-
-
-def load_principals(path: Path) -> list[Principal]:
-    """Raise ValueError naming the file when it is not valid (the stack refuses to start on it)."""
-    try:
-        return PrincipalsFile.model_validate(json.loads(path.read_text())).principals
-    except (ValueError, ValidationError) as error:
-        raise ValueError(f"{path}: not a valid principals file ({_first_problem(error)})") from None
-
-
-def _first_problem(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return type(error).__name__
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -499,12 +381,3 @@ def _date_header_as_amz(value: str | None) -> str | None:
         return parsedate_to_datetime(value).astimezone(UTC).strftime(SIGV4_TIMESTAMP)
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-def api_arn(region: str, account_id: str, api_id: str) -> str:
-    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}"
-
-
-def execute_api_arn(api: str, stage: str, method: str, path: str) -> str:
-    """The resource an execute-api:Invoke policy names: ``<api arn>/<stage>/<METHOD>/<path without leading slash>``."""
-    return f"{api}/{stage}/{method.upper()}/{path.lstrip('/')}"

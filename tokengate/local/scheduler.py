@@ -16,13 +16,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from tokengate.local.runtime import Invocation
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
+from tokengate_core.rotation import Step
 from tokengate_core.store import SecretsStore
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+#: Secrets Manager's rotation steps, in the order it invokes them.
+STEPS: tuple[Step, ...] = get_args(Step)
 logger = logging.getLogger("tokengate.local.scheduler")
 
 

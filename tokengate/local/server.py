@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import os
+import shlex
 import socket
 import sys
 import time
@@ -27,9 +28,12 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
+from tokengate.local import location
+from tokengate.local.asgi import asgi_app
 from tokengate.local.control import FLUSH_USAGE_PATH, ROTATE_DUE_PATH, FlushUsageEndpoint, RotateDueEndpoint
 from tokengate.local.gateway import Gateway, StageConfig
-from tokengate.local.iam import PrincipalDirectory, SigV4Verifier, load_principals
+from tokengate.local.iam import SigV4Verifier
+from tokengate.local.principals import PrincipalDirectory, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment
 from tokengate.local.scheduler import RotationScheduler
 from tokengate.local.state import (
@@ -47,17 +51,12 @@ from tokengate.local.state import (
 )
 from tokengate_core import keyring
 from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
-from tokengate_core.routes import FUNCTIONS, STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
+from tokengate_core.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-#: moto's default account, so the secret ARNs and the execute-api ARNs name the same account.
-LOCAL_ACCOUNT_ID = "123456789012"
-#: A fixed API id: principals.json resource patterns can name it.
-LOCAL_API_ID = "tglocal001"
-DEFAULT_REGION = "us-east-1"
 READY_PREFIX = "tokengate local stack ready: "
 LOCK_FILE = ".lock"
 
@@ -78,11 +77,11 @@ class StartupError(RuntimeError):
 
 @dataclass(frozen=True)
 class LocalOptions:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    stage: str = STAGE_DEFAULT
-    state_dir: Path = field(default_factory=lambda: Path(".tokengate"))
-    region: str = DEFAULT_REGION
+    host: str = location.HOST
+    port: int = location.DEFAULT_PORT
+    stage: str = location.DEFAULT_STAGE
+    state_dir: Path = field(default_factory=lambda: location.discovered_state_dir(Path.cwd()))
+    region: str = location.DEFAULT_REGION
     authorizer_cache_ttl: float = 0.0
     rotation_check_interval: float = 60.0
 
@@ -101,6 +100,7 @@ def process_environment(region: str, endpoint: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoint,
     }
 
 
@@ -157,7 +157,12 @@ class LocalStack:
         tables = _dynamodb_client()
         create_table(tables, admin_settings.table_name)
         self.table_snapshot = TableSnapshot(tables, admin_settings.table_name, self.state_dir / TABLE_FILE)
-        self.snapshot = SecretsSnapshot(_secretsmanager_client(), self.state_dir / SECRETS_FILE)
+        self.snapshot = SecretsSnapshot(
+            _secretsmanager_client(),
+            self.state_dir / SECRETS_FILE,
+            recovery_window_days=admin_settings.recovery_window_days,
+            backdate=self.emulator.backdate,
+        )
         for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
             try:
                 restored = restore()
@@ -175,7 +180,7 @@ class LocalStack:
         self._saving_allowed = True  # never overwrite the saved state with a half-restored one
 
         self.runtimes = {
-            name: FunctionRuntime(name, env, region, LOCAL_ACCOUNT_ID) for name, env in environments.items()
+            name: FunctionRuntime(name, env, region, location.LOCAL_ACCOUNT_ID) for name, env in environments.items()
         }
         for name, runtime in self.runtimes.items():
             try:
@@ -187,11 +192,12 @@ class LocalStack:
         stage = StageConfig(
             stage=self.options.stage,
             region=region,
-            account_id=LOCAL_ACCOUNT_ID,
-            api_id=LOCAL_API_ID,
+            account_id=location.LOCAL_ACCOUNT_ID,
+            api_id=location.LOCAL_API_ID,
             authorizer_cache_ttl=self.options.authorizer_cache_ttl,
         )
-        directory = PrincipalDirectory(self.admin.principal(LOCAL_ACCOUNT_ID, region, LOCAL_API_ID), principals_path)
+        admin = self.admin.principal(location.LOCAL_ACCOUNT_ID, region, location.LOCAL_API_ID)
+        directory = PrincipalDirectory(admin, principals_path)
         self.gateway = Gateway(
             stage,
             self.runtimes,
@@ -205,7 +211,7 @@ class LocalStack:
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
         # The controls answer the local admin only (not the principals of principals.json).
-        only_admin = PrincipalDirectory(self.admin.principal(LOCAL_ACCOUNT_ID, region, LOCAL_API_ID), None)
+        only_admin = PrincipalDirectory(admin, None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
         self.flush_control = FlushUsageEndpoint(self._flush_and_save, SigV4Verifier(only_admin, region), stage.api_arn)
 
@@ -226,7 +232,7 @@ class LocalStack:
             StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"]),
             StarletteRoute(FLUSH_USAGE_PATH, self.flush_control.handle, methods=["POST"]),
         ]
-        return self.gateway.asgi_app(executor, extra_routes=controls)
+        return asgi_app(self.gateway, executor, extra_routes=controls)
 
     def flush_usage(self) -> int:
         """Every idle authorizer container writes its usage counts now (tokengate.local.control);
@@ -345,20 +351,16 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def base_url(host: str, port: int, stage: str) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/{stage}"
-
-
-def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list[str]:
+def ready_lines(stack: LocalStack, url: str) -> list[str]:
+    """The ready banner. Its CLI lines work as printed in a new terminal started in the same folder,
+    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the endpoint and the state
+    folder whenever the CLI would not find them by itself."""
     options = stack.options
-    default_url = f"http://127.0.0.1:{environ.get('TOKENGATE_PORT', '8080')}/{STAGE_DEFAULT}"
-    default_state = Path(environ.get("TOKENGATE_HOME", ".tokengate")).resolve()
     where = []
-    if url != default_url:
+    if url != location.DEFAULT_URL:
         where.append(f"--endpoint {url}")
-    if stack.state_dir != default_state:
-        where.append(f"--state-dir {stack.state_dir}")
+    if stack.state_dir != location.discovered_state_dir(Path.cwd()):
+        where.append(f"--state-dir {shlex.quote(str(stack.state_dir))}")
     flags = "".join(f" {w}" for w in where)
     # The way this stack was started is the way to reach the CLI (.venv/bin/tokengate under `make run`).
     prog = sys.argv[0] if Path(sys.argv[0]).name == "tokengate" else "tokengate"
@@ -376,12 +378,11 @@ def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list
         lines.append(f"  restored {stack.restored} client secret(s){keys} from {SECRETS_FILE}")
     admin = stack.admin
     if admin is not None and admin.source == "generated":
-        lines += [
-            f"  admin credentials, generated now and shown once (stored with mode 0600 in "
-            f"{stack.state_dir / CREDENTIALS_FILE}; the CLI reads them from there):",
-            f"    access key id:     {admin.access_key_id}",
-            f"    secret access key: {admin.secret_access_key}",
-        ]
+        # The secret stays in the file: this output is also where the functions' logs go.
+        lines.append(
+            f"  admin credentials: generated now, access key id {admin.access_key_id}; the pair is in "
+            f"{stack.state_dir / CREDENTIALS_FILE} (mode 0600), where the CLI reads it"
+        )
     elif admin is not None and admin.source == "environment":
         lines.append("  admin credentials: from TOKENGATE_ADMIN_ACCESS_KEY_ID / TOKENGATE_ADMIN_SECRET_ACCESS_KEY")
     lines.append("  Ctrl-C stops the stack (state is saved).")
@@ -398,10 +399,10 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
     try:
         stack.start()
         assert stack.gateway is not None
-        url = base_url(options.host, port, options.stage)
+        url = location.stage_url(options.host, port, options.stage)
 
         def announce() -> None:
-            out.write("\n".join(ready_lines(stack, url, environ)) + "\n")
+            out.write("\n".join(ready_lines(stack, url)) + "\n")
             out.flush()
 
         config = uvicorn.Config(

@@ -5,7 +5,8 @@ Manager API (the versions that carry a stage, their stages, tags, resource polic
 scheduled-deletion state; the signing keyring is a secret too) into secrets.json, and every item
 of the deployment's DynamoDB table into table.json, after each admin write, each scheduled
 rotation and on stop, and replays both through the same APIs at start. Both files are written
-atomically with mode 0600.
+atomically with mode 0600. The API dates a replayed secret to the restart, so the replay sets its
+creation and deletion dates back to what they were (``SecretsManagerEmulator.backdate``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -30,13 +31,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from tokengate.local.iam import Principal
+    from tokengate.local.principals import Principal
 
 CREDENTIALS_FILE = "credentials.json"
 PRINCIPALS_FILE = "principals.json"
 SECRETS_FILE = "secrets.json"
 TABLE_FILE = "table.json"
-SNAPSHOT_FORMAT = 1
+TABLE_FORMAT = 1
+#: 2: ``deleted_date`` is when the deletion was asked for (1: when the recovery window ends).
+SECRETS_FORMAT = 2
+SECRETS_READABLE_FORMATS = (1, 2)
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
 ADMIN_USER = "tokengate-local-admin"
@@ -77,7 +81,7 @@ class AdminCredentials:
     source: str  # "generated" (first start, show once) | "file" | "environment"
 
     def principal(self, account_id: str, region: str, api_id: str) -> Principal:
-        from tokengate.local.iam import Principal  # the CLI reads credentials without loading the verifier
+        from tokengate.local.principals import Principal  # the CLI reads credentials without pydantic models
 
         return Principal.model_validate(
             {
@@ -220,7 +224,7 @@ class TableSnapshot:
         with self._lock:
             items = self._scan()
             items.sort(key=lambda item: json.dumps(item, sort_keys=True))
-            document = {"format": SNAPSHOT_FORMAT, "saved_at": self._now().isoformat(), "items": items}
+            document = {"format": TABLE_FORMAT, "saved_at": self._now().isoformat(), "items": items}
             write_private(self._path, json.dumps(document, indent=1, sort_keys=True) + "\n")
             return len(items)
 
@@ -246,7 +250,7 @@ class TableSnapshot:
             document = json.loads(self._path.read_text())
         except ValueError:
             raise ValueError(f"{self._path}: not valid JSON (move it away to start with no client names)") from None
-        if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(document, dict) or document.get("format") != TABLE_FORMAT:
             found = document.get("format") if isinstance(document, dict) else None
             raise ValueError(f"{self._path}: unknown snapshot format {found!r}")
         items = document.get("items", [])
@@ -266,10 +270,18 @@ class SecretsSnapshot:
     and a snapshot follows every admin write)."""
 
     def __init__(
-        self, client: SecretsManagerClient, path: Path, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        client: SecretsManagerClient,
+        path: Path,
+        *,
+        recovery_window_days: int,
+        backdate: Backdate | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
         self._path = path
+        self._recovery_window = timedelta(days=recovery_window_days)
+        self._backdate = backdate
         self._now = now
         self._lock = threading.Lock()
         self._values: dict[str, dict[str, str]] = {}  # secret name -> version id -> SecretString
@@ -283,7 +295,7 @@ class SecretsSnapshot:
         with self._lock:
             entries = [self._entry(listed) for listed in self._listed()]
             kept = [e for e in entries if e is not None]
-            document = {"format": SNAPSHOT_FORMAT, "saved_at": self._now().isoformat(), "secrets": kept}
+            document = {"format": SECRETS_FORMAT, "saved_at": self._now().isoformat(), "secrets": kept}
             write_private(self._path, json.dumps(document, indent=1, sort_keys=True) + "\n")
             return len(kept)
 
@@ -328,7 +340,8 @@ class SecretsSnapshot:
             "description": listed.get("Description", ""),
             "tags": [{"Key": t["Key"], "Value": t["Value"]} for t in listed.get("Tags", []) or []],
             "versions": versions,
-            "deleted_date": deleted.astimezone(UTC).isoformat() if deleted else None,
+            "created_date": _iso(listed.get("CreatedDate")),
+            "deleted_date": _iso(deleted),
             "resource_policy": self._policies[name][1],
         }
 
@@ -342,11 +355,15 @@ class SecretsSnapshot:
             document = json.loads(self._path.read_text())
         except ValueError:
             raise ValueError(f"{self._path}: not valid JSON (move it away to start with no clients)") from None
-        if document.get("format") != SNAPSHOT_FORMAT:
+        if document.get("format") not in SECRETS_READABLE_FORMATS:
             raise ValueError(f"{self._path}: unknown snapshot format {document.get('format')!r}")
         restored: list[str] = []
         with self._lock:
-            for entry in document.get("secrets", []):
+            for saved in document.get("secrets", []):
+                entry = dict(saved)
+                if document["format"] == 1 and entry.get("deleted_date"):
+                    purged = datetime.fromisoformat(entry["deleted_date"])
+                    entry["deleted_date"] = (purged - self._recovery_window).isoformat()
                 if self._restore_one(entry):
                     restored.append(entry["name"])
         self.restored_names = restored
@@ -356,7 +373,8 @@ class SecretsSnapshot:
         name = entry["name"]
         versions: list[dict[str, Any]] = entry.get("versions") or []
         deleted = datetime.fromisoformat(entry["deleted_date"]) if entry.get("deleted_date") else None
-        if deleted is not None and deleted <= self._now():
+        purged = None if deleted is None else deleted + self._recovery_window
+        if purged is not None and purged <= self._now():
             return False  # its recovery window ended while the stack was stopped: gone, as in AWS
         current = next((v for v in versions if "AWSCURRENT" in v["stages"]), None)
         if current is None:
@@ -372,7 +390,7 @@ class SecretsSnapshot:
         }
         if entry.get("description"):
             kwargs["Description"] = entry["description"]
-        self._client.create_secret(**kwargs)
+        arn = self._client.create_secret(**kwargs)["ARN"]
         if previous is not None:
             # Putting the current value as AWSCURRENT moves AWSPREVIOUS onto the first version.
             self._client.put_secret_value(
@@ -398,7 +416,20 @@ class SecretsSnapshot:
         if entry.get("resource_policy"):
             self._client.put_resource_policy(SecretId=name, ResourcePolicy=entry["resource_policy"])
         self._values[name] = {v["id"]: v["secret_string"] for v in versions}
-        if deleted is not None:
-            days = math.ceil((deleted - self._now()) / timedelta(days=1))
+        if purged is not None:
+            days = math.ceil((purged - self._now()) / timedelta(days=1))
             self._client.delete_secret(SecretId=name, RecoveryWindowInDays=max(MIN_RECOVERY_DAYS, min(30, days)))
+        if self._backdate is not None:
+            created = datetime.fromisoformat(entry["created_date"]) if entry.get("created_date") else None
+            self._backdate(arn, created=created, deleted=deleted)
         return True
+
+
+class Backdate(Protocol):
+    """Sets a secret's creation and deletion dates, which the Secrets Manager API cannot."""
+
+    def __call__(self, arn: str, *, created: datetime | None = None, deleted: datetime | None = None) -> None: ...
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None

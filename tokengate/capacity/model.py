@@ -1,8 +1,6 @@
-"""Capacity and cost of the authorizer: Secrets Manager calls, monthly bill, quotas, revocation bound.
-
-``tokengate capacity --rps 500 --clients 2000 --ttl 30`` prints the plan; docs/scaling.md explains
-the model. Everything here is a pure function of a :class:`Workload`, :class:`Prices` and
-:class:`Quotas`, so the tests check it against arithmetic done by hand.
+"""The capacity model of the authorizer: Secrets Manager calls, monthly bill, quotas, revocation
+bound, as pure functions of a :class:`Workload`, :class:`Prices` and :class:`Quotas` (so the tests
+check them against arithmetic done by hand). A workload's defaults are what the stack deploys.
 
 The cache model
 ---------------
@@ -13,20 +11,28 @@ the entry expires: on average ``T + K / r`` seconds later. So the fetch rate is:
 
     calls/s = K / (T + K / r) = r * K / (r * T + K)        (1 / calls = 1 / r + T / K)
 
-It never exceeds either bound of the issue's rule of thumb ``min(r, K / T)`` and tends to each of
-them at the extremes: few requests per key (every request misses: ``r``) or many (each key is
-refetched once per TTL: ``K / T``).
+It never exceeds either term of the rule of thumb ``min(r, K / T)`` and tends to each of them at
+the extremes: few requests per key (every request misses: ``r``) or many (each key is refetched
+once per TTL: ``K / T``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from tokengate import use_infra_path
+
+use_infra_path()
+from infra.settings import LAMBDA_ARCHITECTURE, StackSettings  # noqa: E402 - infra is on the path only now
+from tokengate_core.authorizer_settings import AuthorizerSettings  # noqa: E402
+from tokengate_core.routes import FUNCTIONS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
+Architecture = Literal["arm64", "x86_64"]
+#: The monthly saving (US dollars) that would pay for keeping digests in a second store.
+DEFAULT_THRESHOLD = 100.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,15 @@ class Prices:
     lambda_per_million: float = 0.20
     lambda_gb_second_x86: float = 0.0000166667
     lambda_gb_second_arm: float = 0.0000133334
+
+    def lambda_gb_second(self, architecture: Architecture) -> float:
+        return self.lambda_gb_second_arm if architecture == "arm64" else self.lambda_gb_second_x86
+
+    @property
+    def per_call(self) -> float:
+        """One GetSecretValue."""
+        return self.secrets_api_per_10k / 10_000
+
     http_api_per_million: float = 1.00  # first 300 million a month
     http_api_per_million_above_300m: float = 0.90  # next 700 million (the bill beyond 1 billion is lower still)
     dynamodb_per_million_rru: float = 0.125  # on-demand, since the November 2024 price cut
@@ -58,21 +73,25 @@ class Quotas:
 
 @dataclass(frozen=True)
 class Workload:
+    """A load on the authorizer. Every default is the deployed stack's: the authorizer's memory from
+    the function table, its architecture and the API cache TTL from infra's settings, the cache
+    TTLs from the authorizer's settings."""
+
     rps: float  # requests per second reaching API Gateway with a token
     clients: int  # active clients (each sends some of the traffic)
-    ttl: float = 30.0  # authorizer's in-memory cache TTL (TOKENGATE_CACHE_TTL_SECONDS)
-    negative_ttl: float = 10.0  # for unknown key ids
-    max_stale: float = 300.0  # how long a cached entry answers while Secrets Manager fails
-    api_cache_ttl: float = 300.0  # API Gateway authorizer result cache TTL when it is on
+    ttl: float = AuthorizerSettings.default("cache_ttl_seconds")  # the in-memory cache TTL
+    negative_ttl: float = AuthorizerSettings.default("negative_cache_ttl_seconds")  # for unknown key ids
+    max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while Secrets Manager fails
+    api_cache_ttl: float = StackSettings.model_fields["api_cache_ttl_seconds"].default  # API Gateway's, when on
     concurrency: int | None = None  # warm authorizer containers; None: Little's law estimate
     secrets: int | None = None  # secrets stored (default: clients)
     routes_per_client: int = 1  # distinct route keys per client (the API cache keys on token + route)
-    unknown_rps: float = 0.0  # requests with well-formed tokens whose key ids do not exist
+    unknown_rps: float = 0.0  # requests with tokens this deployment signed whose key ids no longer exist
     unknown_ids: int = 0  # distinct unknown key ids among them (0: every one different)
     hit_ms: float = 1.0  # billed duration of a cached decision (Lambda bills 1 ms increments)
     miss_ms: float = 25.0  # billed duration of a miss (one in-region GetSecretValue)
-    memory_mb: int = 256
-    arm64: bool = False
+    memory_mb: int = FUNCTIONS["authorizer"].memory_mb
+    architecture: Architecture = LAMBDA_ARCHITECTURE
     item_bytes: int = 400  # a digest record, for the DynamoDB comparison
     writes_per_client_month: float = 2.0  # issue/rotate/update writes, for the DynamoDB comparison
 
@@ -174,7 +193,7 @@ def monthly_bill(w: Workload, *, api_cache: bool, p: Prices = Prices()) -> Bill:
     calls = secrets_calls(w, api_cache=api_cache)
     misses = min(inv, calls)
     billed_s = (inv - misses) * w.hit_ms / 1000 + misses * w.miss_ms / 1000  # per second of wall time
-    gb_second = p.lambda_gb_second_arm if w.arm64 else p.lambda_gb_second_x86
+    gb_second = p.lambda_gb_second(w.architecture)
     return Bill(
         secrets=(w.secrets if w.secrets is not None else w.clients) * p.secret_per_month,
         secrets_api=calls * SECONDS_PER_MONTH / 10_000 * p.secrets_api_per_10k,
@@ -231,12 +250,12 @@ def dynamodb_comparison(
     w: Workload,
     calls_per_s: float,
     *,
-    threshold: float = 100.0,
+    threshold: float = DEFAULT_THRESHOLD,
     consistent_reads: bool = False,
     p: Prices = Prices(),
 ) -> StoreComparison:
     rru = 1.0 if consistent_reads else 0.5  # an item up to 4 KB
-    per_call_sm = p.secrets_api_per_10k / 10_000
+    per_call_sm = p.per_call
     per_call_ddb = rru * p.dynamodb_per_million_rru / 1e6
     secrets = w.secrets if w.secrets is not None else w.clients
     fixed_ddb = (
@@ -278,7 +297,12 @@ class Plan:
 
 
 def plan(
-    w: Workload, *, p: Prices = Prices(), q: Quotas = Quotas(), threshold: float = 100.0, consistent_reads: bool = False
+    w: Workload,
+    *,
+    p: Prices = Prices(),
+    q: Quotas = Quotas(),
+    threshold: float = DEFAULT_THRESHOLD,
+    consistent_reads: bool = False,
 ) -> Plan:
     result = Plan(w, p, q)
     for api_cache in (False, True):
@@ -313,141 +337,3 @@ def plan(
     if w.rps > q.http_api_rps:
         result.warnings.append(f"{w.rps:,.0f} req/s exceeds API Gateway's default {q.http_api_rps:,.0f} req/s throttle")
     return result
-
-
-# -- the command ---------------------------------------------------------------------------------
-
-
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def render(result: Plan) -> str:
-    w = result.workload
-    lines = [
-        f"Workload: {w.rps:,.0f} req/s from {w.clients:,} active clients; in-memory TTL {w.ttl:g} s "
-        f"(negative {w.negative_ttl:g} s, max stale {w.max_stale:g} s); API cache TTL {w.api_cache_ttl:g} s "
-        f"when on; authorizer {w.memory_mb} MB {'arm64' if w.arm64 else 'x86_64'}, "
-        f"billed {w.hit_ms:g} ms per hit / {w.miss_ms:g} ms per miss.",
-        "",
-    ]
-    header = f"{'':38}{'without API cache':>20}{'with API cache':>20}"
-    rows: list[tuple[str, list[str]]] = []
-
-    def row(label: str, fn: Any) -> None:
-        rows.append((label, [fn(v) for v in result.variants]))
-
-    row("authorizer invocations/s", lambda v: f"{v.invocations_per_s:,.1f}")
-    row("warm authorizer containers", lambda v: f"{v.containers:,}")
-    row("GetSecretValue calls/s (model)", lambda v: f"{v.secrets_calls_per_s:,.2f}")
-    row("  upper bound min(rps, C*clients/TTL)", lambda v: f"{v.secrets_calls_upper_bound:,.2f}")
-    row("secrets ($0.40 each)", lambda v: _money(v.bill.secrets))
-    row("Secrets Manager API calls", lambda v: _money(v.bill.secrets_api))
-    row("Lambda requests", lambda v: _money(v.bill.lambda_requests))
-    row("Lambda duration", lambda v: _money(v.bill.lambda_duration))
-    row("= tokengate per month", lambda v: _money(v.bill.authorizer_total))
-    row("API Gateway HTTP API requests", lambda v: _money(v.bill.http_api))
-    row("revocation bound (s)", lambda v: f"{v.revocation_s:g}")
-    row("  while Secrets Manager fails (s)", lambda v: f"{v.revocation_outage_s:g}")
-    row(
-        "req/s at GetSecretValue quota",
-        lambda v: "never" if v.rps_at_secrets_quota is None else f"{v.rps_at_secrets_quota:,.0f}",
-    )
-    row("DynamoDB instead, per month", lambda v: _money(v.dynamodb.dynamodb_monthly))
-    lines.append(header)
-    lines += [f"{label:38}{a:>20}{b:>20}" for label, (a, b) in rows]
-    d = result.variants[0].dynamodb
-    lines += [
-        "",
-        f"Digests in DynamoDB on-demand ({'strongly' if d.consistent_reads else 'eventually'} consistent GetItem) "
-        f"cost {_money(d.saving_per_call_per_s)} less per month for each sustained GetSecretValue/s; the saving "
-        f"reaches {_money(d.threshold)}/month at {d.crossover_calls_per_s:,.1f} calls/s.",
-        f"Prices: {result.prices.as_of}. Quotas: GetSecretValue {result.quotas.get_secret_value_per_s:,.0f}/s, "
-        f"HTTP API {result.quotas.http_api_rps:,.0f} req/s, Lambda concurrency {result.quotas.lambda_concurrency:,}.",
-    ]
-    lines += [f"WARNING: {warning}" for warning in result.warnings]
-    return "\n".join(lines)
-
-
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``capacity`` to the CLI's subcommands (``func(args) -> int`` convention)."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "capacity",
-        help="Secrets Manager calls, monthly cost, quotas and revocation bound for a workload",
-        description="Capacity plan for the authorizer; the model is explained in docs/scaling.md.",
-    )
-    parser.add_argument("--rps", type=float, required=True, help="requests per second with a token")
-    parser.add_argument("--clients", type=int, required=True, help="active clients")
-    parser.add_argument("--ttl", type=float, default=30.0, help="in-memory cache TTL, s (default 30)")
-    parser.add_argument("--negative-ttl", type=float, default=10.0, help="negative cache TTL, s (default 10)")
-    parser.add_argument("--max-stale", type=float, default=300.0, help="stale-if-error bound, s (default 300)")
-    parser.add_argument("--api-cache-ttl", type=float, default=300.0, help="API Gateway result cache TTL, s (300)")
-    parser.add_argument("--concurrency", type=int, default=None, help="warm authorizer containers (default: estimate)")
-    parser.add_argument("--secrets", type=int, default=None, help="secrets stored (default: --clients)")
-    parser.add_argument("--routes-per-client", type=int, default=1, help="distinct routes per client (default 1)")
-    parser.add_argument("--unknown-rps", type=float, default=0.0, help="req/s with unknown key ids (default 0)")
-    parser.add_argument("--unknown-ids", type=int, default=0, help="distinct unknown ids (0: all different)")
-    parser.add_argument("--hit-ms", type=float, default=1.0, help="billed ms per cached decision (default 1)")
-    parser.add_argument("--miss-ms", type=float, default=25.0, help="billed ms per cache miss (default 25)")
-    parser.add_argument("--memory-mb", type=int, default=256, help="authorizer memory, MB (default 256)")
-    parser.add_argument("--arm64", action="store_true", help="price the authorizer on arm64")
-    parser.add_argument("--threshold", type=float, default=100.0, help="$/month saving that justifies DynamoDB")
-    parser.add_argument("--consistent-reads", action="store_true", help="strongly consistent DynamoDB reads")
-    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
-    parser.set_defaults(func=run)
-    return parser
-
-
-def workload_from_args(args: argparse.Namespace) -> Workload:
-    return Workload(
-        rps=args.rps,
-        clients=args.clients,
-        ttl=args.ttl,
-        negative_ttl=args.negative_ttl,
-        max_stale=args.max_stale,
-        api_cache_ttl=args.api_cache_ttl,
-        concurrency=args.concurrency,
-        secrets=args.secrets,
-        routes_per_client=args.routes_per_client,
-        unknown_rps=args.unknown_rps,
-        unknown_ids=args.unknown_ids,
-        hit_ms=args.hit_ms,
-        miss_ms=args.miss_ms,
-        memory_mb=args.memory_mb,
-        arm64=args.arm64,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        workload = workload_from_args(args)
-    except ValueError as error:
-        print(f"error: {error}")
-        return 2
-    result = plan(workload, threshold=args.threshold, consistent_reads=args.consistent_reads)
-    if args.json:
-        print(json.dumps(to_json(result), indent=2))
-    else:
-        print(render(result))
-    return 0
-
-
-def to_json(result: Plan) -> dict[str, Any]:
-    out = asdict(result)
-    for variant, data in zip(result.variants, out["variants"], strict=True):
-        data["bill"]["authorizer_total"] = variant.bill.authorizer_total
-        data["bill"]["total"] = variant.bill.total
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tokengate.capacity`` works without the CLI wiring."""
-    parser = argparse.ArgumentParser(prog="tokengate")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""The stack's CloudFormation outputs: a contract with the CLI (``tokengate --stack-name ...``)
+and the docs. No aws-cdk-lib here, so the CLI can read the names without it."""
+
+from __future__ import annotations
+
+API_URL = "ApiUrl"
+ADMIN_BASE_URL = "AdminBaseUrl"
+
+OUTPUT_KEYS = (
+    API_URL,
+    ADMIN_BASE_URL,
+    "AuthorizerFunctionName",
+    "MainFunctionName",
+    "AdminFunctionName",
+    "RotationFunctionName",
+    "DeliveryFunctionName",
+    "SweepFunctionName",
+    "SecretPrefix",
+    "KeyringSecretName",
+    "TableName",
+)

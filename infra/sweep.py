@@ -1,0 +1,98 @@
+"""The daily sweep: an EventBridge rule on a schedule invokes it (context ``sweepSchedule``).
+
+It reports what is about to end (``Client Expiring`` events, for expiries and grace windows
+ending within ``expiryWarningDays``) and takes imported tokens that no client accepts out of the
+keyring. Its role reads client secrets (the prefix grant), lists them (ListSecrets takes no
+resource), may write the keyring secret alone, and puts its one event type on the bus
+(infra/events.py, through FunctionSpec.emits).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.functions import TokengateFunction
+from infra.nag import REASON_LIST_SECRETS, acknowledge
+from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import SweepSettings
+
+#: What writing the keyring takes (tokengate_core.imports: one PutSecretValue per change).
+KEYRING_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
+
+
+class Sweep(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        keyring_secret: secretsmanager.ISecret,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = SweepSettings(
+            secret_prefix=settings.secret_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
+            expiry_warning_days=settings.expiry_warning_days,
+        ).to_env()
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="sweep",
+            environment=environment,
+            code=code,
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        list_secrets = iam.Policy(
+            self,
+            "ListSecrets",
+            roles=[handler.role],
+            statements=[
+                iam.PolicyStatement(sid="ListSecrets", actions=["secretsmanager:ListSecrets"], resources=["*"])
+            ],
+        )
+        acknowledge(list_secrets, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
+        keyring_write = [
+            iam.PolicyStatement(
+                sid="KeyringWrite", actions=list(KEYRING_WRITE_ACTIONS), resources=[keyring_secret.secret_arn]
+            )
+        ]
+        if secrets.kms_key is not None:
+            keyring_write.append(
+                iam.PolicyStatement(
+                    sid="KeyringKey",
+                    actions=list(KMS_ENCRYPT),
+                    resources=[secrets.kms_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{secrets.stack.region}.amazonaws.com",
+                            "kms:EncryptionContext:SecretARN": keyring_secret.secret_arn,
+                        }
+                    },
+                )
+            )
+        iam.Policy(self, "KeyringWrite", roles=[handler.role], statements=keyring_write)
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description="tokengate: the daily sweep (Client Expiring events, imported tokens pruned)",
+            schedule=events.Schedule.expression(settings.sweep_schedule),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )

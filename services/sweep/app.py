@@ -1,0 +1,31 @@
+"""The daily sweep (an EventBridge schedule invokes it): Client Expiring events for what ends
+within the warning window, and imported tokens no client accepts taken out of the keyring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tokengate_core.aws import make_publisher, make_store
+from tokengate_core.config import SweepSettings
+from tokengate_core.observability import make_logger
+from tokengate_core.routes import FUNCTIONS
+from tokengate_core.sweep import Sweeper
+
+SPEC = FUNCTIONS["sweep"]
+settings = SweepSettings.from_env()
+logger = make_logger(SPEC.service, settings.log_level)
+sweeper = Sweeper(
+    make_store(settings), make_publisher(settings, SPEC.service), warning_days=settings.expiry_warning_days
+)
+
+
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext | None) -> dict[str, object]:
+    """The event (the schedule's) carries nothing the sweep needs; a failure raises, so Lambda's
+    error metric and the schedule's retry see it."""
+    report = sweeper.run()
+    fields = report.fields()
+    logger.info("sweep done", extra=fields)  # ids and counts, never a token or a digest
+    return fields

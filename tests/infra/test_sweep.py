@@ -1,0 +1,72 @@
+"""The sweep in the template: a schedule invokes it (and only that rule may), its environment
+says how far ahead it warns, and it may write the keyring secret and no other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.settings import SettingsError, StackSettings
+from infra.testing import functions_by_handler, synth_template
+from tests.infra.test_template import function_ids, keyring_ref, resources, statements_by_function
+from tests.infra.variants import KMS_KEY_ARN
+from tokengate_core.routes import FUNCTIONS
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+
+def sweep_rule(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (rule_id, rule), *others = resources(template, "AWS::Events::Rule").items()
+    assert not others
+    return rule_id, rule["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("context", "schedule", "days"),
+    [({}, "rate(1 day)", "7.0"), ({"sweepSchedule": "cron(0 6 * * ? *)", "expiryWarningDays": "14"}, None, "14.0")],
+)
+def test_a_schedule_invokes_the_sweep_with_its_warning_window(
+    context: dict[str, str], schedule: str | None, days: str
+) -> None:
+    template = synth_template(context)
+    rule_id, rule = sweep_rule(template)
+    assert rule["ScheduleExpression"] == (schedule or context["sweepSchedule"])
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    sweep_id = function_ids(template)["sweep"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweep_id, "Arn"]} and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    # Only this rule may invoke the function.
+    permissions = [
+        p["Properties"]
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [sweep_id, "Arn"]}
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [sweep_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        }
+    ]
+    env = functions_by_handler(template)[FUNCTIONS["sweep"].handler]["Environment"]["Variables"]
+    assert env["TOKENGATE_EXPIRY_WARNING_DAYS"] == days
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("sweepSchedule", "every day"), ("sweepSchedule", "rate(0 days)"), ("expiryWarningDays", "0")],
+)
+def test_a_bad_sweep_setting_fails_the_synth_naming_the_key(key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        StackSettings.from_mapping({key: value})
+
+
+def test_with_a_customer_managed_key_the_sweep_may_encrypt_only_for_the_keyring(variant_json: dict[str, Any]) -> None:
+    (statement,) = [s for s in statements_by_function(variant_json)["sweep"] if s.get("Sid") == "KeyringKey"]
+    assert statement["Resource"] == KMS_KEY_ARN
+    assert statement["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == keyring_ref(variant_json)
+    assert statement["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
+    }

@@ -1,0 +1,136 @@
+"""The sweep: Client Expiring for expiries and grace windows ending within the window (nothing else),
+and imported tokens that no client accepts any more taken out of the keyring."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue
+from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
+from tokengate_core import keyring, tokens
+from tokengate_core.authorize import Reason, TokenAuthorizer
+from tokengate_core.aws import make_publisher, make_store
+from tokengate_core.config import AuthorizerSettings, StoreSettings, SweepSettings
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP, DetailType
+from tokengate_core.sweep import Sweeper
+
+pytestmark = pytest.mark.usefixtures("emulator")
+CLIENTS = "/admin/tenants/acme/clients"
+
+
+def sweeper(clock: Callable[[], float] = time.time, days: float = 7.0) -> Sweeper:
+    settings = SweepSettings(expiry_warning_days=days)
+    return Sweeper(make_store(settings), make_publisher(settings, "tokengate-sweep"), warning_days=days, clock=clock)
+
+
+def at(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def expiring(sink: EventSink) -> dict[tuple[str, str], str]:
+    """(client name, subject) -> when it ends, for every Client Expiring event delivered."""
+    found = {}
+    for event in sink.drain():
+        assert event["detail-type"] == DetailType.EXPIRING
+        detail = event["detail"]
+        assert detail["actor"] == ACTOR_SCHEDULED_SWEEP and detail["tenant"] == "acme"
+        found[(detail["client_name"], detail["subject"])] = detail["expires_at"]
+    return found
+
+
+def test_the_sweep_reports_what_ends_within_the_window_and_nothing_else() -> None:
+    sink = EventSink()
+    issue("acme", "soon", expires_at=at(3))
+    issue("acme", "later", expires_at=at(10))
+    issue("acme", "past", expires_at=at(-1))
+    issue("acme", "never")
+    revoked_id, _ = issue("acme", "revoked", expires_at=at(2))
+    assert call_admin("DELETE", f"{CLIENTS}/{revoked_id}").status == 200
+    rotated_id, old = issue("acme", "rotated", grace_seconds=3600)
+    abrupt_id, _ = issue("acme", "abrupt", grace_seconds=0)
+    new = call_admin("POST", f"{CLIENTS}/{rotated_id}/rotate").body["token"]
+    assert call_admin("POST", f"{CLIENTS}/{abrupt_id}/rotate").status == 200
+    sink.drain()
+
+    from sweep import app
+
+    report = app.handler({"source": "aws.events"}, FakeContext())  # type: ignore[arg-type]
+    found = expiring(sink)
+    assert set(found) == {("soon", "client"), ("rotated", "previous_token")}
+    assert found[("soon", "client")].startswith(at(3)[:10])
+    assert report["expiring"] == 1 and report["grace_ending"] == 1 and report["clients"] == 6
+    for secret in (old, new):
+        assert secret not in "".join(sink.raw) and tokens.digest(secret).hex() not in "".join(sink.raw)
+    # A shorter window leaves the three-day expiry out.
+    sweeper(days=1).run()
+    assert set(expiring(sink)) == {("rotated", "previous_token")}
+
+
+def test_the_sweep_reads_only_clients_whose_grace_window_may_not_have_ended(emulator: SecretsManagerEmulator) -> None:
+    for n in range(5):
+        issue("acme", f"client-{n}", expires_at=at(2))
+    emulator.reset_counts()
+    # Forty days later no change is recent enough to hold a grace window: no record is read.
+    report = sweeper(clock=FakeClock(time.time() + 40 * 86400)).run()
+    assert report.records_read == 0
+    assert emulator.calls("GetSecretValue") == 1  # the keyring, for the imported tokens
+    assert emulator.calls("ListSecrets") == 1
+
+
+def test_a_failed_put_events_does_not_fail_the_sweep(
+    emulator: SecretsManagerEmulator, captured_logs: Callable[[], str]
+) -> None:
+    client_id, _ = issue("acme", "soon", expires_at=at(1))
+    emulator.inject(Fault("error", frozenset({"PutEvents"}), service=EVENTS))
+    report = sweeper().run()
+    assert report.expiring == 1
+    failures = [json.loads(x) for x in captured_logs().splitlines() if "lifecycle events not delivered" in x]
+    assert [f["client_ids"] for f in failures] == [[client_id]]
+
+
+def imported_client(grace_seconds: int) -> tuple[str, str]:
+    token = secrets.token_urlsafe(30)
+    body = {"tenant": "acme", "client_name": f"legacy-{secrets.token_hex(3)}", "token": token}
+    response = call_admin("POST", "/admin/imports", {**body, "grace_seconds": grace_seconds})
+    assert response.status == 201, response.body
+    return response.body["client"]["client_id"], token
+
+
+def imported_map() -> dict[str, str]:
+    return keyring.load(make_store(StoreSettings()))[0].imported
+
+
+def test_an_imported_token_leaves_the_keyring_once_no_client_accepts_it(emulator: SecretsManagerEmulator) -> None:
+    rotated_id, rotated_token = imported_client(grace_seconds=600)
+    kept_id, kept_token = imported_client(grace_seconds=600)
+    revoked_id, revoked_token = imported_client(grace_seconds=600)
+    purged_id, purged_token = imported_client(grace_seconds=600)
+    assert call_admin("POST", f"{CLIENTS}/{rotated_id}/rotate").status == 200
+    assert call_admin("DELETE", f"{CLIENTS}/{revoked_id}").status == 200
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=f"tokengate/clients/{purged_id}", ForceDeleteWithoutRecovery=True
+    )
+    digest = {name: tokens.digest(t).hex() for name, t in (("rotated", rotated_token), ("kept", kept_token))}
+    digest |= {"revoked": tokens.digest(revoked_token).hex(), "purged": tokens.digest(purged_token).hex()}
+
+    assert sweeper().run().imported_removed == 1  # the purged client's; the rotated one is in grace
+    assert set(imported_map()) == {digest["rotated"], digest["kept"], digest["revoked"]}
+    assert sweeper(clock=FakeClock(time.time() + 601)).run().imported_removed == 1
+    assert imported_map() == {digest["kept"]: kept_id, digest["revoked"]: revoked_id}
+
+    settings = AuthorizerSettings()
+    authz = TokenAuthorizer(settings, store_factory=lambda: make_store(settings))
+    assert authz.decide(kept_token, "GET", "ANY /invoke").reason is Reason.ALLOWED
+    emulator.reset_counts()
+    assert authz.decide(rotated_token, "GET", "ANY /invoke").reason is Reason.MALFORMED
+    assert emulator.calls() == 0
+    # A revoked client keeps its entry: restored, its callers work again.
+    assert call_admin("POST", f"{CLIENTS}/{revoked_id}/restore").status == 200
+    assert authz.decide(revoked_token, "GET", "ANY /invoke").reason is Reason.ALLOWED

@@ -1,0 +1,236 @@
+"""docs/scaling.md, written from the capacity model: every figure in it is computed here.
+
+``python -m tokengate.capacity.scaling_doc [PATH]`` rewrites the document (default
+docs/scaling.md); a test checks that the committed copy is what this module writes, so a change to
+a price, a default of the stack or the model shows up in the document in the same commit.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tokengate.capacity.model import (
+    DEFAULT_THRESHOLD,
+    SECONDS_PER_MONTH,
+    Prices,
+    Quotas,
+    Workload,
+    authorizer_invocations,
+    containers,
+    dynamodb_comparison,
+    monthly_bill,
+    revocation_bound,
+    rps_at_quota,
+    secrets_calls,
+)
+
+DOC = Path("docs/scaling.md")
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    workload: Workload
+    api_cache_ttls: Sequence[float]  # 0: the API cache off
+
+
+@dataclass(frozen=True)
+class Row:
+    api_cache_ttl: float
+    invocations: float
+    containers: int
+    calls: float
+    secrets: float
+    secrets_api: float
+    lambda_total: float
+    tokengate: float
+    http_api: float
+    revocation: float
+
+
+def row(w: Workload, api_cache_ttl: float) -> Row:
+    on = api_cache_ttl > 0
+    w = replace(w, api_cache_ttl=api_cache_ttl) if on else w
+    inv = authorizer_invocations(w, api_cache=on)
+    bill = monthly_bill(w, api_cache=on)
+    return Row(
+        api_cache_ttl=api_cache_ttl,
+        invocations=inv,
+        containers=containers(w, inv, api_cache=on),
+        calls=secrets_calls(w, api_cache=on),
+        secrets=bill.secrets,
+        secrets_api=bill.secrets_api,
+        lambda_total=bill.lambda_requests + bill.lambda_duration,
+        tokengate=bill.authorizer_total,
+        http_api=bill.http_api,
+        revocation=revocation_bound(w, api_cache=on)[0],
+    )
+
+
+def num(value: float) -> str:
+    """Two significant figures below 10, whole numbers above, thousands separated."""
+    if value >= 10 or value == 0:
+        return f"{value:,.0f}"
+    return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+
+
+def usd(value: float) -> str:
+    return f"${value:,.0f}" if value >= 10 else f"${value:.2f}"
+
+
+def kusd(value: float) -> str:
+    return f"${value / 1000:.1f}k"
+
+
+BASE = Workload(rps=1, clients=1)
+STACK_API_CACHE = BASE.api_cache_ttl
+MID = Workload(rps=1_000, clients=10_000)
+BIG = Workload(rps=5_000, clients=100_000)
+LONG_TTL = replace(MID, ttl=300, concurrency=10)
+CASES = (
+    Case("50 req/s, 200 clients", Workload(rps=50, clients=200), (0, STACK_API_CACHE, 300)),
+    Case("1,000 req/s, 1,000 clients", Workload(rps=1_000, clients=1_000), (0, STACK_API_CACHE, 300)),
+    Case("1,000 req/s, 10,000 clients", MID, (0, STACK_API_CACHE, 60, 300)),
+    Case(f"same, TTL {LONG_TTL.ttl:g} s, {LONG_TTL.concurrency} containers", LONG_TTL, (0,)),
+    Case("5,000 req/s, 100,000 clients", BIG, (0, STACK_API_CACHE, 300)),
+)
+
+
+def worked_cases() -> list[str]:
+    lines = [
+        "| Load | API cache | Invocations/s | Containers | GetSecretValue/s | Secrets | SM API | Lambda "
+        "| tokengate / month | HTTP API / month | Revocation bound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in CASES:
+        for i, ttl in enumerate(case.api_cache_ttls):
+            r = row(case.workload, ttl)
+            cache = "off" if ttl == 0 else f"{ttl:g} s"
+            lines.append(
+                f"| {case.label if i == 0 else ''} | {cache} | {num(r.invocations)} | {r.containers:,} | "
+                f"{num(r.calls)} | {usd(r.secrets)} | {usd(r.secrets_api)} | {usd(r.lambda_total)} | "
+                f"{usd(r.tokengate)} | {usd(r.http_api)} | {r.revocation:g} s |"
+            )
+    return lines
+
+
+TEMPLATE = Path(__file__).with_name("scaling.md.in")
+
+
+def figures() -> dict[str, object]:
+    """Every value the template names: the model's inputs and what it computes from them."""
+    p, q, w = Prices(), Quotas(), BASE
+    per_call_month = p.per_call * SECONDS_PER_MONTH
+    per_call_ddb = 0.5 * p.dynamodb_per_million_rru / 1e6  # an eventually consistent GetItem under 4 KB
+    mid_off, mid_on, mid_stack = row(MID, 0), row(MID, 300), row(MID, STACK_API_CACHE)
+    big_off = row(BIG, 0)
+    ddb, ddb_on = dynamodb_comparison(MID, mid_off.calls), dynamodb_comparison(MID, mid_on.calls)
+    example_api = 60.0
+    example = revocation_bound(replace(w, api_cache_ttl=example_api), api_cache=True)
+    stack = revocation_bound(w, api_cache=True)
+    return {
+        "p": p,
+        "q": q,
+        "w": w,
+        "mid": MID,
+        "big": BIG,
+        "long": LONG_TTL,
+        "threshold": DEFAULT_THRESHOLD,
+        "month_seconds": SECONDS_PER_MONTH,
+        "stack_api_cache": STACK_API_CACHE,
+        "worked_cases": "\n".join(worked_cases()),
+        "per_call_month": per_call_month,
+        "per_million": p.per_call * 1e6,
+        "breakeven": MID.clients * p.secret_per_month / per_call_month,
+        "api_cache_cut": mid_off.calls / mid_on.calls,
+        "mid_off_calls": num(mid_off.calls),
+        "mid_on_calls": num(mid_on.calls),
+        "mid_off_bill": kusd(mid_off.tokengate),
+        "mid_on_bill": kusd(mid_on.tokengate),
+        "stack_cache_saving": kusd(mid_off.tokengate - mid_stack.tokengate),
+        "long_ttl_calls": num(row(LONG_TTL, 0).calls),
+        "big_off_calls": num(big_off.calls),
+        "big_containers": big_off.containers,
+        "mid_containers": mid_off.containers,
+        "stack_bound": stack[0],
+        "stack_outage": stack[1],
+        "example_api": example_api,
+        "example_ttl": w.ttl,
+        "example_bound": example[0],
+        "example_outage": example[1],
+        "quota_mid": rps_at_quota(MID, q.get_secret_value_per_s, api_cache=False) or 0,
+        "quota_big": rps_at_quota(BIG, q.get_secret_value_per_s, api_cache=False) or 0,
+        "keys_at_quota_300": q.get_secret_value_per_s * 300,
+        "keys_at_quota_stack": q.get_secret_value_per_s * STACK_API_CACHE,
+        "per_call_ddb": per_call_ddb,
+        "ddb_per_million": per_call_ddb * 1e6,
+        "ddb_ratio": p.per_call / per_call_ddb,
+        "ddb": ddb,
+        "ddb_1000": dynamodb_comparison(MID, mid_off.calls, threshold=1_000),
+        "ddb_sm_calls": usd(ddb.secrets_api_monthly),
+        "ddb_reads": usd(ddb.dynamodb_monthly),
+        "ddb_on_sm_calls": usd(ddb_on.secrets_api_monthly),
+        "ddb_on_reads": usd(ddb_on.dynamodb_monthly),
+        "ddb_eventual_reads": 2 * q.dynamodb_table_rru_per_s,
+    }
+
+
+def render() -> str:
+    return reflow(TEMPLATE.read_text().format_map(figures()))
+
+
+WIDTH = 100
+
+
+def reflow(markdown: str) -> str:
+    """Rewrap prose paragraphs and list items to WIDTH (figures of varying length would leave them
+    ragged); code blocks, tables, headings and comments stay as written."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    fenced = False
+
+    def flush() -> None:
+        if paragraph:
+            first = paragraph[0]
+            indent = "  " if first.startswith("- ") else ""
+            out.extend(
+                textwrap.wrap(
+                    " ".join(line.strip() for line in paragraph),
+                    WIDTH,
+                    subsequent_indent=indent,
+                    break_on_hyphens=False,
+                    break_long_words=False,
+                )
+            )
+            paragraph.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            flush()
+            fenced = not fenced
+            out.append(line)
+        elif fenced or not line.strip() or line.startswith(("|", "#", "<!--")):
+            flush()
+            out.append(line)
+        else:
+            if line.startswith("- "):
+                flush()
+            paragraph.append(line)
+    flush()
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = Path(args[0]) if args else DOC
+    path.write_text(render())
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""``tokengate capacity``: the capacity and cost plan for a workload (docs/scaling.md).
+
+Each workload option is a field of :class:`~tokengate.capacity.model.Workload`, with its default
+from there (the deployed stack's), so the command and the model cannot disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any, get_args
+
+from tokengate.cli.errors import EXIT_USAGE, CliError
+from tokengate.cli.options import Parents, Subcommands, add_output, command
+
+#: Workload fields offered as options, with their help; rps and clients are required.
+WORKLOAD_OPTIONS: dict[str, str] = {
+    "rps": "requests per second that carry a token",
+    "clients": "active clients sharing those requests",
+    "ttl": "the authorizer's in-memory cache TTL, s (TOKENGATE_CACHE_TTL_SECONDS)",
+    "negative_ttl": "its negative cache TTL, s",
+    "max_stale": "its stale-if-error bound, s",
+    "api_cache_ttl": "API Gateway's authorizer result cache TTL, s, in the 'with API cache' column",
+    "concurrency": "warm authorizer containers (default: estimated from the load)",
+    "secrets": "secrets stored (default: --clients)",
+    "routes_per_client": "distinct routes per client (API Gateway caches per token, route and method)",
+    "unknown_rps": "req/s with tokens this deployment signed whose clients no longer exist",
+    "unknown_ids": "distinct key ids among them (0: all different)",
+    "hit_ms": "billed ms per cached decision",
+    "miss_ms": "billed ms per cache miss",
+    "memory_mb": "authorizer memory, MB",
+    "architecture": "authorizer instruction set",
+}
+
+
+def _option_type(annotation: str) -> Any:
+    return {"float": float, "int": int, "int | None": int}.get(annotation, str)
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from tokengate.capacity.model import Workload, plan
+    from tokengate.capacity.render import text, to_json
+
+    try:
+        workload = Workload(**{name: getattr(args, name) for name in WORKLOAD_OPTIONS})
+    except ValueError as error:
+        raise CliError("usage", str(error), EXIT_USAGE) from None
+    result = plan(workload, threshold=args.threshold, consistent_reads=args.consistent_reads)
+    print(json.dumps(to_json(result), indent=2) if args.output == "json" else text(result))
+    return 0
+
+
+def register(commands: Subcommands, p: Parents) -> None:
+    from tokengate.capacity.model import DEFAULT_THRESHOLD, Architecture, Workload
+
+    parser = command(
+        commands,
+        "capacity",
+        summary="Secrets Manager calls, monthly cost, quotas and revocation bound for a workload",
+        description="Capacity plan for the authorizer, without and with API Gateway's result cache; "
+        "defaults are what the stack deploys. docs/scaling.md explains the model.",
+        examples=[
+            "tokengate capacity --rps 1000 --clients 10000",
+            "tokengate capacity --rps 1000 --clients 10000 --api-cache-ttl 300 --ttl 60",
+            "tokengate capacity --rps 50 --clients 200 --architecture x86_64 --memory-mb 256 --output json",
+        ],
+    )
+    for spec in dataclasses.fields(Workload):
+        if spec.name not in WORKLOAD_OPTIONS:
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.name == "architecture":
+            parser.add_argument(
+                flag,
+                choices=get_args(Architecture),
+                default=spec.default,
+                help=f"{WORKLOAD_OPTIONS[spec.name]} (default {spec.default})",
+            )
+            continue
+        required = spec.default is dataclasses.MISSING
+        shown = "" if required or spec.default is None else f" (default {spec.default:g})"
+        parser.add_argument(
+            flag,
+            type=_option_type(str(spec.type)),
+            required=required,
+            default=None if required else spec.default,
+            metavar="N",
+            help=WORKLOAD_OPTIONS[spec.name] + shown,
+        )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        metavar="DOLLARS",
+        help=f"monthly saving that would justify a second store for digests (default {DEFAULT_THRESHOLD:g})",
+    )
+    parser.add_argument("--consistent-reads", action="store_true", help="price strongly consistent DynamoDB reads")
+    add_output(parser, ("table", "json"), "'table' for people, 'json' every figure")
+    parser.set_defaults(func=cmd_capacity)

@@ -1,0 +1,134 @@
+"""``tokengate local``: run the local stack, and drive the running one (``local rotate-due``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from urllib.parse import urlsplit
+
+from tokengate.cli.errors import EXIT_API_ERROR, EXIT_USAGE, CliError
+from tokengate.cli.http import AdminClient
+from tokengate.cli.options import Parents, Subcommands, command, port
+from tokengate.cli.output import emit, table, when
+from tokengate.cli.target import is_loopback, resolve_target
+from tokengate.local import location
+
+
+def cmd_rotate_due(args: argparse.Namespace) -> int:
+    from tokengate.local.control import ROTATE_DUE_PATH
+
+    target = resolve_target(args, os.environ)
+    if not is_loopback(target.base_url):
+        raise CliError("usage", "rotate-due drives a local stack: give its loopback --endpoint", EXIT_USAGE)
+    parts = urlsplit(target.base_url)
+    origin = AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+    result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
+    runs = result.get("rotations") or []
+
+    def human() -> str:
+        at = f"{when(result.get('clock'))} (now + {args.advance:g} days)" if args.advance else "now"
+        if not runs:
+            return f"no client is due for rotation at {at}"
+        rows = [
+            [r.get("client_id", ""), "rotated" if r.get("ok") else f"failed at {r.get('failed_step')}"] for r in runs
+        ]
+        return f"scheduled rotations due at {at}:\n" + table(rows, ["CLIENT ID", "RESULT"])
+
+    emit(args, result, human)
+    return 0 if all(r.get("ok") for r in runs) else EXIT_API_ERROR
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from tokengate.local.server import LocalOptions, StartupError, serve
+
+    try:
+        chosen_port = location.env_port(os.environ) if args.port is None else args.port
+    except ValueError as error:
+        raise CliError("invalid_configuration", str(error), EXIT_USAGE) from None
+    options = LocalOptions(
+        host=args.host,
+        port=chosen_port,
+        stage=args.stage,
+        state_dir=location.state_dir(args.state_dir, os.environ),
+        region=args.region or location.DEFAULT_REGION,
+        authorizer_cache_ttl=args.authorizer_cache_ttl,
+        rotation_check_interval=args.rotation_check_interval,
+    )
+    try:
+        return serve(options, os.environ)
+    except StartupError as error:
+        raise CliError("local", str(error), EXIT_API_ERROR) from None
+
+
+def register(commands: Subcommands, p: Parents) -> None:
+    local = command(
+        commands,
+        "local",
+        summary="run the local stack (what `make run` starts)",
+        description="Run the whole API on loopback: the handlers of services/ behind an emulated HTTP API "
+        "stage, with an embedded Secrets Manager and DynamoDB, state kept in the state folder.",
+        examples=[
+            "tokengate local",
+            "TOKENGATE_PORT=9000 tokengate local --state-dir /tmp/tg-state",
+            "tokengate local rotate-due --advance 30",
+        ],
+    )
+    local.add_argument(
+        "--host", default=location.HOST, help=f"address to listen on (default {location.HOST}; keep it loopback)"
+    )
+    local.add_argument(
+        "--port",
+        type=port,
+        help=f"port (default ${location.PORT_ENV}, else {location.DEFAULT_PORT}; 0 picks a free one)",
+    )
+    local.add_argument(
+        "--stage",
+        default=location.DEFAULT_STAGE,
+        help=f"stage name, the URL's first segment (default {location.DEFAULT_STAGE})",
+    )
+    local.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help=f"state folder (default ${location.HOME_ENV}, else the nearest {location.STATE_DIR_NAME} folder here "
+        "or above, else a new one here)",
+    )
+    local.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        help=f"the local region, for SigV4 and ARNs (default {location.DEFAULT_REGION})",
+    )
+    local.add_argument(
+        "--authorizer-cache-ttl",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="API Gateway's authorizer result cache TTL (default 0: off)",
+    )
+    local.add_argument(
+        "--rotation-check-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between scheduled-rotation checks (default 60; 0 turns the timer off)",
+    )
+    local.set_defaults(func=cmd_local)
+    local_actions = local.add_subparsers(dest="local_action", metavar="ACTION")
+    rotate_due = command(
+        local_actions,
+        "rotate-due",
+        summary="ask the running local stack to run its rotation scheduler now",
+        description="Run the running local stack's rotation scheduler now, rotating every client due DAYS "
+        "from now (the rotations themselves happen now: grace windows run on the real clock).",
+        parents=[p.connection, p.output],
+        examples=["tokengate local rotate-due", "tokengate local rotate-due --advance 30 --output json"],
+    )
+    rotate_due.add_argument(
+        "--advance",
+        type=float,
+        default=0.0,
+        metavar="DAYS",
+        help="pick the clients due this many days from now (default 0; the stack checks the range)",
+    )
+    rotate_due.set_defaults(func=cmd_rotate_due)

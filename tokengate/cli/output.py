@@ -1,0 +1,87 @@
+"""How answers are printed: aligned tables for people, the API's JSON for scripts, and a bare
+token for ``TOKEN=$(...)``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+TOKEN_NOTICE = "shown once: store it now, it cannot be retrieved again"
+
+
+def when(value: Any) -> str:
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%SZ")
+    except ValueError:
+        return str(value)
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def client_lines(client: Mapping[str, Any]) -> list[str]:
+    rotation = client.get("rotation") or {}
+    fields = [
+        ("client id", client.get("client_id")),
+        ("tenant", client.get("tenant")),
+        ("name", client.get("client_name")),
+        ("status", client.get("status")),
+        ("enabled", str(client.get("enabled")).lower()),
+        ("scopes", ", ".join(client["scopes"]) if client.get("scopes") else "-"),
+        ("expires", when(client.get("expires_at"))),
+        ("created", f"{when(client.get('created_at'))} by {client.get('created_by') or '-'}"),
+    ]
+    if client.get("updated_by"):
+        fields.append(("updated", f"{when(client.get('updated_at'))} by {client.get('updated_by')}"))
+    if rotation:
+        period = rotation.get("period_days")
+        fields.append(
+            (
+                "rotation",
+                f"{'every ' + str(period) + ' days' if period else 'manual'}; "
+                f"grace {rotation.get('grace_seconds')} s; last {when(client.get('rotated_at'))}",
+            )
+        )
+        if rotation.get("previous_token_valid_until"):
+            fields.append(("previous token", f"valid until {when(rotation['previous_token_valid_until'])}"))
+    if client.get("reader_arn"):
+        fields.append(("reader", client["reader_arn"]))
+    if client.get("token_fetch") is not None:
+        fields.append(("token fetch", "allowed (GET /token)" if client["token_fetch"] else "off"))
+    if client.get("revoked_at"):
+        fields.append(("revoked", f"{when(client.get('revoked_at'))} by {client.get('revoked_by') or '-'}"))
+    width = max(len(k) for k, _ in fields)
+    return [f"{k.ljust(width)}  {v if v is not None else '-'}" for k, v in fields]
+
+
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+    if args.output == "json":
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(human())
+
+
+def emit_issued(args: argparse.Namespace, issued: Mapping[str, Any], verb: str) -> None:
+    token = str(issued.get("token", ""))
+    if args.output == "token":
+        print(f"note: token {TOKEN_NOTICE}", file=sys.stderr)
+        print(token)
+        return
+    client = issued.get("client") or {}
+
+    def human() -> str:
+        lines = [f"{verb} client {client.get('client_name')} (tenant {client.get('tenant')})", ""]
+        lines += client_lines(client)
+        lines += ["", f"token ({TOKEN_NOTICE}):", token]
+        return "\n".join(lines)
+
+    emit(args, issued, human)
