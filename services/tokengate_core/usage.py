@@ -11,8 +11,11 @@ and one serving a request a minute makes one call per request. Allowances unused
 **Rate limits** are token buckets kept as GCRA (generic cell rate algorithm) state: one number, the
 bucket's *theoretical arrival time*, per client and shard. Taking ``n`` allowances is one
 UpdateItem whose condition refuses to go past the burst. A client faster than
-:data:`SHARD_RATE` requests a second is split into shards (each container uses one, chosen at
-random once), so no DynamoDB item takes more than a few hundred writes a second.
+:data:`SHARD_RATE` requests a second is split into shards (each container starts on one chosen at
+random and moves to the next whenever its shard runs short), so no DynamoDB item takes more than a
+few hundred writes a second. A container that was refused, or granted less than it asked for,
+waits about a lease window before it asks again: the bucket keeps what accrues meanwhile, so the
+wait costs no accuracy, and it keeps a contended bucket from costing a write per request.
 
 **Quotas** are a counter per client and calendar period (UTC day or month), incremented by each
 lease under the condition that it stays within the limit: a quota is never exceeded. A quota
@@ -117,6 +120,7 @@ class _Lease:
     taken: int = 0  # the size of the last lease taken
     retry_at: float = 0.0  # none left in DynamoDB before then
     failed_until: float = 0.0  # DynamoDB failed: back off until then
+    shard: int | None = None  # the shard of a sharded bucket this container takes from next
 
     def available(self, now: float) -> bool:
         return self.granted > 0 and now < self.expires
@@ -155,6 +159,7 @@ class UsageGate:
     _counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     _flushed: dict[str, float] = field(default_factory=dict)
     _shard_seed: float = field(default_factory=random.random)
+    _jitter: random.Random = field(default_factory=random.Random)
     _hour: tuple[str, float] = ("", float("-inf"))
 
     @property
@@ -198,17 +203,30 @@ class UsageGate:
             return Verdict(RATE_LIMITED, retry_after=lease.retry_at - now)
         per_second, burst = rate
         shards = shard_count(per_second)
-        bucket = RateBucket(key_id, int(self._shard_seed * shards), per_second / shards, max(1, burst // shards))
+        if lease.shard is None or lease.shard >= shards:
+            lease.shard = int(self._shard_seed * shards)
+        bucket = RateBucket(key_id, lease.shard, per_second / shards, max(1, burst // shards))
         n = lease.next_size(now, bucket.burst)
         try:
             granted, retry_at = self.backend.take_rate(bucket, n, now)
         except UsageUnavailable:
             lease.failed_until = now + self.backoff_seconds
             return Verdict(None if self.fail_open_rate else RATE_LIMITED, degraded=True)
+        if granted < n:
+            # The bucket is contended (other containers take what frees up) or empty: asking again at
+            # the next request would cost a conditional write for an allowance or two. Wait about a
+            # lease window (jittered, so the containers do not come back together) and then take
+            # what has accrued in one lease; nothing is lost meanwhile, the bucket keeps it.
+            retry_at = max(retry_at, now + LEASE_WINDOW * (0.5 + self._jitter.random()))
+            # A shard refills at its share of the rate whether or not a container draws on it: the
+            # next attempt goes to the next shard, so however few containers there are, every shard
+            # is drained and the client gets its whole rate.
+            lease.shard = (bucket.shard + 1) % shards
         if granted == 0:
             lease.granted, lease.retry_at = 0, retry_at
             return Verdict(RATE_LIMITED, retry_after=max(0.0, retry_at - now))
         lease.grant(granted, now, now + LEASE_TTL)
+        lease.retry_at = retry_at
         return Verdict(None)
 
     def _take_quota(self, key_id: str, quota: tuple[int, str], now: float) -> Verdict:
