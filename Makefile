@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
+LAMBDA_DEPS := build/lambda-deps/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit pytest infra-gates synth deploy destroy bench clean
+.PHONY: install lambda-deps run test lint typecheck unit pytest infra-gates synth deploy destroy bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP)
+## Wheels a function needs beyond the runtime and the layer, for arm64 Lambda (infra/bundle.py).
+$(LAMBDA_DEPS): $(STAMP) infra/bundle.py
+	$(PY) -m infra.bundle
+	touch $@
+
+lambda-deps: $(LAMBDA_DEPS)
+
+install: $(STAMP) $(NODE_STAMP) $(LAMBDA_DEPS)
 
 ## The local stack: the whole API on 127.0.0.1:$${TOKENGATE_PORT:-8080}/dev, no AWS account needed.
 run: $(STAMP)
@@ -37,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy services tokengate infra tests bench
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(LAMBDA_DEPS)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 ## CDK: synth (offline, no Docker) with cdk-nag, then cfn-lint on the template.
@@ -58,4 +66,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build
