@@ -15,9 +15,10 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 #: Only to rewrite the lockfiles: uv resolves for every platform and Python version at once.
 UV_VERSION := 0.13.9
+LAMBDA_DEPS := build/lambda-deps/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit pytest coverage deadcode infra-gates synth deploy destroy bench docs lock clean
+.PHONY: install lambda-deps run test lint typecheck unit pytest coverage deadcode infra-gates synth deploy destroy bench docs lock clean
 
 # The exact pins of the run lock, then tokengate itself (editable, built with the locked setuptools).
 $(RUN_STAMP): $(RUN_LOCK) pyproject.toml setup.py
@@ -34,7 +35,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP)
+## Wheels a function needs beyond the runtime and the layer, for arm64 Lambda (infra/bundle.py).
+$(LAMBDA_DEPS): $(STAMP) infra/bundle.py
+	$(PY) -m infra.bundle
+	touch $@
+
+lambda-deps: $(LAMBDA_DEPS)
+
+install: $(STAMP) $(NODE_STAMP) $(LAMBDA_DEPS)
 
 ## The local stack: the whole API on 127.0.0.1:$${TOKENGATE_PORT:-8080}/dev, no AWS account needed.
 run: $(RUN_STAMP)
@@ -53,7 +61,7 @@ typecheck: $(STAMP)
 deadcode: $(STAMP)
 	$(BIN)/vulture
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(LAMBDA_DEPS)
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
 ## CDK: synth (offline, no Docker) with cdk-nag, then cfn-lint on the template.
@@ -88,4 +96,4 @@ lock: $(RUN_STAMP)
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet --custom-compile-command "make lock"
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage build

@@ -63,6 +63,7 @@ class Admin(Construct):
             event_bus_name=settings.event_bus_name,
             metrics_namespace=settings.metrics_namespace,
             usage_control=settings.usage_control,
+            leak_action=settings.leak_action,
         ).to_env()
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
         environment[AdminSettings.env_name("table_name")] = names.table.table_name

@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.nag import REASON_SIGNED_WEBHOOK, acknowledge
 from infra.settings import StackSettings
 from tokengate_core.routes import ROUTES, FunctionName, authorizer_response_headers, mapped_status_codes
 
@@ -108,11 +109,17 @@ class Api(Construct):
                 rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
             ),
         )
-        iam_authorizer = authorizers.HttpIamAuthorizer()
+        by_kind: dict[str, apigwv2.IHttpRouteAuthorizer] = {
+            "CUSTOM": token_authorizer,
+            "AWS_IAM": authorizers.HttpIamAuthorizer(),
+            # The function authenticates every request itself (the leak endpoint: GitHub's signature).
+            "NONE": apigwv2.HttpNoneAuthorizer(),
+        }
+        route_settings: dict[str, dict[str, float]] = {}
         for route in ROUTES:
             integration_id = f"{route.function.capitalize()}Integration"
             integration = integrations.HttpLambdaIntegration(integration_id, functions[route.function])
-            authorizer = token_authorizer if route.authorization == "CUSTOM" else iam_authorizer
+            authorizer = by_kind[route.authorization]
             http_route = apigwv2.HttpRoute(
                 self,
                 f"Route{route.function.capitalize()}",
@@ -126,5 +133,16 @@ class Api(Construct):
                 cfn_integration = http_route.node.find_child(integration_id).node.default_child
                 assert isinstance(cfn_integration, apigwv2.CfnIntegration)
                 cfn_integration.add_property_override("ResponseParameters", authorizer_response_parameters())
+            if route.authorization == "NONE":
+                # Anyone can call it: its own small throttle bounds what an outsider can make us pay.
+                route_settings[route.route_key] = {
+                    "ThrottlingRateLimit": settings.leaks_throttle_rate_limit,
+                    "ThrottlingBurstLimit": settings.leaks_throttle_burst_limit,
+                }
+                acknowledge(http_route, "AwsSolutions-APIG4", REASON_SIGNED_WEBHOOK)
+        if route_settings:
+            cfn_stage = self.stage.node.default_child
+            assert isinstance(cfn_stage, apigwv2.CfnStage)
+            cfn_stage.add_property_override("RouteSettings", route_settings)
         #: The stage's base URL, without a trailing slash (the CLI and docs append paths to it).
         self.url = f"https://{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{settings.stage}"

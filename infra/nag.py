@@ -33,6 +33,14 @@ REASON_KEYRING_ROTATION = (
     "because tokens signed with an old key must keep verifying until their clients rotate."
 )
 
+#: GitHub's secret scanning delivers alerts unauthenticated at the gateway: it signs each body with
+#: ECDSA instead, which the leak function checks before anything else.
+REASON_SIGNED_WEBHOOK = (
+    "GitHub's secret scanning cannot sign with SigV4 or hold a token of ours; it signs each alert with "
+    "ECDSA (P-256), which the leak function verifies against GitHub's published keys before it reads "
+    "anything; the route has its own small throttle."
+)
+
 #: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; a
 #: traced function's role gets exactly these two, in a policy of their own.
 REASON_XRAY = (

@@ -15,6 +15,8 @@ OUTPUT_KEYS = (
     "RotationFunctionName",
     "DeliveryFunctionName",
     "SweepFunctionName",
+    "LeaksFunctionName",
+    "LeaksUrl",
     "SecretPrefix",
     "KeyringSecretName",
     "TableName",

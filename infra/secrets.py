@@ -48,8 +48,31 @@ MANAGE_ACTIONS = (
     "secretsmanager:PutResourcePolicy",
 )
 
+#: What answering a leaked token takes, by the deployment's leak action (the leak function runs
+#: ClientService.revoke or .update): read the record and the keyring, look at the secret, then
+#: revoke (tag, schedule deletion, untag to undo) or disable (write the record and its tags,
+#: and move a pending rotation's label away). A test records the calls each path makes.
+LEAK_ACTIONS = {
+    "revoke": (
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:TagResource",
+        "secretsmanager:UntagResource",
+        "secretsmanager:DeleteSecret",
+    ),
+    "disable": (
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:TagResource",
+        "secretsmanager:UpdateSecretVersionStage",
+    ),
+}
+
 KMS_DECRYPT = ("kms:Decrypt",)
 KMS_ENCRYPT = ("kms:Decrypt", "kms:GenerateDataKey")
+#: Revoking writes no secret value; disabling does.
+LEAK_KMS_ACTIONS = {"revoke": KMS_DECRYPT, "disable": KMS_ENCRYPT}
 
 
 class TokenSecrets:

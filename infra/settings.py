@@ -15,8 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from tokengate_core.config import (
+    GITHUB_KEYS_URL,
+    KEYS_URL_PATTERN,
     AuthorizerSettings,
     ExpiryWarningDays,
+    LeakAction,
     LogLevel,
     SecretPrefix,
     SweepSettings,
@@ -105,6 +108,13 @@ class StackSettings(BaseModel):
     event_bus_name: Annotated[str, Field(pattern=EVENT_BUS_NAME_PATTERN)] = DEFAULT_EVENT_BUS
     #: When the sweep runs (an EventBridge schedule expression: rate(...) or cron(...)).
     sweep_schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] = "rate(1 day)"
+    #: What a reported leak of a live token does to its client (TOKENGATE_LEAK_ACTION).
+    leak_action: LeakAction = "revoke"
+    #: Where the leak function reads GitHub's secret scanning keys (TOKENGATE_GITHUB_KEYS_URL).
+    github_keys_url: Annotated[str, Field(pattern=KEYS_URL_PATTERN)] = GITHUB_KEYS_URL
+    #: The leak route's own throttling: it takes unauthenticated requests, so it is kept small.
+    leaks_throttle_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 5.0
+    leaks_throttle_burst_limit: Annotated[int, Field(ge=0, le=10_000)] = 10
     #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
     expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
     #: Per-client rate limits, quotas and IP allowlists (tokengate_core.usage), enforced by the

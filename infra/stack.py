@@ -16,6 +16,7 @@ from infra.authorizer import Authorizer
 from infra.delivery import Delivery
 from infra.functions import TokengateFunction, powertools_layer, services_code
 from infra.keyring import SigningKeyring
+from infra.leaks import Leaks
 from infra.monitoring import Monitoring
 from infra.observability import Observability
 from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS
@@ -26,7 +27,7 @@ from infra.sweep import Sweep
 from infra.table import NameTable
 from tokengate_core.config import MainSettings
 from tokengate_core.keyring import secret_name as keyring_secret_name
-from tokengate_core.routes import FunctionName
+from tokengate_core.routes import LEAKS_ROUTE, FunctionName
 
 
 class TokenGateStack(Stack):
@@ -117,6 +118,14 @@ class TokenGateStack(Stack):
             code=code,
             layer=layer,
         )
+        self.leaks = Leaks(
+            self,
+            "Leaks",
+            secrets=secrets,
+            log_group=observability.function_logs["leaks"],
+            settings=settings,
+            layer=layer,
+        )
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,
@@ -124,6 +133,7 @@ class TokenGateStack(Stack):
             "rotation": self.rotation.function,
             "delivery": self.delivery.function,
             "sweep": self.sweep.function,
+            "leaks": self.leaks.function,
         }
         self.api = Api(
             self,
@@ -144,6 +154,8 @@ class TokenGateStack(Stack):
             "RotationFunctionName": self.rotation.function.function_name,
             "DeliveryFunctionName": self.delivery.function.function_name,
             "SweepFunctionName": self.sweep.function.function_name,
+            "LeaksFunctionName": self.leaks.function.function_name,
+            "LeaksUrl": f"{self.api.url}{LEAKS_ROUTE.path}",
             "SecretPrefix": settings.secret_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,

@@ -24,6 +24,9 @@ from tokengate_core.api import (
     IssueClientRequest,
     IssuedClient,
     KeyRingView,
+    LeakReportRequest,
+    LeakReportResult,
+    LeakResult,
     MigrationReport,
     UpdateClientRequest,
     UsageReport,
@@ -31,7 +34,8 @@ from tokengate_core.api import (
 from tokengate_core.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import RouteNotFoundError, TokengateError, ValidationFailedError
+from tokengate_core.errors import RouteNotFoundError, TokengateError, UnavailableError, ValidationFailedError
+from tokengate_core.leaks import Incomplete, LeakResponder, Report
 from tokengate_core.models import TENANT_PATTERN
 from tokengate_core.observability import log_redacted_event, make_logger, safe_error
 from tokengate_core.request_body import accept_body, parse_json
@@ -57,6 +61,8 @@ service = ClientService(
     events=make_publisher(settings, SPEC.service),
     usage_query=make_usage_query(settings),
 )
+
+leaks = LeakResponder(service, action=settings.leak_action, events=service.events, audit=_audit)
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]
 ClientPath = Annotated[str, Path(description="Client id (the token's key id)")]
@@ -232,6 +238,20 @@ def client_usage(
 def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
     imported = service.import_client(body, _actor())
     return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=imported)
+
+
+@_route("report_leaks", 200, "Each reported token: ours or not, and what was done to its client")
+def report_leaks(body: Annotated[LeakReportRequest, Body()]) -> LeakReportResult:
+    actor = _actor()
+    reports = [Report(token, url=body.url, source=body.source) for token in body.tokens]
+    context = app.lambda_context
+    remaining = context.get_remaining_time_in_millis
+    try:
+        outcomes = leaks.respond(reports, actor, lambda: remaining() / 1000)
+    except Incomplete as error:
+        raise UnavailableError(f"{error}; what was done stays done: report again") from None
+    results = [LeakResult(label=o.label, state=o.state, client_id=o.client_id, tenant=o.tenant) for o in outcomes]
+    return LeakReportResult(results=results)
 
 
 def _issued(status: int, issued: IssuedClient) -> Response[IssuedClient]:

@@ -166,6 +166,29 @@ class IssuedClient(BaseModel):
     notice: str = "This token is shown once. Store it securely; it cannot be retrieved again from this API."
 
 
+class LeakReportRequest(_Body):
+    """Tokens found leaked outside GitHub's secret scanning (a paste site, a log, a laptop)."""
+
+    tokens: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        min_length=1, max_length=100, description="The leaked tokens (any that are not this deployment's are ignored)"
+    )
+    url: Annotated[str, Field(max_length=2048)] = Field(default="", description="Where they were found")
+    source: Annotated[str, Field(max_length=128)] = Field(default="manual", description="What kind of place")
+
+
+class LeakResult(BaseModel):
+    """What a reported token turned out to be, in the order reported (never the token itself)."""
+
+    label: Literal["true_positive", "false_positive"]
+    state: str = Field(description="not_ours, gone, already_revoked, inactive, revoked, disabled or already_disabled")
+    client_id: str | None = None
+    tenant: str | None = None
+
+
+class LeakReportResult(BaseModel):
+    results: list[LeakResult]
+
+
 class ImportedClient(BaseModel):
     client: ClientView
     warnings: list[str] = Field(default_factory=list, description="Why the imported token is weak, if it is")

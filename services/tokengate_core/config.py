@@ -140,7 +140,19 @@ class EventSettings(_EnvModel):
     metrics_namespace: Annotated[str, Field(pattern=NAMESPACE_PATTERN), AfterValidator(_not_reserved)] = NAMESPACE
 
 
-class AdminSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
+#: How long a revoke can be undone (Secrets Manager's recovery window, 7 to 30 days).
+RecoveryWindowDays = Annotated[int, Field(ge=7, le=30)]
+LeakAction = Literal["revoke", "disable"]
+
+
+class LeakActionSettings(_EnvModel):
+    """What is done to a client whose live token is reported leaked (by GitHub's secret scanning
+    or an operator): revoked (recoverable for the recovery window), or only disabled."""
+
+    leak_action: LeakAction = "revoke"
+
+
+class AdminSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
     one attempt with time to finish instead of the data plane's short timeout and retry."""
@@ -151,7 +163,7 @@ class AdminSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings)
     #: cache off for it); without it, a policy is refused rather than silently not enforced.
     usage_control: bool = True
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
-    recovery_window_days: Annotated[int, Field(ge=7, le=30)] = 7
+    recovery_window_days: RecoveryWindowDays = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None
     kms_key_id: str | None = None
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
@@ -177,3 +189,36 @@ class DeliverySettings(StoreSettings):
 
 class MainSettings(_EnvModel):
     log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
+
+
+#: Where GitHub publishes the keys that sign its secret scanning alerts.
+GITHUB_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
+#: https, or plain http on loopback only (a test's or an offline mirror's server on this machine).
+KEYS_URL_PATTERN = r"^(https://[^\s]{1,2000}|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?/[^\s]{0,2000})$"
+
+
+class LeakSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettings):
+    """The leak endpoint (GitHub's secret scanning partner contract): where GitHub's public keys come
+    from (``github_keys_file`` wins over the URL: tests and offline use), how long they are trusted
+    before a refetch, and what is done to a live leaked token's client."""
+
+    github_keys_url: Annotated[str, Field(pattern=KEYS_URL_PATTERN)] = GITHUB_KEYS_URL
+    github_keys_file: Annotated[str | None, Field(pattern=r"^/[^\x00]{0,4095}$")] = None
+    github_keys_ttl_seconds: Annotated[float, Field(ge=60, le=86400)] = 3600.0
+    github_keys_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 3.0
+    recovery_window_days: RecoveryWindowDays = 7
+    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+    sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+
+    def client_settings(self) -> AdminSettings:
+        """The client use cases' settings for the revoke or disable a leak leads to (the same
+        semantics, audit and events as the admin API's, with this function's own limits)."""
+        shared = ("secret_prefix", "token_prefix", "event_bus_name", "metrics_namespace", "log_level", "leak_action")
+        return AdminSettings(
+            **{name: getattr(self, name) for name in shared},
+            recovery_window_days=self.recovery_window_days,
+            sm_connect_timeout_seconds=self.sm_connect_timeout_seconds,
+            sm_read_timeout_seconds=self.sm_read_timeout_seconds,
+            sm_max_attempts=self.sm_max_attempts,
+            sm_control_read_timeout_seconds=self.sm_control_read_timeout_seconds,
+        )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ DETAIL_FIELDS = frozenset(
     }
 )
 #: A detail value that must never appear: a token of any deployment, or a SHA-256 in hex.
-_SECRET_SHAPED = re.compile(rf"{tokens.ANY_PREFIX_PATTERN}{tokens.KEY_ID_PATTERN}_|\b[0-9a-f]{{64}}\b")
+_SECRET_SHAPED = re.compile(rf"{tokens.ANY_PREFIX_PATTERN}{tokens.KEY_ID_PATTERN}_[0-9A-Za-z]*|\b[0-9a-f]{{64}}\b")
 #: EventBridge takes at most this many entries per PutEvents call.
 MAX_ENTRIES_PER_CALL = 10
 #: Calls per batch (the first included) before the failure is reported.
@@ -89,6 +90,12 @@ Value = str | int | bool | None | list[str]
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with anything a detail may not hold (a token of any deployment, a SHA-256 in hex)
+    replaced: for values that come from outside, such as where a reporter found a token."""
+    return _SECRET_SHAPED.sub("[redacted]", text)
 
 
 class UnsafeDetailError(ValueError):
@@ -137,6 +144,24 @@ class LifecycleEvent:
 
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[LifecycleEvent]) -> None: ...
+
+
+class BufferedEvents:
+    """Collects events from many threads, to send them in as few calls as possible at the end."""
+
+    def __init__(self) -> None:
+        self._events: list[LifecycleEvent] = []
+        self._lock = threading.Lock()
+
+    def publish(self, events: Sequence[LifecycleEvent]) -> None:
+        with self._lock:
+            self._events.extend(events)
+
+    def flush(self, to: EventPublisher) -> None:
+        with self._lock:
+            events, self._events = self._events, []
+        if events:
+            to.publish(events)
 
 
 class NoEvents:

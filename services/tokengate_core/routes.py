@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from tokengate_core.lifecycle import DetailType
 
-FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep"]
+FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep", "leaks"]
 
 
 class EnvSettings(Protocol):
@@ -59,7 +59,9 @@ class Route:
     method: str
     path: str
     function: FunctionName
-    authorization: Literal["CUSTOM", "AWS_IAM"]
+    #: CUSTOM: the Lambda authorizer (a client's token); AWS_IAM: SigV4; NONE: the function itself
+    #: authenticates every request (the leak endpoint checks GitHub's signature first thing).
+    authorization: Literal["CUSTOM", "AWS_IAM", "NONE"]
 
     @property
     def route_key(self) -> str:
@@ -101,7 +103,14 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         memory_mb=512,
         timeout_seconds=25,
         emits=frozenset(
-            {DetailType.ISSUED, DetailType.UPDATED, DetailType.ROTATED, DetailType.REVOKED, DetailType.RESTORED}
+            {
+                DetailType.ISSUED,
+                DetailType.UPDATED,
+                DetailType.ROTATED,
+                DetailType.REVOKED,
+                DetailType.RESTORED,
+                DetailType.LEAKED,
+            }
         ),
     ),
     # Secrets Manager invokes one step per call, each one or two Secrets Manager calls.
@@ -137,16 +146,33 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         timeout_seconds=300,
         emits=frozenset({DetailType.EXPIRING}),
     ),
+    # GitHub's secret scanning alerts: a signature check, then a few Secrets Manager calls per
+    # leaked client of ours, ten at a time. It stops starting work 5 s before its timeout, which
+    # stays under API Gateway's 30 s integration limit so the answer always goes out.
+    "leaks": FunctionSpec(
+        "leaks",
+        "leaks.app.handler",
+        "LeakSettings",
+        "tokengate-leaks",
+        "GitHub secret scanning partner endpoint: revokes leaked tokens",
+        memory_mb=512,
+        timeout_seconds=28,
+        emits=frozenset({DetailType.LEAKED, DetailType.REVOKED, DetailType.UPDATED}),
+    ),
 }
 
 #: Where a client fetches its current token with a still-valid one (services/delivery).
 DELIVERY_ROUTE = Route("GET", "/token", "delivery", "CUSTOM")
 DELIVERY_ROUTE_KEY = DELIVERY_ROUTE.route_key
 
+#: GitHub's secret scanning alerts (services/leaks): the one route without gateway authorization.
+LEAKS_ROUTE = Route("POST", "/leaks/github", "leaks", "NONE")
+
 ROUTES: tuple[Route, ...] = (
     Route("ANY", "/invoke", "main", "CUSTOM"),
     DELIVERY_ROUTE,
     Route("ANY", "/admin/{proxy+}", "admin", "AWS_IAM"),
+    LEAKS_ROUTE,
 )
 
 #: The response header that carries the authorizer's token status to the client on every
@@ -240,6 +266,8 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("migrate", "POST", "/admin/migrate"),
     # A token callers already hold becomes a client of the tenant the body names (see imports.py).
     AdminRoute("import_client", "POST", "/admin/imports"),
+    # Tokens found leaked elsewhere: the same response as to GitHub's alerts.
+    AdminRoute("report_leaks", "POST", "/admin/leaks"),
 )
 
 

@@ -6,6 +6,7 @@ Node process behind jsii, and these synths.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 def template_json() -> dict[str, Any]:
     """The default stack (usage control on, so API Gateway's authorizer cache off; AWS managed key)."""
     return synth_template()
+
+
+@pytest.fixture(scope="session")
+def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default stack synthesized into a folder that stays for the session: its assets
+    (what each function's zip will hold) can be looked at, not only the template."""
+    from infra.app import build_app
+    from infra.testing import cdk_json_context
+
+    outdir = tmp_path_factory.mktemp("cdk-out")
+    app, _ = build_app(cdk_json_context(), outdir=str(outdir), builtin_validation=False)
+    app.synth()
+    return outdir
 
 
 @pytest.fixture(scope="session")

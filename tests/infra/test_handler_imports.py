@@ -124,10 +124,13 @@ INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
     ),
     # Every rotation step reads Secrets Manager: import only.
     "rotation": None,
-    # The sweep lists Secrets Manager first thing: import only.
-    "sweep": None,
     # No authorizer context: refused before the client's secret is read.
     "delivery": (http_event("GET", "/token", "GET /token", {}), 403),
+    # The sweep lists Secrets Manager first thing: import only.
+    "sweep": None,
+    # No GitHub signature: refused before GitHub's keys are fetched or anything is read. Its import
+    # loads cryptography (the signature check), which must come from its own asset.
+    "leaks": (http_event("POST", "/leaks/github", "POST /leaks/github", {}), 401),
 }
 
 SCRIPT = textwrap.dedent(
@@ -160,18 +163,28 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def asset_packages() -> set[str]:
-    return {p.name for p in SERVICES_DIR.iterdir() if (p / "__init__.py").exists()} | {
-        p.stem for p in SERVICES_DIR.glob("*.py")
+def asset_packages(root: Path = SERVICES_DIR) -> set[str]:
+    """Top-level importable names in an asset: packages, modules and extension modules."""
+    return {p.name for p in root.iterdir() if (p / "__init__.py").exists()} | {
+        p.name.split(".", 1)[0] for p in root.iterdir() if p.suffix in (".py", ".so")
     }
 
 
+def function_asset(assembly: Path, template: dict[str, Any], name: FunctionName) -> Path:
+    """The folder the function's zip is made of, in a synthesized cloud assembly."""
+    key = functions_by_handler(template)[FUNCTIONS[name].handler]["Code"]["S3Key"]
+    return assembly / f"asset.{key.removesuffix('.zip')}"
+
+
 @pytest.mark.parametrize("name", list(FUNCTIONS))
-def test_handler_imports_only_what_lambda_provides(
-    name: FunctionName, template_json: dict[str, Any], tmp_path: Path
-) -> None:
+def test_handler_imports_only_what_lambda_provides(name: FunctionName, assembly_dir: Path, tmp_path: Path) -> None:
     spec = FUNCTIONS[name]
+    template_json = json.loads((assembly_dir / "TokenGate.template.json").read_text())
     variables = functions_by_handler(template_json)[spec.handler]["Environment"]["Variables"]
+    # A function with bundled wheels may import them from its own asset only, not from the layer.
+    asset = asset_packages(function_asset(assembly_dir, template_json, name))
+    bundled = asset - asset_packages()
+    allowed = asset | (LAYER_PACKAGES - bundled) | RUNTIME_PACKAGES
     function_env = {k: v if isinstance(v, str) else DEPLOY_TIME_VALUES[k] for k, v in variables.items()}
     invocation = INVOCATIONS[name]
     env = {
@@ -186,7 +199,7 @@ def test_handler_imports_only_what_lambda_provides(
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
         "AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9",
         **function_env,
-        "TG_ALLOWED": json.dumps(sorted(asset_packages() | LAYER_PACKAGES | RUNTIME_PACKAGES)),
+        "TG_ALLOWED": json.dumps(sorted(allowed)),
         "TG_SERVICES": str(SERVICES_DIR),
         "TG_HANDLER": spec.handler,
         "TG_INVOCATION": json.dumps(invocation[0] if invocation else None),
@@ -237,3 +250,45 @@ def test_the_hook_refuses_what_lambda_lacks(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "'moto' is in neither the asset, the layer nor the runtime" in result.stderr
+
+
+def elf_machine(path: Path) -> int:
+    """The e_machine field of an ELF file (183: AArch64; 62: x86-64)."""
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", path
+    return int.from_bytes(header[18:20], "little")
+
+
+def test_the_leak_function_carries_cryptography_for_its_platform_in_its_own_asset(assembly_dir: Path) -> None:
+    """The function's zip holds cryptography and its native dependencies, built for arm64 and the
+    runtime's Python, none of it shared with the other functions' asset."""
+    from infra.bundle import BUNDLED, python_version
+    from infra.functions import ARCHITECTURE
+
+    template_json = json.loads((assembly_dir / "TokenGate.template.json").read_text())
+    leaks = function_asset(assembly_dir, template_json, "leaks")
+    shared = {function_asset(assembly_dir, template_json, n) for n in FUNCTIONS if n not in BUNDLED}
+    assert len(shared) == 1 and leaks not in shared
+    (shared_asset,) = shared
+    assert "cryptography" in asset_packages(leaks) and "cryptography" not in asset_packages(shared_asset)
+    assert ARCHITECTURE.name == "arm64"
+    natives = list(leaks.rglob("*.so"))
+    assert natives and {elf_machine(p) for p in natives} == {183}
+    rust = leaks / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
+    assert rust.exists()
+    tags = [
+        line.split(": ", 1)[1]
+        for line in next(leaks.glob("cryptography-*.dist-info/WHEEL")).read_text().splitlines()
+        if line.startswith("Tag: ")
+    ]
+    assert tags and all("aarch64" in tag and "abi3" in tag for tag in tags)
+    minor = python_version().replace(".", "")
+    cffi = [p.name for p in leaks.glob("_cffi_backend.*.so")]
+    assert cffi == [f"_cffi_backend.cpython-{minor}-aarch64-linux-gnu.so"]
+    # The version that ships is the version the tests ran.
+    import importlib.metadata
+
+    assert (
+        next(leaks.glob("cryptography-*.dist-info")).name
+        == f"cryptography-{importlib.metadata.version('cryptography')}.dist-info"
+    )

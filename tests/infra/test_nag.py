@@ -19,6 +19,7 @@ from infra.nag import (
     REASON_KEYRING_ROTATION,
     REASON_LIST_SECRETS,
     REASON_SECRET_PREFIX,
+    REASON_SIGNED_WEBHOOK,
     REASON_XRAY,
     acknowledge,
 )
@@ -39,6 +40,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("TokenGate/Admin/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Delivery/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Sweep/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
+    ("TokenGate/Leaks/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
+    ("TokenGate/Api/RouteLeaks", "AwsSolutions-APIG4", REASON_SIGNED_WEBHOOK),
     ("TokenGate/Admin/ListSecrets", "AwsSolutions-IAM5[Resource::*]", REASON_LIST_SECRETS),
     ("TokenGate/Sweep/ListSecrets", "AwsSolutions-IAM5[Resource::*]", REASON_LIST_SECRETS),
     ("TokenGate/Keyring/Secret", "AwsSolutions-SMG4", REASON_KEYRING_ROTATION),
@@ -87,6 +90,7 @@ def test_an_unacknowledged_finding_makes_the_app_exit_non_zero(tmp_path: Path) -
         import sys
         from aws_cdk import aws_lambda
         import infra.functions
+        import infra.bundle  # bound to the real runtime first: its bundled wheels stay the ones installed
         infra.functions.RUNTIME = aws_lambda.Runtime.PYTHON_3_12
         from infra.app import main
         sys.exit(main())

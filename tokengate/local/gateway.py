@@ -134,27 +134,32 @@ class Gateway:
             outcome = self._lambda_authorizer(route, request, base)
             if isinstance(outcome, HttpResponse):
                 return outcome
-            authorizer: dict[str, Any] = {"lambda": outcome}
-        else:
+            authorizer: dict[str, Any] | None = {"lambda": outcome}
+        elif route.authorization == "AWS_IAM":
             resource = execute_api_arn(self.config.api_arn, self.config.stage, request.method, request.path)
             identity = self._verifier.verify(request.as_call(), resource)
             if isinstance(identity, Denial):
                 return message_response(identity.status, identity.message, [("x-amzn-errortype", identity.error_type)])
             authorizer = {"iam": identity.to_event()}
+        else:
+            authorizer = None  # NONE: the function authenticates the request itself
 
         event = dict(base)
-        event["requestContext"] = {**base["requestContext"], "authorizer": authorizer}
+        if authorizer is not None:
+            event["requestContext"] = {**base["requestContext"], "authorizer": authorizer}
         body, encoded = _event_body(request)
         if body is not None:
             event["body"] = body
         event["isBase64Encoded"] = encoded
         invocation = self._functions[route.function].invoke(event)
-        if route.function == "admin" and request.method not in ("GET", "HEAD", "OPTIONS") and self._after_admin_write:
+        # The admin API and the leak endpoint change state; the routes behind the authorizer do not.
+        writes = route.authorization != "CUSTOM" and request.method not in ("GET", "HEAD", "OPTIONS")
+        if writes and self._after_admin_write:
             self._after_admin_write()
         if not invocation.ok:
             return internal_error()
         response = integration_response(invocation.value)
-        if "lambda" in authorizer:
+        if authorizer is not None and "lambda" in authorizer:
             map_authorizer_headers(response, authorizer["lambda"])
         return response
 

@@ -1,0 +1,62 @@
+"""The leak function: GitHub's secret scanning alerts at ``POST /leaks/github``.
+
+It is the one route without gateway authorization (tokengate_core.routes.LEAKS_ROUTE): GitHub
+cannot sign with SigV4 or hold a token of ours, so the function authenticates every request
+itself, by GitHub's ECDSA signature, before it reads anything. What an outsider can make us pay
+for is bounded by the route's own throttling (``leaksThrottleRateLimit``/``BurstLimit``): an
+unsigned request is one short invocation that reads nothing.
+
+Its role may read client secrets (a reported token's record, the keyring) and do what its leak
+action needs (``leakAction``): revoke (tag, schedule deletion, and the tag's undo) or disable
+(write the record and its tags, and take a pending scheduled rotation's label away so it cannot
+overwrite the change), plus PutEvents for its event types. Nothing else: no listing, no
+creating, no name table. Its asset bundles ``cryptography`` for the Lambda platform (bundle.py).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundle import function_code
+from infra.functions import TokengateFunction
+from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
+from infra.settings import StackSettings
+from tokengate_core.config import LeakSettings
+
+
+class Leaks(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        secrets: TokenSecrets,
+        layer: lambda_.ILayerVersion,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        environment = LeakSettings(
+            secret_prefix=settings.secret_prefix,
+            token_prefix=settings.token_prefix,
+            log_level=settings.log_level,
+            event_bus_name=settings.event_bus_name,
+            metrics_namespace=settings.metrics_namespace,
+            leak_action=settings.leak_action,
+            github_keys_url=settings.github_keys_url,
+        ).to_env()
+        handler = TokengateFunction(
+            self,
+            "Handler",
+            name="leaks",
+            environment=environment,
+            code=function_code("leaks"),
+            layer=layer,
+            log_group=log_group,
+            settings=settings,
+        )
+        self.function = handler.function
+        action = settings.leak_action
+        secrets.grant(self, handler.role, LEAK_ACTIONS[action], kms_actions=LEAK_KMS_ACTIONS[action])
