@@ -103,9 +103,9 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
     called: set[str] = set()
     original = SecretsStore._call
 
-    def recording(self: SecretsStore, operation: str, **kwargs: Any) -> Any:
-        called.add(f"secretsmanager:{api_name(operation)}")
-        return original(self, operation, **kwargs)
+    def recording(operation: Any, /, *args: Any, **kwargs: Any) -> Any:
+        called.add(f"secretsmanager:{api_name(operation.__name__)}")
+        return original(operation, *args, **kwargs)
 
     settings = LeakSettings(leak_action=action).client_settings()
     service = ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
@@ -119,7 +119,7 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
     step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": "0" * 32}
     rotation.handler(step, FakeContext())  # a scheduled rotation in flight
     failing_id, failing = issue("acme", "failing")
-    monkeypatch.setattr(SecretsStore, "_call", recording)
+    monkeypatch.setattr(SecretsStore, "_call", staticmethod(recording))
     assert [
         o.state for o in responder.respond([Report(plain), Report(pending)], "arn:aws:iam::1:user/a", lambda: 60)
     ] == (["revoked", "revoked"] if action == "revoke" else ["disabled", "disabled"])
