@@ -17,17 +17,24 @@ def money(value: float) -> str:
 def text(result: Plan) -> str:
     w = result.workload
     p = result.prices
+    cache = (
+        f"API cache TTL {w.api_cache_ttl:g} s when on"
+        if w.api_cache_ttl > 0
+        else "API Gateway's result cache off (--api-cache-ttl prices it on)"
+    )
     lines = [
         f"Workload: {w.rps:,.0f} req/s from {w.clients:,} active clients; in-memory TTL {w.ttl:g} s "
-        f"(negative {w.negative_ttl:g} s, max stale {w.max_stale:g} s); API cache TTL {w.api_cache_ttl:g} s "
-        f"when on; authorizer {w.memory_mb} MB {w.architecture}, "
+        f"(negative {w.negative_ttl:g} s, max stale {w.max_stale:g} s); {cache}; authorizer {w.memory_mb} MB "
+        f"{w.architecture}, "
         f"billed {w.hit_ms:g} ms per hit / {w.miss_ms:g} ms per miss.",
         "",
     ]
+    # With the API cache off (the stack's default) both variants are the same: print one.
+    variants = result.variants if w.api_cache_ttl > 0 else result.variants[:1]
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, fn: Callable[[Variant], str]) -> None:
-        rows.append((label, [fn(v) for v in result.variants]))
+        rows.append((label, [fn(v) for v in variants]))
 
     row("authorizer invocations/s", lambda v: f"{v.invocations_per_s:,.1f}")
     row("warm authorizer containers", lambda v: f"{v.containers:,}")
@@ -46,8 +53,10 @@ def text(result: Plan) -> str:
         lambda v: "never" if v.rps_at_secrets_quota is None else f"{v.rps_at_secrets_quota:,.0f}",
     )
     row("DynamoDB instead, per month", lambda v: money(v.dynamodb.dynamodb_monthly))
-    lines.append(f"{'':38}{'without API cache':>20}{'with API cache':>20}")
-    lines += [f"{label:38}{a:>20}{b:>20}" for label, (a, b) in rows]
+    lines.append(
+        f"{'':38}" + "".join(f"{'with API cache' if v.api_cache else 'without API cache':>20}" for v in variants)
+    )
+    lines += [f"{label:38}" + "".join(f"{cell:>20}" for cell in cells) for label, cells in rows]
     d = result.variants[0].dynamodb
     lines += [
         "",
