@@ -27,13 +27,16 @@ from bench.common import (
 from bench.context import Bench
 from tokengate.emulator import SecretsManagerEmulator
 
-ORDER = ("warm", "backend", "scale", "cold", "http")
+ORDER = ("warm", "backend", "scale", "cold", "http", "usage")
+#: The sections that need the clients the scale section issues (usage issues its own).
+NEEDS_CLIENTS = ("warm", "backend", "scale", "cold")
 TITLES = {
     "warm": "1. Warm decision",
     "backend": "2. Backend calls",
     "cold": "3. Cold start",
     "scale": "4. Scale",
     "http": "5. Local stack over HTTP",
+    "usage": "6. Usage control",
 }
 
 
@@ -107,9 +110,9 @@ def main() -> int:
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
     try:
-        from bench import backend, cold, http_load, scale, warm
+        from bench import backend, cold, http_load, scale, usage, warm
 
-        needs_clients = any(s in cfg.sections for s in ("warm", "backend", "scale", "cold"))
+        needs_clients = any(s in cfg.sections for s in NEEDS_CLIENTS)
         if needs_clients:
             full = "scale" in cfg.sections or "backend" in cfg.sections
             if not full:
@@ -121,11 +124,12 @@ def main() -> int:
             "scale": scale.run,
             "cold": cold.run,
             "http": http_load.run,
+            "usage": usage.run,
         }
         for key in ORDER:
             if key in cfg.sections:
                 say(f"[{TITLES[key]}]")
-                if not bench.clients and key != "http":
+                if not bench.clients and key in NEEDS_CLIENTS:
                     bench.result(key, TITLES[key]).skipped = "no clients could be issued"
                     continue
                 _guard(bench, key, lambda key=key: runners[key](bench))

@@ -4,9 +4,12 @@ shared through DynamoDB and no DynamoDB call per request.
 **Leases.** A container does not ask DynamoDB about each request. It takes a *lease*: a handful of
 allowances from the shared counter in one conditional UpdateItem, and spends them locally. The
 lease size follows the container's own recent demand (about :data:`LEASE_WINDOW` seconds of it,
-at most the burst), so a container serving 100 requests a second makes about ten calls a second,
+at most the burst), so a container serving 100 requests a second makes about one call a second,
 and one serving a request a minute makes one call per request. Allowances unused after
-:data:`LEASE_TTL` seconds are dropped, never carried into a later window.
+:data:`LEASE_TTL` seconds are dropped, never carried into a later window. The window is a second:
+a shorter one makes every client slower than one request a second per container pay a write per
+request (docs/scaling.md prices it), and no window costs accuracy, since leases come out of the
+bucket and a refused container waits less than the bucket takes to fill.
 
 **Rate limits** are token buckets kept as GCRA (generic cell rate algorithm) state: one number, the
 bucket's *theoretical arrival time*, per client and shard. Taking ``n`` allowances is one
@@ -54,8 +57,8 @@ from tokengate_core.errors import IP_NOT_ALLOWED, QUOTA_EXHAUSTED, RATE_LIMITED
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-LEASE_WINDOW = 0.1
-LEASE_TTL = 1.0
+LEASE_WINDOW = 1.0
+LEASE_TTL = 2.0
 FLUSH_SECONDS = 10.0
 SHARD_RATE = 500.0
 USAGE_SHARDS = 8
@@ -121,6 +124,7 @@ class _Lease:
     retry_at: float = 0.0  # none left in DynamoDB before then
     failed_until: float = 0.0  # DynamoDB failed: back off until then
     shard: int | None = None  # the shard of a sharded bucket this container takes from next
+    short: int = 0  # shards in a row that could not grant a whole lease
 
     def available(self, now: float) -> bool:
         return self.granted > 0 and now < self.expires
@@ -213,15 +217,25 @@ class UsageGate:
             lease.failed_until = now + self.backoff_seconds
             return Verdict(None if self.fail_open_rate else RATE_LIMITED, degraded=True)
         if granted < n:
-            # The bucket is contended (other containers take what frees up) or empty: asking again at
-            # the next request would cost a conditional write for an allowance or two. Wait about a
-            # lease window (jittered, so the containers do not come back together) and then take
-            # what has accrued in one lease; nothing is lost meanwhile, the bucket keeps it.
-            retry_at = max(retry_at, now + LEASE_WINDOW * (0.5 + self._jitter.random()))
-            # A shard refills at its share of the rate whether or not a container draws on it: the
-            # next attempt goes to the next shard, so however few containers there are, every shard
-            # is drained and the client gets its whole rate.
+            # This shard ran short. A shard refills at its share of the rate whether or not a
+            # container draws on it, so the next attempt goes to the next shard: however few the
+            # containers, every shard is drained and the client gets its whole rate.
             lease.shard = (bucket.shard + 1) % shards
+            lease.short += 1
+            if lease.short < shards:
+                retry_at = 0.0  # another shard may have plenty: ask it at the next request
+            else:
+                # Every shard ran short: the bucket is contended (other containers take what frees
+                # up) or empty. Asking at each request would cost a conditional write for an
+                # allowance or two; wait about a lease window (jittered, so that containers do not
+                # come back together) and take what accrued in one lease. The bucket keeps it, if
+                # the wait is shorter than the bucket takes to fill: at most half of that.
+                lease.short = 0
+                fill_seconds = bucket.burst / bucket.per_second
+                wait = min(LEASE_WINDOW, fill_seconds / 2) * (0.5 + self._jitter.random())
+                retry_at = max(retry_at, now + wait)
+        else:
+            lease.short = 0
         if granted == 0:
             lease.granted, lease.retry_at = 0, retry_at
             return Verdict(RATE_LIMITED, retry_after=max(0.0, retry_at - now))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import FAST_CACHE
-from tests.e2e.harness import HttpResult, RunningStack, request, start_stack, wait_for
+from tests.e2e.harness import HttpResult, RunningStack, cli_json, request, run_cli, start_stack, wait_for
 from tests.e2e.signing import admin
 from tests.e2e.test_startup_errors import assert_one_line, start_local
 from tokengate.local.control import FLUSH_USAGE_PATH
@@ -130,6 +130,33 @@ def test_clients_without_a_policy_are_not_counted(stack: RunningStack) -> None:
     client_id, token = issue(stack, "usage-none", "free")
     assert invoke(stack, token).status == 200
     assert usage(stack, "usage-none", client_id) == (0, Counter())
+
+
+def test_the_cli_sets_a_policy_reports_usage_and_clears_the_policy(stack: RunningStack) -> None:
+    issued = cli_json(
+        stack,
+        *("clients", "issue", "--tenant", "usage-cli", "--name", "partner", "--rate-limit", "2/2"),
+        *("--quota", "1000/day", "--allow-cidr", "127.0.0.0/8", "--allow-cidr", "::1/128", "--on-limit", "deny"),
+    )
+    client = issued["client"]
+    assert client["rate_limit"] == {"requests_per_second": 2.0, "burst": 2}
+    assert client["quota"] == {"limit": 1000, "period": "day"}
+    assert client["allowed_cidrs"] == ["127.0.0.0/8", "::1/128"] and client["on_limit"] == "deny"
+    answers, _ = until_refused(stack, issued["token"])
+    assert answers[-1].status == 403
+
+    flushed = run_cli(stack, "local", "flush-usage")
+    assert flushed.returncode == 0 and flushed.stdout.startswith("usage counts written by "), flushed.stderr
+    report = cli_json(stack, "clients", "usage", "--tenant", "usage-cli", "partner", "--granularity", "day")
+    assert sum(b["allowed"] for b in report["buckets"]) == len(answers) - 1
+    assert sum(b["denied"].get("rate_limited", 0) for b in report["buckets"]) == 1
+    shown = run_cli(stack, "clients", "usage", "-t", "usage-cli", "partner")
+    assert shown.returncode == 0 and "rate_limited 1" in shown.stdout, shown.stderr
+
+    cleared = cli_json(
+        stack, "clients", "update", "-t", "usage-cli", "partner", "--no-rate-limit", "--no-quota", "--no-allowlist"
+    )
+    assert (cleared["rate_limit"], cleared["quota"], cleared["allowed_cidrs"]) == (None, None, None)
 
 
 def test_the_flush_control_answers_only_the_local_admin(stack: RunningStack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -166,15 +167,16 @@ def test_defaults_are_what_the_stack_deploys() -> None:
 
     w = Workload(rps=1, clients=1)
     assert (w.memory_mb, w.architecture) == (FUNCTIONS["authorizer"].memory_mb, LAMBDA_ARCHITECTURE)
-    assert w.api_cache_ttl == StackSettings().api_cache_ttl_seconds
+    # The stack keeps API Gateway's cache off (usage control): the "with" column is an example TTL.
+    assert StackSettings().api_cache_ttl_seconds == 0 and w.api_cache_ttl == capacity.API_CACHE_EXAMPLE_TTL > 0
     settings = AuthorizerSettings.from_env({})
     assert (w.ttl, w.negative_ttl, w.max_stale) == (
         settings.cache_ttl_seconds,
         settings.negative_cache_ttl_seconds,
         settings.max_stale_seconds,
     )
-    # So the plan's revocation bound with the API cache is the stack's own.
-    assert capacity.revocation_bound(w, api_cache=True)[0] == StackSettings().revocation_bound_seconds
+    # So the plan's revocation bound without the API cache is the stack's own.
+    assert capacity.revocation_bound(w, api_cache=False)[0] == StackSettings().revocation_bound_seconds
 
 
 def test_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,3 +206,66 @@ def test_command_prints_a_table_with_the_deployed_defaults(capsys: pytest.Captur
 def test_a_bad_workload_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["capacity", "--rps", "-1", "--clients", "10"]) == 2
     assert capsys.readouterr().err.startswith("error: usage: rps, TTLs must be >= 0")
+
+
+# -- usage control ------------------------------------------------------------------------------------
+
+
+def test_usage_control_costs_lease_and_count_writes_per_client_and_container() -> None:
+    from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS
+
+    w = Workload(rps=1_000, clients=100, limited_clients=10, policy="rate+quota", concurrency=4, memory_mb=1024)
+    # their share: 1,000 x 10 / 100 = 100 req/s; per client and container: 100 / 10 / 4 = 2.5 req/s
+    cost = capacity.usage_control_cost(w, 4)
+    assert cost.pair_requests_per_s == pytest.approx(2.5)
+    # a lease holds LEASE_WINDOW of demand, at least one request: 2.5 / max(1, 2.5 x window) per limit
+    per_limit = 2.5 / max(1.0, 2.5 * LEASE_WINDOW)
+    assert cost.lease_writes_per_s == pytest.approx(10 * 4 * 2 * per_limit)
+    # counts at the first request FLUSH_SECONDS after the last: 2.5 / (2.5 x F + 1) per pair
+    assert cost.flush_writes_per_s == pytest.approx(10 * 4 * 2.5 / (2.5 * FLUSH_SECONDS + 1))
+    assert cost.hottest_item_writes_per_s == pytest.approx(4 * per_limit)
+    # storage: 10 clients x shards a 4-container client touches an hour x hours kept x 150 B
+    shards = USAGE_SHARDS * (1 - (1 - 1 / USAGE_SHARDS) ** 4)
+    assert cost.storage_gb == pytest.approx(10 * shards * 24 * USAGE_RETENTION_DAYS * 150 / 1e9)
+    writes = cost.lease_writes_per_s + cost.flush_writes_per_s
+    assert cost.dynamodb_monthly == pytest.approx(writes * MONTH * 0.625 / 1e6 + cost.storage_gb * 0.25)
+    # the authorizer waits 5 ms a write: 1 GB x seconds x arm64's price
+    assert cost.lambda_monthly == pytest.approx(writes * 0.005 * MONTH * 0.0000133334)
+    assert cost.per_client_monthly == pytest.approx(cost.monthly / 10)
+    assert cost.per_container_monthly == pytest.approx(cost.monthly / 4)
+
+
+def test_usage_control_is_free_without_policies_and_absent_with_the_api_cache() -> None:
+    free = capacity.plan(Workload(rps=100, clients=10, concurrency=1))
+    assert free.variants[0].usage is not None and free.variants[0].usage.monthly == 0
+    limited = capacity.plan(Workload(rps=100, clients=10, limited_clients=10, policy="allowlist", concurrency=1))
+    without, with_cache = limited.variants
+    assert with_cache.usage is None  # the admin API refuses policies where API Gateway caches
+    assert without.usage is not None and without.usage.lease_writes_per_s == 0 < without.usage.flush_writes_per_s
+
+
+def test_a_client_whose_leases_pass_a_partition_is_a_warning() -> None:
+    # one client at 100,000 req/s over 2,000 containers: 50 req/s each; each container leases its
+    # bucket every LEASE_WINDOW: 2,000 / window writes a second on one item
+    w = Workload(rps=100_000, clients=1, limited_clients=1, concurrency=2_000)
+    assert any("per partition" in warning for warning in capacity.plan(w).warnings)
+    assert not any("per partition" in warning for warning in capacity.plan(replace(w, concurrency=10)).warnings)
+
+
+def test_limited_clients_are_checked() -> None:
+    with pytest.raises(ValueError):
+        Workload(rps=1, clients=1, limited_clients=2)
+    with pytest.raises(ValueError):
+        Workload(rps=1, clients=1, limited_clients=1, limited_rps=2)
+
+
+def test_command_prints_usage_control_only_for_limited_clients(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capacity", "--rps", "100", "--clients", "100", "--concurrency", "2"]) == 0
+    assert "usage control" not in capsys.readouterr().out
+    args = ["capacity", "--rps", "100", "--clients", "100", "--limited-clients", "10", "--policy", "rate+quota"]
+    assert main([*args, "--concurrency", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "usage control (10 clients, rate+quota)" in out and "n/a (refused)" in out
+    assert main([*args, "--output", "json"]) == 0
+    without, with_cache = json.loads(capsys.readouterr().out)["variants"]
+    assert without["usage"]["lease_writes_per_s"] > 0 and with_cache["usage"] is None

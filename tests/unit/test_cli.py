@@ -351,7 +351,16 @@ def complete(line: str) -> list[str]:
 
 def test_bash_completion_knows_commands_options_and_choices() -> None:
     assert complete("tokengate cl") == ["clients"]
-    assert complete("tokengate clients ") == ["issue", "list", "show", "update", "revoke", "restore", "rotate"]
+    assert complete("tokengate clients ") == [
+        "issue",
+        "list",
+        "show",
+        "update",
+        "revoke",
+        "restore",
+        "rotate",
+        "usage",
+    ]
     assert "--max-items" in complete("tokengate clients list --")
     assert complete("tokengate clients list --status r") == ["revoked"]
     assert complete("tokengate --output json clients li") == ["list"]  # a global option's value is skipped

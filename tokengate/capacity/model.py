@@ -1,6 +1,7 @@
 """The capacity model of the authorizer: Secrets Manager calls, monthly bill, quotas, revocation
-bound, as pure functions of a :class:`Workload`, :class:`Prices` and :class:`Quotas` (so the tests
-check them against arithmetic done by hand). A workload's defaults are what the stack deploys.
+bound, and what usage control adds in DynamoDB, as pure functions of a :class:`Workload`,
+:class:`Prices` and :class:`Quotas` (so the tests check them against arithmetic done by hand). A
+workload's defaults are what the stack deploys.
 
 The cache model
 ---------------
@@ -14,6 +15,16 @@ the entry expires: on average ``T + K / r`` seconds later. So the fetch rate is:
 It never exceeds either term of the rule of thumb ``min(r, K / T)`` and tends to each of them at
 the extremes: few requests per key (every request misses: ``r``) or many (each key is refetched
 once per TTL: ``K / T``).
+
+Usage control
+-------------
+A client with a usage policy costs DynamoDB writes, never one per request (tokengate_core.usage):
+in each container its traffic reaches, a lease of about ``LEASE_WINDOW`` seconds of that
+container's demand per limit (one conditional UpdateItem, at least one request's worth), and its
+counts written at the first request ``FLUSH_SECONDS`` after the last write (one UpdateItem, the
+renewal formula above with one key and ``T = FLUSH_SECONDS``). Every usage item is far under 1 KB,
+so each write is one write request unit. Reads happen only when a limit binds (a GetItem after a
+refused conditional write) and for usage reports; the steady state has none.
 """
 
 from __future__ import annotations
@@ -25,14 +36,26 @@ from typing import Literal
 from tokengate import use_infra_path
 
 use_infra_path()
-from infra.settings import LAMBDA_ARCHITECTURE, StackSettings  # noqa: E402 - infra is on the path only now
+from infra.settings import LAMBDA_ARCHITECTURE  # noqa: E402 - infra is on the path only now
 from tokengate_core.authorizer_settings import AuthorizerSettings  # noqa: E402
 from tokengate_core.routes import FUNCTIONS  # noqa: E402
+from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 Architecture = Literal["arm64", "x86_64"]
 #: The monthly saving (US dollars) that would pay for keeping digests in a second store.
 DEFAULT_THRESHOLD = 100.0
+#: The "with API cache" column's TTL. The stack keeps API Gateway's cache off while usage control
+#: is on (its default), so there is no deployed TTL to take; this one is an example of what a stack
+#: deployed with usageControl=false might choose.
+API_CACHE_EXAMPLE_TTL = 300.0
+#: Which limits a client's usage policy has; each of a rate limit and a quota takes its own leases.
+UsagePolicyKind = Literal["rate", "quota", "rate+quota", "allowlist"]
+LEASE_KINDS: dict[str, int] = {"rate": 1, "quota": 1, "rate+quota": 2, "allowlist": 0}
+#: What one write of a usage item costs: every such item is far under 1 KB.
+WRITE_UNITS_PER_USAGE_WRITE = 1
+#: DynamoDB's write throughput per partition; one client's bucket shard or quota counter is one item.
+PARTITION_WRITE_UNITS_PER_S = 1_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +105,7 @@ class Workload:
     ttl: float = AuthorizerSettings.default("cache_ttl_seconds")  # the in-memory cache TTL
     negative_ttl: float = AuthorizerSettings.default("negative_cache_ttl_seconds")  # for unknown key ids
     max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while Secrets Manager fails
-    api_cache_ttl: float = StackSettings.model_fields["api_cache_ttl_seconds"].default  # API Gateway's, when on
+    api_cache_ttl: float = API_CACHE_EXAMPLE_TTL  # API Gateway's, in the "with API cache" column
     concurrency: int | None = None  # warm authorizer containers; None: Little's law estimate
     secrets: int | None = None  # secrets stored (default: clients)
     routes_per_client: int = 1  # distinct route keys per client (the API cache keys on token + route)
@@ -94,12 +117,28 @@ class Workload:
     architecture: Architecture = LAMBDA_ARCHITECTURE
     item_bytes: int = 400  # a digest record, for the DynamoDB comparison
     writes_per_client_month: float = 2.0  # issue/rotate/update writes, for the DynamoDB comparison
+    limited_clients: int = 0  # active clients with a usage policy (rate limit, quota, allowlist)
+    limited_rps: float | None = None  # their requests per second (default: their share of rps)
+    policy: UsagePolicyKind = "rate"  # what their policies limit
+    usage_item_bytes: int = 150  # one hourly usage-count item (key, a few counters, expiry)
+    usage_call_ms: float = 5.0  # billed authorizer time per DynamoDB call (an in-region UpdateItem)
 
     def __post_init__(self) -> None:
         if self.rps < 0 or self.clients < 1 or self.ttl < 0 or self.negative_ttl < 0 or self.api_cache_ttl < 0:
             raise ValueError("rps, TTLs must be >= 0 and clients >= 1")
         if self.concurrency is not None and self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if not 0 <= self.limited_clients <= self.clients:
+            raise ValueError("limited clients must be between 0 and clients")
+        if self.limited_rps is not None and not 0 <= self.limited_rps <= self.rps:
+            raise ValueError("limited rps must be between 0 and rps")
+
+    @property
+    def limited_request_rate(self) -> float:
+        """Requests per second from clients with a usage policy."""
+        if self.limited_rps is not None:
+            return self.limited_rps
+        return self.rps * self.limited_clients / self.clients
 
 
 def refetch_rate(request_rate: float, keys: float, ttl: float) -> float:
@@ -234,6 +273,69 @@ def rps_at_quota(w: Workload, quota: float, *, api_cache: bool, ceiling: float =
 
 
 @dataclass(frozen=True)
+class UsageControlCost:
+    """What clients with a usage policy add, while no limit binds: DynamoDB writes and storage, and
+    the authorizer's time waiting for them. Usage control needs API Gateway's cache off, so this
+    belongs to the "without API cache" column only."""
+
+    pair_requests_per_s: float  # one limited client's requests reaching one container
+    lease_writes_per_s: float  # conditional UpdateItems taking leases, every limited client and container
+    flush_writes_per_s: float  # UpdateItems writing hourly counts
+    hottest_item_writes_per_s: float  # on one client's rate-limit bucket (unsharded) or quota counter
+    storage_gb: float  # hourly usage counts kept for USAGE_RETENTION_DAYS
+    dynamodb_monthly: float  # write request units + storage
+    lambda_monthly: float  # the authorizer's billed time waiting for those writes
+    per_client_monthly: float
+    per_container_monthly: float
+
+    @property
+    def write_units_per_s(self) -> float:
+        return (self.lease_writes_per_s + self.flush_writes_per_s) * WRITE_UNITS_PER_USAGE_WRITE
+
+    @property
+    def monthly(self) -> float:
+        return self.dynamodb_monthly + self.lambda_monthly
+
+
+def lease_rate(request_rate: float) -> float:
+    """Leases per second for one limit, one client and one container: a lease holds about
+    LEASE_WINDOW seconds of the container's demand, and at least the request that takes it."""
+    return request_rate / max(1.0, request_rate * LEASE_WINDOW)
+
+
+def usage_control_cost(w: Workload, n_containers: int, p: Prices = Prices()) -> UsageControlCost:
+    """Each limited client's traffic spread evenly over the containers (as the cache model spreads
+    every client's): per (client, container), lease writes at :func:`lease_rate` per limit and
+    count writes at ``refetch_rate(r, 1, FLUSH_SECONDS)``. Storage: one item per client, hour and
+    usage shard a container writes to (USAGE_SHARDS, chosen at random per container)."""
+    clients = w.limited_clients
+    if clients == 0:
+        return UsageControlCost(0, 0, 0, 0, 0, 0, 0, 0, 0)
+    pair = w.limited_request_rate / clients / n_containers
+    per_limit = lease_rate(pair)
+    leases = clients * n_containers * LEASE_KINDS[w.policy] * per_limit
+    flushes = clients * n_containers * refetch_rate(pair, 1, FLUSH_SECONDS)
+    shards_per_hour = USAGE_SHARDS * (1 - (1 - 1 / USAGE_SHARDS) ** n_containers)
+    storage_gb = clients * shards_per_hour * 24 * USAGE_RETENTION_DAYS * w.usage_item_bytes / 1e9
+    write_units = (leases + flushes) * WRITE_UNITS_PER_USAGE_WRITE
+    dynamodb = write_units * SECONDS_PER_MONTH / 1e6 * p.dynamodb_per_million_wru + storage_gb * p.dynamodb_gb_month
+    waited_s = (leases + flushes) * w.usage_call_ms / 1000 * SECONDS_PER_MONTH
+    lambda_monthly = waited_s * (w.memory_mb / 1024) * p.lambda_gb_second(w.architecture)
+    total = dynamodb + lambda_monthly
+    return UsageControlCost(
+        pair_requests_per_s=pair,
+        lease_writes_per_s=leases,
+        flush_writes_per_s=flushes,
+        hottest_item_writes_per_s=n_containers * per_limit if LEASE_KINDS[w.policy] else 0.0,
+        storage_gb=storage_gb,
+        dynamodb_monthly=dynamodb,
+        lambda_monthly=lambda_monthly,
+        per_client_monthly=total / clients,
+        per_container_monthly=total / n_containers,
+    )
+
+
+@dataclass(frozen=True)
 class StoreComparison:
     """Digests in DynamoDB (on-demand, one GetItem per cache miss) instead of GetSecretValue;
     Secrets Manager keeps the client-retrievable secret, so the secrets' monthly price stays."""
@@ -285,6 +387,7 @@ class Variant:
     revocation_outage_s: float
     rps_at_secrets_quota: float | None
     dynamodb: StoreComparison
+    usage: UsageControlCost | None  # None with API Gateway's cache on: usage policies are refused there
 
 
 @dataclass(frozen=True)
@@ -322,6 +425,7 @@ def plan(
                 revocation_outage_s=outage,
                 rps_at_secrets_quota=rps_at_quota(w, q.get_secret_value_per_s, api_cache=api_cache),
                 dynamodb=dynamodb_comparison(w, calls, threshold=threshold, consistent_reads=consistent_reads, p=p),
+                usage=None if api_cache else usage_control_cost(w, c, p),
             )
         )
         if calls > q.get_secret_value_per_s:
@@ -334,6 +438,13 @@ def plan(
             result.warnings.append(
                 f"{c:,} authorizer containers exceed the default {q.lambda_concurrency:,} concurrency"
             )
+    usage = result.variants[0].usage
+    if usage is not None and usage.hottest_item_writes_per_s > PARTITION_WRITE_UNITS_PER_S:
+        result.warnings.append(
+            f"usage control: {usage.hottest_item_writes_per_s:,.0f} writes/s on one client's bucket or quota counter "
+            f"exceed DynamoDB's {PARTITION_WRITE_UNITS_PER_S:,} per partition: it would throttle (a rate limit then "
+            f"fails open, a quota closed)"
+        )
     if w.rps > q.http_api_rps:
         result.warnings.append(f"{w.rps:,.0f} req/s exceeds API Gateway's default {q.http_api_rps:,.0f} req/s throttle")
     return result

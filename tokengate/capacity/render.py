@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from tokengate.capacity.model import Plan, Variant
+from tokengate.capacity.model import WRITE_UNITS_PER_USAGE_WRITE, Plan, UsageControlCost, Variant
+from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW
 
 
 def money(value: float) -> str:
@@ -17,24 +18,17 @@ def money(value: float) -> str:
 def text(result: Plan) -> str:
     w = result.workload
     p = result.prices
-    cache = (
-        f"API cache TTL {w.api_cache_ttl:g} s when on"
-        if w.api_cache_ttl > 0
-        else "API Gateway's result cache off (--api-cache-ttl prices it on)"
-    )
     lines = [
         f"Workload: {w.rps:,.0f} req/s from {w.clients:,} active clients; in-memory TTL {w.ttl:g} s "
-        f"(negative {w.negative_ttl:g} s, max stale {w.max_stale:g} s); {cache}; authorizer {w.memory_mb} MB "
-        f"{w.architecture}, "
+        f"(negative {w.negative_ttl:g} s, max stale {w.max_stale:g} s); API cache TTL {w.api_cache_ttl:g} s "
+        f"when on; authorizer {w.memory_mb} MB {w.architecture}, "
         f"billed {w.hit_ms:g} ms per hit / {w.miss_ms:g} ms per miss.",
         "",
     ]
-    # With the API cache off (the stack's default) both variants are the same: print one.
-    variants = result.variants if w.api_cache_ttl > 0 else result.variants[:1]
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, fn: Callable[[Variant], str]) -> None:
-        rows.append((label, [fn(v) for v in variants]))
+        rows.append((label, [fn(v) for v in result.variants]))
 
     row("authorizer invocations/s", lambda v: f"{v.invocations_per_s:,.1f}")
     row("warm authorizer containers", lambda v: f"{v.containers:,}")
@@ -53,16 +47,36 @@ def text(result: Plan) -> str:
         lambda v: "never" if v.rps_at_secrets_quota is None else f"{v.rps_at_secrets_quota:,.0f}",
     )
     row("DynamoDB instead, per month", lambda v: money(v.dynamodb.dynamodb_monthly))
-    lines.append(
-        f"{'':38}" + "".join(f"{'with API cache' if v.api_cache else 'without API cache':>20}" for v in variants)
-    )
-    lines += [f"{label:38}" + "".join(f"{cell:>20}" for cell in cells) for label, cells in rows]
+    if w.limited_clients:
+
+        def usage(fn: Callable[[UsageControlCost], str]) -> Callable[[Variant], str]:
+            return lambda v: "n/a (refused)" if v.usage is None else fn(v.usage)
+
+        row(f"usage control ({w.limited_clients:,} clients, {w.policy})", lambda v: "")
+        row("  DynamoDB writes/s (lease + counts)", usage(lambda u: f"{u.write_units_per_s:,.1f}"))
+        row("  busiest item, writes/s", usage(lambda u: f"{u.hottest_item_writes_per_s:,.1f}"))
+        row("  DynamoDB per month (writes, storage)", usage(lambda u: money(u.dynamodb_monthly)))
+        row("  Lambda time waiting for it", usage(lambda u: money(u.lambda_monthly)))
+        row("  per limited client per month", usage(lambda u: money(u.per_client_monthly)))
+        row("  per container per month", usage(lambda u: money(u.per_container_monthly)))
+    lines.append(f"{'':38}{'without API cache':>20}{'with API cache':>20}")
+    lines += [f"{label:38}{a:>20}{b:>20}" for label, (a, b) in rows]
     d = result.variants[0].dynamodb
     lines += [
         "",
         f"Digests in DynamoDB on-demand ({'strongly' if d.consistent_reads else 'eventually'} consistent GetItem) "
         f"cost {money(d.saving_per_call_per_s)} less per month for each sustained GetSecretValue/s; the saving "
         f"reaches {money(d.threshold)}/month at {d.crossover_calls_per_s:,.1f} calls/s.",
+        *(
+            [
+                f"Usage control: a lease of about {LEASE_WINDOW:g} s of a container's demand per limit, and a client's "
+                f"counts every {FLUSH_SECONDS:g} s per container, each one conditional UpdateItem "
+                f"({WRITE_UNITS_PER_USAGE_WRITE} write unit); no reads while no limit binds. API Gateway's cache must "
+                "be off for it, so the 'with API cache' column refuses usage policies."
+            ]
+            if w.limited_clients
+            else []
+        ),
         f"Prices: {p.as_of}. Quotas: GetSecretValue {result.quotas.get_secret_value_per_s:,.0f}/s, "
         f"HTTP API {result.quotas.http_api_rps:,.0f} req/s, Lambda concurrency {result.quotas.lambda_concurrency:,}.",
     ]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from tokengate.capacity.model import (
     DEFAULT_THRESHOLD,
+    PARTITION_WRITE_UNITS_PER_S,
     SECONDS_PER_MONTH,
+    WRITE_UNITS_PER_USAGE_WRITE,
     Prices,
     Quotas,
     Workload,
@@ -26,6 +28,15 @@ from tokengate.capacity.model import (
     revocation_bound,
     rps_at_quota,
     secrets_calls,
+    usage_control_cost,
+)
+from tokengate_core.usage import (
+    FLUSH_SECONDS,
+    LEASE_TTL,
+    LEASE_WINDOW,
+    SHARD_RATE,
+    USAGE_RETENTION_DAYS,
+    USAGE_SHARDS,
 )
 
 DOC = Path("docs/scaling.md")
@@ -87,19 +98,45 @@ def kusd(value: float) -> str:
 
 
 BASE = Workload(rps=1, clients=1)
-STACK_API_CACHE = BASE.api_cache_ttl
+EXAMPLE_API_CACHE = BASE.api_cache_ttl
 MID = Workload(rps=1_000, clients=10_000)
 BIG = Workload(rps=5_000, clients=100_000)
 LONG_TTL = replace(MID, ttl=300, concurrency=10)
-#: Off, the stack's own TTL (when it has the cache on) and longer ones.
-CACHE_TTLS = tuple(sorted({0, STACK_API_CACHE, 300}))
 CASES = (
-    Case("50 req/s, 200 clients", Workload(rps=50, clients=200), CACHE_TTLS),
-    Case("1,000 req/s, 1,000 clients", Workload(rps=1_000, clients=1_000), CACHE_TTLS),
-    Case("1,000 req/s, 10,000 clients", MID, tuple(sorted({*CACHE_TTLS, 60}))),
+    Case("50 req/s, 200 clients", Workload(rps=50, clients=200), (0, EXAMPLE_API_CACHE)),
+    Case("1,000 req/s, 1,000 clients", Workload(rps=1_000, clients=1_000), (0, EXAMPLE_API_CACHE)),
+    Case("1,000 req/s, 10,000 clients", MID, (0, 60, EXAMPLE_API_CACHE)),
     Case(f"same, TTL {LONG_TTL.ttl:g} s, {LONG_TTL.concurrency} containers", LONG_TTL, (0,)),
-    Case("5,000 req/s, 100,000 clients", BIG, CACHE_TTLS),
+    Case("5,000 req/s, 100,000 clients", BIG, (0, EXAMPLE_API_CACHE)),
 )
+#: Usage control's worked cases: (label, workload); each workload says how many clients are limited.
+USAGE_CASES = (
+    ("1,000 req/s, 10,000 clients, 500 with a rate limit", replace(MID, limited_clients=500)),
+    ("same, rate limit and quota", replace(MID, limited_clients=500, policy="rate+quota")),
+    (
+        "1,000 req/s, 1,000 clients, all with a rate limit and quota",
+        Workload(rps=1_000, clients=1_000, limited_clients=1_000, policy="rate+quota"),
+    ),
+    ("5,000 req/s, 100 clients, all with a rate limit", Workload(rps=5_000, clients=100, limited_clients=100)),
+)
+BUSY = USAGE_CASES[-1][1]
+
+
+def usage_cases() -> list[str]:
+    lines = [
+        "| Load | Containers | Limited req/s | per client and container | Writes/s | Busiest item | DynamoDB "
+        "| Lambda | per limited client | per container |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, w in USAGE_CASES:
+        n = containers(w, w.rps)
+        u = usage_control_cost(w, n)
+        lines.append(
+            f"| {label} | {n:,} | {num(w.limited_request_rate)} | {num(u.pair_requests_per_s)}/s | "
+            f"{num(u.write_units_per_s)} | {num(u.hottest_item_writes_per_s)}/s | {usd(u.dynamodb_monthly)} | "
+            f"{usd(u.lambda_monthly)} | {usd(u.per_client_monthly)} | {usd(u.per_container_monthly)} |"
+        )
+    return lines
 
 
 def worked_cases() -> list[str]:
@@ -123,40 +160,18 @@ def worked_cases() -> list[str]:
 TEMPLATE = Path(__file__).with_name("scaling.md.in")
 
 
-def stack_cache_phrases() -> dict[str, str]:
-    """What the document says about API Gateway's cache as the stack deploys it: off (usage
-    control needs every request to reach the authorizer) or at a TTL."""
-    if STACK_API_CACHE == 0:
-        return {
-            "stack_cache_state": "off, as the stack deploys it (`apiCacheTtlSeconds` 0: the authorizer enforces "
-            "per-client rate limits, quotas and IP allowlists on every request, and a cached allow would let "
-            "requests past them; a stack deployed with `usageControl=false` may turn the cache on)",
-            "cache_cases": "the API cache off, as the stack deploys it, then on",
-            "stack_cache_effect": "The stack leaves it off so that usage limits hold on every request.",
-            "stack_quota_clause": "",
-        }
-    mid_off, mid_stack = row(MID, 0), row(MID, STACK_API_CACHE)
-    return {
-        "stack_cache_state": f"at the stack's {STACK_API_CACHE:g} s (`apiCacheTtlSeconds`)",
-        "cache_cases": f"the API cache off, at the stack's {STACK_API_CACHE:g} s, and longer",
-        "stack_cache_effect": f"The stack's {STACK_API_CACHE:g} s keeps the bound short and still saves "
-        f"{kusd(mid_off.tokengate - mid_stack.tokengate)} a month there.",
-        "stack_quota_clause": f", or {Quotas().get_secret_value_per_s * STACK_API_CACHE:,.0f} at the stack's "
-        f"{STACK_API_CACHE:g} s",
-    }
-
-
 def figures() -> dict[str, object]:
     """Every value the template names: the model's inputs and what it computes from them."""
     p, q, w = Prices(), Quotas(), BASE
     per_call_month = p.per_call * SECONDS_PER_MONTH
     per_call_ddb = 0.5 * p.dynamodb_per_million_rru / 1e6  # an eventually consistent GetItem under 4 KB
-    mid_off, mid_on = row(MID, 0), row(MID, 300)
+    mid_off, mid_on = row(MID, 0), row(MID, EXAMPLE_API_CACHE)
     big_off = row(BIG, 0)
     ddb, ddb_on = dynamodb_comparison(MID, mid_off.calls), dynamodb_comparison(MID, mid_on.calls)
     example_api = 60.0
     example = revocation_bound(replace(w, api_cache_ttl=example_api), api_cache=True)
-    stack = revocation_bound(w, api_cache=True)
+    stack = revocation_bound(w, api_cache=False)  # the stack keeps API Gateway's cache off (usage control)
+    busy = usage_control_cost(BUSY, containers(BUSY, BUSY.rps))
     return {
         "p": p,
         "q": q,
@@ -166,7 +181,6 @@ def figures() -> dict[str, object]:
         "long": LONG_TTL,
         "threshold": DEFAULT_THRESHOLD,
         "month_seconds": SECONDS_PER_MONTH,
-        **stack_cache_phrases(),
         "worked_cases": "\n".join(worked_cases()),
         "per_call_month": per_call_month,
         "per_million": p.per_call * 1e6,
@@ -199,6 +213,22 @@ def figures() -> dict[str, object]:
         "ddb_on_sm_calls": usd(ddb_on.secrets_api_monthly),
         "ddb_on_reads": usd(ddb_on.dynamodb_monthly),
         "ddb_eventual_reads": 2 * q.dynamodb_table_rru_per_s,
+        "usage_cases": "\n".join(usage_cases()),
+        "lease_window": LEASE_WINDOW,
+        "lease_ttl": LEASE_TTL,
+        "flush_seconds": FLUSH_SECONDS,
+        "max_leases": 1 / LEASE_WINDOW,
+        "max_flushes": 1 / FLUSH_SECONDS,
+        "wru": WRITE_UNITS_PER_USAGE_WRITE,
+        "retention": USAGE_RETENTION_DAYS,
+        "usage_shards": USAGE_SHARDS,
+        "usage_item_bytes": w.usage_item_bytes,
+        "usage_call_ms": w.usage_call_ms,
+        "partition": PARTITION_WRITE_UNITS_PER_S,
+        "partition_containers": PARTITION_WRITE_UNITS_PER_S * LEASE_WINDOW,
+        "shard_rate": SHARD_RATE,
+        "busy_pair": busy.pair_requests_per_s,
+        "busy_per_request": busy.write_units_per_s / BUSY.limited_request_rate,
     }
 
 

@@ -57,10 +57,28 @@ def client_lines(client: Mapping[str, Any]) -> list[str]:
         fields.append(("reader", client["reader_arn"]))
     if client.get("token_fetch") is not None:
         fields.append(("token fetch", "allowed (GET /token)" if client["token_fetch"] else "off"))
+    fields += policy_lines(client)
     if client.get("revoked_at"):
         fields.append(("revoked", f"{when(client.get('revoked_at'))} by {client.get('revoked_by') or '-'}"))
     width = max(len(k) for k, _ in fields)
     return [f"{k.ljust(width)}  {v if v is not None else '-'}" for k, v in fields]
+
+
+def policy_lines(client: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The client's usage policy, the parts it has."""
+    fields = []
+    rate = client.get("rate_limit")
+    if rate:
+        fields.append(("rate limit", f"{rate.get('requests_per_second'):g}/s, burst {rate.get('burst')}"))
+    quota = client.get("quota")
+    if quota:
+        fields.append(("quota", f"{quota.get('limit')} a {quota.get('period')} (UTC)"))
+    if client.get("allowed_cidrs"):
+        fields.append(("allowed from", ", ".join(client["allowed_cidrs"])))
+    if fields and client.get("on_limit"):
+        answer = "429 from the integration" if client["on_limit"] == "tell_integration" else "403 from the stage"
+        fields.append(("on limit", f"{client['on_limit']} ({answer})"))
+    return fields
 
 
 def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:

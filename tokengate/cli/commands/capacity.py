@@ -31,11 +31,16 @@ WORKLOAD_OPTIONS: dict[str, str] = {
     "miss_ms": "billed ms per cache miss",
     "memory_mb": "authorizer memory, MB",
     "architecture": "authorizer instruction set",
+    "limited_clients": "active clients with a usage policy (rate limit, quota or allowlist)",
+    "limited_rps": "their requests per second (default: their share of --rps)",
+    "policy": "what their policies limit",
 }
+#: Workload fields whose values are a Literal's: offered as choices.
+CHOICE_OPTIONS = ("architecture", "policy")
 
 
 def _option_type(annotation: str) -> Any:
-    return {"float": float, "int": int, "int | None": int}.get(annotation, str)
+    return {"float": float, "int": int, "int | None": int, "float | None": float}.get(annotation, str)
 
 
 def cmd_capacity(args: argparse.Namespace) -> int:
@@ -52,28 +57,29 @@ def cmd_capacity(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    from tokengate.capacity.model import DEFAULT_THRESHOLD, Architecture, Workload
+    from tokengate.capacity.model import DEFAULT_THRESHOLD, Architecture, UsagePolicyKind, Workload
 
     parser = command(
         commands,
         "capacity",
-        summary="Secrets Manager calls, monthly cost, quotas and revocation bound for a workload",
+        summary="Secrets Manager calls, monthly cost, quotas, revocation bound and usage control's DynamoDB cost",
         description="Capacity plan for the authorizer, without and with API Gateway's result cache; "
         "defaults are what the stack deploys. docs/scaling.md explains the model.",
         examples=[
             "tokengate capacity --rps 1000 --clients 10000",
             "tokengate capacity --rps 1000 --clients 10000 --api-cache-ttl 300 --ttl 60",
             "tokengate capacity --rps 50 --clients 200 --architecture x86_64 --memory-mb 256 --output json",
+            "tokengate capacity --rps 1000 --clients 10000 --limited-clients 500 --policy rate+quota",
         ],
     )
     for spec in dataclasses.fields(Workload):
         if spec.name not in WORKLOAD_OPTIONS:
             continue
         flag = "--" + spec.name.replace("_", "-")
-        if spec.name == "architecture":
+        if spec.name in CHOICE_OPTIONS:
             parser.add_argument(
                 flag,
-                choices=get_args(Architecture),
+                choices=get_args({"architecture": Architecture, "policy": UsagePolicyKind}[spec.name]),
                 default=spec.default,
                 help=f"{WORKLOAD_OPTIONS[spec.name]} (default {spec.default})",
             )

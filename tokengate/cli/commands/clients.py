@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -23,12 +24,90 @@ TOKEN_FETCH_HELP = (
     "let the client fetch its current token at GET /token with the token it holds "
     "(how a rotated token reaches a client with no IAM identity)"
 )
+RATE_LIMIT_HELP = "RPS/BURST: RPS requests a second on average, BURST at once, e.g. 10/20"
+QUOTA_HELP = "N/day or N/month: at most N allowed requests per calendar day or month (UTC), e.g. 10000/day"
+ALLOW_CIDR_HELP = "a network the client may call from, e.g. 203.0.113.0/24 (repeatable; default anywhere)"
+ON_LIMIT_HELP = (
+    "what a limited request gets: deny (403 from the stage, the default) or tell_integration (it reaches "
+    "the integration, which answers 429 with Retry-After)"
+)
+#: The body fields of a usage policy, as the CLI's options name their destinations.
+POLICY_FIELDS = ("rate_limit", "quota", "allowed_cidrs", "on_limit")
+
+
+def rate_limit(text: str) -> dict[str, Any]:
+    """``RPS/BURST`` as the API's rate_limit; the API checks the ranges."""
+    rps, slash, burst = text.partition("/")
+    try:
+        per_second, at_once = float(rps), int(burst)
+    except ValueError:
+        per_second, at_once = math.nan, 0
+    if not slash or not math.isfinite(per_second):
+        raise argparse.ArgumentTypeError(f"{text!r} is not RPS/BURST, e.g. 10/20")
+    return {"requests_per_second": per_second, "burst": at_once}
+
+
+def quota(text: str) -> dict[str, Any]:
+    """``N/day`` or ``N/month`` as the API's quota; the API checks the range."""
+    from tokengate_core.record_view import QUOTA_PERIODS
+
+    limit, slash, period = text.partition("/")
+    if not slash or period not in QUOTA_PERIODS or not limit.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not N/{' or N/'.join(QUOTA_PERIODS)}, e.g. 10000/day")
+    return {"limit": int(limit), "period": period}
+
+
+def _on_limit_choices() -> tuple[str, ...]:
+    from tokengate_core.record_view import ON_LIMIT
+
+    return ON_LIMIT
+
+
+def _add_policy_options(parser: argparse.ArgumentParser, *, clearable: bool) -> None:
+    """The usage policy's options. On update each can also be cleared (the API's null), and one not
+    given at all stays out of the body (its default is SUPPRESS: absent, not None)."""
+    default = argparse.SUPPRESS if clearable else None
+    for name, flag, kind, metavar, text in (
+        ("rate_limit", "--rate-limit", rate_limit, "RPS/BURST", RATE_LIMIT_HELP),
+        ("quota", "--quota", quota, "N/PERIOD", QUOTA_HELP),
+    ):
+        group = parser.add_mutually_exclusive_group() if clearable else parser
+        group.add_argument(flag, dest=name, type=kind, metavar=metavar, default=default, help=text)
+        if clearable:
+            group.add_argument(
+                f"--no-{flag[2:]}",
+                dest=name,
+                action="store_const",
+                const=None,
+                default=default,
+                help=f"remove the {flag[2:]}",
+            )
+    cidrs = parser.add_mutually_exclusive_group() if clearable else parser
+    cidrs.add_argument(
+        "--allow-cidr", dest="allowed_cidrs", action="append", metavar="CIDR", default=default, help=ALLOW_CIDR_HELP
+    )
+    if clearable:
+        cidrs.add_argument(
+            "--no-allowlist",
+            dest="allowed_cidrs",
+            action="store_const",
+            const=None,
+            default=default,
+            help="remove the allowlist (calls from anywhere)",
+        )
+    parser.add_argument("--on-limit", choices=_on_limit_choices(), help=ON_LIMIT_HELP)
 
 
 def _statuses() -> tuple[str, ...]:
     from tokengate_core.api import Status
 
     return get_args(Status)
+
+
+def _granularities() -> tuple[str, ...]:
+    from tokengate_core.api import UsageReport
+
+    return get_args(UsageReport.model_fields["granularity"].annotation)
 
 
 def _clients_path(tenant: str, client: str | None = None, action: str | None = None) -> str:
@@ -116,7 +195,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     expires_at = _expiry(args, refuse_past=True)
     if expires_at is not None:
         body["expires_at"] = expires_at
-    optional = ("ttl_seconds", "rotation_period_days", "grace_seconds", "reader_arn", "token_fetch")
+    optional = ("ttl_seconds", "rotation_period_days", "grace_seconds", "reader_arn", "token_fetch", *POLICY_FIELDS)
     body.update(_body_fields(args, optional))
     issued = admin_client(args).call("POST", _clients_path(args.tenant), body)
     emit_issued(args, issued, "issued")
@@ -180,7 +259,9 @@ def cmd_update(args: argparse.Namespace) -> int:
         body["rotation_period_days"] = None
     elif args.rotation_period_days is not None:
         body["rotation_period_days"] = args.rotation_period_days
-    body.update(_body_fields(args, ("grace_seconds", "token_fetch")))
+    body.update(_body_fields(args, ("grace_seconds", "token_fetch", "on_limit")))
+    # Given (a value or its --no-... form) or not given at all: argparse keeps SUPPRESS for the latter.
+    body.update({name: getattr(args, name) for name in POLICY_FIELDS[:3] if hasattr(args, name)})
     if not body:
         raise CliError("usage", "nothing to update: give at least one option (see --help)", EXIT_USAGE)
     api = admin_client(args)
@@ -199,6 +280,41 @@ def _simple_action(method: str, action: str | None, verb: str) -> Callable[[argp
     return run
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    query = {"granularity": args.granularity}
+    for name, value in (("from", args.start), ("to", args.end)):
+        if value is not None:
+            query[name] = value.isoformat()
+    api = admin_client(args)
+    client_id = _client_id(api, args.tenant, args.client)
+    report = api.call("GET", _clients_path(args.tenant, client_id, "usage"), query=query)
+    emit(args, report, lambda: usage_table(report))
+    return 0
+
+
+def usage_table(report: dict[str, Any]) -> str:
+    """One row per hour or day with traffic: allowed, denied, and the denials by reason."""
+    buckets = report.get("buckets") or []
+    if not buckets:
+        return f"no requests counted for {report.get('client_id')} in this range"
+    rows = []
+    allowed = denied = 0
+    for bucket in buckets:
+        reasons: dict[str, int] = bucket.get("denied") or {}
+        allowed += bucket.get("allowed", 0)
+        denied += sum(reasons.values())
+        rows.append(
+            [
+                when(bucket.get("start")),
+                str(bucket.get("allowed", 0)),
+                str(sum(reasons.values())),
+                ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) or "-",
+            ]
+        )
+    rows.append(["total", str(allowed), str(denied), ""])
+    return "\n".join([table(rows, ["START", "ALLOWED", "DENIED", "DENIED BY REASON"]), str(report.get("notice", ""))])
+
+
 def cmd_rotate(args: argparse.Namespace) -> int:
     api = admin_client(args)
     issued = api.call("POST", _clients_path(args.tenant, _client_id(api, args.tenant, args.client), "rotate"))
@@ -210,7 +326,9 @@ EXPIRES_AT_HELP = "ISO 8601 date or time; without a zone it is UTC (2030-01-01 i
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    clients = commands.add_parser("clients", help="issue, list, show, update, revoke, restore, rotate clients")
+    clients = commands.add_parser(
+        "clients", help="issue, list, show, update, revoke, restore, rotate clients; their usage"
+    )
     actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
     named = [p.connection, p.output, p.tenant, p.client]
 
@@ -224,6 +342,8 @@ def register(commands: Subcommands, p: Parents) -> None:
             'TOKEN=$(tokengate clients issue -t acme -n reports --scope "GET /reports/*" --output token)',
             "tokengate clients issue -t acme -n device-42 --expires-at 2030-01-01 --rotation-period-days 30 "
             "--token-fetch",
+            "tokengate clients issue -t acme -n partner --rate-limit 10/20 --quota 100000/month "
+            "--allow-cidr 203.0.113.0/24 --on-limit tell_integration",
         ],
     )
     issue.add_argument("--name", "-n", required=True, help="client name, unique in the tenant")
@@ -241,6 +361,7 @@ def register(commands: Subcommands, p: Parents) -> None:
     )
     issue.add_argument("--reader-arn", metavar="ARN", help="IAM principal that may read this client's own secret")
     issue.add_argument("--token-fetch", action=argparse.BooleanOptionalAction, help=TOKEN_FETCH_HELP)
+    _add_policy_options(issue, clearable=False)
     issue.set_defaults(func=cmd_issue)
 
     listing = command(
@@ -293,6 +414,7 @@ def register(commands: Subcommands, p: Parents) -> None:
             "tokengate clients update --tenant acme billing --disable",
             "tokengate clients update -t acme billing --scope 'GET /invoke' --scope 'ANY /reports/*'",
             "tokengate clients update -t acme billing --expires-at 2030-06-30T18:00:00+02:00",
+            "tokengate clients update -t acme partner --rate-limit 50/100 --no-quota",
         ],
     )
     enabled = update.add_mutually_exclusive_group()
@@ -313,6 +435,7 @@ def register(commands: Subcommands, p: Parents) -> None:
     update_rotation.add_argument("--no-rotation", action="store_true", help="stop automatic rotation")
     update.add_argument("--grace-seconds", type=non_negative_int, help="how long a rotated-out token stays valid")
     update.add_argument("--token-fetch", action=argparse.BooleanOptionalAction, help=TOKEN_FETCH_HELP)
+    _add_policy_options(update, clearable=True)
     update.set_defaults(func=cmd_update)
 
     for name, method, action, verb, text in (
@@ -333,3 +456,26 @@ def register(commands: Subcommands, p: Parents) -> None:
             "NEW=$(tokengate clients rotate -t acme billing --output token)",
         ],
     ).set_defaults(func=cmd_rotate)
+
+    usage = command(
+        actions,
+        "usage",
+        summary="a client's allowed and denied requests per hour or day (clients with a usage policy)",
+        parents=named,
+        examples=[
+            "tokengate clients usage --tenant acme partner",
+            "tokengate clients usage -t acme partner --granularity day --from 2026-11-01 --output json",
+        ],
+    )
+    usage.add_argument(
+        "--granularity", choices=_granularities(), default="hour", help="one row per hour (default) or per day"
+    )
+    usage.add_argument(
+        "--from",
+        dest="start",
+        type=timestamp,
+        metavar="TIME",
+        help=f"from TIME (default 24 hours, or 30 days, ago): {EXPIRES_AT_HELP}",
+    )
+    usage.add_argument("--to", dest="end", type=timestamp, metavar="TIME", help="until TIME (default now)")
+    usage.set_defaults(func=cmd_usage)

@@ -1,4 +1,5 @@
-"""``tokengate local``: run the local stack, and drive the running one (``local rotate-due``)."""
+"""``tokengate local``: run the local stack, and drive the running one (``local rotate-due``,
+``local flush-usage``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,27 @@ from tokengate.cli.target import is_loopback, resolve_target
 from tokengate.local import location
 
 
+def _local_control(args: argparse.Namespace, command: str) -> AdminClient:
+    """The running local stack's controls, outside its stage (tokengate.local.control)."""
+    target = resolve_target(args, os.environ)
+    if not is_loopback(target.base_url):
+        raise CliError("usage", f"{command} drives a local stack: give its loopback --endpoint", EXIT_USAGE)
+    parts = urlsplit(target.base_url)
+    return AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+
+
+def cmd_flush_usage(args: argparse.Namespace) -> int:
+    from tokengate.local.control import FLUSH_USAGE_PATH
+
+    result = _local_control(args, "flush-usage").call("POST", FLUSH_USAGE_PATH)
+    emit(args, result, lambda: f"usage counts written by {result.get('containers', 0)} authorizer container(s)")
+    return 0
+
+
 def cmd_rotate_due(args: argparse.Namespace) -> int:
     from tokengate.local.control import ROTATE_DUE_PATH
 
-    target = resolve_target(args, os.environ)
-    if not is_loopback(target.base_url):
-        raise CliError("usage", "rotate-due drives a local stack: give its loopback --endpoint", EXIT_USAGE)
-    parts = urlsplit(target.base_url)
-    origin = AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+    origin = _local_control(args, "rotate-due")
     result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
     runs = result.get("rotations") or []
 
@@ -62,6 +76,8 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
+    from tokengate_core.usage import FLUSH_SECONDS
+
     local = command(
         commands,
         "local",
@@ -72,6 +88,7 @@ def register(commands: Subcommands, p: Parents) -> None:
             "tokengate local",
             "TOKENGATE_PORT=9000 tokengate local --state-dir /tmp/tg-state",
             "tokengate local rotate-due --advance 30",
+            "TOKENGATE_USAGE_CONTROL=false tokengate local --authorizer-cache-ttl 5",
         ],
     )
     local.add_argument(
@@ -104,7 +121,8 @@ def register(commands: Subcommands, p: Parents) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="API Gateway's authorizer result cache TTL (default 0: off)",
+        help="API Gateway's authorizer result cache TTL (default 0: off); only with TOKENGATE_USAGE_CONTROL=false, "
+        "as in the deployed stack",
     )
     local.add_argument(
         "--rotation-check-interval",
@@ -132,3 +150,16 @@ def register(commands: Subcommands, p: Parents) -> None:
         help="pick the clients due this many days from now (default 0; the stack checks the range)",
     )
     rotate_due.set_defaults(func=cmd_rotate_due)
+    command(
+        local_actions,
+        "flush-usage",
+        summary="ask the running local stack's authorizers to write their usage counts now",
+        description="Make every idle authorizer container of the running local stack write the usage counts "
+        "it holds, so `tokengate clients usage` shows the requests made so far (in AWS the counts are "
+        f"written every {FLUSH_SECONDS:g} s per client, on its next request).",
+        parents=[p.connection, p.output],
+        examples=[
+            "tokengate local flush-usage",
+            "tokengate local flush-usage && tokengate clients usage -t acme partner",
+        ],
+    ).set_defaults(func=cmd_flush_usage)
