@@ -247,7 +247,13 @@ class ClientService:
             imported=True,
         )
         warnings = [f"the imported token is weak: {weak}; rotate the client soon"] if weak else []
-        return ImportedClient(client=self._view(record, None), warnings=warnings)
+        # Authorizers learn of it with the keyring, which they reload on a timer: looking for a
+        # new import on every unknown value would make garbage cost reads.
+        notice = (
+            f"authorizers accept the imported token once they reload the keyring, within"
+            f" {keyring.REFRESH_SECONDS:.0f} s"
+        )
+        return ImportedClient(client=self._view(record, None), warnings=warnings, notice=notice)
 
     def _new_record(
         self,
