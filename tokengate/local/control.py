@@ -1,4 +1,5 @@
-"""The local stack's own controls: run the rotation scheduler now, as if time had passed.
+"""The local stack's own controls: run the rotation scheduler now, as if time had passed; run the
+daily sweep now.
 
 In AWS, Secrets Manager rotates a client when its period is up; locally the scheduler does, on
 the real clock. To show or test a scheduled rotation without waiting days,
@@ -29,6 +30,7 @@ from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier, execute_api
 from tokengate.local.scheduler import RotationScheduler
 
 ROTATE_DUE_PATH = "/.local/rotate-due"
+SWEEP_PATH = "/.local/sweep"
 #: The execute-api "stage" the local admin's signature is checked against (its grant covers all).
 CONTROL_STAGE = ".local"
 MAX_ADVANCE_DAYS = 3650.0
@@ -59,6 +61,29 @@ def parse_advance(body: bytes) -> float:
     return float(value)
 
 
+async def _authenticated(request: Request, verifier: SigV4Verifier, resource: str) -> Response | bytes:
+    """The request's body, if it comes from loopback signed by the local admin; else the refusal."""
+    if not _loopback(request.client.host if request.client else None):
+        return _json(403, {"message": "Forbidden"})
+    body = await request.body()
+    call = IncomingCall(
+        method=request.method.upper(),
+        scheme=request.url.scheme,
+        raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
+        body=body,
+    )
+    identity = verifier.verify(call, resource)
+    if isinstance(identity, Denial):
+        return _json(identity.status, {"message": identity.message})
+    return body
+
+
+def _resource(api_arn: str, path: str) -> str:
+    return execute_api_arn(api_arn, CONTROL_STAGE, "POST", path.removeprefix("/.local"))
+
+
 class RotateDueEndpoint:
     """``POST /.local/rotate-due``: run the scheduler once with its clock advanced."""
 
@@ -71,24 +96,13 @@ class RotateDueEndpoint:
     ) -> None:
         self._scheduler = scheduler
         self._verifier = verifier
-        self._resource = execute_api_arn(api_arn, CONTROL_STAGE, "POST", ROTATE_DUE_PATH.removeprefix("/.local"))
+        self._resource = _resource(api_arn, ROTATE_DUE_PATH)
         self._clock = clock
 
     async def handle(self, request: Request) -> Response:
-        if not _loopback(request.client.host if request.client else None):
-            return _json(403, {"message": "Forbidden"})
-        body = await request.body()
-        call = IncomingCall(
-            method=request.method.upper(),
-            scheme=request.url.scheme,
-            raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.headers.raw],
-            body=body,
-        )
-        identity = self._verifier.verify(call, self._resource)
-        if isinstance(identity, Denial):
-            return _json(identity.status, {"message": identity.message})
+        body = await _authenticated(request, self._verifier, self._resource)
+        if isinstance(body, Response):
+            return body
         try:
             advance = parse_advance(body)
         except ValueError as error:
@@ -106,3 +120,21 @@ class RotateDueEndpoint:
                 ],
             },
         )
+
+
+class SweepEndpoint:
+    """``POST /.local/sweep``: run the sweep function now, as its daily schedule would."""
+
+    def __init__(self, sweep: Callable[[], dict[str, Any] | None], verifier: SigV4Verifier, api_arn: str) -> None:
+        self._sweep = sweep
+        self._verifier = verifier
+        self._resource = _resource(api_arn, SWEEP_PATH)
+
+    async def handle(self, request: Request) -> Response:
+        body = await _authenticated(request, self._verifier, self._resource)
+        if isinstance(body, Response):
+            return body
+        report = await run_in_threadpool(self._sweep)
+        if report is None:
+            return _json(500, {"code": "sweep_failed", "message": "the sweep failed: the stack's log says why"})
+        return _json(200, report)

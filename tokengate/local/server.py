@@ -26,12 +26,14 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate.local.control import ROTATE_DUE_PATH, RotateDueEndpoint
+from tokengate.local.control import ROTATE_DUE_PATH, SWEEP_PATH, RotateDueEndpoint, SweepEndpoint
+from tokengate.local.event_log import EVENTS_FILE, EventLog
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import PrincipalDirectory, SigV4Verifier, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment
-from tokengate.local.scheduler import RotationScheduler
+from tokengate.local.scheduler import RotationScheduler, SweepTimer
 from tokengate.local.state import (
+    AWS_ENDPOINT_FILE,
     CREDENTIALS_FILE,
     PRINCIPALS_FILE,
     SECRETS_FILE,
@@ -43,6 +45,7 @@ from tokengate.local.state import (
     admin_credentials,
     ensure_principals_file,
     ensure_state_dir,
+    write_aws_endpoint,
 )
 from tokengate_core import keyring
 from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
@@ -84,12 +87,15 @@ class LocalOptions:
     region: str = DEFAULT_REGION
     authorizer_cache_ttl: float = 0.0
     rotation_check_interval: float = 60.0
+    #: The sweep's schedule (daily in AWS); 0 turns the timer off (``POST /.local/sweep`` runs it).
+    sweep_interval: float = 86400.0
 
 
 def process_environment(region: str, endpoint: str) -> dict[str, str]:
     """What every local function sees besides its own settings: what Lambda's runtime would give it
     (region, credentials: fake ones here) plus boto3's standard endpoint variables for the services
-    the embedded moto serves (Secrets Manager, and DynamoDB for the name table)."""
+    the embedded moto serves (Secrets Manager, DynamoDB for the name table, EventBridge for the
+    lifecycle events)."""
     return {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any pair
@@ -116,8 +122,10 @@ class LocalStack:
         self.snapshot: SecretsSnapshot | None = None
         self.table_snapshot: TableSnapshot | None = None
         self.scheduler: RotationScheduler | None = None
+        self.sweeper: SweepTimer | None = None
         self.gateway: Gateway | None = None
         self.control: RotateDueEndpoint | None = None
+        self.sweep_control: SweepEndpoint | None = None
         self.admin: AdminCredentials | None = None
         self.restored = 0
         self.restored_keyring = False
@@ -143,10 +151,12 @@ class LocalStack:
         except OSError as error:
             raise StartupError(f"state folder {self.state_dir}: {error.strerror or error}") from None
 
-        self.emulator = SecretsManagerEmulator().start()
+        # Every event the functions put on the bus, as a subscriber would see it.
+        self.emulator = SecretsManagerEmulator(on_events=EventLog(self.state_dir / EVENTS_FILE).append).start()
         for name in _INHERITED_AWS_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update(process_environment(region, self.emulator.url))
+        write_aws_endpoint(self.state_dir, self.emulator.url, region)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
         from tokengate_core.registry import create_table
@@ -202,15 +212,22 @@ class LocalStack:
         self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
+        self.sweeper = SweepTimer(self.runtimes["sweep"].invoke, after_sweep=self.persist)
+        if self.options.sweep_interval > 0:
+            self.sweeper.start(self.options.sweep_interval)
         # The controls answer the local admin only (not the principals of principals.json).
         only_admin = PrincipalDirectory(self.admin.principal(LOCAL_ACCOUNT_ID, region, LOCAL_API_ID), None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
+        self.sweep_control = SweepEndpoint(self.sweeper.run, SigV4Verifier(only_admin, region), stage.api_arn)
 
     def asgi_app(self, executor: ThreadPoolExecutor) -> Router:
         """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
-        assert self.gateway is not None and self.control is not None, "start() first"
-        control = StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"])
-        return self.gateway.asgi_app(executor, extra_routes=[control])
+        assert self.gateway is not None and self.control is not None and self.sweep_control is not None, "start() first"
+        controls = [
+            StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"]),
+            StarletteRoute(SWEEP_PATH, self.sweep_control.handle, methods=["POST"]),
+        ]
+        return self.gateway.asgi_app(executor, extra_routes=controls)
 
     def persist(self) -> None:
         """Save the state after a write (a failed save is logged: it must not fail the write)."""
@@ -229,12 +246,15 @@ class LocalStack:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.persist()
         for runtime in self.runtimes.values():
             runtime.shutdown()
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+            (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -326,6 +346,7 @@ def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list
     if stack.state_dir != default_state:
         where.append(f"--state-dir {stack.state_dir}")
     flags = "".join(f" {w}" for w in where)
+    state_flag = f" --state-dir {stack.state_dir}" if stack.state_dir != default_state else ""
     # The way this stack was started is the way to reach the CLI (.venv/bin/tokengate under `make run`).
     prog = sys.argv[0] if Path(sys.argv[0]).name == "tokengate" else "tokengate"
     lines = [
@@ -335,7 +356,9 @@ def ready_lines(stack: LocalStack, url: str, environ: Mapping[str, str]) -> list
         f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
         f"          {prog} clients list --tenant acme{flags}",
         f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
-        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
+        f"  events: {prog} events tail{state_flag}   # lifecycle events, as EventBridge delivers them",
+        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, "
+        f"{PRINCIPALS_FILE})",
     ]
     if stack.restored or stack.restored_keyring:
         keys = " and the signing keyring" if stack.restored_keyring else ""

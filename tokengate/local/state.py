@@ -36,6 +36,9 @@ CREDENTIALS_FILE = "credentials.json"
 PRINCIPALS_FILE = "principals.json"
 SECRETS_FILE = "secrets.json"
 TABLE_FILE = "table.json"
+#: Where the running stack's embedded AWS (moto) answers, for the CLI's ``--from-secret`` and for
+#: creating secrets beside the stack's (the reference design's): written at start, removed at stop.
+AWS_ENDPOINT_FILE = "aws-endpoint.json"
 SNAPSHOT_FORMAT = 1
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
@@ -401,3 +404,16 @@ class SecretsSnapshot:
             days = math.ceil((deleted - self._now()) / timedelta(days=1))
             self._client.delete_secret(SecretId=name, RecoveryWindowInDays=max(MIN_RECOVERY_DAYS, min(30, days)))
         return True
+
+
+def write_aws_endpoint(state_dir: Path, url: str, region: str) -> None:
+    write_private(state_dir / AWS_ENDPOINT_FILE, json.dumps({"url": url, "region": region}) + "\n")
+
+
+def read_aws_endpoint(state_dir: Path) -> tuple[str, str] | None:
+    """(url, region) of the running local stack's embedded AWS, or None when none is running."""
+    try:
+        data = json.loads((state_dir / AWS_ENDPOINT_FILE).read_text())
+        return str(data["url"]), str(data["region"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
