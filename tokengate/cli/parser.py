@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from tokengate.cli.commands import capacity, clients, keys, local, migrate, openapi, token
+from tokengate.cli.commands import capacity, clients, events, keys, leaks, local, migrate, openapi, token
 from tokengate.cli.options import Parents, Subcommands, parents
 
 #: Each command group, in the order ``--help`` lists them: a module with ``register(commands, parents)``.
@@ -14,6 +14,8 @@ COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
     keys.register,
     migrate.register,
     token.register,
+    leaks.register,
+    events.register,
     openapi.register,
     local.register,
     capacity.register,

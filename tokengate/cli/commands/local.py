@@ -18,11 +18,7 @@ from tokengate.cli.target import LOOPBACK, env_port, resolve_target
 def cmd_rotate_due(args: argparse.Namespace) -> int:
     from tokengate.local.control import ROTATE_DUE_PATH
 
-    target = resolve_target(args, os.environ)
-    parts = urlsplit(target.base_url)
-    if parts.hostname not in LOOPBACK:
-        raise CliError("usage", "rotate-due drives a local stack: give its loopback --endpoint", EXIT_USAGE)
-    origin = AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+    origin = _control_origin(args, "rotate-due")
     result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
     runs = result.get("rotations") or []
 
@@ -39,6 +35,44 @@ def cmd_rotate_due(args: argparse.Namespace) -> int:
     return 0 if all(r.get("ok") for r in runs) else EXIT_API_ERROR
 
 
+def _control_origin(args: argparse.Namespace, what: str) -> AdminClient:
+    target = resolve_target(args, os.environ)
+    parts = urlsplit(target.base_url)
+    if parts.hostname not in LOOPBACK:
+        raise CliError("usage", f"{what} drives a local stack: give its loopback --endpoint", EXIT_USAGE)
+    return AdminClient(dataclasses.replace(target, base_url=f"{parts.scheme}://{parts.netloc}"), args.timeout)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tokengate.local.control import SWEEP_PATH
+
+    report = _control_origin(args, "sweep").call("POST", SWEEP_PATH)
+
+    def human() -> str:
+        lines = [
+            f"swept {report.get('clients', 0)} client(s): {report.get('expiring', 0)} expiring, "
+            f"{report.get('grace_ending', 0)} grace window(s) ending (Client Expiring events), "
+            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring"
+        ]
+        if report.get("unreadable"):
+            lines.append(f"unreadable: {', '.join(report['unreadable'])}")
+        return "\n".join(lines)
+
+    emit(args, report, human)
+    return 0
+
+
+def cmd_aws_endpoint(args: argparse.Namespace) -> int:
+    from tokengate.local.state import read_aws_endpoint
+
+    state_dir = Path(args.state_dir or os.environ.get("TOKENGATE_HOME", ".tokengate"))
+    found = read_aws_endpoint(state_dir)
+    if found is None:
+        raise CliError("unreachable", f"no local stack running with state folder {state_dir}", EXIT_API_ERROR)
+    print(found[0])
+    return 0
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from tokengate.local.server import LocalOptions, StartupError, serve
 
@@ -50,6 +84,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         region=args.region,
         authorizer_cache_ttl=args.authorizer_cache_ttl,
         rotation_check_interval=args.rotation_check_interval,
+        sweep_interval=args.sweep_interval,
     )
     try:
         return serve(options, os.environ)
@@ -84,6 +119,12 @@ def register(commands: Subcommands, p: Parents) -> None:
         default=60.0,
         help="seconds between scheduled-rotation checks (default 60; 0 turns the timer off)",
     )
+    local.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=86400.0,
+        help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
+    )
     local.set_defaults(func=cmd_local)
     local_actions = local.add_subparsers(dest="local_action", metavar="ACTION")
     rotate_due = local_actions.add_parser(
@@ -101,3 +142,14 @@ def register(commands: Subcommands, p: Parents) -> None:
         help="pick the clients due this many days from now (default 0; the stack checks the range)",
     )
     rotate_due.set_defaults(func=cmd_rotate_due)
+    local_actions.add_parser(
+        "sweep",
+        parents=[p.connection, p.output],
+        help="ask the running local stack to run its sweep now (Client Expiring events)",
+    ).set_defaults(func=cmd_sweep)
+    aws_endpoint = local_actions.add_parser(
+        "aws-endpoint",
+        help="print the running local stack's embedded AWS endpoint (to create secrets beside it)",
+    )
+    aws_endpoint.add_argument("--state-dir", help="local stack state folder (default: ${TOKENGATE_HOME:-.tokengate})")
+    aws_endpoint.set_defaults(func=cmd_aws_endpoint)
