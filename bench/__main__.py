@@ -27,13 +27,15 @@ from bench.common import (
 from bench.context import Bench
 from tokengate.emulator import SecretsManagerEmulator
 
-ORDER = ("warm", "backend", "scale", "cold", "http")
+#: The leak section runs last: it revokes the clients it reports.
+ORDER = ("warm", "backend", "scale", "cold", "http", "leaks")
 TITLES = {
     "warm": "1. Warm decision",
     "backend": "2. Backend calls",
     "cold": "3. Cold start",
     "scale": "4. Scale",
     "http": "5. Local stack over HTTP",
+    "leaks": "6. Leak response",
 }
 
 
@@ -107,7 +109,7 @@ def main() -> int:
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
     try:
-        from bench import backend, cold, http_load, scale, warm
+        from bench import backend, cold, http_load, leaks, scale, warm
 
         needs_clients = any(s in cfg.sections for s in ("warm", "backend", "scale", "cold"))
         if needs_clients:
@@ -121,11 +123,12 @@ def main() -> int:
             "scale": scale.run,
             "cold": cold.run,
             "http": http_load.run,
+            "leaks": leaks.run,
         }
         for key in ORDER:
             if key in cfg.sections:
                 say(f"[{TITLES[key]}]")
-                if not bench.clients and key != "http":
+                if not bench.clients and key not in ("http", "leaks"):
                     bench.result(key, TITLES[key]).skipped = "no clients could be issued"
                     continue
                 _guard(bench, key, lambda key=key: runners[key](bench))

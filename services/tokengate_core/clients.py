@@ -367,6 +367,11 @@ class ClientService:
         return self._view(updated, summary)
 
     def revoke(self, tenant: str, client_id: str, actor: str) -> ClientView:
+        self.revoke_client(tenant, client_id, actor)
+        return self._summary_view(self.store.describe(client_id))
+
+    def revoke_client(self, tenant: str, client_id: str, actor: str) -> None:
+        """Revoke without reading the result back (the leak response revokes many at once)."""
         summary = self._owned(tenant, client_id)
         if not summary.revoked:
             self.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
@@ -379,7 +384,6 @@ class ClientService:
                 raise
             self.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
             self._emit(DetailType.REVOKED, summary, actor, recovery_window_days=self.settings.recovery_window_days)
-        return self._summary_view(self.store.describe(client_id))
 
     def restore(self, tenant: str, client_id: str, actor: str) -> ClientView:
         summary = self._owned(tenant, client_id)
