@@ -119,6 +119,11 @@ def test_every_change_is_an_event_in_events_jsonl_and_tail_follows_them(prefixed
     assert human.returncode == 0 and f"Client Revoked  evt/watched ({client_id})" in human.stdout
 
 
+def test_the_sweep_control_answers_the_local_admin_only(prefixed: RunningStack) -> None:
+    origin = prefixed.url.rsplit("/", 1)[0]
+    assert request("POST", f"{origin}/.local/sweep").status == 403
+
+
 def test_the_sweep_reports_an_expiry_within_the_window(prefixed: RunningStack) -> None:
     soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     issued = cli_json(prefixed, "clients", "issue", "--tenant", "evt", "--name", "expiring", "--expires-at", soon)
