@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -27,7 +28,12 @@ def test_the_emulator_hands_over_each_event_moto_accepted_in_eventbridges_shape(
         )
         answer = client.put_events(
             Entries=[
-                {"Source": "tokengate", "DetailType": "Client Issued", "Detail": '{"a": 1}', "Time": 1_800_000_000},
+                {
+                    "Source": "tokengate",
+                    "DetailType": "Client Issued",
+                    "Detail": '{"a": 1}',
+                    "Time": datetime.fromtimestamp(1_800_000_000, UTC),
+                },
                 {"Source": "tokengate", "DetailType": "Client Issued", "Detail": ""},  # refused: no detail
             ]
         )
