@@ -27,9 +27,10 @@ from bench.common import (
 from bench.context import Bench
 from tokengate.emulator import SecretsManagerEmulator
 
-ORDER = ("warm", "backend", "scale", "cold", "http", "usage")
+#: The leak section runs last: it revokes the clients it reports.
+ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "leaks")
 #: The sections that need the clients the scale section issues (usage issues its own).
-NEEDS_CLIENTS = ("warm", "backend", "scale", "cold")
+NEEDS_CLIENTS = ("warm", "backend", "scale", "cold", "leaks")
 TITLES = {
     "warm": "1. Warm decision",
     "backend": "2. Backend calls",
@@ -37,6 +38,7 @@ TITLES = {
     "scale": "4. Scale",
     "http": "5. Local stack over HTTP",
     "usage": "6. Usage control",
+    "leaks": "7. Leak response",
 }
 
 
@@ -110,7 +112,7 @@ def main() -> int:
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
     try:
-        from bench import backend, cold, http_load, scale, usage, warm
+        from bench import backend, cold, http_load, leaks, scale, usage, warm
 
         needs_clients = any(s in cfg.sections for s in NEEDS_CLIENTS)
         if needs_clients:
@@ -125,6 +127,7 @@ def main() -> int:
             "cold": cold.run,
             "http": http_load.run,
             "usage": usage.run,
+            "leaks": leaks.run,
         }
         for key in ORDER:
             if key in cfg.sections:

@@ -61,11 +61,8 @@ class BenchConfig:
     @classmethod
     def from_env(cls) -> BenchConfig:
         quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
-        sections = tuple(
-            s.strip()
-            for s in os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage").split(",")
-            if s.strip()
-        )
+        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,leaks")
+        sections = tuple(s.strip() for s in chosen.split(",") if s.strip())
         write_default = "0" if quick else "1"
         return cls(
             quick=quick,

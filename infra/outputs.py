@@ -18,6 +18,7 @@ OUTPUT_KEYS = (
     "LeaksFunctionName",
     "LeaksUrl",
     "SecretPrefix",
+    "TokenPrefix",
     "KeyringSecretName",
     "TableName",
 )

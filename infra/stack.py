@@ -157,6 +157,7 @@ class TokenGateStack(Stack):
             "LeaksFunctionName": self.leaks.function.function_name,
             "LeaksUrl": f"{self.api.url}{LEAKS_ROUTE.path}",
             "SecretPrefix": settings.secret_prefix,
+            "TokenPrefix": settings.token_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,
         }

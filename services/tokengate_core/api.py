@@ -21,6 +21,10 @@ from tokengate_core.models import (
 )
 from tokengate_core.tokens import IMPORTED_PATTERN
 
+#: The most tokens one operator report (POST /admin/leaks) carries: its body stays under the admin
+#: API's body limit; the CLI sends a longer list in parts.
+MAX_REPORTED_TOKENS = 100
+
 Status = Literal["active", "disabled", "expired", "revoked"]
 TOKEN_FETCH_DESCRIPTION = (
     "Let the client fetch its current token at GET /token with a still-valid token (the current one,"
@@ -170,7 +174,9 @@ class LeakReportRequest(_Body):
     """Tokens found leaked outside GitHub's secret scanning (a paste site, a log, a laptop)."""
 
     tokens: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
-        min_length=1, max_length=100, description="The leaked tokens (any that are not this deployment's are ignored)"
+        min_length=1,
+        max_length=MAX_REPORTED_TOKENS,
+        description="The leaked tokens (any that are not this deployment's are ignored)",
     )
     url: Annotated[str, Field(max_length=2048)] = Field(default="", description="Where they were found")
     source: Annotated[str, Field(max_length=128)] = Field(default="manual", description="What kind of place")
@@ -192,6 +198,7 @@ class LeakReportResult(BaseModel):
 class ImportedClient(BaseModel):
     client: ClientView
     warnings: list[str] = Field(default_factory=list, description="Why the imported token is weak, if it is")
+    notice: str = Field(description="When authorizers start accepting the imported token")
 
 
 class ClientPage(BaseModel):

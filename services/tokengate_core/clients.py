@@ -247,7 +247,13 @@ class ClientService:
             imported=True,
         )
         warnings = [f"the imported token is weak: {weak}; rotate the client soon"] if weak else []
-        return ImportedClient(client=self._view(record, None), warnings=warnings)
+        # Authorizers learn of it with the keyring, which they reload on a timer: looking for a
+        # new import on every unknown value would make garbage cost reads.
+        notice = (
+            f"authorizers accept the imported token once they reload the keyring, within"
+            f" {keyring.REFRESH_SECONDS:.0f} s"
+        )
+        return ImportedClient(client=self._view(record, None), warnings=warnings, notice=notice)
 
     def _new_record(
         self,
@@ -361,6 +367,11 @@ class ClientService:
         return self._view(updated, summary)
 
     def revoke(self, tenant: str, client_id: str, actor: str) -> ClientView:
+        self.revoke_client(tenant, client_id, actor)
+        return self._summary_view(self.store.describe(client_id))
+
+    def revoke_client(self, tenant: str, client_id: str, actor: str) -> None:
+        """Revoke without reading the result back (the leak response revokes many at once)."""
         summary = self._owned(tenant, client_id)
         if not summary.revoked:
             self.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
@@ -373,7 +384,6 @@ class ClientService:
                 raise
             self.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
             self._emit(DetailType.REVOKED, summary, actor, recovery_window_days=self.settings.recovery_window_days)
-        return self._summary_view(self.store.describe(client_id))
 
     def restore(self, tenant: str, client_id: str, actor: str) -> ClientView:
         summary = self._owned(tenant, client_id)

@@ -233,7 +233,7 @@ class LeakResponder:
         """Revoke or disable through the client use cases (their audit and events included)."""
         try:
             if self.action == "revoke":
-                self.service.revoke(record.tenant, record.key_id, actor)
+                self.service.revoke_client(record.tenant, record.key_id, actor)
                 return "revoked"
             if not record.enabled:
                 return "already_disabled"

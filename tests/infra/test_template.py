@@ -465,6 +465,7 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "LeaksFunctionName",
             "LeaksUrl",
             "SecretPrefix",
+            "TokenPrefix",
             "KeyringSecretName",
             "TableName",
         }

@@ -70,6 +70,7 @@ class Stage:
     authorizer: StandIn
     main: StandIn
     admin: StandIn
+    leaks: StandIn
 
     def call(self, method: str, path: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Any:
         host, port = self.url.split("//")[1].split("/")[0].split(":")
@@ -89,12 +90,17 @@ class Stage:
 
 @contextmanager
 def running(
-    authorizer: StandIn | None = None, main: StandIn | None = None, admin: StandIn | None = None, cache_ttl: float = 0
+    authorizer: StandIn | None = None,
+    main: StandIn | None = None,
+    admin: StandIn | None = None,
+    cache_ttl: float = 0,
+    leaks: StandIn | None = None,
 ) -> Iterator[Stage]:
     functions: dict[FunctionName, StandIn] = {
         "authorizer": authorizer or StandIn(returns(ALLOW)),
         "main": main or StandIn(returns({"ok": True})),
         "admin": admin or StandIn(returns({"statusCode": 200, "body": "{}"})),
+        "leaks": leaks or StandIn(returns({"statusCode": 200, "body": "[]"})),
     }
     config = StageConfig("dev", REGION, ACCOUNT, API_ID, authorizer_cache_ttl=cache_ttl)
     gateway = Gateway(config, functions, SigV4Verifier(PrincipalDirectory(ADMIN, None), REGION))
@@ -374,3 +380,20 @@ def test_requests_are_served_concurrently() -> None:
         statuses = list(pool.map(lambda _: stage.call("GET", "/dev/invoke", [("Authorization", "t")])[0], range(4)))
     assert statuses == [200] * 4
     assert main.most_at_once == 4
+
+
+# -- a route without gateway authorization (the leak endpoint) ----------------------------------------
+
+
+def test_a_route_without_authorization_reaches_its_function_as_sent() -> None:
+    with running() as stage:
+        body = b'[{"token":"x","type":"t","url":"","source":"content"}]'
+        headers = [("content-type", "application/json"), ("github-public-key-signature", "sig")]
+        status, _, raw = stage.call("POST", "/dev/leaks/github", headers, body)
+        assert (status, raw) == (200, b"[]")
+        assert stage.authorizer.events == [] and stage.admin.events == []
+        (event,) = stage.leaks.events
+        assert event["routeKey"] == "POST /leaks/github" and "authorizer" not in event["requestContext"]
+        assert event["body"] == body.decode() and event["headers"]["github-public-key-signature"] == "sig"
+        # Only its method: anything else is API Gateway's 404.
+        assert stage.call("GET", "/dev/leaks/github")[0] == 404

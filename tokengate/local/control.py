@@ -1,4 +1,5 @@
-"""The local stack's own controls: do now what would otherwise wait for time to pass.
+"""The local stack's own controls: do now what would otherwise wait for time to pass (run the
+rotation scheduler as if time had passed, write the usage counts, run the daily sweep).
 
 - ``POST /.local/rotate-due``: run the rotation scheduler now, as if time had passed. In AWS,
   Secrets Manager rotates a client when its period is up; locally the scheduler does, on the real
@@ -36,6 +37,7 @@ from tokengate.local.scheduler import RotationScheduler
 
 ROTATE_DUE_PATH = "/.local/rotate-due"
 FLUSH_USAGE_PATH = "/.local/flush-usage"
+SWEEP_PATH = "/.local/sweep"
 #: The execute-api "stage" the local admin's signature is checked against (its grant covers all).
 CONTROL_STAGE = ".local"
 MAX_ADVANCE_DAYS = 3650.0
@@ -143,3 +145,21 @@ class FlushUsageEndpoint:
             return refused
         containers = await run_in_threadpool(self._flush)
         return _json(200, {"containers": containers})
+
+
+class SweepEndpoint:
+    """``POST /.local/sweep``: run the sweep function now, as its daily schedule would."""
+
+    def __init__(self, sweep: Callable[[], dict[str, Any] | None], verifier: SigV4Verifier, api_arn: str) -> None:
+        self._sweep = sweep
+        self._verifier = verifier
+        self._resource = _resource(api_arn, SWEEP_PATH)
+
+    async def handle(self, request: Request) -> Response:
+        _, refused = await _admitted(request, self._verifier, self._resource)
+        if refused is not None:
+            return refused
+        report = await run_in_threadpool(self._sweep)
+        if report is None:
+            return _json(500, {"code": "sweep_failed", "message": "the sweep failed: the stack's log says why"})
+        return _json(200, report)

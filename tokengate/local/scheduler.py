@@ -10,6 +10,7 @@ at the first failed step (Secrets Manager would retry it later).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -110,6 +111,49 @@ class RotationScheduler:
                     logger.warning("rotation check failed: %s", type(error).__name__)
 
         self._thread = threading.Thread(target=loop, name="rotation-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+class SweepTimer:
+    """The sweep's schedule (an EventBridge rule in AWS), played locally: the same handler, invoked
+    with the event a schedule sends, every ``interval`` seconds; ``run`` runs it now."""
+
+    def __init__(
+        self,
+        invoke_sweep: Callable[[dict[str, Any]], Invocation],
+        *,
+        after_sweep: Callable[[], None] | None = None,
+    ) -> None:
+        self._invoke = invoke_sweep
+        self._after_sweep = after_sweep
+        self._run_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> dict[str, Any] | None:
+        """The sweep's report, or None if it failed (the log says why)."""
+        with self._run_lock:
+            invocation = self._invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+        if self._after_sweep is not None:
+            self._after_sweep()  # the sweep may have taken imported tokens out of the keyring
+        if not invocation.ok or not isinstance(invocation.value, dict):
+            logger.warning("sweep failed (%s); the schedule would retry", invocation.error)
+            return None
+        logger.info("sweep done: %s", json.dumps(invocation.value, sort_keys=True))
+        return invocation.value
+
+    def start(self, interval_seconds: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval_seconds):
+                self.run()
+
+        self._thread = threading.Thread(target=loop, name="sweep-timer", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -30,13 +30,22 @@ from starlette.routing import Router
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local import location
 from tokengate.local.asgi import asgi_app
-from tokengate.local.control import FLUSH_USAGE_PATH, ROTATE_DUE_PATH, FlushUsageEndpoint, RotateDueEndpoint
+from tokengate.local.control import (
+    FLUSH_USAGE_PATH,
+    ROTATE_DUE_PATH,
+    SWEEP_PATH,
+    FlushUsageEndpoint,
+    RotateDueEndpoint,
+    SweepEndpoint,
+)
+from tokengate.local.event_log import EVENTS_FILE, EventLog
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import PrincipalDirectory, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment
-from tokengate.local.scheduler import RotationScheduler
+from tokengate.local.scheduler import RotationScheduler, SweepTimer
 from tokengate.local.state import (
+    AWS_ENDPOINT_FILE,
     CREDENTIALS_FILE,
     PRINCIPALS_FILE,
     SECRETS_FILE,
@@ -48,6 +57,7 @@ from tokengate.local.state import (
     admin_credentials,
     ensure_principals_file,
     ensure_state_dir,
+    write_aws_endpoint,
 )
 from tokengate_core import keyring
 from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
@@ -84,12 +94,15 @@ class LocalOptions:
     region: str = location.DEFAULT_REGION
     authorizer_cache_ttl: float = 0.0
     rotation_check_interval: float = 60.0
+    #: The sweep's schedule (daily in AWS); 0 turns the timer off (``POST /.local/sweep`` runs it).
+    sweep_interval: float = 86400.0
 
 
 def process_environment(region: str, endpoint: str) -> dict[str, str]:
     """What every local function sees besides its own settings: what Lambda's runtime would give it
     (region, credentials: fake ones here) plus boto3's standard endpoint variables for the services
-    the embedded moto serves (Secrets Manager, and DynamoDB for the name table)."""
+    the embedded moto serves (Secrets Manager, DynamoDB for the name table, EventBridge for the
+    lifecycle events)."""
     return {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any pair
@@ -116,9 +129,11 @@ class LocalStack:
         self.snapshot: SecretsSnapshot | None = None
         self.table_snapshot: TableSnapshot | None = None
         self.scheduler: RotationScheduler | None = None
+        self.sweeper: SweepTimer | None = None
         self.gateway: Gateway | None = None
         self.control: RotateDueEndpoint | None = None
         self.flush_control: FlushUsageEndpoint | None = None
+        self.sweep_control: SweepEndpoint | None = None
         self.admin: AdminCredentials | None = None
         self.restored = 0
         self.restored_keyring = False
@@ -145,10 +160,12 @@ class LocalStack:
             raise StartupError(f"state folder {self.state_dir}: {error.strerror or error}") from None
         self._check_authorizer_cache(AdminSettings.from_env(environments["admin"]).usage_control)
 
-        self.emulator = SecretsManagerEmulator().start()
+        # Every event the functions put on the bus, as a subscriber would see it.
+        self.emulator = SecretsManagerEmulator(on_events=EventLog(self.state_dir / EVENTS_FILE).append).start()
         for name in _INHERITED_AWS_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update(process_environment(region, self.emulator.url))
+        write_aws_endpoint(self.state_dir, self.emulator.url, region)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
         from tokengate_core.registry import create_table
@@ -210,10 +227,18 @@ class LocalStack:
         self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
+        self._start_sweeper()
         # The controls answer the local admin only (not the principals of principals.json).
         only_admin = PrincipalDirectory(admin, None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
         self.flush_control = FlushUsageEndpoint(self._flush_and_save, SigV4Verifier(only_admin, region), stage.api_arn)
+        assert self.sweeper is not None
+        self.sweep_control = SweepEndpoint(self.sweeper.run, SigV4Verifier(only_admin, region), stage.api_arn)
+
+    def _start_sweeper(self) -> None:
+        self.sweeper = SweepTimer(self.runtimes["sweep"].invoke, after_sweep=self.persist)
+        if self.options.sweep_interval > 0:
+            self.sweeper.start(self.options.sweep_interval)
 
     def _check_authorizer_cache(self, usage_control: bool) -> None:
         """The deployed stack's rule (tokengate_core.routes.authorizer_cache_allowed), with this
@@ -227,10 +252,13 @@ class LocalStack:
 
     def asgi_app(self, executor: ThreadPoolExecutor) -> Router:
         """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
-        assert self.gateway is not None and self.control is not None and self.flush_control is not None, "start() first"
+        ready = (self.gateway, self.control, self.flush_control, self.sweep_control)
+        assert None not in ready, "start() first"
+        assert self.gateway and self.control and self.flush_control and self.sweep_control
         controls = [
             StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"]),
             StarletteRoute(FLUSH_USAGE_PATH, self.flush_control.handle, methods=["POST"]),
+            StarletteRoute(SWEEP_PATH, self.sweep_control.handle, methods=["POST"]),
         ]
         return asgi_app(self.gateway, executor, extra_routes=controls)
 
@@ -269,12 +297,15 @@ class LocalStack:
             self.flush_usage()  # as a container's counts would reach the table on its next requests
         except Exception as error:  # noqa: BLE001 - stopping must not fail on it; the counts are lost, as in AWS
             logger.warning("could not write the authorizers' usage counts: %s", type(error).__name__)
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.persist()
         for runtime in self.runtimes.values():
             runtime.shutdown()
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+            (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -371,7 +402,9 @@ def ready_lines(stack: LocalStack, url: str) -> list[str]:
         f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
         f"          {prog} clients list --tenant acme{flags}",
         f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
-        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
+        f"  events: {prog} events tail{flags}   # lifecycle events, as EventBridge delivers them",
+        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, "
+        f"{PRINCIPALS_FILE})",
     ]
     if stack.restored or stack.restored_keyring:
         keys = " and the signing keyring" if stack.restored_keyring else ""

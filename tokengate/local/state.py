@@ -41,6 +41,10 @@ TABLE_FORMAT = 1
 #: 2: ``deleted_date`` is when the deletion was asked for (1: when the recovery window ends).
 SECRETS_FORMAT = 2
 SECRETS_READABLE_FORMATS = (1, 2)
+#: Where the running stack's embedded AWS (moto) answers, for the CLI's ``--from-secret`` and for
+#: creating secrets beside the stack's (the reference design's): written at start, removed at stop.
+AWS_ENDPOINT_FILE = "aws-endpoint.json"
+SNAPSHOT_FORMAT = 1
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
 ADMIN_USER = "tokengate-local-admin"
@@ -433,3 +437,16 @@ class Backdate(Protocol):
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def write_aws_endpoint(state_dir: Path, url: str, region: str) -> None:
+    write_private(state_dir / AWS_ENDPOINT_FILE, json.dumps({"url": url, "region": region}) + "\n")
+
+
+def read_aws_endpoint(state_dir: Path) -> tuple[str, str] | None:
+    """(url, region) of the running local stack's embedded AWS, or None when none is running."""
+    try:
+        data = json.loads((state_dir / AWS_ENDPOINT_FILE).read_text())
+        return str(data["url"]), str(data["region"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tokengate.cli.errors import EXIT_API_ERROR, EXIT_USAGE, CliError
@@ -37,6 +38,7 @@ def cmd_rotate_due(args: argparse.Namespace) -> int:
     from tokengate.local.control import ROTATE_DUE_PATH
 
     origin = _local_control(args, "rotate-due")
+    origin = _local_control(args, "rotate-due")
     result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
     runs = result.get("rotations") or []
 
@@ -51,6 +53,36 @@ def cmd_rotate_due(args: argparse.Namespace) -> int:
 
     emit(args, result, human)
     return 0 if all(r.get("ok") for r in runs) else EXIT_API_ERROR
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tokengate.local.control import SWEEP_PATH
+
+    report = _local_control(args, "sweep").call("POST", SWEEP_PATH)
+
+    def human() -> str:
+        lines = [
+            f"swept {report.get('clients', 0)} client(s): {report.get('expiring', 0)} expiring, "
+            f"{report.get('grace_ending', 0)} grace window(s) ending (Client Expiring events), "
+            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring"
+        ]
+        if report.get("unreadable"):
+            lines.append(f"unreadable: {', '.join(report['unreadable'])}")
+        return "\n".join(lines)
+
+    emit(args, report, human)
+    return 0
+
+
+def cmd_aws_endpoint(args: argparse.Namespace) -> int:
+    from tokengate.local.state import read_aws_endpoint
+
+    state_dir = Path(args.state_dir or os.environ.get("TOKENGATE_HOME", ".tokengate"))
+    found = read_aws_endpoint(state_dir)
+    if found is None:
+        raise CliError("unreachable", f"no local stack running with state folder {state_dir}", EXIT_API_ERROR)
+    print(found[0])
+    return 0
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -68,6 +100,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         region=args.region or location.DEFAULT_REGION,
         authorizer_cache_ttl=args.authorizer_cache_ttl,
         rotation_check_interval=args.rotation_check_interval,
+        sweep_interval=args.sweep_interval,
     )
     try:
         return serve(options, os.environ)
@@ -131,6 +164,12 @@ def register(commands: Subcommands, p: Parents) -> None:
         metavar="SECONDS",
         help="seconds between scheduled-rotation checks (default 60; 0 turns the timer off)",
     )
+    local.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=86400.0,
+        help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
+    )
     local.set_defaults(func=cmd_local)
     local_actions = local.add_subparsers(dest="local_action", metavar="ACTION")
     rotate_due = command(
@@ -163,3 +202,14 @@ def register(commands: Subcommands, p: Parents) -> None:
             "tokengate local flush-usage && tokengate clients usage -t acme partner",
         ],
     ).set_defaults(func=cmd_flush_usage)
+    local_actions.add_parser(
+        "sweep",
+        parents=[p.connection, p.output],
+        help="ask the running local stack to run its sweep now (Client Expiring events)",
+    ).set_defaults(func=cmd_sweep)
+    aws_endpoint = local_actions.add_parser(
+        "aws-endpoint",
+        help="print the running local stack's embedded AWS endpoint (to create secrets beside it)",
+    )
+    aws_endpoint.add_argument("--state-dir", help="local stack state folder (default: ${TOKENGATE_HOME:-.tokengate})")
+    aws_endpoint.set_defaults(func=cmd_aws_endpoint)

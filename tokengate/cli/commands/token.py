@@ -24,7 +24,10 @@ TOKEN_ENV = "TOKENGATE_TOKEN"
 
 def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     """The client's token from --token-file (``-``: standard input) or $TOKENGATE_TOKEN, checked
-    offline (format and checksum) so a typo is one clear line, not a 403."""
+    offline (format and checksum; an imported token's shape) so a typo is one clear line, not a 403."""
+    from tokengate import use_services_path
+
+    use_services_path()
     from tokengate_core import tokens
 
     if args.token_file:
@@ -45,7 +48,9 @@ def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     try:
         tokens.parse(token)
     except tokens.TokenFormatError as error:
-        raise CliError("invalid_token", f"{where} holds no tokengate token ({error.reason})", EXIT_USAGE) from None
+        # An imported token (one taken over from elsewhere) has no format of ours to check.
+        if error.reason == "bad_checksum" or tokens.looks_like_token(token) or not tokens.may_be_imported(token):
+            raise CliError("invalid_token", f"{where} holds no tokengate token ({error.reason})", EXIT_USAGE) from None
     return token
 
 
