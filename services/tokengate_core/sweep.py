@@ -77,7 +77,7 @@ class Sweeper:
                 found.append(self._expiring(summary, SUBJECT_CLIENT, summary.expires_at, now))
                 report.expiring += 1
         records = self._read(
-            [s for s in live if s.last_changed_at is None or s.last_changed_at >= now - _LOOK_BACK], report
+            [s for s in live if s.last_changed_at is None or s.last_changed_at >= now - SWEEP_LOOK_BACK], report
         )
         summaries = {s.key_id: s for s in live}
         for record in records.values():
@@ -145,4 +145,4 @@ class Sweeper:
 
 #: How far back a change may have started a grace window that has not ended: the longest grace
 #: window, and a day for a rotation's steps spread over time.
-_LOOK_BACK = timedelta(seconds=MAX_GRACE_SECONDS) + timedelta(days=1)
+SWEEP_LOOK_BACK = timedelta(seconds=MAX_GRACE_SECONDS) + timedelta(days=1)

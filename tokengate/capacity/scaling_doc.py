@@ -30,6 +30,8 @@ from tokengate.capacity.model import (
     secrets_calls,
     usage_control_cost,
 )
+from tokengate_core.routes import FUNCTIONS
+from tokengate_core.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
 from tokengate_core.usage import (
     FLUSH_SECONDS,
     LEASE_TTL,
@@ -172,6 +174,7 @@ def figures() -> dict[str, object]:
     example = revocation_bound(replace(w, api_cache_ttl=example_api), api_cache=True)
     stack = revocation_bound(w, api_cache=False)  # the stack keeps API Gateway's cache off (usage control)
     busy = usage_control_cost(BUSY, containers(BUSY, BUSY.rps))
+    sweep_timeout = FUNCTIONS["sweep"].timeout_seconds
     return {
         "p": p,
         "q": q,
@@ -229,6 +232,11 @@ def figures() -> dict[str, object]:
         "shard_rate": SHARD_RATE,
         "busy_pair": busy.pair_requests_per_s,
         "busy_per_request": busy.write_units_per_s / BUSY.limited_request_rate,
+        "sweep_look_back_days": SWEEP_LOOK_BACK.total_seconds() / 86400,
+        "sweep_concurrency": READ_CONCURRENCY,
+        "sweep_timeout": sweep_timeout,
+        "sweep_capacity": sweep_timeout * READ_CONCURRENCY / (w.miss_ms / 1000),
+        "sweep_big_daily": usd(BIG.clients * p.per_call),
     }
 
 
