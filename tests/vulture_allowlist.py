@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from bench import cold
 from infra.api import _AccessLogSettings
+from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
 from tokengate.emulator import _QuietHandler
 from tokengate.events import FakeContext
@@ -21,6 +22,7 @@ from tokengate.local.runtime import LocalLambdaContext
 from tokengate_core.api import IssuedClient, MigrationReport, RotationView
 from tokengate_core.authorize import TokenAuthorizer
 from tokengate_core.config import TracerSettings
+from tokengate_core.github import _NoRedirects
 from tokengate_core.lifecycle import ACTOR_GITHUB, DetailType
 from tokengate_core.models import ClientRecord, RateLimit
 
@@ -66,3 +68,7 @@ cast("TokenAuthorizer", None)._settings  # set and not read yet in the authorize
 cast("Any", None).created_date
 cast("Any", None).deleted_date
 cast("Any", None).size
+
+# aws-cdk-lib calls a local bundler's try_bundle; urllib calls a redirect handler's redirect_request.
+_ServicesWithDependencies.try_bundle
+_NoRedirects.redirect_request

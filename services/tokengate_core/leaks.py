@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -244,11 +243,6 @@ class LeakResponder:
             if self.service.store.describe(record.key_id).revoked:
                 return "already_revoked"
             raise
-
-
-def remaining_from(deadline: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], float]:
-    """Seconds left until ``deadline`` (a ``clock`` reading)."""
-    return lambda: deadline - clock()
 
 
 def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:

@@ -44,7 +44,6 @@ SECRETS_READABLE_FORMATS = (1, 2)
 #: Where the running stack's embedded AWS (moto) answers, for the CLI's ``--from-secret`` and for
 #: creating secrets beside the stack's (the reference design's): written at start, removed at stop.
 AWS_ENDPOINT_FILE = "aws-endpoint.json"
-SNAPSHOT_FORMAT = 1
 ADMIN_ENV_KEY = "TOKENGATE_ADMIN_ACCESS_KEY_ID"
 ADMIN_ENV_SECRET = "TOKENGATE_ADMIN_SECRET_ACCESS_KEY"
 ADMIN_USER = "tokengate-local-admin"
