@@ -360,6 +360,7 @@ def test_bash_completion_knows_commands_options_and_choices() -> None:
         "restore",
         "rotate",
         "usage",
+        "import",
     ]
     assert "--max-items" in complete("tokengate clients list --")
     assert complete("tokengate clients list --status r") == ["revoked"]

@@ -560,14 +560,19 @@ def register(commands: Subcommands, p: Parents) -> None:
     usage.add_argument("--to", dest="end", type=timestamp, metavar="TIME", help="until TIME (default now)")
     usage.set_defaults(func=cmd_usage)
 
-    imports = actions.add_parser(
+    imports = command(
+        actions,
         "import",
         parents=[p.connection, p.output, p.tenant],
-        help="take over a token callers already hold (the reference design's) as a client",
+        summary="take over a token callers already hold (the reference design's) as a client",
         description="Make a token that callers already hold a client of the tenant: those callers keep "
         "working unchanged, with the client's scopes, expiry, disable, revoke and events; only the "
         "token's SHA-256 is kept. A short or low-entropy token is refused unless --allow-weak. The "
         "client's first rotation gives it a tokengate token, the imported one valid for its grace window.",
+        examples=[
+            "tokengate clients import -t acme -n legacy --from-secret AuthorizationToken",
+            "tokengate clients import -t acme -n legacy --token-file old-token.txt --scope 'GET /invoke'",
+        ],
     )
     imports.add_argument("--name", "-n", required=True, help="client name, unique in the tenant")
     source = imports.add_mutually_exclusive_group(required=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
-from tokengate.cli.options import Parents, Subcommands, non_negative_int
+from tokengate.cli.options import Parents, Subcommands, command, non_negative_int
 
 
 def _line(event: dict[str, Any]) -> str:
@@ -46,12 +46,18 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     events = commands.add_parser("events", help="lifecycle events of the local stack")
     actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tail = actions.add_parser(
+    tail = command(
+        actions,
         "tail",
         parents=[p.output],
-        help="print the local stack's latest lifecycle events and follow new ones",
+        summary="print the local stack's latest lifecycle events and follow new ones",
         description="Print the last events from <state dir>/events.jsonl, then each new one as the local "
         "stack's functions publish it (Ctrl-C stops). Events name clients and actors, never a token.",
+        examples=[
+            "tokengate events tail",
+            "tokengate events tail --no-follow -n 100 -o json",
+            "tokengate events tail --detail-type 'Token Leaked'",
+        ],
     )
     tail.add_argument("--lines", "-n", type=non_negative_int, default=10, help="events to print first (default 10)")
     tail.add_argument(

@@ -11,7 +11,7 @@ from typing import Any
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
 from tokengate.cli.http import admin_client
-from tokengate.cli.options import Parents, Subcommands
+from tokengate.cli.options import Parents, Subcommands, command
 from tokengate.cli.output import emit, table
 
 #: Where `leaks pattern` reads the deployment's prefix when neither --prefix nor --stack-name is given.
@@ -98,26 +98,36 @@ def cmd_pattern(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     leaks = commands.add_parser("leaks", help="leaked tokens: report them, or the pattern to enrol with GitHub")
     actions = leaks.add_subparsers(dest="action", required=True, metavar="ACTION")
-    report = actions.add_parser(
+    report = command(
+        actions,
         "report",
         parents=[p.connection, p.output],
-        help="revoke the clients of leaked tokens found elsewhere (as for GitHub's alerts)",
+        summary="revoke the clients of leaked tokens found elsewhere (as for GitHub's alerts)",
         description="Report tokens found leaked (a paste, a log, a laptop): each one that is a live token of "
         "this deployment gets its client revoked (or disabled, per the deployment's leak action), audited "
         "with --url and --source and reported as a Token Leaked event. Tokens that are not ours are "
         "left alone. The tokens are read from a file, never from the command line.",
+        examples=[
+            "tokengate leaks report --token-file found.txt",
+            "tokengate leaks report --token-file - --url https://example.com/paste/1 < found.txt",
+        ],
     )
     report.add_argument("--token-file", required=True, metavar="FILE", help="one token per line ('-': standard input)")
     report.add_argument("--url", default="", help="where they were found")
     report.add_argument("--source", default="manual", help="what kind of place (default: manual)")
     report.set_defaults(func=cmd_report)
-    pattern = actions.add_parser(
+    pattern = command(
+        actions,
         "pattern",
         parents=[p.output],
-        help="print the regular expression to enrol with GitHub's secret scanning",
+        summary="print the regular expression to enrol with GitHub's secret scanning",
         description="The regular expression that matches this deployment's tokens (its prefix), as a secret "
         "scanning partner submits it. The prefix: --prefix, else the deployed stack's TokenPrefix output "
         f"(--stack-name), else ${PREFIX_ENV}, else the default.",
+        examples=[
+            "tokengate leaks pattern",
+            "tokengate leaks pattern --stack-name TokenGate -o json",
+        ],
     )
     pattern.add_argument("--prefix", help="the deployment's token prefix, e.g. acme_")
     pattern.add_argument("--stack-name", help="read the prefix from this deployed stack's TokenPrefix output")

@@ -202,14 +202,24 @@ def register(commands: Subcommands, p: Parents) -> None:
             "tokengate local flush-usage && tokengate clients usage -t acme partner",
         ],
     ).set_defaults(func=cmd_flush_usage)
-    local_actions.add_parser(
+    command(
+        local_actions,
         "sweep",
         parents=[p.connection, p.output],
-        help="ask the running local stack to run its sweep now (Client Expiring events)",
+        summary="ask the running local stack to run its sweep now (Client Expiring events)",
+        examples=[
+            "tokengate local sweep",
+            "tokengate local sweep -o json",
+        ],
     ).set_defaults(func=cmd_sweep)
-    aws_endpoint = local_actions.add_parser(
+    aws_endpoint = command(
+        local_actions,
         "aws-endpoint",
-        help="print the running local stack's embedded AWS endpoint (to create secrets beside it)",
+        summary="print the running local stack's embedded AWS endpoint (to create secrets beside it)",
+        examples=[
+            "tokengate local aws-endpoint",
+            "AWS_ENDPOINT_URL=$(tokengate local aws-endpoint) aws secretsmanager list-secrets",
+        ],
     )
     aws_endpoint.add_argument("--state-dir", help="local stack state folder (default: ${TOKENGATE_HOME:-.tokengate})")
     aws_endpoint.set_defaults(func=cmd_aws_endpoint)
