@@ -14,7 +14,6 @@ from bench import cold
 from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
-from tests.unit.test_github import _KeyListHandler
 from tokengate.emulator import _QuietHandler
 from tokengate.events import FakeContext
 from tokengate.local.asgi import _GreedyConvertor
@@ -50,11 +49,9 @@ _QuietHandler.log_request
 _GreedyConvertor.convert
 _GreedyConvertor.to_string
 _RebuiltRequestSigner.headers_to_sign
-# urllib's redirect hook (the key list follows no redirect), http.server's handler methods (a test's
-# key list server) and aws-cdk-lib's local bundling hook (the leak function's asset).
+# urllib's redirect hook (the key list follows no redirect) and aws-cdk-lib's local bundling hook
+# (the leak function's asset).
 _NoRedirects.redirect_request
-_KeyListHandler.do_GET
-_KeyListHandler.log_message
 _ServicesWithDependencies.try_bundle
 # aws-cdk-lib reads the access log settings' destination and the function's tracing config.
 _AccessLogSettings.destination

@@ -109,14 +109,13 @@ def test_redelivery_and_replay_change_nothing(emulator: SecretsManagerEmulator) 
 @pytest.mark.parametrize(
     ("key", "signature", "reason"),
     [
-        (None, None, "unsigned"),
-        (CURRENT, "", "unsigned"),
-        (CURRENT, RETIRED.sign(b"[]"), "invalid_signature"),  # another body's signature
-        (CURRENT, "not base64", "invalid_signature"),
-        (UNLISTED, None, "invalid_signature"),  # a key GitHub does not list
+        # Ids spelt out: an ECDSA signature differs on every signing, and xdist workers must agree.
+        pytest.param(None, None, "unsigned", id="no-headers"),
+        pytest.param(CURRENT, "", "unsigned", id="empty-signature"),
+        pytest.param(CURRENT, RETIRED.sign(b"[]"), "invalid_signature", id="another-body"),
+        pytest.param(CURRENT, "not base64", "invalid_signature", id="not-base64"),
+        pytest.param(UNLISTED, None, "invalid_signature", id="unlisted-key"),  # a key GitHub does not list
     ],
-    # ECDSA signatures are randomized: ids that do not change between collections.
-    ids=["no-headers", "empty-signature", "another-bodys-signature", "not-base64", "unlisted-key"],
 )
 def test_an_unsigned_or_mis_signed_alert_is_refused_with_no_side_effect(
     emulator: SecretsManagerEmulator, key: SigningKey | None, signature: str | None, reason: str

@@ -213,5 +213,8 @@ def register(commands: Subcommands, p: Parents) -> None:
         "aws-endpoint",
         summary="print where the running local stack's embedded AWS answers (to make secrets beside it)",
         parents=[p.connection],
-        examples=["tokengate local aws-endpoint", "AWS_ENDPOINT_URL=$(tokengate local aws-endpoint) aws ..."],
+        examples=[
+            "tokengate local aws-endpoint",
+            "AWS_ENDPOINT_URL=$(tokengate local aws-endpoint) aws secretsmanager list-secrets",
+        ],
     ).set_defaults(func=cmd_aws_endpoint)
