@@ -5,6 +5,8 @@ from __future__ import annotations
 
 API_URL = "ApiUrl"
 ADMIN_BASE_URL = "AdminBaseUrl"
+#: The deployment's token prefix (`tokengate leaks pattern --stack-name` reads it).
+TOKEN_PREFIX = "TokenPrefix"
 
 OUTPUT_KEYS = (
     API_URL,
@@ -18,7 +20,7 @@ OUTPUT_KEYS = (
     "LeaksFunctionName",
     "LeaksUrl",
     "SecretPrefix",
-    "TokenPrefix",
+    TOKEN_PREFIX,
     "KeyringSecretName",
     "TableName",
 )

@@ -19,7 +19,7 @@ from infra.keyring import SigningKeyring
 from infra.leaks import Leaks
 from infra.monitoring import Monitoring
 from infra.observability import Observability
-from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS
+from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS, TOKEN_PREFIX
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
@@ -157,7 +157,7 @@ class TokenGateStack(Stack):
             "LeaksFunctionName": self.leaks.function.function_name,
             "LeaksUrl": f"{self.api.url}{LEAKS_ROUTE.path}",
             "SecretPrefix": settings.secret_prefix,
-            "TokenPrefix": settings.token_prefix,
+            TOKEN_PREFIX: settings.token_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,
         }

@@ -14,6 +14,7 @@ from bench import cold
 from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
+from tests.unit.test_github import _KeyListHandler
 from tokengate.emulator import _QuietHandler
 from tokengate.events import FakeContext
 from tokengate.local.asgi import _GreedyConvertor
@@ -23,7 +24,6 @@ from tokengate_core.api import IssuedClient, MigrationReport, RotationView
 from tokengate_core.authorize import TokenAuthorizer
 from tokengate_core.config import TracerSettings
 from tokengate_core.github import _NoRedirects
-from tokengate_core.lifecycle import ACTOR_GITHUB, DetailType
 from tokengate_core.models import ClientRecord, RateLimit
 
 # pydantic fields: in the API's answers and the stored record, never read back by name in Python.
@@ -32,9 +32,6 @@ IssuedClient.notice
 MigrationReport.names_claimed
 ClientRecord.schema_version
 RateLimit.requests_per_second  # read back by key from the record's JSON (record_view)
-# The leak report's event and actor, declared with the other lifecycle events ahead of their endpoint.
-DetailType.LEAKED
-ACTOR_GITHUB
 # Read by Powertools from the environment (POWERTOOLS_TRACER_CAPTURE_*).
 TracerSettings.tracer_capture_response
 TracerSettings.tracer_capture_error
@@ -53,6 +50,12 @@ _QuietHandler.log_request
 _GreedyConvertor.convert
 _GreedyConvertor.to_string
 _RebuiltRequestSigner.headers_to_sign
+# urllib's redirect hook (the key list follows no redirect), http.server's handler methods (a test's
+# key list server) and aws-cdk-lib's local bundling hook (the leak function's asset).
+_NoRedirects.redirect_request
+_KeyListHandler.do_GET
+_KeyListHandler.log_message
+_ServicesWithDependencies.try_bundle
 # aws-cdk-lib reads the access log settings' destination and the function's tracing config.
 _AccessLogSettings.destination
 lambda_.CfnFunction.tracing_config
@@ -68,7 +71,3 @@ cast("TokenAuthorizer", None)._settings  # set and not read yet in the authorize
 cast("Any", None).created_date
 cast("Any", None).deleted_date
 cast("Any", None).size
-
-# aws-cdk-lib calls a local bundler's try_bundle; urllib calls a redirect handler's redirect_request.
-_ServicesWithDependencies.try_bundle
-_NoRedirects.redirect_request

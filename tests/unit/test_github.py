@@ -131,22 +131,26 @@ def test_a_failed_refresh_keeps_the_keys_one_more_ttl_then_nothing_verifies() ->
         fresh.key("k")
 
 
+class _KeyListHandler(http.server.BaseHTTPRequestHandler):
+    """Serves its server's ``state``: a status, an optional Location and a body."""
+
+    def do_GET(self) -> None:
+        state: dict[str, Any] = self.server.state  # type: ignore[attr-defined]
+        self.send_response(state["status"])
+        if state["location"]:
+            self.send_header("Location", state["location"])
+        self.end_headers()
+        self.wfile.write(state["body"])
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
 @pytest.fixture
 def key_server() -> Iterator[tuple[str, dict[str, Any]]]:
     state: dict[str, Any] = {"status": 200, "body": key_list(SigningKey("served")).encode(), "location": None}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(state["status"])
-            if state["location"]:
-                self.send_header("Location", state["location"])
-            self.end_headers()
-            self.wfile.write(state["body"])
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KeyListHandler)
+    server.state = state  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/keys", state

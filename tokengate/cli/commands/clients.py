@@ -16,6 +16,7 @@ from tokengate.cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from tokengate.cli.http import AdminClient, admin_client
 from tokengate.cli.options import Parents, Subcommands, command, non_negative_int, positive_int, timestamp
 from tokengate.cli.output import client_lines, emit, emit_issued, table, when
+from tokengate.cli.target import is_loopback
 
 #: Clients per request when --page-size is not given (the CLI's choice; the API caps it).
 DEFAULT_PAGE_SIZE = 50
@@ -207,20 +208,20 @@ def _secret_token(args: argparse.Namespace, name: str) -> str:
     chain, or, against the local stack, from its embedded AWS (where such a secret can be made)."""
     import json
     import os
-    from pathlib import Path
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from tokengate.cli.target import default_endpoint, is_loopback, session
+    from tokengate.cli.target import resolve_target, session
+    from tokengate.local import location
 
-    url = args.endpoint or default_endpoint(os.environ)
-    local = not args.stack_name and args.credentials != "aws" and is_loopback(url)
+    target = resolve_target(args, os.environ)
+    local = args.credentials != "aws" and not args.profile and not args.stack_name and is_loopback(target.base_url)
     if local:
         import boto3
 
         from tokengate.local.state import read_aws_endpoint
 
-        state_dir = Path(args.state_dir or os.environ.get("TOKENGATE_HOME", ".tokengate"))
+        state_dir = location.state_dir(args.state_dir, os.environ)
         found = read_aws_endpoint(state_dir)
         if found is None:
             raise CliError("unreachable", f"no local stack running with state folder {state_dir}", EXIT_UNREACHABLE)
@@ -233,7 +234,7 @@ def _secret_token(args: argparse.Namespace, name: str) -> str:
             aws_secret_access_key="local",  # noqa: S106 - the embedded AWS takes any pair
         )
     else:
-        client = session(args, os.environ).client("secretsmanager")
+        client = session(args, os.environ).client("secretsmanager", region_name=target.region)
     try:
         value = client.get_secret_value(SecretId=name)["SecretString"]
     except ClientError as error:
@@ -258,18 +259,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         found = read_tokens(args.token_file)
         if len(found) != 1:
-            raise CliError(
-                "usage", f"{args.token_file} must hold exactly one token (it holds {len(found)})", EXIT_USAGE
-            )
+            problem = f"{args.token_file} must hold exactly one token (it holds {len(found)})"
+            raise CliError("usage", problem, EXIT_USAGE)
         token = found[0][1]
     body: dict[str, Any] = {"tenant": args.tenant, "client_name": args.name, "token": token}
     if args.allow_weak:
         body["allow_weak"] = True
     if args.scope:
         body["scopes"] = args.scope
-    body.update(
-        _body_fields(args, ("ttl_seconds", "expires_at", "rotation_period_days", "grace_seconds", "token_fetch"))
-    )
+    expires_at = _expiry(args, refuse_past=True)
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    body.update(_body_fields(args, ("ttl_seconds", "rotation_period_days", "grace_seconds", "token_fetch")))
     imported = admin_client(args).call("POST", "/admin/imports", body)
     for warning in imported.get("warnings") or []:
         print(f"warning: {warning}", file=sys.stderr)
@@ -563,15 +564,15 @@ def register(commands: Subcommands, p: Parents) -> None:
     imports = command(
         actions,
         "import",
-        parents=[p.connection, p.output, p.tenant],
         summary="take over a token callers already hold (the reference design's) as a client",
         description="Make a token that callers already hold a client of the tenant: those callers keep "
-        "working unchanged, with the client's scopes, expiry, disable, revoke and events; only the "
-        "token's SHA-256 is kept. A short or low-entropy token is refused unless --allow-weak. The "
-        "client's first rotation gives it a tokengate token, the imported one valid for its grace window.",
+        "working unchanged, with the client's scopes, expiry, disable, revoke and events; only the token's "
+        "SHA-256 is kept. A short or low-entropy token is refused unless --allow-weak. The client's first "
+        "rotation gives it a tokengate token, the imported one valid for its grace window.",
+        parents=[p.connection, p.output, p.tenant],
         examples=[
-            "tokengate clients import -t acme -n legacy --from-secret AuthorizationToken",
-            "tokengate clients import -t acme -n legacy --token-file old-token.txt --scope 'GET /invoke'",
+            "tokengate clients import --tenant acme --name reference-callers --from-secret AuthorizationToken",
+            "tokengate clients import -t acme -n legacy --token-file reference.token --grace-seconds 600 --token-fetch",
         ],
     )
     imports.add_argument("--name", "-n", required=True, help="client name, unique in the tenant")
@@ -584,11 +585,19 @@ def register(commands: Subcommands, p: Parents) -> None:
     )
     source.add_argument("--token-file", metavar="FILE", help="a file holding the token ('-': standard input)")
     imports.add_argument("--allow-weak", action="store_true", help="import a short or low-entropy token anyway")
-    imports.add_argument("--scope", action="append", help="'*' or '<METHOD|ANY> <path>' (repeatable; default '*')")
+    imports.add_argument(
+        "--scope", action="append", help="'*' or '<METHOD|ANY> <path>', e.g. 'GET /invoke' (repeatable; default '*')"
+    )
     import_expiry = imports.add_mutually_exclusive_group()
-    import_expiry.add_argument("--ttl-seconds", type=non_negative_int, help="expire this many seconds from now")
-    import_expiry.add_argument("--expires-at", help="expire at this ISO 8601 time (with zone)")
-    imports.add_argument("--rotation-period-days", type=non_negative_int, help="rotate automatically every N days")
-    imports.add_argument("--grace-seconds", type=non_negative_int, help="how long the replaced token stays valid")
+    import_expiry.add_argument("--ttl-seconds", type=positive_int, help="expire this many seconds from now")
+    import_expiry.add_argument(
+        "--expires-at", type=timestamp, metavar="TIME", help=f"expire at TIME: {EXPIRES_AT_HELP}"
+    )
+    imports.add_argument(
+        "--rotation-period-days", type=positive_int, metavar="DAYS", help="rotate automatically every DAYS days"
+    )
+    imports.add_argument(
+        "--grace-seconds", type=non_negative_int, help="how long the replaced token stays valid (default 1 day)"
+    )
     imports.add_argument("--token-fetch", action=argparse.BooleanOptionalAction, help=TOKEN_FETCH_HELP)
     imports.set_defaults(func=cmd_import)

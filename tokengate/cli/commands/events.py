@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
 from tokengate.cli.options import Parents, Subcommands, command, non_negative_int
+from tokengate.local import location
 
 
 def _line(event: dict[str, Any]) -> str:
@@ -32,7 +32,7 @@ def _line(event: dict[str, Any]) -> str:
 def cmd_tail(args: argparse.Namespace) -> int:
     from tokengate.local.event_log import EVENTS_FILE, follow
 
-    state_dir = Path(args.state_dir or os.environ.get("TOKENGATE_HOME", ".tokengate"))
+    state_dir = location.state_dir(args.state_dir, os.environ)
     if not state_dir.is_dir():
         raise CliError("usage", f"no local stack state folder at {state_dir} (--state-dir)", EXIT_USAGE)
     wanted = set(args.detail_type or [])
@@ -49,14 +49,14 @@ def register(commands: Subcommands, p: Parents) -> None:
     tail = command(
         actions,
         "tail",
-        parents=[p.output],
         summary="print the local stack's latest lifecycle events and follow new ones",
         description="Print the last events from <state dir>/events.jsonl, then each new one as the local "
         "stack's functions publish it (Ctrl-C stops). Events name clients and actors, never a token.",
+        parents=[p.connection, p.output],
         examples=[
             "tokengate events tail",
-            "tokengate events tail --no-follow -n 100 -o json",
-            "tokengate events tail --detail-type 'Token Leaked'",
+            "tokengate events tail --no-follow -n 100 --output json",
+            "tokengate events tail --detail-type 'Token Leaked' --detail-type 'Client Revoked'",
         ],
     )
     tail.add_argument("--lines", "-n", type=non_negative_int, default=10, help="events to print first (default 10)")
@@ -66,5 +66,4 @@ def register(commands: Subcommands, p: Parents) -> None:
     tail.add_argument(
         "--detail-type", action="append", help="only this detail-type, e.g. 'Client Revoked' (repeatable)"
     )
-    tail.add_argument("--state-dir", help="local stack state folder (default: ${TOKENGATE_HOME:-.tokengate})")
     tail.set_defaults(func=cmd_tail)

@@ -30,9 +30,6 @@ def read_tokens(where: str) -> list[tuple[int, str]]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tokengate import use_services_path
-
-    use_services_path()
     from tokengate_core.api import MAX_REPORTED_TOKENS
 
     numbered = read_tokens(args.token_file)
@@ -64,24 +61,19 @@ def _acted(acted: list[dict[str, Any]]) -> str:
 
 
 def _stack_prefix(args: argparse.Namespace) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from tokengate import use_infra_path
+    from tokengate.cli.target import stack_outputs
 
-    from tokengate.cli.target import session
+    use_infra_path()
+    from infra.outputs import TOKEN_PREFIX
 
-    try:
-        stacks = session(args, os.environ).client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as error:
-        raise CliError("stack_not_found", f"{args.stack_name}: {type(error).__name__}", EXIT_USAGE) from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if "TokenPrefix" not in outputs:
-        raise CliError("stack_not_found", f"stack {args.stack_name} has no TokenPrefix output", EXIT_USAGE)
-    return str(outputs["TokenPrefix"])
+    prefix = stack_outputs(args, os.environ).outputs.get(TOKEN_PREFIX)
+    if not prefix:
+        raise CliError("stack_not_found", f"stack {args.stack_name} has no {TOKEN_PREFIX} output", EXIT_USAGE)
+    return prefix
 
 
 def cmd_pattern(args: argparse.Namespace) -> int:
-    from tokengate import use_services_path
-
-    use_services_path()
     from tokengate_core import tokens
 
     prefix = args.prefix or (_stack_prefix(args) if args.stack_name else None)
@@ -101,15 +93,15 @@ def register(commands: Subcommands, p: Parents) -> None:
     report = command(
         actions,
         "report",
-        parents=[p.connection, p.output],
         summary="revoke the clients of leaked tokens found elsewhere (as for GitHub's alerts)",
         description="Report tokens found leaked (a paste, a log, a laptop): each one that is a live token of "
         "this deployment gets its client revoked (or disabled, per the deployment's leak action), audited "
         "with --url and --source and reported as a Token Leaked event. Tokens that are not ours are "
         "left alone. The tokens are read from a file, never from the command line.",
+        parents=[p.connection, p.output],
         examples=[
-            "tokengate leaks report --token-file found.txt",
-            "tokengate leaks report --token-file - --url https://example.com/paste/1 < found.txt",
+            "tokengate leaks report --token-file leaked.txt --url https://paste.example/abc --source paste",
+            "grep -ho 'tg_[0-9a-z_A-Z]*' app.log | tokengate leaks report --token-file - --stack-name TokenGate",
         ],
     )
     report.add_argument("--token-file", required=True, metavar="FILE", help="one token per line ('-': standard input)")
@@ -119,18 +111,16 @@ def register(commands: Subcommands, p: Parents) -> None:
     pattern = command(
         actions,
         "pattern",
-        parents=[p.output],
         summary="print the regular expression to enrol with GitHub's secret scanning",
         description="The regular expression that matches this deployment's tokens (its prefix), as a secret "
         "scanning partner submits it. The prefix: --prefix, else the deployed stack's TokenPrefix output "
         f"(--stack-name), else ${PREFIX_ENV}, else the default.",
+        parents=[p.connection, p.output],
         examples=[
             "tokengate leaks pattern",
-            "tokengate leaks pattern --stack-name TokenGate -o json",
+            "tokengate leaks pattern --stack-name TokenGate",
+            "tokengate leaks pattern --prefix acme_",
         ],
     )
     pattern.add_argument("--prefix", help="the deployment's token prefix, e.g. acme_")
-    pattern.add_argument("--stack-name", help="read the prefix from this deployed stack's TokenPrefix output")
-    pattern.add_argument("--profile", help="AWS profile for --stack-name")
-    pattern.add_argument("--region", help="AWS region for --stack-name")
     pattern.set_defaults(func=cmd_pattern)

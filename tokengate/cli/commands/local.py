@@ -1,12 +1,11 @@
 """``tokengate local``: run the local stack, and drive the running one (``local rotate-due``,
-``local flush-usage``)."""
+``local flush-usage``, ``local sweep``, ``local aws-endpoint``)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from tokengate.cli.errors import EXIT_API_ERROR, EXIT_USAGE, CliError
@@ -37,7 +36,6 @@ def cmd_flush_usage(args: argparse.Namespace) -> int:
 def cmd_rotate_due(args: argparse.Namespace) -> int:
     from tokengate.local.control import ROTATE_DUE_PATH
 
-    origin = _local_control(args, "rotate-due")
     origin = _local_control(args, "rotate-due")
     result = origin.call("POST", ROTATE_DUE_PATH, {"advance_days": args.advance})
     runs = result.get("rotations") or []
@@ -77,7 +75,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_aws_endpoint(args: argparse.Namespace) -> int:
     from tokengate.local.state import read_aws_endpoint
 
-    state_dir = Path(args.state_dir or os.environ.get("TOKENGATE_HOME", ".tokengate"))
+    state_dir = location.state_dir(args.state_dir, os.environ)
     found = read_aws_endpoint(state_dir)
     if found is None:
         raise CliError("unreachable", f"no local stack running with state folder {state_dir}", EXIT_API_ERROR)
@@ -168,6 +166,7 @@ def register(commands: Subcommands, p: Parents) -> None:
         "--sweep-interval",
         type=float,
         default=86400.0,
+        metavar="SECONDS",
         help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
     )
     local.set_defaults(func=cmd_local)
@@ -205,21 +204,14 @@ def register(commands: Subcommands, p: Parents) -> None:
     command(
         local_actions,
         "sweep",
-        parents=[p.connection, p.output],
         summary="ask the running local stack to run its sweep now (Client Expiring events)",
-        examples=[
-            "tokengate local sweep",
-            "tokengate local sweep -o json",
-        ],
+        parents=[p.connection, p.output],
+        examples=["tokengate local sweep", "tokengate local sweep --output json"],
     ).set_defaults(func=cmd_sweep)
-    aws_endpoint = command(
+    command(
         local_actions,
         "aws-endpoint",
-        summary="print the running local stack's embedded AWS endpoint (to create secrets beside it)",
-        examples=[
-            "tokengate local aws-endpoint",
-            "AWS_ENDPOINT_URL=$(tokengate local aws-endpoint) aws secretsmanager list-secrets",
-        ],
-    )
-    aws_endpoint.add_argument("--state-dir", help="local stack state folder (default: ${TOKENGATE_HOME:-.tokengate})")
-    aws_endpoint.set_defaults(func=cmd_aws_endpoint)
+        summary="print where the running local stack's embedded AWS answers (to make secrets beside it)",
+        parents=[p.connection],
+        examples=["tokengate local aws-endpoint", "AWS_ENDPOINT_URL=$(tokengate local aws-endpoint) aws ..."],
+    ).set_defaults(func=cmd_aws_endpoint)
