@@ -225,6 +225,12 @@ def _memory(bench: Bench, result: Any) -> None:
             except KeyError:
                 raise NotFoundError("client not found") from None
 
+        def get_value(self, key_id: str) -> str:
+            try:
+                return records[key_id].to_secret_string()
+            except KeyError:
+                raise NotFoundError("client not found") from None
+
         def read_named(self, name: str) -> tuple[str, str]:
             return ring_text
 
