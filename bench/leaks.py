@@ -20,7 +20,7 @@ from bench.context import Bench
 from tests.support import FakeContext
 from tests.support_github import SigningKey, alert_body, alert_event, write_key_list
 
-TITLE = "6. Leak response"
+TITLE = "7. Leak response"
 MATCHES = 1000
 #: What GitHub allows and what API Gateway allows an integration.
 LIMIT_S = 30.0
