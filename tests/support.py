@@ -19,6 +19,11 @@ def forged(key_id: str) -> str:
     return tokens.generate(key_id, lambda signed: "0" * tokens.TAG_LENGTH)
 
 
+def mistyped(token: str) -> str:
+    """``token`` with its last character changed, always to a different one, as a typo would."""
+    return token[:-1] + ("y" if token.endswith("x") else "x")
+
+
 def minted(key_id: str) -> str:
     """A token for ``key_id`` tagged by this deployment's keyring: genuine, but not the client's."""
     from tokengate_core.aws import make_store
@@ -38,6 +43,7 @@ __all__ = [
     "authorizer_event",
     "forged",
     "minted",
+    "mistyped",
 ]
 
 

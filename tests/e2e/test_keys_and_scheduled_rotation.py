@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     start_stack,
     wait_for,
 )
+from tests.support import mistyped
 from tokengate_core import tokens
 from tokengate_core.routes import TOKEN_STATUS_HEADER
 
@@ -160,7 +161,7 @@ def test_token_fetch_needs_the_client_to_allow_it_and_never_takes_a_token_from_a
     missing = run_cli(stack, "token", "fetch")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: usage: give --token-file FILE (or -) or set TOKENGATE_TOKEN")
-    typo = run_cli(stack, "token", "fetch", env={"TOKENGATE_TOKEN": issued["token"][:-1] + "x"})
+    typo = run_cli(stack, "token", "fetch", env={"TOKENGATE_TOKEN": mistyped(issued["token"])})
     assert typo.returncode == 2 and typo.stderr.startswith(
         "error: invalid_token: $TOKENGATE_TOKEN holds no tokengate token"
     )

@@ -12,6 +12,7 @@ from botocore.credentials import Credentials
 from tests.e2e.conftest import ROLE_SESSION, write_principals
 from tests.e2e.harness import RunningStack, cli_json, curl, request, start_stack
 from tests.e2e.signing import admin
+from tests.support import mistyped
 from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 from tokengate_core.observability import REDACTED
@@ -40,7 +41,7 @@ def test_no_credential_reaches_the_stack_output(loud_stack: RunningStack) -> Non
     client_id = issued["client"]["client_id"]
     for authorization in (token, f"Bearer {token}"):
         assert curl(f"{loud_stack.url}/invoke", {"Authorization": authorization}).status == 200
-    assert curl(f"{loud_stack.url}/invoke", {"Authorization": token[:-1] + "x"}).status == 403
+    assert curl(f"{loud_stack.url}/invoke", {"Authorization": mistyped(token)}).status == 403
 
     rotated = admin(loud_stack, "POST", f"/admin/tenants/logs/clients/{client_id}/rotate")
     assert rotated.status == 200
