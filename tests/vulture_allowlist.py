@@ -20,7 +20,7 @@ from tokengate.local.asgi import _GreedyConvertor
 from tokengate.local.iam import _RebuiltRequestSigner
 from tokengate.local.runtime import LocalLambdaContext
 from tokengate_core.api import IssuedClient, MigrationReport, RotationView
-from tokengate_core.authorize import TokenAuthorizer
+from tokengate_core.botocore_data import PlainJSONFileLoader, ServiceDataLoader
 from tokengate_core.config import TracerSettings
 from tokengate_core.github import _NoRedirects
 from tokengate_core.models import ClientRecord, RateLimit
@@ -31,6 +31,9 @@ IssuedClient.notice
 MigrationReport.names_claimed
 ClientRecord.schema_version
 RateLimit.requests_per_second  # read back by key from the record's JSON (record_view)
+# botocore's loader reads its file loader class and calls the file loader's load_file.
+ServiceDataLoader.FILE_LOADER_CLASS
+PlainJSONFileLoader.load_file
 # Read by Powertools from the environment (POWERTOOLS_TRACER_CAPTURE_*).
 TracerSettings.tracer_capture_response
 TracerSettings.tracer_capture_error
@@ -63,7 +66,6 @@ cold.aws_lambda_powertools  # type: ignore[attr-defined]
 # Instance attributes, on values of the right type.
 cast("TokenGateStack", None).monitoring  # for the stack's users
 cast("uvicorn.Server", None).should_exit  # stops a test's uvicorn server
-cast("TokenAuthorizer", None)._settings  # set and not read yet in the authorizer being reworked
 # moto's secret, dated by the emulator; and werkzeug's log_request(code, size) signature.
 cast("Any", None).created_date
 cast("Any", None).deleted_date

@@ -10,7 +10,7 @@ emulator with no local-only branch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
 from tokengate_core.observability import keep_bodies_out_of_sdk_logs
 from tokengate_core.store import SecretsStore
@@ -52,7 +52,12 @@ class ClientSettings(Protocol):
 CONTROL_PLANE_MAX_ATTEMPTS = 1
 
 
-def _client(session: Session, service: str, settings: ClientSettings, read_timeout: float, attempts: int) -> Any:
+#: The services tokengate's functions call; botocore_data loads their models without a scan.
+Service = Literal["dynamodb", "events", "secretsmanager"]
+SERVICES: tuple[Service, ...] = get_args(Service)
+
+
+def _client(session: Session, service: Service, settings: ClientSettings, read_timeout: float, attempts: int) -> Any:
     from botocore.config import Config
 
     keep_bodies_out_of_sdk_logs()
@@ -66,9 +71,14 @@ def _client(session: Session, service: str, settings: ClientSettings, read_timeo
 
 
 def _session() -> Session:
-    import botocore.session  # deferred: a container that never misses the cache never pays for it
+    # deferred: a container that never misses the cache never pays for botocore
+    import botocore.session
 
-    return botocore.session.get_session()
+    from tokengate_core.botocore_data import shared_loader
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", shared_loader(session.get_config_variable("data_path")))
+    return session
 
 
 def secretsmanager_client(settings: ClientSettings, session: Session | None = None) -> SecretsManagerClient:
