@@ -13,7 +13,8 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from tokengate_core.lifecycle import SOURCE, DetailType
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import SOURCE
 
 PUT_EVENTS = "events:PutEvents"
 

@@ -46,7 +46,8 @@ from tokengate_core.errors import (
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.lifecycle import DetailType, EventPublisher, LifecycleEvent, NoEvents, Value, iso
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import EventPublisher, LifecycleEvent, NoEvents, Value, iso
 from tokengate_core.models import ClientRecord, RotationPolicy, utcnow_from
 from tokengate_core.registry import NameRegistry
 from tokengate_core.store import TAG_EXPIRES, TAG_REVOKED_BY, SecretsStore, SecretSummary, record_tags

@@ -27,7 +27,8 @@ from typing import Any, Literal
 from tokengate_core import keyring, tokens
 from tokengate_core.clients import ClientService
 from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
-from tokengate_core.lifecycle import DetailType, EventPublisher, LifecycleEvent, mask_secrets
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import EventPublisher, LifecycleEvent, mask_secrets
 from tokengate_core.models import ClientRecord, utcnow_from
 
 Label = Literal["true_positive", "false_positive"]

@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokengate_core import tokens
+from tokengate_core.event_types import DetailType
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -36,16 +36,6 @@ SOURCE = "tokengate"
 DEFAULT_EVENT_BUS = "default"
 #: An event bus name in the deploying account and region (EventBridge's EventBusName rule).
 EVENT_BUS_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,256}$"
-
-
-class DetailType(StrEnum):
-    ISSUED = "Client Issued"
-    UPDATED = "Client Updated"
-    ROTATED = "Client Rotated"
-    REVOKED = "Client Revoked"
-    RESTORED = "Client Restored"
-    EXPIRING = "Client Expiring"
-    LEAKED = "Token Leaked"
 
 
 #: Actors that are not IAM principals: Secrets Manager's schedule (the rotation function's

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from tokengate_core import keyring, tokens
 from tokengate_core.errors import NotFoundError, TokengateError
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, DetailType, EventPublisher, LifecycleEvent, NoEvents, iso
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, EventPublisher, LifecycleEvent, NoEvents, iso
 from tokengate_core.models import ClientRecord, utcnow_from
 from tokengate_core.store import SecretsStore
 

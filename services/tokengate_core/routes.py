@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from tokengate_core.lifecycle import DetailType
+from tokengate_core.event_types import DetailType
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep", "leaks"]
 

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 
 from tokengate_core import imports, keyring
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP, DetailType, EventPublisher, LifecycleEvent, iso
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP, EventPublisher, LifecycleEvent, iso
 from tokengate_core.models import MAX_GRACE_SECONDS, ClientRecord, utcnow_from
 from tokengate_core.store import SecretsStore, SecretSummary
 

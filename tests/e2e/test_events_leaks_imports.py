@@ -24,8 +24,9 @@ from tests.support_github import SigningKey, alert_body, write_key_list
 from tokengate.local.event_log import EVENTS_FILE
 from tokengate.local.state import read_aws_endpoint
 from tokengate_core import tokens
+from tokengate_core.event_types import DetailType
 from tokengate_core.github import KEY_ID_HEADER, SIGNATURE_HEADER
-from tokengate_core.lifecycle import ACTOR_GITHUB, DetailType
+from tokengate_core.lifecycle import ACTOR_GITHUB
 from tokengate_core.routes import LEAKS_ROUTE, TOKEN_STATUS_HEADER
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from tokengate_core import keyring, tokens
 from tokengate_core.authorize import Reason, TokenAuthorizer
 from tokengate_core.aws import make_store
 from tokengate_core.config import AuthorizerSettings, StoreSettings
-from tokengate_core.lifecycle import DetailType
+from tokengate_core.event_types import DetailType
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"

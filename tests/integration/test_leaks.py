@@ -16,8 +16,9 @@ from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, forged,
 from tests.support_github import SigningKey, alert_body, alert_event, write_key_list
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core import github, tokens
+from tokengate_core.event_types import DetailType
 from tokengate_core.leaks import MAX_BODY_BYTES, LeakResponder
-from tokengate_core.lifecycle import ACTOR_GITHUB, DetailType
+from tokengate_core.lifecycle import ACTOR_GITHUB
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"

@@ -14,7 +14,8 @@ import pytest
 from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, issue
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core import tokens
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE, DetailType
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"

@@ -11,11 +11,11 @@ import pytest
 
 from tests.support import SIGN
 from tokengate_core import tokens
+from tokengate_core.event_types import DetailType
 from tokengate_core.lifecycle import (
     DETAIL_FIELDS,
     MAX_ATTEMPTS,
     SOURCE,
-    DetailType,
     EventBridgePublisher,
     FailedDelivery,
     LifecycleEvent,
