@@ -10,9 +10,8 @@ import hmac
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tokengate_core import errors, keyring, tokens
 from tokengate_core.authorizer_settings import AuthorizerSettings
@@ -63,8 +62,7 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     reason: Reason
     key_id: str | None = None
     tenant: str | None = None

@@ -14,8 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 from tokengate_core import tokens
 from tokengate_core.observability import NAMESPACE as DEFAULT_NAMESPACE
@@ -52,8 +51,7 @@ def fail(message: str, environ: Mapping[str, str] | None) -> ConfigError:
     return ConfigError(message)
 
 
-@dataclass(frozen=True, slots=True)
-class _Number:
+class _Number(NamedTuple):
     kind: type[int] | type[float]
     low: float  # inclusive unless exclusive_low
     high: float
@@ -81,8 +79,7 @@ class _Number:
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class _Text:
+class _Text(NamedTuple):
     pattern: str
     default: str
     reserved_prefix: str | None = None
@@ -99,8 +96,7 @@ class _Text:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class _Choice:
+class _Choice(NamedTuple):
     choices: tuple[str, ...]
     default: str
 
@@ -113,8 +109,7 @@ class _Choice:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class _Flag:
+class _Flag(NamedTuple):
     default: bool
 
     def check(self, value: Any) -> bool:

@@ -7,8 +7,7 @@ time, so a plain dict (insertion-ordered, oldest evicted first) needs no lock.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 State = Literal["found", "unknown", "revoked", "corrupt"]
 
@@ -21,8 +20,7 @@ else:
     IPNetwork = object
 
 
-@dataclass(frozen=True, slots=True)
-class UsagePolicy:
+class UsagePolicy(NamedTuple):
     """A client's usage policy as the authorizer enforces it (see tokengate_core.usage)."""
 
     rate: tuple[float, int] | None  # (requests per second, burst)
@@ -31,8 +29,7 @@ class UsagePolicy:
     on_limit: str  # "deny" | "tell_integration"
 
 
-@dataclass(frozen=True, slots=True)
-class CachedClient:
+class CachedClient(NamedTuple):
     key_id: str
     tenant: str
     client_name: str
@@ -49,8 +46,7 @@ class CachedClient:
     policy: UsagePolicy | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     state: State
     client: CachedClient | None
     fetched_at: float

@@ -37,9 +37,9 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokengate_core import tokens
 from tokengate_core.errors import ConflictError, CorruptRecordError, NotFoundError
@@ -73,11 +73,13 @@ class AlreadyImportedError(ConflictError):
     """The token is imported already (by whichever client: the message names none)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SigningKey:
+class SigningKey(NamedTuple):
     name: str
-    secret: bytes = field(repr=False)
+    secret: bytes
     added_at: float | None  # None: present from the start (the stack made it)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"SigningKey(name={self.name!r}, added_at={self.added_at!r})"
 
     @property
     def number(self) -> int:
@@ -87,12 +89,11 @@ class SigningKey:
         return tokens.encode_tag(hmac.digest(self.secret, _DOMAIN + signed.encode("ascii"), hashlib.sha256))
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRing:
+class KeyRing(NamedTuple):
     keys: tuple[SigningKey, ...]  # oldest first
     legacy_key_ids: frozenset[str] = frozenset()
     #: SHA-256 hex of an imported token -> the key id of the client holding it.
-    imported: dict[str, str] = field(default_factory=dict)
+    imported: Mapping[str, str] = MappingProxyType({})
 
     def verify(self, parsed: tokens.ParsedToken) -> bool:
         """Whether one of our keys made this tag (each comparison in constant time)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from tokengate_core.event_types import DetailType
 
@@ -22,8 +21,7 @@ class EnvSettings(Protocol):
     def to_env(self) -> dict[str, str]: ...
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     name: FunctionName
     handler: str  # module.attribute, relative to the services/ asset root
     #: The settings class's name in tokengate_core.config: resolved when asked for, so that this
@@ -54,8 +52,7 @@ class FunctionSpec:
         return issubclass(self.settings, TracerSettings)
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     method: str
     path: str
     function: FunctionName
@@ -225,8 +222,7 @@ def identity_sources(cache_enabled: bool) -> list[str]:
     return [IDENTITY_SOURCE]
 
 
-@dataclass(frozen=True)
-class AdminRoute:
+class AdminRoute(NamedTuple):
     """One operation of the admin function. API Gateway hands every ``/admin/...`` request to it
     (``ANY /admin/{proxy+}``), so this table, not the gateway, decides which admin paths exist:
     the admin function registers exactly these, and the tenant-admin policy grants exactly these."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from tokengate_core import tokens
 from tokengate_core.errors import (
@@ -97,8 +96,7 @@ def translate(error: Exception) -> TokengateError:
     return TokengateError(f"unexpected store error ({type(error).__name__})")
 
 
-@dataclass(frozen=True, slots=True)
-class SecretSummary:
+class SecretSummary(NamedTuple):
     """What ListSecrets/DescribeSecret tell about a client without reading its value."""
 
     key_id: str

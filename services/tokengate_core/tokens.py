@@ -23,8 +23,8 @@ import re
 import secrets
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 #: The token prefix of a deployment that sets none. Each deployment may choose its own (CDK
 #: context ``tokenPrefix``, ``TOKENGATE_TOKEN_PREFIX``), so each can enrol its own pattern with
@@ -67,8 +67,7 @@ class TokenFormatError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A structurally valid token. ``repr`` never shows the secret part."""
 
     key_id: str
@@ -134,8 +133,7 @@ def may_be_imported(value: str) -> bool:
     return bool(_IMPORTED_RE.fullmatch(value))
 
 
-@dataclass(frozen=True, slots=True)
-class TokenFormat:
+class TokenFormat(NamedTuple):
     """The tokens of one prefix: their lengths and their regex, compiled once (:func:`token_format`)."""
 
     prefix: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -18,7 +18,8 @@ from tokengate_core import keyring, tokens
 from tokengate_core.authorize import Reason, TokenAuthorizer
 from tokengate_core.aws import make_publisher, make_store
 from tokengate_core.config import AuthorizerSettings, StoreSettings, SweepSettings
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP, DetailType
+from tokengate_core.event_types import DetailType
+from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP
 from tokengate_core.sweep import Sweeper
 
 pytestmark = pytest.mark.usefixtures("emulator")
@@ -103,7 +104,7 @@ def imported_client(grace_seconds: int) -> tuple[str, str]:
     return response.body["client"]["client_id"], token
 
 
-def imported_map() -> dict[str, str]:
+def imported_map() -> Mapping[str, str]:
     return keyring.load(make_store(StoreSettings()))[0].imported
 
 

@@ -11,7 +11,8 @@ from botocore.exceptions import UnknownServiceError
 from botocore.loaders import Loader
 
 from tokengate_core import aws
-from tokengate_core.botocore_data import SERVICES, ServiceDataLoader, shared_loader
+from tokengate_core.aws import SERVICES
+from tokengate_core.botocore_data import ServiceDataLoader, shared_loader
 
 DATA_FILES = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 MODEL_TYPES = ("service-2", "endpoint-rule-set-1")
@@ -25,7 +26,7 @@ def scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def counting(self: Loader, type_name: str) -> list[str]:
         seen.append(type_name)
-        return original(self, type_name)  # type: ignore[no-any-return]
+        return original(self, type_name)
 
     monkeypatch.setattr(Loader, "list_available_services", counting)
     return seen
