@@ -2,7 +2,7 @@
 
 The parent runs ``python -m bench.cold <side> <token>`` as a subprocess per sample, alternating
 sides. This module's top level imports only the standard library, so the child measures nothing but
-the handler's own imports and first call (a cache miss: boto3 client creation + one GetSecretValue).
+the handler's own imports and first call (a cache miss: the SDK client's creation and its first reads).
 """
 
 from __future__ import annotations
