@@ -27,8 +27,9 @@ from tokengate_core import registry
 #: What the admin function does with the table (NameRegistry): claim, look up, release a name.
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
 #: What the authorizer does with it (tokengate_core.usage.DynamoUsage): take leases and add usage
-#: counts (conditional UpdateItem), read a counter after a refused lease (GetItem).
-USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
+#: counts (conditional UpdateItem). A refused lease returns the counter with the refusal, so the
+#: authorizer never reads the table.
+USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: What the admin function reads usage reports with (tokengate_core.usage.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)

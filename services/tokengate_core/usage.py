@@ -326,8 +326,25 @@ def _condition_failed(error: Exception) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+class _Refused(Exception):
+    """A conditional update was refused. DynamoDB returned the item with the refusal
+    (ReturnValuesOnConditionCheckFailure), so what is left is known without a read."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+    def number(self, attribute: str) -> float | None:
+        value = self.item.get(attribute, {}).get("N")
+        return float(value) if value is not None else None
+
+
 class DynamoUsage:
-    """The shared counters, in the deployment's table (keys from tokengate_core.registry)."""
+    """The shared counters, in the deployment's table (keys from tokengate_core.registry).
+
+    A conditional update that DynamoDB refuses comes back with the item, so a refusal says how much
+    is left without a read: a refused lease costs one call, a partial one two.
+    """
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -336,48 +353,48 @@ class DynamoUsage:
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
             return getattr(self._client, operation)(TableName=self._table, **kwargs)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure becomes a refusal or UsageUnavailable
             if _condition_failed(error):
-                raise
+                raise _Refused(getattr(error, "response", {}).get("Item") or {}) from None
             raise UsageUnavailable(type(error).__name__) from None
 
     @staticmethod
     def _key(pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
 
-    def _number(self, pk: str, sk: str, attribute: str) -> float | None:
-        item = self._call("get_item", Key=self._key(pk, sk), ConsistentRead=True).get("Item", {})
-        value = item.get(attribute, {}).get("N")
-        return float(value) if value is not None else None
+    def _update(self, key: dict[str, Any], **kwargs: Any) -> None:
+        """A conditional UpdateItem whose refusal (:class:`_Refused`) carries the item."""
+        self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
 
     def take_rate(self, bucket: RateBucket, n: int, now: float) -> tuple[int, float]:
         """GCRA: ``tat`` is when the bucket would be full again; taking ``n`` moves it ``n x T``
         later, allowed while it stays within ``burst x T`` of now."""
         interval = 1.0 / bucket.per_second
         tolerance = bucket.burst * interval
-        pk, sk = f"rate#{bucket.key_id}", f"shard#{bucket.shard}"
-        key = self._key(pk, sk)
+        key = self._key(f"rate#{bucket.key_id}", f"shard#{bucket.shard}")
+        try:
+            self._update(
+                key,
+                UpdateExpression="SET tat = :new, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(tat) OR tat <= :now",
+                ExpressionAttributeValues={
+                    ":new": {"N": repr(now + n * interval)},
+                    ":now": {"N": repr(now)},
+                    ":exp": {"N": str(int(now + tolerance) + 86400)},
+                },
+            )
+            return n, 0.0
+        except _Refused as refused:
+            tat = refused.number("tat") or now
         for _ in range(2):
+            # The bucket is in use (tat is ahead of now): take what it has left, if anything.
+            available = math.floor((now + tolerance - max(tat, now)) / interval + 1e-9)
+            if available < 1:
+                return 0, tat - tolerance + n * interval
+            n = min(n, available)
             try:
-                self._call(
-                    "update_item",
-                    Key=key,
-                    UpdateExpression="SET tat = :new, expires_at = :exp",
-                    ConditionExpression="attribute_not_exists(tat) OR tat <= :now",
-                    ExpressionAttributeValues={
-                        ":new": {"N": repr(now + n * interval)},
-                        ":now": {"N": repr(now)},
-                        ":exp": {"N": str(int(now + tolerance) + 86400)},
-                    },
-                )
-                return n, 0.0
-            except Exception as error:
-                if not _condition_failed(error):
-                    raise
-            try:
-                self._call(
-                    "update_item",
-                    Key=key,
+                self._update(
+                    key,
                     UpdateExpression="SET tat = tat + :inc",
                     ConditionExpression="tat > :now AND tat <= :limit",
                     ExpressionAttributeValues={
@@ -387,23 +404,16 @@ class DynamoUsage:
                     },
                 )
                 return n, 0.0
-            except Exception as error:
-                if not _condition_failed(error):
-                    raise
-            tat = self._number(pk, sk, "tat") or now
-            available = math.floor((now + tolerance - max(tat, now)) / interval + 1e-9)
-            if available < 1:
-                return 0, tat - tolerance + n * interval
-            n = min(n, available)
+            except _Refused as refused:  # another container took some meanwhile
+                tat = refused.number("tat") or now
         return 0, now + interval
 
     def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> int:
         key = self._key(f"quota#{key_id}", period)
         for _ in range(2):
             try:
-                self._call(
-                    "update_item",
-                    Key=key,
+                self._update(
+                    key,
                     UpdateExpression="ADD used :n SET expires_at = :exp",
                     ConditionExpression="attribute_not_exists(used) OR used <= :max",
                     ExpressionAttributeValues={
@@ -413,13 +423,10 @@ class DynamoUsage:
                     },
                 )
                 return n
-            except Exception as error:
-                if not _condition_failed(error):
-                    raise
-            used = self._number(f"quota#{key_id}", period, "used") or 0
-            n = min(n, int(limit - used))
-            if n < 1:
-                return 0
+            except _Refused as refused:
+                n = min(n, int(limit - (refused.number("used") or 0)))
+                if n < 1:
+                    return 0
         return 0
 
     def add_counts(self, key_id: str, bucket: str, counts: dict[str, int], expires: int) -> None:

@@ -118,9 +118,10 @@ def test_only_the_admin_and_the_authorizer_touch_the_table_each_with_its_own_ite
             if name not in TABLE_ACTIONS:
                 assert dynamodb == [], name
                 continue
+            actions = sorted(TABLE_ACTIONS[name])
             assert dynamodb == [
                 {
-                    "Action": sorted(TABLE_ACTIONS[name]),
+                    "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
                     "Effect": "Allow",
                     "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
                     "Sid": "Table",

@@ -13,9 +13,9 @@ import pytest
 from tests.support import FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store
+from tokengate_core.aws import make_store, make_usage_backend
 from tokengate_core.config import AuthorizerSettings
-from tokengate_core.usage import FLUSH_SECONDS, period_of
+from tokengate_core.usage import FLUSH_SECONDS, RateBucket, period_of
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -72,6 +72,26 @@ def test_a_busy_container_makes_one_dynamodb_call_per_ten_allowed_requests(emula
     outcomes = offer([authz], clock, token, 200, 5)
     assert outcomes == {"allowed": 1000}
     assert emulator.dynamodb_calls() <= 1000 / 10
+
+
+def test_a_refused_lease_costs_one_dynamodb_call_and_a_partial_one_two(emulator: SecretsManagerEmulator) -> None:
+    """A refusal comes back with the item (ReturnValuesOnConditionCheckFailure), so what is left is
+    known without a read."""
+    backend = make_usage_backend(AuthorizerSettings(usage_timeout_seconds=5.0))
+    bucket = RateBucket("k" * 20, 0, per_second=1.0, burst=5)
+
+    def cost(take: Any, *args: Any) -> tuple[Any, int, int]:
+        emulator.reset_counts()
+        result = take(*args)
+        return result, emulator.calls("dynamodb:UpdateItem"), emulator.calls("dynamodb:GetItem")
+
+    assert cost(backend.take_rate, bucket, 5, MORNING) == ((5, 0.0), 1, 0)  # a full bucket
+    assert cost(backend.take_rate, bucket, 3, MORNING) == ((0, MORNING + 3), 1, 0)  # empty: when 3 are due
+    assert cost(backend.take_rate, bucket, 3, MORNING + 2) == ((2, 0.0), 2, 0)  # two have accrued
+    expires = int(MORNING) + 86400
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (5, 1, 0)
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (2, 2, 0)
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (0, 1, 0)
 
 
 def test_a_quota_is_never_exceeded_and_resets_with_its_period(emulator: SecretsManagerEmulator) -> None:

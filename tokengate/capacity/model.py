@@ -23,8 +23,8 @@ in each container its traffic reaches, a lease of about ``LEASE_WINDOW`` seconds
 container's demand per limit (one conditional UpdateItem, at least one request's worth), and its
 counts written at the first request ``FLUSH_SECONDS`` after the last write (one UpdateItem, the
 renewal formula above with one key and ``T = FLUSH_SECONDS``). Every usage item is far under 1 KB,
-so each write is one write request unit. Reads happen only when a limit binds (a GetItem after a
-refused conditional write) and for usage reports; the steady state has none.
+so each write is one write request unit. The authorizer never reads: a refused conditional write
+returns the counter with the refusal. Usage reports are the only reads.
 """
 
 from __future__ import annotations
