@@ -28,15 +28,22 @@ from tokengate_core.api import (
     LeakReportResult,
     LeakResult,
     MigrationReport,
+    Status,
     UpdateClientRequest,
     UsageReport,
 )
 from tokengate_core.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.clients import ClientService
 from tokengate_core.config import AdminSettings
-from tokengate_core.errors import RouteNotFoundError, TokengateError, UnavailableError, ValidationFailedError
+from tokengate_core.errors import (
+    BadRequestError,
+    RouteNotFoundError,
+    TokengateError,
+    UnavailableError,
+    ValidationFailedError,
+)
 from tokengate_core.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.models import TENANT_PATTERN
+from tokengate_core.models import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.observability import log_redacted_event, make_logger, safe_error
 from tokengate_core.request_body import accept_body, parse_json
 from tokengate_core.routes import FUNCTIONS, admin_route
@@ -170,8 +177,15 @@ def list_clients(
     tenant: TenantPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=4096)] = None,
-    status: Annotated[Literal["active", "disabled", "expired", "revoked"] | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    name: Annotated[
+        str | None, Query(pattern=CLIENT_NAME_PATTERN, description="Only the client of this name (one read)")
+    ] = None,
 ) -> ClientPage:
+    if name is not None:
+        if next_token is not None:
+            raise BadRequestError("next_token does not apply to a lookup by name: it answers one page")
+        return service.find(tenant, name, status=status)
     return service.list(tenant, limit=limit, next_token=next_token, status=status)
 
 

@@ -198,6 +198,20 @@ class ClientService:
             views = [v for v in views if v.status == status]
         return ClientPage(items=views, next_token=encode_page_token(tenant, token, key) if token else None)
 
+    def find(self, tenant: str, name: str, *, status: Status | None) -> ClientPage:
+        """The tenant's client of that name, as a page of zero or one: one read of the name table
+        and one DescribeSecret, where scanning the list would read every page of the tenant. A
+        revoked client keeps its name, so it is found too (and can be restored by name)."""
+        key_id = self.registry.holder(tenant, name)
+        if key_id is None:
+            return ClientPage(items=[], next_token=None)
+        try:
+            view = self._summary_view(self._owned(tenant, key_id))
+        except NotFoundError:  # the claim outlived its client (purged) or is an issue in flight
+            return ClientPage(items=[], next_token=None)
+        matches = view.client_name == name and (status is None or view.status == status)
+        return ClientPage(items=[view] if matches else [], next_token=None)
+
     # -- writes --------------------------------------------------------------------------------
 
     def issue(self, tenant: str, request: IssueClientRequest, actor: str) -> IssuedClient:

@@ -45,7 +45,8 @@ def test_client_lifecycle_through_the_cli(stack: RunningStack) -> None:
     assert revoked["status"] == "revoked"
     revoked_list = cli_json(stack, "clients", "list", "--tenant", "cli", "--status", "revoked")
     assert [c["client_id"] for c in revoked_list["items"]] == [client_id]
-    assert cli_json(stack, "clients", "restore", "--tenant", "cli", client_id)["status"] == "active"
+    # A revoked client keeps its name, so it is restored by name as well as by id.
+    assert cli_json(stack, "clients", "restore", "--tenant", "cli", "billing")["status"] == "active"
 
     only_token = run_cli(stack, "clients", "rotate", "--tenant", "cli", client_id, "--output", "token")
     assert only_token.returncode == 0, only_token.stderr

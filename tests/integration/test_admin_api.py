@@ -260,6 +260,28 @@ def test_list_filters_by_status() -> None:
     assert_error(call_admin("GET", BASE, query={"limit": "0"}), 422, "validation_error")
 
 
+def test_a_name_is_looked_up_in_one_read_revoked_clients_included(emulator: SecretsManagerEmulator) -> None:
+    billing_id, _ = issue("acme", "billing")
+    issue("acme", "other")
+    issue("globex", "billing")
+    call_admin("DELETE", f"{BASE}/{billing_id}")
+
+    def named(name: str, **query: str) -> list[str]:
+        response = call_admin("GET", BASE, query={"name": name, **query})
+        assert response.status == 200, response.body
+        assert response.body["next_token"] is None
+        return [item["client_id"] for item in response.body["items"]]
+
+    emulator.reset_counts()
+    assert named("billing") == [billing_id]  # revoked, and still found: it can be restored by name
+    assert emulator.calls("ListSecrets") == 0 and emulator.calls("DescribeSecret") == 1
+    assert named("billing", status="revoked") == [billing_id]
+    assert named("billing", status="active") == []
+    assert named("nobody") == []
+    assert_error(call_admin("GET", BASE, query={"name": "-bad name"}), 422, "validation_error")
+    assert_error(call_admin("GET", BASE, query={"name": "billing", "next_token": "x"}), 400, "invalid_request")
+
+
 def test_show_and_tenant_isolation() -> None:
     client_id, _ = issue("acme", "ci-bot")
     shown = call_admin("GET", f"{BASE}/{client_id}")

@@ -154,8 +154,8 @@ def list_clients(
 
 
 def _client_id(api: AdminClient, tenant: str, value: str) -> str:
-    """A client id as given, or the id of the tenant's client of that name. Ids are random, so a
-    name is looked up in the tenant's list (revoked clients included: they can be restored)."""
+    """A client id as given, or the id of the tenant's client of that name: the API looks a name up
+    in one read of its name table (revoked clients included: they can be restored)."""
     from tokengate_core import tokens
     from tokengate_core.models import CLIENT_NAME_PATTERN
 
@@ -163,12 +163,10 @@ def _client_id(api: AdminClient, tenant: str, value: str) -> str:
         return value
     if not re.match(CLIENT_NAME_PATTERN, value):
         raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
-    found = [c["client_id"] for c in list_clients(api, tenant).items if c.get("client_name") == value]
+    found = api.call("GET", _clients_path(tenant), query={"name": value}).get("items", [])
     if not found:
         raise CliError("not_found", "client not found")
-    if len(found) > 1:  # names are unique per tenant: only a broken name table could allow this
-        raise CliError("conflict", f"{len(found)} clients are named {value!r}: give a client id ({', '.join(found)})")
-    return str(found[0])
+    return str(found[0]["client_id"])
 
 
 def _expiry(args: argparse.Namespace, *, refuse_past: bool) -> str | None:
