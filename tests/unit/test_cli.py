@@ -330,8 +330,12 @@ def test_client_lines_show_what_is_set_and_only_that() -> None:
     assert "previous token  valid until 2026-02-01 00:00:00Z" in text
     assert "revoked         2026-03-01 00:00:00Z by arn:aws:iam::1:user/b" in text
     assert "reader" not in text and "updated" not in text
+    assert "scopes          GET /invoke" in text
     assert when(None) == "-" and when("not a date") == "not a date"
     assert table([["a", "bb"]], ["X", "Y"]) == "X  Y\na  bb"
+    # A revoked client's scopes are not readable (null): no line rather than a "-" that reads as "none".
+    assert "scopes" not in "\n".join(client_lines({**client, "scopes": None}))
+    assert "scopes          -" in "\n".join(client_lines({**client, "scopes": []}))
 
 
 # -- completion and pipes -----------------------------------------------------------------------------

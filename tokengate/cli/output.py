@@ -36,7 +36,8 @@ def client_lines(client: Mapping[str, Any]) -> list[str]:
         ("name", client.get("client_name")),
         ("status", client.get("status")),
         ("enabled", str(client.get("enabled")).lower()),
-        ("scopes", ", ".join(client["scopes"]) if client.get("scopes") else "-"),
+        # A revoked client's record is not readable, so its scopes are unknown: no line, not "-".
+        *([("scopes", ", ".join(client["scopes"]) or "-")] if client.get("scopes") is not None else []),
         ("expires", when(client.get("expires_at"))),
         ("created", f"{when(client.get('created_at'))} by {client.get('created_by') or '-'}"),
     ]
