@@ -13,13 +13,10 @@ import re
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.functions import TokengateFunction
-from infra.nag import REASON_LIST_SECRETS, acknowledge
+from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from infra.table import ITEM_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
 from tokengate_core.config import AdminSettings
 from tokengate_core.routes import tenant_admin_resources
@@ -47,15 +44,13 @@ class Admin(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
         names: NameTable,
         rotation_function: lambda_.IFunction,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = AdminSettings(
             secret_prefix=settings.secret_prefix,
             token_prefix=settings.token_prefix,
@@ -70,29 +65,12 @@ class Admin(Construct):
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn
         if secrets.kms_key is not None:
             environment[AdminSettings.env_name("kms_key_id")] = secrets.kms_key.key_arn
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="admin",
-            environment=environment,
-            code=code,
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "admin", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
         names.grant(self, handler.role, (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS))
 
-        list_secrets = iam.Policy(
-            self,
-            "ListSecrets",
-            roles=[handler.role],
-            statements=[
-                iam.PolicyStatement(sid="ListSecrets", actions=["secretsmanager:ListSecrets"], resources=["*"])
-            ],
-        )
-        acknowledge(list_secrets, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
+        secrets.grant_list(self, handler.role)
 
         # RotateSecret needs the caller to hold lambda:InvokeFunction on the rotation function
         # (Secrets Manager API reference, RotateSecret, "Required permissions").

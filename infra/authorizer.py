@@ -20,13 +20,10 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.functions import TokengateFunction
+from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from infra.table import USAGE_COUNTER_ACTIONS, NameTable
 from tokengate_core.config import AuthorizerSettings
 from tokengate_core.routes import identity_sources
@@ -38,14 +35,12 @@ class Authorizer(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
         table: NameTable,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = AuthorizerSettings(
             secret_prefix=settings.secret_prefix,
             token_prefix=settings.token_prefix,
@@ -56,16 +51,7 @@ class Authorizer(Construct):
         ).to_env()
         # The table's name is a deploy-time token: it joins after validation, as in the admin function.
         environment[AuthorizerSettings.env_name("table_name")] = table.table.table_name
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="authorizer",
-            environment=environment,
-            code=code,
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "authorizer", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
         table.grant(self, handler.role, USAGE_COUNTER_ACTIONS)

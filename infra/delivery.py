@@ -7,13 +7,10 @@ write a secret, whatever a request makes it do.
 
 from __future__ import annotations
 
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.functions import TokengateFunction
+from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from tokengate_core.config import DeliverySettings
 
 
@@ -23,23 +20,12 @@ class Delivery(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = DeliverySettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="delivery",
-            environment=environment,
-            code=code,
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "delivery", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)

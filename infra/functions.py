@@ -20,6 +20,9 @@ What every function shares is decided here, once:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 from aws_cdk import Duration, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -62,6 +65,37 @@ def powertools_layer(scope: Construct, version: int) -> lambda_.ILayerVersion:
         {"Account": POWERTOOLS_ACCOUNT, "Name": POWERTOOLS_LAYER_NAME, "Version": str(version)},
     )
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+class FunctionAssets(NamedTuple):
+    """What every function of the stack is built from, passed to each construct once: the stack's
+    settings, the services/ code, the Powertools layer and each function's log group."""
+
+    settings: StackSettings
+    code: lambda_.Code
+    layer: lambda_.ILayerVersion
+    log_groups: Mapping[FunctionName, logs.ILogGroup]
+
+    def function(
+        self,
+        scope: Construct,
+        name: FunctionName,
+        environment: dict[str, str],
+        *,
+        construct_id: str = "Handler",
+        code: lambda_.Code | None = None,
+    ) -> TokengateFunction:
+        """The function ``name``; ``code`` replaces the shared code (a function with bundled wheels)."""
+        return TokengateFunction(
+            scope,
+            construct_id,
+            name=name,
+            environment=environment,
+            code=code or self.code,
+            layer=self.layer,
+            log_group=self.log_groups[name],
+            settings=self.settings,
+        )
 
 
 class TokengateFunction(Construct):

@@ -15,14 +15,11 @@ creating, no name table. Its asset bundles ``cryptography`` for the Lambda platf
 
 from __future__ import annotations
 
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.bundle import function_code
-from infra.functions import TokengateFunction
+from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from tokengate_core.config import LeakSettings
 
 
@@ -32,12 +29,11 @@ class Leaks(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = LeakSettings(
             secret_prefix=settings.secret_prefix,
             token_prefix=settings.token_prefix,
@@ -47,16 +43,7 @@ class Leaks(Construct):
             leak_action=settings.leak_action,
             github_keys_url=settings.github_keys_url,
         ).to_env()
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="leaks",
-            environment=environment,
-            code=function_code("leaks"),
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "leaks", environment, code=function_code("leaks"))
         self.function = handler.function
         action = settings.leak_action
         secrets.grant(self, handler.role, LEAK_ACTIONS[action], kms_actions=LEAK_KMS_ACTIONS[action])

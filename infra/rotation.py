@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.functions import TokengateFunction
+from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, ROTATE_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from tokengate_core.config import RotationSettings
 
 
@@ -24,13 +21,11 @@ class Rotation(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = RotationSettings(
             secret_prefix=settings.secret_prefix,
             token_prefix=settings.token_prefix,
@@ -38,16 +33,7 @@ class Rotation(Construct):
             event_bus_name=settings.event_bus_name,
             metrics_namespace=settings.metrics_namespace,
         ).to_env()
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="rotation",
-            environment=environment,
-            code=code,
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "rotation", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, ROTATE_ACTIONS, kms_actions=KMS_ENCRYPT)
         self.function.add_permission(

@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infra.nag import REASON_SECRET_PREFIX, acknowledge
+from infra.nag import REASON_LIST_SECRETS, REASON_SECRET_PREFIX, acknowledge
 
 #: The authorizer only reads a token's record.
 READ_ACTIONS = ("secretsmanager:GetSecretValue",)
@@ -103,6 +103,20 @@ class TokenSecrets:
             statements.append(self._kms_statement(kms_actions))
         policy = iam.Policy(scope, "TokenSecretsAccess", statements=statements, roles=[role])
         acknowledge(policy, "AwsSolutions-IAM5", REASON_SECRET_PREFIX, finding=self.nag_finding)
+        return policy
+
+    def grant_list(self, scope: Construct, role: iam.IRole) -> iam.Policy:
+        """A policy named ListSecrets under ``scope``: ListSecrets takes no resource, so ``*``;
+        it shows names and tags, never a value."""
+        policy = iam.Policy(
+            scope,
+            "ListSecrets",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(sid="ListSecrets", actions=["secretsmanager:ListSecrets"], resources=["*"])
+            ],
+        )
+        acknowledge(policy, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
         return policy
 
     def _kms_statement(self, actions: Sequence[str]) -> iam.PolicyStatement:

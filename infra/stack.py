@@ -14,7 +14,7 @@ from infra.admin import Admin, tenant_admin_statement
 from infra.api import Api
 from infra.authorizer import Authorizer
 from infra.delivery import Delivery
-from infra.functions import TokengateFunction, powertools_layer, services_code
+from infra.functions import FunctionAssets, powertools_layer, services_code
 from infra.keyring import SigningKeyring
 from infra.leaks import Leaks
 from infra.monitoring import Monitoring
@@ -59,73 +59,23 @@ class TokenGateStack(Stack):
         code = services_code()
         layer = powertools_layer(self, settings.powertools_layer_version)
 
-        self.rotation = Rotation(
-            self,
-            "Rotation",
-            secrets=secrets,
-            log_group=observability.function_logs["rotation"],
-            settings=settings,
-            code=code,
-            layer=layer,
+        assets = FunctionAssets(settings, code, layer, observability.function_logs)
+        self.rotation = Rotation(self, "Rotation", assets=assets, secrets=secrets)
+        self.authorizer = Authorizer(self, "Authorizer", assets=assets, secrets=secrets, table=self.names)
+        self.main = assets.function(
+            self, "main", MainSettings(log_level=settings.log_level).to_env(), construct_id="Main"
         )
-        self.authorizer = Authorizer(
-            self,
-            "Authorizer",
-            secrets=secrets,
-            table=self.names,
-            log_group=observability.function_logs["authorizer"],
-            settings=settings,
-            code=code,
-            layer=layer,
-        )
-        self.main = TokengateFunction(
-            self,
-            "Main",
-            name="main",
-            environment=MainSettings(log_level=settings.log_level).to_env(),
-            log_group=observability.function_logs["main"],
-            settings=settings,
-            code=code,
-            layer=layer,
-        )
-        self.delivery = Delivery(
-            self,
-            "Delivery",
-            secrets=secrets,
-            log_group=observability.function_logs["delivery"],
-            settings=settings,
-            code=code,
-            layer=layer,
-        )
+        self.delivery = Delivery(self, "Delivery", assets=assets, secrets=secrets)
         self.admin = Admin(
             self,
             "Admin",
+            assets=assets,
             secrets=secrets,
             names=self.names,
             rotation_function=self.rotation.function,
-            log_group=observability.function_logs["admin"],
-            settings=settings,
-            code=code,
-            layer=layer,
         )
-        self.sweep = Sweep(
-            self,
-            "Sweep",
-            secrets=secrets,
-            keyring_secret=self.keyring.secret,
-            log_group=observability.function_logs["sweep"],
-            settings=settings,
-            code=code,
-            layer=layer,
-        )
-        self.leaks = Leaks(
-            self,
-            "Leaks",
-            secrets=secrets,
-            log_group=observability.function_logs["leaks"],
-            settings=settings,
-            layer=layer,
-        )
+        self.sweep = Sweep(self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret)
+        self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets)
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,

@@ -12,15 +12,11 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.functions import TokengateFunction
-from infra.nag import REASON_LIST_SECRETS, acknowledge
+from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
-from infra.settings import StackSettings
 from tokengate_core.config import SweepSettings
 
 #: What writing the keyring takes (tokengate_core.imports: one PutSecretValue per change).
@@ -33,14 +29,12 @@ class Sweep(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        assets: FunctionAssets,
         secrets: TokenSecrets,
         keyring_secret: secretsmanager.ISecret,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = assets.settings
         environment = SweepSettings(
             secret_prefix=settings.secret_prefix,
             log_level=settings.log_level,
@@ -48,27 +42,10 @@ class Sweep(Construct):
             metrics_namespace=settings.metrics_namespace,
             expiry_warning_days=settings.expiry_warning_days,
         ).to_env()
-        handler = TokengateFunction(
-            self,
-            "Handler",
-            name="sweep",
-            environment=environment,
-            code=code,
-            layer=layer,
-            log_group=log_group,
-            settings=settings,
-        )
+        handler = assets.function(self, "sweep", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
-        list_secrets = iam.Policy(
-            self,
-            "ListSecrets",
-            roles=[handler.role],
-            statements=[
-                iam.PolicyStatement(sid="ListSecrets", actions=["secretsmanager:ListSecrets"], resources=["*"])
-            ],
-        )
-        acknowledge(list_secrets, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
+        secrets.grant_list(self, handler.role)
         keyring_write = [
             iam.PolicyStatement(
                 sid="KeyringWrite", actions=list(KEYRING_WRITE_ACTIONS), resources=[keyring_secret.secret_arn]
