@@ -155,7 +155,8 @@ def list_clients(
 
 def _client_id(api: AdminClient, tenant: str, value: str) -> str:
     """A client id as given, or the id of the tenant's client of that name: the API looks a name up
-    in one read of its name table (revoked clients included: they can be restored)."""
+    in one read of its name table (revoked clients included: they can be restored), and the
+    tenant's list is read only when that finds nothing."""
     from tokengate_core import tokens
     from tokengate_core.models import CLIENT_NAME_PATTERN
 
@@ -163,10 +164,17 @@ def _client_id(api: AdminClient, tenant: str, value: str) -> str:
         return value
     if not re.match(CLIENT_NAME_PATTERN, value):
         raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
-    found = api.call("GET", _clients_path(tenant), query={"name": value}).get("items", [])
+    page = api.call("GET", _clients_path(tenant), query={"name": value}).get("items", [])
+    found = [c["client_id"] for c in page if c.get("client_name") == value]
+    if not found:
+        # An admin API older than name lookups ignores ``name`` (hence the filter above), and a
+        # name recorded before the name table existed is only in the list: look there too.
+        found = [c["client_id"] for c in list_clients(api, tenant).items if c.get("client_name") == value]
     if not found:
         raise CliError("not_found", "client not found")
-    return str(found[0]["client_id"])
+    if len(found) > 1:  # names are unique per tenant: only a broken name table could allow this
+        raise CliError("conflict", f"{len(found)} clients are named {value!r}: give a client id ({', '.join(found)})")
+    return str(found[0])
 
 
 def _expiry(args: argparse.Namespace, *, refuse_past: bool) -> str | None:
