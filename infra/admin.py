@@ -50,16 +50,7 @@ class Admin(Construct):
         rotation_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = assets.settings
-        environment = AdminSettings(
-            secret_prefix=settings.secret_prefix,
-            token_prefix=settings.token_prefix,
-            log_level=settings.log_level,
-            event_bus_name=settings.event_bus_name,
-            metrics_namespace=settings.metrics_namespace,
-            usage_control=settings.usage_control,
-            leak_action=settings.leak_action,
-        ).to_env()
+        environment = assets.environment(AdminSettings)
         # Deploy-time values (tokens) join after validation: the model checks literal values only.
         environment[AdminSettings.env_name("table_name")] = names.table.table_name
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn

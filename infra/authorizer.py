@@ -41,14 +41,7 @@ class Authorizer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
-        environment = AuthorizerSettings(
-            secret_prefix=settings.secret_prefix,
-            token_prefix=settings.token_prefix,
-            cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
-            log_level=settings.log_level,
-            metric_tenant_dimension=settings.metric_tenant_dimension,
-            metrics_namespace=settings.metrics_namespace,
-        ).to_env()
+        environment = assets.environment(AuthorizerSettings, cache_ttl_seconds=settings.authorizer_cache_ttl_seconds)
         # The table's name is a deploy-time token: it joins after validation, as in the admin function.
         environment[AuthorizerSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "authorizer", environment)

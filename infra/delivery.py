@@ -24,8 +24,7 @@ class Delivery(Construct):
         secrets: TokenSecrets,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = assets.settings
-        environment = DeliverySettings(secret_prefix=settings.secret_prefix, log_level=settings.log_level).to_env()
+        environment = assets.environment(DeliverySettings)
         handler = assets.function(self, "delivery", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)

@@ -21,7 +21,7 @@ What every function shares is decided here, once:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aws_cdk import Duration, Fn
 from aws_cdk import aws_iam as iam
@@ -33,6 +33,7 @@ from infra import SERVICES_DIR
 from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
 from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
+from tokengate_core.config import AuthorizerSettings, EnvModel
 from tokengate_core.routes import FUNCTIONS, FunctionName
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -67,6 +68,13 @@ def powertools_layer(scope: Construct, version: int) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 
+#: What the stack's settings offer a function by name: their fields and derived values (the
+#: per-stack metrics namespace, say).
+STACK_VALUES = frozenset(StackSettings.model_fields) | {
+    name for name, value in vars(StackSettings).items() if isinstance(value, property)
+}
+
+
 class FunctionAssets(NamedTuple):
     """What every function of the stack is built from, passed to each construct once: the stack's
     settings, the services/ code, the Powertools layer and each function's log group."""
@@ -75,6 +83,18 @@ class FunctionAssets(NamedTuple):
     code: lambda_.Code
     layer: lambda_.ILayerVersion
     log_groups: Mapping[FunctionName, logs.ILogGroup]
+
+    def environment(
+        self, settings_class: type[EnvModel] | type[AuthorizerSettings], **overrides: Any
+    ) -> dict[str, str]:
+        """The environment of a function whose settings are ``settings_class``: each of its fields
+        that the stack's settings also have, under the same name, comes from them, so a context
+        value reaches every function that reads it; ``overrides`` name the others."""
+        fields = (
+            settings_class.FIELDS if issubclass(settings_class, AuthorizerSettings) else settings_class.model_fields
+        )
+        shared = {name: getattr(self.settings, name) for name in fields if name in STACK_VALUES}
+        return settings_class(**{**shared, **overrides}).to_env()
 
     def function(
         self,

@@ -34,15 +34,7 @@ class Leaks(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
-        environment = LeakSettings(
-            secret_prefix=settings.secret_prefix,
-            token_prefix=settings.token_prefix,
-            log_level=settings.log_level,
-            event_bus_name=settings.event_bus_name,
-            metrics_namespace=settings.metrics_namespace,
-            leak_action=settings.leak_action,
-            github_keys_url=settings.github_keys_url,
-        ).to_env()
+        environment = assets.environment(LeakSettings)
         handler = assets.function(self, "leaks", environment, code=function_code("leaks"))
         self.function = handler.function
         action = settings.leak_action

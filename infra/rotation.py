@@ -25,14 +25,7 @@ class Rotation(Construct):
         secrets: TokenSecrets,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = assets.settings
-        environment = RotationSettings(
-            secret_prefix=settings.secret_prefix,
-            token_prefix=settings.token_prefix,
-            log_level=settings.log_level,
-            event_bus_name=settings.event_bus_name,
-            metrics_namespace=settings.metrics_namespace,
-        ).to_env()
+        environment = assets.environment(RotationSettings)
         handler = assets.function(self, "rotation", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, ROTATE_ACTIONS, kms_actions=KMS_ENCRYPT)

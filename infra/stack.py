@@ -62,9 +62,7 @@ class TokenGateStack(Stack):
         assets = FunctionAssets(settings, code, layer, observability.function_logs)
         self.rotation = Rotation(self, "Rotation", assets=assets, secrets=secrets)
         self.authorizer = Authorizer(self, "Authorizer", assets=assets, secrets=secrets, table=self.names)
-        self.main = assets.function(
-            self, "main", MainSettings(log_level=settings.log_level).to_env(), construct_id="Main"
-        )
+        self.main = assets.function(self, "main", assets.environment(MainSettings), construct_id="Main")
         self.delivery = Delivery(self, "Delivery", assets=assets, secrets=secrets)
         self.admin = Admin(
             self,

@@ -35,13 +35,7 @@ class Sweep(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
-        environment = SweepSettings(
-            secret_prefix=settings.secret_prefix,
-            log_level=settings.log_level,
-            event_bus_name=settings.event_bus_name,
-            metrics_namespace=settings.metrics_namespace,
-            expiry_warning_days=settings.expiry_warning_days,
-        ).to_env()
+        environment = assets.environment(SweepSettings)
         handler = assets.function(self, "sweep", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)

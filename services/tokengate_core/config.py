@@ -36,7 +36,7 @@ __all__ = ["LAMBDA_RUNTIME_ENV", "AuthorizerSettings", "ConfigError"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class _EnvModel(BaseModel):
+class EnvModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
     env_prefix: ClassVar[str] = "TOKENGATE_"
 
@@ -81,7 +81,7 @@ SecretPrefix = Annotated[str, Field(pattern=SECRET_PREFIX_PATTERN)]
 TokenPrefix = Annotated[str, Field(pattern=tokens.PREFIX_PATTERN)]
 
 
-class StoreSettings(_EnvModel):
+class StoreSettings(EnvModel):
     """What every function that reads secrets shares, with the limits the authorizer's own
     (hand-validated) settings use too."""
 
@@ -103,7 +103,7 @@ def _never(capture: bool) -> bool:
     return capture
 
 
-class TracerSettings(_EnvModel):
+class TracerSettings(EnvModel):
     """Powertools Tracer's switches, for the functions X-Ray traces (routes.FunctionSpec.traced).
 
     By default Tracer records a handler's response and an exception's message in the trace: the
@@ -119,7 +119,7 @@ class TracerSettings(_EnvModel):
     )
 
 
-class TokenSettings(_EnvModel):
+class TokenSettings(EnvModel):
     """The deployment's token prefix, for the functions that mint tokens or tell its tokens from
     others (the authorizer's own settings carry the same field, with the same pattern and default)."""
 
@@ -132,7 +132,7 @@ def _not_reserved(namespace: str) -> str:
     return namespace
 
 
-class EventSettings(_EnvModel):
+class EventSettings(EnvModel):
     """Where a function's lifecycle events go (one bus, the only one its role may put events on),
     and the namespace of the metric that counts the ones it could not deliver (the stack's own)."""
 
@@ -145,7 +145,7 @@ RecoveryWindowDays = Annotated[int, Field(ge=7, le=30)]
 LeakAction = Literal["revoke", "disable"]
 
 
-class LeakActionSettings(_EnvModel):
+class LeakActionSettings(EnvModel):
     """What is done to a client whose live token is reported leaked (by GitHub's secret scanning
     or an operator): revoked (recoverable for the recovery window), or only disabled."""
 
@@ -187,7 +187,7 @@ class DeliverySettings(StoreSettings):
     """The token delivery function reads one client secret per call."""
 
 
-class MainSettings(_EnvModel):
+class MainSettings(EnvModel):
     log_level: Annotated[LogLevel, Field(alias="POWERTOOLS_LOG_LEVEL")] = "INFO"
 
 
