@@ -76,7 +76,7 @@ def recommendations(results: dict[str, SectionResult]) -> list[str]:
             f"{base_total:,.0f} ms. Before any request tokengate imports {own:,.0f} ms of its own modules: no "
             f"pydantic, botocore or Powertools, and NamedTuples rather than dataclasses for its value types. Its "
             f"first miss pays {steps}; the client is built from botocore's data without the scan of every "
-            f"service and with plain-dict JSON parsing (tokengate_core.botocore_data). `-X importtime` self "
+            f"service and with plain-dict JSON parsing (tokengate_core.runtime.botocore_data). `-X importtime` self "
             f"time per package: {top}. What remains is botocore's own import and client, which the baseline "
             f"pays too (and ~{cold.data.get('base_first_ms', 0.0):,.0f} ms of session, client and read again on "
             f"every request); cutting it further would mean signing requests by hand instead of using the SDK."
@@ -95,7 +95,7 @@ def main() -> int:
     speed_up_moto()
     emulator = SecretsManagerEmulator().start()
     prepare_environment(emulator.url)
-    from tokengate_core.config import AdminSettings
+    from tokengate_core.deployment.config import AdminSettings
 
     emulator.create_table(AdminSettings().table_name)
     bench = Bench(cfg, emulator)

@@ -20,7 +20,7 @@ from bench import baseline
 from bench.common import say
 from bench.context import Bench
 from tokengate.emulator import Fault
-from tokengate.events import authorizer_event
+from tokengate.testing.gateway_events import authorizer_event
 
 TITLE = "2. Backend calls"
 
@@ -50,10 +50,10 @@ class Outcome:
 
 def _stores() -> tuple[Any, Any]:
     """A store that keeps what it fetched (the scale section reuses the records) and the settings."""
-    from tokengate_core.aws import secretsmanager_client
-    from tokengate_core.config import AuthorizerSettings
-    from tokengate_core.models import ClientRecord
-    from tokengate_core.store import SecretsStore
+    from tokengate_core.deployment.config import AuthorizerSettings
+    from tokengate_core.records.model import ClientRecord
+    from tokengate_core.records.store import SecretsStore
+    from tokengate_core.runtime.aws import secretsmanager_client
 
     settings = AuthorizerSettings()  # production defaults, not the benchmark process's environment
 
@@ -113,8 +113,9 @@ def _baseline_calls(bench: Bench, events: list[dict[str, Any]], fault: Fault | N
 
 
 def run(bench: Bench) -> None:
-    from tokengate_core import keyring, tokens
-    from tokengate_core.authorize import TokenAuthorizer
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.tokens import format as tokens
+    from tokengate_core.tokens import keyring
 
     def made_up() -> str:
         """A well-formed token (valid checksum) for a random key id with a tag no key made."""

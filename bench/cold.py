@@ -20,7 +20,7 @@ MARK = "BENCH_RESULT "
 
 
 def _event(token: str) -> dict[str, Any]:
-    from tokengate.events import authorizer_event
+    from tokengate.testing.gateway_events import authorizer_event
 
     return authorizer_event(f"Bearer {token}")
 
@@ -72,12 +72,12 @@ def _breakdown(token: str) -> dict[str, float]:
     import botocore.session  # noqa: F401
 
     t = step("first miss: import botocore", t)
-    from tokengate_core.aws import secretsmanager_client
+    from tokengate_core.runtime.aws import secretsmanager_client
 
     client = secretsmanager_client(app.settings)
     t = step("first miss: botocore session + client", t)
-    from tokengate_core import keyring
-    from tokengate_core.store import SecretsStore
+    from tokengate_core.records.store import SecretsStore
+    from tokengate_core.tokens import keyring
 
     store = SecretsStore(client, app.settings.secret_prefix)
     store.read_named(keyring.secret_name(store.prefix))

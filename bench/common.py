@@ -218,7 +218,7 @@ def import_quietly(module: str) -> Any:
         return importlib.import_module(module)
 
 
-# -- events: the shared builders (tokengate.events), so tests and benchmarks drive the same shapes --
+# -- events: the shared builders (tokengate.testing.gateway_events), so tests and benchmarks drive the same shapes --
 
 
 # -- machine --------------------------------------------------------------------------------------

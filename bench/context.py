@@ -9,7 +9,7 @@ from bench.common import BenchConfig, SectionResult
 
 if TYPE_CHECKING:
     from tokengate.emulator import SecretsManagerEmulator
-    from tokengate_core.models import ClientRecord
+    from tokengate_core.records.model import ClientRecord
 
 
 @dataclass(frozen=True)

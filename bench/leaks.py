@@ -27,7 +27,7 @@ LIMIT_S = 30.0
 
 
 def _issue(bench: Bench, count: int) -> list[str]:
-    from tokengate_core.api import IssueClientRequest
+    from tokengate_core.admin.api import IssueClientRequest
 
     admin = import_quietly("admin.app")
     tokens = []
@@ -40,7 +40,7 @@ def _issue(bench: Bench, count: int) -> list[str]:
 
 
 def run(bench: Bench) -> None:
-    from tokengate_core import github
+    from tokengate_core.lifecycle import github
 
     result = bench.result("leaks", TITLE)
     count = 100 if bench.cfg.quick else MATCHES

@@ -21,7 +21,7 @@ from bench.common import (
     time_calls,
 )
 from bench.context import Bench, Client
-from tokengate.events import FakeContext, admin_event, authorizer_event
+from tokengate.testing.gateway_events import FakeContext, admin_event, authorizer_event
 
 TITLE = "4. Scale"
 SCOPES = ["ANY /invoke"]
@@ -32,8 +32,8 @@ def _direct_store() -> Any:
     skipping boto3 and HTTP: for bulk-creating clients once their issue rate has been measured."""
     from moto.secretsmanager.models import secretsmanager_backends
 
-    from tokengate_core.models import ClientRecord
-    from tokengate_core.store import SecretsStore, record_tags, tag_list
+    from tokengate_core.records.model import ClientRecord
+    from tokengate_core.records.store import SecretsStore, record_tags, tag_list
 
     backend = secretsmanager_backends[ACCOUNT]["us-east-1"]
 
@@ -52,8 +52,8 @@ def _direct_store() -> Any:
             )
             return str(json.loads(created)["ARN"])
 
-    from tokengate_core.aws import secretsmanager_client
-    from tokengate_core.config import AdminSettings
+    from tokengate_core.deployment.config import AdminSettings
+    from tokengate_core.runtime.aws import secretsmanager_client
 
     return DirectStore(client=secretsmanager_client(AdminSettings()), prefix="tokengate/clients/")
 
@@ -69,9 +69,9 @@ def issue_clients(bench: Bench) -> None:
        in-process: the same records and tags, without boto3 and HTTP, so that 10,000 clients do not
        dominate the benchmark's wall time. Its rate is not a tokengate figure.
     """
-    from tokengate_core.api import IssueClientRequest
-    from tokengate_core.clients import ClientService
-    from tokengate_core.registry import NameRegistry
+    from tokengate_core.admin.api import IssueClientRequest
+    from tokengate_core.admin.clients import ClientService
+    from tokengate_core.records.names import NameRegistry
 
     class _DistinctNames(NameRegistry):
         """The bulk phase's names are distinct by construction (``client-00042``), so their claims
@@ -194,24 +194,24 @@ def _memory(bench: Bench, result: Any) -> None:
     The store replays records already fetched from the emulator (one GetSecretValue each, in the
     backend section), so the measured process allocates only what the authorizer keeps, not the
     emulator's (in-process) request handling."""
-    from tokengate_core.authorize import TokenAuthorizer
-    from tokengate_core.config import AuthorizerSettings
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.deployment.config import AuthorizerSettings
     from tokengate_core.errors import NotFoundError
-    from tokengate_core.models import ClientRecord
-    from tokengate_core.store import SecretsStore
+    from tokengate_core.records.model import ClientRecord
+    from tokengate_core.records.store import SecretsStore
 
     missing = [c for c in bench.clients if c.key_id not in bench.records]
     if missing:
         say(f"  scale: fetching {len(missing):,} records for the memory measurement")
-        from tokengate_core.aws import make_store
+        from tokengate_core.runtime.aws import make_store
 
         store = make_store(AuthorizerSettings())
         for c in missing:
             bench.records[c.key_id] = store.get(c.key_id)
 
     records = bench.records
-    from tokengate_core import keyring
-    from tokengate_core.aws import make_store as _make_store
+    from tokengate_core.runtime.aws import make_store as _make_store
+    from tokengate_core.tokens import keyring
 
     ring_text = _make_store(AuthorizerSettings()).read_named(keyring.secret_name("tokengate/clients/"))
 
@@ -260,8 +260,8 @@ def _memory(bench: Bench, result: Any) -> None:
 
 
 def _flat(bench: Bench, result: Any) -> None:
-    from tokengate_core.authorize import to_cached
-    from tokengate_core.cache import Entry
+    from tokengate_core.authorize.cache import Entry
+    from tokengate_core.authorize.decision import to_cached
 
     cfg = bench.cfg
     app = import_quietly("authorizer.app")

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from bench.backend import ManualClock
 from bench.common import ADMIN_ARN, Stats, fmt_us, import_quietly, quiet, say
 from bench.context import Bench, Client
-from tokengate.events import authorizer_event
+from tokengate.testing.gateway_events import authorizer_event
 
 if TYPE_CHECKING:
-    from tokengate_core.authorize import TokenAuthorizer
-    from tokengate_core.authorizer_settings import AuthorizerSettings
-    from tokengate_core.store import SecretsStore
-    from tokengate_core.usage import RateBucket, UsageBackend
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.authorize.settings import AuthorizerSettings
+    from tokengate_core.authorize.usage import RateBucket, UsageBackend
+    from tokengate_core.records.store import SecretsStore
 
 TITLE = "6. Usage control"
 TENANT = "usage-bench"
@@ -43,7 +43,7 @@ SHARDED_RATE, SHARDED_BURST = 2_000.0, 2_000
 #: Generous enough never to limit the cost scenarios (they measure calls, not refusals).
 ROOMY_RATE, ROOMY_BURST = 10_000.0, 10_000
 QUOTA = 5_000
-SOURCE_IP = "203.0.113.10"  # tokengate.events.authorizer_event's requestContext.http.sourceIp
+SOURCE_IP = "203.0.113.10"  # tokengate.testing.gateway_events.authorizer_event's requestContext.http.sourceIp
 ROUTE = ("GET", "ANY /invoke", "/dev/invoke")
 
 
@@ -95,7 +95,7 @@ def _settings() -> AuthorizerSettings:
     """The production defaults, except a DynamoDB timeout the emulator on a busy 2-core machine
     always meets: these runs measure the algorithm, and a timed-out call would be a fail-open
     allow (or a fail-closed refusal) that AWS's single-digit milliseconds would not cause."""
-    from tokengate_core.authorizer_settings import AuthorizerSettings
+    from tokengate_core.authorize.settings import AuthorizerSettings
 
     return AuthorizerSettings().replace(usage_timeout_seconds=5.0)
 
@@ -105,8 +105,8 @@ def _factory(backend: Recording) -> Callable[[], UsageBackend]:
 
 
 def _containers(n: int, settings: AuthorizerSettings, store: SecretsStore, start: float) -> list[Container]:
-    from tokengate_core.authorize import TokenAuthorizer
-    from tokengate_core.aws import make_usage_backend
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.runtime.aws import make_usage_backend
 
     made = []
     for _ in range(n):
@@ -150,10 +150,10 @@ def _steady(rate: float, seconds: float, start: float) -> list[float]:
 
 
 def run(bench: Bench) -> None:
-    from tokengate_core import usage
-    from tokengate_core.api import IssueClientRequest
-    from tokengate_core.aws import make_store
-    from tokengate_core.models import Quota, RateLimit
+    from tokengate_core.admin.api import IssueClientRequest
+    from tokengate_core.authorize import usage
+    from tokengate_core.records.model import Quota, RateLimit
+    from tokengate_core.runtime.aws import make_store
 
     result = bench.result("usage", TITLE)
     admin = import_quietly("admin.app")
@@ -309,9 +309,9 @@ def _warm(bench: Bench, result: Any, issue: Callable[..., Client]) -> None:
     call (1,000 requests a second, well under the limits), so leases and flushes come due as they would;
     the samples during which a DynamoDB call was made (counted at the emulator) are reported apart."""
     from tokengate.local.runtime import load_module_copy
-    from tokengate_core.authorize import TokenAuthorizer
-    from tokengate_core.aws import make_store
-    from tokengate_core.models import Quota, RateLimit
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.records.model import Quota, RateLimit
+    from tokengate_core.runtime.aws import make_store
 
     cfg = bench.cfg
     clients = {

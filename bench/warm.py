@@ -9,7 +9,7 @@ from typing import Any
 from bench import baseline
 from bench.common import Stats, fmt_us, import_quietly, quiet, say, time_calls
 from bench.context import Bench
-from tokengate.events import authorizer_event
+from tokengate.testing.gateway_events import authorizer_event
 
 TITLE = "1. Warm decision"
 WARM_CLIENTS = 10

@@ -18,8 +18,8 @@ from constructs import Construct
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
 from infra.table import ITEM_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
-from tokengate_core.config import AdminSettings
-from tokengate_core.routes import tenant_admin_resources
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.routes import tenant_admin_resources
 
 
 def api_arn_prefix(scope: Construct, api_id: str) -> str:

@@ -1,11 +1,12 @@
-"""The HTTP API: one named stage with access logging and throttling, routes from tokengate_core.routes.ROUTES.
+"""The HTTP API: one named stage with access logging and throttling, routes from
+tokengate_core.deployment.routes.ROUTES.
 
 Routes map to functions by name, and their authorization type comes from the same table: CUSTOM
 routes get the Lambda authorizer, AWS_IAM routes get SigV4 authorization. There is no $default
 route, so any other path is a 404 from API Gateway itself.
 
 Every CUSTOM route's integration copies values of the authorizer's context into response headers
-(tokengate_core.routes.authorizer_response_headers: ``Tokengate-Token-Status`` tells a client
+(tokengate_core.deployment.routes.authorizer_response_headers: ``Tokengate-Token-Status`` tells a client
 that it used its previous token, in grace, and until when). The L2 integration has no response
 parameters, so they are set on its CloudFormation resource.
 """
@@ -26,7 +27,7 @@ from constructs import Construct
 
 from infra.nag import REASON_SIGNED_WEBHOOK, acknowledge
 from infra.settings import StackSettings
-from tokengate_core.routes import ROUTES, FunctionName, authorizer_response_headers, mapped_status_codes
+from tokengate_core.deployment.routes import ROUTES, FunctionName, authorizer_response_headers, mapped_status_codes
 
 #: One JSON object per request. Who (tenant, client id, IAM caller) and what happened; never a
 #: header, so never the Authorization header or a token.

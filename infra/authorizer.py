@@ -13,7 +13,7 @@ client's scopes are per method and route: a decision cached for ``GET /invoke`` 
 for ``POST /invoke`` or another route.
 
 The authorizer keeps its usage counters in the deployment's table: it may update and read items
-there (tokengate_core.usage) and nothing else.
+there (tokengate_core.authorize.usage) and nothing else.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from constructs import Construct
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
 from infra.table import USAGE_COUNTER_ACTIONS, NameTable
-from tokengate_core.config import AuthorizerSettings
-from tokengate_core.routes import identity_sources
+from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.deployment.routes import identity_sources
 
 
 class Authorizer(Construct):

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
-from tokengate_core.config import DeliverySettings
+from tokengate_core.deployment.config import DeliverySettings
 
 
 class Delivery(Construct):

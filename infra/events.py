@@ -13,8 +13,8 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from tokengate_core.event_types import DetailType
-from tokengate_core.lifecycle import SOURCE
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import SOURCE
 
 PUT_EVENTS = "events:PutEvents"
 

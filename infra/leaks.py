@@ -1,6 +1,6 @@
 """The leak function: GitHub's secret scanning alerts at ``POST /leaks/github``.
 
-It is the one route without gateway authorization (tokengate_core.routes.LEAKS_ROUTE): GitHub
+It is the one route without gateway authorization (tokengate_core.deployment.routes.LEAKS_ROUTE): GitHub
 cannot sign with SigV4 or hold a token of ours, so the function authenticates every request
 itself, by GitHub's ECDSA signature, before it reads anything. What an outsider can make us pay
 for is bounded by the route's own throttling (``leaksThrottleRateLimit``/``BurstLimit``): an
@@ -20,7 +20,7 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
-from tokengate_core.config import LeakSettings
+from tokengate_core.deployment.config import LeakSettings
 
 
 class Leaks(Construct):

@@ -3,7 +3,7 @@
 Every alarm fires on the first occurrence in a five-minute period: in normal operation each of
 these counts is zero (the authorizer never raises, a denial for an unavailable backend or a
 corrupt record refuses a client that may be valid), so one is already worth a look. The
-authorizer's decision metrics come from its EMF lines (tokengate_core.observability) in the
+authorizer's decision metrics come from its EMF lines (tokengate_core.runtime.observability) in the
 stack's own namespace, so the alarms never count another stack's decisions; the metric names,
 dimensions and reasons are the core's constants, not spelled out here.
 """
@@ -21,10 +21,11 @@ from constructs import Construct
 
 from infra.api import Api
 from infra.settings import StackSettings
-from tokengate_core.authorize import Reason
+from tokengate_core.authorize.decision import Reason
+from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
-from tokengate_core.lifecycle import METRIC_EVENTS_FAILED
-from tokengate_core.observability import (
+from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
+from tokengate_core.runtime.observability import (
     DIMENSION_REASON,
     DIMENSION_SERVICE,
     METRIC_AUTHORIZED,
@@ -32,7 +33,6 @@ from tokengate_core.observability import (
     METRIC_DENIED,
     METRIC_SECRET_FETCH,
 )
-from tokengate_core.routes import FUNCTIONS, FunctionName
 
 #: Each alarm looks at one period of this length and fires at this count or more.
 ALARM_PERIOD = Duration.minutes(5)

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, ROTATE_ACTIONS, TokenSecrets
-from tokengate_core.config import RotationSettings
+from tokengate_core.deployment.config import RotationSettings
 
 
 class Rotation(Construct):

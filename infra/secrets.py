@@ -30,7 +30,7 @@ ROTATE_ACTIONS = (
     "secretsmanager:UpdateSecretVersionStage",
 )
 
-#: Exactly the operations tokengate_core.store.SecretsStore calls, except ListSecrets (see admin.py);
+#: Exactly the operations tokengate_core.records.store.SecretsStore calls, except ListSecrets (see admin.py);
 #: a test derives this set from store.py, so a new call cannot ship without its grant (nor a grant
 #: without its call: UpdateSecret, for one, is never called, so it is not granted).
 MANAGE_ACTIONS = (

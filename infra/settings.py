@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tokengate_core.config import (
+from tokengate_core.deployment.config import (
     GITHUB_KEYS_URL,
     KEYS_URL_PATTERN,
     AuthorizerSettings,
@@ -25,9 +25,9 @@ from tokengate_core.config import (
     SweepSettings,
     TokenPrefix,
 )
-from tokengate_core.lifecycle import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
-from tokengate_core.observability import NAMESPACE
-from tokengate_core.routes import STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
+from tokengate_core.deployment.routes import STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
+from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.runtime.observability import NAMESPACE
 
 if TYPE_CHECKING:
     from constructs import Node  # aws-cdk-lib's: the CLI reads these settings without it
@@ -117,7 +117,7 @@ class StackSettings(BaseModel):
     leaks_throttle_burst_limit: Annotated[int, Field(ge=0, le=10_000)] = 10
     #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
     expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
-    #: Per-client rate limits, quotas and IP allowlists (tokengate_core.usage), enforced by the
+    #: Per-client rate limits, quotas and IP allowlists (tokengate_core.authorize.usage), enforced by the
     #: authorizer on every request: API Gateway's authorizer cache must then be off
     #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.
     usage_control: bool = True

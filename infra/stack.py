@@ -25,9 +25,9 @@ from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
 from infra.sweep import Sweep
 from infra.table import NameTable
-from tokengate_core.config import MainSettings
-from tokengate_core.keyring import secret_name as keyring_secret_name
-from tokengate_core.routes import LEAKS_ROUTE, FunctionName
+from tokengate_core.deployment.config import MainSettings
+from tokengate_core.deployment.routes import LEAKS_ROUTE, FunctionName
+from tokengate_core.tokens.keyring import secret_name as keyring_secret_name
 
 
 class TokenGateStack(Stack):

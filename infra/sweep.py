@@ -17,9 +17,9 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
-from tokengate_core.config import SweepSettings
+from tokengate_core.deployment.config import SweepSettings
 
-#: What writing the keyring takes (tokengate_core.imports: one PutSecretValue per change).
+#: What writing the keyring takes (tokengate_core.tokens.imports: one PutSecretValue per change).
 KEYRING_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
 
 

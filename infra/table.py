@@ -2,9 +2,9 @@
 counters of clients with a usage policy.
 
 Key ids are random, so the table is what keeps client names unique per tenant (a conditional
-PutItem, see tokengate_core.registry, where the key schema and the TTL attribute are defined).
+PutItem, see tokengate_core.records.names, where the key schema and the TTL attribute are defined).
 The authorizer keeps rate-limit buckets, quota counters and hourly usage counts in it too
-(tokengate_core.usage), under their own partition keys, expired by the same TTL attribute.
+(tokengate_core.authorize.usage), under their own partition keys, expired by the same TTL attribute.
 On demand, because claims come one per issue and usage writes follow the traffic of limited
 clients; point-in-time recovery, because a lost claim lets a second client take a live client's
 name; encrypted with the AWS owned key, or with the stack's customer-managed key when one is
@@ -22,15 +22,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from tokengate_core import registry
+from tokengate_core.records import names as registry
 
 #: What the admin function does with the table (NameRegistry): claim, look up, release a name.
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
-#: What the authorizer does with it (tokengate_core.usage.DynamoUsage): take leases and add usage
+#: What the authorizer does with it (tokengate_core.authorize.usage.DynamoUsage): take leases and add usage
 #: counts (conditional UpdateItem). A refused lease returns the counter with the refusal, so the
 #: authorizer never reads the table.
 USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
-#: What the admin function reads usage reports with (tokengate_core.usage.read_usage): one
+#: What the admin function reads usage reports with (tokengate_core.authorize.usage.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
 
@@ -42,7 +42,7 @@ _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeT
 
 
 def _key_attribute(key_type: str) -> dynamodb.Attribute:
-    """The table's HASH or RANGE attribute, as tokengate_core.registry defines it."""
+    """The table's HASH or RANGE attribute, as tokengate_core.records.names defines it."""
     types = {a["AttributeName"]: a["AttributeType"] for a in registry.attribute_definitions()}
     (name,) = [k["AttributeName"] for k in registry.key_schema() if k["KeyType"] == key_type]
     return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])

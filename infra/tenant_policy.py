@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokengate_core.routes import tenant_admin_resources
+from tokengate_core.deployment.routes import tenant_admin_resources
 
 _API_URL = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.(?P<suffix>amazonaws\.com(?:\.cn)?)/(?P<stage>[^/]+)/?$"

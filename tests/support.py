@@ -1,4 +1,4 @@
-"""Test helpers on top of tokengate.events: call the admin handler and issue clients."""
+"""Test helpers on top of tokengate.testing.gateway_events: call the admin handler and issue clients."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tokengate.events import ACCOUNT, ADMIN_ARN, FakeClock, FakeContext, admin_event, authorizer_event
-from tokengate_core import keyring, tokens
+from tokengate.testing.gateway_events import ACCOUNT, ADMIN_ARN, FakeClock, FakeContext, admin_event, authorizer_event
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 #: A signer for tokens that need no deployment (unit tests of the codec and the record).
 SIGN = keyring.new_keyring(0.0).signer(0.0)
@@ -26,8 +27,8 @@ def mistyped(token: str) -> str:
 
 def minted(key_id: str) -> str:
     """A token for ``key_id`` tagged by this deployment's keyring: genuine, but not the client's."""
-    from tokengate_core.aws import make_store
-    from tokengate_core.config import StoreSettings
+    from tokengate_core.deployment.config import StoreSettings
+    from tokengate_core.runtime.aws import make_store
 
     return tokens.generate(key_id, keyring.ensure(make_store(StoreSettings()), 0.0).signer(0.0))
 
@@ -105,7 +106,7 @@ def store_calls() -> list[tuple[str, str]]:
     from tokengate import SERVICES_DIR
 
     calls = []
-    for node in ast.walk(ast.parse((Path(SERVICES_DIR) / "tokengate_core" / "store.py").read_text())):
+    for node in ast.walk(ast.parse((Path(SERVICES_DIR) / "tokengate_core" / "records" / "store.py").read_text())):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_call"):
             continue
         method = node.args[0] if node.args else None
@@ -123,7 +124,7 @@ class EventSink:
 
         import boto3
 
-        from tokengate_core.lifecycle import SOURCE
+        from tokengate_core.lifecycle.events import SOURCE
 
         # The emulator serves every service on one endpoint; SQS has no variable of its own set.
         self._sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"])

@@ -11,7 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tokengate_core.github import KEY_ID_HEADER, SIGNATURE_HEADER
+from tokengate_core.lifecycle.github import KEY_ID_HEADER, SIGNATURE_HEADER
 
 
 @dataclass

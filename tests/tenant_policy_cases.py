@@ -3,7 +3,7 @@ evaluates one: the printed policy, the CDK grant, the local stack's principals."
 
 from __future__ import annotations
 
-from tokengate_core.routes import ADMIN_ROUTES
+from tokengate_core.deployment.routes import ADMIN_ROUTES
 
 TENANT = "acme"
 STAGE = "dev"

@@ -15,15 +15,15 @@ from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
 from tokengate.emulator import _QuietHandler
-from tokengate.events import FakeContext
 from tokengate.local.asgi import _GreedyConvertor
 from tokengate.local.iam import _RebuiltRequestSigner
 from tokengate.local.runtime import LocalLambdaContext
-from tokengate_core.api import IssuedClient, MigrationReport, RotationView
-from tokengate_core.botocore_data import PlainJSONFileLoader, ServiceDataLoader
-from tokengate_core.config import TracerSettings
-from tokengate_core.github import _NoRedirects
-from tokengate_core.models import ClientRecord, RateLimit
+from tokengate.testing.gateway_events import FakeContext
+from tokengate_core.admin.api import IssuedClient, MigrationReport, RotationView
+from tokengate_core.deployment.config import TracerSettings
+from tokengate_core.lifecycle.github import _NoRedirects
+from tokengate_core.records.model import ClientRecord, RateLimit
+from tokengate_core.runtime.botocore_data import PlainJSONFileLoader, ServiceDataLoader
 
 # pydantic fields: in the API's answers and the stored record, never read back by name in Python.
 RotationView.previous_token_valid_until

@@ -172,7 +172,7 @@ class SecretsManagerEmulator:
         """The deployment's DynamoDB table, as the stack would create it."""
         import boto3
 
-        from tokengate_core.registry import create_table
+        from tokengate_core.records.names import create_table
 
         client = boto3.session.Session().client(
             "dynamodb",

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.api import (
+from tokengate_core.admin.api import (
     ClientPage,
     ClientView,
     ErrorBody,
@@ -32,9 +32,10 @@ from tokengate_core.api import (
     UpdateClientRequest,
     UsageReport,
 )
-from tokengate_core.aws import make_publisher, make_registry, make_store, make_usage_query
-from tokengate_core.clients import ClientService
-from tokengate_core.config import AdminSettings
+from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin.request_body import accept_body, parse_json
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.routes import FUNCTIONS, admin_route
 from tokengate_core.errors import (
     BadRequestError,
     RouteNotFoundError,
@@ -42,11 +43,10 @@ from tokengate_core.errors import (
     UnavailableError,
     ValidationFailedError,
 )
-from tokengate_core.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.models import CLIENT_NAME_PATTERN, TENANT_PATTERN
-from tokengate_core.observability import log_redacted_event, make_logger, safe_error
-from tokengate_core.request_body import accept_body, parse_json
-from tokengate_core.routes import FUNCTIONS, admin_route
+from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
+from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN
+from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
+from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 
 SPEC = FUNCTIONS["admin"]
 settings = AdminSettings.from_env()

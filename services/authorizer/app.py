@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tokengate_core.authorize import Decision, Reason, TokenAuthorizer
-from tokengate_core.authorizer_settings import AuthorizerSettings
-from tokengate_core.aws import make_store
-from tokengate_core.observability import (
+from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
+from tokengate_core.authorize.settings import AuthorizerSettings
+from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_DENIED,
     decision_dimensions,
@@ -19,7 +20,6 @@ from tokengate_core.observability import (
     lazy_logger,
     safe_error,
 )
-from tokengate_core.routes import FUNCTIONS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

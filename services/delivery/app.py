@@ -13,11 +13,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.aws import make_store
-from tokengate_core.config import DeliverySettings
-from tokengate_core.delivery import deliver
-from tokengate_core.observability import make_logger
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.deployment.config import DeliverySettings
+from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.lifecycle.delivery import deliver
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.runtime.observability import make_logger
 
 SPEC = FUNCTIONS["delivery"]
 settings = DeliverySettings.from_env()

@@ -16,12 +16,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core import github
-from tokengate_core.aws import make_publisher, make_registry, make_store
-from tokengate_core.clients import ClientService
-from tokengate_core.config import LeakSettings
+from tokengate_core.admin.clients import ClientService
+from tokengate_core.deployment.config import LeakSettings
+from tokengate_core.deployment.routes import FUNCTIONS
 from tokengate_core.errors import TokengateError
-from tokengate_core.leaks import (
+from tokengate_core.lifecycle import github
+from tokengate_core.lifecycle.events import ACTOR_GITHUB, BufferedEvents
+from tokengate_core.lifecycle.leaks import (
     MAX_BODY_BYTES,
     BadReport,
     Incomplete,
@@ -30,9 +31,8 @@ from tokengate_core.leaks import (
     parse_github_reports,
     summary,
 )
-from tokengate_core.lifecycle import ACTOR_GITHUB, BufferedEvents
-from tokengate_core.observability import make_logger, safe_error
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.runtime.aws import make_publisher, make_registry, make_store
+from tokengate_core.runtime.observability import make_logger, safe_error
 
 SPEC = FUNCTIONS["leaks"]
 settings = LeakSettings.from_env()

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2,
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from tokengate_core.config import MainSettings
-from tokengate_core.observability import log_redacted_event, make_logger
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.deployment.config import MainSettings
+from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.runtime.observability import log_redacted_event, make_logger
 
 SPEC = FUNCTIONS["main"]
 settings = MainSettings.from_env()

@@ -7,11 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.aws import make_publisher, make_store
-from tokengate_core.config import SweepSettings
-from tokengate_core.observability import make_logger
-from tokengate_core.routes import FUNCTIONS
-from tokengate_core.sweep import Sweeper
+from tokengate_core.deployment.config import SweepSettings
+from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.lifecycle.sweep import Sweeper
+from tokengate_core.runtime.aws import make_publisher, make_store
+from tokengate_core.runtime.observability import make_logger
 
 SPEC = FUNCTIONS["sweep"]
 settings = SweepSettings.from_env()

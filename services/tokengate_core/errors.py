@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-#: Codes that are also authorizer decision reasons (tokengate_core.authorize.Reason) and so
+#: Codes that are also authorizer decision reasons (tokengate_core.authorize.decision.Reason) and so
 #: values of the ``reason`` metric dimension that the stack's alarms watch: defined here once.
 BACKEND_UNAVAILABLE = "backend_unavailable"
 CORRUPT_RECORD = "corrupt_record"
-#: Usage-control denials (tokengate_core.usage); here so the authorizer names them without importing it.
+#: Usage-control denials (tokengate_core.authorize.usage); here so the authorizer names them without importing it.
 RATE_LIMITED = "rate_limited"
 QUOTA_EXHAUSTED = "quota_exhausted"
 IP_NOT_ALLOWED = "ip_not_allowed"

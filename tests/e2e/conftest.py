@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.harness import RunningStack, start_stack
 from tokengate.local.location import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.local.principals import api_arn
-from tokengate_core.routes import STAGE_DEFAULT, tenant_admin_resources
+from tokengate_core.deployment.routes import STAGE_DEFAULT, tenant_admin_resources
 
 #: A tenant-scoped admin, as tenant_admin_resources() scopes it in IAM.
 TENANT_ADMIN: dict[str, Any] = {

@@ -170,7 +170,7 @@ def forged(key_id: str) -> str:
     """A well-formed token (valid checksum) for ``key_id`` whose tag no key of any deployment made."""
     import secrets
 
-    from tokengate_core import tokens
+    from tokengate_core.tokens import format as tokens
 
     return tokens.generate(key_id, lambda _signed: tokens.encode_tag(secrets.token_bytes(12)))
 

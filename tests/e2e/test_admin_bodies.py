@@ -13,7 +13,7 @@ from tests.e2e.harness import HttpResult, RunningStack, request
 from tests.e2e.signing import admin
 from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
-from tokengate_core.request_body import MAX_BODY_BYTES
+from tokengate_core.admin.request_body import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.e2e
 TENANT_PATH = "/admin/tenants/bodies/clients"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.conftest import TENANT_ADMIN
 from tests.e2e.harness import RunningStack, cli_json, curl, run_cli
-from tokengate_core import tokens
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.e2e
 

@@ -23,11 +23,11 @@ from tests.e2e.harness import REPO, RunningStack, child_env, cli_json, curl, req
 from tests.support_github import SigningKey, alert_body, write_key_list
 from tokengate.local.event_log import EVENTS_FILE
 from tokengate.local.state import read_aws_endpoint
-from tokengate_core import tokens
-from tokengate_core.event_types import DetailType
-from tokengate_core.github import KEY_ID_HEADER, SIGNATURE_HEADER
-from tokengate_core.lifecycle import ACTOR_GITHUB
-from tokengate_core.routes import LEAKS_ROUTE, TOKEN_STATUS_HEADER
+from tokengate_core.deployment.routes import LEAKS_ROUTE, TOKEN_STATUS_HEADER
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import ACTOR_GITHUB
+from tokengate_core.lifecycle.github import KEY_ID_HEADER, SIGNATURE_HEADER
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.e2e
 PREFIX = "acme_"

@@ -23,8 +23,8 @@ from tests.e2e.harness import (
     wait_for,
 )
 from tests.support import mistyped
-from tokengate_core import tokens
-from tokengate_core.routes import TOKEN_STATUS_HEADER
+from tokengate_core.deployment.routes import TOKEN_STATUS_HEADER
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.e2e
 

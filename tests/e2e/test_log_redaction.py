@@ -15,7 +15,7 @@ from tests.e2e.signing import admin
 from tests.support import mistyped
 from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
-from tokengate_core.observability import REDACTED
+from tokengate_core.runtime.observability import REDACTED
 
 pytestmark = pytest.mark.e2e
 LOUD = {

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.e2e.harness import RunningStack
 from tests.e2e.signing import SigV4, admin
-from tokengate_core.routes import ADMIN_ROUTES
+from tokengate_core.deployment.routes import ADMIN_ROUTES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("schemathesis")]
 

@@ -18,8 +18,8 @@ from tests.e2e.test_startup_errors import assert_one_line, start_local
 from tokengate.local.control import FLUSH_USAGE_PATH
 from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
-from tokengate_core.config import AdminSettings, AuthorizerSettings
-from tokengate_core.routes import TOKEN_STATUS_HEADER
+from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
+from tokengate_core.deployment.routes import TOKEN_STATUS_HEADER
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,8 @@ from tests.infra.test_template import (
     statements_by_function,
 )
 from tests.infra.variants import KMS_KEY_ARN
-from tokengate_core import keyring, registry
-from tokengate_core.config import AdminSettings, AuthorizerSettings
-from tokengate_core.record_view import TOKEN_STATUS_KEY
-from tokengate_core.routes import (
+from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
+from tokengate_core.deployment.routes import (
     DELIVERY_ROUTE,
     ROUTES,
     TOKEN_STATUS_HEADER,
@@ -32,6 +30,9 @@ from tokengate_core.routes import (
     authorizer_response_headers,
     mapped_status_codes,
 )
+from tokengate_core.records import names as registry
+from tokengate_core.records.view import TOKEN_STATUS_KEY
+from tokengate_core.tokens import keyring
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

@@ -13,7 +13,7 @@ from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
+from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -93,12 +93,12 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
 
     from tests.support import FakeContext, call_admin, issue
     from tokengate.emulator import Fault
-    from tokengate_core.aws import make_registry, make_store
-    from tokengate_core.clients import ClientService
-    from tokengate_core.config import LeakSettings
-    from tokengate_core.leaks import Incomplete, LeakResponder, Report
-    from tokengate_core.lifecycle import NoEvents
-    from tokengate_core.store import SecretsStore, api_name
+    from tokengate_core.admin.clients import ClientService
+    from tokengate_core.deployment.config import LeakSettings
+    from tokengate_core.lifecycle.events import NoEvents
+    from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
+    from tokengate_core.records.store import SecretsStore, api_name
+    from tokengate_core.runtime.aws import make_registry, make_store
 
     called: set[str] = set()
     original = SecretsStore._call
@@ -114,7 +114,7 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
     pending_id, pending = issue("acme", "pending", rotation_period_days=30, token_fetch=True, grace_seconds=60)
     sm = boto3.client("secretsmanager")
     arn = sm.describe_secret(SecretId=f"tokengate/clients/{pending_id}")["ARN"]
-    from admin import rotation
+    from rotation import app as rotation
 
     step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": "0" * 32}
     rotation.handler(step, FakeContext())  # a scheduled rotation in flight

@@ -14,9 +14,9 @@ from infra.testing import functions_by_handler, synth_template
 from tokengate import SERVICES_DIR
 from tokengate.local.gateway import CACHED_IDENTITY_SOURCES, HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
-from tokengate_core.config import AdminSettings, AuthorizerSettings, StoreSettings
-from tokengate_core.record_view import TOKEN_STATUS_KEY
-from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
+from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, StoreSettings
+from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
+from tokengate_core.records.view import TOKEN_STATUS_KEY
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

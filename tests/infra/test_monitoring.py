@@ -1,7 +1,7 @@
 """Alarms, their SNS topic, the dashboard and the metric settings in the synthesized template.
 
 The decision alarms are checked against what the authorizer really emits: an EMF line written by
-tokengate_core.observability with the environment the template gives the authorizer must carry
+tokengate_core.runtime.observability with the environment the template gives the authorizer must carry
 exactly the namespace, metric and dimensions each alarm watches.
 """
 
@@ -19,17 +19,17 @@ from infra.settings import SettingsError, StackSettings
 from infra.testing import functions_by_handler
 from tests.infra.test_template import function_ids, resources
 from tests.infra.variants import ALARM_TOPIC_ARN
-from tokengate_core.authorize import Reason
-from tokengate_core.config import AuthorizerSettings
+from tokengate_core.authorize.decision import Reason
+from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
-from tokengate_core.observability import (
+from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,
     METRIC_DENIED,
     METRIC_SECRET_FETCH,
     decision_dimensions,
     emit_decision,
 )
-from tokengate_core.routes import FUNCTIONS, FunctionName
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

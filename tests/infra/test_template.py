@@ -19,9 +19,9 @@ from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tests.support import store_calls
-from tokengate_core.config import AdminSettings
-from tokengate_core.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
-from tokengate_core.store import api_name
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+from tokengate_core.records.store import api_name
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -393,11 +393,11 @@ def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], varia
     }
     variant_env = {h: f["Environment"]["Variables"] for h, f in functions_by_handler(variant_json).items()}
     assert variant_env["admin.app.handler"]["TOKENGATE_KMS_KEY_ID"] == KMS_KEY_ARN
-    for handler in ("authorizer.app.handler", "admin.app.handler", "admin.rotation.handler", "delivery.app.handler"):
+    for handler in ("authorizer.app.handler", "admin.app.handler", "rotation.app.handler", "delivery.app.handler"):
         assert variant_env[handler]["TOKENGATE_SECRET_PREFIX"] == "acme/tokens/"
     # Every function that mints tokens or tells the deployment's from others has its prefix.
     minting = [h for h, v in variant_env.items() if "TOKENGATE_TOKEN_PREFIX" in v]
-    assert {"authorizer.app.handler", "admin.app.handler", "admin.rotation.handler"} <= set(minting)
+    assert {"authorizer.app.handler", "admin.app.handler", "rotation.app.handler"} <= set(minting)
     assert {variant_env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"acme_"}
     assert {env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"tg_"}
 

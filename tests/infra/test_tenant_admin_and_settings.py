@@ -17,7 +17,7 @@ from infra.testing import cdk_json_context
 from tests.tenant_policy_cases import OLD_PATTERN, STAGE, TENANT, legitimate, refused
 from tokengate.cli import main as cli
 from tokengate.local.principals import iam_match
-from tokengate_core.routes import tenant_admin_resources
+from tokengate_core.deployment.routes import tenant_admin_resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

@@ -16,9 +16,10 @@ import pytest
 from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
 from tests.unit.test_store_tags import allowed_by_aws
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core import keyring, tokens
-from tokengate_core.clients import encode_page_token, page_token_key
-from tokengate_core.routes import ADMIN_ROUTES
+from tokengate_core.admin.clients import encode_page_token, page_token_key
+from tokengate_core.deployment.routes import ADMIN_ROUTES
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"

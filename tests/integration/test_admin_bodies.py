@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.support import AdminResponse, admin_event, call_admin, call_admin_event, issue, send_body
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.request_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS
+from tokengate_core.admin.request_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"

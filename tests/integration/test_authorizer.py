@@ -12,11 +12,10 @@ import pytest
 
 from tests.support import FakeClock, authorizer_event, call_admin, forged, issue, minted
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core import tokens
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store
-from tokengate_core.config import AuthorizerSettings
-from tokengate_core.observability import (
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.runtime.observability import (
     DIMENSION_REASON,
     DIMENSION_SERVICE,
     DIMENSION_TENANT,
@@ -26,6 +25,7 @@ from tokengate_core.observability import (
     METRIC_SECRET_FETCH,
     NAMESPACE,
 )
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.usefixtures("emulator")
 

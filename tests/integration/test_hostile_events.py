@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.support import authorizer_event, call_admin, forged, issue, minted
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.config import AdminSettings
+from tokengate_core.deployment.config import AdminSettings
 
 
 @pytest.fixture(scope="module")

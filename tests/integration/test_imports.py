@@ -17,11 +17,12 @@ import pytest
 from tests.integration.test_key_ids_and_delivery import call_delivery
 from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core import keyring, tokens
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store
-from tokengate_core.config import AuthorizerSettings, StoreSettings
-from tokengate_core.event_types import DetailType
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"
@@ -218,7 +219,7 @@ def test_without_grace_the_imported_token_leaves_the_keyring_at_once(emulator: S
 
 
 def test_a_scheduled_rotation_of_an_imported_client_keeps_the_imported_token_in_grace() -> None:
-    from admin import rotation
+    from rotation import app as rotation
 
     token = reference_token()
     client_id = import_token(token, rotation_period_days=30, token_fetch=True, grace_seconds=600).body["client"][

@@ -13,11 +13,12 @@ import pytest
 
 from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core import keyring, tokens
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store
-from tokengate_core.config import AuthorizerSettings, ConfigError, StoreSettings
-from tokengate_core.rotation import RotationError, Rotator
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AuthorizerSettings, ConfigError, StoreSettings
+from tokengate_core.lifecycle.rotation import RotationError, Rotator
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -216,9 +217,8 @@ def test_the_rotation_function_never_strands_a_client_without_a_path() -> None:
 
 def call_delivery(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The authorizer, then (if it allows) the delivery function, as the stage chains them."""
-    from delivery import app as delivery_app
-
     from authorizer import app as authorizer_app
+    from delivery import app as delivery_app
 
     decision = authorizer_app.handler(authorizer_event(token, route_key="GET /token", path="/token"), None)
     if not decision["isAuthorized"]:
@@ -291,7 +291,7 @@ def test_protective_settings_have_floors(name: str, value: str) -> None:
 
 def plant_untagged_client(tenant: str, name: str) -> tuple[str, str]:
     """A client exactly as tokengate 0.1 stored it: key id derived from the name, no tag."""
-    from tokengate_core.clients import _untagged_era_key_id
+    from tokengate_core.admin.clients import _untagged_era_key_id
 
     key_id = _untagged_era_key_id(tenant, name)
     token = tokens.generate(key_id, lambda signed: tokens.encode_tag(signed.encode()[-12:]))

@@ -15,10 +15,11 @@ import pytest
 from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, forged, issue, minted
 from tests.support_github import SigningKey, alert_body, alert_event, write_key_list
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
-from tokengate_core import github, tokens
-from tokengate_core.event_types import DetailType
-from tokengate_core.leaks import MAX_BODY_BYTES, LeakResponder
-from tokengate_core.lifecycle import ACTOR_GITHUB
+from tokengate_core.lifecycle import github
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import ACTOR_GITHUB
+from tokengate_core.lifecycle.leaks import MAX_BODY_BYTES, LeakResponder
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"

@@ -13,9 +13,9 @@ import pytest
 
 from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, issue
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
-from tokengate_core import tokens
-from tokengate_core.event_types import DetailType
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"
@@ -79,7 +79,7 @@ def test_a_refused_change_is_no_event(sink: EventSink) -> None:
 
 
 def test_a_scheduled_rotation_is_reported_once_by_finish_secret(sink: EventSink) -> None:
-    from admin import rotation
+    from rotation import app as rotation
 
     client_id, token = issue("acme", "device", rotation_period_days=30, token_fetch=True, grace_seconds=600)
     sink.drain()
@@ -125,9 +125,9 @@ def test_a_failed_put_events_never_fails_the_change_and_is_logged_and_counted(
 
 
 def test_a_bus_that_does_not_exist_is_a_failed_delivery_too(captured_logs: Callable[[], str]) -> None:
-    from tokengate_core.aws import make_publisher
-    from tokengate_core.config import AdminSettings
-    from tokengate_core.lifecycle import LifecycleEvent
+    from tokengate_core.deployment.config import AdminSettings
+    from tokengate_core.lifecycle.events import LifecycleEvent
+    from tokengate_core.runtime.aws import make_publisher
 
     publisher = make_publisher(AdminSettings(event_bus_name="no-such-bus"), "tokengate-admin")
     event = LifecycleEvent(DetailType.RESTORED, "acme", tokens.new_key_id(), "svc", ADMIN_ARN, _now())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.observability import REDACTED, redact_event
+from tokengate_core.runtime.observability import REDACTED, redact_event
 
 REPO = Path(__file__).resolve().parents[2]
 LOUD = {
@@ -33,7 +33,7 @@ SESSION_TOKEN = "FwoGZXIvYXdzEJr-session-token-that-must-not-be-logged"
 
 CHILD = r"""
 import json, logging, sys
-from tokengate.events import FakeContext, admin_event, authorizer_event
+from tokengate.testing.gateway_events import FakeContext, admin_event, authorizer_event
 
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 from admin import app as admin_app

@@ -12,11 +12,11 @@ import pytest
 
 from tests.support import FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core import tokens
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store
-from tokengate_core.config import AuthorizerSettings, RotationSettings
-from tokengate_core.rotation import RotationError, Rotator, parse_event
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AuthorizerSettings, RotationSettings
+from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.runtime.aws import make_store
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.usefixtures("emulator")
 STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"]
@@ -32,7 +32,7 @@ def secret_arn(sm: Any, client_id: str) -> str:
 
 
 def run_step(step: str, arn: str, token: str) -> None:
-    from admin import rotation
+    from rotation import app as rotation
 
     rotation.handler({"Step": step, "SecretId": arn, "ClientRequestToken": token}, FakeContext())
 

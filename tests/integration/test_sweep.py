@@ -14,13 +14,14 @@ import pytest
 
 from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
-from tokengate_core import keyring, tokens
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_publisher, make_store
-from tokengate_core.config import AuthorizerSettings, StoreSettings, SweepSettings
-from tokengate_core.event_types import DetailType
-from tokengate_core.lifecycle import ACTOR_SCHEDULED_SWEEP
-from tokengate_core.sweep import Sweeper
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings, SweepSettings
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_SWEEP
+from tokengate_core.lifecycle.sweep import Sweeper
+from tokengate_core.runtime.aws import make_publisher, make_store
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"

@@ -10,13 +10,13 @@ import pytest
 
 from tests.support import FakeClock
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core import tokens
-from tokengate_core.api import IssueClientRequest
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_registry, make_store
-from tokengate_core.clients import ClientService
-from tokengate_core.config import AdminSettings, AuthorizerSettings, ConfigError, RotationSettings
-from tokengate_core.rotation import Rotator
+from tokengate_core.admin.api import IssueClientRequest
+from tokengate_core.admin.clients import ClientService
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, ConfigError, RotationSettings
+from tokengate_core.lifecycle.rotation import Rotator
+from tokengate_core.runtime.aws import make_registry, make_store
+from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.usefixtures("emulator")
 PREFIX = "acme_"

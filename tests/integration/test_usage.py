@@ -12,10 +12,10 @@ import pytest
 
 from tests.support import FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core.authorize import Reason, TokenAuthorizer
-from tokengate_core.aws import make_store, make_usage_backend
-from tokengate_core.config import AuthorizerSettings
-from tokengate_core.usage import FLUSH_SECONDS, RateBucket, period_of
+from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+from tokengate_core.authorize.usage import FLUSH_SECONDS, RateBucket, period_of
+from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.runtime.aws import make_store, make_usage_backend
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"

@@ -21,10 +21,10 @@ DEFERRED = (
     "botocore",
     "boto3",
     "aws_lambda_powertools",
-    "tokengate_core.config",
-    "tokengate_core.models",
-    "tokengate_core.lifecycle",
-    "tokengate_core.usage",
+    "tokengate_core.deployment.config",
+    "tokengate_core.records.model",
+    "tokengate_core.lifecycle.events",
+    "tokengate_core.authorize.usage",
 )
 
 PROBE = """

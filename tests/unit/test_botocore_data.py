@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import UnknownServiceError
 from botocore.loaders import Loader
 
-from tokengate_core import aws
-from tokengate_core.aws import SERVICES
-from tokengate_core.botocore_data import ServiceDataLoader, shared_loader
+from tokengate_core.runtime import aws
+from tokengate_core.runtime.aws import SERVICES
+from tokengate_core.runtime.botocore_data import ServiceDataLoader, shared_loader
 
 DATA_FILES = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 MODEL_TYPES = ("service-2", "endpoint-rule-set-1")

@@ -162,8 +162,8 @@ def test_invalid_workloads_are_refused() -> None:
 
 def test_defaults_are_what_the_stack_deploys() -> None:
     from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
-    from tokengate_core.authorizer_settings import AuthorizerSettings
-    from tokengate_core.routes import FUNCTIONS
+    from tokengate_core.authorize.settings import AuthorizerSettings
+    from tokengate_core.deployment.routes import FUNCTIONS
 
     w = Workload(rps=1, clients=1)
     assert (w.memory_mb, w.architecture) == (FUNCTIONS["authorizer"].memory_mb, LAMBDA_ARCHITECTURE)
@@ -212,7 +212,7 @@ def test_a_bad_workload_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_usage_control_costs_lease_and_count_writes_per_client_and_container() -> None:
-    from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS
+    from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS
 
     w = Workload(rps=1_000, clients=100, limited_clients=10, policy="rate+quota", concurrency=4, memory_mb=1024)
     # their share: 1,000 x 10 / 100 = 100 req/s; per client and container: 100 / 10 / 4 = 2.5 req/s

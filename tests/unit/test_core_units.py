@@ -14,11 +14,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
-from tokengate_core import keyring
-from tokengate_core.api import IssueClientRequest
-from tokengate_core.cache import ClientCache, Entry
-from tokengate_core.clients import ClientService, decode_page_token, encode_page_token
-from tokengate_core.config import AdminSettings
+from tokengate_core.admin.api import IssueClientRequest
+from tokengate_core.admin.clients import ClientService, decode_page_token, encode_page_token
+from tokengate_core.authorize.cache import ClientCache, Entry
+from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.errors import (
     BadRequestError,
     ConflictError,
@@ -27,9 +26,10 @@ from tokengate_core.errors import (
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.registry import NameRegistry, create_table
-from tokengate_core.rotation import RotationError, Rotator, parse_event
-from tokengate_core.store import SecretsStore, translate
+from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.records.names import NameRegistry, create_table
+from tokengate_core.records.store import SecretsStore, translate
+from tokengate_core.tokens import keyring
 
 ACTOR = "arn:aws:iam::123456789012:user/tester"
 
@@ -224,8 +224,8 @@ def test_a_malformed_rotation_event_is_refused(event: Any, reason: str) -> None:
 
 
 def test_the_authorizer_decides_every_case_from_the_record(aws: None) -> None:
-    from tokengate_core.authorize import Reason, TokenAuthorizer
-    from tokengate_core.authorizer_settings import AuthorizerSettings
+    from tokengate_core.authorize.decision import Reason, TokenAuthorizer
+    from tokengate_core.authorize.settings import AuthorizerSettings
 
     real = boto3.client("secretsmanager", region_name="us-east-1")
     clients = service(real)

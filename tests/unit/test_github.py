@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.support_github import SigningKey, key_list
-from tokengate_core import github
-from tokengate_core.config import ConfigError, LeakSettings
+from tokengate_core.deployment.config import ConfigError, LeakSettings
+from tokengate_core.lifecycle import github
 
 #: GitHub's documented example (secret scanning partner program): a test key, its id, a payload
 #: and the signature GitHub shows for it.

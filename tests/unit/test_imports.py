@@ -8,8 +8,9 @@ import string
 
 import pytest
 
-from tokengate_core import keyring, tokens
-from tokengate_core.imports import MIN_ENTROPY_BITS, entropy_bits, weakness
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
+from tokengate_core.tokens.imports import MIN_ENTROPY_BITS, entropy_bits, weakness
 
 RING = keyring.new_keyring(0.0)
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from tests.support import SIGN
-from tokengate_core import tokens
-from tokengate_core.event_types import DetailType
-from tokengate_core.lifecycle import (
+from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.lifecycle.events import (
     DETAIL_FIELDS,
     MAX_ATTEMPTS,
     SOURCE,
@@ -21,6 +20,7 @@ from tokengate_core.lifecycle import (
     LifecycleEvent,
     UnsafeDetailError,
 )
+from tokengate_core.tokens import format as tokens
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -133,7 +133,7 @@ def test_a_client_that_cannot_be_built_is_reported_not_raised() -> None:
 
 
 def test_the_failure_line_is_an_error_log_and_a_metric(capsys: pytest.CaptureFixture[str]) -> None:
-    from tokengate_core.lifecycle import event_failure_reporter
+    from tokengate_core.lifecycle.events import event_failure_reporter
 
     report: Callable[[FailedDelivery], None] = event_failure_reporter("tokengate-admin", "tokengate/Prod")
     report(FailedDelivery(["Client Issued"], ["abc"], "ThrottlingException"))

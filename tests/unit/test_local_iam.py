@@ -39,7 +39,7 @@ from tokengate.local.principals import (
     load_principals,
 )
 from tokengate.sigv4 import SignedRequest, sign
-from tokengate_core.routes import tenant_admin_resources
+from tokengate_core.deployment.routes import tenant_admin_resources
 
 REGION = "us-east-1"
 API = api_arn(REGION, "123456789012", "tglocal001")

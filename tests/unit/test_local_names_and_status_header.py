@@ -18,10 +18,10 @@ from tokengate.local.control import MAX_ADVANCE_DAYS, parse_advance
 from tokengate.local.gateway import HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import Invocation
 from tokengate.local.state import CoalescedSaves, TableSnapshot
-from tokengate_core.config import AdminSettings
-from tokengate_core.record_view import TOKEN_STATUS_KEY
-from tokengate_core.registry import NameRegistry, create_table
-from tokengate_core.routes import TOKEN_STATUS_HEADER, mapped_status_codes
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.routes import TOKEN_STATUS_HEADER, mapped_status_codes
+from tokengate_core.records.names import NameRegistry, create_table
+from tokengate_core.records.view import TOKEN_STATUS_KEY
 
 GRACE = "grace; ends=2026-12-01T00:00:00Z"
 IN_GRACE = {"isAuthorized": True, "context": {"tenant": "acme", "client_id": "k1", TOKEN_STATUS_KEY: GRACE}}

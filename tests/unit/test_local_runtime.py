@@ -17,8 +17,8 @@ from tokengate.local.runtime import (
     _Container,
     function_environment,
 )
-from tokengate_core.config import AdminSettings, AuthorizerSettings, ConfigError
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, ConfigError
+from tokengate_core.deployment.routes import FUNCTIONS
 
 
 def test_each_function_gets_its_settings_environment() -> None:

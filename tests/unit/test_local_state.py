@@ -19,12 +19,13 @@ from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.runtime import FunctionRuntime, Invocation, function_environment
 from tokengate.local.scheduler import STEPS, RotationScheduler
 from tokengate.local.state import SecretsSnapshot, admin_credentials, write_private
-from tokengate_core import keyring, tokens
-from tokengate_core.api import IssueClientRequest
-from tokengate_core.aws import make_registry, make_store
-from tokengate_core.clients import ClientService
-from tokengate_core.config import AdminSettings, RotationSettings
-from tokengate_core.store import SecretsStore
+from tokengate_core.admin.api import IssueClientRequest
+from tokengate_core.admin.clients import ClientService
+from tokengate_core.deployment.config import AdminSettings, RotationSettings
+from tokengate_core.records.store import SecretsStore
+from tokengate_core.runtime.aws import make_registry, make_store
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 ACTOR = "arn:aws:iam::123456789012:user/tester"
 #: A rotation schedule needs a delivery path: here GET /token, with a grace shorter than a day.

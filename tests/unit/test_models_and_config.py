@@ -12,9 +12,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from tests.support import SIGN
-from tokengate_core import tokens
-from tokengate_core.authorize import Reason
-from tokengate_core.config import (
+from tokengate_core.authorize.decision import Reason
+from tokengate_core.deployment.config import (
     LAMBDA_RUNTIME_ENV,
     AdminSettings,
     AuthorizerSettings,
@@ -22,10 +21,11 @@ from tokengate_core.config import (
     MainSettings,
     RotationSettings,
 )
+from tokengate_core.deployment.routes import FUNCTIONS
 from tokengate_core.errors import BACKEND_UNAVAILABLE, CORRUPT_RECORD, CorruptRecordError, UnavailableError
-from tokengate_core.models import ClientRecord, scope_regex
-from tokengate_core.observability import NAMESPACE
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.records.model import ClientRecord, scope_regex
+from tokengate_core.runtime.observability import NAMESPACE
+from tokengate_core.tokens import format as tokens
 
 REPO = Path(__file__).resolve().parents[2]
 

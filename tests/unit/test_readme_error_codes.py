@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tokengate_core.request_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS
+from tokengate_core.admin.request_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.support import SIGN
-from tokengate_core import tokens
-from tokengate_core.authorize import to_cached
-from tokengate_core.models import ClientRecord
-from tokengate_core.record_view import RecordError, parse_cached
+from tokengate_core.authorize.decision import to_cached
+from tokengate_core.records.model import ClientRecord
+from tokengate_core.records.view import RecordError, parse_cached
+from tokengate_core.tokens import format as tokens
 
 KEY = tokens.new_key_id()
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

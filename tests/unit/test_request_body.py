@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tokengate_core.admin.request_body import MAX_JSON_DEPTH, parse_json
 from tokengate_core.errors import InvalidJsonError
-from tokengate_core.request_body import MAX_JSON_DEPTH, parse_json
 
 # Strings full of the characters a bracket counter could trip on.
 tricky_text = st.text(alphabet='[]{}"\\ab,:\n\u00e9', max_size=12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 
 from tests.support import store_calls
-from tokengate_core.store import CONTROL_PLANE_OPERATIONS
+from tokengate_core.records.store import CONTROL_PLANE_OPERATIONS
 
 
 def test_control_plane_calls_and_only_they_use_the_control_client() -> None:

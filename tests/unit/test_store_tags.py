@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support import SIGN
-from tokengate_core import tokens
-from tokengate_core.models import ClientRecord
-from tokengate_core.store import TAG_CREATED_BY, TAG_VALUE_PATTERN, record_tags, tag_list, tag_value
+from tokengate_core.records.model import ClientRecord
+from tokengate_core.records.store import TAG_CREATED_BY, TAG_VALUE_PATTERN, record_tags, tag_list, tag_value
+from tokengate_core.tokens import format as tokens
 
 #: A role session name may hold ``[\w+=,.@-]``: the comma is outside what a tag value allows.
 SESSION_ARN = "arn:aws:sts::123456789012:assumed-role/Admins/alice@example.com,ops"

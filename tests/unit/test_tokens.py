@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokengate_core import keyring, tokens
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
 
 KEY = tokens.new_key_id()
 RING = keyring.new_keyring(0.0)

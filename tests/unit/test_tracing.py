@@ -9,8 +9,8 @@ from unittest.mock import MagicMock
 import pytest
 from aws_lambda_powertools import Tracer
 
-from tokengate_core.config import AdminSettings, ConfigError, RotationSettings, TracerSettings
-from tokengate_core.routes import FUNCTIONS
+from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings, TracerSettings
+from tokengate_core.deployment.routes import FUNCTIONS
 
 TOKEN = "tg_0123456789abcdef_secret"
 

@@ -18,7 +18,7 @@ once per TTL: ``K / T``).
 
 Usage control
 -------------
-A client with a usage policy costs DynamoDB writes, never one per request (tokengate_core.usage):
+A client with a usage policy costs DynamoDB writes, never one per request (tokengate_core.authorize.usage):
 in each container its traffic reaches, a lease of about ``LEASE_WINDOW`` seconds of that
 container's demand per limit (one conditional UpdateItem, at least one request's worth), and its
 counts written at the first request ``FLUSH_SECONDS`` after the last write (one UpdateItem, the
@@ -37,9 +37,9 @@ from tokengate import use_infra_path
 
 use_infra_path()
 from infra.settings import LAMBDA_ARCHITECTURE  # noqa: E402 - infra is on the path only now
-from tokengate_core.authorizer_settings import AuthorizerSettings  # noqa: E402
-from tokengate_core.routes import FUNCTIONS  # noqa: E402
-from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS  # noqa: E402
+from tokengate_core.authorize.settings import AuthorizerSettings  # noqa: E402
+from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS  # noqa: E402
+from tokengate_core.deployment.routes import FUNCTIONS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 Architecture = Literal["arm64", "x86_64"]

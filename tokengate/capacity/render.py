@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tokengate.capacity.model import WRITE_UNITS_PER_USAGE_WRITE, Plan, UsageControlCost, Variant
-from tokengate_core.usage import FLUSH_SECONDS, LEASE_WINDOW
+from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW
 
 
 def money(value: float) -> str:

@@ -30,9 +30,7 @@ from tokengate.capacity.model import (
     secrets_calls,
     usage_control_cost,
 )
-from tokengate_core.routes import FUNCTIONS
-from tokengate_core.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
-from tokengate_core.usage import (
+from tokengate_core.authorize.usage import (
     FLUSH_SECONDS,
     LEASE_TTL,
     LEASE_WINDOW,
@@ -40,6 +38,8 @@ from tokengate_core.usage import (
     USAGE_RETENTION_DAYS,
     USAGE_SHARDS,
 )
+from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.lifecycle.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
 
 DOC = Path("docs/scaling.md")
 

@@ -20,7 +20,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import Receive, Scope, Send
 
 from tokengate.local.gateway import MAX_PAYLOAD_BYTES, Gateway, HttpRequest, HttpResponse, message_response
-from tokengate_core.routes import ROUTES, Route
+from tokengate_core.deployment.routes import ROUTES, Route
 
 ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

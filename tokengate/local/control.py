@@ -11,7 +11,7 @@ rotation scheduler as if time had passed, write the usage counts, run the daily 
   always does.
 - ``POST /.local/flush-usage``: every idle authorizer container writes its usage counts now. An
   authorizer writes a client's counts on that client's first request after its flush interval
-  (tokengate_core.usage.FLUSH_SECONDS), so a usage report may lag the traffic; locally, this
+  (tokengate_core.authorize.usage.FLUSH_SECONDS), so a usage report may lag the traffic; locally, this
   makes it current without waiting (the stack also does it when it stops).
 
 The endpoints sit outside every stage (``/.local/...``: no stage name can contain a dot), answer

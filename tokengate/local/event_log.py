@@ -3,7 +3,7 @@ line each in ``<state dir>/events.jsonl``, in the shape EventBridge hands a rule
 
 The functions publish with real PutEvents calls to the embedded moto (no local-only branch in
 them); the emulator hands each event moto accepted to :class:`EventLog`. ``tokengate events tail``
-follows the file. Events hold no token and no digest (tokengate_core.lifecycle refuses them), but
+follows the file. Events hold no token and no digest (tokengate_core.lifecycle.events refuses them), but
 the file is written like the rest of the state folder: readable by its owner only.
 """
 

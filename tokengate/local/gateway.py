@@ -1,12 +1,12 @@
 """An HTTP API stage in front of the Lambda handlers: routes, authorization, payload format 2.0.
 
-The route table is tokengate_core.routes.ROUTES (the one the CDK stack deploys). Everything API
+The route table is tokengate_core.deployment.routes.ROUTES (the one the CDK stack deploys). Everything API
 Gateway does between the socket and the function is here, on plain request and response values
 (tokengate.local.asgi serves it over HTTP with Starlette): the identity
 source check and the Lambda authorizer (with its optional result cache), AWS_IAM (SigV4 and
 execute-api:Invoke), the 2.0 request event, the 2.0 response rules, with API Gateway's own
 error bodies, and the response parameter mapping that the CDK stack puts on every CUSTOM
-integration (headers from the authorizer's context, tokengate_core.routes).
+integration (headers from the authorizer's context, tokengate_core.deployment.routes).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier
 from tokengate.local.principals import api_arn, execute_api_arn
 from tokengate.local.runtime import Invocation
-from tokengate_core.routes import (
+from tokengate_core.deployment.routes import (
     IDENTITY_SOURCE,
     METHOD_IDENTITY_SOURCE,
     ROUTE_IDENTITY_SOURCE,

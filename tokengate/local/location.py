@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from tokengate_core.routes import STAGE_DEFAULT
+from tokengate_core.deployment.routes import STAGE_DEFAULT
 
 #: The state folder's name; ``tokengate local`` creates it in the current folder unless one of
 #: its parents already has one.

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from tokengate_core.models import ReaderArn
+from tokengate_core.records.model import ReaderArn
 
 ACCESS_KEY_PATTERN = r"^[A-Z0-9]{16,128}$"
 

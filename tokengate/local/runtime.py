@@ -27,10 +27,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate import use_services_path
-from tokengate_core.config import AdminSettings
-from tokengate_core.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 
-#: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.routes.FUNCTIONS.
+#: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.deployment.routes.FUNCTIONS.
 FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {n: s.timeout_seconds for n, s in FUNCTIONS.items()}
 FUNCTION_MEMORY_MB: dict[FunctionName, int] = {n: s.memory_mb for n, s in FUNCTIONS.items()}
 

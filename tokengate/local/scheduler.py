@@ -21,8 +21,8 @@ from typing import Any, get_args
 
 from tokengate.local.runtime import Invocation
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
-from tokengate_core.rotation import Step
-from tokengate_core.store import SecretsStore
+from tokengate_core.lifecycle.rotation import Step
+from tokengate_core.records.store import SecretsStore
 
 #: Secrets Manager's rotation steps, in the order it invokes them.
 STEPS: tuple[Step, ...] = get_args(Step)

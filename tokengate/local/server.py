@@ -59,9 +59,9 @@ from tokengate.local.state import (
     ensure_state_dir,
     write_aws_endpoint,
 )
-from tokengate_core import keyring
-from tokengate_core.config import AdminSettings, ConfigError, RotationSettings
-from tokengate_core.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
+from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
+from tokengate_core.deployment.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
+from tokengate_core.tokens import keyring
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -168,7 +168,7 @@ class LocalStack:
         write_aws_endpoint(self.state_dir, self.emulator.url, region)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
-        from tokengate_core.registry import create_table
+        from tokengate_core.records.names import create_table
 
         admin_settings = AdminSettings.from_env(environments["admin"])
         tables = _dynamodb_client()
@@ -221,7 +221,7 @@ class LocalStack:
             SigV4Verifier(directory, region),
             after_admin_write=self.persist,
         )
-        from tokengate_core.aws import make_store
+        from tokengate_core.runtime.aws import make_store
 
         store = make_store(RotationSettings.from_env(environments["rotation"]))
         self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
@@ -241,7 +241,7 @@ class LocalStack:
             self.sweeper.start(self.options.sweep_interval)
 
     def _check_authorizer_cache(self, usage_control: bool) -> None:
-        """The deployed stack's rule (tokengate_core.routes.authorizer_cache_allowed), with this
+        """The deployed stack's rule (tokengate_core.deployment.routes.authorizer_cache_allowed), with this
         stack's names for the two settings."""
         ttl = self.options.authorizer_cache_ttl
         if ttl > 0 and not authorizer_cache_allowed(usage_control):

@@ -50,7 +50,7 @@ def rate_limit(text: str) -> dict[str, Any]:
 
 def quota(text: str) -> dict[str, Any]:
     """``N/day`` or ``N/month`` as the API's quota; the API checks the range."""
-    from tokengate_core.record_view import QUOTA_PERIODS
+    from tokengate_core.records.view import QUOTA_PERIODS
 
     limit, slash, period = text.partition("/")
     if not slash or period not in QUOTA_PERIODS or not limit.isdigit():
@@ -59,7 +59,7 @@ def quota(text: str) -> dict[str, Any]:
 
 
 def _on_limit_choices() -> tuple[str, ...]:
-    from tokengate_core.record_view import ON_LIMIT
+    from tokengate_core.records.view import ON_LIMIT
 
     return ON_LIMIT
 
@@ -100,13 +100,13 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, clearable: bool) -> 
 
 
 def _statuses() -> tuple[str, ...]:
-    from tokengate_core.api import Status
+    from tokengate_core.admin.api import Status
 
     return get_args(Status)
 
 
 def _granularities() -> tuple[str, ...]:
-    from tokengate_core.api import UsageReport
+    from tokengate_core.admin.api import UsageReport
 
     return get_args(UsageReport.model_fields["granularity"].annotation)
 
@@ -157,8 +157,8 @@ def _client_id(api: AdminClient, tenant: str, value: str) -> str:
     """A client id as given, or the id of the tenant's client of that name: the API looks a name up
     in one read of its name table (revoked clients included: they can be restored), and the
     tenant's list is read only when that finds nothing."""
-    from tokengate_core import tokens
-    from tokengate_core.models import CLIENT_NAME_PATTERN
+    from tokengate_core.records.model import CLIENT_NAME_PATTERN
+    from tokengate_core.tokens import format as tokens
 
     if tokens.is_key_id(value):
         return value

@@ -35,7 +35,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from tokengate_core.keyring import REFRESH_SECONDS
+    from tokengate_core.tokens.keyring import REFRESH_SECONDS
 
     view = admin_client(args).call("POST", "/admin/keys/rotate")
     newest = (view.get("keys") or [{}])[-1]

@@ -30,7 +30,7 @@ def read_tokens(where: str) -> list[tuple[int, str]]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tokengate_core.api import MAX_REPORTED_TOKENS
+    from tokengate_core.admin.api import MAX_REPORTED_TOKENS
 
     numbered = read_tokens(args.token_file)
     if not numbered:
@@ -74,7 +74,7 @@ def _stack_prefix(args: argparse.Namespace) -> str:
 
 
 def cmd_pattern(args: argparse.Namespace) -> int:
-    from tokengate_core import tokens
+    from tokengate_core.tokens import format as tokens
 
     prefix = args.prefix or (_stack_prefix(args) if args.stack_name else None)
     prefix = prefix or os.environ.get(PREFIX_ENV) or tokens.DEFAULT_PREFIX

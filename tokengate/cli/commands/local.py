@@ -107,7 +107,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    from tokengate_core.usage import FLUSH_SECONDS
+    from tokengate_core.authorize.usage import FLUSH_SECONDS
 
     local = command(
         commands,

@@ -28,7 +28,7 @@ def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     from tokengate import use_services_path
 
     use_services_path()
-    from tokengate_core import tokens
+    from tokengate_core.tokens import format as tokens
 
     if args.token_file:
         where = "standard input" if args.token_file == "-" else args.token_file
@@ -55,7 +55,7 @@ def _read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 
 
 def cmd_token_fetch(args: argparse.Namespace) -> int:
-    from tokengate_core.routes import DELIVERY_ROUTE
+    from tokengate_core.deployment.routes import DELIVERY_ROUTE
 
     token = _read_token(args, os.environ)
     base = stage_base(args, os.environ)

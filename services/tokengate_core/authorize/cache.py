@@ -1,0 +1,89 @@
+"""The authorizer's in-memory cache: per key id, with a TTL, a negative TTL and stale-if-error.
+
+Entries hold SHA-256 digests, never plaintext tokens. A Lambda container serves one request at a
+time, so a plain dict (insertion-ordered, oldest evicted first) needs no lock.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+State = Literal["found", "unknown", "revoked", "corrupt"]
+
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+
+    IPNetwork = IPv4Network | IPv6Network
+else:
+    IPNetwork = object
+
+
+class UsagePolicy(NamedTuple):
+    """A client's usage policy as the authorizer enforces it (see tokengate_core.authorize.usage)."""
+
+    rate: tuple[float, int] | None  # (requests per second, burst)
+    quota: tuple[int, str] | None  # (limit, "day" | "month")
+    networks: tuple[IPNetwork, ...] | None
+    on_limit: str  # "deny" | "tell_integration"
+
+
+class CachedClient(NamedTuple):
+    key_id: str
+    tenant: str
+    client_name: str
+    scopes: tuple[str, ...]
+    current_digest: bytes
+    previous_digest: bytes | None
+    previous_valid_until: float | None
+    enabled: bool
+    expires_at: float | None
+    context: dict[str, str]
+    grace_context: dict[str, str] | None  # the context when the previous token is used in grace
+    patterns: tuple[re.Pattern[str], ...]
+    token_fetch: bool
+    policy: UsagePolicy | None = None
+
+
+class Entry(NamedTuple):
+    state: State
+    client: CachedClient | None
+    fetched_at: float
+
+
+class ClientCache:
+    def __init__(self, ttl: float, negative_ttl: float, max_stale: float, max_entries: int) -> None:
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.max_stale = max_stale
+        self.max_entries = max_entries
+        self._entries: dict[str, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def fresh(self, key_id: str, now: float) -> Entry | None:
+        entry = self._entries.get(key_id)
+        if entry is None:
+            return None
+        # Unknown ids expire fast (a new client becomes usable soon); a revocation is remembered
+        # for the positive TTL, so a restore takes effect within the same bound as a revoke.
+        ttl = self.negative_ttl if entry.state in ("unknown", "corrupt") else self.ttl
+        return entry if now - entry.fetched_at < ttl else None
+
+    def stale(self, key_id: str, now: float) -> Entry | None:
+        """An entry still usable when the backend fails: at most ``max_stale`` seconds old."""
+        entry = self._entries.get(key_id)
+        if entry is None or now - entry.fetched_at >= self.max_stale:
+            return None
+        return entry
+
+    def put(self, key_id: str, entry: Entry) -> None:
+        self._entries.pop(key_id, None)
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key_id] = entry
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,400 @@
+"""The authorizer's decision: parse, look up (cached), compare in constant time, check state and scope.
+
+Every outcome is a :class:`Reason`; nothing here raises for any input. The handler only adapts
+the Lambda event and the response shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, NamedTuple
+
+from tokengate_core import errors
+from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
+from tokengate_core.authorize.settings import AuthorizerSettings
+from tokengate_core.deployment.routes import DELIVERY_ROUTE_KEY
+from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
+from tokengate_core.records.store import SecretsStore
+from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached
+from tokengate_core.tokens import format as tokens
+from tokengate_core.tokens import keyring
+from tokengate_core.tokens.keyring import KeyRing, KeyRingError
+
+if TYPE_CHECKING:
+    from tokengate_core.authorize.usage import UsageBackend, UsageGate
+    from tokengate_core.records.model import ClientRecord
+
+__all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
+
+Clock = Callable[[], float]
+#: Context keys an integration reads when a client's policy says ``on_limit: tell_integration``.
+LIMITED_KEY = "usage_limited"
+RETRY_AFTER_KEY = "retry_after"
+
+
+def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
+    from tokengate_core.runtime.aws import make_usage_backend  # built on the first limited client's request
+
+    return make_usage_backend(settings)
+
+
+class Reason(StrEnum):
+    ALLOWED = "allowed"
+    MISSING = "missing_token"
+    MALFORMED = "malformed"
+    FOREIGN_PREFIX = "foreign_prefix"  # a token of another deployment (another prefix)
+    BAD_CHECKSUM = "bad_checksum"
+    FORGED = "forged"  # well-formed, but no key of this deployment made its tag
+    UNKNOWN_KEY_ID = "unknown_key_id"
+    WRONG_SECRET = "wrong_secret"
+    DISABLED = "disabled"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    OUT_OF_SCOPE = "out_of_scope"
+    IP_NOT_ALLOWED = errors.IP_NOT_ALLOWED
+    RATE_LIMITED = errors.RATE_LIMITED
+    QUOTA_EXHAUSTED = errors.QUOTA_EXHAUSTED
+    BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
+    CORRUPT_RECORD = errors.CORRUPT_RECORD
+    INVALID_EVENT = "invalid_event"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Decision(NamedTuple):
+    reason: Reason
+    key_id: str | None = None
+    tenant: str | None = None
+    context: dict[str, str] | None = None
+    cache: str = "none"  # none | hit | miss | stale | refresh
+    grace: bool = False  # allowed with the previous token inside its grace window
+    degraded: bool = False  # usage control could not reach DynamoDB; its fail-open/closed rule decided
+    imported: bool = False  # the presented value was an imported token
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is Reason.ALLOWED
+
+
+def to_cached(record: ClientRecord) -> CachedClient:
+    """A record as the authorizer caches it (for callers that hold a model, such as benchmarks)."""
+    return parse_cached(record.to_secret_string(), record.key_id)
+
+
+class TokenAuthorizer:
+    def __init__(
+        self,
+        settings: AuthorizerSettings,
+        store_factory: Callable[[], SecretsStore],
+        clock: Clock = time.time,
+        usage_factory: Callable[[], UsageBackend] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store_factory = store_factory
+        self._store: SecretsStore | None = None
+        self._clock = clock
+        self._format = tokens.token_format(settings.token_prefix)
+        self.cache = ClientCache(
+            ttl=settings.cache_ttl_seconds,
+            negative_ttl=settings.negative_cache_ttl_seconds,
+            max_stale=settings.max_stale_seconds,
+            max_entries=settings.cache_max_entries,
+        )
+        # (key id, digest) -> when a minted token last failed to match: each such token buys at
+        # most one read per negative TTL, and a made-up token never gets this far.
+        self._mismatched: dict[tuple[str, bytes], float] = {}
+        self._backoff_until: dict[str, float] = {}
+        self._ring: KeyRing | None = None
+        self._ring_loaded_at = float("-inf")
+        self._ring_retry_at = float("-inf")
+        self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
+        self._usage: UsageGate | None = None
+
+    def reset(self) -> None:
+        """Forget everything this container learned, as a fresh container would start."""
+        self.cache.clear()
+        if self._usage is not None:
+            self._usage.reset()
+        self._mismatched.clear()
+        self._backoff_until.clear()
+        self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
+
+    @property
+    def usage(self) -> UsageGate:
+        """Built for the first client with a usage policy: the others never load its module."""
+        if self._usage is None:
+            from tokengate_core.authorize.usage import UsageGate
+
+            settings = self._settings
+            self._usage = UsageGate(
+                self._usage_factory,
+                fail_open_rate=settings.rate_limit_fail_open,
+                fail_open_quota=settings.quota_fail_open,
+                backoff_seconds=settings.negative_cache_ttl_seconds,
+                max_entries=settings.cache_max_entries,
+            )
+        return self._usage
+
+    @property
+    def store(self) -> SecretsStore:
+        # Created on the first cache miss: a container that only sees garbage never builds a client.
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    def decide(
+        self,
+        authorization: str | None,
+        method: str,
+        route_key: str,
+        raw_path: str = "/",
+        source_ip: str | None = None,
+    ) -> Decision:
+        presented = tokens.from_authorization_header(authorization)
+        if presented is None:
+            return Decision(Reason.MISSING)
+        if not self._format.owns(presented):
+            return self._decide_imported(presented, method, route_key, raw_path, source_ip)
+        try:
+            parsed = self._format.parse(presented)
+        except tokens.TokenFormatError as error:
+            return Decision(Reason.BAD_CHECKSUM if error.reason == "bad_checksum" else Reason.MALFORMED)
+
+        now = self._clock()
+        ring = self._keyring(now)
+        if ring is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=parsed.key_id, cache="keyring")
+        legacy = False
+        if not ring.verify(parsed):
+            if not ring.is_legacy(parsed.key_id):
+                return Decision(Reason.FORGED)
+            legacy = True
+        return self._decide_client(
+            parsed.key_id,
+            parsed.digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            legacy=legacy,
+        )
+
+    def _decide_imported(
+        self, presented: str, method: str, route_key: str, raw_path: str, source_ip: str | None
+    ) -> Decision:
+        """A value without our prefix: an imported token (its digest is in the keyring's map), or
+        nothing of ours. A value that cannot be an imported token never gets as far as the keyring,
+        and one that is not in the map costs no read either."""
+        other = Reason.FOREIGN_PREFIX if tokens.looks_like_token(presented) else Reason.MALFORMED
+        if not tokens.may_be_imported(presented):
+            return Decision(other)
+        now = self._clock()
+        ring = self._keyring(now)
+        if ring is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, cache="keyring")
+        digest = tokens.digest(presented)
+        key_id = ring.imported_key_id(digest)
+        if key_id is None:
+            return Decision(other)
+        return self._decide_client(
+            key_id,
+            digest,
+            now,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            imported=True,
+        )
+
+    def _decide_client(
+        self,
+        key_id: str,
+        digest: bytes,
+        now: float,
+        *,
+        method: str,
+        route_key: str,
+        raw_path: str,
+        source_ip: str | None,
+        legacy: bool = False,
+        imported: bool = False,
+    ) -> Decision:
+        """The client's record decides: for a token of ours that one of our keys tagged (or a
+        legacy one), or for an imported token the keyring maps to this client."""
+        entry, cache = self._lookup(key_id, now)
+        if entry is None:
+            return Decision(Reason.BACKEND_UNAVAILABLE, key_id=key_id, cache=cache, imported=imported)
+        if entry.client is None:
+            return self._negative(entry, key_id, cache, imported)
+
+        client = entry.client
+        if (
+            cache == "hit"
+            and not self._matches(digest, client, now)
+            and self._may_refetch(key_id, digest, entry, legacy, now)
+        ):
+            # A rotation may have happened since this entry was cached: look again.
+            refreshed, _ = self._fetch(key_id, now)
+            if refreshed is not None:
+                cache = "refresh"
+                if refreshed.client is None:
+                    return self._negative(refreshed, key_id, cache, imported)
+                client = refreshed.client
+        decision = self._judge(
+            client,
+            digest,
+            imported=imported,
+            method=method,
+            route_key=route_key,
+            raw_path=raw_path,
+            source_ip=source_ip,
+            now=now,
+            cache=cache,
+        )
+        if client.policy is not None:
+            self.usage.count(client.key_id, decision.reason.value, now)
+        return decision
+
+    def _judge(
+        self,
+        client: CachedClient,
+        digest: bytes,
+        *,
+        imported: bool,
+        method: str,
+        route_key: str,
+        raw_path: str,
+        source_ip: str | None,
+        now: float,
+        cache: str,
+    ) -> Decision:
+        """The decision for a known client: its token, state, scope, then its usage policy."""
+
+        def deny(reason: Reason, degraded: bool = False) -> Decision:
+            return Decision(
+                reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded, imported=imported
+            )
+
+        if not self._matches(digest, client, now):
+            self._note_mismatch(client.key_id, digest, now)
+            return deny(Reason.WRONG_SECRET)
+        grace = not hmac.compare_digest(digest, client.current_digest)
+        if not client.enabled:
+            return deny(Reason.DISABLED)
+        if client.expires_at is not None and now >= client.expires_at:
+            return deny(Reason.EXPIRED)
+        if not self._in_scope(client, method, route_key, raw_path):
+            return deny(Reason.OUT_OF_SCOPE)
+        context = client.grace_context if grace and client.grace_context else client.context
+        degraded = False
+        if client.policy is not None:
+            verdict = self.usage.admit(client.key_id, client.policy, source_ip, now)
+            degraded = verdict.degraded
+            if verdict.reason is not None:
+                if verdict.reason == errors.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
+                    return deny(Reason(verdict.reason), degraded)
+                # The integration answers (429 with Retry-After, say): it is told why and when.
+                context = {
+                    **context,
+                    LIMITED_KEY: verdict.reason,
+                    RETRY_AFTER_KEY: str(max(1, math.ceil(verdict.retry_after))),
+                }
+        return Decision(
+            Reason.ALLOWED,
+            key_id=client.key_id,
+            tenant=client.tenant,
+            context=context,
+            cache=cache,
+            grace=grace,
+            degraded=degraded,
+            imported=imported,
+        )
+
+    def _keyring(self, now: float) -> KeyRing | None:
+        """The deployment's keyring, reloaded every ``keyring.REFRESH_SECONDS``. While it cannot be
+        read, the last one serves for up to ``max_stale`` more seconds, and a read is tried at most
+        once per negative TTL, so a missing or failing keyring never costs a read per request."""
+        ring = self._ring
+        age = now - self._ring_loaded_at
+        if ring is not None and age < keyring.REFRESH_SECONDS:
+            return ring
+        if now >= self._ring_retry_at:
+            try:
+                text, _ = self.store.read_named(keyring.secret_name(self.store.prefix))
+                self._ring, self._ring_loaded_at = keyring.parse(text), now
+                return self._ring
+            except (TokengateError, KeyRingError):
+                self._ring_retry_at = now + self.cache.negative_ttl
+        return ring if ring is not None and age < keyring.REFRESH_SECONDS + self.cache.max_stale else None
+
+    def _may_refetch(self, key_id: str, digest: bytes, entry: Entry, legacy: bool, now: float) -> bool:
+        """A minted token that does not match may be a fresh rotation: one read per token per
+        negative TTL. A legacy id's tokens carry no tag, so anyone can make new ones: those get one
+        read per key id per negative TTL, counted from the entry's last fetch."""
+        if legacy:
+            return now - entry.fetched_at >= self.cache.negative_ttl
+        last = self._mismatched.get((key_id, digest))
+        return last is None or now - last >= self.cache.negative_ttl
+
+    def _note_mismatch(self, key_id: str, digest: bytes, now: float) -> None:
+        if len(self._mismatched) >= self.cache.max_entries:
+            self._mismatched.clear()
+        self._mismatched[(key_id, digest)] = now
+
+    @staticmethod
+    def _negative(entry: Entry, key_id: str, cache: str, imported: bool) -> Decision:
+        reason = {"revoked": Reason.REVOKED, "corrupt": Reason.CORRUPT_RECORD}.get(entry.state, Reason.UNKNOWN_KEY_ID)
+        return Decision(reason, key_id=key_id, cache=cache, imported=imported)
+
+    @staticmethod
+    def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
+        """The current token, or the previous one inside its grace window. Both digests are always
+        compared (constant time), so timing does not tell whether a grace window exists."""
+        current = hmac.compare_digest(digest, client.current_digest)
+        previous = hmac.compare_digest(digest, client.previous_digest or bytes(32))
+        in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
+        return current or (previous and in_grace)
+
+    def _lookup(self, key_id: str, now: float) -> tuple[Entry | None, str]:
+        entry = self.cache.fresh(key_id, now)
+        if entry is not None:
+            return entry, "hit"
+        if now < self._backoff_until.get(key_id, 0.0):
+            stale = self.cache.stale(key_id, now)
+            return stale, ("stale" if stale else "backoff")
+        self._backoff_until.pop(key_id, None)
+        return self._fetch(key_id, now)
+
+    def _fetch(self, key_id: str, now: float) -> tuple[Entry | None, str]:
+        try:
+            entry = Entry("found", parse_cached(self.store.get_value(key_id), key_id), now)
+        except RecordError:
+            # Not the backend's fault, and not worth a read per request: remembered like an unknown id.
+            entry = Entry("corrupt", None, now)
+        except NotFoundError:
+            entry = Entry("unknown", None, now)
+        except RevokedError:
+            entry = Entry("revoked", None, now)
+        except (UnavailableError, TokengateError):
+            # Back off for one negative TTL: while the backend fails, a client past its TTL costs
+            # one call per interval (per container), not one per request.
+            if len(self._backoff_until) >= self.cache.max_entries:
+                self._backoff_until.clear()
+            self._backoff_until[key_id] = now + self.cache.negative_ttl
+            stale = self.cache.stale(key_id, now)
+            return stale, ("stale" if stale else "miss")
+        self.cache.put(key_id, entry)
+        return entry, "miss"
+
+    def _in_scope(self, client: CachedClient, method: str, route_key: str, raw_path: str) -> bool:
+        if route_key == DELIVERY_ROUTE_KEY:
+            # Fetching one's own rotated token is a delivery path, not an API scope.
+            return client.token_fetch
+        _, _, route_path = route_key.partition(" ")
+        request_key = f"{method.upper()} {route_path or raw_path}"
+        return any(p.match(request_key) or p.match(route_key) for p in client.patterns)

@@ -1,0 +1,257 @@
+"""The client record: the SecretString JSON of one client's secret, validated on every read.
+
+The plaintext token lives here (so an AWS-native client can read its own secret after a
+rotation) but as a :class:`pydantic.SecretStr`, so a stray ``repr`` or log line shows stars.
+A client imported with a token from elsewhere holds only that token's SHA-256
+(``imported_sha256``) and no token of its own until its first rotation.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from tokengate_core.records.view import (
+    CLIENT_NAME_PATTERN,
+    DIGEST_PATTERN,
+    MAX_BURST,
+    MAX_CIDRS,
+    MAX_QUOTA,
+    MAX_RATE_PER_SECOND,
+    MAX_SCOPES,
+    SCOPE_PATTERN,
+    TENANT_PATTERN,
+    parse_network,
+    scope_regex,
+)
+from tokengate_core.tokens import format as tokens
+
+__all__ = ["CLIENT_NAME_PATTERN", "TENANT_PATTERN", "ClientRecord", "scope_regex"]
+
+Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
+ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
+Scope = Annotated[
+    str,
+    Field(
+        pattern=SCOPE_PATTERN,
+        description="'*' (every route) or '<METHOD|ANY> <path pattern>', e.g. 'GET /invoke' or 'ANY /reports/*'",
+    ),
+]
+Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
+#: The longest grace window a rotation may give the previous token (the sweep looks this far back).
+MAX_GRACE_SECONDS = 30 * 86400
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
+RotationDays = Annotated[int, Field(ge=1, le=1000)]
+ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
+
+
+def utcnow_from(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class PreviousToken(BaseModel):
+    """The token a rotation replaced: only its digest, valid until ``valid_until``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: Annotated[str, Field(pattern=DIGEST_PATTERN)]
+    valid_until: datetime
+
+    @field_validator("valid_until")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``requests_per_second`` refill, at most ``burst`` at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_per_second: Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False)]
+    burst: Annotated[int, Field(ge=1, le=MAX_BURST)]
+
+
+class Quota(BaseModel):
+    """At most ``limit`` allowed requests per calendar ``period`` in UTC."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_QUOTA)]
+    period: Literal["day", "month"]
+
+
+def _cidr(value: str) -> str:
+    return str(parse_network(value))
+
+
+Cidr = Annotated[
+    str,
+    Field(max_length=64, description="An IPv4 or IPv6 network, e.g. 203.0.113.0/24; /0 is refused (use null)"),
+    AfterValidator(_cidr),
+]
+AllowedCidrs = Annotated[list[Cidr], Field(min_length=1, max_length=MAX_CIDRS)]
+OnLimit = Literal["deny", "tell_integration"]
+
+
+class RotationPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period_days: RotationDays | None = None
+    grace_seconds: GraceSeconds = 86400
+
+
+class ClientRecord(BaseModel):
+    """One client. ``key_id`` is also the client id in the admin API."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1  # record_view.SCHEMA_VERSION
+    key_id: str
+    token: SecretStr | None
+    #: An imported client's current token, as its SHA-256 (the plaintext is never stored); set
+    #: exactly when ``token`` is not, until the first rotation gives the client a token of ours.
+    imported_sha256: Annotated[str | None, Field(pattern=DIGEST_PATTERN)] = None
+    tenant: Tenant
+    client_name: ClientName
+    scopes: Scopes
+    enabled: bool = True
+    expires_at: datetime | None = None
+    rotation: RotationPolicy = RotationPolicy()
+    previous: PreviousToken | None = None
+    reader_arn: ReaderArn | None = None
+    token_fetch: bool = False
+    rate_limit: RateLimit | None = None
+    quota: Quota | None = None
+    allowed_cidrs: AllowedCidrs | None = None
+    on_limit: OnLimit = "deny"
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    rotated_at: datetime | None = None
+
+    @field_validator("key_id")
+    @classmethod
+    def _key_id(cls, value: str) -> str:
+        if not tokens.is_key_id(value):
+            raise ValueError("invalid key id")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            tokens.parse(value.get_secret_value())  # raises on a corrupt stored token
+        return value
+
+    @model_validator(mode="after")
+    def _one_current_token(self) -> ClientRecord:
+        if (self.token is None) == (self.imported_sha256 is None):
+            raise ValueError("a record holds either a token or an imported token's digest")
+        return self
+
+    @field_validator("expires_at", "created_at", "updated_at", "rotated_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+
+    def to_secret_string(self) -> str:
+        """The only place a plaintext token is serialised: the SecretString written to the store."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        data["token"] = None if self.token is None else self.token.get_secret_value()
+        if self.imported_sha256 is None:
+            del data["imported_sha256"]  # records of clients never imported stay as they were
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_secret_string(cls, text: str) -> ClientRecord:
+        return cls.model_validate_json(text)
+
+    # -- derived state ----------------------------------------------------------------------------
+
+    @property
+    def imported(self) -> bool:
+        return self.imported_sha256 is not None
+
+    @property
+    def own_token(self) -> str:
+        """The client's token of ours; an imported client has none until its first rotation."""
+        if self.token is None:
+            raise ValueError("an imported client has no token of ours until it rotates")
+        return self.token.get_secret_value()
+
+    @property
+    def current_sha256(self) -> str:
+        """The digest of the token that is current: ours, or the imported one."""
+        if self.token is not None:
+            return tokens.digest(self.token.get_secret_value()).hex()
+        assert self.imported_sha256 is not None
+        return self.imported_sha256
+
+    @property
+    def has_usage_policy(self) -> bool:
+        return self.rate_limit is not None or self.quota is not None or self.allowed_cidrs is not None
+
+    def delivery_problem(self) -> str | None:
+        """Why a scheduled rotation would strand this client, if it would.
+
+        A rotated token must reach its holder: through the reader principal (which reads the
+        secret), or through ``GET /token`` with the previous token, which works only during the
+        grace window. A grace window as long as the period would also end the previous token's
+        grace early at the next rotation, so it must be shorter.
+        """
+        period = self.rotation.period_days
+        if period is None:
+            return None
+        if self.reader_arn is None and not self.token_fetch:
+            return (
+                "a rotation schedule needs a delivery path for the new token:"
+                " set reader_arn (an IAM principal that reads it) or token_fetch (GET /token)"
+            )
+        if self.reader_arn is None and self.rotation.grace_seconds == 0:
+            return "with token_fetch as the only delivery path, grace_seconds must be above 0"
+        if self.rotation.grace_seconds >= period * 86400:
+            return "grace_seconds must be shorter than the rotation period"
+        return None
+
+    def status_at(self, now: datetime) -> Literal["active", "disabled", "expired"]:
+        if not self.enabled:
+            return "disabled"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def rotated(self, new_token: str, now: datetime, actor: str) -> ClientRecord:
+        """The record after a rotation: the old token (an imported one too) stays valid for the
+        grace period; from now on the client has a token of ours."""
+        grace = self.rotation.grace_seconds
+        previous = (
+            PreviousToken(sha256=self.current_sha256, valid_until=now + timedelta(seconds=grace)) if grace > 0 else None
+        )
+        return self.model_copy(
+            update={
+                "token": SecretStr(new_token),
+                "imported_sha256": None,
+                "previous": previous,
+                "rotated_at": now,
+                "updated_at": now,
+                "updated_by": actor,
+            }
+        )
+
+    def with_changes(self, changes: dict[str, Any], now: datetime, actor: str) -> ClientRecord:
+        """A validated copy (``model_copy`` alone would skip validation)."""
+        data = self.model_dump()
+        data.update(changes)
+        data.update(updated_at=now, updated_by=actor)
+        return ClientRecord.model_validate(data)

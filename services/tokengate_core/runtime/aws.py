@@ -1,0 +1,169 @@
+"""The AWS clients, created once per container: short timeouts and bounded retries for reads and
+writes, one unhurried attempt for the control-plane calls.
+
+Clients come from a botocore session, not boto3: boto3 adds nothing tokengate uses and costs the
+authorizer's cold start its import. The endpoint comes from botocore's standard
+``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``AWS_ENDPOINT_URL_DYNAMODB`` and
+``AWS_ENDPOINT_URL_EVENTBRIDGE`` variables, so the same code talks to AWS or to the local stack's
+emulator with no local-only branch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
+
+from tokengate_core.records.store import SecretsStore
+from tokengate_core.runtime.observability import keep_bodies_out_of_sdk_logs
+
+if TYPE_CHECKING:
+    from collections import Counter
+    from collections.abc import Callable
+
+    from botocore.session import Session
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from tokengate_core.authorize.settings import AuthorizerSettings
+    from tokengate_core.authorize.usage import DynamoUsage
+    from tokengate_core.deployment.config import AdminSettings
+    from tokengate_core.lifecycle.events import EventBridgePublisher
+    from tokengate_core.records.names import NameRegistry
+
+
+class ClientSettings(Protocol):
+    """What building a store needs: the authorizer's hand-validated settings and the other
+    functions' pydantic ones both have it."""
+
+    @property
+    def secret_prefix(self) -> str: ...
+    @property
+    def sm_connect_timeout_seconds(self) -> float: ...
+    @property
+    def sm_read_timeout_seconds(self) -> float: ...
+    @property
+    def sm_max_attempts(self) -> int: ...
+
+
+#: RotateSecret, CancelRotateSecret and DeleteSecret (store.CONTROL_PLANE_OPERATIONS) are never
+#: retried: a call that timed out may have been applied, and a second RotateSecret then finds the
+#: first one's AWSPENDING version and fails as "rotation in progress", which the admin API would
+#: answer by undoing a client that was fine.
+CONTROL_PLANE_MAX_ATTEMPTS = 1
+
+
+#: The services tokengate's functions call; botocore_data loads their models without a scan.
+Service = Literal["dynamodb", "events", "secretsmanager"]
+SERVICES: tuple[Service, ...] = get_args(Service)
+
+
+def _client(session: Session, service: Service, settings: ClientSettings, read_timeout: float, attempts: int) -> Any:
+    from botocore.config import Config
+
+    keep_bodies_out_of_sdk_logs()
+    config = Config(
+        connect_timeout=settings.sm_connect_timeout_seconds,
+        read_timeout=read_timeout,
+        # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
+        retries={"total_max_attempts": attempts, "mode": "standard"},
+    )
+    return session.create_client(service, config=config)
+
+
+def _session() -> Session:
+    # deferred: a container that never misses the cache never pays for botocore
+    import botocore.session
+
+    from tokengate_core.runtime.botocore_data import shared_loader
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", shared_loader(session.get_config_variable("data_path")))
+    return session
+
+
+def secretsmanager_client(settings: ClientSettings, session: Session | None = None) -> SecretsManagerClient:
+    """Reads and writes: a short read timeout and ``sm_max_attempts`` attempts."""
+    client = _client(
+        session or _session(), "secretsmanager", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts
+    )
+    return cast("SecretsManagerClient", client)
+
+
+def control_plane_client(settings: AdminSettings, session: Session | None = None) -> SecretsManagerClient:
+    """RotateSecret, CancelRotateSecret, DeleteSecret: their own read timeout, one attempt."""
+    client = _client(
+        session or _session(),
+        "secretsmanager",
+        settings,
+        settings.sm_control_read_timeout_seconds,
+        CONTROL_PLANE_MAX_ATTEMPTS,
+    )
+    return cast("SecretsManagerClient", client)
+
+
+def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> SecretsStore:
+    """The store for a function; only settings with a control-plane timeout (the admin function's,
+    the one that makes control-plane calls) get the second client: the authorizer's cold start
+    stays one client, and needs no settings model beyond its own."""
+    session = _session()
+    control = None
+    if getattr(settings, "sm_control_read_timeout_seconds", None) is not None:
+        control = control_plane_client(cast("AdminSettings", settings), session)
+    return SecretsStore(
+        secretsmanager_client(settings, session), settings.secret_prefix, kms_key_id, control_client=control
+    )
+
+
+def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
+    """The usage counters: a short timeout and one attempt, since a decision waits for it."""
+    from tokengate_core.authorize.usage import DynamoUsage
+
+    client = _client(_session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
+    return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
+
+
+def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[str, Counter[str]]]:
+    """What the admin API reads usage from: the counters the authorizer writes."""
+    from tokengate_core.authorize.usage import read_usage
+
+    client = cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, 2))
+    return lambda key_id, start, end: read_usage(client, settings.table_name, key_id, start, end)
+
+
+def make_registry(settings: AdminSettings) -> NameRegistry:
+    """The client-name claims in the deployment's DynamoDB table."""
+    from tokengate_core.records.names import NameRegistry
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return NameRegistry(cast("DynamoDBClient", client), settings.table_name)
+
+
+#: EventBridge answers PutEvents in milliseconds; a call that takes longer is retried by the
+#: publisher (lifecycle.MAX_ATTEMPTS), so each attempt gets little time: a change waits for its
+#: events at most a few seconds even while EventBridge is unreachable.
+EVENTS_READ_TIMEOUT_SECONDS = 1.0
+
+
+class EventClientSettings(ClientSettings, Protocol):
+    @property
+    def event_bus_name(self) -> str: ...
+    @property
+    def metrics_namespace(self) -> str: ...
+
+
+def events_client(settings: ClientSettings, session: Session | None = None) -> EventBridgeClient:
+    """PutEvents: one attempt per call, the publisher retries (failed calls and failed entries alike)."""
+    client = _client(session or _session(), "events", settings, EVENTS_READ_TIMEOUT_SECONDS, 1)
+    return cast("EventBridgeClient", client)
+
+
+def make_publisher(settings: EventClientSettings, service: str) -> EventBridgePublisher:
+    """The function's lifecycle event publisher: its bus, its failure metric; the client is built
+    on the first event."""
+    from tokengate_core.lifecycle.events import EventBridgePublisher, event_failure_reporter
+
+    return EventBridgePublisher(
+        lambda: events_client(settings),
+        settings.event_bus_name,
+        event_failure_reporter(service, settings.metrics_namespace),
+    )
