@@ -84,7 +84,8 @@ def cmd_aws_endpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from tokengate.local.server import LocalOptions, StartupError, serve
+    from tokengate.local.process import serve
+    from tokengate.local.stack import LocalOptions, StartupError
 
     try:
         chosen_port = location.env_port(os.environ) if args.port is None else args.port
