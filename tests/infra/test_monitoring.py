@@ -101,7 +101,8 @@ def dashboard(template: dict[str, Any]) -> dict[str, Any]:
         else:
             text += f"<{part['Fn::GetAtt'][0]}.{part['Fn::GetAtt'][1]}>"
     body: dict[str, Any] = json.loads(text)
-    assert board["Properties"]["DashboardName"] == "TokenGate"
+    # Named after the stack and its region: dashboard names are global to the account.
+    assert board["Properties"]["DashboardName"] == {"Fn::Join": ["", ["TokenGate-", {"Ref": "AWS::Region"}]]}
     return body
 
 
