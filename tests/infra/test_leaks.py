@@ -12,6 +12,7 @@ from infra.settings import SettingsError, StackSettings
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
+from tests.support import staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
 
@@ -116,7 +117,7 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
     arn = sm.describe_secret(SecretId=f"tokengate/clients/{pending_id}")["ARN"]
     from rotation import app as rotation
 
-    step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": "0" * 32}
+    step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": staged_version(arn)}
     rotation.handler(step, FakeContext())  # a scheduled rotation in flight
     failing_id, failing = issue("acme", "failing")
     monkeypatch.setattr(SecretsStore, "_call", staticmethod(recording))

@@ -326,7 +326,12 @@ class SecretsSnapshot:
         if deleted is None:
             for version_id in stages:
                 if version_id not in values:
-                    read = self._client.get_secret_value(SecretId=name, VersionId=version_id)
+                    try:
+                        read = self._client.get_secret_value(SecretId=name, VersionId=version_id)
+                    except ClientError as error:
+                        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                            raise
+                        continue  # staged for a rotation that never put its value: nothing to keep
                     values[version_id] = read.get("SecretString", "")
         versions = [{"id": v, "stages": st, "secret_string": values[v]} for v, st in stages.items() if v in values]
         if not any("AWSCURRENT" in v["stages"] for v in versions):

@@ -49,16 +49,19 @@ class Rotator:
         if key_id is None or not tokens.is_key_id(key_id):
             raise RotationError("secret is not a tokengate client")
         versions: dict[str, list[str]] = meta.get("VersionIdsToStages") or {}
+        # Every step, createSecret too, checks the version as AWS's rotation template does
+        # (aws-samples/aws-secrets-manager-rotation-lambdas, SecretsManagerRotationTemplate): Secrets
+        # Manager labels the new version AWSPENDING before it invokes the function, so a token it
+        # never staged is refused. Putting an AWSPENDING value under such a token would leave the
+        # label on a version that is not current, and AWS documents that RotateSecret then fails
+        # as if a rotation were still in progress (RotateSecret, "AWSPENDING staging label").
         stages = versions.get(token)
-        if step != "createSecret":
-            if stages is None:
-                raise RotationError("version has no stage for rotation")
-            if "AWSCURRENT" in stages:
-                return "already current"
-            if "AWSPENDING" not in stages:
-                raise RotationError("version is not AWSPENDING (superseded or cancelled)")
-        elif stages is not None and "AWSCURRENT" in stages:
+        if stages is None:
+            raise RotationError("version has no stage for rotation")
+        if "AWSCURRENT" in stages:
             return "already current"
+        if "AWSPENDING" not in stages:
+            raise RotationError("version is not AWSPENDING (superseded or cancelled)")
         handler: dict[str, Callable[[str, str, dict[str, list[str]]], str]] = {
             "createSecret": self._create,
             "setSecret": self._set,
