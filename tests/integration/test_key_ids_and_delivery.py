@@ -15,7 +15,8 @@ from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, ConfigError, StoreSettings
-from tokengate_core.lifecycle.rotation import RotationError, Rotator
+from tokengate_core.errors import RotationError
+from tokengate_core.lifecycle.rotation import Rotator
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring

@@ -25,10 +25,11 @@ from tokengate_core.errors import (
     ConflictError,
     NotFoundError,
     RevokedError,
+    RotationError,
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.records.names import NameRegistry, create_table
 from tokengate_core.records.store import SecretsStore, translate
 from tokengate_core.tokens import keyring
