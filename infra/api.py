@@ -152,6 +152,6 @@ class Api(Construct):
             assert isinstance(cfn_stage, apigwv2.CfnStage)
             cfn_stage.add_property_override("RouteSettings", route_settings)
             for cfn_route in named_routes:
-                cfn_stage.add_dependency(cfn_route)
+                self.stage.node.add_dependency(cfn_route)
         #: The stage's base URL, without a trailing slash (the CLI and docs append paths to it).
         self.url = f"https://{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{settings.stage}"
