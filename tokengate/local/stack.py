@@ -223,7 +223,10 @@ class LocalStack:
         from tokengate_core.runtime.aws import make_store
 
         store = make_store(RotationSettings.from_env(environments["rotation"]))
-        self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, after_rotation=self.persist)
+        assert self.emulator is not None
+        self.scheduler = RotationScheduler(
+            store, self.runtimes["rotation"].invoke, self.emulator.stage_rotation, after_rotation=self.persist
+        )
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
         self._start_sweeper()
