@@ -47,7 +47,7 @@ from tokengate_core.errors import (
     ValidationFailedError,
 )
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN
+from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 

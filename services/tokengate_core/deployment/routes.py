@@ -295,7 +295,7 @@ def tenant_admin_resources(api_arn_prefix: str, tenant: str, stage: str) -> list
     neither can bring a wildcard of its own.
     """
     # Imported here: the functions import this module at cold start and need no models from it.
-    from tokengate_core.records.view import TENANT_PATTERN
+    from tokengate_core.records.rules import TENANT_PATTERN
 
     if not re.fullmatch(TENANT_PATTERN, tenant):
         raise ValueError(f"not a tenant id: {tenant!r}")
