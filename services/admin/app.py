@@ -37,7 +37,8 @@ from tokengate_core.admin.api import (
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.request_body import accept_body, parse_json
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, admin_route
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import admin_route
 from tokengate_core.errors import (
     BadRequestError,
     ForbiddenError,

@@ -13,7 +13,8 @@ from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import LEAKS_ROUTE, ROUTES
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

@@ -14,7 +14,8 @@ from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTION
 from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
