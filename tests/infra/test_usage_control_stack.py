@@ -87,9 +87,9 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     """No call without a grant (the call would fail in AWS only), no grant without a call."""
-    authorizer_calls = dynamodb_calls("authorize/usage.py", "DynamoUsage")
+    authorizer_calls = dynamodb_calls("authorize/usage_table.py", "DynamoUsage")
     admin_calls = dynamodb_calls("records/names.py", "NameRegistry") | dynamodb_calls(
-        "authorize/usage.py", "read_usage"
+        "authorize/usage_table.py", "read_usage"
     )
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
     assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)
