@@ -1,4 +1,5 @@
-"""One Lambda function of the table in tokengate_core.deployment.functions.FUNCTIONS, with its own role and log group.
+"""One Lambda function of the function table (tokengate_core.deployment.functions.FUNCTIONS), with
+its own role and log group.
 
 What every function shares is decided here, once:
 
