@@ -1,4 +1,5 @@
-"""One Lambda function of the table in tokengate_core.deployment.routes.FUNCTIONS, with its own role and log group.
+"""One Lambda function of the function table (tokengate_core.deployment.functions.FUNCTIONS), with
+its own role and log group.
 
 What every function shares is decided here, once:
 
@@ -38,7 +39,7 @@ from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
 from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
 from tokengate_core.deployment.config import AuthorizerSettings, EnvModel
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[LAMBDA_ARCHITECTURE]
@@ -58,7 +59,8 @@ ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache"
 
 
 def services_code() -> lambda_.Code:
-    """The one code asset all four functions share (uploaded once)."""
+    """The one code asset every function shares (uploaded once); a function with bundled wheels
+    (the leak function) adds its own."""
     return lambda_.Code.from_asset(str(SERVICES_DIR), exclude=ASSET_EXCLUDE)
 
 
@@ -148,6 +150,7 @@ class TokengateFunction(Construct):
         settings: StackSettings,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         spec = FUNCTIONS[name]
         self.role = iam.Role(
             self,
@@ -192,3 +195,15 @@ class TokengateFunction(Construct):
         assert isinstance(function, lambda_.CfnFunction)
         function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         self.function.node.add_dependency(policy)
+
+
+def deployed_functions(scope: Construct) -> dict[FunctionName, lambda_.IFunction]:
+    """Every function built under ``scope``, in the order of the function table: each construct
+    builds its own, and this reads them back from the construct tree, so the API, the dashboard and
+    the outputs list none of them by hand. Each function of the table must be there exactly once."""
+    built = [node for node in scope.node.find_all() if isinstance(node, TokengateFunction)]
+    names = sorted(node.name for node in built)
+    if names != sorted(FUNCTIONS):
+        raise ValueError(f"the stack builds {names}, the function table lists {sorted(FUNCTIONS)}")
+    by_name = {node.name: node.function for node in built}
+    return {name: by_name[name] for name in FUNCTIONS}

@@ -17,7 +17,7 @@ from tokengate.emulator import SecretsManagerEmulator
 use_services_path()
 
 from tokengate_core.deployment.config import AdminSettings  # noqa: E402 - needs services/ on the path
-from tokengate_core.deployment.routes import FUNCTIONS  # noqa: E402
+from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 _EMULATOR = SecretsManagerEmulator()
 

@@ -37,7 +37,8 @@ from tokengate_core.admin.api import (
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.request_body import accept_body, parse_json
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, admin_route
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import admin_route
 from tokengate_core.errors import (
     BadRequestError,
     ForbiddenError,
@@ -47,7 +48,7 @@ from tokengate_core.errors import (
     ValidationFailedError,
 )
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN
+from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import LeakSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.errors import TokengateError
 from tokengate_core.lifecycle import github
 from tokengate_core.lifecycle.events import ACTOR_GITHUB, BufferedEvents

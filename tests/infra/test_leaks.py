@@ -14,7 +14,8 @@ from tests.infra.test_template import actions_of, as_list, function_ids, resourc
 from tests.infra.variants import KMS_KEY_ARN
 from tests.support import staged_version
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import LEAKS_ROUTE, ROUTES
 from tokengate_core.records import github_keys
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]

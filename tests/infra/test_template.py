@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from infra.functions import XRAY_ACTIONS
-from infra.outputs import OUTPUT_KEYS
+from infra.outputs import OUTPUT_KEYS, function_name_output
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import StackSettings, stack_secret_prefix
 from infra.testing import functions_by_handler, synth_template
@@ -25,7 +25,8 @@ from tests.infra.variants import KMS_KEY_ARN
 from tests.support import store_calls
 from tests.unit.test_lockfiles import pins
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
+from tokengate_core.deployment.routes import IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES
 from tokengate_core.records.store import api_name
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -503,12 +504,6 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
     assert api_url[0] == "https://" and api_url[-1] == "/dev"
     admin_url = template_json["Outputs"]["AdminBaseUrl"]["Value"]["Fn::Join"][1]
     assert admin_url[:-1] == api_url[:-1] and admin_url[-1] == "/dev/admin"
-    names: dict[str, FunctionName] = {
-        "AuthorizerFunctionName": "authorizer",
-        "MainFunctionName": "main",
-        "AdminFunctionName": "admin",
-        "RotationFunctionName": "rotation",
-        "DeliveryFunctionName": "delivery",
-    }
-    for key, name in names.items():
+    for name in FUNCTIONS:
+        key = function_name_output(name)
         assert template_json["Outputs"][key]["Value"] == {"Ref": function_ids(template_json)[name]}

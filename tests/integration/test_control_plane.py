@@ -14,7 +14,7 @@ import pytest
 from tests.support import call_admin, issue
 from tokengate.emulator import Fault, FaultKind, SecretsManagerEmulator
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.records.store import CONTROL_PLANE_OPERATIONS, api_name
 from tokengate_core.runtime.aws import CONTROL_PLANE_MAX_ATTEMPTS, control_plane_client, make_store
 

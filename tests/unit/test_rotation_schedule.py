@@ -10,7 +10,8 @@ from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from tokengate_core.records.model import RotationPolicy
-from tokengate_core.records.schedule import MAX_ROTATION_DAYS, schedule_expression, window_opens
+from tokengate_core.records.rules import MAX_ROTATION_DAYS
+from tokengate_core.records.schedule import schedule_expression, window_opens
 from tokengate_core.records.store import SecretsStore
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:rotation"

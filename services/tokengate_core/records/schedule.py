@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-#: Secrets Manager's longest rate() schedule ("The maximum rotation period is 999 days").
-MAX_ROTATION_DAYS = 999
+from tokengate_core.records.rules import MAX_ROTATION_DAYS, MIN_ROTATION_DAYS
 
 
 def schedule_expression(days: int) -> str:
     """The RotationRules ScheduleExpression for a period of ``days``."""
-    if not 1 <= days <= MAX_ROTATION_DAYS:
-        raise ValueError(f"a rotation period is 1 to {MAX_ROTATION_DAYS} days")
+    if not MIN_ROTATION_DAYS <= days <= MAX_ROTATION_DAYS:
+        raise ValueError(f"a rotation period is {MIN_ROTATION_DAYS} to {MAX_ROTATION_DAYS} days")
     return f"rate({days} day{'' if days == 1 else 's'})"
 
 
