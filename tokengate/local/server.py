@@ -445,6 +445,10 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
             lifespan="off",
             timeout_graceful_shutdown=5,
             server_header=False,
+            # The source address is the TCP peer, as API Gateway's sourceIp is: uvicorn would
+            # otherwise take X-Forwarded-For from any loopback caller, and with it any address
+            # an IP allowlist names.
+            proxy_headers=False,
         )
         _Server(config, on_ready=announce).run(sockets=[sock])
     except BaseException:
