@@ -5,6 +5,7 @@ aws-cdk-lib reads construct properties. Each line names a real attribute, so myp
 that no longer exists; anything else vulture reports is dead and goes.
 """
 
+import shlex
 from typing import Any, cast
 
 import uvicorn
@@ -66,6 +67,7 @@ cold.aws_lambda_powertools  # type: ignore[attr-defined]
 # Instance attributes, on values of the right type.
 cast("TokenGateStack", None).monitoring  # for the stack's users
 cast("uvicorn.Server", None).should_exit  # stops a test's uvicorn server
+cast("shlex.shlex", None).whitespace_split  # read by shlex: a doc example's words, as a shell splits them
 # moto's secret, dated by the emulator; and werkzeug's log_request(code, size) signature.
 cast("Any", None).created_date
 cast("Any", None).deleted_date

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from botocore.credentials import Credentials
 
-from tokengate.local.server import READY_PREFIX
+from tokengate.local.banner import READY_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -86,7 +86,8 @@ def start_stack(state_dir: Path, extra_env: Mapping[str, str] | None = None, arg
                 ready.set()
         ready.set()
 
-    for stream, sink, watch in ((process.stdout, stack.stdout, True), (process.stderr, stack.stderr, False)):
+    # The banner is on stderr; stdout is the functions' JSON logs.
+    for stream, sink, watch in ((process.stdout, stack.stdout, False), (process.stderr, stack.stderr, True)):
         thread = threading.Thread(target=drain, args=(stream, sink, watch), daemon=True)
         thread.start()
         stack._threads.append(thread)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import REPO, START_TIMEOUT, curl
-from tokengate.local.server import READY_PREFIX
+from tokengate.local.banner import READY_PREFIX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("wheel")]
 
@@ -85,8 +85,8 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     lines: list[str] = []
 
     def watch() -> None:
-        assert stack.stdout is not None
-        for line in stack.stdout:
+        assert stack.stderr is not None
+        for line in stack.stderr:
             lines.append(line)
             if line.startswith(READY_PREFIX):
                 url.append(line[len(READY_PREFIX) :].strip())
@@ -96,7 +96,7 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     threading.Thread(target=watch, daemon=True).start()
     try:
         ready.wait(START_TIMEOUT)
-        assert url, "".join(lines) + (stack.stderr.read() if stack.poll() is not None and stack.stderr else "")
+        assert url, "".join(lines) + (stack.stdout.read() if stack.poll() is not None and stack.stdout else "")
         # From a subfolder: the CLI finds the stack's state folder (.tokengate) by itself.
         token = run(
             tokengate,

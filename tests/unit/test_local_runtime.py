@@ -16,7 +16,9 @@ from tokengate.local.runtime import (
     LocalLambdaContext,
     _Container,
     function_environment,
+    local_defaults,
 )
+from tokengate_core.authorize.settings import LOG_LEVEL_ENV
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, ConfigError
 from tokengate_core.deployment.routes import FUNCTIONS
 
@@ -36,6 +38,13 @@ def test_the_local_environment_overrides_settings_but_never_the_rotation_arn() -
     assert AdminSettings.env_name("rotation_function_arn") not in function_environment("admin", overrides)
     with pytest.raises(ConfigError, match="TOKENGATE_CACHE_TTL_SECONDS"):
         function_environment("authorizer", {"TOKENGATE_CACHE_TTL_SECONDS": "-5"})
+
+
+def test_locally_the_functions_log_warnings_unless_told_otherwise() -> None:
+    for name in FUNCTIONS:
+        assert function_environment(name, local_defaults({}))[LOG_LEVEL_ENV] == "WARNING", name
+        assert function_environment(name, local_defaults({LOG_LEVEL_ENV: "INFO"}))[LOG_LEVEL_ENV] == "INFO", name
+        assert function_environment(name, {})[LOG_LEVEL_ENV] == "INFO", "the deployed default is unchanged"
 
 
 def test_a_cold_start_reads_the_functions_environment_and_restores_the_process_one() -> None:

@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import os
-import shlex
 import socket
 import sys
 import time
@@ -28,8 +27,9 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate.local import location
+from tokengate.local import location, running
 from tokengate.local.asgi import asgi_app
+from tokengate.local.banner import STOPPED_LINE, ready_lines
 from tokengate.local.control import (
     FLUSH_USAGE_PATH,
     ROTATE_DUE_PATH,
@@ -42,12 +42,10 @@ from tokengate.local.event_log import EVENTS_FILE, EventLog
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import PrincipalDirectory, load_principals
-from tokengate.local.runtime import FunctionRuntime, function_environment
+from tokengate.local.runtime import FunctionRuntime, function_environment, local_defaults
 from tokengate.local.scheduler import RotationScheduler, SweepTimer
 from tokengate.local.state import (
     AWS_ENDPOINT_FILE,
-    CREDENTIALS_FILE,
-    PRINCIPALS_FILE,
     SECRETS_FILE,
     TABLE_FILE,
     AdminCredentials,
@@ -62,13 +60,12 @@ from tokengate.local.state import (
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
 from tokengate_core.deployment.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
 from tokengate_core.tokens import keyring
+from tokengate_core.tokens.format import is_key_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-READY_PREFIX = "tokengate local stack ready: "
-LOCK_FILE = ".lock"
 
 _INHERITED_AWS_VARIABLES = (
     "AWS_PROFILE",
@@ -150,7 +147,8 @@ class LocalStack:
             raise StartupError(f"state folder {self.state_dir} (--state-dir or TOKENGATE_HOME): {reason}") from None
         region = self.options.region
         try:
-            environments = {name: function_environment(name, self._environ) for name in FUNCTIONS}
+            own = local_defaults(self._environ)
+            environments = {name: function_environment(name, own) for name in FUNCTIONS}
             self.admin = admin_credentials(self.state_dir, region, self._environ)
             principals_path = ensure_principals_file(self.state_dir)
             load_principals(principals_path)  # a broken file fails the start, not a request
@@ -182,7 +180,7 @@ class LocalStack:
         )
         for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
             try:
-                restored = restore()
+                restore()
             except ValueError as error:
                 raise StartupError(str(error)) from None
             except (KeyError, TypeError, ClientError) as error:
@@ -191,9 +189,11 @@ class LocalStack:
                     "move it away to start without it"
                 ) from None
             if name == SECRETS_FILE:
-                ring = keyring.secret_name(admin_settings.secret_prefix)
-                self.restored_keyring = ring in self.snapshot.restored_names
-                self.restored = restored - int(self.restored_keyring)
+                prefix, names = admin_settings.secret_prefix, self.snapshot.restored_names
+                self.restored_keyring = keyring.secret_name(prefix) in names
+                # Client secrets only: not the keyring, nor a secret made beside the stack's own
+                # (the reference design's stand-in, say).
+                self.restored = sum(1 for n in names if n.startswith(prefix) and is_key_id(n[len(prefix) :]))
         self._saving_allowed = True  # never overwrite the saved state with a half-restored one
 
         self.runtimes = {
@@ -306,6 +306,7 @@ class LocalStack:
             self.emulator.stop()
             self.emulator = None
             (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
+        running.withdraw_stage_url(self.state_dir)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -314,7 +315,7 @@ class LocalStack:
         """One stack per state folder: two would overwrite each other's secrets.json."""
         import fcntl
 
-        handle = (self.state_dir / LOCK_FILE).open("a")
+        handle = (self.state_dir / running.LOCK_FILE).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -382,48 +383,9 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def ready_lines(stack: LocalStack, url: str) -> list[str]:
-    """The ready banner. Its CLI lines work as printed in a new terminal started in the same folder,
-    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the endpoint and the state
-    folder whenever the CLI would not find them by itself."""
-    options = stack.options
-    where = []
-    if url != location.DEFAULT_URL:
-        where.append(f"--endpoint {url}")
-    if stack.state_dir != location.discovered_state_dir(Path.cwd()):
-        where.append(f"--state-dir {shlex.quote(str(stack.state_dir))}")
-    flags = "".join(f" {w}" for w in where)
-    # The way this stack was started is the way to reach the CLI (.venv/bin/tokengate under `make run`).
-    prog = sys.argv[0] if Path(sys.argv[0]).name == "tokengate" else "tokengate"
-    lines = [
-        f"{READY_PREFIX}{url}",
-        f'  invoke (Lambda authorizer):  curl -H "Authorization: $TOKEN" {url}/invoke',
-        f"  admin API (AWS_IAM, SigV4 service execute-api, region {options.region}):  {url}/admin/...",
-        f"  CLI:    {prog} clients issue --tenant acme --name my-first-client{flags}",
-        f"          {prog} clients list --tenant acme{flags}",
-        f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
-        f"  events: {prog} events tail{flags}   # lifecycle events, as EventBridge delivers them",
-        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, "
-        f"{PRINCIPALS_FILE})",
-    ]
-    if stack.restored or stack.restored_keyring:
-        keys = " and the signing keyring" if stack.restored_keyring else ""
-        lines.append(f"  restored {stack.restored} client secret(s){keys} from {SECRETS_FILE}")
-    admin = stack.admin
-    if admin is not None and admin.source == "generated":
-        # The secret stays in the file: this output is also where the functions' logs go.
-        lines.append(
-            f"  admin credentials: generated now, access key id {admin.access_key_id}; the pair is in "
-            f"{stack.state_dir / CREDENTIALS_FILE} (mode 0600), where the CLI reads it"
-        )
-    elif admin is not None and admin.source == "environment":
-        lines.append("  admin credentials: from TOKENGATE_ADMIN_ACCESS_KEY_ID / TOKENGATE_ADMIN_SECRET_ACCESS_KEY")
-    lines.append("  Ctrl-C stops the stack (state is saved).")
-    return lines
-
-
-def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
-    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem."""
+def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stderr) -> int:
+    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem.
+    The banner and the stop line go to ``out``, stderr: stdout is the functions' (their JSON logs)."""
     _configure_logging()
     sock = bind(options.host, options.port)
     port = int(sock.getsockname()[1])
@@ -435,6 +397,7 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
         url = location.stage_url(options.host, port, options.stage)
 
         def announce() -> None:
+            running.publish_stage_url(stack.state_dir, url)
             out.write("\n".join(ready_lines(stack, url)) + "\n")
             out.flush()
 
@@ -457,7 +420,7 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
     finally:
         stack.stop()
         executor.shutdown(wait=False, cancel_futures=True)
-    out.write("tokengate local stack stopped\n")
+    out.write(f"{STOPPED_LINE}\n")
     out.flush()
     return 0
 
