@@ -1,4 +1,5 @@
-"""`tokengate local`: the whole API on loopback, no AWS account, no Docker.
+"""The local stack behind the socket: the embedded AWS, the functions, the emulated stage, the
+scheduler and sweeper, the local controls and the saved state (tokengate.local.process runs it).
 
 Start order matters: the process environment (fake credentials, region, the embedded Secrets
 Manager's and DynamoDB's endpoint) is in place before any handler module is imported, because
@@ -8,20 +9,15 @@ The deployment's table is created, and the saved state replayed, before the firs
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
-import socket
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import uvicorn
 from botocore.exceptions import ClientError
 from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
@@ -29,7 +25,6 @@ from starlette.routing import Router
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local import location, running
 from tokengate.local.asgi import asgi_app
-from tokengate.local.banner import STOPPED_LINE, ready_lines
 from tokengate.local.control import (
     FLUSH_USAGE_PATH,
     ROTATE_DUE_PATH,
@@ -196,6 +191,13 @@ class LocalStack:
                 self.restored = sum(1 for n in names if n.startswith(prefix) and is_key_id(n[len(prefix) :]))
         self._saving_allowed = True  # never overwrite the saved state with a half-restored one
 
+        self._start_functions(environments, principals_path)
+
+    def _start_functions(self, environments: dict[FunctionName, dict[str, str]], principals_path: Path) -> None:
+        """The functions (warm, as after a cold start), the stage in front of them, the scheduler, the
+        sweeper and the local controls, once the state they serve is restored."""
+        region = self.options.region
+        assert self.admin is not None, "the settings first"
         self.runtimes = {
             name: FunctionRuntime(name, env, region, location.LOCAL_ACCOUNT_ID) for name, env in environments.items()
         }
@@ -334,101 +336,3 @@ def _dynamodb_client() -> DynamoDBClient:
     import boto3
 
     return boto3.session.Session().client("dynamodb")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Bind before anything slow, so a busy port fails fast with one clear line."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this: without it, a kept-alive client waits out the peer's
-    # 40 ms delayed-ACK timer on every response (measured by `make bench`: 48 ms -> ~1 ms).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        reason = "address already in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
-        raise StartupError(
-            f"cannot listen on {host}:{port}: {reason} (is another `tokengate local` running? "
-            "pick another port with --port or TOKENGATE_PORT)"
-        ) from None
-    sock.listen(2048)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, announcing readiness once listening, and stopping on SIGINT/SIGTERM without
-    re-raising the signal afterwards (the stack still has to save its state and stop the emulator)."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_ready = on_ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_ready()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        import signal
-
-        handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
-
-
-def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stderr) -> int:
-    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem.
-    The banner and the stop line go to ``out``, stderr: stdout is the functions' (their JSON logs)."""
-    _configure_logging()
-    sock = bind(options.host, options.port)
-    port = int(sock.getsockname()[1])
-    stack = LocalStack(options, environ)
-    executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gateway")
-    try:
-        stack.start()
-        assert stack.gateway is not None
-        url = location.stage_url(options.host, port, options.stage)
-
-        def announce() -> None:
-            running.publish_stage_url(stack.state_dir, url)
-            out.write("\n".join(ready_lines(stack, url)) + "\n")
-            out.flush()
-
-        config = uvicorn.Config(
-            stack.asgi_app(executor),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=5,
-            server_header=False,
-            # The source address is the TCP peer, as API Gateway's sourceIp is: uvicorn would
-            # otherwise take X-Forwarded-For from any loopback caller, and with it any address
-            # an IP allowlist names.
-            proxy_headers=False,
-        )
-        _Server(config, on_ready=announce).run(sockets=[sock])
-    except BaseException:
-        sock.close()
-        raise
-    finally:
-        stack.stop()
-        executor.shutdown(wait=False, cancel_futures=True)
-    out.write(f"{STOPPED_LINE}\n")
-    out.flush()
-    return 0
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tokengate local: %(message)s"))
-    root = logging.getLogger("tokengate")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    root.propagate = False
