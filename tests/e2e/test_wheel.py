@@ -97,7 +97,8 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     try:
         ready.wait(START_TIMEOUT)
         assert url, "".join(lines) + (stack.stdout.read() if stack.poll() is not None and stack.stdout else "")
-        # From a subfolder: the CLI finds the stack's state folder (.tokengate) by itself.
+        # From a subfolder: the CLI finds the stack's state folder (.tokengate) by itself, and in
+        # it the URL of the stack, on whatever port it runs (here a free one, --port 0).
         token = run(
             tokengate,
             "clients",
@@ -108,8 +109,6 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
             "from-the-wheel",
             "-o",
             "token",
-            "--endpoint",
-            url[0],
             cwd=project / "sub",
             env=env,
         ).strip()

@@ -68,3 +68,23 @@ def test_only_an_http_url_on_loopback_is_taken(held: Path, content: str) -> None
 def test_ipv6_loopback_is_loopback(held: Path) -> None:
     publish_stage_url(held, "http://[::1]:8080/dev")
     assert running_stage_url(held) == "http://[::1]:8080/dev"
+
+
+def test_the_cli_calls_the_stack_running_on_its_state_folder(held: Path) -> None:
+    """Whatever port it runs on; a URL or port the environment names still comes first."""
+    from tokengate.cli.target import default_endpoint
+
+    home = {"TOKENGATE_HOME": str(held)}
+    assert default_endpoint(home) == "http://127.0.0.1:8080/dev", "nothing recorded: the default"
+    publish_stage_url(held, URL)
+    assert default_endpoint(home) == URL
+    assert default_endpoint({}, str(held)) == URL, "--state-dir"
+    assert default_endpoint({**home, "TOKENGATE_PORT": "9000"}) == "http://127.0.0.1:9000/dev"
+    assert default_endpoint({**home, "TOKENGATE_ENDPOINT": "https://x.example/dev"}) == "https://x.example/dev"
+
+
+def test_the_cli_ignores_a_url_no_running_stack_vouches_for(tmp_path: Path) -> None:
+    from tokengate.cli.target import default_endpoint
+
+    publish_stage_url(tmp_path, URL)
+    assert default_endpoint({"TOKENGATE_HOME": str(tmp_path)}) == "http://127.0.0.1:8080/dev"

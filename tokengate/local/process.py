@@ -76,12 +76,10 @@ class _Server(uvicorn.Server):
 
 def ready_lines(stack: LocalStack, url: str) -> list[str]:
     """The ready banner. Its CLI lines work as printed in a new terminal started in the same folder,
-    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the endpoint and the state
-    folder whenever the CLI would not find them by itself."""
+    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the state folder when the CLI
+    would not find it by itself, and the CLI finds the stack's URL in it (tokengate.local.running)."""
     options = stack.options
     where = []
-    if url != location.DEFAULT_URL:
-        where.append(f"--endpoint {url}")
     if stack.state_dir != location.discovered_state_dir(Path.cwd()):
         where.append(f"--state-dir {shlex.quote(str(stack.state_dir))}")
     flags = "".join(f" {w}" for w in where)
