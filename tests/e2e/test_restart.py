@@ -40,8 +40,8 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     finally:
         assert first.stop() == 0, first.output()
     # The stack's own lines are on stderr; stdout is the functions' JSON logs, one object a line,
-    # warnings and errors only unless POWERTOOLS_LOG_LEVEL says otherwise (issues, rotations and
-    # allowed requests write INFO lines).
+    # warnings and errors only unless POWERTOOLS_LOG_LEVEL says otherwise (issues and rotations
+    # write INFO audit lines).
     assert "tokengate local stack stopped" in "".join(first.stderr)
     levels = [json.loads(line)["level"] for line in first.stdout if line.strip()]
     assert set(levels) <= {"WARNING", "ERROR"}, first.output()
