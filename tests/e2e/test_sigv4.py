@@ -258,7 +258,7 @@ def test_a_fragment_in_the_request_target_is_not_signed_over(stack: RunningStack
 
 #: Typed as a person types them (awscurl signs the query as typed; requests percent-encodes what a
 #: URL cannot hold). A '+' is left out here: awscurl signs it as a plus and sends it as typed, where
-#: it reads as a space (tests/unit/test_sigv4_query.py covers '+' with the other signers).
+#: it reads as a space (tests/unit/test_sigv4.py covers '+' with the other signers).
 TYPED_QUERIES = ["q=a,b*c", "q=a b", "q=ünïcödé ☃", "q=x&q=a&limit=5", "q=(!'$@:/?)"]
 ADMIN_PATH = "/admin/tenants/sig/clients"
 
