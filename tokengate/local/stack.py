@@ -308,8 +308,8 @@ class LocalStack:
             self.emulator.stop()
             self.emulator = None
             (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
-        running.withdraw_stage_url(self.state_dir)
-        if self._lock_file is not None:
+        if self._lock_file is not None:  # only a stack that held the folder published a URL in it
+            running.withdraw_stage_url(self.state_dir)
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
