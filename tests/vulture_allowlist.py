@@ -5,6 +5,7 @@ aws-cdk-lib reads construct properties. Each line names a real attribute, so myp
 that no longer exists; anything else vulture reports is dead and goes.
 """
 
+import shlex
 from typing import Any, cast
 
 import uvicorn
@@ -14,6 +15,7 @@ from bench import cold
 from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
+from tokengate.cli.options import Parser
 from tokengate.emulator import _QuietHandler
 from tokengate.local.asgi import _GreedyConvertor
 from tokengate.local.iam import _RebuiltRequestSigner
@@ -63,9 +65,15 @@ lambda_.CfnFunction.tracing_config
 cold.aws_lambda_powertools  # type: ignore[attr-defined]
 
 
+# argparse calls them on every parser: values converted and checked without repeating them.
+Parser._get_value
+Parser._check_value
+
 # Instance attributes, on values of the right type.
 cast("TokenGateStack", None).monitoring  # for the stack's users
 cast("uvicorn.Server", None).should_exit  # stops a test's uvicorn server
+cast("Parser", None).formatter_class  # read by argparse when it formats --help
+cast("shlex.shlex", None).whitespace_split  # read by shlex: a doc example's words, as a shell splits them
 # moto's secret, dated by the emulator; and werkzeug's log_request(code, size) signature.
 cast("Any", None).created_date
 cast("Any", None).deleted_date

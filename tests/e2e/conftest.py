@@ -1,4 +1,6 @@
-"""One local stack per test process (small authorizer cache TTLs), started as a user starts it."""
+"""One local stack per test process (small authorizer cache TTLs), started as a user starts it, and
+one with its own token prefix and a GitHub key-list file, as a deployment would set
+TOKENGATE_TOKEN_PREFIX and the keys' source (its tests share an xdist group, so one process starts it)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import RunningStack, start_stack
+from tests.support_github import SigningKey, write_key_list
 from tokengate.local.location import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.local.principals import api_arn
 from tokengate_core.deployment.routes import STAGE_DEFAULT, tenant_admin_resources
@@ -30,6 +33,9 @@ ROLE_SESSION: dict[str, Any] = {
     "allow": [f"{api_arn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID)}/*/GET/admin/*"],
 }
 FAST_CACHE = {"TOKENGATE_CACHE_TTL_SECONDS": "1", "TOKENGATE_NEGATIVE_CACHE_TTL_SECONDS": "1"}
+#: The token prefix and the GitHub signing key of the `prefixed` stack.
+PREFIX = "acme_"
+GITHUB = SigningKey("github-e2e-key")
 
 
 def write_principals(state_dir: Path) -> None:
@@ -44,3 +50,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start_stack(state_dir, FAST_CACHE)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    home = tmp_path_factory.mktemp("prefixed")
+    keys = write_key_list(home / "github-keys.json", GITHUB, current=GITHUB.key_id)
+    env = {**FAST_CACHE, "TOKENGATE_TOKEN_PREFIX": PREFIX, "TOKENGATE_GITHUB_KEYS_FILE": str(keys)}
+    running = start_stack(home / "state", env)
+    yield running
+    assert running.stop() == 0, running.output()

@@ -86,7 +86,8 @@ def start_stack(state_dir: Path, extra_env: Mapping[str, str] | None = None, arg
                 ready.set()
         ready.set()
 
-    for stream, sink, watch in ((process.stdout, stack.stdout, True), (process.stderr, stack.stderr, False)):
+    # The banner is on stderr; stdout is the functions' JSON logs.
+    for stream, sink, watch in ((process.stdout, stack.stdout, False), (process.stderr, stack.stderr, True)):
         thread = threading.Thread(target=drain, args=(stream, sink, watch), daemon=True)
         thread.start()
         stack._threads.append(thread)
@@ -144,6 +145,11 @@ def curl(url: str, headers: Mapping[str, str] | None = None) -> HttpResult:
     return request("GET", url, headers=headers)
 
 
+def invoke(stack: RunningStack, token: str) -> HttpResult:
+    """GET /invoke with ``token`` as the Authorization header, as a client calls the API."""
+    return curl(f"{stack.url}/invoke", {"Authorization": token})
+
+
 def request(method: str, url: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None) -> HttpResult:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=20)
@@ -183,3 +189,24 @@ def wait_for(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: floa
         time.sleep(0.2)
         result = probe()
     return result
+
+
+def secret_file(folder: Path, name: str, value: str) -> Path:
+    """A file holding ``value`` that only its owner may read, as a token or a secret is kept."""
+    path = folder / name
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def events(stack: RunningStack) -> list[dict[str, Any]]:
+    """Every lifecycle event the stack's events.jsonl holds, as `tokengate events tail` prints them."""
+    result = run_cli(
+        None, "events", "tail", "--no-follow", "-n", "10000", "-o", "json", "--state-dir", str(stack.state_dir)
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def of_client(stack: RunningStack, client_id: str) -> list[dict[str, Any]]:
+    return [e for e in events(stack) if e["detail"]["client_id"] == client_id]

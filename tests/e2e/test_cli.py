@@ -6,11 +6,13 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from tests.e2e.conftest import TENANT_ADMIN
-from tests.e2e.harness import RunningStack, cli_json, curl, run_cli
+from tests.e2e.harness import RunningStack, child_env, cli_json, curl, run_cli
 from tokengate_core.tokens import format as tokens
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +80,21 @@ def test_api_error_is_one_line_with_its_code(stack: RunningStack) -> None:
     assert invalid.returncode == 1
     assert invalid.stderr.startswith("error: validation_error: request failed validation (body")
     assert "Traceback" not in invalid.stderr
+
+
+def test_the_cli_finds_a_stack_on_another_port_through_its_state_folder(stack: RunningStack) -> None:
+    """No --endpoint: the state folder (here $TOKENGATE_HOME) says where its stack answers."""
+    assert not stack.url.startswith("http://127.0.0.1:8080/")
+    found = subprocess.run(
+        [sys.executable, "-m", "tokengate.cli", "clients", "list", "--tenant", "found", "-o", "json"],
+        cwd=stack.state_dir,
+        env=child_env({"TOKENGATE_HOME": str(stack.state_dir)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0 and json.loads(found.stdout) == {"items": []}, found.stderr
 
 
 def test_connection_refused_is_one_line(stack: RunningStack) -> None:
@@ -153,8 +170,9 @@ def test_listing_pages_with_max_items_and_next_token(stack: RunningStack, capsys
         seen += [c["client_name"] for c in page["items"]]
         token = page.get("next_token")
     assert token is None and set(seen) == names and len(seen) == 5
-    status, out, _ = cli_in_process(stack, capsys, "clients", "list", "-t", "paging", "--max-items", "3")
-    assert status == 0 and out.strip().splitlines()[-1].startswith("more: add --next-token ")
+    status, out, err = cli_in_process(stack, capsys, "clients", "list", "-t", "paging", "--max-items", "3")
+    assert status == 0 and len(out.strip().splitlines()) == 1 + 3, "the table alone on stdout"
+    assert err.startswith("note: more clients: add --next-token ") and err.count("\n") == 1, "the note on stderr"
     status, out, _ = cli_in_process(stack, capsys, "clients", "list", "-t", "paging", "--page-size", "1", "-o", "json")
     assert status == 0 and {c["client_name"] for c in json.loads(out)["items"]} == names  # every page read
 

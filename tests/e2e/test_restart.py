@@ -8,11 +8,18 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import pytest
 
 from tests.e2e.conftest import FAST_CACHE
 from tests.e2e.harness import REPO, RunningStack, child_env, cli_json, curl, run_cli, start_stack, wait_for
+from tokengate.local.running import STAGE_URL_FILE, running_stage_url
+from tokengate.local.state import read_aws_endpoint
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 pytestmark = pytest.mark.e2e
 
@@ -27,10 +34,18 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
         rotated = cli_json(first, "clients", "rotate", "--tenant", "acme", "turned")
         assert run_cli(first, "clients", "revoke", "--tenant", "acme", "gone").returncode == 0
         credentials = (state / "credentials.json").read_text()
-        assert "admin credentials: generated now" in "".join(first.stdout)
+        assert "admin credentials: generated now" in "".join(first.stderr)
+        assert running_stage_url(state) == first.url, "a CLI finds the stack through its state folder"
+        beside_the_stack(state).create_secret(Name="AuthorizationToken", SecretString='{"token": "stand-in"}')
     finally:
         assert first.stop() == 0, first.output()
-    assert "tokengate local stack stopped" in "".join(first.stdout)
+    # The stack's own lines are on stderr; stdout is the functions' JSON logs, one object a line,
+    # warnings and errors only unless POWERTOOLS_LOG_LEVEL says otherwise (issues and rotations
+    # write INFO audit lines).
+    assert "tokengate local stack stopped" in "".join(first.stderr)
+    levels = [json.loads(line)["level"] for line in first.stdout if line.strip()]
+    assert set(levels) <= {"WARNING", "ERROR"}, first.output()
+    assert running_stage_url(state) is None and not (state / STAGE_URL_FILE).exists()
     for name in ("secrets.json", "table.json", "credentials.json", "principals.json"):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
     assert kept["token"] not in "".join(first.stdout + first.stderr)
@@ -39,7 +54,9 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     second = start_stack(state, FAST_CACHE)
     try:
         assert (state / "credentials.json").read_text() == credentials
-        assert "restored 3 client secret(s) and the signing keyring from secrets.json" in "".join(second.stdout)
+        # Client secrets only: the reference design's stand-in is restored, and not counted.
+        assert "restored 3 client secret(s) and the signing keyring from secrets.json" in "".join(second.stderr)
+        assert beside_the_stack(state).describe_secret(SecretId="AuthorizationToken")["Name"] == "AuthorizationToken"
         invoke = f"{second.url}/invoke"
         ok = curl(invoke, {"Authorization": kept["token"]})  # its tag verifies: the keyring came back
         assert ok.status == 200 and ok.body["client_id"] == kept["client"]["client_id"], ok
@@ -59,6 +76,19 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
         assert restored.status == 200
     finally:
         assert second.stop() == 0, second.output()
+
+
+def beside_the_stack(state: Path) -> SecretsManagerClient:
+    """The running stack's embedded Secrets Manager, as the README's migration example reaches it."""
+    endpoint = read_aws_endpoint(state)
+    assert endpoint is not None
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint[0],
+        region_name=endpoint[1],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
 
 def run_local(state_dir: Path) -> subprocess.CompletedProcess[str]:

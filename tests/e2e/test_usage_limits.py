@@ -119,6 +119,20 @@ def test_an_allowlist_admits_only_its_networks(stack: RunningStack) -> None:
     assert usage(stack, "usage-cidr", outside_id) == (0, Counter({"ip_not_allowed": 1}))
 
 
+def test_a_claimed_forwarded_address_changes_nothing(stack: RunningStack) -> None:
+    """The allowlist is checked against the TCP peer (127.0.0.1 here), never a header a caller sends."""
+    outside_id, outside = issue(stack, "usage-xff", "elsewhere", allowed_cidrs=["203.0.113.0/24"])
+    _, inside = issue(stack, "usage-xff", "here", allowed_cidrs=["127.0.0.1/32"])
+    for claim in ("203.0.113.7", "203.0.113.7, 127.0.0.1", "for=203.0.113.7"):
+        for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            claimed = {header: claim}
+            refused = request("GET", f"{stack.url}/invoke", headers={"Authorization": outside, **claimed})
+            assert (refused.status, refused.body) == (403, {"message": "Forbidden"}), claimed
+            admitted = request("GET", f"{stack.url}/invoke", headers={"Authorization": inside, **claimed})
+            assert admitted.status == 200, (claimed, admitted)
+    assert usage(stack, "usage-xff", outside_id) == (0, Counter({"ip_not_allowed": 9}))
+
+
 def test_a_daily_quota_allows_exactly_its_limit(stack: RunningStack) -> None:
     client_id, token = issue(stack, "usage-quota", "metered", quota={"limit": 3, "period": "day"})
     statuses = [invoke(stack, token).status for _ in range(5)]

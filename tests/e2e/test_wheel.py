@@ -85,8 +85,8 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     lines: list[str] = []
 
     def watch() -> None:
-        assert stack.stdout is not None
-        for line in stack.stdout:
+        assert stack.stderr is not None
+        for line in stack.stderr:
             lines.append(line)
             if line.startswith(READY_PREFIX):
                 url.append(line[len(READY_PREFIX) :].strip())
@@ -96,8 +96,9 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     threading.Thread(target=watch, daemon=True).start()
     try:
         ready.wait(START_TIMEOUT)
-        assert url, "".join(lines) + (stack.stderr.read() if stack.poll() is not None and stack.stderr else "")
-        # From a subfolder: the CLI finds the stack's state folder (.tokengate) by itself.
+        assert url, "".join(lines) + (stack.stdout.read() if stack.poll() is not None and stack.stdout else "")
+        # From a subfolder: the CLI finds the stack's state folder (.tokengate) by itself, and in
+        # it the URL of the stack, on whatever port it runs (here a free one, --port 0).
         token = run(
             tokengate,
             "clients",
@@ -108,8 +109,6 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
             "from-the-wheel",
             "-o",
             "token",
-            "--endpoint",
-            url[0],
             cwd=project / "sub",
             env=env,
         ).strip()

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
-from tests.unit.test_store_tags import allowed_by_aws
+from tests.unit.records.test_store import allowed_by_aws
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.admin import clients
 from tokengate_core.admin.page_tokens import encode_page_token, page_token_key

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.test_key_ids_and_delivery import call_delivery
+from tests.integration.test_token_delivery import call_delivery
 from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer

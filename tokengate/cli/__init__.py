@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tokengate.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError
+from tokengate.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, unechoed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,16 +33,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tokengate.cli.parser import build_parser
 
     json_errors = False
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = finish(build_parser().parse_args(argv))
+        args = finish(build_parser().parse_args(words))
         json_errors = args.json_errors
         status: int = args.func(args)
         sys.stdout.flush()  # here, where a closed pipe is still ours to handle
     except CliError as error:
+        message = unechoed(error.message, words)
         if json_errors:
-            print(json.dumps({"code": error.code, "message": error.message}), file=sys.stderr)
+            print(json.dumps({"code": error.code, "message": message}), file=sys.stderr)
         else:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {error.code}: {message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

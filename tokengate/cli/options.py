@@ -11,7 +11,9 @@ examples, so every command's ``--help`` ends with some.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import difflib
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeAlias
@@ -37,10 +39,51 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (``error: usage: ...``, exit status 2) instead of the usage
-    block, like every other error of the CLI. Subparsers inherit the class."""
+    block, like every other error of the CLI; subparsers inherit the class. No abbreviations: an
+    option is taken only as spelled (``--token`` is not ``--token-file``). An error names options
+    and choices, not the values given: a mistyped choice gets the closest one suggested, and words
+    left over are named only when they are options."""
+
+    #: The examples its ``--help`` ends with (see :func:`command` and :func:`give_groups_examples`).
+    examples: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        # argparse's words for a value given to a flag (--follow=VALUE) repeat the value.
+        message = re.sub(r"ignored explicit argument .*", "takes no value", message, flags=re.S)
         raise CliError("usage", f"{message} (see `{self.prog} --help`)", EXIT_USAGE)
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            options = [word.partition("=")[0] for word in extra if word.startswith("-")]
+            others = len(extra) - len(options)
+            named = ", ".join(options) + (f" and {others} other word(s)" if options and others else "")
+            self.error(f"unknown option(s) {named}" if options else f"{others} word(s) too many")
+        return parsed
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        convert = self._registry_get("type", action.type, action.type)
+        try:
+            return convert(arg_string)
+        except argparse.ArgumentTypeError as error:  # the argument types here never repeat the value
+            raise argparse.ArgumentError(action, str(error)) from None
+        except (TypeError, ValueError):
+            name = getattr(action.type, "__name__", "given")
+            raise argparse.ArgumentError(action, f"not a valid {name} value") from None
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        choices = [str(choice) for choice in action.choices]
+        closest = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f"did you mean {closest[0]!r}?" if closest else f"choose from {', '.join(map(repr, choices))}"
+        raise argparse.ArgumentError(action, f"not one of the choices: {hint}")
 
 
 # -- argument types ---------------------------------------------------------------------------------
@@ -57,7 +100,7 @@ def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError("not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
@@ -74,7 +117,7 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError("not a number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value
@@ -86,7 +129,7 @@ def timestamp(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 date or time: {text!r} (e.g. 2030-01-01 or 2030-01-01T12:00:00+02:00)"
+            "not an ISO 8601 date or time (e.g. 2030-01-01 or 2030-01-01T12:00:00+02:00)"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
@@ -104,7 +147,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, output: bool) -> None
         metavar="URL",
         default=none,
         help="the stage URL, e.g. http://127.0.0.1:8080/dev (default: $TOKENGATE_ENDPOINT, else the local "
-        "stack on ${TOKENGATE_PORT:-8080})",
+        "stack on $TOKENGATE_PORT, else the one running on the state folder, else on 8080)",
     )
     group.add_argument(
         "--stack-name", metavar="NAME", default=none, help="a deployed stack: call the URL of its ApiUrl output"
@@ -188,14 +231,43 @@ def command(
     description: str | None = None,
 ) -> Parser:
     """One command, whose ``--help`` ends with ``examples``."""
-    return commands.add_parser(
+    parser = commands.add_parser(
         name,
         parents=list(parents),
         help=summary,
         description=description or summary[:1].upper() + summary[1:] + ".",
-        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        epilog=_examples_text(examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.examples = tuple(examples)
+    return parser
+
+
+def _examples_text(examples: Sequence[str]) -> str:
+    return "examples:\n" + "\n".join(f"  {example}" for example in examples)
+
+
+def walk(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Each parser with the words that reach it, a group before its commands."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, (*path, name))
+
+
+def give_groups_examples(root: Parser) -> None:
+    """A group with no examples of its own (and the root) ends its ``--help`` with the first
+    example of each of its commands, so ``tokengate clients --help`` shows how each is used."""
+    for _, parser in reversed(list(walk(root))):  # commands before the groups they are in
+        children = [sub for path, sub in walk(parser) if len(path) == 1]
+        if isinstance(parser, Parser) and children and not parser.examples:
+            firsts = [sub.examples[0] for sub in children if isinstance(sub, Parser) and sub.examples]
+            parser.examples = tuple(firsts)
+            parser.epilog = (f"{parser.epilog}\n\n" if parser.epilog else "") + _examples_text(firsts)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def finish(args: argparse.Namespace) -> argparse.Namespace:

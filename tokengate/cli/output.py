@@ -82,11 +82,16 @@ def policy_lines(client: Mapping[str, Any]) -> list[tuple[str, str]]:
     return fields
 
 
-def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], str], notes: Sequence[str] = ()) -> None:
+    """The answer on stdout, as JSON or for people; for people, ``notes`` about it on stderr (JSON
+    holds what they say), so a pipe gets the answer alone."""
     if args.output == "json":
         print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(human())
+        return
+    print(human())
+    sys.stdout.flush()  # the answer before the notes, also when both go to one terminal or file
+    for text in notes:
+        print(f"note: {text}", file=sys.stderr)
 
 
 def emit_issued(args: argparse.Namespace, issued: Mapping[str, Any], verb: str) -> None:

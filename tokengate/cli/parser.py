@@ -19,7 +19,7 @@ from tokengate.cli.commands import (
     token,
 )
 from tokengate.cli.errors import EXIT_STATUSES
-from tokengate.cli.options import Parents, Parser, Subcommands, add_global_options, parents
+from tokengate.cli.options import Parents, Parser, Subcommands, add_global_options, give_groups_examples, parents
 
 #: Each command group, in the order ``--help`` lists them: a module with ``register(commands, parents)``.
 COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
@@ -39,9 +39,10 @@ COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
 EPILOG = """\
 Global options work before or after the command (tokengate --output json clients list -t acme).
 The endpoint: --endpoint URL, or --stack-name NAME (its ApiUrl output), else $TOKENGATE_ENDPOINT,
-else the local stack at http://127.0.0.1:${TOKENGATE_PORT:-8080}/dev, signed with the local admin's
-credentials from its state folder (--state-dir, $TOKENGATE_HOME, or the nearest .tokengate here or
-above); any other URL is signed with the AWS credential chain ($AWS_PROFILE, $AWS_REGION, ...).
+else the local stack: on $TOKENGATE_PORT, else the one running on the state folder (--state-dir,
+$TOKENGATE_HOME, or the nearest .tokengate here or above) at the URL it recorded, else
+http://127.0.0.1:8080/dev; signed with the local admin's credentials from that state folder. Any
+other URL is signed with the AWS credential chain ($AWS_PROFILE, $AWS_REGION, ...).
 Errors are one line on standard error (JSON with --output json).
 exit status: """
 
@@ -70,4 +71,5 @@ def build_parser() -> argparse.ArgumentParser:
     shared = parents()
     for register in COMMAND_GROUPS:
         register(commands, shared)
+    give_groups_examples(parser)
     return parser

@@ -1,7 +1,7 @@
 """Which stage the CLI talks to, and with whose keys.
 
 The stage: ``--endpoint``/``--endpoint-url``, or ``--stack-name`` (the deployed stack's ApiUrl
-output), else ``$TOKENGATE_ENDPOINT``, else the local stack on ``$TOKENGATE_PORT``. The keys: for
+output), else ``$TOKENGATE_ENDPOINT``, else the local stack (see :func:`default_endpoint`). The keys: for
 a loopback stage, the local admin's from the state folder (``--state-dir``, ``$TOKENGATE_HOME``,
 or the nearest ``.tokengate`` up from the current folder); otherwise, or with ``--credentials aws``
 or ``--profile``, the AWS credential chain, as the AWS CLI reads it (``AWS_PROFILE``,
@@ -39,13 +39,23 @@ def is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in location.LOOPBACK
 
 
-def default_endpoint(environ: Mapping[str, str]) -> str:
+def default_endpoint(environ: Mapping[str, str], state_dir: str | None = None) -> str:
+    """The stage when no option names one: ``$TOKENGATE_ENDPOINT``, else the local stack on
+    ``$TOKENGATE_PORT``, else the local stack running on the state folder (``--state-dir``,
+    ``$TOKENGATE_HOME`` or the nearest ``.tokengate``), at the URL it recorded whatever its port,
+    else the local stack's default URL."""
+    from tokengate.local.running import running_stage_url
+
     if environ.get(ENDPOINT_ENV):
         return environ[ENDPOINT_ENV]
     try:
         port = location.env_port(environ)
     except ValueError as error:
         raise CliError("invalid_configuration", str(error), EXIT_USAGE) from None
+    if location.PORT_ENV not in environ:
+        recorded = running_stage_url(location.state_dir(state_dir, environ))
+        if recorded is not None:
+            return recorded
     return location.stage_url(location.HOST, port, location.DEFAULT_STAGE)
 
 
@@ -70,7 +80,7 @@ def stage_base(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
         raise CliError("usage", "give --endpoint or --stack-name, not both", EXIT_USAGE)
     if args.stack_name:
         return stack_url(args, environ)
-    return stage_url(args.endpoint or default_endpoint(environ))
+    return stage_url(args.endpoint or default_endpoint(environ, args.state_dir))
 
 
 def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:

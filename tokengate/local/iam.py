@@ -2,8 +2,9 @@
 
 The signature is recomputed with botocore's own signer on an ``AWSRequest`` rebuilt from the
 request as it arrived (same signed headers, same X-Amz-Date, same body), and compared with
-``hmac.compare_digest``. Nothing cryptographic is written here. Who may sign, and what each one
-may invoke, is :mod:`tokengate.local.principals`.
+``hmac.compare_digest``. Nothing cryptographic is written here, and no encoding either: the query
+is decoded (:func:`query_parameters`), then botocore encodes and sorts it as SigV4 says. Who may
+sign, and what each one may invoke, is :mod:`tokengate.local.principals`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -25,7 +26,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from tokengate.local.principals import Principal, PrincipalDirectory
-from tokengate.sigv4 import SERVICE
+from tokengate.sigv4 import SERVICE, query_parameters
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
@@ -335,20 +336,25 @@ class SigV4Verifier:
         for name, value in call.headers:
             if name in sig.signed_headers or name == "x-amz-content-sha256":
                 headers[name] = value
-        query = call.raw_query
+        try:
+            query = query_parameters(call.raw_query)
+        except UnicodeDecodeError:
+            return False  # percent-encoded bytes that are not UTF-8: no SigV4 client signs those
         signer: SigV4Auth
         if sig.presigned:
-            query = "&".join(p for p in query.split("&") if unquote(p.partition("=")[0]) != "X-Amz-Signature")
+            query = [(name, value) for name, value in query if name != "X-Amz-Signature"]
             signer = _QuerySigner(credentials, self.region, sig.signed_headers, sig.expires or 0)
         else:
             signer = _HeaderSigner(credentials, self.region, sig.signed_headers)
-        url = f"{call.scheme}://{_URL_HOST}{call.raw_path}" + (f"?{query}" if query else "")
+        url = f"{call.scheme}://{_URL_HOST}{call.raw_path}"
         parsed = urlsplit(url)
-        if parsed.path != call.raw_path or parsed.query != query or parsed.fragment:
-            # A '#', '?' or control character would make botocore sign a shorter path or query
-            # than the one routed: such a request cannot have been signed as it arrived.
+        if parsed.path != call.raw_path or parsed.query or parsed.fragment:
+            # A '#', '?' or control character would make botocore sign a shorter path than the one
+            # routed: such a request cannot have been signed as it arrived.
             return False
-        request = AWSRequest(method=call.method.upper(), url=url, data=call.body)
+        # botocore encodes and sorts parameters given as pairs (repeats kept) as SigV4 says.
+        params = cast("dict[str, Any]", query)
+        request = AWSRequest(method=call.method.upper(), url=url, data=call.body, params=params)
         request.headers = headers
         request.context["timestamp"] = sig.amz_date
         canonical = signer.canonical_request(request)

@@ -18,12 +18,13 @@ from typing import IO
 
 import uvicorn
 
-from tokengate.local import location
+from tokengate.local import location, running
 from tokengate.local.event_log import EVENTS_FILE
 from tokengate.local.stack import LocalOptions, LocalStack, StartupError
 from tokengate.local.state import CREDENTIALS_FILE, PRINCIPALS_FILE, SECRETS_FILE, TABLE_FILE
 
 READY_PREFIX = "tokengate local stack ready: "
+STOPPED_LINE = "tokengate local stack stopped"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -75,12 +76,10 @@ class _Server(uvicorn.Server):
 
 def ready_lines(stack: LocalStack, url: str) -> list[str]:
     """The ready banner. Its CLI lines work as printed in a new terminal started in the same folder,
-    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the endpoint and the state
-    folder whenever the CLI would not find them by itself."""
+    whatever this one's TOKENGATE_PORT or TOKENGATE_HOME: they name the state folder when the CLI
+    would not find it by itself, and the CLI finds the stack's URL in it (tokengate.local.running)."""
     options = stack.options
     where = []
-    if url != location.DEFAULT_URL:
-        where.append(f"--endpoint {url}")
     if stack.state_dir != location.discovered_state_dir(Path.cwd()):
         where.append(f"--state-dir {shlex.quote(str(stack.state_dir))}")
     flags = "".join(f" {w}" for w in where)
@@ -113,8 +112,9 @@ def ready_lines(stack: LocalStack, url: str) -> list[str]:
     return lines
 
 
-def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
-    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem."""
+def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.stderr) -> int:
+    """Run until SIGINT/SIGTERM; return the exit status. Raises StartupError for a fixable problem.
+    The banner and the stop line go to ``out``, stderr: stdout is the functions' (their JSON logs)."""
     _configure_logging()
     sock = bind(options.host, options.port)
     port = int(sock.getsockname()[1])
@@ -126,6 +126,7 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
         url = location.stage_url(options.host, port, options.stage)
 
         def announce() -> None:
+            running.publish_stage_url(stack.state_dir, url)
             out.write("\n".join(ready_lines(stack, url)) + "\n")
             out.flush()
 
@@ -136,6 +137,10 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
             lifespan="off",
             timeout_graceful_shutdown=5,
             server_header=False,
+            # The source address is the TCP peer, as API Gateway's sourceIp is: uvicorn would
+            # otherwise take X-Forwarded-For from any loopback caller, and with it any address
+            # an IP allowlist names.
+            proxy_headers=False,
         )
         _Server(config, on_ready=announce).run(sockets=[sock])
     except BaseException:
@@ -144,7 +149,7 @@ def serve(options: LocalOptions, environ: Mapping[str, str], out: IO[str] = sys.
     finally:
         stack.stop()
         executor.shutdown(wait=False, cancel_futures=True)
-    out.write("tokengate local stack stopped\n")
+    out.write(f"{STOPPED_LINE}\n")
     out.flush()
     return 0
 

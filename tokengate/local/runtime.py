@@ -27,12 +27,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate import use_services_path
+from tokengate_core.authorize.settings import LOG_LEVEL_ENV
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 
 #: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.deployment.routes.FUNCTIONS.
 FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {n: s.timeout_seconds for n, s in FUNCTIONS.items()}
 FUNCTION_MEMORY_MB: dict[FunctionName, int] = {n: s.memory_mb for n, s in FUNCTIONS.items()}
+
+#: The functions' log level locally unless POWERTOOLS_LOG_LEVEL says otherwise (in AWS: INFO): the
+#: terminal of `make run` shows what went wrong, not a line per request.
+LOCAL_LOG_LEVEL = "WARNING"
 
 #: Environment variables a function must never see locally (see function_environment).
 _LOCAL_ABSENT = {"admin": {AdminSettings.env_name("rotation_function_arn")}}
@@ -54,6 +59,12 @@ def function_environment(name: FunctionName, overrides: Mapping[str, str]) -> di
     absent = _LOCAL_ABSENT.get(name, set())
     settings = spec.settings.from_env({k: v for k, v in overrides.items() if k not in absent})
     return {k: v for k, v in settings.to_env().items() if k not in absent}
+
+
+def local_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    """The local stack's environment for its functions: ``environ``, with the local log level
+    unless it names one."""
+    return {LOG_LEVEL_ENV: LOCAL_LOG_LEVEL, **environ}
 
 
 class LocalLambdaContext(LambdaContext):

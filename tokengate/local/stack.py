@@ -23,7 +23,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate.local import location
+from tokengate.local import location, running
 from tokengate.local.asgi import asgi_app
 from tokengate.local.control import (
     FLUSH_USAGE_PATH,
@@ -37,7 +37,7 @@ from tokengate.local.event_log import EVENTS_FILE, EventLog
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import PrincipalDirectory, load_principals
-from tokengate.local.runtime import FunctionRuntime, function_environment
+from tokengate.local.runtime import FunctionRuntime, function_environment, local_defaults
 from tokengate.local.scheduler import RotationScheduler, SweepTimer
 from tokengate.local.state import (
     AWS_ENDPOINT_FILE,
@@ -55,12 +55,12 @@ from tokengate.local.state import (
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
 from tokengate_core.deployment.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
 from tokengate_core.tokens import keyring
+from tokengate_core.tokens.format import is_key_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-LOCK_FILE = ".lock"
 
 _INHERITED_AWS_VARIABLES = (
     "AWS_PROFILE",
@@ -142,7 +142,8 @@ class LocalStack:
             raise StartupError(f"state folder {self.state_dir} (--state-dir or TOKENGATE_HOME): {reason}") from None
         region = self.options.region
         try:
-            environments = {name: function_environment(name, self._environ) for name in FUNCTIONS}
+            own = local_defaults(self._environ)
+            environments = {name: function_environment(name, own) for name in FUNCTIONS}
             self.admin = admin_credentials(self.state_dir, region, self._environ)
             principals_path = ensure_principals_file(self.state_dir)
             load_principals(principals_path)  # a broken file fails the start, not a request
@@ -174,7 +175,7 @@ class LocalStack:
         )
         for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
             try:
-                restored = restore()
+                restore()
             except ValueError as error:
                 raise StartupError(str(error)) from None
             except (KeyError, TypeError, ClientError) as error:
@@ -183,9 +184,11 @@ class LocalStack:
                     "move it away to start without it"
                 ) from None
             if name == SECRETS_FILE:
-                ring = keyring.secret_name(admin_settings.secret_prefix)
-                self.restored_keyring = ring in self.snapshot.restored_names
-                self.restored = restored - int(self.restored_keyring)
+                prefix, names = admin_settings.secret_prefix, self.snapshot.restored_names
+                self.restored_keyring = keyring.secret_name(prefix) in names
+                # Client secrets only: not the keyring, nor a secret made beside the stack's own
+                # (the reference design's stand-in, say).
+                self.restored = sum(1 for n in names if n.startswith(prefix) and is_key_id(n[len(prefix) :]))
         self._saving_allowed = True  # never overwrite the saved state with a half-restored one
 
         self._start_functions(environments, principals_path)
@@ -308,7 +311,8 @@ class LocalStack:
             self.emulator.stop()
             self.emulator = None
             (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
-        if self._lock_file is not None:
+        if self._lock_file is not None:  # only a stack that held the folder published a URL in it
+            running.withdraw_stage_url(self.state_dir)
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
@@ -316,7 +320,7 @@ class LocalStack:
         """One stack per state folder: two would overwrite each other's secrets.json."""
         import fcntl
 
-        handle = (self.state_dir / LOCK_FILE).open("a")
+        handle = (self.state_dir / running.LOCK_FILE).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,5 +1,6 @@
-"""The signing keyring: which key signs, which tags verify, what the secret may hold, and how the
-admin function reads, creates and changes it (against the embedded Secrets Manager)."""
+"""The signing keyring: which key signs, which tags verify, the map of imported digests, what the
+secret may hold, and how the admin function reads, creates and changes it (against the embedded
+Secrets Manager)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.deployment.config import StoreSettings
-from tokengate_core.errors import ConflictError, CorruptRecordError, NotFoundError
+from tokengate_core.errors import AlreadyImportedError, ConflictError, CorruptRecordError, NotFoundError
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
@@ -19,6 +20,7 @@ from tokengate_core.tokens import keyring
 
 REFRESH = keyring.REFRESH_SECONDS
 KEY = "K" * 32  # the shortest value a key may have
+RING = keyring.new_keyring(0.0)
 
 
 def token_of(ring: keyring.KeyRing, now: float) -> tokens.ParsedToken:
@@ -97,6 +99,46 @@ def test_legacy_ids_and_imports_survive_a_new_key_and_a_round_trip() -> None:
         (k.name, k.secret, k.added_at) for k in ring.keys
     ]
     assert again.keys[1].added_at == 5.0
+
+
+def test_the_keyring_maps_imported_digests_to_key_ids_and_round_trips() -> None:
+    key_id, digest = tokens.new_key_id(), tokens.digest("some imported value")
+    ring = RING.with_imported(digest.hex(), key_id)
+    assert ring.imported_key_id(digest) == key_id and RING.imported_key_id(digest) is None
+    again = keyring.parse(ring.to_json())
+    assert again.imported == {digest.hex(): key_id} and again.keys == ring.keys
+    assert keyring.parse(ring.with_new_key(1.0).to_json()).imported == ring.imported
+    assert keyring.parse(ring.with_legacy_key_ids({key_id}).to_json()).imported == ring.imported
+    assert ring.without_imported({digest.hex()}).imported == {}
+    with pytest.raises(AlreadyImportedError):
+        ring.with_imported(digest.hex(), tokens.new_key_id())
+
+
+def test_the_map_is_bounded_to_what_one_secret_holds() -> None:
+    ring = RING
+    for n in range(keyring.MAX_IMPORTED):
+        ring = ring.with_imported(tokens.digest(str(n)).hex(), tokens.encode_key_id(n))
+    with pytest.raises(keyring.KeyRingError, match="at most"):
+        ring.with_imported(tokens.digest("one more").hex(), tokens.new_key_id())
+    assert len(ring.to_json()) < 64 * 1024, "Secrets Manager's limit for a secret value"
+
+
+@pytest.mark.parametrize(
+    "imported",
+    [
+        [],
+        {"ab" * 32: "not a key id"},
+        {"AB" * 32: tokens.encode_key_id(1)},
+        {"ab" * 31: tokens.encode_key_id(1)},
+        {"ab" * 32: 5},
+        {str(n).rjust(64, "0"): tokens.encode_key_id(n) for n in range(keyring.MAX_IMPORTED + 1)},
+    ],
+)
+def test_a_malformed_map_is_a_corrupt_keyring(imported: object) -> None:
+    data = json.loads(RING.to_json())
+    data["imported"] = imported
+    with pytest.raises(keyring.KeyRingError, match="imported"):
+        keyring.parse(json.dumps(data))
 
 
 # -- what an operator sees ----------------------------------------------------------------------------

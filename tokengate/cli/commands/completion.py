@@ -10,19 +10,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Iterator
 
-from tokengate.cli.options import Parents, Subcommands, command
+from tokengate.cli.options import Parents, Subcommands, command, walk
 
 SHELLS = ("bash", "zsh")
-
-
-def _walk(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
-    yield path, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _walk(sub, f"{path} {name}".strip())
 
 
 def _words(parser: argparse.ArgumentParser) -> list[str]:
@@ -54,7 +45,8 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
     commands: dict[str, str] = {}
     options: dict[str, str] = {}
     values: dict[str, str] = {}
-    for path, sub in _walk(parser):
+    for words, sub in walk(parser):
+        path = " ".join(words)
         commands[path] = " ".join(_words(sub))
         options[path] = " ".join(o for action in sub._actions for o in action.option_strings)
         for action in sub._actions:

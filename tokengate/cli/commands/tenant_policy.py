@@ -26,7 +26,7 @@ def cmd_tenant_policy(args: argparse.Namespace) -> int:
             where = ApiLocation.from_url(stack.outputs.get(API_URL, ""))
             account = args.account or stack.account
         else:
-            url = stage_url(args.endpoint or default_endpoint(os.environ))
+            url = stage_url(args.endpoint or default_endpoint(os.environ, args.state_dir))
             if is_loopback(url):
                 stage = urlsplit(url).path.strip("/")
                 where = ApiLocation(location.LOCAL_API_ID, args.region or location.DEFAULT_REGION, "aws", stage)

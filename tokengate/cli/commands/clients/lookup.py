@@ -67,7 +67,7 @@ def client_id(api: AdminClient, tenant: str, value: str) -> str:
     if tokens.is_key_id(value):
         return value
     if not re.match(CLIENT_NAME_PATTERN, value):
-        raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
+        raise CliError("usage", "CLIENT is neither a client id nor a client name", EXIT_USAGE)
     page = api.call("GET", clients_path(tenant), query={"name": value}).get("items", [])
     found = [c["client_id"] for c in page if c.get("client_name") == value]
     if not found:

@@ -50,14 +50,14 @@ def cmd_list(args: argparse.Namespace) -> int:
                 for c in listing.items
             ]
             lines = [table(rows, ["CLIENT ID", "NAME", "STATUS", "EXPIRES", "CREATED"])]
-        if listing.next_token:
-            lines.append(f"more: add --next-token {listing.next_token}")
         return "\n".join(lines)
 
     result: dict[str, Any] = {"items": listing.items}
+    notes = []
     if listing.next_token:
         result["next_token"] = listing.next_token
-    emit(args, result, human)
+        notes.append(f"more clients: add --next-token {listing.next_token}")
+    emit(args, result, human, notes)
     return 0
 
 
@@ -76,7 +76,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
     api = admin_client(args)
     found = client_id(api, args.tenant, args.client)
     report = api.call("GET", clients_path(args.tenant, found, "usage"), query=query)
-    emit(args, report, lambda: usage_table(report))
+    emit(args, report, lambda: usage_table(report), [str(report["notice"])] if report.get("notice") else [])
     return 0
 
 
@@ -100,7 +100,7 @@ def usage_table(report: dict[str, Any]) -> str:
             ]
         )
     rows.append(["total", str(allowed), str(denied), ""])
-    return "\n".join([table(rows, ["START", "ALLOWED", "DENIED", "DENIED BY REASON"]), str(report.get("notice", ""))])
+    return table(rows, ["START", "ALLOWED", "DENIED", "DENIED BY REASON"])
 
 
 def register_list(actions: Subcommands, p: Parents) -> None:

@@ -40,7 +40,7 @@ def rate_limit(text: str) -> dict[str, Any]:
     except ValueError:
         per_second, at_once = math.nan, 0
     if not slash or not math.isfinite(per_second):
-        raise argparse.ArgumentTypeError(f"{text!r} is not RPS/BURST, e.g. 10/20")
+        raise argparse.ArgumentTypeError("not RPS/BURST, e.g. 10/20")
     return {"requests_per_second": per_second, "burst": at_once}
 
 
@@ -50,7 +50,7 @@ def quota(text: str) -> dict[str, Any]:
 
     limit, slash, period = text.partition("/")
     if not slash or period not in QUOTA_PERIODS or not limit.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not N/{' or N/'.join(QUOTA_PERIODS)}, e.g. 10000/day")
+        raise argparse.ArgumentTypeError(f"not N/{' or N/'.join(QUOTA_PERIODS)}, e.g. 10000/day")
     return {"limit": int(limit), "period": period}
 
 
