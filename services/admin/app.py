@@ -44,7 +44,7 @@ from tokengate_core.errors import (
     ValidationFailedError,
 )
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN
+from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN, Timestamp
 from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 
@@ -239,9 +239,9 @@ def client_usage(
     client_id: ClientPath,
     granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
     from_: Annotated[
-        datetime | None, Query(alias="from", description="ISO 8601 with zone; default 24 h or 30 d ago")
+        Timestamp | None, Query(alias="from", description="ISO 8601 with zone; default 24 h or 30 d ago")
     ] = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601 with zone; default now")] = None,
+    to: Annotated[Timestamp | None, Query(description="ISO 8601 with zone; default now")] = None,
 ) -> UsageReport:
     end = to or datetime.now(UTC)
     start = from_ or end - (timedelta(days=1) if granularity == "hour" else timedelta(days=30))

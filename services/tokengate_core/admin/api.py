@@ -18,6 +18,7 @@ from tokengate_core.records.model import (
     RotationDays,
     Scopes,
     Tenant,
+    Timestamp,
 )
 from tokengate_core.tokens.format import IMPORTED_PATTERN
 
@@ -55,7 +56,7 @@ class _Body(BaseModel):
 class IssueClientRequest(_Body):
     client_name: ClientName
     scopes: Scopes = Field(default_factory=lambda: ["*"])
-    expires_at: datetime | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
+    expires_at: Timestamp | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
     ttl_seconds: Annotated[int | None, Field(ge=60, le=10 * 366 * 86400)] = Field(
         default=None, description="Expiry relative to now; excludes expires_at"
     )
@@ -75,8 +76,6 @@ class IssueClientRequest(_Body):
     def _one_expiry(self) -> IssueClientRequest:
         if self.expires_at is not None and self.ttl_seconds is not None:
             raise ValueError("give expires_at or ttl_seconds, not both")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expires_at needs a time zone")
         return self
 
 
@@ -107,7 +106,7 @@ class UpdateClientRequest(_Body):
 
     enabled: bool | None = None
     scopes: Scopes | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone); null clears")
     rotation_period_days: RotationDays | None = None
     grace_seconds: GraceSeconds | None = None
     token_fetch: bool | None = Field(default=None, description=TOKEN_FETCH_DESCRIPTION)
@@ -123,8 +122,6 @@ class UpdateClientRequest(_Body):
         for name in ("enabled", "scopes", "grace_seconds", "token_fetch", "on_limit"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expires_at needs a time zone")
         return self
 
 

@@ -12,7 +12,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from tokengate_core.records.view import (
     CLIENT_NAME_PATTERN,
@@ -46,6 +55,28 @@ MAX_GRACE_SECONDS = 30 * 86400
 GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
 RotationDays = Annotated[int, Field(ge=1, le=1000)]
 ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
+
+#: The instants a caller may name (an expiry, the ends of a usage range): from the Unix epoch to a
+#: day before the end of datetime's range. Outside it an instant has no UTC form (the year-1 and
+#: year-9999 ends shifted by a zone offset), so the steps after validation (the event's times, the
+#: expiry tag, the usage buckets, a display in any local zone) would fail on a value already saved.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+_TIME_RANGE = f"{EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} to {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _in_time_range(value: datetime) -> datetime:
+    # Aware datetimes compare by their instant without converting either to UTC: no overflow here.
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(f"must lie within {_TIME_RANGE}")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_time_range),
+    Field(description=f"ISO 8601 with a zone, within {_TIME_RANGE}"),
+]
 
 
 def utcnow_from(epoch: float) -> datetime:
