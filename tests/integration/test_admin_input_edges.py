@@ -4,15 +4,21 @@ anything is written, or accepted and then works on every later request; never a 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.support import AdminResponse, call_admin, issue
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.records.model import EARLIEST_TIME, LATEST_TIME
+from tokengate_core.authorize.cache import UsagePolicy
+from tokengate_core.authorize.usage import DynamoUsage, UsageGate
+from tokengate_core.records.model import EARLIEST_TIME, LATEST_TIME, RateLimit
+from tokengate_core.records.view import MAX_BURST, MAX_RATE_PER_SECOND
 
 pytestmark = pytest.mark.usefixtures("emulator")
 BASE = "/admin/tenants/acme/clients"
@@ -35,6 +41,7 @@ instants = st.one_of(
     st.datetimes(timezones=offsets),
 )
 EDGES = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()
 
 
 def in_range(moment: datetime) -> bool:
@@ -113,3 +120,80 @@ def test_a_naive_time_is_refused_wherever_a_time_is_taken() -> None:
     client_id, _ = issue("acme", "x")
     assert refused(call_admin("PATCH", f"{BASE}/{client_id}", {"expires_at": naive}))
     assert refused(call_admin("GET", f"{BASE}/{client_id}/usage", query={"to": naive}))
+
+
+# -- rates: a bounded precision ------------------------------------------------------------------------
+
+#: Any float JSON can carry, and many of the rates the rule allows.
+any_rate = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(int(MAX_RATE_PER_SECOND)), places=4).map(float),
+    st.sampled_from([1e-300, 5e-324, 1e-5, 0.00015, 1 / 3, 0.1 + 0.2, MAX_RATE_PER_SECOND + 0.0001]),
+)
+
+
+def rate_accepted(rate: float) -> bool:
+    """The rule as documented: at least 0.0001, at most 100,000, at most 4 decimal places."""
+    return 0.0001 <= rate <= MAX_RATE_PER_SECOND and Decimal(repr(rate)).as_tuple().exponent >= -4  # type: ignore[operator]
+
+
+@examples(80)
+@given(rate=any_rate)
+def test_a_rate_is_refused_beyond_its_precision_and_range(rate: float) -> None:
+    client_id = usage_client()
+    response = call_admin("PATCH", f"{BASE}/{client_id}", {"rate_limit": {"requests_per_second": rate, "burst": 1}})
+    assert refused(response) is not rate_accepted(rate), response.body
+    if response.status == 422:
+        assert [d["loc"] for d in response.body["details"]] == [["body", "rate_limit", "requests_per_second"]]
+    else:
+        assert response.body["rate_limit"]["requests_per_second"] == rate
+
+
+def dynamodb_number(text: str) -> bool:
+    """What DynamoDB stores as a number: at most 38 significant digits, a magnitude from 1E-130 to
+    under 1E+126 (Amazon DynamoDB Developer Guide, "Supported data types and naming rules")."""
+    value = Decimal(text)
+    if not value.is_finite():
+        return False
+    if value == 0:
+        return True
+    return len(value.normalize().as_tuple().digits) <= 38 and Decimal("1E-130") <= abs(value) < Decimal("1E126")
+
+
+class RecordingDynamoDB:
+    """Takes a rate bucket's UpdateItem calls, refusing every other one as a contended bucket would
+    (with the item, as ReturnValuesOnConditionCheckFailure gives it), and records each number sent."""
+
+    def __init__(self) -> None:
+        self.numbers: list[str] = []
+        self.calls = 0
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        self.calls += 1
+        values = request["ExpressionAttributeValues"]
+        self.numbers += [v["N"] for v in values.values() if "N" in v]
+        if self.calls % 2:
+            error = Exception("ConditionalCheckFailedException")
+            error.response = {  # type: ignore[attr-defined]
+                "Error": {"Code": "ConditionalCheckFailedException"},
+                "Item": {"tat": {"N": values[":now"]["N"]}},
+            }
+            raise error
+        return {}
+
+
+@settings(max_examples=200)
+@given(rate=any_rate, burst=st.integers(1, MAX_BURST), step=st.floats(0.001, 10**6))
+def test_every_rate_the_rule_allows_writes_numbers_dynamodb_stores(rate: float, burst: int, step: float) -> None:
+    """A number DynamoDB cannot store fails the write, and a rate limit fails open: so no rate the
+    record accepts may lead to one."""
+    try:
+        RateLimit(requests_per_second=rate, burst=burst)
+    except ValidationError:
+        assume(False)
+    dynamodb = RecordingDynamoDB()
+    gate = UsageGate(lambda: DynamoUsage(dynamodb, "table"))  # type: ignore[arg-type]
+    policy = UsagePolicy(rate=(rate, burst), quota=None, networks=None, on_limit="deny")
+    for i in range(6):
+        assert not gate.admit("k", policy, None, NOW + i * step).degraded
+    assert dynamodb.numbers and all(dynamodb_number(n) for n in dynamodb.numbers), dynamodb.numbers

@@ -31,10 +31,13 @@ from tokengate_core.records.view import (
     MAX_QUOTA,
     MAX_RATE_PER_SECOND,
     MAX_SCOPES,
+    MIN_RATE_PER_SECOND,
+    RATE_DECIMALS,
     SCOPE_PATTERN,
     TENANT_PATTERN,
     parse_network,
     scope_regex,
+    within_rate_precision,
 )
 from tokengate_core.tokens import format as tokens
 
@@ -99,12 +102,27 @@ class PreviousToken(BaseModel):
         return value
 
 
+def _rate_precision(value: float) -> float:
+    if not within_rate_precision(value):
+        raise ValueError(f"a rate has at most {RATE_DECIMALS} decimal places")
+    return value
+
+
 class RateLimit(BaseModel):
     """A token bucket: ``requests_per_second`` refill, at most ``burst`` at once."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    requests_per_second: Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False)]
+    requests_per_second: Annotated[
+        float,
+        Field(
+            ge=MIN_RATE_PER_SECOND,
+            le=MAX_RATE_PER_SECOND,
+            allow_inf_nan=False,
+            description=f"At most {RATE_DECIMALS} decimal places",
+        ),
+        AfterValidator(_rate_precision),
+    ]
     burst: Annotated[int, Field(ge=1, le=MAX_BURST)]
 
 

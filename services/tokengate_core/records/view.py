@@ -24,7 +24,13 @@ SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0
 MAX_SCOPES = 32
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 SCHEMA_VERSION = 1
-#: Usage policy limits (the admin API's models take them from here).
+#: Usage policy limits (the admin API's models take them from here). A rate has at most
+#: RATE_DECIMALS decimal places, so the slowest is one request in 10**RATE_DECIMALS seconds (a
+#: slower client wants a quota): the bucket's numbers, written to DynamoDB, then stay far inside
+#: what DynamoDB stores (38 significant digits, magnitudes 1E-130 to 1E+126), where a rate such
+#: as 1e-300 made every write fail and the limit fail open.
+RATE_DECIMALS = 4
+MIN_RATE_PER_SECOND = 10.0**-RATE_DECIMALS
 MAX_RATE_PER_SECOND = 100_000.0
 MAX_BURST = 1_000_000
 MAX_QUOTA = 10**12
@@ -83,10 +89,16 @@ def parse_network(value: str) -> IPNetwork:
     return network
 
 
-def _number(value: Any, name: str, low: float, high: float, *, whole: bool, open_low: bool = False) -> float:
+def within_rate_precision(value: float) -> bool:
+    """At most RATE_DECIMALS decimal places: Python's round is exact in decimal, so a float is
+    unchanged by it exactly when its shortest decimal form has no more places."""
+    return round(value, RATE_DECIMALS) == value
+
+
+def _number(value: Any, name: str, low: float, high: float, *, whole: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
         raise RecordError(f"invalid {name}")
-    if not ((value > low if open_low else value >= low) and value <= high):
+    if not low <= value <= high:
         raise RecordError(f"invalid {name}")
     return value
 
@@ -105,8 +117,10 @@ def _policy(data: dict[str, Any]) -> UsagePolicy | None:
         if not isinstance(rate, dict) or set(rate) != {"requests_per_second", "burst"}:
             raise RecordError("invalid rate_limit")
         per_second = _number(
-            rate["requests_per_second"], "rate_limit", 0, MAX_RATE_PER_SECOND, whole=False, open_low=True
+            rate["requests_per_second"], "rate_limit", MIN_RATE_PER_SECOND, MAX_RATE_PER_SECOND, whole=False
         )
+        if not within_rate_precision(per_second):
+            raise RecordError("invalid rate_limit")
         policy_rate = (float(per_second), int(_number(rate["burst"], "rate_limit", 1, MAX_BURST, whole=True)))
     policy_quota = None
     if quota is not None:
