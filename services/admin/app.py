@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -31,6 +32,8 @@ from tokengate_core.admin.api import (
     Status,
     UpdateClientRequest,
     UsageReport,
+    declared_names,
+    validation_details,
 )
 from tokengate_core.admin.clients import ClientService
 from tokengate_core.admin.request_body import accept_body, parse_json
@@ -125,12 +128,15 @@ def _domain_error(error: TokengateError) -> Response[Any]:
     return _error(error)
 
 
+@functools.cache
+def _declared_names() -> frozenset[str]:
+    """Built at the first 422 of a container, not at its cold start."""
+    return declared_names(openapi_document())
+
+
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    # Only where and what: never the rejected input, which could be anything a caller sent.
-    details = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
-    ]
+    details = validation_details(error.errors(), _declared_names())
     return _error(ValidationFailedError("request failed validation"), details)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -207,6 +208,61 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, object]] | None = None
+
+
+#: Shown in a 422's ``loc`` in place of a key the API does not declare: the key is the caller's input.
+UNDECLARED_KEY = "(undeclared)"
+#: Shown in place of a message that would quote the caller's input.
+INVALID_VALUE = "invalid value"
+#: Input strings shorter than this are not looked for in a message: "id" would match any text.
+_QUOTABLE_CHARS = 3
+
+
+def declared_names(document: Mapping[str, Any]) -> frozenset[str]:
+    """Every field and parameter name an OpenAPI document declares: what a ``loc`` may show."""
+    names: set[str] = set()
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            properties = node.get("properties")
+            if isinstance(properties, Mapping):
+                names.update(str(key) for key in properties)
+            if node.get("in") in ("query", "path", "header") and isinstance(node.get("name"), str):
+                names.add(node["name"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(names | {"body", "query", "path", "header"})
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """The strings anywhere in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def validation_details(errors: Iterable[Mapping[str, Any]], declared: frozenset[str]) -> list[dict[str, object]]:
+    """Where and why a request failed validation, never what it held: a ``loc`` keeps list
+    positions and the names the API declares (a key the caller made up shows as
+    :data:`UNDECLARED_KEY`), and a message that would quote the input (anything a validator
+    wrote) gives way to :data:`INVALID_VALUE`. ``input`` and ``ctx`` are never shown."""
+    details: list[dict[str, object]] = []
+    for error in errors:
+        loc = [part if isinstance(part, int) or part in declared else UNDECLARED_KEY for part in error.get("loc", ())]
+        message = str(error.get("msg", ""))
+        quoted = (s for s in _strings(error.get("input")) if len(s) >= _QUOTABLE_CHARS)
+        if any(s in message for s in quoted):
+            message = INVALID_VALUE
+        details.append({"loc": loc, "msg": message, "type": str(error.get("type", ""))})
+    return details
 
 
 class SigningKeyView(BaseModel):

@@ -83,7 +83,7 @@ def parse_network(value: str) -> IPNetwork:
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"not a network with its host bits clear: {value[:64]!r}") from None
+        raise ValueError("not a network with its host bits clear, e.g. 203.0.113.0/24") from None
     if network.prefixlen == 0:
         raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
     return network
