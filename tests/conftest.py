@@ -51,7 +51,7 @@ def forget_cached_state() -> None:
     import sys
 
     if "admin.app" in sys.modules:
-        sys.modules["admin.app"].service.reset()
+        sys.modules["admin.app"].admin_context.reset()
     if "authorizer.app" in sys.modules:
         sys.modules["authorizer.app"].authorizer.reset()
 

@@ -33,8 +33,8 @@ def admin(emulator: SecretsManagerEmulator, monkeypatch: pytest.MonkeyPatch) -> 
     settings = app.settings.model_copy(
         update={"rotation_function_arn": ROTATION_ARN, "sm_control_read_timeout_seconds": 0.3}
     )
-    monkeypatch.setattr(app.service, "settings", settings)
-    monkeypatch.setattr(app.service, "store", make_store(settings))
+    monkeypatch.setattr(app.admin_context, "settings", settings)
+    monkeypatch.setattr(app.admin_context, "store", make_store(settings))
     assert call_admin("GET", "/admin/keys").status == 200  # the deployment's keyring exists already
     yield settings
     emulator.inject(None)
