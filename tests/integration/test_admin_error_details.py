@@ -14,7 +14,15 @@ from pydantic import BaseModel
 
 from tests.support import call_admin, issue
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.admin.api import ImportClientRequest, IssueClientRequest, LeakReportRequest, UpdateClientRequest
+from tokengate_core.admin.api import (
+    INVALID_VALUE,
+    UNDECLARED_KEY,
+    ImportClientRequest,
+    IssueClientRequest,
+    LeakReportRequest,
+    UpdateClientRequest,
+    validation_details,
+)
 
 pytestmark = pytest.mark.usefixtures("emulator")
 CLIENTS = "/admin/tenants/acme/clients"
@@ -160,3 +168,21 @@ def test_no_query_or_path_parameter_is_echoed_in_an_error(
 def test_the_marker_is_not_in_any_declared_name() -> None:
     """Else a 422 could show it legitimately, as a field's name."""
     assert MARKER not in json.dumps(call_admin("GET", "/admin/openapi.json").body)
+
+
+def test_a_message_that_would_quote_the_input_is_replaced() -> None:
+    """A validator added later that puts the value in its message still cannot echo it."""
+    errors = [
+        {
+            "loc": ("body", "scopes", 3),
+            "msg": f"Value error, {MARKER} is no scope",
+            "input": MARKER,
+            "type": "value_error",
+        },
+        {"loc": ("body", "quota"), "msg": "Input should be a valid dictionary", "input": {"k": [MARKER]}, "type": "t"},
+    ]
+    details = validation_details(errors, frozenset({"body", "scopes"}))
+    assert details == [
+        {"loc": ["body", "scopes", 3], "msg": INVALID_VALUE, "type": "value_error"},
+        {"loc": ["body", UNDECLARED_KEY], "msg": "Input should be a valid dictionary", "type": "t"},
+    ]

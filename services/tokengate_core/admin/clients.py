@@ -199,10 +199,11 @@ def _claim_name(ctx: AdminContext, tenant: str, name: str, key_id: str) -> None:
     except NotFoundError:
         if ctx.registry.take_over(tenant, name, holder, key_id):
             return
-        raise ConflictError(f"client {name!r} was issued concurrently in tenant {tenant!r}") from None
+        raise ConflictError("a client of this name was issued concurrently in the tenant") from None
+    # The messages name no value: an error never echoes what the caller sent.
     if summary.revoked:
-        raise ConflictError(f"client {name!r} of tenant {tenant!r} is revoked: restore it, or pick another name")
-    raise ConflictError(f"client {name!r} already exists in tenant {tenant!r}")
+        raise ConflictError("a revoked client of the tenant holds this name: restore it, or pick another name")
+    raise ConflictError("a client of this name already exists in the tenant")
 
 
 # -- changes -------------------------------------------------------------------------------------
