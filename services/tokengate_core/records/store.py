@@ -122,7 +122,14 @@ def _tags(entry: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    """A time tag. One that does not parse, or carries no zone (edited by hand), reads as absent:
+    a tag is a listing aid (the record holds the expiry), and one bad tag must not fail a listing
+    or the sweep for every client."""
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def tag_value(value: str) -> str:
