@@ -172,7 +172,7 @@ def test_the_marker_is_not_in_any_declared_name() -> None:
 
 def test_a_message_that_would_quote_the_input_is_replaced() -> None:
     """A validator added later that puts the value in its message still cannot echo it."""
-    errors = [
+    errors: list[dict[str, Any]] = [
         {
             "loc": ("body", "scopes", 3),
             "msg": f"Value error, {MARKER} is no scope",

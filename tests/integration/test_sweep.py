@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue
+from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue, rewrite_record
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings, SweepSettings
@@ -142,18 +142,6 @@ def test_an_imported_token_leaves_the_keyring_once_no_client_accepts_it(emulator
 # -- one client's bad data ------------------------------------------------------------------------------
 
 
-def _rewrite(client_id: str, change: Callable[[dict[str, Any]], str], tags: dict[str, str] | None = None) -> None:
-    """Change a client's stored value (and tags) behind the admin API's back, as a hand edit or a
-    record written before a rule existed would."""
-    sm = boto3.client("secretsmanager")
-    secret_id = f"tokengate/clients/{client_id}"
-    sm.put_secret_value(
-        SecretId=secret_id, SecretString=change(json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"]))
-    )
-    if tags:
-        sm.tag_resource(SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
-
-
 def _renamed(name: str) -> Callable[[dict[str, Any]], str]:
     return lambda record: json.dumps({**record, "client_name": name})
 
@@ -195,7 +183,7 @@ def test_one_clients_bad_data_skips_that_client_only_and_is_reported(
         client_id, _ = issue("acme", f"bad-{n}", expires_at=at(2), grace_seconds=3600)
         assert call_admin("POST", f"{CLIENTS}/{client_id}/rotate").status == 200  # a grace window to check
         change, tags, reported = BAD_DATA[kind]
-        _rewrite(client_id, change, tags)
+        rewrite_record(client_id, change, tags)
         bad[client_id] = reported
     sink.drain()
 

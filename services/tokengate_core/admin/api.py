@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokengate_core.records.model import (
     AllowedCidrs,
-    ClientName,
     GraceSeconds,
+    NewClientName,
     OnLimit,
     Quota,
     RateLimit,
@@ -55,7 +55,7 @@ class _Body(BaseModel):
 
 
 class IssueClientRequest(_Body):
-    client_name: ClientName
+    client_name: NewClientName
     scopes: Scopes = Field(default_factory=lambda: ["*"])
     expires_at: Timestamp | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
     ttl_seconds: Annotated[int | None, Field(ge=60, le=10 * 366 * 86400)] = Field(

@@ -34,7 +34,9 @@ from tokengate_core.records.view import (
     MIN_RATE_PER_SECOND,
     RATE_DECIMALS,
     SCOPE_PATTERN,
+    SECRET_SHAPED_NAME,
     TENANT_PATTERN,
+    is_new_client_name,
     parse_network,
     scope_regex,
     within_rate_precision,
@@ -45,6 +47,23 @@ __all__ = ["CLIENT_NAME_PATTERN", "TENANT_PATTERN", "ClientRecord", "scope_regex
 
 Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
 ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
+
+
+def _new_client_name(name: str) -> str:
+    if not is_new_client_name(name):
+        raise ValueError(SECRET_SHAPED_NAME)
+    return name
+
+
+#: A new client's name (records.view.is_new_client_name); a stored record's is a ClientName.
+NewClientName = Annotated[
+    str,
+    Field(
+        pattern=CLIENT_NAME_PATTERN,
+        description="Unique within the tenant; nothing in it shaped like a token or a SHA-256 digest",
+    ),
+    AfterValidator(_new_client_name),
+]
 Scope = Annotated[
     str,
     Field(

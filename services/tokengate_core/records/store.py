@@ -307,7 +307,9 @@ class SecretsStore:
             created_by=tags.get(TAG_CREATED_BY),
             last_changed_at=entry.get("LastChangedDate"),
             deleted_at=entry.get("DeletedDate"),
-            revoked_by=tags.get(TAG_REVOKED_BY),
+            # The tag stays after a restore (Secrets Manager allows no tag change while a secret
+            # is scheduled for deletion, so revokes tag first): it means something only then.
+            revoked_by=tags.get(TAG_REVOKED_BY) if entry.get("DeletedDate") else None,
             next_rotation_at=entry.get("NextRotationDate"),
             version_stages={k: list(v) for k, v in (entry.get("VersionIdsToStages") or {}).items()},
         )

@@ -20,6 +20,12 @@ from tokengate_core.tokens import format as tokens
 
 TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
 CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
+#: Why a name that matches CLIENT_NAME_PATTERN is still refused for a new client. A name is shown
+#: wherever the client is (lifecycle events, logs, listings), and lifecycle events refuse anything
+#: shaped like a secret (tokens.SECRET_SHAPED), so such a name would be a client no event can name.
+SECRET_SHAPED_NAME = (
+    "a client name may not hold anything shaped like a token or a SHA-256 digest (names are shown in events)"
+)
 SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
 MAX_SCOPES = 32
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
@@ -49,6 +55,13 @@ _DIGEST = re.compile(DIGEST_PATTERN)
 
 class RecordError(ValueError):
     """The secret is not a valid client record; the message names a field, never a value."""
+
+
+def is_new_client_name(name: str) -> bool:
+    """The rule for a new client's name (the admin API's bodies, the CLI): the record's pattern,
+    and nothing shaped like a secret. A stored record is read by the pattern alone, so a client
+    named before the second half existed stays readable (and can be revoked)."""
+    return _CLIENT_NAME.fullmatch(name) is not None and not tokens.is_secret_shaped(name)
 
 
 def scope_regex(scope: str) -> re.Pattern[str]:

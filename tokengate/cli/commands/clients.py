@@ -163,7 +163,9 @@ def _client_id(api: AdminClient, tenant: str, value: str) -> str:
     if tokens.is_key_id(value):
         return value
     if not re.match(CLIENT_NAME_PATTERN, value):
-        raise CliError("usage", f"{value!r} is neither a client id nor a client name", EXIT_USAGE)
+        # A token given where a client goes must not be printed back.
+        shown = "CLIENT" if tokens.is_secret_shaped(value) else repr(value)
+        raise CliError("usage", f"{shown} is neither a client id nor a client name", EXIT_USAGE)
     page = api.call("GET", _clients_path(tenant), query={"name": value}).get("items", [])
     found = [c["client_id"] for c in page if c.get("client_name") == value]
     if not found:
