@@ -18,7 +18,7 @@ UV_VERSION := 0.13.9
 LAMBDA_DEPS := build/lambda-deps/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lambda-deps run test lint typecheck unit pytest coverage deadcode infra-gates synth deploy destroy bench docs lock clean
+.PHONY: install lambda-deps run test lint typecheck unit pytest coverage deadcode infra-gates synth bootstrap deploy destroy bench docs lock clean
 
 # The exact pins of the run lock, then tokengate itself (editable, built with the locked setuptools).
 $(RUN_STAMP): $(RUN_LOCK) pyproject.toml setup.py
@@ -71,6 +71,12 @@ infra-gates: install
 
 synth: install
 	PATH="$(abspath $(BIN)):$$PATH" npx cdk synth --quiet
+
+## The CDK bootstrap stack, once per account and region, with the pinned CDK CLI and the venv's
+## Python (the CLI runs the app to find its environment); BOOTSTRAP_ENV=aws://<account>/<region>
+## names one other than the credentials' own.
+bootstrap: install
+	PATH="$(abspath $(BIN)):$$PATH" npx cdk bootstrap $(BOOTSTRAP_ENV)
 
 deploy: install
 	PATH="$(abspath $(BIN)):$$PATH" npx cdk deploy

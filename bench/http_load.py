@@ -360,7 +360,7 @@ def run(bench: Bench) -> None:
             f"one: that is the delayed-ACK timer (40 ms on Linux) meeting Nagle's algorithm, because the "
             f"stack writes a response in more than one segment on a socket without TCP_NODELAY. It caps every "
             f"keep-alive connection at about 23 requests/s, which is what the c=1 rows and the low rates at "
-            f"c=16/64 show. Setting TCP_NODELAY on the listening socket (`bind()` in tokengate/local/server.py; "
+            f"c=16/64 show. Setting TCP_NODELAY on the listening socket (`bind()` in tokengate/local/process.py; "
             f"accepted sockets inherit it) brought it to about 1 ms in a separate check."
         )
     tool = cells[0].tool if cells else "none"

@@ -117,6 +117,9 @@ class Api(Construct):
             "NONE": apigwv2.HttpNoneAuthorizer(),
         }
         route_settings: dict[str, dict[str, float]] = {}
+        #: The routes RouteSettings names by key: API Gateway refuses settings for a route that
+        #: does not exist yet, and a key in a string gives CloudFormation no order to create them in.
+        named_routes: list[apigwv2.CfnRoute] = []
         for route in ROUTES:
             integration_id = f"{route.function.capitalize()}Integration"
             integration = integrations.HttpLambdaIntegration(integration_id, functions[route.function])
@@ -140,10 +143,15 @@ class Api(Construct):
                     "ThrottlingRateLimit": settings.leaks_throttle_rate_limit,
                     "ThrottlingBurstLimit": settings.leaks_throttle_burst_limit,
                 }
+                cfn_route = http_route.node.default_child
+                assert isinstance(cfn_route, apigwv2.CfnRoute)
+                named_routes.append(cfn_route)
                 acknowledge(http_route, "AwsSolutions-APIG4", REASON_SIGNED_WEBHOOK)
         if route_settings:
             cfn_stage = self.stage.node.default_child
             assert isinstance(cfn_stage, apigwv2.CfnStage)
             cfn_stage.add_property_override("RouteSettings", route_settings)
+            for cfn_route in named_routes:
+                self.stage.node.add_dependency(cfn_route)
         #: The stage's base URL, without a trailing slash (the CLI and docs append paths to it).
         self.url = f"https://{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{settings.stage}"

@@ -9,7 +9,9 @@ What every function shares is decided here, once:
   architecture-specific (the only native wheel, pydantic-core, comes in the layer built for arm64).
 - Code: the services/ directory as is. Its only third-party imports (Powertools, pydantic and
   their dependencies) come from the official Powertools V3 layer, and boto3 from the runtime,
-  so neither synth nor deploy needs Docker or a pip download.
+  so neither synth nor deploy needs Docker or a pip download. The layer is the one built from the
+  Powertools release installed here, the release the lockfiles pin and the tests run: its ARN is
+  the public SSM parameter Powertools publishes for that release in each region.
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
   construct adds a statement; a function that publishes lifecycle events (FunctionSpec.emits) may
   put exactly those on the deployment's bus (infra/events.py).
@@ -21,12 +23,14 @@ What every function shares is decided here, once:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import metadata
 from typing import Any, NamedTuple
 
-from aws_cdk import Duration, Fn
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import SERVICES_DIR
@@ -39,9 +43,12 @@ from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[LAMBDA_ARCHITECTURE]
 
-#: Official layer, published by the Powertools team in every commercial region under this account.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{LAMBDA_ARCHITECTURE}"
+#: The official layer's ARN for one Powertools release, architecture and Python runtime, as the
+#: Powertools team publishes it in every region it publishes the layer to: a public SSM parameter,
+#: ``/aws/service/powertools/python/{arch}/{python_version}/{version}`` (Powertools for AWS Lambda
+#: (Python) documentation, "Lambda Layer"; its value is e.g.
+#: ``arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27``).
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
 
 #: What a traced function needs to send its segments to X-Ray (no resource-level permissions).
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -55,16 +62,23 @@ def services_code() -> lambda_.Code:
     return lambda_.Code.from_asset(str(SERVICES_DIR), exclude=ASSET_EXCLUDE)
 
 
-def powertools_layer(scope: Construct, version: int) -> lambda_.ILayerVersion:
-    """The pinned Powertools V3 layer for python3.14/arm64, in the region the stack deploys to.
+def powertools_release() -> str:
+    """The Powertools release installed here: the one the lockfiles pin, the tests and the local
+    stack run, and so the one whose layer the functions get."""
+    return metadata.version("aws-lambda-powertools")
 
-    The region comes from the template (``AWS::Region``), so one synthesized template deploys to
-    any commercial region.
-    """
-    arn = Fn.sub(
-        "arn:${AWS::Partition}:lambda:${AWS::Region}:${Account}:layer:${Name}:${Version}",
-        {"Account": POWERTOOLS_ACCOUNT, "Name": POWERTOOLS_LAYER_NAME, "Version": str(version)},
-    )
+
+def powertools_layer_parameter(release: str) -> str:
+    """The public SSM parameter that holds ``release``'s layer ARN for python3.14/arm64."""
+    return POWERTOOLS_PARAMETER.format(architecture=LAMBDA_ARCHITECTURE, runtime=RUNTIME.name, version=release)
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The official Powertools V3 layer of :func:`powertools_release`, in the region the stack
+    deploys to: CloudFormation reads the ARN from the region's public parameter at deploy time, so
+    one synthesized template deploys to any region, and a release without a published layer fails
+    the deploy, naming the parameter, rather than running code the tests never ran."""
+    arn = ssm.StringParameter.value_for_string_parameter(scope, powertools_layer_parameter(powertools_release()))
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 

@@ -9,8 +9,10 @@ unsigned request is one short invocation that reads nothing.
 Its role may read client secrets (a reported token's record, the keyring) and do what its leak
 action needs (``leakAction``): revoke (tag, schedule deletion, and the tag's undo) or disable
 (write the record and its tags, and take a pending scheduled rotation's label away so it cannot
-overwrite the change), plus PutEvents for its event types. Nothing else: no listing, no
-creating, no name table. Its asset bundles ``cryptography`` for the Lambda platform (bundle.py).
+overwrite the change), plus PutEvents for its event types, plus GetItem and UpdateItem on the one
+partition of the table where its containers share GitHub's key list (records/github_keys.py).
+Nothing else: no listing, no creating, no client names, no usage counters. Its asset bundles
+``cryptography`` for the Lambda platform (bundle.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
+from infra.table import NameTable
 from tokengate_core.deployment.config import LeakSettings
+from tokengate_core.records import github_keys
 
 
 class Leaks(Construct):
@@ -31,11 +35,15 @@ class Leaks(Construct):
         *,
         assets: FunctionAssets,
         secrets: TokenSecrets,
+        table: NameTable,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
         environment = assets.environment(LeakSettings)
+        # Deploy-time values (tokens) join after validation: the model checks literal values only.
+        environment[LeakSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "leaks", environment, code=function_code("leaks"))
         self.function = handler.function
         action = settings.leak_action
         secrets.grant(self, handler.role, LEAK_ACTIONS[action], kms_actions=LEAK_KMS_ACTIONS[action])
+        table.grant(self, handler.role, github_keys.ACTIONS, partitions=[github_keys.PARTITION])

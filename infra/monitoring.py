@@ -10,14 +10,14 @@ dimensions and reasons are the core's constants, not spelled out here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.api import Api
 from infra.settings import StackSettings
@@ -47,6 +47,9 @@ class AlarmSpec:
     name: str  # the alarm is named <stack name>-<name>
     description: str  # what it means and where to look: it arrives in every notification
     metric: cw.IMetric
+    #: Resources the metric names by a string (a dimension value), not by a reference: the alarm
+    #: depends on them explicitly, as CloudFormation cannot see a name in a string.
+    names: tuple[IConstruct, ...] = field(default=())
 
 
 def decision_metric(
@@ -100,6 +103,7 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "admin API failed (503 backend_unavailable, 500). The access log has status, "
             "authorizerError and integrationError per request.",
             api.stage.metric_server_error(period=ALARM_PERIOD, statistic="Sum"),
+            names=(api.stage,),
         ),
         AlarmSpec(
             "authorizer-errors",
@@ -195,6 +199,8 @@ class Monitoring(Construct):
                 # EMF metrics exist only while something is emitted: no data is no trouble.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
+            for named in spec.names:
+                alarm.node.add_dependency(named)
             if topic is not None:
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
                 alarm.add_ok_action(cw_actions.SnsAction(topic))
@@ -202,7 +208,9 @@ class Monitoring(Construct):
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=settings.stack_name,
+            # Dashboard names are global to the account, not per region (unlike alarms): the same
+            # stack in a second region must not take the first one's name.
+            dashboard_name=f"{settings.stack_name}-{Aws.REGION}",
             default_interval=Duration.hours(3),
             widgets=self._widgets(settings, api, functions),
         )

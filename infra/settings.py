@@ -64,8 +64,11 @@ STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
 #: EventBridge schedule expressions: ``rate(<n> <unit>)`` or ``cron(<six fields>)``.
 SCHEDULE_PATTERN = r"^(rate\([1-9][0-9]{0,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$"
 
-#: The pinned Powertools for AWS Lambda (Python) V3 layer version (see functions.py for the ARN).
-POWERTOOLS_LAYER_VERSION = 27
+#: Context keys earlier versions read, and why they are gone.
+REMOVED_CONTEXT_KEYS = {
+    "powertoolsLayerVersion": "the functions get the Powertools layer of the Powertools release the"
+    ' lockfiles pin (docs/deploy.md, "Powertools layer")',
+}
 
 #: Every function's instruction set (functions.py says why); the capacity plan prices it.
 LAMBDA_ARCHITECTURE: Literal["arm64", "x86_64"] = "arm64"
@@ -139,7 +142,6 @@ class StackSettings(BaseModel):
     kms_key_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")] = (
         None
     )
-    powertools_layer_version: Annotated[int, Field(ge=1)] = POWERTOOLS_LAYER_VERSION
     #: Also count the authorizer's decisions per tenant (TOKENGATE_METRIC_TENANT_DIMENSION): custom
     #: metrics per tenant, billed per metric and month (docs/deploy.md).
     metric_tenant_dimension: bool = AuthorizerSettings.default("metric_tenant_dimension")
@@ -203,7 +205,11 @@ class StackSettings(BaseModel):
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
-        """The settings from the app's context; keys that are absent take their defaults."""
+        """The settings from the app's context; keys that are absent take their defaults, and a
+        key this version no longer reads is refused rather than silently ignored."""
+        for key, why in REMOVED_CONTEXT_KEYS.items():
+            if node.try_get_context(key) is not None:
+                raise SettingsError(f"invalid tokengate settings: context key {key}: no longer a setting: {why}")
         values = {key: node.try_get_context(key) for key in cls.context_keys()}
         return cls.from_mapping({k: v for k, v in values.items() if v is not None})
 

@@ -57,7 +57,7 @@ class TokenGateStack(Stack):
         self.keyring = SigningKeyring(self, "Keyring", prefix=settings.secret_prefix, kms_key=kms_key)
         self.names = NameTable(self, "Names", kms_key=kms_key)
         code = services_code()
-        layer = powertools_layer(self, settings.powertools_layer_version)
+        layer = powertools_layer(self)
 
         assets = FunctionAssets(settings, code, layer, observability.function_logs)
         self.rotation = Rotation(self, "Rotation", assets=assets, secrets=secrets)
@@ -73,7 +73,7 @@ class TokenGateStack(Stack):
             rotation_function=self.rotation.function,
         )
         self.sweep = Sweep(self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret)
-        self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets)
+        self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets, table=self.names)
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,

@@ -67,11 +67,23 @@ class NameTable(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def grant(self, scope: Construct, role: iam.IRole, actions: Sequence[str]) -> iam.Policy:
+    def grant(
+        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, partitions: Sequence[str] | None = None
+    ) -> iam.Policy:
         """A policy named TableAccess under ``scope``: exactly ``actions`` on this table and on
-        no other (no Scan, no index, no other table), plus the key's Decrypt through DynamoDB for
-        this table when the table has a customer-managed key."""
-        statements = [iam.PolicyStatement(sid="Table", actions=list(actions), resources=[self.table.table_arn])]
+        no other (no Scan, no index, no other table), on the items of ``partitions`` alone when
+        given (``dynamodb:LeadingKeys``), plus the key's Decrypt through DynamoDB for this table
+        when the table has a customer-managed key."""
+        conditions = (
+            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}}
+            if partitions is not None
+            else None
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="Table", actions=list(actions), resources=[self.table.table_arn], conditions=conditions
+            )
+        ]
         if self.kms_key is not None:
             statements.append(
                 iam.PolicyStatement(

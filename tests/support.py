@@ -49,6 +49,18 @@ __all__ = [
 ]
 
 
+def staged_version(arn: str) -> str:
+    """A new version of the secret ``arn``, staged AWSPENDING as Secrets Manager stages it before
+    it invokes the rotation function: the ClientRequestToken of one rotation."""
+    import uuid
+
+    from tokengate.emulator import stage_rotation
+
+    version = str(uuid.uuid4())
+    stage_rotation(arn, version)
+    return version
+
+
 @dataclass
 class AdminResponse:
     status: int

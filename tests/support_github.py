@@ -66,3 +66,29 @@ def alert_event(body: bytes, key: SigningKey | None, *, signature: str | None = 
         "body": body.decode(),
         "isBase64Encoded": False,
     }
+
+
+class KeyListEndpoint:
+    """GitHub's key list endpoint, as ``GitHubKeys`` fetches it: counts the requests, and fails
+    (unreachable, or a 403 for the rate limit) while ``failing``."""
+
+    def __init__(self, *keys: SigningKey) -> None:
+        self.keys = list(keys)
+        self.requests = 0
+        self.failing = False
+
+    def __call__(self, url: str, timeout: float) -> bytes:
+        self.requests += 1
+        if self.failing:
+            raise OSError("HTTP Error 403: rate limit exceeded")
+        return key_list(*self.keys).encode()
+
+
+@dataclass
+class Clock:
+    """A wall clock that moves only when told."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now

@@ -201,6 +201,11 @@ class SecretsManagerEmulator:
             if deleted is not None:
                 secret.deleted_date = deleted.timestamp()
 
+    def stage_rotation(self, arn: str, version_id: str) -> None:
+        """:func:`stage_rotation`, between two calls into moto."""
+        with self._state.moto_lock:
+            stage_rotation(arn, version_id)
+
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state
         observe = self._on_events
@@ -306,6 +311,21 @@ def _refused_while_deleted(start_response: Callable[..., Any]) -> list[bytes]:
     body = json.dumps({"__type": "InvalidRequestException", "message": message}).encode()
     start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
     return [body]
+
+
+def stage_rotation(arn: str, version_id: str) -> None:
+    """What Secrets Manager does when a rotation starts, before it invokes the rotation function:
+    a version ``version_id`` labelled AWSPENDING, with no value yet (the label leaves any other
+    version, as moto's RotateSecret moves it). The function's createSecret puts the value under
+    that version id. The Secrets Manager API has no call that makes such a version, so this sets
+    it in moto directly."""
+    secret = _moto_secret(arn)
+    secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+    secret.versions[version_id] = {
+        "createdate": int(time.time()),
+        "version_id": version_id,
+        "version_stages": ["AWSPENDING"],
+    }
 
 
 def _date_the_deletion(body: list[bytes], asked_at: float) -> None:

@@ -43,6 +43,7 @@ from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import FUNCTIONS, admin_route
 from tokengate_core.errors import (
     BadRequestError,
+    ForbiddenError,
     RouteNotFoundError,
     TokengateError,
     UnavailableError,
@@ -96,11 +97,6 @@ ERRORS: dict[int, Any] = {
 def _responses(status: int, description: str) -> dict[int, Any]:
     """The success response (Powertools fills its schema from the return type) plus the errors."""
     return {status: {"description": description}, **ERRORS}
-
-
-class ForbiddenError(TokengateError):
-    code = "forbidden"
-    status = 403
 
 
 def _actor() -> str:

@@ -31,7 +31,7 @@ from tokengate_core.lifecycle.leaks import (
     parse_github_reports,
     summary,
 )
-from tokengate_core.runtime.aws import make_publisher, make_registry, make_store
+from tokengate_core.runtime.aws import make_publisher, make_registry, make_shared_key_list, make_store
 from tokengate_core.runtime.observability import make_logger, safe_error
 
 SPEC = FUNCTIONS["leaks"]
@@ -42,6 +42,7 @@ keys = github.GitHubKeys(
     file=settings.github_keys_file,
     ttl=settings.github_keys_ttl_seconds,
     timeout=settings.github_keys_timeout_seconds,
+    shared=make_shared_key_list(settings),
 )
 publisher = make_publisher(settings, SPEC.service)
 #: The events of one alert, sent together at its end (ten per PutEvents call).
@@ -54,7 +55,8 @@ def _audit(action: str, **fields: Any) -> None:
 
 client_settings = settings.client_settings()
 # The client use cases revoke and disable here exactly as in the admin API. This function never
-# issues a client, so it never claims a name: its role has no right on the name table at all.
+# issues a client, so it never claims a name: its role's only right on the table is the shared
+# copy of GitHub's keys.
 admin_context = AdminContext(
     store=make_store(client_settings),
     settings=client_settings,

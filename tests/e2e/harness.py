@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from botocore.credentials import Credentials
 
-from tokengate.local.server import READY_PREFIX
+from tokengate.local.process import READY_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import REPO, START_TIMEOUT, curl
-from tokengate.local.server import READY_PREFIX
+from tokengate.local.process import READY_PREFIX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("wheel")]
 

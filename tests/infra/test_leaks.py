@@ -12,8 +12,10 @@ from infra.settings import SettingsError, StackSettings
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
+from tests.support import staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
+from tokengate_core.records import github_keys
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -52,10 +54,14 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
     template = synth_template({} if action == "revoke" else {"leakAction": action})
     statements = statements_by_function(template)["leaks"]
     assert actions_of(statements, "secretsmanager:") == set(LEAK_ACTIONS[action])
-    assert not actions_of(statements, "dynamodb:") and not actions_of(statements, "kms:")
+    assert not actions_of(statements, "kms:")
     assert actions_of(statements, "events:") == {"events:PutEvents"}
+    # The table: GitHub's shared key list alone, no client name and no usage counter.
+    (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
+    assert actions_of([table], "dynamodb:") == set(github_keys.ACTIONS)
+    assert table["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [github_keys.PARTITION]}}
     everything = {a for s in statements for a in as_list(s["Action"])}
-    assert everything - set(LEAK_ACTIONS[action]) - {"events:PutEvents"} <= {
+    assert everything - set(LEAK_ACTIONS[action]) - {"events:PutEvents", *github_keys.ACTIONS} <= {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
@@ -70,7 +76,7 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
 
 def test_with_a_customer_managed_key_revoking_may_only_decrypt(variant_json: dict[str, Any]) -> None:
     statements = statements_by_function(variant_json)["leaks"]
-    (key,) = [s for s in statements if actions_of([s], "kms:")]
+    (key,) = [s for s in statements if actions_of([s], "kms:") and s.get("Sid") != "TableKey"]
     assert as_list(key["Action"]) == ["kms:Decrypt"] and key["Resource"] == KMS_KEY_ARN
 
 
@@ -116,7 +122,7 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
     arn = sm.describe_secret(SecretId=f"tokengate/clients/{pending_id}")["ARN"]
     from rotation import app as rotation
 
-    step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": "0" * 32}
+    step = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": staged_version(arn)}
     rotation.handler(step, FakeContext())  # a scheduled rotation in flight
     failing_id, failing = issue("acme", "failing")
     monkeypatch.setattr(SecretsStore, "_call", staticmethod(recording))

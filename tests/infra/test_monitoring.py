@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from tokengate_core.authorize.decision import Reason
 from tokengate_core.deployment.config import AuthorizerSettings, SweepSettings
 from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
+from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
 from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED, SweepReport, report_skipped
 from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,
@@ -106,7 +108,8 @@ def dashboard(template: dict[str, Any]) -> dict[str, Any]:
         else:
             text += f"<{part['Fn::GetAtt'][0]}.{part['Fn::GetAtt'][1]}>"
     body: dict[str, Any] = json.loads(text)
-    assert board["Properties"]["DashboardName"] == "TokenGate"
+    # Named after the stack and its region: dashboard names are global to the account.
+    assert board["Properties"]["DashboardName"] == {"Fn::Join": ["", ["TokenGate-", {"Ref": "AWS::Region"}]]}
     return body
 
 
@@ -284,3 +287,23 @@ def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(templa
     cache_directive = emitted(settings, "Authorized", "allowed", cache="hit")["_aws"]["CloudWatchMetrics"][1]
     assert cache_directive["Namespace"] == namespace and cache_directive["Dimensions"] == [["service"]]
     assert {m["Name"] for m in cache_directive["Metrics"]} == {METRIC_CACHE_HIT, METRIC_SECRET_FETCH}
+
+
+def test_the_documented_alarm_cost_counts_each_metric_a_metric_math_alarm_reads(template_json: dict[str, Any]) -> None:
+    """CloudWatch bills alarms per alarm metric: a metric math alarm costs one per metric it reads."""
+    found = alarms(template_json)
+    single = [name for name, props in found.items() if "Metrics" not in props]
+    read = {
+        name: len([query for query in props["Metrics"] if "MetricStat" in query])
+        for name, props in found.items()
+        if "Metrics" in props
+    }
+    assert read == {"lifecycle-events-failed": len([s for s in FUNCTIONS.values() if s.emits])}
+    total = len(single) + sum(read.values())
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text().split())
+    (math_alarm,) = read
+    assert (
+        f"the {len(single)} single-metric alarms and `{math_alarm}`, which sums `{METRIC_EVENTS_FAILED}` over"
+        f" the {read[math_alarm]} functions that publish events, are {total} alarm metrics, about"
+        f" ${total * 0.10:.2f} a month"
+    ) in text

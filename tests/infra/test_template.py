@@ -5,20 +5,25 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
+from infra.functions import XRAY_ACTIONS
 from infra.outputs import OUTPUT_KEYS
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
-from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
+from infra.settings import StackSettings, stack_secret_prefix
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tests.support import store_calls
+from tests.unit.test_lockfiles import pins
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
 from tokengate_core.records.store import api_name
@@ -402,26 +407,46 @@ def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], varia
     assert {env[h]["TOKENGATE_TOKEN_PREFIX"] for h in minting} == {"tg_"}
 
 
-def test_functions_run_the_newest_python_on_arm64_with_the_pinned_powertools_layer(
+def test_functions_run_the_newest_python_on_arm64_with_the_layer_of_the_powertools_the_tests_run(
     template_json: dict[str, Any],
 ) -> None:
     pythons = [r.name for r in lambda_.Runtime.ALL if re.fullmatch(r"python3\.\d+", r.name)]
     newest = max(pythons, key=lambda n: int(n.split(".")[1]))
-    layer = {
-        "Fn::Sub": [
-            "arn:${AWS::Partition}:lambda:${AWS::Region}:${Account}:layer:${Name}:${Version}",
-            {"Account": POWERTOOLS_ACCOUNT, "Name": POWERTOOLS_LAYER_NAME, "Version": str(POWERTOOLS_LAYER_VERSION)},
-        ]
+    # The release these tests import is the one the lockfile pins, and the layer is that release's.
+    assert (
+        POWERTOOLS_VERSION
+        == str(pins("run.txt")["aws-lambda-powertools"])
+        == str(pins("dev.txt")["aws-lambda-powertools"])
+    )
+    parameter = f"/aws/service/powertools/python/arm64/{newest}/{POWERTOOLS_VERSION}"
+    (layer_parameter,) = [
+        name for name, p in template_json["Parameters"].items() if p.get("Default", "").startswith("/aws/service/")
+    ]
+    assert template_json["Parameters"][layer_parameter] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": parameter,
     }
-    assert POWERTOOLS_LAYER_NAME.endswith(f"-{newest.replace('.', '')}-arm64")
     for name, logical_id in function_ids(template_json).items():
         props = template_json["Resources"][logical_id]["Properties"]
         assert props["Runtime"] == newest
         assert props["Architectures"] == ["arm64"]
-        assert props["Layers"] == [layer]
+        assert props["Layers"] == [{"Ref": layer_parameter}]
         assert props["MemorySize"] == FUNCTIONS[name].memory_mb
         assert props["Timeout"] == FUNCTIONS[name].timeout_seconds
         assert "ReservedConcurrentExecutions" not in props
+
+
+def test_the_pydantic_the_tests_run_is_one_the_powertools_release_accepts() -> None:
+    """The layer installs the release with its extras, so its pydantic satisfies the release's own
+    requirement; so must the locked one (the layer's exact pydantic is what that requirement
+    resolved to when Powertools built the layer)."""
+    locked = pins("run.txt")
+    requirements = [Requirement(r) for r in metadata.requires("aws-lambda-powertools") or []]
+    wanted = [r for r in requirements if canonicalize_name(r.name) == "pydantic"]
+    assert wanted, "Powertools declares its pydantic requirement (its parser extra)"
+    for requirement in wanted:
+        assert requirement.specifier.contains(locked["pydantic"]), (requirement, locked["pydantic"])
+    assert str(locked["pydantic"]) == metadata.version("pydantic")
 
 
 def test_reserved_concurrency_is_optional_per_function(variant_json: dict[str, Any]) -> None:

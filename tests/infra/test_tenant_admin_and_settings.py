@@ -177,3 +177,12 @@ def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
     ):
         with pytest.raises(SettingsError, match=key):
             StackSettings.from_mapping(bad)
+
+
+def test_a_context_key_that_is_no_longer_read_is_refused_not_ignored() -> None:
+    """powertoolsLayerVersion chose the layer; the locked Powertools release does now."""
+    from infra.app import build_app
+    from infra.testing import cdk_json_context
+
+    with pytest.raises(SettingsError, match="powertoolsLayerVersion: no longer a setting"):
+        build_app({**cdk_json_context(), "powertoolsLayerVersion": 27})

@@ -15,6 +15,7 @@ from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
+from tokengate_core.records import github_keys
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -93,8 +94,10 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
     assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)
     assert "dynamodb:Query" in admin_calls
+    leak_calls = dynamodb_calls("records/github_keys.py", "SharedKeyList")
+    assert leak_calls == set(github_keys.ACTIONS)
     for tpl in (template_json, variant_json):
         granted = {name: actions_of(s, "dynamodb:") for name, s in statements_by_function(tpl).items()}
         expected: dict[str, set[str]] = {name: set() for name in FUNCTIONS}  # no other touches the table
-        expected.update({"authorizer": authorizer_calls, "admin": admin_calls})
+        expected.update({"authorizer": authorizer_calls, "admin": admin_calls, "leaks": leak_calls})
         assert granted == expected

@@ -8,14 +8,13 @@ import json
 import secrets
 import string
 import time
-import uuid
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.integration.test_key_ids_and_delivery import call_delivery
-from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue
+from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings
@@ -226,7 +225,7 @@ def test_a_scheduled_rotation_of_an_imported_client_keeps_the_imported_token_in_
         "client_id"
     ]
     arn = boto3.client("secretsmanager").describe_secret(SecretId=f"tokengate/clients/{client_id}")["ARN"]
-    version = str(uuid.uuid4())
+    version = staged_version(arn)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotation.handler({"Step": step, "SecretId": arn, "ClientRequestToken": version}, FakeContext())
     authz = authorizer()

@@ -11,11 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
+from tests.support import FakeClock, authorizer_event, call_admin, forged, issue, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, ConfigError, StoreSettings
-from tokengate_core.lifecycle.rotation import RotationError, Rotator
+from tokengate_core.errors import RotationError
+from tokengate_core.lifecycle.rotation import Rotator
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -211,7 +212,7 @@ def test_the_rotation_function_never_strands_a_client_without_a_path() -> None:
     sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(record))
     arn = sm.describe_secret(SecretId=secret_id)["ARN"]
     with pytest.raises(RotationError, match="delivery path"):
-        Rotator(make_store(StoreSettings())).run("createSecret", arn, "9" * 36)
+        Rotator(make_store(StoreSettings())).run("createSecret", arn, staged_version(arn))
     assert json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])["token"] == token
 
 

@@ -4,14 +4,13 @@ one event on the bus, whoever made it; a failed PutEvents never fails the change
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, issue
+from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, issue, staged_version
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, METRIC_EVENTS_FAILED, SOURCE
@@ -84,7 +83,7 @@ def test_a_scheduled_rotation_is_reported_once_by_finish_secret(sink: EventSink)
     client_id, token = issue("acme", "device", rotation_period_days=30, token_fetch=True, grace_seconds=600)
     sink.drain()
     arn = boto3.client("secretsmanager").describe_secret(SecretId=f"tokengate/clients/{client_id}")["ARN"]
-    version = str(uuid.uuid4())
+    version = staged_version(arn)
     for step in ("createSecret", "setSecret", "testSecret"):
         rotation.handler({"Step": step, "SecretId": arn, "ClientRequestToken": version}, FakeContext())
     assert sink.drain() == [], "nothing happened to the client until finishSecret"

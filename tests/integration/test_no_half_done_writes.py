@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.support import EventSink, FakeContext, call_admin, issue, rewrite_record
+from tests.support import EventSink, FakeContext, call_admin, issue, rewrite_record, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.admin import clients
 from tokengate_core.admin.api import ClientView, IssueClientRequest
@@ -90,12 +90,12 @@ def test_a_name_shaped_like_a_secret_is_refused_before_anything_is_written(
 
 
 def test_the_cli_never_prints_a_token_given_where_a_client_goes() -> None:
-    from tokengate.cli.commands.clients import _client_id
+    from tokengate.cli.commands.clients.lookup import client_id
     from tokengate.cli.errors import CliError
 
     token = tokens.generate(tokens.new_key_id(), lambda signed: "0" * tokens.TAG_LENGTH)
     with pytest.raises(CliError) as refused:
-        _client_id(None, "acme", token)  # type: ignore[arg-type]
+        client_id(None, "acme", token)  # type: ignore[arg-type]
     assert token not in str(refused.value) and token not in repr(refused.value.args)
 
 
@@ -120,7 +120,7 @@ def scheduled_rotation(client_id: str) -> None:
     from rotation import app as rotation
 
     arn = boto3.client("secretsmanager").describe_secret(SecretId=f"tokengate/clients/{client_id}")["ARN"]
-    version = str(uuid.uuid4())
+    version = staged_version(arn)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotation.handler({"Step": step, "SecretId": arn, "ClientRequestToken": version}, FakeContext())
 

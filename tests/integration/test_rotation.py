@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import FakeClock, FakeContext, call_admin, issue
+from tests.support import FakeClock, FakeContext, call_admin, issue, staged_version
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, RotationSettings
-from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.errors import RotationError
+from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
 
@@ -59,7 +60,8 @@ def assert_single_current(sm: Any, client_id: str) -> None:
 
 def test_four_steps_rotate_with_grace(sm: Any) -> None:
     client_id, old = issue("acme", "bot", grace_seconds=600)
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     for step in STEPS:
         run_step(step, arn, version)
     new = current_token(sm, client_id)
@@ -75,7 +77,8 @@ def test_four_steps_rotate_with_grace(sm: Any) -> None:
 
 def test_every_step_is_idempotent_on_retry(sm: Any) -> None:
     client_id, old = issue("acme", "bot")
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     for step in STEPS:
         run_step(step, arn, version)
         run_step(step, arn, version)  # Secrets Manager may deliver a step twice
@@ -89,7 +92,8 @@ def test_every_step_is_idempotent_on_retry(sm: Any) -> None:
 @pytest.mark.parametrize("stop_after", range(4))
 def test_interrupted_rotation_never_locks_the_client_out(sm: Any, stop_after: int) -> None:
     client_id, old = issue("acme", "bot")
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     for step in STEPS[: stop_after + 1]:
         run_step(step, arn, version)
     # Whatever happened so far, the client has a valid token...
@@ -117,7 +121,8 @@ def test_a_step_that_fails_then_is_retried_ends_consistent(
     sm: Any, emulator: SecretsManagerEmulator, failing_step: str, operation: str
 ) -> None:
     client_id, old = issue("acme", "bot")
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     for step in STEPS:
         if step == failing_step:
             emulator.inject(Fault("error", frozenset({operation})))
@@ -132,22 +137,47 @@ def test_a_step_that_fails_then_is_retried_ends_consistent(
     assert fresh_decision(new) is Reason.ALLOWED and fresh_decision(old) is Reason.ALLOWED
 
 
-def test_steps_refuse_a_version_that_is_not_pending(sm: Any) -> None:
+@pytest.mark.parametrize("step", STEPS)
+def test_every_step_refuses_a_version_secrets_manager_never_staged(sm: Any, step: str) -> None:
+    """As AWS's rotation template: createSecret too. Putting AWSPENDING under an unstaged token
+    would leave the label on a version that is not current, and the next RotateSecret fails."""
+    client_id, token = issue("acme", "bot")
+    arn = secret_arn(sm, client_id)
+    before = current_stages(sm, client_id)
+    with pytest.raises(RotationError, match="no stage"):
+        run_step(step, arn, str(uuid.uuid4()))
+    assert current_stages(sm, client_id) == before  # nothing written, no AWSPENDING anywhere
+    assert current_token(sm, client_id) == token
+
+
+def test_every_step_refuses_a_version_that_is_no_longer_pending(sm: Any) -> None:
+    client_id, _ = issue("acme", "bot", grace_seconds=600)
+    arn = secret_arn(sm, client_id)
+    first = next(v for v, s in current_stages(sm, client_id).items() if "AWSCURRENT" in s)
+    version = staged_version(arn)
+    for step in STEPS:
+        run_step(step, arn, version)
+    assert "AWSPREVIOUS" in current_stages(sm, client_id)[first]
+    before = current_stages(sm, client_id)
+    for step in STEPS:
+        with pytest.raises(RotationError, match="not AWSPENDING"):
+            run_step(step, arn, first)
+    assert current_stages(sm, client_id) == before
+
+
+def test_a_version_already_current_is_simply_done(sm: Any) -> None:
     client_id, _ = issue("acme", "bot")
     arn = secret_arn(sm, client_id)
-    for step in ("setSecret", "testSecret", "finishSecret"):
-        with pytest.raises(RotationError, match="no stage"):
-            run_step(step, arn, str(uuid.uuid4()))
-    # The version that is already current is simply done.
     current = next(v for v, s in current_stages(sm, client_id).items() if "AWSCURRENT" in s)
-    run_step("finishSecret", arn, current)
-    run_step("createSecret", arn, current)
+    for step in STEPS:
+        run_step(step, arn, current)
     assert len(current_stages(sm, client_id)) == 1
 
 
 def test_an_admin_write_supersedes_a_rotation_in_flight(sm: Any) -> None:
     client_id, old = issue("acme", "bot")
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     run_step("createSecret", arn, version)
     assert call_admin("PATCH", f"/admin/tenants/acme/clients/{client_id}", {"scopes": ["GET /invoke"]}).status == 200
     with pytest.raises(RotationError, match="not AWSPENDING"):
@@ -160,7 +190,8 @@ def test_an_admin_write_supersedes_a_rotation_in_flight(sm: Any) -> None:
 
 def test_a_stale_pending_version_is_not_promoted(sm: Any) -> None:
     client_id, old = issue("acme", "bot", grace_seconds=600)
-    arn, version = secret_arn(sm, client_id), str(uuid.uuid4())
+    arn = secret_arn(sm, client_id)
+    version = staged_version(arn)
     clock = FakeClock(time.time())
     rotator = Rotator(make_store(RotationSettings()), clock)
     rotator.run("createSecret", arn, version)
@@ -169,7 +200,7 @@ def test_a_stale_pending_version_is_not_promoted(sm: Any) -> None:
         rotator.run("finishSecret", arn, version)
     assert current_token(sm, client_id) == old
     # The next rotation starts over with a fresh pending version and completes.
-    fresh = str(uuid.uuid4())
+    fresh = staged_version(arn)
     for step in STEPS:
         rotator.run(step, arn, fresh)  # type: ignore[arg-type]
     assert_single_current(sm, client_id)

@@ -4,11 +4,10 @@ authorizer looks up, refused at cold start when invalid."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
-from tests.support import FakeClock
+from tests.support import FakeClock, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.admin import clients
 from tokengate_core.admin.api import IssueClientRequest
@@ -72,7 +71,7 @@ def test_a_scheduled_rotation_mints_the_deployment_prefix() -> None:
     sm = boto3.client("secretsmanager")
     arn = sm.describe_secret(SecretId=f"tokengate/clients/{issued.client.client_id}")["ARN"]
     rotator = Rotator(make_store(RotationSettings(token_prefix=PREFIX)), token_prefix=PREFIX)
-    version = str(uuid.uuid4())
+    version = staged_version(arn)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotator.run(step, arn, version)
     record = make_store(RotationSettings()).get(issued.client.client_id)

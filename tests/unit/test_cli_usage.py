@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tokengate.cli import main
-from tokengate.cli.commands import clients
+from tokengate.cli.commands.clients import imports, lookup, read, settings, write
 from tokengate.cli.errors import EXIT_USAGE
 from tokengate.cli.options import finish
 from tokengate.cli.output import client_lines
@@ -34,7 +34,8 @@ class FakeApi:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     fake = FakeApi({"client": {"client_name": "partner", "tenant": "acme"}, "token": "t", "buckets": []})
-    monkeypatch.setattr(clients, "admin_client", lambda args: fake)
+    for module in (read, write, imports):
+        monkeypatch.setattr(module, "admin_client", lambda args: fake)
     yield fake
 
 
@@ -105,7 +106,7 @@ def test_the_options_offer_what_the_record_accepts() -> None:
     parser = issue.choices["clients"]._actions[-1].choices["issue"]
     on_limit = next(a for a in parser._actions if a.dest == "on_limit")
     assert tuple(on_limit.choices) == ON_LIMIT
-    assert all(clients.quota(f"3/{period}") == {"limit": 3, "period": period} for period in QUOTA_PERIODS)
+    assert all(settings.quota(f"3/{period}") == {"limit": 3, "period": period} for period in QUOTA_PERIODS)
 
 
 def test_usage_asks_for_the_range_and_prints_a_row_per_bucket(api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,9 +179,9 @@ class ListingApi:
 @pytest.mark.parametrize("names", [True, False], ids=["name-lookup", "older-api"])
 def test_a_name_resolves_to_its_own_client_whatever_the_api_answers(names: bool) -> None:
     api = ListingApi({"a" * 20: "first", "b" * 20: "billing"}, names=names)
-    assert clients._client_id(api, "acme", "billing") == "b" * 20  # type: ignore[arg-type]
+    assert lookup.client_id(api, "acme", "billing") == "b" * 20  # type: ignore[arg-type]
     assert api.queries[0] == {"name": "billing"}
     assert len(api.queries) == 1, "the tenant's list is read only when the lookup finds nothing"
     with pytest.raises(Exception, match="client not found"):
-        clients._client_id(api, "acme", "nobody")  # type: ignore[arg-type]
+        lookup.client_id(api, "acme", "nobody")  # type: ignore[arg-type]
     assert api.queries[1:] == [{"name": "nobody"}, {"limit": "50"}]

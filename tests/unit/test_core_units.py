@@ -5,7 +5,6 @@ of a half-made client. Secrets Manager and DynamoDB here are moto's in-memory ba
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
+from tests.support import staged_version
 from tokengate_core.admin import clients, keys
 from tokengate_core.admin.api import IssueClientRequest
 from tokengate_core.admin.context import AdminContext
@@ -25,10 +25,11 @@ from tokengate_core.errors import (
     ConflictError,
     NotFoundError,
     RevokedError,
+    RotationError,
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.records.names import NameRegistry, create_table
 from tokengate_core.records.store import SecretsStore, translate
 from tokengate_core.tokens import keyring
@@ -199,7 +200,7 @@ def test_the_four_rotation_steps_move_the_current_token_to_previous(aws: None) -
     key_id = issued.client.client_id
     arn = real.describe_secret(SecretId=ctx.store.secret_id(key_id))["ARN"]
     rotator = Rotator(ctx.store)
-    token = str(uuid.uuid4())
+    token = staged_version(arn)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         parsed = parse_event({"Step": step, "SecretId": arn, "ClientRequestToken": token})
         rotator.run(*parsed)

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.support_github import SigningKey, key_list
+from tests.support_github import Clock, KeyListEndpoint, SigningKey, key_list
 from tokengate_core.deployment.config import ConfigError, LeakSettings
 from tokengate_core.lifecycle import github
 
@@ -78,57 +78,59 @@ def test_a_key_list_keeps_only_p256_keys() -> None:
             github.parse_keys(text)
 
 
-class FakeFetch:
-    def __init__(self, *keys: SigningKey) -> None:
-        self.keys = list(keys)
-        self.calls = 0
-        self.fail = False
-
-    def __call__(self, url: str, timeout: float) -> bytes:
-        self.calls += 1
-        if self.fail:
-            raise OSError("unreachable")
-        return key_list(*self.keys).encode()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_keys_are_kept_for_their_ttl_and_an_unknown_id_refetches_at_most_once_a_minute() -> None:
     old, new = SigningKey("old"), SigningKey("new")
-    fetch, clock = FakeFetch(old), Clock()
+    fetch, clock = KeyListEndpoint(old), Clock(1000.0)
     keys = github.GitHubKeys(url="https://example.com/keys", file=None, ttl=3600, timeout=1, fetch=fetch, clock=clock)
-    assert keys.key("old") is not None and fetch.calls == 1
+    assert keys.key("old") is not None and fetch.requests == 1
     for _ in range(100):  # an outsider's made-up key ids
         assert keys.key("made-up") is None
-    assert fetch.calls == 1
+    assert fetch.requests == 1
     fetch.keys.append(new)
     clock.now += 61
-    assert keys.key("new") is not None and fetch.calls == 2  # a key GitHub just added
+    assert keys.key("new") is not None and fetch.requests == 2  # a key GitHub just added
     clock.now += 3600
     keys.key("old")
-    assert fetch.calls == 3  # the TTL
+    assert fetch.requests == 3  # the TTL
 
 
-def test_a_failed_refresh_keeps_the_keys_one_more_ttl_then_nothing_verifies() -> None:
-    key, fetch, clock = SigningKey("k"), FakeFetch(SigningKey("k")), Clock()
+def test_a_known_key_never_fails_because_a_refresh_failed() -> None:
+    key, fetch, clock = SigningKey("k"), KeyListEndpoint(), Clock(1000.0)
     fetch.keys = [key]
     keys = github.GitHubKeys(url="https://example.com/keys", file=None, ttl=600, timeout=1, fetch=fetch, clock=clock)
     assert keys.key("k") is not None
-    fetch.fail = True
+    fetch.failing = True
+    for _ in range(50):  # GitHub unreachable (or rate-limiting us) for many TTLs
+        clock.now += 700
+        assert keys.key("k") is not None
+        assert keys.key("made-up") is None  # an unknown id is a 401, not a 503
+    assert fetch.requests == 51  # a stale list is retried at most once a minute meanwhile
+    fetch.failing = False
+    fetch.keys = [SigningKey("other")]
+    clock.now += 700
+    assert keys.key("k") is None and keys.key("other") is not None  # a list fetched replaces it
+
+
+@pytest.mark.parametrize(
+    "served",
+    [b'{"public_keys": []}', b"<html>rate limited</html>", b'{"public_keys": [{"key_identifier": "x", "key": "?"}]}'],
+)
+def test_a_list_with_no_usable_key_replaces_nothing(served: bytes) -> None:
+    key, fetch, clock = SigningKey("k"), KeyListEndpoint(), Clock(1000.0)
+    fetch.keys = [key]
+    keys = github.GitHubKeys(url="https://example.com/keys", file=None, ttl=600, timeout=1, fetch=fetch, clock=clock)
+    assert keys.key("k") is not None
+    keys._fetch = lambda url, timeout: served
     clock.now += 700
     assert keys.key("k") is not None
-    clock.now += 600
+
+
+def test_with_no_key_ever_had_nothing_verifies() -> None:
+    fetch, clock = KeyListEndpoint(SigningKey("k")), Clock(1000.0)
+    fetch.failing = True
+    keys = github.GitHubKeys(url="https://example.com/keys", file=None, ttl=600, timeout=1, fetch=fetch, clock=clock)
     with pytest.raises(github.KeysUnavailable):
         keys.key("k")
-    fresh = github.GitHubKeys(url="https://example.com/keys", file=None, ttl=600, timeout=1, fetch=fetch, clock=clock)
-    with pytest.raises(github.KeysUnavailable):
-        fresh.key("k")
 
 
 class _KeyListHandler(http.server.BaseHTTPRequestHandler):

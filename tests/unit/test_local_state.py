@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support import FakeClock, staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.runtime import FunctionRuntime, Invocation, function_environment
 from tokengate.local.scheduler import STEPS, RotationScheduler
@@ -23,6 +24,7 @@ from tokengate_core.admin import clients
 from tokengate_core.admin.api import IssueClientRequest
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import AdminSettings, RotationSettings
+from tokengate_core.records.schedule import window_opens
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.runtime.aws import make_registry, make_store
 from tokengate_core.tokens import format as tokens
@@ -61,28 +63,53 @@ def issue(admin: AdminContext, name: str, **fields: Any) -> tuple[str, str]:
 # -- scheduled rotation -------------------------------------------------------------------------------
 
 
-def test_due_clients_are_rotated_through_the_four_steps(
-    admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
+def noon_days_ago(days: int) -> datetime:
+    """Noon UTC, ``days`` days before today: far enough from midnight that a window boundary shows."""
+    today = datetime.now(UTC).date() - timedelta(days=days)
+    return datetime(today.year, today.month, today.day, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def dated(emulator: SecretsManagerEmulator) -> tuple[AdminContext, FakeClock]:
+    """The admin context on a clock that starts at noon ten days ago and moves only when told."""
+    settings = AdminSettings()
+    clock = FakeClock(noon_days_ago(10).timestamp())
+    store, registry = make_store(settings), make_registry(settings)
+    return AdminContext(store=store, settings=settings, registry=registry, clock=clock), clock
+
+
+def test_due_clients_are_rotated_through_the_four_steps_of_a_staged_version(
+    emulator: SecretsManagerEmulator,
+    dated: tuple[AdminContext, FakeClock],
+    store: SecretsStore,
+    rotation: FunctionRuntime,
 ) -> None:
+    admin, _ = dated
     events: list[dict[str, Any]] = []
+    staged: list[list[str]] = []
 
     def invoke(event: dict[str, Any]) -> Invocation:
+        if event["Step"] == "createSecret":  # Secrets Manager staged the version before invoking
+            staged.append(store.describe_raw(event["SecretId"])["VersionIdsToStages"][event["ClientRequestToken"]])
         events.append(event)
         return rotation.invoke(event)
 
     saves: list[int] = []
-    scheduler = RotationScheduler(store, invoke, after_rotation=lambda: saves.append(1))
+    scheduler = RotationScheduler(store, invoke, emulator.stage_rotation, after_rotation=lambda: saves.append(1))
     daily, old_token = issue(admin, "daily", rotation_period_days=1, **FETCHED)
     issue(admin, "manual")
     weekly, _ = issue(admin, "weekly", rotation_period_days=7, **FETCHED)
     t0 = store.get(daily).created_at
+    assert t0 == noon_days_ago(10)
 
-    assert scheduler.run_due(t0 + timedelta(hours=23)) == []
+    # Secrets Manager's window for rate(1 day) is the next UTC day, from its midnight.
+    assert scheduler.run_due(t0 + timedelta(hours=12) - timedelta(seconds=1)) == []
     assert events == [] and saves == []
 
-    runs = scheduler.run_due(t0 + timedelta(hours=25))
+    runs = scheduler.run_due(t0 + timedelta(hours=12))
     assert [(r.key_id, r.ok) for r in runs] == [(daily, True)]
     assert saves == [1]
+    assert staged == [["AWSPENDING"]]
     arn = store.describe_raw(store.secret_id(daily))["ARN"]
     assert [e["Step"] for e in events] == list(STEPS)
     assert {e["SecretId"] for e in events} == {arn}
@@ -98,26 +125,59 @@ def test_due_clients_are_rotated_through_the_four_steps(
     assert record.rotated_at is not None
 
     # The period now runs from the rotation; the weekly client falls due a week after creation.
-    assert scheduler.due(record.rotated_at + timedelta(hours=23)) == []
-    assert set(scheduler.due(t0 + timedelta(days=8))) == {daily, weekly}
+    assert daily not in scheduler.due(window_opens(record.rotated_at, 1) - timedelta(seconds=1))
+    assert scheduler.due(t0 + timedelta(days=7, hours=-12) - timedelta(seconds=1)) == []
+    assert set(scheduler.due(t0 + timedelta(days=7, hours=-12))) == {weekly}
+    assert set(scheduler.due(window_opens(record.rotated_at, 1))) == {daily, weekly}
 
 
-def test_revoked_clients_are_not_rotated(admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime) -> None:
+def test_a_client_updated_every_day_still_rotates_on_schedule(
+    emulator: SecretsManagerEmulator,
+    dated: tuple[AdminContext, FakeClock],
+    store: SecretsStore,
+    rotation: FunctionRuntime,
+) -> None:
+    """Each update is a new version (a PutSecretValue, which AWS counts as a rotation under
+    AutomaticallyAfterDays): under the rate() schedule none of them moves the next rotation."""
+    admin, clock = dated
+    scheduler = RotationScheduler(store, rotation.invoke, emulator.stage_rotation)
+    client_id, token = issue(admin, "busy", rotation_period_days=3, **FETCHED)
+    t0 = store.get(client_id).created_at
+    versions = {store.read(client_id)[1]}
+    for day in (1, 2):
+        clock.advance(86400)
+        clients.update(admin, "acme", client_id, {"scopes": [f"GET /day/{day}"]}, ACTOR)
+        versions.add(store.read(client_id)[1])
+        assert scheduler.run_due(datetime.fromtimestamp(clock(), UTC)) == [], day
+    assert len(versions) == 3, "every update wrote a new version"
+    window = t0 + timedelta(days=3, hours=-12)  # midnight UTC, three days after the day of issue
+    clock.advance(86400 - 1)
+    clients.update(admin, "acme", client_id, {"scopes": ["GET /day/3"]}, ACTOR)  # a second before the window
+    assert scheduler.due(window - timedelta(seconds=1)) == []
+    runs = scheduler.run_due(window)
+    assert [(r.key_id, r.ok) for r in runs] == [(client_id, True)]
+    record = store.get(client_id)
+    assert record.own_token != token and record.scopes == ["GET /day/3"]
+
+
+def test_revoked_clients_are_not_rotated(
+    emulator: SecretsManagerEmulator, admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
+) -> None:
     client_id, _ = issue(admin, "gone", rotation_period_days=1, **FETCHED)
     clients.revoke(admin, "acme", client_id, ACTOR)
-    scheduler = RotationScheduler(store, rotation.invoke)
+    scheduler = RotationScheduler(store, rotation.invoke, emulator.stage_rotation)
     assert scheduler.run_due(datetime.now(UTC) + timedelta(days=30)) == []
 
 
 def test_a_failing_step_stops_the_rotation_and_keeps_the_current_token(
-    admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
+    emulator: SecretsManagerEmulator, admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
 ) -> None:
     client_id, token = issue(admin, "flaky", rotation_period_days=1, **FETCHED)
 
     def invoke(event: dict[str, Any]) -> Invocation:
         return Invocation(error="RotationError") if event["Step"] == "testSecret" else rotation.invoke(event)
 
-    runs = RotationScheduler(store, invoke).run_due(datetime.now(UTC) + timedelta(days=2))
+    runs = RotationScheduler(store, invoke, emulator.stage_rotation).run_due(datetime.now(UTC) + timedelta(days=2))
     assert [(r.key_id, r.failed_step) for r in runs] == [(client_id, "testSecret")]
     assert store.get(client_id).own_token == token
 
@@ -133,7 +193,7 @@ def test_the_timer_runs_checks_until_stopped(store: SecretsStore) -> None:
         checked.set()
         return datetime.now(UTC)
 
-    scheduler = RotationScheduler(store, lambda e: Invocation(error="unused"), clock=clock)
+    scheduler = RotationScheduler(store, lambda e: Invocation(error="unused"), lambda arn, v: None, clock=clock)
     scheduler.start(0.05)
     thread = scheduler._thread
     try:
@@ -204,6 +264,23 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     # Still restorable, with the token it had.
     clients.restore(admin, "acme", gone, ACTOR)
     assert make_store(AdminSettings()).get(gone).own_token == gone_token
+
+
+def test_a_rotation_stopped_before_its_value_leaves_a_snapshot_that_saves_and_restores(
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
+) -> None:
+    """A version Secrets Manager staged but createSecret never filled has no value to keep."""
+    sm = boto3.client("secretsmanager")
+    client_id, token = issue(admin, "halted", rotation_period_days=30, **FETCHED)
+    name = f"tokengate/clients/{client_id}"
+    staged_version(sm.describe_secret(SecretId=name)["ARN"])
+    snapshot = SecretsSnapshot(sm, tmp_path / "secrets.json", recovery_window_days=WINDOW, backdate=emulator.backdate)
+    snapshot.save()
+    emulator.reset()
+    assert SecretsSnapshot(sm, tmp_path / "secrets.json", recovery_window_days=WINDOW).restore() == 2
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert sorted(map(sorted, stages.values())) == [["AWSCURRENT"]]
+    assert make_store(AdminSettings()).get(client_id).own_token == token
 
 
 def test_deleted_date_is_when_the_revoke_was_asked_for(emulator: SecretsManagerEmulator, admin: AdminContext) -> None:

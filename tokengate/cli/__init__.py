@@ -7,8 +7,9 @@ Layout, one job per module:
 - :mod:`~tokengate.cli.http`: the (SigV4-signed) HTTP call, and failures as :class:`CliError`;
 - :mod:`~tokengate.cli.output`: tables, JSON, bare tokens;
 - :mod:`~tokengate.cli.options`: the global options, shared options, argument types, ``command()``;
-- :mod:`tokengate.cli.commands`: one module per command group, each with
-  ``register(commands, parents)`` adding its commands, each command's ``func(args) -> int``;
+- :mod:`tokengate.cli.commands`: one module per command group (a package for ``clients``, one
+  module per kind of command), each with ``register(commands, parents)`` adding its commands
+  through one small registration function per command, each command's ``func(args) -> int``;
 - :mod:`~tokengate.cli.parser`: the parser and ``COMMAND_GROUPS``, the registry.
 
 Adding a command group is one new module under ``commands/`` plus one line in ``COMMAND_GROUPS``;

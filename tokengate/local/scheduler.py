@@ -1,11 +1,15 @@
 """Secrets Manager's rotation schedule, played locally.
 
 In AWS the admin function registers each client's period with Secrets Manager (RotateSecret with
-the rotation function's ARN), and Secrets Manager invokes that function through the four steps
-when a rotation is due. Locally there is no rotation function ARN, so the period stays in the
-record and this scheduler finds due clients and invokes the same rotation handler the same way:
-one fresh ClientRequestToken per rotation, SecretId = the secret's ARN, steps in order, stopping
-at the first failed step (Secrets Manager would retry it later).
+the rotation function's ARN and ``rate(N days)``), and Secrets Manager invokes that function
+through the four steps in each rotation window. Locally there is no rotation function ARN, so the
+period stays in the record and this scheduler plays Secrets Manager's part by the same rule
+(tokengate_core.records.schedule): a client is due from midnight UTC of the day N days after its
+last rotation (or its creation), whatever was written to it since; an update is a new version and
+never moves the schedule. A due rotation goes as Secrets Manager runs it: the new version is first
+staged AWSPENDING with no value (``stage_rotation``), then the handler is invoked with that version
+id as ClientRequestToken and SecretId = the secret's ARN, steps in order, stopping at the first
+failed step (the next check starts over with a fresh version).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 from tokengate.local.runtime import Invocation
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.rotation import Step
+from tokengate_core.records.schedule import window_opens
 from tokengate_core.records.store import SecretsStore
 
 #: Secrets Manager's rotation steps, in the order it invokes them.
@@ -45,12 +50,14 @@ class RotationScheduler:
         self,
         store: SecretsStore,
         invoke_rotation: Callable[[dict[str, Any]], Invocation],
+        stage_rotation: Callable[[str, str], None],
         *,
         after_rotation: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._invoke = invoke_rotation
+        self._stage = stage_rotation
         self._after_rotation = after_rotation
         self._clock = clock
         self._run_lock = threading.Lock()
@@ -58,7 +65,7 @@ class RotationScheduler:
         self._thread: threading.Thread | None = None
 
     def due(self, now: datetime) -> list[str]:
-        """Key ids whose rotation period has elapsed since their last rotation (or creation)."""
+        """Key ids whose rotation window has opened since their last rotation (or creation)."""
         due: list[str] = []
         for key_id in self._store.list_all_key_ids():
             try:
@@ -71,8 +78,7 @@ class RotationScheduler:
             period = record.rotation.period_days
             if period is None:
                 continue
-            last = record.rotated_at or record.created_at
-            if last + timedelta(days=period) <= now:
+            if window_opens(record.rotated_at or record.created_at, period) <= now:
                 due.append(key_id)
         return due
 
@@ -87,6 +93,7 @@ class RotationScheduler:
     def rotate(self, key_id: str) -> RotationRun:
         secret_arn = str(self._store.describe_raw(self._store.secret_id(key_id))["ARN"])
         version_id = str(uuid.uuid4())
+        self._stage(secret_arn, version_id)
         for step in STEPS:
             invocation = self._invoke({"Step": step, "SecretId": secret_arn, "ClientRequestToken": version_id})
             if not invocation.ok:

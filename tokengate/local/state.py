@@ -303,18 +303,10 @@ class SecretsSnapshot:
             return len(kept)
 
     def _listed(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(10_000):
-            kwargs: dict[str, Any] = {"MaxResults": 100, "IncludePlannedDeletion": True}
-            if token:
-                kwargs["NextToken"] = token
-            page = self._client.list_secrets(**kwargs)
-            listed += [dict(s) for s in page.get("SecretList", [])]
-            token = page.get("NextToken")
-            if not token:
-                break
-        return listed
+        pages = self._client.get_paginator("list_secrets").paginate(
+            IncludePlannedDeletion=True, PaginationConfig={"PageSize": 100}
+        )
+        return [dict(s) for page in pages for s in page.get("SecretList", [])]
 
     def _entry(self, listed: dict[str, Any]) -> dict[str, Any] | None:
         """One secret from its ListSecrets entry. A version's value never changes, so only versions
@@ -324,10 +316,13 @@ class SecretsSnapshot:
         deleted = listed.get("DeletedDate")
         values = self._values.setdefault(name, {})
         if deleted is None:
+            # A version staged for a rotation that never put its value has nothing to keep.
+            staged_only = self._client.exceptions.ResourceNotFoundException
             for version_id in stages:
                 if version_id not in values:
-                    read = self._client.get_secret_value(SecretId=name, VersionId=version_id)
-                    values[version_id] = read.get("SecretString", "")
+                    with contextlib.suppress(staged_only):
+                        read = self._client.get_secret_value(SecretId=name, VersionId=version_id)
+                        values[version_id] = read.get("SecretString", "")
         versions = [{"id": v, "stages": st, "secret_string": values[v]} for v, st in stages.items() if v in values]
         if not any("AWSCURRENT" in v["stages"] for v in versions):
             return None  # revoked before this stack could ever read it: nothing to restore it from

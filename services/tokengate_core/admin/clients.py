@@ -21,7 +21,14 @@ from tokengate_core.admin.api import ClientPage, ClientView, IssueClientRequest,
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.page_tokens import decode_page_token, encode_page_token, page_token_key
 from tokengate_core.admin.views import record_view, summary_view
-from tokengate_core.errors import BadRequestError, ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.errors import (
+    ConflictError,
+    DeliveryPathError,
+    NotFoundError,
+    RevokedError,
+    TokengateError,
+    UsageControlDisabledError,
+)
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import iso
 from tokengate_core.records.model import ClientRecord, RotationPolicy, utcnow_from
@@ -34,16 +41,6 @@ _VERSIONS = uuid.UUID("5c0f3f7e-2b1c-4a57-9d7e-7c1d1f0e7a11")
 
 def _next_version(base_version: str) -> str:
     return str(uuid.uuid5(_VERSIONS, base_version))
-
-
-class UsageControlDisabledError(BadRequestError):
-    code = "usage_control_disabled"
-
-
-class DeliveryPathError(BadRequestError):
-    """A rotation schedule that would leave the client without its new token."""
-
-    code = "no_delivery_path"
 
 
 #: Fields whose change can take a client's delivery path away (or add a schedule that needs one).

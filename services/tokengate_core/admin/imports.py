@@ -9,7 +9,7 @@ from tokengate_core.admin import clients
 from tokengate_core.admin.api import ImportClientRequest, ImportedClient
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.views import record_view
-from tokengate_core.errors import BadRequestError
+from tokengate_core.errors import AlreadyImportedError, BadRequestError, WeakTokenError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import iso
 from tokengate_core.tokens import format as tokens
@@ -27,11 +27,11 @@ def import_client(ctx: AdminContext, request: ImportClientRequest, actor: str) -
         )
     weak = imported_tokens.weakness(request.token)
     if weak is not None and not request.allow_weak:
-        raise imported_tokens.WeakTokenError(f"the token is weak ({weak}): import it with allow_weak to keep it anyway")
+        raise WeakTokenError(f"the token is weak ({weak}): import it with allow_weak to keep it anyway")
     hexdigest = tokens.digest(request.token).hex()
     epoch = ctx.clock()
     if hexdigest in ctx.ring(epoch).imported:
-        raise keyring.AlreadyImportedError("this token is already imported")
+        raise AlreadyImportedError("this token is already imported")
     key_id = tokens.new_key_id()
     tenant = request.tenant
     record = clients.new_record(ctx, tenant, key_id, request, actor=actor, epoch=epoch, imported_sha256=hexdigest)

@@ -8,15 +8,9 @@ import hashlib
 
 from tokengate_core.admin.api import KeyRingView, MigrationReport, SigningKeyView
 from tokengate_core.admin.context import AdminContext
-from tokengate_core.errors import ConflictError
+from tokengate_core.errors import KeyringFullError
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
-
-
-class KeyringFullError(ConflictError):
-    """Old keys stay while tokens they tagged may be in use; past the limit, drop one first."""
-
-    code = "keyring_full"
 
 
 def keyring_view(ctx: AdminContext) -> KeyRingView:

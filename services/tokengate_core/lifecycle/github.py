@@ -7,10 +7,14 @@ names one of the keys it publishes at ``https://api.github.com/meta/public_keys/
 Any listed key is accepted, current or not: GitHub signs with whichever it lists.
 
 The keys are fetched (https, a bounded timeout, no redirects) or read from a file (tests, offline
-use), kept for a TTL, and refetched early only for a key id not in the list, at most once a
-minute: an outsider's made-up key ids cannot make us fetch more than that. If a refresh fails,
-the keys already held serve one more TTL; with none at all, nothing can be verified and the
-caller answers 503 (GitHub delivers again later).
+use). A deployment shares one copy of the list among its containers (records/github_keys.py) and
+asks GitHub at most once per TTL: GitHub limits unauthenticated requests per address, and Lambda's
+addresses are shared. Early, for a key id not in the list, the deployment asks at most once a
+minute: an outsider's made-up key ids cannot make it ask more than that. A key once held is never
+dropped because a refresh failed: an alert signed with a known key verifies whatever GitHub's API
+answers; only a list fetched successfully replaces it. With no key at all (none fetched or shared
+yet, and GitHub unreachable), nothing can be verified and the caller answers 503 (GitHub delivers
+again later).
 
 Only this module imports ``cryptography`` (bundled with the leak function for its platform);
 verification is the library's, nothing here is hand-made cryptography.
@@ -20,20 +24,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import http.client
 import json
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tokengate_core.errors import TokengateError
+
 KEY_ID_HEADER = "github-public-key-identifier"
 SIGNATURE_HEADER = "github-public-key-signature"
-#: A key id is never refetched for more often than this.
+#: Between two refreshes of a deployment's list ahead of its TTL (a key id not held, or a refresh
+#: that failed), and between two looks of one container at the shared copy.
 MIN_REFRESH_SECONDS = 60.0
 #: The key list is small (a few PEM keys); anything bigger is not GitHub's.
 MAX_KEYS_BYTES = 256 * 1024
@@ -106,8 +115,27 @@ def verify(key: ec.EllipticCurvePublicKey, signature: str, body: bytes) -> bool:
     return True
 
 
+class SharedCopy(Protocol):
+    """A copy of the key list as the deployment keeps it: what GitHub served, and when."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def fetched_at(self) -> float: ...
+
+
+class SharedList(Protocol):
+    """Where a deployment keeps the list for all its containers (records.github_keys.SharedKeyList);
+    each call may raise (the table unreachable): the keys are then this container's business."""
+
+    def read(self) -> SharedCopy | None: ...
+    def claim_refresh(self, now: float, *, stale_before: float | None, retry_after: float) -> bool: ...
+    def store(self, body: bytes, fetched_at: float) -> None: ...
+
+
 class GitHubKeys:
-    """GitHub's signing keys: from ``file`` if given, else from ``url``; kept ``ttl`` seconds."""
+    """GitHub's signing keys: from ``file`` if given, else GitHub's list at ``url``, kept ``ttl``
+    seconds in ``shared`` (the deployment's copy) and in this container."""
 
     def __init__(
         self,
@@ -116,37 +144,76 @@ class GitHubKeys:
         file: str | None,
         ttl: float,
         timeout: float,
+        shared: SharedList | None = None,
         fetch: Fetch = fetch_https,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._url, self._file, self._ttl, self._timeout = url, file, ttl, timeout
-        self._fetch, self._clock = fetch, clock
+        self._shared, self._fetch, self._clock = shared, fetch, clock
         self._keys: dict[str, ec.EllipticCurvePublicKey] | None = None
-        self._loaded_at = float("-inf")
-        self._tried_at = float("-inf")
+        self._fetched_at = float("-inf")  # when GitHub served the keys held (or the file was read)
+        self._looked_at = float("-inf")  # this container's last refresh attempt
 
     def key(self, key_id: str) -> ec.EllipticCurvePublicKey | None:
-        """The key with this id, or None if GitHub lists none; KeysUnavailable if none is held."""
+        """The key with this id, or None if GitHub lists none; KeysUnavailable if no key is held."""
         now = self._clock()
-        if now - self._loaded_at >= self._ttl:
-            self._refresh(now)
-        assert self._keys is not None
-        found = self._keys.get(key_id)
-        if found is None and now - self._tried_at >= MIN_REFRESH_SECONDS:
-            # A key GitHub added since the last fetch; at most one fetch a minute for unknown ids.
-            self._refresh(now)
-            found = self._keys.get(key_id)
-        return found
+        if now - self._fetched_at >= self._ttl:
+            self._refresh(now, wanted=None)
+        if self._keys is not None and key_id not in self._keys:
+            self._refresh(now, wanted=key_id)  # a key GitHub may have added since
+        if self._keys is None:
+            raise KeysUnavailable("GitHub's keys unavailable: none fetched or shared yet")
+        return self._keys.get(key_id)
 
-    def _refresh(self, now: float) -> None:
-        if now - self._tried_at < MIN_REFRESH_SECONDS and self._keys is not None:
+    def _refresh(self, now: float, *, wanted: str | None) -> None:
+        """Newer keys, for the TTL (``wanted`` None) or for a key id not held; at most once a minute
+        per container, whatever the outcome."""
+        if now - self._looked_at < MIN_REFRESH_SECONDS and self._keys is not None:
             return
-        self._tried_at = now
+        self._looked_at = now
+        if self._file:
+            with contextlib.suppress(OSError, KeysUnavailable):
+                self._hold(Path(self._file).read_bytes(), now)
+            return
+        if self._shared is not None:
+            try:
+                self._refresh_shared(self._shared, now, wanted)
+                return
+            except (TokengateError, ValueError):
+                pass  # the shared copy is unreachable: this container asks GitHub itself
+        self._fetch_from_github(now)
+
+    def _refresh_shared(self, shared: SharedList, now: float, wanted: str | None) -> None:
+        """Take the deployment's copy if it is newer; if it is stale still (or lacks ``wanted``),
+        fetch from GitHub only if this container wins the claim to."""
+        copy = shared.read()
+        if copy is not None and copy.fetched_at > self._fetched_at:
+            with contextlib.suppress(KeysUnavailable):
+                self._hold(copy.body, copy.fetched_at)
+        if wanted is None and now - self._fetched_at < self._ttl:
+            return  # another container refreshed it
+        if wanted is not None and self._keys is not None and wanted in self._keys:
+            return
+        stale_before = now - self._ttl if wanted is None else None
+        if shared.claim_refresh(now, stale_before=stale_before, retry_after=MIN_REFRESH_SECONDS):
+            data = self._fetch_from_github(now)
+            if data is not None:
+                shared.store(data, now)
+        # Else another container is on it, or asked GitHub less than a minute ago: the keys held
+        # serve meanwhile.
+
+    def _fetch_from_github(self, now: float) -> bytes | None:
+        """GitHub's list, held if it parses; None (and the keys held kept) if it cannot be had."""
         try:
-            data = Path(self._file).read_bytes() if self._file else self._fetch(self._url, self._timeout)
-            self._keys, self._loaded_at = parse_keys(data), now
-        except (OSError, KeysUnavailable) as error:
-            # The keys held serve one more TTL; past that, or with none, nothing is verified.
-            if self._keys is None or now - self._loaded_at >= 2 * self._ttl:
-                self._keys = None
-                raise KeysUnavailable(f"GitHub's keys unavailable ({type(error).__name__})") from None
+            data = self._fetch(self._url, self._timeout)
+            self._hold(data, now)
+        except (OSError, ValueError, http.client.HTTPException, KeysUnavailable):
+            return None
+        return data
+
+    def _hold(self, data: bytes, fetched_at: float) -> None:
+        """Hold the keys of ``data``: a list with no usable key replaces nothing."""
+        keys = parse_keys(data)
+        if not keys:
+            raise KeysUnavailable("the key list holds no P-256 key")
+        self._keys, self._fetched_at = keys, fetched_at

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from tokengate_core.errors import NotFoundError, TokengateError
+from tokengate_core.errors import NotFoundError, RotationError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, EventPublisher, NoEvents, announce, iso
 from tokengate_core.records.model import ClientRecord, utcnow_from
@@ -22,10 +22,6 @@ from tokengate_core.tokens import keyring
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 ACTOR = ACTOR_SCHEDULED_ROTATION
-
-
-class RotationError(TokengateError):
-    code = "rotation_error"
 
 
 class Rotator:
@@ -49,16 +45,19 @@ class Rotator:
         if key_id is None or not tokens.is_key_id(key_id):
             raise RotationError("secret is not a tokengate client")
         versions: dict[str, list[str]] = meta.get("VersionIdsToStages") or {}
+        # Every step, createSecret too, checks the version as AWS's rotation template does
+        # (aws-samples/aws-secrets-manager-rotation-lambdas, SecretsManagerRotationTemplate): Secrets
+        # Manager labels the new version AWSPENDING before it invokes the function, so a token it
+        # never staged is refused. Putting an AWSPENDING value under such a token would leave the
+        # label on a version that is not current, and AWS documents that RotateSecret then fails
+        # as if a rotation were still in progress (RotateSecret, "AWSPENDING staging label").
         stages = versions.get(token)
-        if step != "createSecret":
-            if stages is None:
-                raise RotationError("version has no stage for rotation")
-            if "AWSCURRENT" in stages:
-                return "already current"
-            if "AWSPENDING" not in stages:
-                raise RotationError("version is not AWSPENDING (superseded or cancelled)")
-        elif stages is not None and "AWSCURRENT" in stages:
+        if stages is None:
+            raise RotationError("version has no stage for rotation")
+        if "AWSCURRENT" in stages:
             return "already current"
+        if "AWSPENDING" not in stages:
+            raise RotationError("version is not AWSPENDING (superseded or cancelled)")
         handler: dict[str, Callable[[str, str, dict[str, list[str]]], str]] = {
             "createSecret": self._create,
             "setSecret": self._set,

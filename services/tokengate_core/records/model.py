@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from tokengate_core.records.schedule import MAX_ROTATION_DAYS
 from tokengate_core.records.view import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
@@ -75,7 +76,7 @@ Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
 #: The longest grace window a rotation may give the previous token (the sweep looks this far back).
 MAX_GRACE_SECONDS = 30 * 86400
 GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
-RotationDays = Annotated[int, Field(ge=1, le=1000)]
+RotationDays = Annotated[int, Field(ge=1, le=MAX_ROTATION_DAYS)]
 ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
 
 #: The instants a caller may name (an expiry, the ends of a usage range): from the Unix epoch to a

@@ -17,6 +17,7 @@ from tokengate_core.errors import (
     TokengateError,
     UnavailableError,
 )
+from tokengate_core.records.schedule import schedule_expression
 from tokengate_core.tokens import format as tokens
 
 if TYPE_CHECKING:
@@ -414,7 +415,8 @@ class SecretsStore:
             self._control.rotate_secret,
             SecretId=self.secret_id(key_id),
             RotationLambdaARN=function_arn,
-            RotationRules={"AutomaticallyAfterDays": days},
+            # A schedule expression, which an admin write (a PutSecretValue) does not move (schedule.py).
+            RotationRules={"ScheduleExpression": schedule_expression(days)},
             RotateImmediately=False,
         )
 

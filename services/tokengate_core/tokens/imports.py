@@ -21,7 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 
-from tokengate_core.errors import BadRequestError, ConflictError, TokengateError
+from tokengate_core.errors import AlreadyImportedError, BadRequestError, ConflictError
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.tokens import keyring
 
@@ -31,13 +31,6 @@ MIN_ENTROPY_BITS = 64
 MIN_DISTINCT_CHARACTERS = 10
 #: Keyring writes that lost to a concurrent writer are tried again this many times in all.
 KEYRING_ATTEMPTS = 3
-
-
-class WeakTokenError(TokengateError):
-    """An imported token too weak to keep using, and the importer did not accept that."""
-
-    code = "weak_token"
-    status = 422
 
 
 def entropy_bits(value: str) -> float:
@@ -79,7 +72,7 @@ def _update(store: SecretsStore, change: Callable[[keyring.KeyRing], keyring.Key
             return
         except keyring.KeyRingError as error:
             raise BadRequestError(str(error)) from None
-        except keyring.AlreadyImportedError:
+        except AlreadyImportedError:
             raise
         except ConflictError:
             if attempt == KEYRING_ATTEMPTS - 1:

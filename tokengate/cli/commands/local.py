@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from tokengate.cli.errors import EXIT_API_ERROR, EXIT_USAGE, CliError
 from tokengate.cli.http import AdminClient
-from tokengate.cli.options import Parents, Subcommands, command, port
+from tokengate.cli.options import Parents, Parser, Subcommands, command, port
 from tokengate.cli.output import emit, table, when
 from tokengate.cli.target import is_loopback, resolve_target
 from tokengate.local import location
@@ -84,7 +84,8 @@ def cmd_aws_endpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from tokengate.local.server import LocalOptions, StartupError, serve
+    from tokengate.local.process import serve
+    from tokengate.local.stack import LocalOptions, StartupError
 
     try:
         chosen_port = location.env_port(os.environ) if args.port is None else args.port
@@ -107,8 +108,14 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def register(commands: Subcommands, p: Parents) -> None:
-    from tokengate_core.authorize.usage import FLUSH_SECONDS
+    local = _register_run(commands)
+    actions = local.add_subparsers(dest="local_action", metavar="ACTION")
+    for add in (_register_rotate_due, _register_flush_usage, _register_sweep, _register_aws_endpoint):
+        add(actions, p)
 
+
+def _register_run(commands: Subcommands) -> Parser:
+    """``tokengate local`` itself, which runs the stack; the parser the other ``local`` commands hang from."""
     local = command(
         commands,
         "local",
@@ -170,9 +177,12 @@ def register(commands: Subcommands, p: Parents) -> None:
         help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
     )
     local.set_defaults(func=cmd_local)
-    local_actions = local.add_subparsers(dest="local_action", metavar="ACTION")
+    return local
+
+
+def _register_rotate_due(actions: Subcommands, p: Parents) -> None:
     rotate_due = command(
-        local_actions,
+        actions,
         "rotate-due",
         summary="ask the running local stack to run its rotation scheduler now",
         description="Run the running local stack's rotation scheduler now, rotating every client due DAYS "
@@ -188,8 +198,13 @@ def register(commands: Subcommands, p: Parents) -> None:
         help="pick the clients due this many days from now (default 0; the stack checks the range)",
     )
     rotate_due.set_defaults(func=cmd_rotate_due)
+
+
+def _register_flush_usage(actions: Subcommands, p: Parents) -> None:
+    from tokengate_core.authorize.usage import FLUSH_SECONDS
+
     command(
-        local_actions,
+        actions,
         "flush-usage",
         summary="ask the running local stack's authorizers to write their usage counts now",
         description="Make every idle authorizer container of the running local stack write the usage counts "
@@ -201,15 +216,21 @@ def register(commands: Subcommands, p: Parents) -> None:
             "tokengate local flush-usage && tokengate clients usage -t acme partner",
         ],
     ).set_defaults(func=cmd_flush_usage)
+
+
+def _register_sweep(actions: Subcommands, p: Parents) -> None:
     command(
-        local_actions,
+        actions,
         "sweep",
         summary="ask the running local stack to run its sweep now (Client Expiring events)",
         parents=[p.connection, p.output],
         examples=["tokengate local sweep", "tokengate local sweep --output json"],
     ).set_defaults(func=cmd_sweep)
+
+
+def _register_aws_endpoint(actions: Subcommands, p: Parents) -> None:
     command(
-        local_actions,
+        actions,
         "aws-endpoint",
         summary="print where the running local stack's embedded AWS answers (to make secrets beside it)",
         parents=[p.connection],
