@@ -84,7 +84,7 @@ def run(bench: Bench) -> None:
         result.data = {"seconds": timings, "matches": count}
         result.notes.append(
             "In AWS the worst case is bounded by Secrets Manager's control-plane quotas, not by the "
-            "function: TagResource/UntagResource and DeleteSecret each allow 50 requests per second, so "
+            "function: TagResource and DeleteSecret each allow 50 requests per second, so "
             "1,000 live clients of ours revoked in one alert take about 20 s at best. The function "
             "starts no client with less than 5 s left and then answers 503; GitHub delivers the alert "
             "again and the clients already revoked cost a read each."

@@ -25,6 +25,7 @@ from tokengate_core.authorize.decision import Reason
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
+from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED
 from tokengate_core.runtime.observability import (
     DIMENSION_REASON,
     DIMENSION_SERVICE,
@@ -145,6 +146,19 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "The daily sweep failed (the schedule retries it twice): Client Expiring events may be "
             "missing and imported tokens no client accepts stay in the keyring until a sweep succeeds.",
             functions["sweep"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        ),
+        AlarmSpec(
+            "sweep-clients-skipped",
+            "The sweep skipped clients whose record could not be read or whose event could not be "
+            "made (a corrupt value, a name from before names were checked); the others were "
+            "swept. The sweep log's 'sweep skipped clients' line names them.",
+            cw.Metric(
+                namespace=settings.metrics_namespace,
+                metric_name=METRIC_CLIENTS_SKIPPED,
+                dimensions_map={DIMENSION_SERVICE: FUNCTIONS["sweep"].service},
+                statistic="Sum",
+                period=ALARM_PERIOD,
+            ),
         ),
         AlarmSpec(
             "lifecycle-events-failed",

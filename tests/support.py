@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,19 @@ def issue(tenant: str, name: str, **fields: Any) -> tuple[str, str]:
     response = call_admin("POST", f"/admin/tenants/{tenant}/clients", {"client_name": name, **fields})
     assert response.status == 201, response.body
     return response.body["client"]["client_id"], response.body["token"]
+
+
+def rewrite_record(client_id: str, change: Callable[[dict[str, Any]], str], tags: dict[str, str] | None = None) -> None:
+    """Change a client's stored value (and tags) behind the admin API's back, as a hand edit or a
+    record written before a rule existed would."""
+    import boto3
+
+    sm = boto3.client("secretsmanager")
+    secret_id = f"tokengate/clients/{client_id}"
+    value = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
+    sm.put_secret_value(SecretId=secret_id, SecretString=change(value))
+    if tags:
+        sm.tag_resource(SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
 
 def store_calls() -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from bench import cold
 from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
+from tests.integration.test_admin_input_edges import RecordingDynamoDB
 from tokengate.cli.options import Parser
 from tokengate.emulator import _QuietHandler
 from tokengate.local.asgi import _GreedyConvertor
@@ -61,6 +62,8 @@ _ServicesWithDependencies.try_bundle
 # aws-cdk-lib reads the access log settings' destination and the function's tracing config.
 _AccessLogSettings.destination
 lambda_.CfnFunction.tracing_config
+# A fake DynamoDB client: the usage gate calls its client's operations by name (getattr).
+RecordingDynamoDB.update_item
 # Imported for its import time.
 cold.aws_lambda_powertools  # type: ignore[attr-defined]
 

@@ -12,7 +12,10 @@ client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late ca
 
 Where moto's answers differ from Secrets Manager's in a way tokengate shows, the emulator corrects
 them: ``DeletedDate`` is when the deletion was asked for (moto reports the end of the recovery
-window, which AWS returns only as DeleteSecret's ``DeletionDate``).
+window, which AWS returns only as DeleteSecret's ``DeletionDate``), and TagResource and
+UntagResource on a secret scheduled for deletion are refused with InvalidRequestException, as
+Secrets Manager refuses them (moto applies them; LocalStack checked the same against AWS, see
+localstack/localstack#13648).
 """
 
 from __future__ import annotations
@@ -101,7 +104,11 @@ class SecretsManagerEmulator:
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
-            self._host, self._port, self._middleware(moto_app), threaded=True, request_handler=_QuietHandler
+            self._host,
+            self._port,
+            self._middleware(_with_aws_rules(moto_app)),
+            threaded=True,
+            request_handler=_QuietHandler,
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="sm-emulator", daemon=True)
         self._thread.start()
@@ -266,6 +273,44 @@ def _moto_secret(arn: str) -> Any:
 
     _, _, _, region, account, _ = arn.split(":", 5)
     return secretsmanager_backends[account][region].secrets[arn]
+
+
+#: Secrets Manager operations refused on a secret scheduled for deletion that moto applies.
+_REFUSED_WHILE_DELETED = ("TagResource", "UntagResource")
+
+
+def _with_aws_rules(app: WSGIApp) -> WSGIApp:
+    """moto's app with the Secrets Manager rules it lacks (called under the moto lock, so a check
+    and the call it guards are one step)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").removeprefix("secretsmanager.")
+        if operation in _REFUSED_WHILE_DELETED and _marked_for_deletion(_read_body(environ), environ):
+            return _refused_while_deleted(start_response)
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _marked_for_deletion(request: bytes, environ: dict[str, Any]) -> bool:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    region = _SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        secret_id = json.loads(request or b"{}").get("SecretId")
+    except (ValueError, AttributeError):
+        return False  # moto answers a malformed request itself
+    secrets = secretsmanager_backends[DEFAULT_ACCOUNT_ID][region.group(1) if region else "us-east-1"].secrets
+    secret = secrets.get(secret_id) if isinstance(secret_id, str) else None
+    return secret is not None and bool(secret.is_deleted())
+
+
+def _refused_while_deleted(start_response: Callable[..., Any]) -> list[bytes]:
+    message = "You can't perform this operation on the secret because it was marked for deletion."
+    body = json.dumps({"__type": "InvalidRequestException", "message": message}).encode()
+    start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+    return [body]
 
 
 def stage_rotation(arn: str, version_id: str) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -33,6 +34,8 @@ from tokengate_core.admin.api import (
     Status,
     UpdateClientRequest,
     UsageReport,
+    declared_names,
+    validation_details,
 )
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.request_body import accept_body, parse_json
@@ -48,6 +51,7 @@ from tokengate_core.errors import (
     ValidationFailedError,
 )
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
+from tokengate_core.records.model import Timestamp
 from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
@@ -124,12 +128,15 @@ def _domain_error(error: TokengateError) -> Response[Any]:
     return _error(error)
 
 
+@functools.cache
+def _declared_names() -> frozenset[str]:
+    """Built at the first 422 of a container, not at its cold start."""
+    return declared_names(openapi_document())
+
+
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    # Only where and what: never the rejected input, which could be anything a caller sent.
-    details = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
-    ]
+    details = validation_details(error.errors(), _declared_names())
     return _error(ValidationFailedError("request failed validation"), details)
 
 
@@ -238,9 +245,9 @@ def client_usage(
     client_id: ClientPath,
     granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
     from_: Annotated[
-        datetime | None, Query(alias="from", description="ISO 8601 with zone; default 24 h or 30 d ago")
+        Timestamp | None, Query(alias="from", description="ISO 8601 with zone; default 24 h or 30 d ago")
     ] = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601 with zone; default now")] = None,
+    to: Annotated[Timestamp | None, Query(description="ISO 8601 with zone; default now")] = None,
 ) -> UsageReport:
     end = to or datetime.now(UTC)
     start = from_ or end - (timedelta(days=1) if granularity == "hour" else timedelta(days=30))

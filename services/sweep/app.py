@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.deployment.config import SweepSettings
 from tokengate_core.deployment.functions import FUNCTIONS
-from tokengate_core.lifecycle.sweep import Sweeper
+from tokengate_core.lifecycle.sweep import Sweeper, report_skipped
 from tokengate_core.runtime.aws import make_publisher, make_store
 from tokengate_core.runtime.observability import make_logger
 
@@ -23,9 +23,11 @@ sweeper = Sweeper(
 
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext | None) -> dict[str, object]:
-    """The event (the schedule's) carries nothing the sweep needs; a failure raises, so Lambda's
-    error metric and the schedule's retry see it."""
+    """The event (the schedule's) carries nothing the sweep needs. A failure of the whole run (the
+    listing, the keyring) raises, so Lambda's error metric and the schedule's retry see it; a client
+    the run had to skip is reported (and alarmed on) without failing the others."""
     report = sweeper.run()
+    report_skipped(report, SPEC.service, settings.metrics_namespace)
     fields = report.fields()
     logger.info("sweep done", extra=fields)  # ids and counts, never a token or a digest
     return fields

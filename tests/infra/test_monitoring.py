@@ -21,10 +21,11 @@ from infra.testing import functions_by_handler
 from tests.infra.test_template import function_ids, resources
 from tests.infra.variants import ALARM_TOPIC_ARN
 from tokengate_core.authorize.decision import Reason
-from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.deployment.config import AuthorizerSettings, SweepSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
+from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED, SweepReport, report_skipped
 from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,
     METRIC_DENIED,
@@ -50,6 +51,10 @@ DECISION_ALARMS = {
 }
 #: Alarms on metric math (a sum over the functions that emit the metric).
 MATH_ALARMS = {"lifecycle-events-failed"}
+#: Alarm name -> the function that emits the custom metric it watches, and the metric.
+FUNCTION_METRIC_ALARMS: dict[str, tuple[FunctionName, str]] = {
+    "sweep-clients-skipped": ("sweep", METRIC_CLIENTS_SKIPPED)
+}
 
 
 def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -112,7 +117,13 @@ def dashboard(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_alarms_are_exactly_the_operational_ones(template_json: dict[str, Any]) -> None:
-    assert set(alarms(template_json)) == {"api-5xx", *LAMBDA_ALARMS, *DECISION_ALARMS, *MATH_ALARMS}
+    assert set(alarms(template_json)) == {
+        "api-5xx",
+        *LAMBDA_ALARMS,
+        *DECISION_ALARMS,
+        *MATH_ALARMS,
+        *FUNCTION_METRIC_ALARMS,
+    }
 
 
 def test_every_alarm_fires_on_the_first_occurrence_and_ignores_silence(template_json: dict[str, Any]) -> None:
@@ -147,6 +158,24 @@ def test_the_function_alarms_watch_their_functions(template_json: dict[str, Any]
         assert dimensions(props) == {"FunctionName": {"Ref": ids[function]}}
 
 
+def test_the_sweeps_alarm_watches_exactly_what_the_sweep_emits(template_json: dict[str, Any]) -> None:
+    """The sweep function's own environment names the namespace its EMF line declares."""
+    env = functions_by_handler(template_json)[FUNCTIONS["sweep"].handler]["Environment"]["Variables"]
+    settings = SweepSettings.from_env({k: v for k, v in env.items() if isinstance(v, str)})
+    found = alarms(template_json)
+    for name, (function, metric) in FUNCTION_METRIC_ALARMS.items():
+        out = io.StringIO()
+        with redirect_stdout(out):
+            report_skipped(SweepReport(unreadable=["k"]), FUNCTIONS[function].service, settings.metrics_namespace)
+        document = json.loads(out.getvalue())
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        props = found[name]
+        assert (props["Namespace"], props["MetricName"]) == (directive["Namespace"], metric)
+        assert directive["Metrics"] == [{"Name": metric, "Unit": "Count"}] and document[metric] == 1
+        assert [sorted(dimensions(props))] == [sorted(d) for d in directive["Dimensions"]]
+        assert dimensions(props) == {key: document[key] for key in dimensions(props)}
+
+
 @pytest.mark.parametrize("variant", [False, True])
 def test_the_decision_alarms_watch_exactly_what_the_authorizer_emits(
     template_json: dict[str, Any], variant_json: dict[str, Any], variant: bool
@@ -177,7 +206,7 @@ def test_without_a_topic_no_alarm_notifies(template_json: dict[str, Any]) -> Non
 
 def test_with_a_topic_every_alarm_notifies_it_on_alarm_and_on_recovery(variant_json: dict[str, Any]) -> None:
     found = alarms(variant_json)
-    assert len(found) == len(LAMBDA_ALARMS) + len(DECISION_ALARMS) + len(MATH_ALARMS) + 1
+    assert len(found) == len(LAMBDA_ALARMS) + len(DECISION_ALARMS) + len(MATH_ALARMS) + len(FUNCTION_METRIC_ALARMS) + 1
     for props in found.values():
         assert props["AlarmActions"] == props["OKActions"] == [ALARM_TOPIC_ARN]
     # An existing topic: the stack creates none and grants nothing on it.

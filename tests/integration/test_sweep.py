@@ -8,11 +8,12 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue
+from tests.support import EventSink, FakeClock, FakeContext, call_admin, issue, rewrite_record
 from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings, SweepSettings
@@ -136,3 +137,70 @@ def test_an_imported_token_leaves_the_keyring_once_no_client_accepts_it(emulator
     # A revoked client keeps its entry: restored, its callers work again.
     assert call_admin("POST", f"{CLIENTS}/{revoked_id}/restore").status == 200
     assert authz.decide(revoked_token, "GET", "ANY /invoke").reason is Reason.ALLOWED
+
+
+# -- one client's bad data ------------------------------------------------------------------------------
+
+
+def _renamed(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda record: json.dumps({**record, "client_name": name})
+
+
+SECRET_SHAPED_NAME = "ab" * 32
+#: Each kind of bad data one client can hold, and where the sweep reports that client.
+BAD_DATA: dict[str, tuple[Callable[[dict[str, Any]], str], dict[str, str], str | None]] = {
+    "value is not JSON": (lambda record: "{not json", {}, "unreadable"),
+    "value breaks the record's rules": (lambda record: json.dumps({**record, "scopes": []}), {}, "unreadable"),
+    "name shaped like a digest": (
+        _renamed(SECRET_SHAPED_NAME),
+        {"tokengate:client-name": SECRET_SHAPED_NAME},
+        "failed",
+    ),
+    "name shaped like a token": (
+        _renamed(f"tg_{'a' * 20}_x"),
+        {"tokengate:client-name": f"tg_{'a' * 20}_x"},
+        "failed",
+    ),
+    "expiry tag edited to garbage": (json.dumps, {"tokengate:expires-at": "tomorrow"}, None),
+    "expiry tag without a zone": (
+        json.dumps,
+        {"tokengate:expires-at": "2030-01-01T00:00:00"},
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("kinds", [[kind] for kind in BAD_DATA] + [list(BAD_DATA)], ids=[*BAD_DATA, "all at once"])
+def test_one_clients_bad_data_skips_that_client_only_and_is_reported(
+    kinds: list[str], captured_logs: Callable[[], str]
+) -> None:
+    sink = EventSink()
+    issue("acme", "soon", expires_at=at(3))
+    rotated_id, _ = issue("acme", "rotated", grace_seconds=3600)
+    assert call_admin("POST", f"{CLIENTS}/{rotated_id}/rotate").status == 200
+    bad: dict[str, str | None] = {}
+    for n, kind in enumerate(kinds):
+        client_id, _ = issue("acme", f"bad-{n}", expires_at=at(2), grace_seconds=3600)
+        assert call_admin("POST", f"{CLIENTS}/{client_id}/rotate").status == 200  # a grace window to check
+        change, tags, reported = BAD_DATA[kind]
+        rewrite_record(client_id, change, tags)
+        bad[client_id] = reported
+    sink.drain()
+
+    from sweep import app
+
+    report = app.handler({"source": "aws.events"}, FakeContext())  # type: ignore[arg-type]
+    found = expiring(sink)
+    # Everyone else is told, as if the bad clients were not there.
+    assert {("soon", "client"), ("rotated", "previous_token")} <= set(found)
+    assert report["clients"] == 2 + len(kinds)
+    assert sorted(report["unreadable"]) == sorted(c for c, where in bad.items() if where == "unreadable")  # type: ignore[call-overload]
+    assert sorted(report["failed"]) == sorted(c for c, where in bad.items() if where == "failed")  # type: ignore[call-overload]
+    skipped = [json.loads(x) for x in captured_logs().splitlines() if "sweep skipped clients" in x]
+    expected = sum(where is not None for where in bad.values())
+    if expected:
+        (line,) = skipped
+        assert line["SweepClientsSkipped"] == expected and line["level"] == "ERROR"
+        assert SECRET_SHAPED_NAME not in json.dumps(line) and "tg_" not in json.dumps(line)
+    else:
+        assert skipped == []

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tokengate import use_services_path
 from tokengate_core.authorize.settings import LOG_LEVEL_ENV
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
 #: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.deployment.routes.FUNCTIONS.
 FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {n: s.timeout_seconds for n, s in FUNCTIONS.items()}

@@ -53,7 +53,8 @@ from tokengate.local.state import (
     write_aws_endpoint,
 )
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName, authorizer_cache_allowed
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
+from tokengate_core.deployment.routes import authorizer_cache_allowed
 from tokengate_core.tokens import keyring
 from tokengate_core.tokens.format import is_key_id
 

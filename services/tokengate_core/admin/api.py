@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokengate_core.records.model import (
     AllowedCidrs,
-    ClientName,
     GraceSeconds,
+    NewClientName,
     Quota,
     RateLimit,
     ReaderArn,
     RotationDays,
     Scopes,
     Tenant,
+    Timestamp,
 )
 from tokengate_core.records.rules import OnLimit
 from tokengate_core.tokens.format import IMPORTED_PATTERN
@@ -53,9 +55,9 @@ class _Body(BaseModel):
 
 
 class IssueClientRequest(_Body):
-    client_name: ClientName
+    client_name: NewClientName
     scopes: Scopes = Field(default_factory=lambda: ["*"])
-    expires_at: datetime | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
+    expires_at: Timestamp | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone)")
     ttl_seconds: Annotated[int | None, Field(ge=60, le=10 * 366 * 86400)] = Field(
         default=None, description="Expiry relative to now; excludes expires_at"
     )
@@ -75,8 +77,6 @@ class IssueClientRequest(_Body):
     def _one_expiry(self) -> IssueClientRequest:
         if self.expires_at is not None and self.ttl_seconds is not None:
             raise ValueError("give expires_at or ttl_seconds, not both")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expires_at needs a time zone")
         return self
 
 
@@ -107,7 +107,7 @@ class UpdateClientRequest(_Body):
 
     enabled: bool | None = None
     scopes: Scopes | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = Field(default=None, description="Absolute expiry (ISO 8601 with zone); null clears")
     rotation_period_days: RotationDays | None = None
     grace_seconds: GraceSeconds | None = None
     token_fetch: bool | None = Field(default=None, description=TOKEN_FETCH_DESCRIPTION)
@@ -123,8 +123,6 @@ class UpdateClientRequest(_Body):
         for name in ("enabled", "scopes", "grace_seconds", "token_fetch", "on_limit"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expires_at needs a time zone")
         return self
 
 
@@ -210,6 +208,61 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, object]] | None = None
+
+
+#: Shown in a 422's ``loc`` in place of a key the API does not declare: the key is the caller's input.
+UNDECLARED_KEY = "(undeclared)"
+#: Shown in place of a message that would quote the caller's input.
+INVALID_VALUE = "invalid value"
+#: Input strings shorter than this are not looked for in a message: "id" would match any text.
+_QUOTABLE_CHARS = 3
+
+
+def declared_names(document: Mapping[str, Any]) -> frozenset[str]:
+    """Every field and parameter name an OpenAPI document declares: what a ``loc`` may show."""
+    names: set[str] = set()
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            properties = node.get("properties")
+            if isinstance(properties, Mapping):
+                names.update(str(key) for key in properties)
+            if node.get("in") in ("query", "path", "header") and isinstance(node.get("name"), str):
+                names.add(node["name"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(names | {"body", "query", "path", "header"})
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """The strings anywhere in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def validation_details(errors: Iterable[Mapping[str, Any]], declared: frozenset[str]) -> list[dict[str, object]]:
+    """Where and why a request failed validation, never what it held: a ``loc`` keeps list
+    positions and the names the API declares (a key the caller made up shows as
+    :data:`UNDECLARED_KEY`), and a message that would quote the input (anything a validator
+    wrote) gives way to :data:`INVALID_VALUE`. ``input`` and ``ctx`` are never shown."""
+    details: list[dict[str, object]] = []
+    for error in errors:
+        loc = [part if isinstance(part, int) or part in declared else UNDECLARED_KEY for part in error.get("loc", ())]
+        message = str(error.get("msg", ""))
+        quoted = (s for s in _strings(error.get("input")) if len(s) >= _QUOTABLE_CHARS)
+        if any(s in message for s in quoted):
+            message = INVALID_VALUE
+        details.append({"loc": loc, "msg": message, "type": str(error.get("type", ""))})
+    return details
 
 
 class SigningKeyView(BaseModel):

@@ -1,16 +1,20 @@
 """The client lifecycle: issue, list, find, show, update, revoke, restore, rotate.
 
-Each write either completes or leaves the client as it was: a step that fails after an earlier
-one succeeded is undone before the error reaches the caller. Writes to an existing client are
-optimistic: the new version's id is derived from the version it was based on, so of two
-concurrent writers from one base, Secrets Manager accepts exactly one (the other gets 409).
+Each write either completes or leaves the client as it was: everything that can refuse a request
+runs before its first write, and a step that fails after an earlier one succeeded is undone before
+the error reaches the caller. What follows the write that commits a change (the audit line, the
+lifecycle event, the answer) never turns it into an error: an event that cannot be made or sent
+is logged and counted, and an answer that cannot be read back is built from what was written.
+Writes to an existing client are optimistic: the new version's id is derived from the version it
+was based on, so of two concurrent writers from one base, Secrets Manager accepts exactly one (the
+other gets 409). Of concurrent revokes or restores, all succeed and exactly one reports the change.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tokengate_core.admin.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, Status
@@ -104,6 +108,7 @@ def issue(ctx: AdminContext, tenant: str, request: IssueClientRequest, actor: st
     key_id = tokens.new_key_id()
     token = ctx.format.generate(key_id, ctx.signer(epoch))
     record = new_record(ctx, tenant, key_id, request, actor=actor, epoch=epoch, token=token)
+    issued = IssuedClient(client=record_view(record, None, ctx.now()), token=token)
     create(ctx, record, request)
     ctx.audit("issue", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name)
     ctx.emit(
@@ -113,7 +118,7 @@ def issue(ctx: AdminContext, tenant: str, request: IssueClientRequest, actor: st
         request.model_fields_set - {"client_name"},
         expires_at=iso(record.expires_at),
     )
-    return IssuedClient(client=record_view(record, None, ctx.now()), token=token)
+    return issued
 
 
 def new_record(
@@ -196,10 +201,11 @@ def _claim_name(ctx: AdminContext, tenant: str, name: str, key_id: str) -> None:
     except NotFoundError:
         if ctx.registry.take_over(tenant, name, holder, key_id):
             return
-        raise ConflictError(f"client {name!r} was issued concurrently in tenant {tenant!r}") from None
+        raise ConflictError("a client of this name was issued concurrently in the tenant") from None
+    # The messages name no value: an error never echoes what the caller sent.
     if summary.revoked:
-        raise ConflictError(f"client {name!r} of tenant {tenant!r} is revoked: restore it, or pick another name")
-    raise ConflictError(f"client {name!r} already exists in tenant {tenant!r}")
+        raise ConflictError("a revoked client of the tenant holds this name: restore it, or pick another name")
+    raise ConflictError("a client of this name already exists in the tenant")
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -220,6 +226,7 @@ def update(ctx: AdminContext, tenant: str, client_id: str, changes: dict[str, An
     if delivery_changed:
         _check_delivery(updated)
     _check_usage_control(ctx, updated)
+    view = record_view(updated, summary, ctx.now())
     _cancel_inflight_rotation(ctx, summary)
     ctx.store.put(updated, request_token=_next_version(base))
     try:
@@ -232,38 +239,71 @@ def update(ctx: AdminContext, tenant: str, client_id: str, changes: dict[str, An
         raise
     ctx.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
     ctx.emit(DetailType.UPDATED, updated, actor, changed, expires_at=iso(updated.expires_at))
-    return record_view(updated, summary, ctx.now())
+    return view
 
 
 def revoke(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> ClientView:
-    revoke_client(ctx, tenant, client_id, actor)
-    return summary_view(ctx.store.describe(client_id), ctx.now())
+    before = revoke_client(ctx, tenant, client_id, actor)
+    assumed = before._replace(deleted_at=before.deleted_at or ctx.now(), revoked_by=before.revoked_by or actor)
+    return _view_after_change(ctx, tenant, assumed)
 
 
-def revoke_client(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> None:
-    """Revoke without reading the result back (the leak response revokes many at once)."""
+def revoke_client(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> SecretSummary:
+    """Revoke without reading the result back (the leak response revokes many at once); the
+    client as it was before. Idempotent, and of concurrent revokes only the one whose DeleteSecret
+    scheduled the deletion reports it: Secrets Manager refuses the others.
+
+    Secrets Manager refuses tag changes on a secret scheduled for deletion, so the revoker's tag
+    goes on first; a restore leaves it and the views show it only while the client is revoked. A
+    revoked client therefore always names one of the callers that revoked it."""
     summary = ctx.owned(tenant, client_id)
-    if not summary.revoked:
+    if summary.revoked:
+        return summary
+    try:
         ctx.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
-        try:
-            ctx.store.schedule_deletion(client_id, ctx.settings.recovery_window_days)
-        except RevokedError:
-            pass  # a concurrent revoke won: the client is revoked either way
-        except TokengateError:
-            ctx.undo(lambda: ctx.store.remove_tags(client_id, [TAG_REVOKED_BY]), "revoke", client_id)
-            raise
-        ctx.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
-        ctx.emit(DetailType.REVOKED, summary, actor, recovery_window_days=ctx.settings.recovery_window_days)
+        ctx.store.schedule_deletion(client_id, ctx.settings.recovery_window_days)
+    except RevokedError:
+        return summary  # a concurrent revoke won: the client is revoked, and that revoke reports it
+    ctx.audit("revoke", tenant=tenant, client_id=client_id, actor=actor)
+    ctx.emit(DetailType.REVOKED, summary, actor, recovery_window_days=ctx.settings.recovery_window_days)
+    return summary
 
 
 def restore(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> ClientView:
+    """Idempotent. RestoreSecret succeeds whether or not the secret is still scheduled for
+    deletion, so of concurrent restores the one that claims the revocation first (by its
+    DeletedDate, in the name table) reports it. RestoreSecret is not conditional either: a restore
+    that read the client before a concurrent revoke may undo that revoke."""
     summary = ctx.owned(tenant, client_id)
-    if summary.revoked:
-        ctx.store.restore(client_id)
-        ctx.store.remove_tags(client_id, [TAG_REVOKED_BY])
+    if summary.deleted_at is None:
+        return _view_after_change(ctx, tenant, summary)
+    ctx.store.restore(client_id)
+    if _first_to_restore(ctx, client_id, summary.deleted_at):
         ctx.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
         ctx.emit(DetailType.RESTORED, summary, actor)
-    return get(ctx, tenant, client_id)
+    return _view_after_change(ctx, tenant, summary._replace(deleted_at=None))
+
+
+def _first_to_restore(ctx: AdminContext, client_id: str, revoked_at: datetime) -> bool:
+    keep_for = timedelta(days=ctx.settings.recovery_window_days + 1)  # the secret is purged by then
+    try:
+        return ctx.registry.claim_restore(client_id, revoked_at, keep_for=keep_for)
+    except TokengateError:
+        return True  # cannot tell: a repeated event is better than a lost one
+
+
+def _view_after_change(ctx: AdminContext, tenant: str, assumed: SecretSummary) -> ClientView:
+    """The client after a change, read back: in full, or from its metadata where its value cannot
+    be read (revoked meanwhile), or else as the change left it (``assumed``). A change is not failed
+    because its answer could not be read."""
+    try:
+        return get(ctx, tenant, assumed.key_id)
+    except TokengateError:
+        pass
+    try:
+        return summary_view(ctx.store.describe(assumed.key_id), ctx.now())
+    except TokengateError:
+        return summary_view(assumed, ctx.now())
 
 
 def rotate(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> IssuedClient:
@@ -272,6 +312,7 @@ def rotate(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Issued
     epoch = ctx.clock()
     token = ctx.format.generate(client_id, ctx.signer(epoch))
     rotated = record.rotated(token, utcnow_from(epoch), actor)
+    issued = IssuedClient(client=record_view(rotated, summary, ctx.now()), token=token)
     _cancel_inflight_rotation(ctx, summary)
     ctx.store.put(rotated, request_token=_next_version(base))
     if record.imported_sha256 is not None and rotated.previous is None:
@@ -287,7 +328,7 @@ def rotate(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Issued
         actor,
         previous_token_valid_until=iso(rotated.previous.valid_until if rotated.previous else None),
     )
-    return IssuedClient(client=record_view(rotated, summary, ctx.now()), token=token)
+    return issued
 
 
 # -- steps ---------------------------------------------------------------------------------------

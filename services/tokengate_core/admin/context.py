@@ -18,7 +18,7 @@ from typing import Any
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
-from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, NoEvents, Value
+from tokengate_core.lifecycle.events import EventPublisher, NoEvents, Value, announce
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.names import NameRegistry
 from tokengate_core.records.store import SecretsStore, SecretSummary
@@ -89,8 +89,10 @@ class AdminContext:
         changed: Iterable[str] = (),
         **extra: Value,
     ) -> None:
-        """Publish one lifecycle event for a change that happened (never fails the change)."""
-        event = LifecycleEvent(
+        """Publish one lifecycle event for a change that happened: never fails the change (an
+        event that cannot be made or sent is logged and counted instead, see ``events``)."""
+        announce(
+            self.events,
             detail_type,
             tenant=client.tenant,
             client_id=client.key_id,
@@ -100,7 +102,6 @@ class AdminContext:
             changed=tuple(changed),
             extra=extra,
         )
-        self.events.publish([event])
 
     def undo(self, action: Callable[[], None], what: str, client_id: str) -> None:
         """Run one compensating step; if it fails too, the audit log says which step on which client."""

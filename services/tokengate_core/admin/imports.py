@@ -35,6 +35,7 @@ def import_client(ctx: AdminContext, request: ImportClientRequest, actor: str) -
     key_id = tokens.new_key_id()
     tenant = request.tenant
     record = clients.new_record(ctx, tenant, key_id, request, actor=actor, epoch=epoch, imported_sha256=hexdigest)
+    view = record_view(record, None, ctx.now())
     clients.create(ctx, record, request, after=lambda: imported_tokens.add_imported(ctx.store, hexdigest, key_id))
     ctx.reset()  # the keyring changed
     ctx.audit("import", tenant=tenant, client_id=key_id, actor=actor, client_name=request.client_name, weak=bool(weak))
@@ -52,4 +53,4 @@ def import_client(ctx: AdminContext, request: ImportClientRequest, actor: str) -
     notice = (
         f"authorizers accept the imported token once they reload the keyring, within {keyring.REFRESH_SECONDS:.0f} s"
     )
-    return ImportedClient(client=record_view(record, None, ctx.now()), warnings=warnings, notice=notice)
+    return ImportedClient(client=view, warnings=warnings, notice=notice)

@@ -9,15 +9,16 @@ a field outside :data:`DETAIL_FIELDS` and any value shaped like a token or a dig
 path can put one in by mistake.
 
 Publishing never fails the change it reports: a change that happened is not undone because its
-event could not be sent. It is never silent either: :class:`EventBridgePublisher` retries a few
-times (a failed call, and the entries a successful call reports in ``FailedEntryCount``), then
-writes one error line that is also a metric (:data:`METRIC_EVENTS_FAILED`), which an alarm watches.
+event could not be sent, nor because it could not be made (:func:`checked_event` reports a detail
+the event refuses as an undelivered event). It is never silent either: :class:`EventBridgePublisher`
+retries a few times (a failed call, and the entries a successful call reports in
+``FailedEntryCount``), then writes one error line that is also a metric
+(:data:`METRIC_EVENTS_FAILED`), which an alarm watches.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -67,7 +68,7 @@ DETAIL_FIELDS = frozenset(
     }
 )
 #: A detail value that must never appear: a token of any deployment, or a SHA-256 in hex.
-_SECRET_SHAPED = re.compile(rf"{tokens.ANY_PREFIX_PATTERN}{tokens.KEY_ID_PATTERN}_[0-9A-Za-z]*|\b[0-9a-f]{{64}}\b")
+_SECRET_SHAPED = tokens.SECRET_SHAPED
 #: EventBridge takes at most this many entries per PutEvents call.
 MAX_ENTRIES_PER_CALL = 10
 #: Calls per batch (the first included) before the failure is reported.
@@ -79,7 +80,14 @@ Value = str | int | bool | None | list[str]
 
 
 def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """In UTC; a moment with no UTC form (the ends of datetime's range shifted by its offset, kept
+    in a record from before times were bounded) in its own offset, still ISO 8601 with a zone."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return moment.isoformat()
 
 
 def mask_secrets(text: str) -> str:
@@ -135,21 +143,55 @@ class LifecycleEvent:
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[LifecycleEvent]) -> None: ...
 
+    def refused(self, detail_type: DetailType, client_id: str, reason: str) -> None:
+        """Report an event that could not be made, as an undelivered one is reported."""
+        ...
+
+
+def checked_event(events: EventPublisher, detail_type: DetailType, **fields: Any) -> LifecycleEvent | None:
+    """The event for a change that happened, or None once ``events`` has reported why it could not
+    be made (a value the detail refuses, a bug): a change is never failed by its event.
+
+    The actor is an IAM ARN, part of which (a role session name) its caller chooses: anything in it
+    shaped like a secret is masked rather than costing the event."""
+    if isinstance(fields.get("actor"), str):
+        fields["actor"] = mask_secrets(fields["actor"])
+    try:
+        return LifecycleEvent(detail_type, **fields)
+    except Exception as error:  # noqa: BLE001 - UnsafeDetailError, or a bug: reported, never raised
+        events.refused(detail_type, str(fields.get("client_id", "")), f"refused: {type(error).__name__}")
+        return None
+
+
+def announce(events: EventPublisher, detail_type: DetailType, **fields: Any) -> None:
+    """Publish the event for one change that happened; never raises (see :func:`checked_event`)."""
+    event = checked_event(events, detail_type, **fields)
+    if event is not None:
+        events.publish([event])
+
 
 class BufferedEvents:
     """Collects events from many threads, to send them in as few calls as possible at the end."""
 
     def __init__(self) -> None:
         self._events: list[LifecycleEvent] = []
+        self._refused: list[tuple[DetailType, str, str]] = []
         self._lock = threading.Lock()
 
     def publish(self, events: Sequence[LifecycleEvent]) -> None:
         with self._lock:
             self._events.extend(events)
 
+    def refused(self, detail_type: DetailType, client_id: str, reason: str) -> None:
+        with self._lock:
+            self._refused.append((detail_type, client_id, reason))
+
     def flush(self, to: EventPublisher) -> None:
         with self._lock:
             events, self._events = self._events, []
+            refused, self._refused = self._refused, []
+        for detail_type, client_id, reason in refused:
+            to.refused(detail_type, client_id, reason)
         if events:
             to.publish(events)
 
@@ -158,6 +200,9 @@ class NoEvents:
     """A publisher that sends nothing (a caller that was given none)."""
 
     def publish(self, events: Sequence[LifecycleEvent]) -> None:
+        return None
+
+    def refused(self, detail_type: DetailType, client_id: str, reason: str) -> None:
         return None
 
 
@@ -217,6 +262,9 @@ class EventBridgePublisher:
                 self._send(batch)
             except Exception as error:  # noqa: BLE001 - a bug here must not fail the change either
                 self._report(batch, f"unexpected {type(error).__name__}")
+
+    def refused(self, detail_type: DetailType, client_id: str, reason: str) -> None:
+        self._on_failure(FailedDelivery(detail_types=[detail_type.value], client_ids=[client_id], reason=reason))
 
     def _send(self, batch: Sequence[LifecycleEvent]) -> None:
         pending = list(batch)

@@ -28,7 +28,7 @@ from tokengate_core.admin import clients
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
-from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, mask_secrets
+from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, checked_event, mask_secrets
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -220,7 +220,8 @@ class LeakResponder:
             "token_type": _described(report.token_type, report.token, MAX_FIELD_CHARS),
         }
         self.audit("leak", tenant=record.tenant, client_id=key_id, actor=actor, outcome=state, **where)
-        event = LifecycleEvent(
+        event = checked_event(
+            self.events,
             DetailType.LEAKED,
             tenant=record.tenant,
             client_id=key_id,

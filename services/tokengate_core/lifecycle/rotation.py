@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from tokengate_core.errors import NotFoundError, RotationError
 from tokengate_core.lifecycle.detail_types import DetailType
-from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, EventPublisher, LifecycleEvent, NoEvents, iso
+from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, EventPublisher, NoEvents, announce, iso
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.tokens import format as tokens
@@ -111,7 +111,8 @@ class Rotator:
         self.store.move_stage(key_id, "AWSCURRENT", to_version=token, from_version=current_version)
         # Only the step that made the rotation happen reports it: a retried finishSecret finds the
         # version current already and returns before this.
-        event = LifecycleEvent(
+        announce(
+            self.events,
             DetailType.ROTATED,
             tenant=pending.tenant,
             client_id=key_id,
@@ -120,7 +121,6 @@ class Rotator:
             at=utcnow_from(self.clock()),
             extra={"previous_token_valid_until": iso(pending.previous.valid_until if pending.previous else None)},
         )
-        self.events.publish([event])
         return "AWSCURRENT moved"
 
     @staticmethod

@@ -10,6 +10,10 @@ reports what is ending within the window then, so a daily run reminds daily unti
 Expiry is a tag, so ListSecrets tells it with no read per client. A grace window is in the record
 only; only clients changed within the longest grace window are read (a rotation writes the
 record), a few at a time.
+
+One client's bad data never stops the sweep for the others: a record that cannot be read, or a
+client whose event cannot be made, is skipped and named in the report, which the function logs
+as one error line that is also a metric (:data:`METRIC_CLIENTS_SKIPPED`), which an alarm watches.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from tokengate_core.tokens import imports, keyring
 
 #: Records read at once (GetSecretValue calls in flight).
 READ_CONCURRENCY = 8
+METRIC_CLIENTS_SKIPPED = "SweepClientsSkipped"
 SUBJECT_CLIENT = "client"
 SUBJECT_PREVIOUS_TOKEN = "previous_token"
 
@@ -41,7 +46,15 @@ class SweepReport:
     expiring: int = 0
     grace_ending: int = 0
     imported_removed: int = 0
+    #: Clients whose record could not be read (corrupt, or Secrets Manager failed): their grace
+    #: windows went unchecked.
     unreadable: list[str] = field(default_factory=list)
+    #: Clients whose Client Expiring event could not be made: their subscribers were not told.
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.unreadable) + len(self.failed)
 
     def fields(self) -> dict[str, object]:
         return {
@@ -51,6 +64,7 @@ class SweepReport:
             "grace_ending": self.grace_ending,
             "imported_removed": self.imported_removed,
             "unreadable": self.unreadable,
+            "failed": self.failed,
         }
 
 
@@ -76,8 +90,9 @@ class Sweeper:
         found: list[LifecycleEvent] = []
         for summary in live:
             if summary.expires_at is not None and now < summary.expires_at <= now + self.window:
-                found.append(self._expiring(summary, SUBJECT_CLIENT, summary.expires_at, now))
-                report.expiring += 1
+                report.expiring += self._expiring(
+                    summary, SUBJECT_CLIENT, summary.expires_at, now, found=found, report=report
+                )
         records = self._read(
             [s for s in live if s.last_changed_at is None or s.last_changed_at >= now - SWEEP_LOOK_BACK], report
         )
@@ -85,24 +100,43 @@ class Sweeper:
         for record in records.values():
             previous = record.previous
             if previous is not None and now < previous.valid_until <= now + self.window:
-                found.append(
-                    self._expiring(summaries[record.key_id], SUBJECT_PREVIOUS_TOKEN, previous.valid_until, now)
+                summary = summaries[record.key_id]
+                report.grace_ending += self._expiring(
+                    summary, SUBJECT_PREVIOUS_TOKEN, previous.valid_until, now, found=found, report=report
                 )
-                report.grace_ending += 1
         self.events.publish(found)
         report.imported_removed = self._prune_imported(now, records)
         return report
 
-    def _expiring(self, summary: SecretSummary, subject: str, ends: datetime, now: datetime) -> LifecycleEvent:
-        return LifecycleEvent(
-            DetailType.EXPIRING,
-            tenant=summary.tenant,
-            client_id=summary.key_id,
-            client_name=summary.client_name,
-            actor=ACTOR_SCHEDULED_SWEEP,
-            at=now,
-            extra={"subject": subject, "expires_at": iso(ends)},
-        )
+    @staticmethod
+    def _expiring(
+        summary: SecretSummary,
+        subject: str,
+        ends: datetime,
+        now: datetime,
+        *,
+        found: list[LifecycleEvent],
+        report: SweepReport,
+    ) -> int:
+        """Add the client's Client Expiring event to ``found`` (1), or note that it could not be
+        made (0): a value the event refuses (a name shaped like a secret, kept from before names
+        were checked) or cannot hold skips this client only."""
+        try:
+            event = LifecycleEvent(
+                DetailType.EXPIRING,
+                tenant=summary.tenant,
+                client_id=summary.key_id,
+                client_name=summary.client_name,
+                actor=ACTOR_SCHEDULED_SWEEP,
+                at=now,
+                extra={"subject": subject, "expires_at": iso(ends)},
+            )
+        except (ValueError, OverflowError):  # UnsafeDetailError is a ValueError
+            if summary.key_id not in report.failed:
+                report.failed.append(summary.key_id)
+            return 0
+        found.append(event)
+        return 1
 
     def _read(self, summaries: list[SecretSummary], report: SweepReport) -> dict[str, ClientRecord]:
         def read(summary: SecretSummary) -> ClientRecord | None:
@@ -110,7 +144,7 @@ class Sweeper:
                 return self.store.get(summary.key_id)
             except (NotFoundError, RevokedError):
                 return None  # gone or revoked since the listing
-            except TokengateError:
+            except Exception:  # noqa: BLE001 - a corrupt record, a failed read, a bug: this client only
                 report.unreadable.append(summary.key_id)
                 return None
 
@@ -143,6 +177,24 @@ class Sweeper:
                 stale.add(digest)
         imports.remove_imported(self.store, stale)
         return len(stale)
+
+
+def report_skipped(report: SweepReport, service: str, namespace: str) -> None:
+    """The clients a run skipped, as one error line that is also the metric an alarm watches
+    (ids only: never a name, a value or a token)."""
+    if not report.skipped:
+        return
+    from tokengate_core.runtime.observability import emit_metric
+
+    emit_metric(
+        service,
+        METRIC_CLIENTS_SKIPPED,
+        report.skipped,
+        {"unreadable": report.unreadable, "failed": report.failed},
+        namespace=namespace,
+        message="sweep skipped clients",
+        level="ERROR",
+    )
 
 
 #: How far back a change may have started a grace window that has not ended: the longest grace

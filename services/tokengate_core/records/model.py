@@ -12,7 +12,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
@@ -25,14 +34,19 @@ from tokengate_core.records.rules import (
     MAX_RATE_PER_SECOND,
     MAX_ROTATION_DAYS,
     MAX_SCOPES,
+    MIN_RATE_PER_SECOND,
     MIN_ROTATION_DAYS,
+    RATE_DECIMALS,
     READER_ARN_PATTERN,
     SCHEMA_VERSION,
     SCOPE_PATTERN,
+    SECRET_SHAPED_NAME,
     TENANT_PATTERN,
     OnLimit,
     QuotaPeriod,
+    is_new_client_name,
     parse_network,
+    within_rate_precision,
 )
 from tokengate_core.tokens import format as tokens
 
@@ -41,6 +55,23 @@ __all__ = ["CLIENT_NAME_PATTERN", "ClientRecord"]
 
 Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
 ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
+
+
+def _new_client_name(name: str) -> str:
+    if not is_new_client_name(name):
+        raise ValueError(SECRET_SHAPED_NAME)
+    return name
+
+
+#: A new client's name (records.rules.is_new_client_name); a stored record's is a ClientName.
+NewClientName = Annotated[
+    str,
+    Field(
+        pattern=CLIENT_NAME_PATTERN,
+        description="Unique within the tenant; nothing in it shaped like a token or a SHA-256 digest",
+    ),
+    AfterValidator(_new_client_name),
+]
 Scope = Annotated[
     str,
     Field(
@@ -52,6 +83,28 @@ Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
 GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
 RotationDays = Annotated[int, Field(ge=MIN_ROTATION_DAYS, le=MAX_ROTATION_DAYS)]
 ReaderArn = Annotated[str, Field(pattern=READER_ARN_PATTERN)]
+
+#: The instants a caller may name (an expiry, the ends of a usage range): from the Unix epoch to a
+#: day before the end of datetime's range. Outside it an instant has no UTC form (the year-1 and
+#: year-9999 ends shifted by a zone offset), so the steps after validation (the event's times, the
+#: expiry tag, the usage buckets, a display in any local zone) would fail on a value already saved.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+_TIME_RANGE = f"{EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} to {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _in_time_range(value: datetime) -> datetime:
+    # Aware datetimes compare by their instant without converting either to UTC: no overflow here.
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(f"must lie within {_TIME_RANGE}")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_time_range),
+    Field(description=f"ISO 8601 with a zone, within {_TIME_RANGE}"),
+]
 
 
 def utcnow_from(epoch: float) -> datetime:
@@ -74,12 +127,27 @@ class PreviousToken(BaseModel):
         return value
 
 
+def _rate_precision(value: float) -> float:
+    if not within_rate_precision(value):
+        raise ValueError(f"a rate has at most {RATE_DECIMALS} decimal places")
+    return value
+
+
 class RateLimit(BaseModel):
     """A token bucket: ``requests_per_second`` refill, at most ``burst`` at once."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    requests_per_second: Annotated[float, Field(gt=0, le=MAX_RATE_PER_SECOND, allow_inf_nan=False)]
+    requests_per_second: Annotated[
+        float,
+        Field(
+            ge=MIN_RATE_PER_SECOND,
+            le=MAX_RATE_PER_SECOND,
+            allow_inf_nan=False,
+            description=f"At most {RATE_DECIMALS} decimal places",
+        ),
+        AfterValidator(_rate_precision),
+    ]
     burst: Annotated[int, Field(ge=1, le=MAX_BURST)]
 
 

@@ -5,6 +5,10 @@ conditional PutItem does: of two concurrent issues of one name, exactly one clai
 outlives a revoke (the client can be restored under its name) and is taken over only once its
 secret is gone for good (purged after the recovery window, or never created by a failed issue).
 
+The same conditional write picks which of concurrent restores of one revoked client reports the
+restore (:meth:`NameRegistry.claim_restore`): RestoreSecret succeeds for each of them, so Secrets
+Manager cannot tell which one changed the client.
+
 The table is the one DynamoDB table of a deployment (``TOKENGATE_TABLE_NAME``); its key schema
 is defined here and the CDK stack and the local stack both build the table from it.
 """
@@ -12,6 +16,7 @@ is defined here and the CDK stack and the local stack both build the table from 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -94,16 +99,34 @@ class NameRegistry:
 
     def take_over(self, tenant: str, name: str, old_key_id: str, new_key_id: str) -> bool:
         """Move a claim whose client is gone to ``new_key_id``, unless someone else moved it first."""
+        return self._put_if(
+            {**self._key(tenant, name), "key_id": {"S": new_key_id}, "claimed_at": {"N": str(int(time.time()))}},
+            "key_id = :old",
+            {":old": {"S": old_key_id}},
+        )
+
+    def claim_restore(self, key_id: str, revoked_at: datetime, *, keep_for: timedelta) -> bool:
+        """Whether this caller is the first to report undoing the revocation of ``key_id`` made
+        at ``revoked_at`` (its DeletedDate: the same for every caller that saw that revocation, new
+        for the next one). The item outlives the revocation by ``keep_for``, then DynamoDB's TTL
+        removes it."""
+        revocation = revoked_at.isoformat()
+        return self._put_if(
+            {
+                PARTITION_KEY: {"S": f"client#{key_id}"},
+                SORT_KEY: {"S": "restore"},
+                "revoked_at": {"S": revocation},
+                TTL_ATTRIBUTE: {"N": str(int((revoked_at + keep_for).timestamp()))},
+            },
+            "attribute_not_exists(pk) OR revoked_at <> :revocation",
+            {":revocation": {"S": revocation}},
+        )
+
+    def _put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
+        """A conditional PutItem: whether it was written (False: the condition did not hold)."""
         try:
             self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **self._key(tenant, name),
-                    "key_id": {"S": new_key_id},
-                    "claimed_at": {"N": str(int(time.time()))},
-                },
-                ConditionExpression="key_id = :old",
-                ExpressionAttributeValues={":old": {"S": old_key_id}},
+                TableName=self._table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values
             )
             return True
         except ClientError as error:

@@ -20,6 +20,13 @@ SCHEMA_VERSION: Final = 1
 
 TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
 CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
+_CLIENT_NAME = re.compile(CLIENT_NAME_PATTERN)
+#: Why a name that matches CLIENT_NAME_PATTERN is still refused for a new client. A name is shown
+#: wherever the client is (lifecycle events, logs, listings), and lifecycle events refuse anything
+#: shaped like a secret (tokens.SECRET_SHAPED), so such a name would be a client no event can name.
+SECRET_SHAPED_NAME = (
+    "a client name may not hold anything shaped like a token or a SHA-256 digest (names are shown in events)"
+)
 SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
 MAX_SCOPES = 32
 #: A SHA-256, lower-case hex: the previous token's digest and an imported token's.
@@ -34,7 +41,13 @@ MIN_ROTATION_DAYS = 1
 #: Secrets Manager's longest rate() schedule ("The maximum rotation period is 999 days").
 MAX_ROTATION_DAYS = 999
 
-#: Usage policy limits.
+#: Usage policy limits. A rate has at most RATE_DECIMALS decimal places, so the slowest is one
+#: request in 10**RATE_DECIMALS seconds (a slower client wants a quota): the bucket's numbers,
+#: written to DynamoDB, then stay far inside what DynamoDB stores (38 significant digits,
+#: magnitudes 1E-130 to 1E+126), where a rate such as 1e-300 made every write fail and the limit
+#: fail open.
+RATE_DECIMALS = 4
+MIN_RATE_PER_SECOND = 10.0**-RATE_DECIMALS
 MAX_RATE_PER_SECOND = 100_000.0
 MAX_BURST = 1_000_000
 MAX_QUOTA = 10**12
@@ -46,6 +59,21 @@ MAX_CIDR_CHARS = 64
 #: What a limited request gets: refused by the stage, or passed on with the limit in its context.
 OnLimit = Literal["deny", "tell_integration"]
 ON_LIMIT: tuple[str, ...] = get_args(OnLimit)
+
+
+def is_new_client_name(name: str) -> bool:
+    """The rule for a new client's name (the admin API's bodies, the CLI): the record's pattern,
+    and nothing shaped like a secret. A stored record is read by the pattern alone, so a client
+    named before the second half existed stays readable (and can be revoked)."""
+    from tokengate_core.tokens import format as tokens  # stdlib only, and on every path already
+
+    return _CLIENT_NAME.fullmatch(name) is not None and not tokens.is_secret_shaped(name)
+
+
+def within_rate_precision(value: float) -> bool:
+    """At most RATE_DECIMALS decimal places: Python's round is exact in decimal, so a float is
+    unchanged by it exactly when its shortest decimal form has no more places."""
+    return round(value, RATE_DECIMALS) == value
 
 
 def scope_regex(scope: str) -> re.Pattern[str]:
@@ -80,7 +108,7 @@ def parse_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"not a network with its host bits clear: {value[:64]!r}") from None
+        raise ValueError("not a network with its host bits clear, e.g. 203.0.113.0/24") from None
     if network.prefixlen == 0:
         raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
     return network

@@ -123,7 +123,14 @@ def _tags(entry: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    """A time tag. One that does not parse, or carries no zone (edited by hand), reads as absent:
+    a tag is a listing aid (the record holds the expiry), and one bad tag must not fail a listing
+    or the sweep for every client."""
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def tag_value(value: str) -> str:
@@ -301,7 +308,9 @@ class SecretsStore:
             created_by=tags.get(TAG_CREATED_BY),
             last_changed_at=entry.get("LastChangedDate"),
             deleted_at=entry.get("DeletedDate"),
-            revoked_by=tags.get(TAG_REVOKED_BY),
+            # The tag stays after a restore (Secrets Manager allows no tag change while a secret
+            # is scheduled for deletion, so revokes tag first): it means something only then.
+            revoked_by=tags.get(TAG_REVOKED_BY) if entry.get("DeletedDate") else None,
             next_rotation_at=entry.get("NextRotationDate"),
             version_stages={k: list(v) for k, v in (entry.get("VersionIdsToStages") or {}).items()},
         )

@@ -24,6 +24,7 @@ from tokengate_core.records.rules import (
     MAX_QUOTA,
     MAX_RATE_PER_SECOND,
     MAX_SCOPES,
+    MIN_RATE_PER_SECOND,
     ON_LIMIT,
     QUOTA_PERIODS,
     SCHEMA_VERSION,
@@ -31,6 +32,7 @@ from tokengate_core.records.rules import (
     TENANT_PATTERN,
     parse_network,
     scope_regex,
+    within_rate_precision,
 )
 from tokengate_core.tokens import format as tokens
 
@@ -51,10 +53,10 @@ class RecordError(ValueError):
     """The secret is not a valid client record; the message names a field, never a value."""
 
 
-def _number(value: Any, name: str, low: float, high: float, *, whole: bool, open_low: bool = False) -> float:
+def _number(value: Any, name: str, low: float, high: float, *, whole: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
         raise RecordError(f"invalid {name}")
-    if not ((value > low if open_low else value >= low) and value <= high):
+    if not low <= value <= high:
         raise RecordError(f"invalid {name}")
     return value
 
@@ -73,8 +75,10 @@ def _policy(data: dict[str, Any]) -> UsagePolicy | None:
         if not isinstance(rate, dict) or set(rate) != {"requests_per_second", "burst"}:
             raise RecordError("invalid rate_limit")
         per_second = _number(
-            rate["requests_per_second"], "rate_limit", 0, MAX_RATE_PER_SECOND, whole=False, open_low=True
+            rate["requests_per_second"], "rate_limit", MIN_RATE_PER_SECOND, MAX_RATE_PER_SECOND, whole=False
         )
+        if not within_rate_precision(per_second):
+            raise RecordError("invalid rate_limit")
         policy_rate = (float(per_second), int(_number(rate["burst"], "rate_limit", 1, MAX_BURST, whole=True)))
     policy_quota = None
     if quota is not None:

@@ -50,6 +50,11 @@ _TAIL_PATTERN = rf"({KEY_ID_PATTERN})_([0-9A-Za-z]{{{SECRET_LENGTH}}})([0-9A-Za-
 #: A tokengate token of any deployment (any valid prefix), wherever it appears in a text.
 ANY_TOKEN_PATTERN = rf"{ANY_PREFIX_PATTERN}{KEY_ID_PATTERN}_[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}"
 _ANY_TOKEN_RE = re.compile(ANY_TOKEN_PATTERN)
+#: Text shaped like a secret: the start of a token of any deployment (a prefix, a key id and
+#: ``_`` are enough), or a SHA-256 in hex. Whatever the service shows beyond its callers (a client
+#: name, a lifecycle event's detail) may hold none: names are refused, details checked.
+SECRET_SHAPED_PATTERN = rf"{ANY_PREFIX_PATTERN}{KEY_ID_PATTERN}_[0-9A-Za-z]*|\b[0-9a-f]{{64}}\b"
+SECRET_SHAPED = re.compile(SECRET_SHAPED_PATTERN)
 
 
 #: What an imported token (one a deployment took over from elsewhere, see ``tokengate_core.tokens.imports``)
@@ -126,6 +131,11 @@ def is_prefix(value: str) -> bool:
 def looks_like_token(value: str) -> bool:
     """Shaped like a tokengate token of some deployment (any prefix; no checksum checked)."""
     return bool(_ANY_TOKEN_RE.fullmatch(value))
+
+
+def is_secret_shaped(text: str) -> bool:
+    """Whether ``text`` holds anything :data:`SECRET_SHAPED` finds."""
+    return SECRET_SHAPED.search(text) is not None
 
 
 def may_be_imported(value: str) -> bool:

@@ -162,3 +162,20 @@ def test_a_record_written_before_imports_existed_is_written_back_unchanged() -> 
 def test_garbage_never_raises_anything_but_a_record_error(text: str) -> None:
     with pytest.raises(RecordError):
         parse_cached(text, KEY)
+
+
+@settings(max_examples=300)
+@given(
+    rate=st.floats(allow_nan=False, allow_infinity=False)
+    | st.decimals(min_value="0.0001", max_value="100000", places=6).map(float)
+    | st.integers(-10, 10**6)
+)
+def test_a_rate_reads_the_same_both_ways(rate: float) -> None:
+    text = json.dumps(valid_record(rate_limit={"requests_per_second": rate, "burst": 5}))
+    try:
+        model = ClientRecord.from_secret_string(text)
+    except ValidationError:
+        with pytest.raises(RecordError):
+            parse_cached(text, KEY)
+        return
+    assert parse_cached(text, KEY) == to_cached(model)

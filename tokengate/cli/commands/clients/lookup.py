@@ -61,13 +61,15 @@ def client_id(api: AdminClient, tenant: str, value: str) -> str:
     """A client id as given, or the id of the tenant's client of that name: the API looks a name up
     in one read of its name table (revoked clients included: they can be restored), and the
     tenant's list is read only when that finds nothing."""
-    from tokengate_core.records.model import CLIENT_NAME_PATTERN
+    from tokengate_core.records.rules import CLIENT_NAME_PATTERN
     from tokengate_core.tokens import format as tokens
 
     if tokens.is_key_id(value):
         return value
     if not re.match(CLIENT_NAME_PATTERN, value):
-        raise CliError("usage", "CLIENT is neither a client id nor a client name", EXIT_USAGE)
+        # A token given where a client goes must not be printed back.
+        shown = "CLIENT" if tokens.is_secret_shaped(value) else repr(value)
+        raise CliError("usage", f"{shown} is neither a client id nor a client name", EXIT_USAGE)
     page = api.call("GET", clients_path(tenant), query={"name": value}).get("items", [])
     found = [c["client_id"] for c in page if c.get("client_name") == value]
     if not found:

@@ -46,7 +46,7 @@ def rate_limit(text: str) -> dict[str, Any]:
 
 def quota(text: str) -> dict[str, Any]:
     """``N/day`` or ``N/month`` as the API's quota; the API checks the range."""
-    from tokengate_core.records.view import QUOTA_PERIODS
+    from tokengate_core.records.rules import QUOTA_PERIODS
 
     limit, slash, period = text.partition("/")
     if not slash or period not in QUOTA_PERIODS or not limit.isdigit():
@@ -55,7 +55,7 @@ def quota(text: str) -> dict[str, Any]:
 
 
 def _on_limit_choices() -> tuple[str, ...]:
-    from tokengate_core.records.view import ON_LIMIT
+    from tokengate_core.records.rules import ON_LIMIT
 
     return ON_LIMIT
 
