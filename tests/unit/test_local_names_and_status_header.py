@@ -1,26 +1,17 @@
-"""The local stack's name table across restarts, its shared saves, the token status header as the
-stage maps it, and the rotate-due control's input."""
+"""The token status header as the stage maps it, the 503 when a change cannot be saved, and the
+rotate-due control's input."""
 
 from __future__ import annotations
 
 import json
-import stat
-import threading
-import time
-from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.unit.test_local_gateway import StandIn, returns, running
-from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.control import MAX_ADVANCE_DAYS, parse_advance
 from tokengate.local.gateway import HttpResponse, map_authorizer_headers
-from tokengate.local.runtime import Invocation
-from tokengate.local.state import CoalescedSaves, TableSnapshot
-from tokengate_core.deployment.config import AdminSettings
+from tokengate.local.runtime import STATE_NOT_SAVED, Invocation
 from tokengate_core.deployment.routes import TOKEN_STATUS_HEADER, mapped_status_codes
-from tokengate_core.records.names import NameRegistry, create_table
 from tokengate_core.records.view import TOKEN_STATUS_KEY
 
 GRACE = "grace; ends=2026-12-01T00:00:00Z"
@@ -60,84 +51,22 @@ def test_no_header_when_the_integration_fails_or_the_route_is_iam_authorized() -
         assert got == 403 and headers_named(headers, HEADER) == []
 
 
+def test_a_change_the_stack_could_not_save_is_a_503_from_the_function_or_the_authorizer() -> None:
+    unsaved = StandIn(lambda _event: Invocation(error=STATE_NOT_SAVED))
+    with running(authorizer=StandIn(returns(IN_GRACE)), main=unsaved) as stage:
+        got, _, body = stage.call("GET", "/dev/invoke", [("authorization", "tg_x")])
+        assert (got, json.loads(body)) == (503, {"message": "Service Unavailable"})
+    with running(authorizer=unsaved, main=StandIn(returns({"statusCode": 200}))) as stage:
+        got, _, body = stage.call("GET", "/dev/invoke", [("authorization", "tg_x")])
+        assert (got, json.loads(body)) == (503, {"message": "Service Unavailable"})
+
+
 def test_a_context_without_the_key_maps_nothing() -> None:
     response = HttpResponse(200, [("content-type", "application/json")], b"{}")
     map_authorizer_headers(response, {"tenant": "acme"})
     assert response.headers == [("content-type", "application/json")]
     map_authorizer_headers(response, {TOKEN_STATUS_KEY: "current"})
     assert response.headers == [("content-type", "application/json"), (HEADER, "current")]
-
-
-# -- the name table across restarts -----------------------------------------------------------------
-
-
-def test_the_table_snapshot_replays_every_claim_into_a_fresh_table(
-    emulator: SecretsManagerEmulator, tmp_path: Path
-) -> None:
-    client = boto3.session.Session().client("dynamodb", endpoint_url=emulator.url)
-    table = AdminSettings().table_name
-    names = NameRegistry(client, table)
-    assert names.claim("acme", "billing", "a" * 20) is None
-    assert names.claim("acme", "reports", "b" * 20) is None
-    path = tmp_path / "table.json"
-    assert TableSnapshot(client, table, path).save() == 2
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "billing" in path.read_text()
-
-    emulator.reset()
-    create_table(client, table)
-    assert names.holder("acme", "billing") is None
-    assert TableSnapshot(client, table, path).restore() == 2
-    assert names.holder("acme", "billing") == "a" * 20
-    assert names.claim("acme", "reports", "c" * 20) == "b" * 20, "the name is still taken"
-
-
-def test_no_table_snapshot_is_nothing_to_restore_and_a_broken_one_says_so(
-    emulator: SecretsManagerEmulator, tmp_path: Path
-) -> None:
-    client = boto3.session.Session().client("dynamodb", endpoint_url=emulator.url)
-    path = tmp_path / "table.json"
-    snapshot = TableSnapshot(client, AdminSettings().table_name, path)
-    assert snapshot.restore() == 0
-    path.write_text("{broken")
-    with pytest.raises(ValueError, match=r"table\.json: not valid JSON"):
-        snapshot.restore()
-    path.write_text(json.dumps({"format": 99, "items": []}))
-    with pytest.raises(ValueError, match="unknown snapshot format 99"):
-        snapshot.restore()
-    path.write_text(json.dumps({"format": 1, "items": ["not an item"]}))
-    with pytest.raises(ValueError, match="not a list of DynamoDB items"):
-        snapshot.restore()
-
-
-# -- saves after writes -----------------------------------------------------------------------------
-
-
-def test_concurrent_writes_share_saves_and_each_returns_after_a_save_that_began_after_it() -> None:
-    started: list[float] = []
-    returned: dict[int, float] = {}
-    requested: dict[int, float] = {}
-
-    def save() -> None:
-        started.append(time.monotonic())
-        time.sleep(0.05)
-
-    saves = CoalescedSaves(save)
-
-    def write(i: int) -> None:
-        requested[i] = time.monotonic()
-        saves.after_write()
-        returned[i] = time.monotonic()
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert len(returned) == 20
-    assert len(started) < 20, "writers shared saves"
-    for i, done in returned.items():
-        assert any(requested[i] <= begun <= done for begun in started), i
 
 
 # -- rotate-due ----------------------------------------------------------------------------------------

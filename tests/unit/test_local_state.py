@@ -1,7 +1,9 @@
-"""Scheduled rotation with a controllable clock, and secrets that survive a restart of the stack.
+"""Scheduled rotation with a controllable clock, revocation dates as AWS reports them, and the state
+folder's small files (admin credentials).
 
-Both run in this process against the embedded Secrets Manager: the scheduler invokes the real
-rotation handler through the local Lambda runtime, the snapshot goes through the real API."""
+The scheduler runs in this process against the embedded Secrets Manager and invokes the real
+rotation handler through the local Lambda runtime (tests/unit/test_local_store.py has the state
+that survives a restart)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import pytest
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.runtime import FunctionRuntime, Invocation, function_environment
 from tokengate.local.scheduler import STEPS, RotationScheduler
-from tokengate.local.state import SecretsSnapshot, admin_credentials, write_private
+from tokengate.local.state import admin_credentials, write_private
 from tokengate_core.admin.api import IssueClientRequest
 from tokengate_core.admin.clients import ClientService
 from tokengate_core.deployment.config import AdminSettings, RotationSettings
@@ -69,19 +71,17 @@ def test_due_clients_are_rotated_through_the_four_steps(
         events.append(event)
         return rotation.invoke(event)
 
-    saves: list[int] = []
-    scheduler = RotationScheduler(store, invoke, after_rotation=lambda: saves.append(1))
+    scheduler = RotationScheduler(store, invoke)
     daily, old_token = issue(service, "daily", rotation_period_days=1, **FETCHED)
     issue(service, "manual")
     weekly, _ = issue(service, "weekly", rotation_period_days=7, **FETCHED)
     t0 = store.get(daily).created_at
 
     assert scheduler.run_due(t0 + timedelta(hours=23)) == []
-    assert events == [] and saves == []
+    assert events == []
 
     runs = scheduler.run_due(t0 + timedelta(hours=25))
     assert [(r.key_id, r.ok) for r in runs] == [(daily, True)]
-    assert saves == [1]
     arn = store.describe_raw(store.secret_id(daily))["ARN"]
     assert [e["Step"] for e in events] == list(STEPS)
     assert {e["SecretId"] for e in events} == {arn}
@@ -145,66 +145,7 @@ def test_the_timer_runs_checks_until_stopped(store: SecretsStore) -> None:
     assert thread is not None and not thread.is_alive()
 
 
-# -- persistence --------------------------------------------------------------------------------------
-
-
-def _state(sm: Any, name: str) -> dict[str, Any]:
-    meta = sm.describe_secret(SecretId=name)
-    versions = {
-        vid: (sorted(stages), sm.get_secret_value(SecretId=name, VersionId=vid)["SecretString"])
-        for vid, stages in meta["VersionIdsToStages"].items()
-        if stages and not meta.get("DeletedDate")
-    }
-    return {
-        "versions": versions,
-        "stages": {k: sorted(v) for k, v in meta["VersionIdsToStages"].items() if v},
-        "tags": sorted((t["Key"], t["Value"]) for t in meta.get("Tags", [])),
-        "deleted": meta.get("DeletedDate") is not None,
-    }
-
-
-def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
-) -> None:
-    sm = boto3.client("secretsmanager")
-    path = tmp_path / "secrets.json"
-    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    plain, _ = issue(service, "plain", reader_arn="arn:aws:iam::123456789012:role/reader")
-    turned, _ = issue(service, "turned", grace_seconds=3600)
-    service.rotate("acme", turned, ACTOR)
-    current = next(
-        v
-        for v, s in sm.describe_secret(SecretId=f"tokengate/clients/{turned}")["VersionIdsToStages"].items()
-        if "AWSCURRENT" in s
-    )
-    sm.update_secret_version_stage(
-        SecretId=f"tokengate/clients/{turned}", VersionStage="AWSPENDING", MoveToVersionId=current
-    )
-    gone, gone_token = issue(service, "gone")
-    snapshot.save()  # the stack saves after every admin write: gone is readable here
-    service.revoke("acme", gone, ACTOR)
-    snapshot.save()
-    names = [f"tokengate/clients/{k}" for k in (plain, turned, gone)]
-    before = {n: _state(sm, n) for n in names}
-    gone_versions = sm.list_secret_version_ids(SecretId=names[2])["Versions"]
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert gone_token in path.read_text()  # the revoked client's value came from the earlier snapshot
-
-    emulator.reset()
-    restored = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    assert restored.restore() == 4  # the three clients and the signing keyring
-    assert sorted(restored.restored_names) == sorted([*names, KEYRING])
-    after = {n: _state(sm, n) for n in names}
-    assert after == before
-    # AWSCURRENT (with the AWSPENDING a finished rotation can leave) and AWSPREVIOUS all came back.
-    assert sorted(map(sorted, before[names[1]]["stages"].values())) == [["AWSCURRENT", "AWSPENDING"], ["AWSPREVIOUS"]]
-    assert "ResourcePolicy" in sm.get_resource_policy(SecretId=names[0])
-    assert [v["VersionId"] for v in sm.list_secret_version_ids(SecretId=names[2])["Versions"]] == [
-        v["VersionId"] for v in gone_versions
-    ]
-    # Still restorable, with the token it had.
-    service.restore("acme", gone, ACTOR)
-    assert make_store(AdminSettings()).get(gone).own_token == gone_token
+# -- dates and files --------------------------------------------------------------------------------------
 
 
 def test_deleted_date_is_when_the_revoke_was_asked_for(
@@ -218,100 +159,6 @@ def test_deleted_date_is_when_the_revoke_was_asked_for(
     deleted = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
     assert asked - timedelta(seconds=1) <= deleted <= datetime.now(UTC)
     assert service.get("acme", gone).revoked_at == deleted
-
-
-def test_a_restart_keeps_creation_and_revocation_dates(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
-) -> None:
-    sm = boto3.client("secretsmanager")
-    path = tmp_path / "secrets.json"
-    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    kept, _ = issue(service, "kept")
-    gone, _ = issue(service, "gone")
-    snapshot.save()
-    service.revoke("acme", gone, ACTOR)
-    snapshot.save()
-    # Saved two days ago: the replay must bring back those dates, not the time of the restart.
-    document = json.loads(path.read_text())
-    for entry in document["secrets"]:
-        for key in ("created_date", "deleted_date"):
-            if entry[key]:
-                entry[key] = (datetime.fromisoformat(entry[key]) - timedelta(days=2)).isoformat()
-    path.write_text(json.dumps(document))
-    saved = {e["name"]: e for e in document["secrets"]}
-    emulator.reset()
-    SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).restore()
-    for client_id in (kept, gone):
-        name = f"tokengate/clients/{client_id}"
-        meta = sm.describe_secret(SecretId=name)
-        assert meta["CreatedDate"] == datetime.fromisoformat(saved[name]["created_date"])
-        listed = next(
-            c for c in service.list("acme", limit=10, next_token=None, status=None).items if c.client_id == client_id
-        )
-        assert listed.created_at == meta["CreatedDate"]
-    revoked = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
-    assert revoked == datetime.fromisoformat(saved[f"tokengate/clients/{gone}"]["deleted_date"])
-    assert service.get("acme", gone).revoked_at == revoked
-
-
-def test_a_first_format_snapshot_still_restores(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
-) -> None:
-    # Format 1 saved the end of the recovery window as deleted_date.
-    sm = boto3.client("secretsmanager")
-    path = tmp_path / "secrets.json"
-    gone, _ = issue(service, "gone")
-    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW)
-    snapshot.save()
-    service.revoke("acme", gone, ACTOR)
-    snapshot.save()
-    document = json.loads(path.read_text())
-    revoked_at = datetime.now(UTC) - timedelta(days=WINDOW - 1)  # one day of the window left
-    for entry in document["secrets"]:
-        if entry["deleted_date"]:
-            entry["deleted_date"] = (revoked_at + timedelta(days=WINDOW)).isoformat()
-    document["format"] = 1
-    path.write_text(json.dumps(document))
-    emulator.reset()
-    SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).restore()
-    deleted = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
-    assert abs(deleted - revoked_at) < timedelta(seconds=2)
-
-
-def test_a_secret_past_its_recovery_window_is_not_restored(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
-) -> None:
-    sm = boto3.client("secretsmanager")
-    path = tmp_path / "secrets.json"
-    snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    kept, _ = issue(service, "kept")
-    gone, _ = issue(service, "gone")
-    snapshot.save()
-    service.revoke("acme", gone, ACTOR)
-    snapshot.save()
-    emulator.reset()
-    # Stopped for 60 days: the 7-day recovery window has ended, so the revoked secret is gone for good.
-    assert (
-        SecretsSnapshot(
-            sm, path, recovery_window_days=WINDOW, now=lambda: datetime.now(UTC) + timedelta(days=60)
-        ).restore()
-        == 2
-    )
-    assert sorted(s["Name"] for s in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]) == sorted(
-        [f"tokengate/clients/{kept}", KEYRING]
-    )
-
-
-def test_a_secret_revoked_before_it_could_be_read_is_skipped(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
-) -> None:
-    sm = boto3.client("secretsmanager")
-    path = tmp_path / "secrets.json"
-    issue(service, "kept")
-    gone, _ = issue(service, "gone")
-    service.revoke("acme", gone, ACTOR)
-    # kept and the keyring: no earlier snapshot ever read "gone"'s value
-    assert SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).save() == 2
 
 
 def test_admin_credentials_are_generated_once_private_and_overridable(tmp_path: Path) -> None:

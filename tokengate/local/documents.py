@@ -148,7 +148,8 @@ def _check_value(value: Any, where: str, depth: int = 0) -> None:
 def _first_problem(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 # -- moto's objects -------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def read_rows(path: Path) -> StoredRows:
     try:
         return _checked_rows(path, connection)
     except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path}: not a readable SQLite database ({error})") from None
+        raise StoreError(f"{path}: not a sound SQLite database ({error})") from None
     finally:
         connection.close()
         for created in set(sidecars) - present:  # what opening it read-only added, nothing else
