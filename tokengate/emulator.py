@@ -27,7 +27,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -227,17 +226,6 @@ class SecretsManagerEmulator:
     def intercept(self, interceptor: Interceptor | None) -> None:
         """Put ``interceptor`` between every later call and moto (None: none)."""
         self._interceptor = interceptor
-
-    def backdate(self, arn: str, *, created: datetime | None = None, deleted: datetime | None = None) -> None:
-        """Give a replayed secret the dates it had. The Secrets Manager API sets CreatedDate and
-        DeletedDate to the time of the call, so a restore through it (tokengate.local.state) would
-        date every secret to the restart; this sets them in moto directly."""
-        with self._state.moto_lock:
-            secret = _moto_secret(arn)
-            if created is not None:
-                secret.created_date = created.timestamp()
-            if deleted is not None:
-                secret.deleted_date = deleted.timestamp()
 
     def _middleware(self, app: WSGIApp) -> WSGIApp:
         state = self._state

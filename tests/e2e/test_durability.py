@@ -25,6 +25,7 @@ from tests.e2e.conftest import FAST_CACHE
 from tests.e2e.faulty_stack import KILLED_PREFIX
 from tests.e2e.harness import HttpResult, RunningStack, request, start_stack
 from tests.e2e.signing import admin
+from tests.e2e.test_usage_limits import flush_usage
 from tokengate.local.event_log import EVENTS_FILE
 from tokengate_core.deployment.config import AuthorizerSettings
 
@@ -255,6 +256,10 @@ def test_a_full_disk_answers_503_changes_nothing_and_loses_nothing(tmp_path: Pat
         full.unlink()  # room again
         ledger.issued(admin(stack, "POST", CLIENTS, {"client_name": "lost"}))  # the name was never taken
         assert invoke(stack, metered.body["token"]).status == 200
+        full.touch()  # the usage counts of that request cannot be written either
+        unsaved = flush_usage(stack)
+        assert (unsaved.status, unsaved.body["code"]) == (503, "backend_unavailable"), unsaved
+        full.unlink()
     finally:
         assert stack.stop() == 0, stack.output()
     assert "could not save a change (OperationalError: database or disk is full)" in "".join(stack.stderr)

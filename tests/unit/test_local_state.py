@@ -33,7 +33,6 @@ ACTOR = "arn:aws:iam::123456789012:user/tester"
 #: A rotation schedule needs a delivery path: here GET /token, with a grace shorter than a day.
 FETCHED = {"token_fetch": True, "grace_seconds": 3600}
 KEYRING = keyring.secret_name(AdminSettings().secret_prefix)
-WINDOW = AdminSettings().recovery_window_days
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def rewrite(path: Path, *statements: str, **values: Any) -> None:
 
 def _client_row(folder: Path) -> str:
     with contextlib.closing(sqlite3.connect(folder / STATE_FILE)) as db:
-        names = [r[0] for r in db.execute("SELECT name FROM secrets WHERE name != ?", (KEYRING,))]
+        names = [str(r[0]) for r in db.execute("SELECT name FROM secrets WHERE name != ?", (KEYRING,))]
     return names[0]
 
 
@@ -261,11 +261,6 @@ def test_a_0_2_folder_is_moved_to_state_db_and_its_files_are_kept(
 
     again = restart(stack)  # from state.db now: the old files are not read again
     assert again.opened.migrated == [] and (again.opened.clients, again.opened.keyring) == (2, True)
-
-
-def _legacy_entry(folder: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((folder / "secrets.json").read_text())
-    return next(e for e in document["secrets"] if e["name"] != KEYRING)
 
 
 @pytest.mark.parametrize(

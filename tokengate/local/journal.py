@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tokengate.emulator import Answer, call_account, call_region
-from tokengate.local.moto_state import Key, MotoState
+from tokengate.local.moto_state import Key, MotoState, is_write
 from tokengate.local.store import StateStore
 
 HEADER = "x-tokengate-local-transaction"
@@ -123,7 +123,7 @@ class Journal:
             return _refusal(operation, "the invocation that made this call has ended")
         state = self._state
         keys: list[Key] = []
-        if state is not None and call_region(environ) == state.region and call_account(environ) == state.account:
+        if state is not None and is_write(operation) and self._ours(state, environ):
             with self._moto_lock:
                 keys = state.touched(operation, body)
         own = self.begin() if keys and transaction is None else None
@@ -147,6 +147,11 @@ class Journal:
         if own is not None and not own.commit():
             return _refusal(operation, "the change could not be saved; nothing was changed")
         return answer
+
+    @staticmethod
+    def _ours(state: MotoState, environ: dict[str, Any]) -> bool:
+        """A call to the stack's account and region (another's changes are not the stack's state)."""
+        return call_region(environ) == state.region and call_account(environ) == state.account
 
     def observe_events(self, events: list[dict[str, Any]]) -> None:
         """Events moto accepted: kept with the call's transaction until it commits, else appended now."""
@@ -197,7 +202,10 @@ class Journal:
             return
         with self._moto_lock:
             for key, document in transaction.before.items():
-                self._state.write(key, document)
+                try:
+                    self._state.write(key, document)
+                except Exception as error:  # noqa: BLE001 - the others are still put back
+                    logger.error("could not undo a change to %s %s (%s)", key[0], key[1], type(error).__name__)
 
     def _hold(self, transaction: Transaction, keys: list[Key]) -> bool:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS

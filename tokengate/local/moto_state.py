@@ -52,6 +52,11 @@ ITEM_WRITES = frozenset(
 )
 
 
+def is_write(operation: str) -> bool:
+    """Whether a call (the emulator's operation name) may change a secret or an item."""
+    return operation in SECRET_WRITES or operation in ITEM_WRITES
+
+
 class MotoState:
     """The secrets of one account and region and the items of one table, in moto's backends."""
 
@@ -79,7 +84,7 @@ class MotoState:
 
     def touched(self, operation: str, body: bytes) -> list[Key]:
         """The things a write call may change (none for a read, or for another table's items)."""
-        if operation not in SECRET_WRITES and operation not in ITEM_WRITES:
+        if not is_write(operation):
             return []
         try:
             request = json.loads(body or b"{}")
@@ -154,9 +159,6 @@ class MotoState:
 
     def put_item(self, item: Mapping[str, Any]) -> None:
         self._table().put_item(dict(item))
-
-    def secret_names(self) -> list[str]:
-        return [str(name) for name in dict.keys(self._secrets())]
 
     def load(self, secrets: Iterable[SecretDocument], items: Iterable[Mapping[str, Any]]) -> None:
         for secret in secrets:

@@ -11,6 +11,7 @@ stack was stopped is gone for good, as in AWS: it is not loaded, and its row is 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,14 +68,17 @@ def open_state(
     items = _items(names["item"], rows, moto.key_attributes)
     ends = recovery_window_days * 86400.0
     purged = sorted(n for n, s in secrets.items() if s.deleted is not None and s.deleted + ends <= now())
-    if exists:
-        store = StateStore(path)
-        if purged:
-            store.write(dict.fromkeys(((SECRET, name) for name in purged), None))
-    else:
-        for name in purged:
-            del rows.secrets[name]
-        store = StateStore.create(path, rows)
+    try:
+        if exists:
+            store = StateStore(path)
+            if purged:
+                store.write(dict.fromkeys(((SECRET, name) for name in purged), None))
+        else:
+            for name in purged:
+                del rows.secrets[name]
+            store = StateStore.create(path, rows)
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: cannot be written ({error})") from None
     kept = [s for n, s in secrets.items() if n not in purged]
     moto.load(kept, items)
     clients = [s for s in kept if _is_client(s.name, secret_prefix)]

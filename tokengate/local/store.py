@@ -48,8 +48,6 @@ _CREATE = (
     "CREATE TABLE items (item_key TEXT PRIMARY KEY NOT NULL, document TEXT NOT NULL) WITHOUT ROWID",
 )
 _TABLES = {SECRET: ("secrets", "name"), ITEM: ("items", "item_key")}
-#: The SQLite errors a disk can cause; anything else is a bug and propagates as such.
-WRITE_ERRORS = (sqlite3.Error, OSError)
 
 #: Tests only: called with each write boundary of a commit (see the module docstring).
 fault_hook: Callable[[str], None] | None = None
@@ -116,8 +114,8 @@ class StateStore:
         return cls(path)
 
     def write(self, changes: Mapping[Key, str | None]) -> None:
-        """Commit every change (a document, or None to delete the row) in one transaction; raises
-        one of WRITE_ERRORS, with nothing written, when the disk refuses."""
+        """Commit every change (a document, or None to delete the row) in one transaction; when the
+        disk refuses (sqlite3.Error, OSError) it raises with nothing written."""
         with self._lock:
             _boundary("begin")
             self._db.execute("BEGIN IMMEDIATE")
@@ -150,6 +148,7 @@ class StateStore:
 
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")  # a file put back from a backup may come in another mode
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=5000")
     return connection
