@@ -172,5 +172,8 @@ def _report(result: SectionResult, measured: Measured) -> None:
         f"stack's resident set (VmRSS) after {EARLY_WRITES} writes and after all of them; CPython rarely gives "
         f"memory back, so anything kept per write would show in the ratio. A start reads state.db whole (every "
         f"current row, validated) and replays no past write: it grows with the clients held, not with the writes "
-        f"that made them (the second start follows {total:,} writes, the third holds {measured.clients:,} clients)."
+        f"that made them (the second start follows {total:,} writes, the third holds {measured.clients:,} clients); "
+        f"most of a start is importing the stack and warming one container per function. With {WRITERS} writers "
+        f"at once each issue waits for the others: the embedded moto serves one call at a time "
+        f"(tokengate.emulator), and the machine has 2 cores."
     )

@@ -287,6 +287,18 @@ def test_a_restart_brings_back_every_version_stage_tag_policy_and_date(stack: St
     assert make_store(SETTINGS).get(gone).own_token == gone_token
 
 
+def test_versions_left_without_a_stage_are_dropped_once_saved_as_secrets_manager_does(stack: Stack) -> None:
+    admin = service()
+    (client_id, _), _ = stack.run(lambda: issue(admin, "turned"))
+    for _ in range(3):
+        stack.run(lambda: admin.rotate("acme", client_id, ACTOR))
+    listed = boto3.client("secretsmanager").list_secret_version_ids(
+        SecretId=f"{SETTINGS.secret_prefix}{client_id}", IncludeDeprecated=True
+    )["Versions"]
+    assert sorted(stage for v in listed for stage in v["VersionStages"]) == ["AWSCURRENT", "AWSPREVIOUS"]
+    assert len(listed) == 2, "the running stack holds what a restart would load"
+
+
 def test_a_secret_whose_recovery_window_ended_while_stopped_is_gone_for_good(stack: Stack) -> None:
     admin = service()
     (kept, _), _ = stack.run(lambda: issue(admin, "kept"))

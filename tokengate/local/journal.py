@@ -168,20 +168,31 @@ class Journal:
         if not self._close(transaction):
             return False
         try:
-            if transaction.before and self._state is not None and self._store is not None:
-                with self._moto_lock:
-                    after = {key: self._state.read(key) for key in transaction.before}
-                changes = {key: doc for key, doc in after.items() if doc != transaction.before[key]}
-                if changes:
-                    self._store.write(changes)
-        except Exception as error:  # noqa: BLE001 - a disk error, or any other: the change is undone either way
-            logger.warning("could not save a change (%s: %s); it was undone", type(error).__name__, error)
-            self._restore(transaction)
-            return False
+            saved = self._save(transaction)
+            if not saved:
+                self._restore(transaction)
         finally:
             self._release(transaction)
-        if transaction.events:
+        if saved and transaction.events:
             self._append(transaction.events)
+        return saved
+
+    def _save(self, transaction: Transaction) -> bool:
+        state, store = self._state, self._store
+        if not transaction.before or state is None or store is None:
+            return True
+        try:
+            with self._moto_lock:
+                after = {key: state.read(key) for key in transaction.before}
+            changes = {key: doc for key, doc in after.items() if doc != transaction.before[key]}
+            if changes:
+                store.write(changes)
+        except Exception as error:  # noqa: BLE001 - a disk error, or any other: the change is undone either way
+            logger.warning("could not save a change (%s: %s); it was undone", type(error).__name__, error)
+            return False
+        with self._moto_lock:
+            for key in changes:
+                state.settle(key)
         return True
 
     def rollback(self, transaction: Transaction) -> None:

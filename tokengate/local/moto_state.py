@@ -154,6 +154,18 @@ class MotoState:
         else:
             self.put_item(parse_item(document, self.key_attributes))
 
+    def settle(self, key: Key) -> None:
+        """Drop a secret's versions that no longer carry a stage, once the change that took their
+        last stage away is saved. Secrets Manager deletes such deprecated versions itself ("you
+        remove all staging labels from the version ... then Secrets Manager can automatically delete
+        the version in the background": DeleteSecret, Secrets Manager API reference); here it
+        keeps the running stack holding what a restart would load, and its memory flat."""
+        kind, name = key
+        secret = dict.get(self._secrets(), name) if kind == SECRET else None
+        if secret is not None:
+            for version_id in [v for v, version in secret.versions.items() if not version.get("version_stages")]:
+                del secret.versions[version_id]
+
     def put_secret(self, document: SecretDocument) -> None:
         self._secrets()[document.name] = build_secret(document, self.account, self.region)
 

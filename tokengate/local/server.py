@@ -160,26 +160,7 @@ class LocalStack:
         write_aws_endpoint(self.state_dir, self.emulator.url, region)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
-        from tokengate_core.records.names import create_table
-
-        admin_settings = AdminSettings.from_env(environments["admin"])
-        create_table(_dynamodb_client(), admin_settings.table_name)
-        moto = MotoState(location.LOCAL_ACCOUNT_ID, region, admin_settings.table_name)
-        try:
-            with self.emulator.moto_lock:
-                self.stored = open_state(
-                    self.state_dir,
-                    moto,
-                    secret_prefix=admin_settings.secret_prefix,
-                    recovery_window_days=admin_settings.recovery_window_days,
-                )
-        except StoreError as error:
-            raise StartupError(str(error)) from None
-        except OSError as error:
-            raise StartupError(f"{self.state_dir / STATE_FILE}: {error.strerror or error}") from None
-        self.journal.attach(self.stored.store, moto, self.emulator.moto_lock)
-        self.emulator.intercept(self.journal)
-        tag_calls()  # before any function makes its AWS clients
+        self._open_state(region, AdminSettings.from_env(environments["admin"]))
 
         self.runtimes = {
             name: FunctionRuntime(name, env, region, location.LOCAL_ACCOUNT_ID, begin=self.journal.begin)
@@ -201,11 +182,7 @@ class LocalStack:
         )
         admin = self.admin.principal(location.LOCAL_ACCOUNT_ID, region, location.LOCAL_API_ID)
         directory = PrincipalDirectory(admin, principals_path)
-        self.gateway = Gateway(
-            stage,
-            self.runtimes,
-            SigV4Verifier(directory, region),
-        )
+        self.gateway = Gateway(stage, self.runtimes, SigV4Verifier(directory, region))
         from tokengate_core.runtime.aws import make_store
 
         store = make_store(RotationSettings.from_env(environments["rotation"]))
@@ -219,6 +196,30 @@ class LocalStack:
         self.flush_control = FlushUsageEndpoint(self.flush_usage, SigV4Verifier(only_admin, region), stage.api_arn)
         assert self.sweeper is not None
         self.sweep_control = SweepEndpoint(self.sweeper.run, SigV4Verifier(only_admin, region), stage.api_arn)
+
+    def _open_state(self, region: str, settings: AdminSettings) -> None:
+        """The deployment's table, the stored state put into it and Secrets Manager, then every later
+        change journaled (tokengate.local.journal) before any function makes its AWS clients."""
+        from tokengate_core.records.names import create_table
+
+        assert self.emulator is not None
+        create_table(_dynamodb_client(), settings.table_name)
+        moto = MotoState(location.LOCAL_ACCOUNT_ID, region, settings.table_name)
+        try:
+            with self.emulator.moto_lock:
+                self.stored = open_state(
+                    self.state_dir,
+                    moto,
+                    secret_prefix=settings.secret_prefix,
+                    recovery_window_days=settings.recovery_window_days,
+                )
+        except StoreError as error:
+            raise StartupError(str(error)) from None
+        except OSError as error:
+            raise StartupError(f"{self.state_dir / STATE_FILE}: {error.strerror or error}") from None
+        self.journal.attach(self.stored.store, moto, self.emulator.moto_lock)
+        self.emulator.intercept(self.journal)
+        tag_calls()
 
     def _start_sweeper(self) -> None:
         self.sweeper = SweepTimer(self.runtimes["sweep"].invoke)
