@@ -84,7 +84,7 @@ def test_one_stack_per_state_folder(stack: RunningStack) -> None:
     [
         ("state.db", b'{"format": 2}', "state.db: not a sound SQLite database (file is not a database)"),
         ("state.db", b"", "state.db: empty (0 bytes), not a state file"),
-        ("secrets.json", b"[]", "secrets.json: not a 0.2 snapshot (a JSON list, not an object)"),
+        ("secrets.json", b"[]", "secrets.json: not a state snapshot (a JSON list, not an object)"),
         ("table.json", b'{"format": 1}', "table.json: no list of items: the snapshot is incomplete"),
     ],
 )

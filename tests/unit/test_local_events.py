@@ -149,3 +149,17 @@ def test_a_follower_reports_a_torn_line_once_the_next_event_completes_it(tmp_pat
     done.set()
     thread.join(timeout=5)
     assert got == [1, 3] and bad == [2]
+
+
+def test_events_tail_prints_the_events_and_reports_a_bad_line_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tokengate.cli import main
+
+    (tmp_path / "events.jsonl").write_text(
+        '{"detail-type":"Client Issued"}\n{"torn\n{"detail-type":"Client Revoked"}\n'
+    )
+    assert main(["events", "tail", "--no-follow", "-o", "json", "--state-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["detail-type"] for line in out.splitlines()] == ["Client Issued", "Client Revoked"]
+    assert err == f"warning: {tmp_path / 'events.jsonl'}: line 2 skipped: not JSON (a torn or foreign line)\n"

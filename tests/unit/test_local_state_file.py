@@ -1,5 +1,5 @@
 """The local stack's state file at start: every damaged, truncated or foreign shape refused with one
-line naming the file and what is wrong, the file left exactly as it was; and a 0.2 folder's JSON
+line naming the file and what is wrong, the file left exactly as it was; and an older folder's JSON
 snapshots moved to state.db, kept, and refused in the same way when they are not whole."""
 
 from __future__ import annotations
@@ -135,6 +135,18 @@ def test_a_folder_where_the_file_should_be_is_refused(saved: Stack) -> None:
     refused(saved, "not a file")
 
 
+def test_a_write_ahead_log_without_its_file_is_refused(saved: Stack) -> None:
+    path = _close(saved)
+    wal = Path(f"{path}-wal")
+    wal.write_bytes(b"left over")
+    path.unlink()
+    saved.emulator.reset()
+    saved.emulator.create_table(SETTINGS.table_name)
+    with pytest.raises(StoreError, match=r"a write-ahead log without its state\.db"):
+        open_stack(saved.emulator, saved.folder)
+    assert wal.read_bytes() == b"left over" and not path.exists()
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -189,7 +201,7 @@ def test_an_item_that_is_not_whole_is_refused(saved: Stack, document: Any, expec
     refused(saved, expected)
 
 
-# -- a 0.2 folder ---------------------------------------------------------------------------------------
+# -- an older folder -------------------------------------------------------------------------------------
 
 
 def _iso(value: Any) -> str | None:
@@ -197,7 +209,7 @@ def _iso(value: Any) -> str | None:
 
 
 def write_legacy(folder: Path, secrets_format: int = 2) -> None:
-    """secrets.json and table.json as a 0.2 stack wrote them, from what is in the emulator now."""
+    """secrets.json and table.json as the stack wrote them before state.db, from what is in the emulator now."""
     sm, tables = boto3.client("secretsmanager"), boto3.client("dynamodb")
     entries = []
     for listed in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]:
@@ -226,7 +238,7 @@ def write_legacy(folder: Path, secrets_format: int = 2) -> None:
 
 @pytest.fixture
 def legacy(emulator: SecretsManagerEmulator, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A 0.2 folder: clients kept and gone (revoked a day ago), its keyring and its name table."""
+    """An older folder: clients kept and gone (revoked a day ago), its keyring and its name table."""
     admin = service()
     tokens = dict(issue(admin, name) for name in ("kept", "gone"))
     gone = next(k for k in tokens if admin.get("acme", k).client_name == "gone")
@@ -236,7 +248,7 @@ def legacy(emulator: SecretsManagerEmulator, tmp_path: Path) -> Iterator[tuple[P
 
 
 @pytest.mark.parametrize("secrets_format", [1, 2])
-def test_a_0_2_folder_is_moved_to_state_db_and_its_files_are_kept(
+def test_an_older_folder_is_moved_to_state_db_and_its_files_are_kept(
     emulator: SecretsManagerEmulator, legacy: tuple[Path, dict[str, str]], secrets_format: int
 ) -> None:
     folder, tokens = legacy
@@ -251,7 +263,7 @@ def test_a_0_2_folder_is_moved_to_state_db_and_its_files_are_kept(
     stack = open_stack(emulator, folder)
     assert stack.opened.migrated == ["secrets.json", "table.json"]
     assert (stack.opened.clients, stack.opened.keyring) == (2, True)
-    assert {k: v for k, v in snapshot(folder).items() if k in old} == old, "the 0.2 files are kept as they were"
+    assert {k: v for k, v in snapshot(folder).items() if k in old} == old, "the older files are kept as they were"
     assert service().get("acme", gone).status == "revoked"
     assert abs(sm.describe_secret(SecretId=f"{PREFIX}{gone}")["DeletedDate"] - revoked_at) < timedelta(seconds=1)
     assert make_registry(SETTINGS).holder("acme", "kept") in tokens
@@ -266,7 +278,7 @@ def test_a_0_2_folder_is_moved_to_state_db_and_its_files_are_kept(
 @pytest.mark.parametrize(
     ("file", "content", "expected"),
     [
-        ("secrets.json", "[]", "not a 0.2 snapshot (a JSON list, not an object)"),
+        ("secrets.json", "[]", "not a state snapshot (a JSON list, not an object)"),
         ("secrets.json", '{"format": 2}', "no list of secrets"),
         ("secrets.json", '{"format": 3, "secrets": []}', "unknown snapshot format 3"),
         ("secrets.json", "{not json", "not valid JSON"),
@@ -274,7 +286,7 @@ def test_a_0_2_folder_is_moved_to_state_db_and_its_files_are_kept(
         ("table.json", '{"format": 2, "items": []}', "unknown snapshot format 2"),
     ],
 )
-def test_a_0_2_file_that_is_not_whole_is_refused(
+def test_an_older_file_that_is_not_whole_is_refused(
     emulator: SecretsManagerEmulator, legacy: tuple[Path, dict[str, str]], file: str, content: str, expected: str
 ) -> None:
     folder, _ = legacy
@@ -295,7 +307,7 @@ def test_a_0_2_file_that_is_not_whole_is_refused(
         (lambda entry, doc: doc["secrets"].append("not a secret"), "Input should be a valid dictionary"),
     ],
 )
-def test_a_0_2_secret_that_is_not_whole_is_refused(
+def test_an_older_secret_that_is_not_whole_is_refused(
     emulator: SecretsManagerEmulator,
     legacy: tuple[Path, dict[str, str]],
     change: Callable[[dict[str, Any], dict[str, Any]], None],
@@ -310,7 +322,7 @@ def test_a_0_2_secret_that_is_not_whole_is_refused(
     _refused_legacy(emulator, folder, "secrets.json", expected)
 
 
-def test_a_0_2_name_claim_without_a_key_id_is_refused(
+def test_an_older_name_claim_without_a_key_id_is_refused(
     emulator: SecretsManagerEmulator, legacy: tuple[Path, dict[str, str]]
 ) -> None:
     folder, _ = legacy

@@ -14,12 +14,14 @@ thing's document is kept (its *before* image).
 
 **Commit.** When the invocation ends, the documents of what it touched are read again and the
 ones that differ are written in one SQLite transaction; the events it published are appended to
-events.jsonl after that. If the write fails (a full disk, an I/O error), every thing it touched is
-put back to its before image (what the file holds), its events are dropped, and the caller
-answers 503: nothing was acknowledged and nothing is half applied. An invocation that fails or
-times out is rolled back the same way, and calls still arriving from a timed-out invocation are
-refused. A call that carries no transaction (the CLI creating a secret beside the stack's, say)
-is its own transaction, committed before moto's answer goes back.
+events.jsonl after that, and versions the change left without a stage are dropped, as Secrets
+Manager drops them in the background (so the running stack holds what a restart would load).
+If the write fails (a full disk, an I/O error), every thing it touched is put back to its before
+image (what the file holds), its events are dropped, and the caller answers 503: nothing was
+acknowledged and nothing is half applied. An invocation that fails or times out is rolled back
+the same way, and calls still arriving from a timed-out invocation are refused. A call that
+carries no transaction (the CLI creating a secret beside the stack's, say) is its own
+transaction, committed before moto's answer goes back.
 """
 
 from __future__ import annotations

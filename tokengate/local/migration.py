@@ -1,4 +1,4 @@
-"""A 0.2 state folder, moved to state.db: ``secrets.json`` and ``table.json``, the whole-state JSON
+"""An older state folder, moved to state.db: ``secrets.json`` and ``table.json``, the whole-state JSON
 snapshots the stack used to rewrite after each write, read once and checked as strictly as
 state.db is.
 
@@ -60,14 +60,14 @@ class _LegacySecret(BaseModel):
 
 
 def legacy_files(state_dir: Path) -> list[str]:
-    """The 0.2 snapshot files present in ``state_dir``."""
+    """The older snapshot files present in ``state_dir``."""
     return [name for name in LEGACY_FILES if (state_dir / name).exists()]
 
 
 def read_legacy(
     state_dir: Path, *, account: str, region: str, recovery_window_days: int, key_attributes: tuple[str, ...]
 ) -> StoredRows:
-    """The rows state.db gets from a 0.2 folder's files; StoreError names a file that is not whole."""
+    """The rows state.db gets from an older folder's files; StoreError names a file that is not whole."""
     rows = StoredRows()
     window = timedelta(days=recovery_window_days)
     path = state_dir / LEGACY_SECRETS
@@ -95,9 +95,9 @@ def _document(path: Path, formats: tuple[int, ...], listed: str) -> dict[str, An
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         reason = "not valid JSON" if isinstance(error, ValueError) else (error.strerror or str(error))
-        raise StoreError(f"{path}: {reason}; a 0.2 snapshot cannot be moved to state.db from it") from None
+        raise StoreError(f"{path}: {reason}; an older snapshot cannot be moved to state.db from it") from None
     if not isinstance(document, dict):
-        raise StoreError(f"{path}: not a 0.2 snapshot (a JSON {type(document).__name__}, not an object)")
+        raise StoreError(f"{path}: not a state snapshot (a JSON {type(document).__name__}, not an object)")
     found = document.get("format")
     if isinstance(found, bool) or found not in formats:
         raise StoreError(f"{path}: unknown snapshot format {found!r} (this tokengate reads {list(formats)})")

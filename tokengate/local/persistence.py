@@ -1,4 +1,4 @@
-"""The stack's stored state at start: state.db opened (or made, from a 0.2 folder's snapshots or
+"""The stack's stored state at start: state.db opened (or made, from an older folder's snapshots or
 empty), every row validated, and the result put into the embedded moto before the first request.
 
 Nothing is written until everything read is valid, so a file that fails any check is left as it
@@ -33,7 +33,7 @@ class OpenedState:
     #: Client secrets and whether the signing keyring came back (the ready line says so).
     clients: int = 0
     keyring: bool = False
-    #: The 0.2 snapshot files this start moved to state.db (kept where they are).
+    #: The older snapshot files this start moved to state.db (kept where they are).
     migrated: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
 
@@ -51,6 +51,12 @@ def open_state(
     names = {SECRET: path, "item": path}
     migrated: list[str] = []
     exists = path.exists() or path.is_symlink()
+    orphan = Path(f"{path}-wal")
+    if not exists and orphan.exists():
+        # SQLite would apply it to whatever new state.db it finds beside it.
+        raise StoreError(
+            f"{orphan}: a write-ahead log without its {STATE_FILE}: put {STATE_FILE} back, or move it away"
+        )
     if exists:
         rows = read_rows(path)
     elif migrated := legacy_files(state_dir):
