@@ -27,8 +27,9 @@ from bench.common import (
 from bench.context import Bench
 from tokengate.emulator import SecretsManagerEmulator
 
-#: The leak section runs last: it revokes the clients it reports.
-ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "leaks")
+#: The leak section runs after every section that uses the shared clients: it revokes the ones it
+#: reports (the local-state section runs its own stack).
+ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "leaks", "state")
 #: The sections that need the clients the scale section issues (usage issues its own).
 NEEDS_CLIENTS = ("warm", "backend", "scale", "cold", "leaks")
 TITLES = {
@@ -39,6 +40,7 @@ TITLES = {
     "http": "5. Local stack over HTTP",
     "usage": "6. Usage control",
     "leaks": "7. Leak response",
+    "state": "8. Local stack state",
 }
 
 
@@ -102,7 +104,7 @@ def main() -> int:
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
     try:
-        from bench import backend, cold, http_load, leaks, scale, usage, warm
+        from bench import backend, cold, http_load, leaks, local_state, scale, usage, warm
 
         needs_clients = any(s in cfg.sections for s in NEEDS_CLIENTS)
         if needs_clients:
@@ -118,6 +120,7 @@ def main() -> int:
             "http": http_load.run,
             "usage": usage.run,
             "leaks": leaks.run,
+            "state": local_state.run,
         }
         for key in ORDER:
             if key in cfg.sections:

@@ -55,13 +55,15 @@ class BenchConfig:
     cold_runs: int  # BENCH_COLD_RUNS: fresh processes per side for the cold start
     http_seconds: float  # BENCH_HTTP_SECONDS: duration of each HTTP load cell
     http_max_requests: int  # BENCH_HTTP_MAX_REQUESTS: cap per cell for the Python load generator
+    state_writes: int  # BENCH_STATE_WRITES: admin writes in the local-state section (memory read at 200 and here)
+    state_clients: int  # BENCH_STATE_CLIENTS: clients the local-state section grows the stack to
     write_docs: bool  # BENCH_WRITE_DOCS: rewrite docs/performance.md (default: only on full runs)
     json_path: str | None  # BENCH_JSON: also write the raw results there
 
     @classmethod
     def from_env(cls) -> BenchConfig:
         quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
-        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,leaks")
+        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,leaks,state")
         sections = tuple(s.strip() for s in chosen.split(",") if s.strip())
         write_default = "0" if quick else "1"
         return cls(
@@ -77,6 +79,8 @@ class BenchConfig:
             cold_runs=_env_int("BENCH_COLD_RUNS", 3 if quick else 9),
             http_seconds=_env_float("BENCH_HTTP_SECONDS", 2.0 if quick else 5.0),
             http_max_requests=_env_int("BENCH_HTTP_MAX_REQUESTS", 20_000 if quick else 200_000),
+            state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 2_000),
+            state_clients=_env_int("BENCH_STATE_CLIENTS", 200 if quick else 1_000),
             write_docs=os.environ.get("BENCH_WRITE_DOCS", write_default) not in ("0", "false", ""),
             json_path=os.environ.get("BENCH_JSON") or None,
         )

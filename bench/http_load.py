@@ -56,6 +56,13 @@ class Cell:
 @contextlib.contextmanager
 def local_stack(state_dir: Path) -> Iterator[str]:
     """Start the stack, yield its stage URL, stop it with SIGINT (then SIGTERM, then kill)."""
+    with local_stack_process(state_dir) as (url, _process):
+        yield url
+
+
+@contextlib.contextmanager
+def local_stack_process(state_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """:func:`local_stack`, yielding its process too (to read its memory)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TOKENGATE_"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tokengate.cli", "local", "--port", "0", "--state-dir", str(state_dir)],
@@ -89,7 +96,7 @@ def local_stack(state_dir: Path) -> Iterator[str]:
         if not found:
             raise RuntimeError(f"local stack did not become ready (exit {proc.poll()}): {lines[-5:]}")
         url = found[0]
-        yield url
+        yield url, proc
     finally:
         if proc.poll() is None:
             for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5)):

@@ -57,9 +57,9 @@ def render_markdown(
         "## How to reproduce",
         "",
         "```sh",
-        "make bench                      # full run, rewrites this file (about 6-9 minutes on 2 cores)",
+        "make bench                      # full run, rewrites this file (about 9-12 minutes on 2 cores)",
         "BENCH_QUICK=1 make bench        # smoke run, about a minute; prints the table only",
-        "BENCH_SECTIONS=warm,cold make bench   # a subset: warm, backend, cold, scale, http, usage, leaks",
+        "BENCH_SECTIONS=warm,cold make bench   # a subset: warm, backend, cold, scale, http, usage, leaks, state",
         "```",
         "",
         "Counts: "

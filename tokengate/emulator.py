@@ -16,6 +16,7 @@ window, which AWS returns only as DeleteSecret's ``DeletionDate``), and TagResou
 UntagResource on a secret scheduled for deletion are refused with InvalidRequestException, as
 Secrets Manager refuses them (moto applies them; LocalStack checked the same against AWS, see
 localstack/localstack#13648).
+An :class:`Interceptor` (the local stack's journal) may stand between every call and moto.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -44,6 +44,7 @@ FaultKind = Literal["throttle", "error", "hang", "failed_entries"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: The region in a SigV4 credential scope: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
 _SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
+_SCOPE_KEY = re.compile(r"Credential=([^/,]+)/")
 
 
 @dataclass
@@ -65,6 +66,39 @@ class Fault:
 
 #: ``on_events`` receives each event moto accepted, as EventBridge delivers it to a rule's target.
 EventObserver = Callable[[list[dict[str, Any]]], None]
+#: A call's answer: WSGI status line, headers and body chunks.
+Answer = tuple[str, list[tuple[str, str]], list[bytes]]
+
+
+class Interceptor(Protocol):
+    """Stands between each call and moto: ``forward()`` runs the call in moto and must be called
+    with :attr:`SecretsManagerEmulator.moto_lock` held; the answer returned is what the caller gets."""
+
+    def call(self, operation: str, environ: dict[str, Any], body: bytes, forward: Callable[[], Answer]) -> Answer: ...
+
+
+def call_region(environ: dict[str, Any]) -> str | None:
+    """The region a SigV4-signed call is for (its credential scope)."""
+    found = _SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return found.group(1) if found else None
+
+
+def call_account(environ: dict[str, Any]) -> str:
+    """The account moto serves a call from, as moto decides it (its environment variable, its
+    header, else the account of the access key: the default one for any key moto's IAM never made)."""
+    import os
+
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    chosen = os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+    if chosen:
+        return str(chosen)
+    key = _SCOPE_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if key is None:
+        return str(DEFAULT_ACCOUNT_ID)
+    from moto.iam.models import get_account_id_from
+
+    return str(get_account_id_from(key.group(1)))
 
 
 @dataclass
@@ -93,6 +127,7 @@ class SecretsManagerEmulator:
         self._host = host
         self._port = port
         self._on_events = on_events
+        self._interceptor: Interceptor | None = None
         self._state = _State()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -190,16 +225,14 @@ class SecretsManagerEmulator:
         )
         create_table(client, name)
 
-    def backdate(self, arn: str, *, created: datetime | None = None, deleted: datetime | None = None) -> None:
-        """Give a replayed secret the dates it had. The Secrets Manager API sets CreatedDate and
-        DeletedDate to the time of the call, so a restore through it (tokengate.local.state) would
-        date every secret to the restart; this sets them in moto directly."""
-        with self._state.moto_lock:
-            secret = _moto_secret(arn)
-            if created is not None:
-                secret.created_date = created.timestamp()
-            if deleted is not None:
-                secret.deleted_date = deleted.timestamp()
+    @property
+    def moto_lock(self) -> threading.Lock:
+        """Held around every call into moto (its backends are not thread-safe)."""
+        return self._state.moto_lock
+
+    def intercept(self, interceptor: Interceptor | None) -> None:
+        """Put ``interceptor`` between every later call and moto (None: none)."""
+        self._interceptor = interceptor
 
     def stage_rotation(self, arn: str, version_id: str) -> None:
         """:func:`stage_rotation`, between two calls into moto."""
@@ -224,48 +257,71 @@ class SecretsManagerEmulator:
                     state.idle.notify_all()
 
         def handle(environ: dict[str, Any], start_response: Callable[..., Any], operation: str) -> Iterable[bytes]:
+            interceptor = self._interceptor
             request: bytes | None = None
-            if operation == f"{EVENTS}:PutEvents":
-                request = _read_body(environ)
+            if operation == f"{EVENTS}:PutEvents" or (interceptor is not None and operation):
+                request = _read_body(environ)  # PutEvents' entries, and what the interceptor reads
             if operation:
                 with state.lock:
                     state.calls[operation] += 1
-                fault, released = state.fault, state.released
-                if fault is not None and fault.applies(operation):
-                    if fault.kind == "hang":
-                        released.wait(fault.hang_seconds)
-                    elif fault.kind == "failed_entries":
-                        return _failed_entries(request or b"{}", start_response)
-                    else:
-                        code, status = (
-                            ("ThrottlingException", "400 Bad Request")
-                            if fault.kind == "throttle"
-                            else ("InternalServiceError", "500 Internal Server Error")
-                        )
-                        body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
-                        start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
-                        return [body]
+                refused = _fault(state, operation, request, start_response)
+                if refused is not None:
+                    return refused
             asked_at = time.time()
-            if request is None or observe is None:
+
+            def forward() -> Answer:
+                status, headers, chunks = _call(app, environ)
+                if operation == "DeleteSecret":
+                    _date_the_deletion(chunks, asked_at)
+                elif observe is not None and request is not None and status.startswith("200"):
+                    observe(_accepted_events(request, b"".join(chunks), call_region(environ) or "us-east-1"))
+                return status, headers, chunks
+
+            if interceptor is not None and operation:
+                status, headers, chunks = interceptor.call(operation, environ, request or b"", forward)
+            else:
                 with state.moto_lock:
-                    answer = list(app(environ, start_response))
-                    if operation == "DeleteSecret":
-                        _date_the_deletion(answer, asked_at)
-                    return answer
-            answered: list[str] = []
-
-            def capture(code: str, headers: Any, *rest: Any) -> Any:
-                answered.append(code)
-                return start_response(code, headers, *rest)
-
-            with state.moto_lock:
-                chunks = list(app(environ, capture))
-            if answered and answered[0].startswith("200"):
-                region = _SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
-                observe(_accepted_events(request, b"".join(chunks), region.group(1) if region else "us-east-1"))
+                    status, headers, chunks = forward()
+            start_response(status, headers)
             return chunks
 
         return wrapped
+
+
+def _fault(
+    state: _State, operation: str, request: bytes | None, start_response: Callable[..., Any]
+) -> list[bytes] | None:
+    """The injected fault's answer for this call, if one applies (a hang waits, then lets it through)."""
+    fault, released = state.fault, state.released
+    if fault is None or not fault.applies(operation):
+        return None
+    if fault.kind == "hang":
+        released.wait(fault.hang_seconds)
+        return None
+    if fault.kind == "failed_entries":
+        return _failed_entries(request or b"{}", start_response)
+    code, status = (
+        ("ThrottlingException", "400 Bad Request")
+        if fault.kind == "throttle"
+        else ("InternalServiceError", "500 Internal Server Error")
+    )
+    body = json.dumps({"__type": code, "message": f"injected {fault.kind}"}).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
+    return [body]
+
+
+def _call(app: WSGIApp, environ: dict[str, Any]) -> Answer:
+    """Run a WSGI call to the end, keeping what it answered instead of sending it."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
+        started.append((status, list(headers)))
+        return written.append
+
+    chunks = list(app(environ, start_response))
+    status, headers = started[-1]
+    return status, headers, [*written, *chunks]
 
 
 def _moto_secret(arn: str) -> Any:

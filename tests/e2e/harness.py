@@ -67,10 +67,16 @@ class RunningStack:
         return "".join(self.stdout) + "\n--- stderr ---\n" + "".join(self.stderr)
 
 
-def start_stack(state_dir: Path, extra_env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> RunningStack:
-    """`tokengate local --port 0` in a subprocess; returns once the ready line is printed."""
+def start_stack(
+    state_dir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    module: str = "tokengate.cli",
+) -> RunningStack:
+    """`tokengate local --port 0` in a subprocess (``module``: another entry point that runs the
+    same CLI, e.g. with a fault injected); returns once the ready line is printed."""
     env = child_env(extra_env)
-    command = [sys.executable, "-m", "tokengate.cli", "local", "--port", "0", "--state-dir", str(state_dir), *args]
+    command = [sys.executable, "-m", module, "local", "--port", "0", "--state-dir", str(state_dir), *args]
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
     )

@@ -46,7 +46,7 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     levels = [json.loads(line)["level"] for line in first.stdout if line.strip()]
     assert set(levels) <= {"WARNING", "ERROR"}, first.output()
     assert running_stage_url(state) is None and not (state / STAGE_URL_FILE).exists()
-    for name in ("secrets.json", "table.json", "credentials.json", "principals.json"):
+    for name in ("state.db", "credentials.json", "principals.json"):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
     assert kept["token"] not in "".join(first.stdout + first.stderr)
     assert json.loads(credentials)["secret_access_key"] not in "".join(first.stdout + first.stderr)
@@ -55,7 +55,7 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     try:
         assert (state / "credentials.json").read_text() == credentials
         # Client secrets only: the reference design's stand-in is restored, and not counted.
-        assert "restored 3 client secret(s) and the signing keyring from secrets.json" in "".join(second.stderr)
+        assert "restored 3 client secret(s) and the signing keyring from state.db" in "".join(second.stderr)
         assert beside_the_stack(state).describe_secret(SecretId="AuthorizationToken")["Name"] == "AuthorizationToken"
         invoke = f"{second.url}/invoke"
         ok = curl(invoke, {"Authorization": kept["token"]})  # its tag verifies: the keyring came back
@@ -109,15 +109,27 @@ def test_one_stack_per_state_folder(stack: RunningStack) -> None:
     assert second.stderr == f"error: local: {stack.state_dir.resolve()} is in use by another `tokengate local`\n"
 
 
-def test_an_unreadable_snapshot_stops_the_start_and_is_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("state.db", b'{"format": 2}', "state.db: not a sound SQLite database (file is not a database)"),
+        ("state.db", b"", "state.db: empty (0 bytes), not a state file"),
+        ("secrets.json", b"[]", "secrets.json: not a state snapshot (a JSON list, not an object)"),
+        ("table.json", b'{"format": 1}', "table.json: no list of items: the snapshot is incomplete"),
+    ],
+)
+def test_an_unreadable_state_file_stops_the_start_and_is_left_alone(
+    tmp_path: Path, name: str, content: bytes, problem: str
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    (state / "secrets.json").write_text("{not json")
+    (state / name).write_bytes(content)
     result = run_local(state)
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith("error: local: ") and "secrets.json: not valid JSON" in result.stderr
+    assert result.stderr.startswith(f"error: local: {state.resolve() / name}") and problem in result.stderr
     assert result.stderr.count("\n") == 1
-    assert (state / "secrets.json").read_text() == "{not json"
+    assert (state / name).read_bytes() == content
+    assert name == "state.db" or not (state / "state.db").exists()
 
 
 def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:

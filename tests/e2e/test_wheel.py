@@ -117,4 +117,4 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(timeout=30)
-    assert (project / ".tokengate" / "secrets.json").exists()
+    assert (project / ".tokengate" / "state.db").exists()

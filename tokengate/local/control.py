@@ -32,8 +32,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier
+from tokengate.local.journal import StateNotSavedError
 from tokengate.local.principals import execute_api_arn
 from tokengate.local.scheduler import RotationScheduler
+from tokengate_core.errors import BACKEND_UNAVAILABLE
 
 ROTATE_DUE_PATH = "/.local/rotate-due"
 FLUSH_USAGE_PATH = "/.local/flush-usage"
@@ -143,7 +145,10 @@ class FlushUsageEndpoint:
         _, refused = await _admitted(request, self._verifier, self._resource)
         if refused is not None:
             return refused
-        containers = await run_in_threadpool(self._flush)
+        try:
+            containers = await run_in_threadpool(self._flush)
+        except StateNotSavedError as error:
+            return _json(503, {"code": BACKEND_UNAVAILABLE, "message": str(error)})
         return _json(200, {"containers": containers})
 
 

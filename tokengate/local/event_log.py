@@ -22,7 +22,11 @@ EVENTS_FILE = "events.jsonl"
 
 
 class EventLog:
-    """Appends events to the file, one line each, as they come (from the emulator's threads)."""
+    """Appends events to the file, one line each, as they come (from the emulator's threads).
+
+    Every record starts on a line of its own: if the file does not end with a newline (a write
+    that was cut short: a full disk, a kill), the next append begins with one, so a torn line
+    never glues onto the next event. The torn line itself stays; readers skip it and say so."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -31,11 +35,33 @@ class EventLog:
     def append(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
-        text = "".join(json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n" for event in events)
+        data = "".join(json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n" for event in events).encode()
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(text)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
+
+
+#: Told of each line that is not an event: its line number in the file, and what is wrong.
+BadLine = Callable[[int, str], None]
+
+
+def _event(line: bytes, number: int, on_bad_line: BadLine) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        on_bad_line(number, "not JSON (a torn or foreign line)")
+        return None
+    if not isinstance(event, dict):
+        on_bad_line(number, f"a JSON {type(event).__name__}, not an event")
+        return None
+    return event
 
 
 def follow(
@@ -45,25 +71,29 @@ def follow(
     keep_following: bool,
     poll_seconds: float = 0.5,
     stopped: Callable[[], bool] = lambda: False,
+    on_bad_line: BadLine = lambda _number, _problem: None,
 ) -> Iterator[dict[str, Any]]:
     """The file's last ``last`` events, then (``keep_following``) each new one as it is appended.
     A file that does not exist yet is waited for; one that shrank (deleted and begun again) is
-    read from its start. A line that is not JSON (a partial write) is read again when complete."""
-    position = 0
-    tail: deque[bytes] = deque(maxlen=max(last, 1))
+    read from its start. A line without its newline yet is read again when complete; a complete
+    line that is not an event (torn by a crash, or garbage) is skipped and reported to ``on_bad_line``."""
+    position, number = 0, 0
+    tail: deque[tuple[int, bytes]] = deque(maxlen=max(last, 1))
     if path.exists():
         with path.open("rb") as handle:
             for line in handle:
                 if not line.endswith(b"\n"):
                     break  # written only in part: followed from here
                 position += len(line)
-                tail.append(line)
-    for line in list(tail)[-last:] if last > 0 else []:
-        yield json.loads(line)
+                number += 1
+                tail.append((number, line))
+    for at, line in list(tail)[-last:] if last > 0 else []:
+        if (event := _event(line, at, on_bad_line)) is not None:
+            yield event
     while keep_following and not stopped():
         size = path.stat().st_size if path.exists() else 0
         if size < position:
-            position = 0
+            position, number = 0, 0
         if size > position:
             with path.open("rb") as handle:
                 handle.seek(position)
@@ -71,6 +101,8 @@ def follow(
                     if not line.endswith(b"\n"):
                         break  # written only in part: read it whole next time
                     position += len(line)
-                    yield json.loads(line)
+                    number += 1
+                    if (event := _event(line, number, on_bad_line)) is not None:
+                        yield event
             continue
         time.sleep(poll_seconds)

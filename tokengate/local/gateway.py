@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from tokengate.local.iam import Denial, IncomingCall, SigV4Verifier
 from tokengate.local.principals import api_arn, execute_api_arn
-from tokengate.local.runtime import Invocation
+from tokengate.local.runtime import STATE_NOT_SAVED, Invocation
 from tokengate_core.deployment.routes import (
     IDENTITY_SOURCE,
     METHOD_IDENTITY_SOURCE,
@@ -101,6 +101,14 @@ def internal_error() -> HttpResponse:
     return message_response(500, "Internal Server Error")
 
 
+def failed_invocation(invocation: Invocation) -> HttpResponse:
+    """A function that failed is API Gateway's 500; one whose changes the local stack could not save
+    (a full disk) is a 503: nothing was changed, and trying again later may work."""
+    if invocation.error == STATE_NOT_SAVED:
+        return message_response(503, "Service Unavailable")
+    return internal_error()
+
+
 class Gateway:
     def __init__(
         self,
@@ -109,13 +117,11 @@ class Gateway:
         verifier: SigV4Verifier,
         *,
         clock: Callable[[], float] = time.time,
-        after_admin_write: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._functions = functions
         self._verifier = verifier
         self._clock = clock
-        self._after_admin_write = after_admin_write
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._auth_cache_lock = threading.Lock()
 
@@ -152,12 +158,8 @@ class Gateway:
             event["body"] = body
         event["isBase64Encoded"] = encoded
         invocation = self._functions[route.function].invoke(event)
-        # The admin API and the leak endpoint change state; the routes behind the authorizer do not.
-        writes = route.authorization != "CUSTOM" and request.method not in ("GET", "HEAD", "OPTIONS")
-        if writes and self._after_admin_write:
-            self._after_admin_write()
         if not invocation.ok:
-            return internal_error()
+            return failed_invocation(invocation)
         response = integration_response(invocation.value)
         if authorizer is not None and "lambda" in authorizer:
             map_authorizer_headers(response, authorizer["lambda"])
@@ -186,7 +188,7 @@ class Gateway:
             invocation = self._functions["authorizer"].invoke(event)
             cached = _simple_authorizer_result(invocation)
             if cached is None:
-                return internal_error()
+                return failed_invocation(invocation)
             if ttl > 0:
                 with self._auth_cache_lock:
                     self._auth_cache[key] = (self._clock() + ttl, cached)

@@ -21,7 +21,8 @@ import uvicorn
 from tokengate.local import location, running
 from tokengate.local.event_log import EVENTS_FILE
 from tokengate.local.stack import LocalOptions, LocalStack, StartupError
-from tokengate.local.state import CREDENTIALS_FILE, PRINCIPALS_FILE, SECRETS_FILE, TABLE_FILE
+from tokengate.local.state import CREDENTIALS_FILE, PRINCIPALS_FILE
+from tokengate.local.store import STATE_FILE
 
 READY_PREFIX = "tokengate local stack ready: "
 STOPPED_LINE = "tokengate local stack stopped"
@@ -93,12 +94,14 @@ def ready_lines(stack: LocalStack, url: str) -> list[str]:
         f"          {prog} clients list --tenant acme{flags}",
         f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
         f"  events: {prog} events tail{flags}   # lifecycle events, as EventBridge delivers them",
-        f"  state:  {stack.state_dir} ({SECRETS_FILE}, {TABLE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, "
-        f"{PRINCIPALS_FILE})",
+        f"  state:  {stack.state_dir} ({STATE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
     ]
-    if stack.restored or stack.restored_keyring:
-        keys = " and the signing keyring" if stack.restored_keyring else ""
-        lines.append(f"  restored {stack.restored} client secret(s){keys} from {SECRETS_FILE}")
+    stored = stack.stored
+    if stored is not None and stored.migrated:
+        lines.append(f"  moved {' and '.join(stored.migrated)} to {STATE_FILE} (the old files are kept, unread)")
+    if stored is not None and (stored.clients or stored.keyring):
+        keys = " and the signing keyring" if stored.keyring else ""
+        lines.append(f"  restored {stored.clients} client secret(s){keys} from {STATE_FILE}")
     admin = stack.admin
     if admin is not None and admin.source == "generated":
         # The secret stays in the file: this output is also where the functions' logs go.

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -84,9 +84,23 @@ class LocalLambdaContext(LambdaContext):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+#: The invocation's changes could not be saved (tokengate.local.journal): they were undone.
+STATE_NOT_SAVED = "StateNotSaved"
+
+
+class UnitOfWork(Protocol):
+    """What an invocation's changes are committed as: the handler runs inside it, it is committed
+    before the result goes back, and rolled back when the invocation fails or times out."""
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def commit(self) -> bool: ...
+    def rollback(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Invocation:
-    """What an invocation came to: a value, or an error (``timeout`` or the exception's type name)."""
+    """What an invocation came to: a value, or an error (``timeout``, the exception's type name,
+    or :data:`STATE_NOT_SAVED`)."""
 
     value: Any = None
     error: str | None = None
@@ -110,6 +124,8 @@ class FunctionRuntime:
     account_id: str
     max_containers: int = 10
     timeout: float | None = None
+    #: Each invocation's unit of work (the local stack's journal); None: changes are not tracked.
+    begin: Callable[[], UnitOfWork] | None = None
     _idle: list[_Container] = field(default_factory=list)
     _count: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -146,16 +162,28 @@ class FunctionRuntime:
             self.function_name, self.function_arn, FUNCTION_MEMORY_MB[self.name], self.timeout_seconds
         )
         assert self._executor is not None
-        future: Future[Any] = self._executor.submit(container.handler, event, context)
+        work = self.begin() if self.begin is not None else None
+        future: Future[Any] = (
+            self._executor.submit(work.run, container.handler, event, context)
+            if work is not None
+            else self._executor.submit(container.handler, event, context)
+        )
         try:
             value = future.result(timeout=self.timeout_seconds)
         except FutureTimeout:
             # Lambda kills the sandbox: this container is not reused (its thread finishes on its own).
+            if work is not None:
+                work.rollback()
             self._discard()
             return Invocation(error="timeout")
         except Exception as error:  # noqa: BLE001 - a handler error is an invocation result, as in Lambda
+            if work is not None:
+                work.rollback()
             self._release(container)
             return Invocation(error=type(error).__name__)
+        if work is not None and not work.commit():
+            self._discard()  # its memory may hold what was undone (a lease, say): the next one starts clean
+            return Invocation(error=STATE_NOT_SAVED)
         self._release(container)
         try:
             return Invocation(value=json.loads(json.dumps(value)))

@@ -52,13 +52,11 @@ class RotationScheduler:
         invoke_rotation: Callable[[dict[str, Any]], Invocation],
         stage_rotation: Callable[[str, str], None],
         *,
-        after_rotation: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._invoke = invoke_rotation
         self._stage = stage_rotation
-        self._after_rotation = after_rotation
         self._clock = clock
         self._run_lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,10 +83,7 @@ class RotationScheduler:
     def run_due(self, now: datetime | None = None) -> list[RotationRun]:
         """Rotate every client due at ``now`` (default: the clock); one run at a time."""
         with self._run_lock:
-            runs = [self.rotate(key_id) for key_id in self.due(now or self._clock())]
-        if runs and self._after_rotation is not None:
-            self._after_rotation()
-        return runs
+            return [self.rotate(key_id) for key_id in self.due(now or self._clock())]
 
     def rotate(self, key_id: str) -> RotationRun:
         secret_arn = str(self._store.describe_raw(self._store.secret_id(key_id))["ARN"])
@@ -131,14 +126,8 @@ class SweepTimer:
     """The sweep's schedule (an EventBridge rule in AWS), played locally: the same handler, invoked
     with the event a schedule sends, every ``interval`` seconds; ``run`` runs it now."""
 
-    def __init__(
-        self,
-        invoke_sweep: Callable[[dict[str, Any]], Invocation],
-        *,
-        after_sweep: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, invoke_sweep: Callable[[dict[str, Any]], Invocation]) -> None:
         self._invoke = invoke_sweep
-        self._after_sweep = after_sweep
         self._run_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,8 +136,6 @@ class SweepTimer:
         """The sweep's report, or None if it failed (the log says why)."""
         with self._run_lock:
             invocation = self._invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
-        if self._after_sweep is not None:
-            self._after_sweep()  # the sweep may have taken imported tokens out of the keyring
         if not invocation.ok or not isinstance(invocation.value, dict):
             logger.warning("sweep failed (%s); the schedule would retry", invocation.error)
             return None

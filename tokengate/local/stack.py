@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from botocore.exceptions import ClientError
 from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
@@ -36,31 +35,27 @@ from tokengate.local.control import (
 from tokengate.local.event_log import EVENTS_FILE, EventLog
 from tokengate.local.gateway import Gateway, StageConfig
 from tokengate.local.iam import SigV4Verifier
+from tokengate.local.journal import Journal, StateNotSavedError, tag_calls
+from tokengate.local.moto_state import MotoState
+from tokengate.local.persistence import OpenedState, open_state
 from tokengate.local.principals import PrincipalDirectory, load_principals
 from tokengate.local.runtime import FunctionRuntime, function_environment, local_defaults
 from tokengate.local.scheduler import RotationScheduler, SweepTimer
 from tokengate.local.state import (
     AWS_ENDPOINT_FILE,
-    SECRETS_FILE,
-    TABLE_FILE,
     AdminCredentials,
-    CoalescedSaves,
-    SecretsSnapshot,
-    TableSnapshot,
     admin_credentials,
     ensure_principals_file,
     ensure_state_dir,
     write_aws_endpoint,
 )
+from tokengate.local.store import STATE_FILE, StoreError
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.deployment.routes import authorizer_cache_allowed
-from tokengate_core.tokens import keyring
-from tokengate_core.tokens.format import is_key_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
 _INHERITED_AWS_VARIABLES = (
@@ -119,8 +114,8 @@ class LocalStack:
         self.state_dir = options.state_dir.resolve()
         self.emulator: SecretsManagerEmulator | None = None
         self.runtimes: dict[FunctionName, FunctionRuntime] = {}
-        self.snapshot: SecretsSnapshot | None = None
-        self.table_snapshot: TableSnapshot | None = None
+        self.journal = Journal(EventLog(self.state_dir / EVENTS_FILE).append)
+        self.stored: OpenedState | None = None
         self.scheduler: RotationScheduler | None = None
         self.sweeper: SweepTimer | None = None
         self.gateway: Gateway | None = None
@@ -128,10 +123,6 @@ class LocalStack:
         self.flush_control: FlushUsageEndpoint | None = None
         self.sweep_control: SweepEndpoint | None = None
         self.admin: AdminCredentials | None = None
-        self.restored = 0
-        self.restored_keyring = False
-        self._saves = CoalescedSaves(self._save)
-        self._saving_allowed = False
         self._lock_file: IO[str] | None = None
 
     def start(self) -> None:
@@ -154,43 +145,15 @@ class LocalStack:
             raise StartupError(f"state folder {self.state_dir}: {error.strerror or error}") from None
         self._check_authorizer_cache(AdminSettings.from_env(environments["admin"]).usage_control)
 
-        # Every event the functions put on the bus, as a subscriber would see it.
-        self.emulator = SecretsManagerEmulator(on_events=EventLog(self.state_dir / EVENTS_FILE).append).start()
+        # Every event the functions put on the bus, as a subscriber would see it (once its change is saved).
+        self.emulator = SecretsManagerEmulator(on_events=self.journal.observe_events).start()
         for name in _INHERITED_AWS_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update(process_environment(region, self.emulator.url))
         write_aws_endpoint(self.state_dir, self.emulator.url, region)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
 
-        from tokengate_core.records.names import create_table
-
-        admin_settings = AdminSettings.from_env(environments["admin"])
-        tables = _dynamodb_client()
-        create_table(tables, admin_settings.table_name)
-        self.table_snapshot = TableSnapshot(tables, admin_settings.table_name, self.state_dir / TABLE_FILE)
-        self.snapshot = SecretsSnapshot(
-            _secretsmanager_client(),
-            self.state_dir / SECRETS_FILE,
-            recovery_window_days=admin_settings.recovery_window_days,
-            backdate=self.emulator.backdate,
-        )
-        for name, restore in ((TABLE_FILE, self.table_snapshot.restore), (SECRETS_FILE, self.snapshot.restore)):
-            try:
-                restore()
-            except ValueError as error:
-                raise StartupError(str(error)) from None
-            except (KeyError, TypeError, ClientError) as error:
-                raise StartupError(
-                    f"{self.state_dir / name}: cannot be restored ({type(error).__name__}); "
-                    "move it away to start without it"
-                ) from None
-            if name == SECRETS_FILE:
-                prefix, names = admin_settings.secret_prefix, self.snapshot.restored_names
-                self.restored_keyring = keyring.secret_name(prefix) in names
-                # Client secrets only: not the keyring, nor a secret made beside the stack's own
-                # (the reference design's stand-in, say).
-                self.restored = sum(1 for n in names if n.startswith(prefix) and is_key_id(n[len(prefix) :]))
-        self._saving_allowed = True  # never overwrite the saved state with a half-restored one
+        self._open_state(region, AdminSettings.from_env(environments["admin"]))
 
         self._start_functions(environments, principals_path)
 
@@ -200,7 +163,8 @@ class LocalStack:
         region = self.options.region
         assert self.admin is not None, "the settings first"
         self.runtimes = {
-            name: FunctionRuntime(name, env, region, location.LOCAL_ACCOUNT_ID) for name, env in environments.items()
+            name: FunctionRuntime(name, env, region, location.LOCAL_ACCOUNT_ID, begin=self.journal.begin)
+            for name, env in environments.items()
         }
         for name, runtime in self.runtimes.items():
             try:
@@ -218,31 +182,48 @@ class LocalStack:
         )
         admin = self.admin.principal(location.LOCAL_ACCOUNT_ID, region, location.LOCAL_API_ID)
         directory = PrincipalDirectory(admin, principals_path)
-        self.gateway = Gateway(
-            stage,
-            self.runtimes,
-            SigV4Verifier(directory, region),
-            after_admin_write=self.persist,
-        )
+        self.gateway = Gateway(stage, self.runtimes, SigV4Verifier(directory, region))
         from tokengate_core.runtime.aws import make_store
 
         store = make_store(RotationSettings.from_env(environments["rotation"]))
         assert self.emulator is not None
-        self.scheduler = RotationScheduler(
-            store, self.runtimes["rotation"].invoke, self.emulator.stage_rotation, after_rotation=self.persist
-        )
+        self.scheduler = RotationScheduler(store, self.runtimes["rotation"].invoke, self.emulator.stage_rotation)
         if self.options.rotation_check_interval > 0:
             self.scheduler.start(self.options.rotation_check_interval)
         self._start_sweeper()
         # The controls answer the local admin only (not the principals of principals.json).
         only_admin = PrincipalDirectory(admin, None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
-        self.flush_control = FlushUsageEndpoint(self._flush_and_save, SigV4Verifier(only_admin, region), stage.api_arn)
+        self.flush_control = FlushUsageEndpoint(self.flush_usage, SigV4Verifier(only_admin, region), stage.api_arn)
         assert self.sweeper is not None
         self.sweep_control = SweepEndpoint(self.sweeper.run, SigV4Verifier(only_admin, region), stage.api_arn)
 
+    def _open_state(self, region: str, settings: AdminSettings) -> None:
+        """The deployment's table, the stored state put into it and Secrets Manager, then every later
+        change journaled (tokengate.local.journal) before any function makes its AWS clients."""
+        from tokengate_core.records.names import create_table
+
+        assert self.emulator is not None
+        create_table(_dynamodb_client(), settings.table_name)
+        moto = MotoState(location.LOCAL_ACCOUNT_ID, region, settings.table_name)
+        try:
+            with self.emulator.moto_lock:
+                self.stored = open_state(
+                    self.state_dir,
+                    moto,
+                    secret_prefix=settings.secret_prefix,
+                    recovery_window_days=settings.recovery_window_days,
+                )
+        except StoreError as error:
+            raise StartupError(str(error)) from None
+        except OSError as error:
+            raise StartupError(f"{self.state_dir / STATE_FILE}: {error.strerror or error}") from None
+        self.journal.attach(self.stored.store, moto, self.emulator.moto_lock)
+        self.emulator.intercept(self.journal)
+        tag_calls()
+
     def _start_sweeper(self) -> None:
-        self.sweeper = SweepTimer(self.runtimes["sweep"].invoke, after_sweep=self.persist)
+        self.sweeper = SweepTimer(self.runtimes["sweep"].invoke)
         if self.options.sweep_interval > 0:
             self.sweeper.start(self.options.sweep_interval)
 
@@ -269,32 +250,22 @@ class LocalStack:
         return asgi_app(self.gateway, executor, extra_routes=controls)
 
     def flush_usage(self) -> int:
-        """Every idle authorizer container writes its usage counts now (tokengate.local.control);
-        returns how many containers did."""
+        """Every idle authorizer container writes its usage counts now (tokengate.local.control), as
+        one transaction; returns how many containers did. StateNotSavedError: the counts could not
+        be saved (they are lost, as a stopped container's are)."""
         runtime = self.runtimes.get("authorizer")
         if runtime is None or self.emulator is None:
             return 0
         now = time.time()
-        return runtime.each_idle(lambda module: module.authorizer.usage.flush(None, now))
-
-    def _flush_and_save(self) -> int:
-        flushed = self.flush_usage()
-        self.persist()
+        work = self.journal.begin()
+        try:
+            flushed = work.run(runtime.each_idle, lambda module: module.authorizer.usage.flush(None, now))
+        except BaseException:
+            work.rollback()
+            raise
+        if not work.commit():
+            raise StateNotSavedError("the usage counts could not be saved")
         return flushed
-
-    def persist(self) -> None:
-        """Save the state after a write (a failed save is logged: it must not fail the write)."""
-        if self._saving_allowed:
-            self._saves.after_write()
-
-    def _save(self) -> None:
-        for name, snapshot in ((SECRETS_FILE, self.snapshot), (TABLE_FILE, self.table_snapshot)):
-            if snapshot is None:
-                continue
-            try:
-                snapshot.save()
-            except Exception as error:  # noqa: BLE001 - a failed save must not fail the request that caused it
-                logger.warning("could not save %s: %s", name, type(error).__name__)
 
     def stop(self) -> None:
         if self.scheduler is not None:
@@ -305,20 +276,22 @@ class LocalStack:
             logger.warning("could not write the authorizers' usage counts: %s", type(error).__name__)
         if self.sweeper is not None:
             self.sweeper.stop()
-        self.persist()
         for runtime in self.runtimes.values():
             runtime.shutdown()
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
             (self.state_dir / AWS_ENDPOINT_FILE).unlink(missing_ok=True)
+        if self.stored is not None:
+            self.stored.store.close()
+            self.stored = None
         if self._lock_file is not None:  # only a stack that held the folder published a URL in it
             running.withdraw_stage_url(self.state_dir)
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
     def _lock_state_dir(self) -> None:
-        """One stack per state folder: two would overwrite each other's secrets.json."""
+        """One stack per state folder: two would overwrite each other's state."""
         import fcntl
 
         handle = (self.state_dir / running.LOCK_FILE).open("a")
@@ -328,12 +301,6 @@ class LocalStack:
             handle.close()
             raise StartupError(f"{self.state_dir} is in use by another `tokengate local`") from None
         self._lock_file = handle
-
-
-def _secretsmanager_client() -> SecretsManagerClient:
-    import boto3
-
-    return boto3.session.Session().client("secretsmanager")
 
 
 def _dynamodb_client() -> DynamoDBClient:

@@ -16,6 +16,7 @@ is defined here and the CDK stack and the local stack both build the table from 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 #: Items whose windows have passed carry this epoch-seconds attribute; DynamoDB's TTL removes them.
 TTL_ATTRIBUTE = "expires_at"
+#: A claim's sort key is this plus the client name; its partition key names the tenant.
+CLAIM_PREFIX = "client-name#"
 
 
 def key_schema() -> list[dict[str, str]]:
@@ -54,6 +57,12 @@ def create_table(client: DynamoDBClient, name: str) -> None:
             raise
 
 
+def claim_holder(item: Mapping[str, Any]) -> str | None:
+    """The key id a claim item names; None when there is no claim (a claim always names one)."""
+    value = item.get("key_id", {}).get("S")
+    return str(value) if value else None
+
+
 def _translate(error: Exception) -> TokengateError:
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
@@ -70,7 +79,7 @@ class NameRegistry:
 
     @staticmethod
     def _key(tenant: str, name: str) -> dict[str, Any]:
-        return {PARTITION_KEY: {"S": f"tenant#{tenant}"}, SORT_KEY: {"S": f"client-name#{name}"}}
+        return {PARTITION_KEY: {"S": f"tenant#{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}
 
     def claim(self, tenant: str, name: str, key_id: str) -> str | None:
         """Claim ``name`` for ``key_id``; return None on success, else the key id holding it."""
@@ -94,8 +103,7 @@ class NameRegistry:
             item = self._client.get_item(TableName=self._table, Key=self._key(tenant, name), ConsistentRead=True)
         except (ClientError, BotoCoreError) as error:
             raise _translate(error) from None
-        value = item.get("Item", {}).get("key_id", {}).get("S")
-        return str(value) if value else None
+        return claim_holder(item.get("Item", {}))
 
     def take_over(self, tenant: str, name: str, old_key_id: str, new_key_id: str) -> bool:
         """Move a claim whose client is gone to ``new_key_id``, unless someone else moved it first."""

@@ -25,7 +25,7 @@ from tokengate.local.asgi import asgi_app
 from tokengate.local.gateway import Gateway, HttpResponse, StageConfig, map_authorizer_headers
 from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import Principal, PrincipalDirectory, api_arn
-from tokengate.local.runtime import Invocation
+from tokengate.local.runtime import STATE_NOT_SAVED, Invocation
 from tokengate.sigv4 import sign
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import TOKEN_STATUS_HEADER, mapped_status_codes
@@ -449,3 +449,13 @@ def test_a_context_without_the_key_maps_nothing() -> None:
     assert response.headers == [("content-type", "application/json")]
     map_authorizer_headers(response, {TOKEN_STATUS_KEY: "current"})
     assert response.headers == [("content-type", "application/json"), (HEADER, "current")]
+
+
+def test_a_change_the_stack_could_not_save_is_a_503_from_the_function_or_the_authorizer() -> None:
+    unsaved = StandIn(lambda _event: Invocation(error=STATE_NOT_SAVED))
+    with running(authorizer=StandIn(returns(IN_GRACE)), main=unsaved) as stage:
+        got, _, body = stage.call("GET", "/dev/invoke", [("authorization", "tg_x")])
+        assert (got, json.loads(body)) == (503, {"message": "Service Unavailable"})
+    with running(authorizer=unsaved, main=StandIn(returns({"statusCode": 200}))) as stage:
+        got, _, body = stage.call("GET", "/dev/invoke", [("authorization", "tg_x")])
+        assert (got, json.loads(body)) == (503, {"message": "Service Unavailable"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
@@ -36,7 +37,12 @@ def cmd_tail(args: argparse.Namespace) -> int:
     if not state_dir.is_dir():
         raise CliError("usage", f"no local stack state folder at {state_dir} (--state-dir)", EXIT_USAGE)
     wanted = set(args.detail_type or [])
-    for event in follow(state_dir / EVENTS_FILE, last=args.lines, keep_following=args.follow):
+    path = state_dir / EVENTS_FILE
+
+    def skipped(number: int, problem: str) -> None:
+        print(f"warning: {path}: line {number} skipped: {problem}", file=sys.stderr, flush=True)
+
+    for event in follow(path, last=args.lines, keep_following=args.follow, on_bad_line=skipped):
         if wanted and event.get("detail-type") not in wanted:
             continue
         print(json.dumps(event, sort_keys=True) if args.output == "json" else _line(event), flush=True)
