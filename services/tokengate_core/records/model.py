@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from tokengate_core.authorize.cache import accepts as token_accepted
 from tokengate_core.records.view import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
@@ -223,6 +224,17 @@ class ClientRecord(BaseModel):
         if self.rotation.grace_seconds >= period * 86400:
             return "grace_seconds must be shorter than the rotation period"
         return None
+
+    def accepts(self, presented: str, now: datetime) -> bool:
+        """Whether this client takes ``presented`` now: the authorizer's rule, in constant time."""
+        previous = self.previous
+        return token_accepted(
+            tokens.digest(presented),
+            bytes.fromhex(self.current_sha256),
+            bytes.fromhex(previous.sha256) if previous else None,
+            previous.valid_until.timestamp() if previous else None,
+            now.timestamp(),
+        )
 
     def status_at(self, now: datetime) -> Literal["active", "disabled", "expired"]:
         if not self.enabled:
