@@ -47,7 +47,7 @@ class BenchConfig:
     sections: tuple[str, ...]
     clients: int  # BENCH_CLIENTS: clients issued for the scale section (and the backend spreads)
     admin_issue: int  # BENCH_ADMIN_ISSUE: of those, issued through the admin handler (rate)
-    service_issue: int  # BENCH_SERVICE_ISSUE: then through ClientService + boto3 (rate); the rest in bulk
+    service_issue: int  # BENCH_SERVICE_ISSUE: then through clients.issue + boto3 (rate); the rest in bulk
     warm_requests: int  # BENCH_WARM_REQUESTS: timed handler calls per round
     rounds: int  # BENCH_ROUNDS: rounds of warm calls (samples = rounds x warm_requests)
     baseline_requests: int  # BENCH_BASELINE_REQUESTS: timed baseline calls

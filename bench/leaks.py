@@ -27,6 +27,7 @@ LIMIT_S = 30.0
 
 
 def _issue(bench: Bench, count: int) -> list[str]:
+    from tokengate_core.admin import clients
     from tokengate_core.admin.api import IssueClientRequest
 
     admin = import_quietly("admin.app")
@@ -34,7 +35,9 @@ def _issue(bench: Bench, count: int) -> list[str]:
     with quiet():
         for n in range(count):
             name = f"leak-{n:04d}-{secrets.token_hex(2)}"
-            issued = admin.service.issue(TENANT, IssueClientRequest(client_name=name), "arn:aws:iam::1:user/bench")
+            issued = clients.issue(
+                admin.admin_context, TENANT, IssueClientRequest(client_name=name), "arn:aws:iam::1:user/bench"
+            )
             tokens.append(issued.token)
     return tokens
 

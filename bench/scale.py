@@ -63,14 +63,15 @@ def issue_clients(bench: Bench) -> None:
 
     1. the first ``admin_issue`` through the admin Lambda handler (API validation, Powertools
        resolver, audit log, one CreateSecret over HTTP to the emulator);
-    2. the next ``service_issue`` through ``ClientService.issue`` with the real boto3 store (the same
+    2. the next ``service_issue`` through ``clients.issue`` with the real boto3 store (the same
        use case and the same CreateSecret, minus the HTTP adaptation of the admin API);
-    3. the rest through ``ClientService.issue`` with a store that writes into the emulator's backend
+    3. the rest through ``clients.issue`` with a store that writes into the emulator's backend
        in-process: the same records and tags, without boto3 and HTTP, so that 10,000 clients do not
        dominate the benchmark's wall time. Its rate is not a tokengate figure.
     """
+    from tokengate_core.admin import clients
     from tokengate_core.admin.api import IssueClientRequest
-    from tokengate_core.admin.clients import ClientService
+    from tokengate_core.admin.context import AdminContext
     from tokengate_core.records.names import NameRegistry
 
     class _DistinctNames(NameRegistry):
@@ -85,16 +86,16 @@ def issue_clients(bench: Bench) -> None:
     admin = import_quietly("admin.app")
     via_handler = min(cfg.admin_issue, cfg.clients)
     via_service = min(cfg.service_issue, cfg.clients - via_handler)
-    bulk_service = ClientService(
+    bulk = AdminContext(
         store=_direct_store(),
-        settings=admin.service.settings,
+        settings=admin.admin_context.settings,
         registry=_DistinctNames(None, "unused"),  # type: ignore[arg-type]
     )
     ctx = FakeContext()
     timings: dict[str, list[int]] = {"handler": [], "service": [], "bulk": []}
     say(
         f"  scale: issuing {cfg.clients:,} clients ({via_handler:,} via the admin handler, "
-        f"{via_service:,} via ClientService, the rest in bulk)"
+        f"{via_service:,} via clients.issue, the rest in bulk)"
     )
     with quiet():
         for i in range(cfg.clients):
@@ -109,15 +110,18 @@ def issue_clients(bench: Bench) -> None:
                 issued = json.loads(response["body"])
                 bench.clients.append(Client(issued["client"]["client_id"], issued["token"]))
                 continue
-            service = admin.service if i < via_handler + via_service else bulk_service
-            issued_model = service.issue(TENANT, IssueClientRequest(client_name=name, scopes=SCOPES), ADMIN_ARN)
-            timings["service" if service is admin.service else "bulk"].append(time.perf_counter_ns() - start)
+            phase = "service" if i < via_handler + via_service else "bulk"
+            context = admin.admin_context if phase == "service" else bulk
+            issued_model = clients.issue(
+                context, TENANT, IssueClientRequest(client_name=name, scopes=SCOPES), ADMIN_ARN
+            )
+            timings[phase].append(time.perf_counter_ns() - start)
             bench.clients.append(Client(issued_model.client.client_id, issued_model.token))
             if (i + 1) % 2_000 == 0:
                 say(f"    {i + 1:,} issued")
     labels = {
         "handler": "issue via admin handler (HTTP to emulator)",
-        "service": "issue via ClientService (HTTP to emulator)",
+        "service": "issue via clients.issue (HTTP to emulator)",
         "bulk": "bulk create, in-process emulator backend",
     }
     for key, samples in timings.items():
@@ -129,8 +133,8 @@ def issue_clients(bench: Bench) -> None:
     result.notes.append(
         f"{cfg.clients:,} clients in tenant `{TENANT}` took {total_s:,.1f} s: {via_handler:,} through "
         f"`admin.app.handler` (payload 2.0 POST with an IAM caller), {via_service:,} through "
-        f"`ClientService.issue` with the boto3 store, and the remaining {len(timings['bulk']):,} through "
-        f"`ClientService.issue` with a store that writes into the in-process moto backend (same records and "
+        f"`clients.issue` with the boto3 store, and the remaining {len(timings['bulk']):,} through "
+        f"`clients.issue` with a store that writes into the in-process moto backend (same records and "
         f"tags, no boto3/HTTP). One client is one CreateSecret; on loopback the rate is bounded by the "
         f"emulator sharing this process's GIL. In AWS, issuing is bounded by Secrets Manager's control-plane "
         f"quotas (tens of calls per second, e.g. 50/s for PutSecretValue and for TagResource), so a bulk "

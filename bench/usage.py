@@ -150,6 +150,7 @@ def _steady(rate: float, seconds: float, start: float) -> list[float]:
 
 
 def run(bench: Bench) -> None:
+    from tokengate_core.admin import clients
     from tokengate_core.admin.api import IssueClientRequest
     from tokengate_core.authorize import usage
     from tokengate_core.records.model import Quota, RateLimit
@@ -163,7 +164,9 @@ def run(bench: Bench) -> None:
 
     def issue(name: str, **policy: Any) -> Client:
         with quiet():
-            issued = admin.service.issue(TENANT, IssueClientRequest(client_name=name, **policy), ADMIN_ARN)
+            issued = clients.issue(
+                admin.admin_context, TENANT, IssueClientRequest(client_name=name, **policy), ADMIN_ARN
+            )
         return Client(issued.client.client_id, issued.token)
 
     def fresh(n: int) -> list[Container]:

@@ -27,7 +27,8 @@ from constructs import Construct
 
 from infra.nag import REASON_SIGNED_WEBHOOK, acknowledge
 from infra.settings import StackSettings
-from tokengate_core.deployment.routes import ROUTES, FunctionName, authorizer_response_headers, mapped_status_codes
+from tokengate_core.deployment.functions import FunctionName
+from tokengate_core.deployment.routes import ROUTES, authorizer_response_headers, mapped_status_codes
 
 #: One JSON object per request. Who (tenant, client id, IAM caller) and what happened; never a
 #: header, so never the Authorization header or a token.

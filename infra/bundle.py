@@ -32,7 +32,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from infra import SERVICES_DIR
 from infra.functions import ARCHITECTURE, ASSET_EXCLUDE, RUNTIME
-from tokengate_core.deployment.routes import FunctionName
+from tokengate_core.deployment.functions import FunctionName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPS_ROOT = REPO_ROOT / "build" / "lambda-deps"

@@ -1,4 +1,4 @@
-"""One Lambda function of the table in tokengate_core.deployment.routes.FUNCTIONS, with its own role and log group.
+"""One Lambda function of the table in tokengate_core.deployment.functions.FUNCTIONS, with its own role and log group.
 
 What every function shares is decided here, once:
 
@@ -34,7 +34,7 @@ from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
 from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
 from tokengate_core.deployment.config import AuthorizerSettings, EnvModel
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[LAMBDA_ARCHITECTURE]

@@ -22,7 +22,7 @@ from constructs import Construct
 from infra.api import Api
 from infra.settings import StackSettings
 from tokengate_core.authorize.decision import Reason
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
 from tokengate_core.runtime.observability import (
@@ -196,82 +196,91 @@ class Monitoring(Construct):
     def _widgets(
         self, settings: StackSettings, api: Api, functions: dict[FunctionName, lambda_.IFunction]
     ) -> list[list[cw.IWidget]]:
-        authorizer = functions["authorizer"]
-        service = FUNCTIONS["authorizer"].service
-        # Every reason there is, including any a later version adds, without listing them here.
-        by_reason = cw.SearchExpression(
-            expression=(
-                f'SEARCH(\'{{"{settings.metrics_namespace}",{DIMENSION_REASON},{DIMENSION_SERVICE}}} '
-                f"{DIMENSION_SERVICE}=\"{service}\"', 'Sum', {GRAPH_PERIOD.to_seconds()})"
-            ),
-            # A dynamic label: one line per metric and reason, e.g. "Denied wrong_secret".
-            label=f"${{PROP('MetricName')}} ${{PROP('Dim.{DIMENSION_REASON}')}}",
-            period=GRAPH_PERIOD,
-        )
-        hit_ratio = cw.MathExpression(
-            expression="100 * hits",
-            using_metrics={
-                "hits": decision_metric(settings, METRIC_CACHE_HIT, statistic="Average", period=GRAPH_PERIOD)
-            },
-            label="cache hit ratio (% of lookups)",
-            period=GRAPH_PERIOD,
-        )
         return [
             [cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=3)],
-            [
-                cw.GraphWidget(
-                    title=f"Authorizer decisions by reason ({METRIC_AUTHORIZED} / {METRIC_DENIED})",
-                    left=[by_reason],
-                    stacked=True,
-                    width=12,
-                ),
-                cw.GraphWidget(
-                    title="Authorizer latency (ms)",
-                    left=[
-                        authorizer.metric_duration(statistic=statistic, label=statistic, period=GRAPH_PERIOD)
-                        for statistic in ("p50", "p90", "p99", "Maximum")
-                    ],
-                    width=12,
-                ),
-            ],
-            [
-                cw.GraphWidget(
-                    title="Authorizer cache hit ratio (%)",
-                    left=[hit_ratio],
-                    left_y_axis=cw.YAxisProps(min=0, max=100),
-                    width=12,
-                ),
-                cw.GraphWidget(
-                    title="Secrets Manager GetSecretValue calls by the authorizer (retries not counted)",
-                    left=[
-                        decision_metric(settings, METRIC_SECRET_FETCH, period=GRAPH_PERIOD).with_(
-                            label="decisions that fetched"
-                        ),
-                        authorizer.metric_invocations(label="authorizer invocations", period=GRAPH_PERIOD),
-                    ],
-                    width=12,
-                ),
-            ],
-            [
-                cw.GraphWidget(
-                    title="API requests and errors",
-                    left=[
-                        api.stage.metric_count(label="requests", period=GRAPH_PERIOD),
-                        api.stage.metric_client_error(label="4xx", period=GRAPH_PERIOD),
-                        api.stage.metric_server_error(label="5xx", period=GRAPH_PERIOD),
-                    ],
-                    width=12,
-                ),
-                cw.GraphWidget(
-                    title="Function errors and throttles",
-                    left=[
-                        *(
-                            function.metric_errors(label=f"{name} errors", period=GRAPH_PERIOD)
-                            for name, function in functions.items()
-                        ),
-                        authorizer.metric_throttles(label="authorizer throttles", period=GRAPH_PERIOD),
-                    ],
-                    width=12,
-                ),
-            ],
+            *_authorizer_rows(settings, functions["authorizer"]),
+            _traffic_row(api, functions),
         ]
+
+
+def _authorizer_rows(settings: StackSettings, authorizer: lambda_.IFunction) -> list[list[cw.IWidget]]:
+    """The authorizer's decisions by reason, its latency, its cache and its Secrets Manager calls."""
+    service = FUNCTIONS["authorizer"].service
+    # Every reason there is, including any a later version adds, without listing them here.
+    by_reason = cw.SearchExpression(
+        expression=(
+            f'SEARCH(\'{{"{settings.metrics_namespace}",{DIMENSION_REASON},{DIMENSION_SERVICE}}} '
+            f"{DIMENSION_SERVICE}=\"{service}\"', 'Sum', {GRAPH_PERIOD.to_seconds()})"
+        ),
+        # A dynamic label: one line per metric and reason, e.g. "Denied wrong_secret".
+        label=f"${{PROP('MetricName')}} ${{PROP('Dim.{DIMENSION_REASON}')}}",
+        period=GRAPH_PERIOD,
+    )
+    hit_ratio = cw.MathExpression(
+        expression="100 * hits",
+        using_metrics={"hits": decision_metric(settings, METRIC_CACHE_HIT, statistic="Average", period=GRAPH_PERIOD)},
+        label="cache hit ratio (% of lookups)",
+        period=GRAPH_PERIOD,
+    )
+    return [
+        [
+            cw.GraphWidget(
+                title=f"Authorizer decisions by reason ({METRIC_AUTHORIZED} / {METRIC_DENIED})",
+                left=[by_reason],
+                stacked=True,
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Authorizer latency (ms)",
+                left=[
+                    authorizer.metric_duration(statistic=statistic, label=statistic, period=GRAPH_PERIOD)
+                    for statistic in ("p50", "p90", "p99", "Maximum")
+                ],
+                width=12,
+            ),
+        ],
+        [
+            cw.GraphWidget(
+                title="Authorizer cache hit ratio (%)",
+                left=[hit_ratio],
+                left_y_axis=cw.YAxisProps(min=0, max=100),
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Secrets Manager GetSecretValue calls by the authorizer (retries not counted)",
+                left=[
+                    decision_metric(settings, METRIC_SECRET_FETCH, period=GRAPH_PERIOD).with_(
+                        label="decisions that fetched"
+                    ),
+                    authorizer.metric_invocations(label="authorizer invocations", period=GRAPH_PERIOD),
+                ],
+                width=12,
+            ),
+        ],
+    ]
+
+
+def _traffic_row(api: Api, functions: dict[FunctionName, lambda_.IFunction]) -> list[cw.IWidget]:
+    """The API's requests and errors, and every function's errors (and the authorizer's throttles)."""
+    return [
+        cw.GraphWidget(
+            title="API requests and errors",
+            left=[
+                api.stage.metric_count(label="requests", period=GRAPH_PERIOD),
+                api.stage.metric_client_error(label="4xx", period=GRAPH_PERIOD),
+                api.stage.metric_server_error(label="5xx", period=GRAPH_PERIOD),
+            ],
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="Function errors and throttles",
+            left=[
+                *(
+                    function.metric_errors(label=f"{name} errors", period=GRAPH_PERIOD)
+                    for name, function in functions.items()
+                ),
+                functions["authorizer"].metric_throttles(label="authorizer throttles", period=GRAPH_PERIOD),
+            ],
+            width=12,
+        ),
+    ]

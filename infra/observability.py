@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.settings import RETENTION_DAYS, StackSettings
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
 #: Log groups kept after `cdk destroy` (see docs/deploy.md for deleting them by hand).
 RETAINED: frozenset[FunctionName] = frozenset({"admin"})

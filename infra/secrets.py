@@ -49,9 +49,9 @@ MANAGE_ACTIONS = (
 )
 
 #: What answering a leaked token takes, by the deployment's leak action (the leak function runs
-#: ClientService.revoke or .update): read the record and the keyring, look at the secret, then
-#: revoke (tag, schedule deletion, untag to undo) or disable (write the record and its tags,
-#: and move a pending rotation's label away). A test records the calls each path makes.
+#: the admin use cases ``clients.revoke_client`` or ``clients.update``): read the record and the
+#: keyring, look at the secret, then revoke (tag, schedule deletion, untag to undo) or disable
+#: (write the record and its tags, and move a pending rotation's label away). A test records the calls each path makes.
 LEAK_ACTIONS = {
     "revoke": (
         "secretsmanager:GetSecretValue",

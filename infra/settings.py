@@ -25,7 +25,8 @@ from tokengate_core.deployment.config import (
     SweepSettings,
     TokenPrefix,
 )
-from tokengate_core.deployment.routes import STAGE_DEFAULT, FunctionName, authorizer_cache_allowed
+from tokengate_core.deployment.functions import FunctionName
+from tokengate_core.deployment.routes import STAGE_DEFAULT, authorizer_cache_allowed
 from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.runtime.observability import NAMESPACE
 

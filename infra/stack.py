@@ -26,7 +26,8 @@ from infra.settings import StackSettings
 from infra.sweep import Sweep
 from infra.table import NameTable
 from tokengate_core.deployment.config import MainSettings
-from tokengate_core.deployment.routes import LEAKS_ROUTE, FunctionName
+from tokengate_core.deployment.functions import FunctionName
+from tokengate_core.deployment.routes import LEAKS_ROUTE
 from tokengate_core.tokens.keyring import secret_name as keyring_secret_name
 
 

@@ -26,11 +26,11 @@ from tokengate_core.records import names as registry
 
 #: What the admin function does with the table (NameRegistry): claim, look up, release a name.
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
-#: What the authorizer does with it (tokengate_core.authorize.usage.DynamoUsage): take leases and add usage
+#: What the authorizer does with it (tokengate_core.authorize.usage_table.DynamoUsage): take leases and add usage
 #: counts (conditional UpdateItem). A refused lease returns the counter with the refusal, so the
 #: authorizer never reads the table.
 USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
-#: What the admin function reads usage reports with (tokengate_core.authorize.usage.read_usage): one
+#: What the admin function reads usage reports with (tokengate_core.authorize.usage_table.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
 

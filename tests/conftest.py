@@ -17,7 +17,7 @@ from tokengate.emulator import SecretsManagerEmulator
 use_services_path()
 
 from tokengate_core.deployment.config import AdminSettings  # noqa: E402 - needs services/ on the path
-from tokengate_core.deployment.routes import FUNCTIONS  # noqa: E402
+from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 _EMULATOR = SecretsManagerEmulator()
 
@@ -51,7 +51,7 @@ def forget_cached_state() -> None:
     import sys
 
     if "admin.app" in sys.modules:
-        sys.modules["admin.app"].service.reset()
+        sys.modules["admin.app"].admin_context.reset()
     if "authorizer.app" in sys.modules:
         sys.modules["authorizer.app"].authorizer.reset()
 

@@ -1,4 +1,5 @@
-"""Admin API: one Lambda behind AWS_IAM routes. Routes parse and validate; ClientService decides."""
+"""Admin API: one Lambda behind AWS_IAM routes. Routes parse and validate; the use cases in
+``tokengate_core.admin`` decide."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tokengate_core.admin import clients, imports, keys, usage_reports
 from tokengate_core.admin.api import (
     ClientPage,
     ClientView,
@@ -32,19 +34,21 @@ from tokengate_core.admin.api import (
     UpdateClientRequest,
     UsageReport,
 )
-from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.request_body import accept_body, parse_json
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, admin_route
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import admin_route
 from tokengate_core.errors import (
     BadRequestError,
+    ForbiddenError,
     RouteNotFoundError,
     TokengateError,
     UnavailableError,
     ValidationFailedError,
 )
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
-from tokengate_core.records.model import CLIENT_NAME_PATTERN, TENANT_PATTERN
+from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 
@@ -60,7 +64,7 @@ def _audit(action: str, **fields: Any) -> None:
     logger.info("audit", extra={"audit_action": action, **fields})
 
 
-service = ClientService(
+admin_context = AdminContext(
     store=make_store(settings, settings.kms_key_id),
     settings=settings,
     registry=make_registry(settings),
@@ -69,7 +73,7 @@ service = ClientService(
     usage_query=make_usage_query(settings),
 )
 
-leaks = LeakResponder(service, action=settings.leak_action, events=service.events, audit=_audit)
+leaks = LeakResponder(admin_context, action=settings.leak_action, events=admin_context.events, audit=_audit)
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")]
 ClientPath = Annotated[str, Path(description="Client id (the token's key id)")]
@@ -91,11 +95,6 @@ ERRORS: dict[int, Any] = {
 def _responses(status: int, description: str) -> dict[int, Any]:
     """The success response (Powertools fills its schema from the return type) plus the errors."""
     return {status: {"description": description}, **ERRORS}
-
-
-class ForbiddenError(TokengateError):
-    code = "forbidden"
-    status = 403
 
 
 def _actor() -> str:
@@ -169,7 +168,7 @@ def _route(name: str, status: int, description: str) -> Callable[[Handler], Hand
 
 @_route("issue_client", 201, "Issued; the token is shown once")
 def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]) -> Response[IssuedClient]:
-    return _issued(HTTPStatus.CREATED, service.issue(tenant, body, _actor()))
+    return _issued(HTTPStatus.CREATED, clients.issue(admin_context, tenant, body, _actor()))
 
 
 @_route("list_clients", 200, "A page of clients (never tokens)")
@@ -185,13 +184,13 @@ def list_clients(
     if name is not None:
         if next_token is not None:
             raise BadRequestError("next_token does not apply to a lookup by name: it answers one page")
-        return service.find(tenant, name, status=status)
-    return service.list(tenant, limit=limit, next_token=next_token, status=status)
+        return clients.find(admin_context, tenant, name, status=status)
+    return clients.list_page(admin_context, tenant, limit=limit, next_token=next_token, status=status)
 
 
 @_route("get_client", 200, "The client (never its token)")
 def get_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
-    return service.get(tenant, client_id)
+    return clients.get(admin_context, tenant, client_id)
 
 
 @_route("update_client", 200, "The updated client")
@@ -199,38 +198,38 @@ def update_client(
     tenant: TenantPath, client_id: ClientPath, body: Annotated[UpdateClientRequest, Body()]
 ) -> ClientView:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return service.update(tenant, client_id, changes, _actor())
+    return clients.update(admin_context, tenant, client_id, changes, _actor())
 
 
 @_route("revoke_client", 200, "Revoked (recoverable); idempotent")
 def revoke_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
-    return service.revoke(tenant, client_id, _actor())
+    return clients.revoke(admin_context, tenant, client_id, _actor())
 
 
 @_route("restore_client", 200, "Restored; idempotent")
 def restore_client(tenant: TenantPath, client_id: ClientPath) -> ClientView:
-    return service.restore(tenant, client_id, _actor())
+    return clients.restore(admin_context, tenant, client_id, _actor())
 
 
 @_route("rotate_client", 200, "Rotated; the new token is shown once")
 def rotate_client(tenant: TenantPath, client_id: ClientPath) -> Response[IssuedClient]:
-    return _issued(HTTPStatus.OK, service.rotate(tenant, client_id, _actor()))
+    return _issued(HTTPStatus.OK, clients.rotate(admin_context, tenant, client_id, _actor()))
 
 
 @_route("get_keys", 200, "The signing keys (names and ages, never values)")
 def get_keys() -> KeyRingView:
     _actor()
-    return service.keyring_view()
+    return keys.keyring_view(admin_context)
 
 
 @_route("rotate_keys", 200, "A new signing key; old keys keep verifying")
 def rotate_keys() -> KeyRingView:
-    return service.rotate_keyring(_actor())
+    return keys.rotate_keyring(admin_context, _actor())
 
 
 @_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
-    return service.migrate(_actor())
+    return keys.migrate(admin_context, _actor())
 
 
 @_route("client_usage", 200, "Allowed and denied requests per hour or day")
@@ -245,12 +244,12 @@ def client_usage(
 ) -> UsageReport:
     end = to or datetime.now(UTC)
     start = from_ or end - (timedelta(days=1) if granularity == "hour" else timedelta(days=30))
-    return service.usage(tenant, client_id, granularity, start, end)
+    return usage_reports.report(admin_context, tenant, client_id, granularity=granularity, start=start, end=end)
 
 
 @_route("import_client", 201, "Imported: callers holding the token keep working (the token is never shown)")
 def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
-    imported = service.import_client(body, _actor())
+    imported = imports.import_client(admin_context, body, _actor())
     return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=imported)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,

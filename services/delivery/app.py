@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.deployment.config import DeliverySettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.delivery import Request, deliver
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.runtime.observability import make_logger

@@ -16,9 +16,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import LeakSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.errors import TokengateError
 from tokengate_core.lifecycle import github
 from tokengate_core.lifecycle.events import ACTOR_GITHUB, BufferedEvents
@@ -55,14 +55,14 @@ def _audit(action: str, **fields: Any) -> None:
 client_settings = settings.client_settings()
 # The client use cases revoke and disable here exactly as in the admin API. This function never
 # issues a client, so it never claims a name: its role has no right on the name table at all.
-service = ClientService(
+admin_context = AdminContext(
     store=make_store(client_settings),
     settings=client_settings,
     registry=make_registry(client_settings),
     audit=_audit,
     events=pending,
 )
-responder = LeakResponder(service, action=settings.leak_action, events=pending, audit=_audit)
+responder = LeakResponder(admin_context, action=settings.leak_action, events=pending, audit=_audit)
 
 
 def _answer(status: int, body: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tokengate_core.authorize.limited import limited
 from tokengate_core.deployment.config import MainSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.runtime.observability import log_redacted_event, make_logger
 
 SPEC = FUNCTIONS["main"]

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.deployment.config import RotationSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.runtime.aws import make_publisher, make_store
 from tokengate_core.runtime.observability import make_logger, safe_error

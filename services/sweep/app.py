@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.deployment.config import SweepSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.sweep import Sweeper
 from tokengate_core.runtime.aws import make_publisher, make_store
 from tokengate_core.runtime.observability import make_logger

@@ -1,4 +1,12 @@
-"""Domain errors with stable codes: the admin API maps them to HTTP, the authorizer to denials."""
+"""Every domain and API error, each with its stable code and HTTP status: the admin API answers
+with them, the authorizer turns them into denials, the other functions log their codes.
+
+Every subclass of :class:`TokengateError` is defined here and nowhere else (a test holds that), so
+this module is the list of codes a caller can meet; the README's table of error codes is checked
+against it. Exceptions that never leave the module that raises them (a token that does not parse,
+a keyring value tokengate did not write, a leak alert that is not GitHub's shape) stay with their
+parser: each is turned into one of these, or into a denial, at the boundary.
+"""
 
 from __future__ import annotations
 
@@ -86,3 +94,52 @@ class ValidationFailedError(TokengateError):
 
     code = "validation_error"
     status = 422
+
+
+class ForbiddenError(TokengateError):
+    """An admin request without an IAM identity (API Gateway's AWS_IAM authorization gave none)."""
+
+    code = "forbidden"
+    status = 403
+
+
+# -- the admin use cases' refusals ------------------------------------------------------------------
+
+
+class UsageControlDisabledError(BadRequestError):
+    """A usage policy (rate limit, quota, allowed CIDRs) where the deployment has no usage control."""
+
+    code = "usage_control_disabled"
+
+
+class DeliveryPathError(BadRequestError):
+    """A rotation schedule that would leave the client without its new token."""
+
+    code = "no_delivery_path"
+
+
+class KeyringFullError(ConflictError):
+    """Old keys stay while tokens they tagged may be in use; past the limit, drop one first."""
+
+    code = "keyring_full"
+
+
+class AlreadyImportedError(ConflictError):
+    """The token is imported already (by whichever client: the message names none)."""
+
+
+class WeakTokenError(TokengateError):
+    """An imported token too weak to keep using, and the importer did not accept that."""
+
+    code = "weak_token"
+    status = 422
+
+
+# -- the rotation function's --------------------------------------------------------------------------
+
+
+class RotationError(TokengateError):
+    """A rotation step refused (Secrets Manager sees a failed invocation and retries): never an
+    admin API response."""
+
+    code = "rotation_error"

@@ -20,7 +20,7 @@ import pytest
 
 from infra import SERVICES_DIR
 from infra.testing import functions_by_handler
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

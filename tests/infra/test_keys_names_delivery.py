@@ -22,11 +22,11 @@ from tests.infra.test_template import (
 )
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
+from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import (
     DELIVERY_ROUTE,
     ROUTES,
     TOKEN_STATUS_HEADER,
-    FunctionName,
     authorizer_response_headers,
     mapped_status_codes,
 )

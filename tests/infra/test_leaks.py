@@ -13,7 +13,8 @@ from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate.emulator import SecretsManagerEmulator
-from tokengate_core.deployment.routes import FUNCTIONS, LEAKS_ROUTE, ROUTES
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import LEAKS_ROUTE, ROUTES
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -93,7 +94,7 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
 
     from tests.support import FakeContext, call_admin, issue
     from tokengate.emulator import Fault
-    from tokengate_core.admin.clients import ClientService
+    from tokengate_core.admin.context import AdminContext
     from tokengate_core.deployment.config import LeakSettings
     from tokengate_core.lifecycle.events import NoEvents
     from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
@@ -108,8 +109,8 @@ def test_the_leak_responses_call_exactly_what_the_role_grants(
         return original(operation, *args, **kwargs)
 
     settings = LeakSettings(leak_action=action).client_settings()
-    service = ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
-    responder = LeakResponder(service, action=action, events=NoEvents(), audit=lambda *a, **k: None)  # type: ignore[arg-type]
+    admin = AdminContext(store=make_store(settings), settings=settings, registry=make_registry(settings))
+    responder = LeakResponder(admin, action=action, events=NoEvents(), audit=lambda *a, **k: None)  # type: ignore[arg-type]
     _, plain = issue("acme", "plain")
     pending_id, pending = issue("acme", "pending", rotation_period_days=30, token_fetch=True, grace_seconds=60)
     sm = boto3.client("secretsmanager")

@@ -13,7 +13,7 @@ import pytest
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_monitoring import alarms
 from tests.infra.test_template import as_list, statements_by_function
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED, SOURCE, FailedDelivery, event_failure_reporter
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]

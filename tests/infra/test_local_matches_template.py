@@ -15,7 +15,8 @@ from tokengate import SERVICES_DIR
 from tokengate.local.gateway import CACHED_IDENTITY_SOURCES, HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, StoreSettings
-from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
+from tokengate_core.deployment.routes import IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT
 from tokengate_core.records.view import TOKEN_STATUS_KEY
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]

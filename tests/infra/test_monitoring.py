@@ -21,7 +21,7 @@ from tests.infra.test_template import function_ids, resources
 from tests.infra.variants import ALARM_TOPIC_ARN
 from tokengate_core.authorize.decision import Reason
 from tokengate_core.deployment.config import AuthorizerSettings
-from tokengate_core.deployment.routes import FUNCTIONS, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,

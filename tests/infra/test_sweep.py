@@ -11,7 +11,7 @@ from infra.settings import SettingsError, StackSettings
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import function_ids, keyring_ref, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

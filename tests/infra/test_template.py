@@ -20,7 +20,8 @@ from infra.testing import functions_by_handler, synth_template
 from tests.infra.variants import KMS_KEY_ARN
 from tests.support import store_calls
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES, FunctionName
+from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
+from tokengate_core.deployment.routes import IDENTITY_SOURCE, ROUTE_IDENTITY_SOURCE, ROUTES
 from tokengate_core.records.store import api_name
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]

@@ -14,7 +14,8 @@ from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTION
 from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS, IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
+from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.deployment.routes import IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -86,9 +87,9 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     """No call without a grant (the call would fail in AWS only), no grant without a call."""
-    authorizer_calls = dynamodb_calls("authorize/usage.py", "DynamoUsage")
+    authorizer_calls = dynamodb_calls("authorize/usage_table.py", "DynamoUsage")
     admin_calls = dynamodb_calls("records/names.py", "NameRegistry") | dynamodb_calls(
-        "authorize/usage.py", "read_usage"
+        "authorize/usage_table.py", "read_usage"
     )
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
     assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)

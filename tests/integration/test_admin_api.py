@@ -16,7 +16,8 @@ import pytest
 from tests.support import ADMIN_ARN, AdminResponse, FakeContext, admin_event, call_admin, issue
 from tests.unit.test_store_tags import allowed_by_aws
 from tokengate.emulator import Fault, SecretsManagerEmulator
-from tokengate_core.admin.clients import encode_page_token, page_token_key
+from tokengate_core.admin import clients
+from tokengate_core.admin.page_tokens import encode_page_token, page_token_key
 from tokengate_core.deployment.routes import ADMIN_ROUTES
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -31,10 +32,10 @@ def sm() -> Any:
 
 
 @pytest.fixture
-def service() -> Iterator[Any]:
+def admin_context() -> Iterator[Any]:
     from admin import app
 
-    yield app.service
+    yield app.admin_context
 
 
 def assert_error(response: Any, status: int, code: str) -> None:
@@ -382,13 +383,17 @@ def test_rotate_returns_a_new_token_and_keeps_the_old_in_grace() -> None:
 
 
 def test_rotation_schedule_is_set_where_a_rotation_function_is_deployed(
-    service: Any, monkeypatch: pytest.MonkeyPatch
+    admin_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, Any]] = []
     arn = "arn:aws:lambda:us-east-1:123456789012:function:rotation"
-    monkeypatch.setattr(service, "settings", service.settings.model_copy(update={"rotation_function_arn": arn}))
-    monkeypatch.setattr(service.store, "schedule_rotation", lambda key, fn, days: calls.append(("on", (fn, days))))
-    monkeypatch.setattr(service.store, "cancel_rotation", lambda key: calls.append(("off", key)))
+    monkeypatch.setattr(
+        admin_context, "settings", admin_context.settings.model_copy(update={"rotation_function_arn": arn})
+    )
+    monkeypatch.setattr(
+        admin_context.store, "schedule_rotation", lambda key, fn, days: calls.append(("on", (fn, days)))
+    )
+    monkeypatch.setattr(admin_context.store, "cancel_rotation", lambda key: calls.append(("off", key)))
     client_id, _ = issue("acme", "ci-bot", rotation_period_days=30, token_fetch=True)
     assert calls == [("on", (arn, 30))]
     call_admin("PATCH", f"{BASE}/{client_id}", {"rotation_period_days": 7})
@@ -441,11 +446,11 @@ def test_reads_answer_503_when_the_backend_is_down(emulator: SecretsManagerEmula
     assert_error(call_admin("GET", f"{BASE}/{client_id}"), 503, "backend_unavailable")
 
 
-def test_unexpected_errors_are_a_json_500(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_errors_are_a_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: Any, **__: Any) -> None:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(service, "get", boom)
+    monkeypatch.setattr(clients, "get", boom)
     response = call_admin("GET", f"{BASE}/{tokens.new_key_id()}")
     assert_error(response, 500, "internal_error")
     assert "unexpected" not in json.dumps(response.body)
@@ -492,13 +497,13 @@ def test_openapi_document_describes_every_route() -> None:
 
 
 def test_two_writes_from_the_same_base_version_cannot_both_win(
-    service: Any, sm: Any, monkeypatch: pytest.MonkeyPatch
+    admin_context: Any, sm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two admins rotate at once: both read version V; only one new version may be built on V,
     otherwise one of them would hold a token that was returned as current but never worked."""
     client_id, _ = issue("acme", "ci-bot")
-    base = service.store.read(client_id)
-    monkeypatch.setattr(service.store, "read", lambda key_id, **_: base)  # both "read" before either writes
+    base = admin_context.store.read(client_id)
+    monkeypatch.setattr(admin_context.store, "read", lambda key_id, **_: base)  # both "read" before either writes
     first = call_admin("POST", f"{BASE}/{client_id}/rotate")
     second = call_admin("POST", f"{BASE}/{client_id}/rotate")
     assert first.status == 200
@@ -511,13 +516,13 @@ def test_two_writes_from_the_same_base_version_cannot_both_win(
 
 
 def test_concurrent_revokes_leave_the_client_revoked_with_its_revoker(
-    service: Any, monkeypatch: pytest.MonkeyPatch
+    admin_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client_id, _ = issue("acme", "ci-bot")
-    live = service.store.describe(client_id)
-    real_describe = service.store.describe
+    live = admin_context.store.describe(client_id)
+    real_describe = admin_context.store.describe
     calls = iter([live])  # the second revoke still sees the client as live
-    monkeypatch.setattr(service.store, "describe", lambda key_id: next(calls, None) or real_describe(key_id))
+    monkeypatch.setattr(admin_context.store, "describe", lambda key_id: next(calls, None) or real_describe(key_id))
     assert call_admin("DELETE", f"{BASE}/{client_id}").status == 200
     calls = iter([live])
     second = call_admin("DELETE", f"{BASE}/{client_id}")

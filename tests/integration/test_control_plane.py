@@ -14,7 +14,7 @@ import pytest
 from tests.support import call_admin, issue
 from tokengate.emulator import Fault, FaultKind, SecretsManagerEmulator
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.records.store import CONTROL_PLANE_OPERATIONS, api_name
 from tokengate_core.runtime.aws import CONTROL_PLANE_MAX_ATTEMPTS, control_plane_client, make_store
 
@@ -33,8 +33,8 @@ def admin(emulator: SecretsManagerEmulator, monkeypatch: pytest.MonkeyPatch) -> 
     settings = app.settings.model_copy(
         update={"rotation_function_arn": ROTATION_ARN, "sm_control_read_timeout_seconds": 0.3}
     )
-    monkeypatch.setattr(app.service, "settings", settings)
-    monkeypatch.setattr(app.service, "store", make_store(settings))
+    monkeypatch.setattr(app.admin_context, "settings", settings)
+    monkeypatch.setattr(app.admin_context, "store", make_store(settings))
     assert call_admin("GET", "/admin/keys").status == 200  # the deployment's keyring exists already
     yield settings
     emulator.inject(None)

@@ -15,7 +15,8 @@ from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, ConfigError, StoreSettings
-from tokengate_core.lifecycle.rotation import RotationError, Rotator
+from tokengate_core.errors import RotationError
+from tokengate_core.lifecycle.rotation import Rotator
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -366,9 +367,9 @@ def test_protective_settings_have_floors(name: str, value: str) -> None:
 
 def plant_untagged_client(tenant: str, name: str) -> tuple[str, str]:
     """A client exactly as tokengate 0.1 stored it: key id derived from the name, no tag."""
-    from tokengate_core.admin.clients import _untagged_era_key_id
+    from tokengate_core.admin.keys import untagged_era_key_id
 
-    key_id = _untagged_era_key_id(tenant, name)
+    key_id = untagged_era_key_id(tenant, name)
     token = tokens.generate(key_id, lambda signed: tokens.encode_tag(signed.encode()[-12:]))
     now = "2026-01-01T00:00:00+00:00"
     record = {
@@ -423,7 +424,7 @@ def test_migrate_keeps_untagged_tokens_working_until_they_rotate(emulator: Secre
     with pytest.MonkeyPatch.context() as patch:
         from admin import app as admin_app
 
-        patch.setattr(admin_app.service, "clock", lambda: clock.now)
+        patch.setattr(admin_app.admin_context, "clock", lambda: clock.now)
         assert call_admin("POST", "/admin/migrate").body["legacy_key_ids"] == 0
     fresh = make_authorizer(clock)
     assert decide(fresh, new_token) is Reason.ALLOWED

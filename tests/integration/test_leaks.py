@@ -193,7 +193,7 @@ def test_disable_instead_of_revoke() -> None:
     sink = EventSink()
     client_id, token = issue("acme", "leaky")
     sink.drain()
-    disabling = LeakResponder(app.service, action="disable", events=app.pending, audit=app._audit)
+    disabling = LeakResponder(app.admin_context, action="disable", events=app.pending, audit=app._audit)
     saved, app.responder = app.responder, disabling
     try:
         assert labels(deliver(alert_body(token))[1]) == ["true_positive"]

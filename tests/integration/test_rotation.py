@@ -14,7 +14,8 @@ from tests.support import FakeClock, FakeContext, call_admin, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, RotationSettings
-from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.errors import RotationError
+from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.tokens import format as tokens
 

@@ -10,8 +10,9 @@ import pytest
 
 from tests.support import FakeClock
 from tokengate.emulator import SecretsManagerEmulator
+from tokengate_core.admin import clients
 from tokengate_core.admin.api import IssueClientRequest
-from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin.context import AdminContext
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, ConfigError, RotationSettings
 from tokengate_core.lifecycle.rotation import Rotator
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.usefixtures("emulator")
 PREFIX = "acme_"
 
 
-def service(prefix: str) -> ClientService:
+def context(prefix: str) -> AdminContext:
     settings = AdminSettings(token_prefix=prefix)
-    return ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
+    return AdminContext(store=make_store(settings), settings=settings, registry=make_registry(settings))
 
 
 def authorizer(prefix: str) -> TokenAuthorizer:
@@ -33,16 +34,18 @@ def authorizer(prefix: str) -> TokenAuthorizer:
 
 
 def test_the_deployment_prefix_is_minted_and_accepted() -> None:
-    issued = service(PREFIX).issue("acme", IssueClientRequest(client_name="svc"), "arn:aws:iam::1:user/a")
+    issued = clients.issue(context(PREFIX), "acme", IssueClientRequest(client_name="svc"), "arn:aws:iam::1:user/a")
     assert issued.token.startswith(f"{PREFIX}{issued.client.client_id}_")
     assert authorizer(PREFIX).decide(issued.token, "GET", "ANY /invoke").reason is Reason.ALLOWED
-    rotated = service(PREFIX).rotate("acme", issued.client.client_id, "arn:aws:iam::1:user/a")
+    rotated = clients.rotate(context(PREFIX), "acme", issued.client.client_id, "arn:aws:iam::1:user/a")
     assert rotated.token.startswith(PREFIX)
 
 
 def test_a_token_of_another_prefix_is_refused_offline(emulator: SecretsManagerEmulator) -> None:
-    ours = service(PREFIX).issue("acme", IssueClientRequest(client_name="svc"), "arn:aws:iam::1:user/a").token
-    theirs = service("tg_").issue("acme", IssueClientRequest(client_name="other"), "arn:aws:iam::1:user/a").token
+    ours = clients.issue(context(PREFIX), "acme", IssueClientRequest(client_name="svc"), "arn:aws:iam::1:user/a").token
+    theirs = clients.issue(
+        context("tg_"), "acme", IssueClientRequest(client_name="other"), "arn:aws:iam::1:user/a"
+    ).token
     authz = authorizer(PREFIX)
     assert authz.decide(ours, "GET", "ANY /invoke").reason is Reason.ALLOWED  # keyring and client loaded
     emulator.reset_counts()
@@ -60,7 +63,8 @@ def test_a_token_of_another_prefix_is_refused_offline(emulator: SecretsManagerEm
 def test_a_scheduled_rotation_mints_the_deployment_prefix() -> None:
     import boto3
 
-    issued = service(PREFIX).issue(
+    issued = clients.issue(
+        context(PREFIX),
         "acme",
         IssueClientRequest(client_name="svc", rotation_period_days=30, token_fetch=True, grace_seconds=60),
         "arn:aws:iam::1:user/a",

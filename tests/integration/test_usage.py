@@ -374,7 +374,9 @@ def test_policies_are_refused_where_the_deployment_cannot_enforce_them(monkeypat
     from admin import app as admin_app
 
     monkeypatch.setattr(
-        admin_app.service, "settings", admin_app.service.settings.model_copy(update={"usage_control": False})
+        admin_app.admin_context,
+        "settings",
+        admin_app.admin_context.settings.model_copy(update={"usage_control": False}),
     )
     refused = call_admin("POST", BASE, {"client_name": "x", "quota": {"limit": 5, "period": "day"}})
     assert refused.status == 400 and refused.body["code"] == "usage_control_disabled"

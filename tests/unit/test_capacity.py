@@ -163,7 +163,7 @@ def test_invalid_workloads_are_refused() -> None:
 def test_defaults_are_what_the_stack_deploys() -> None:
     from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
     from tokengate_core.authorize.settings import AuthorizerSettings
-    from tokengate_core.deployment.routes import FUNCTIONS
+    from tokengate_core.deployment.functions import FUNCTIONS
 
     w = Workload(rps=1, clients=1)
     assert (w.memory_mb, w.architecture) == (FUNCTIONS["authorizer"].memory_mb, LAMBDA_ARCHITECTURE)

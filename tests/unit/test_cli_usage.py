@@ -14,7 +14,7 @@ from tokengate.cli.errors import EXIT_USAGE
 from tokengate.cli.options import finish
 from tokengate.cli.output import client_lines
 from tokengate.cli.parser import build_parser
-from tokengate_core.records.view import ON_LIMIT, QUOTA_PERIODS
+from tokengate_core.records.rules import ON_LIMIT, QUOTA_PERIODS
 
 CLOSED = "http://127.0.0.1:9/dev"  # nothing listens on the discard port; no test here reaches it
 

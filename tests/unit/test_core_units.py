@@ -1,5 +1,5 @@
 """The domain's pieces one at a time, in this process, without HTTP: the authorizer's cache, the
-page-token codec, the translation of AWS errors, the rotation steps, and the client service's undo
+page-token codec, the translation of AWS errors, the rotation steps, and the client use cases' undo
 of a half-made client. Secrets Manager and DynamoDB here are moto's in-memory backends."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
+from tokengate_core.admin import clients, keys
 from tokengate_core.admin.api import IssueClientRequest
-from tokengate_core.admin.clients import ClientService, decode_page_token, encode_page_token
+from tokengate_core.admin.context import AdminContext
+from tokengate_core.admin.page_tokens import decode_page_token, encode_page_token
 from tokengate_core.authorize.cache import ClientCache, Entry
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.errors import (
@@ -23,10 +25,11 @@ from tokengate_core.errors import (
     ConflictError,
     NotFoundError,
     RevokedError,
+    RotationError,
     TokengateError,
     UnavailableError,
 )
-from tokengate_core.lifecycle.rotation import RotationError, Rotator, parse_event
+from tokengate_core.lifecycle.rotation import Rotator, parse_event
 from tokengate_core.records.names import NameRegistry, create_table
 from tokengate_core.records.store import SecretsStore, translate
 from tokengate_core.tokens import keyring
@@ -149,34 +152,37 @@ class Failing:
         return getattr(self._client, name)
 
 
-def service(secretsmanager: Any) -> ClientService:
+def context(secretsmanager: Any) -> AdminContext:
     settings = AdminSettings()
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     create_table(dynamodb, settings.table_name)
     store = SecretsStore(secretsmanager, settings.secret_prefix)
-    return ClientService(store=store, settings=settings, registry=NameRegistry(dynamodb, settings.table_name))
+    return AdminContext(store=store, settings=settings, registry=NameRegistry(dynamodb, settings.table_name))
 
 
 def test_a_failed_step_of_an_issue_undoes_the_secret_and_the_name(aws: None) -> None:
     real = boto3.client("secretsmanager", region_name="us-east-1")
     reader = "arn:aws:iam::123456789012:role/reader"
-    broken = service(Failing(real, "put_resource_policy", client_error("MalformedPolicyDocumentException")))
+    broken = context(Failing(real, "put_resource_policy", client_error("MalformedPolicyDocumentException")))
     with pytest.raises(BadRequestError):
-        broken.issue("acme", IssueClientRequest(client_name="half", reader_arn=reader), ACTOR)
+        clients.issue(broken, "acme", IssueClientRequest(client_name="half", reader_arn=reader), ACTOR)
     names = [s["Name"] for s in real.list_secrets(IncludePlannedDeletion=True)["SecretList"]]
     assert names == [keyring.secret_name(AdminSettings().secret_prefix)]  # the client's secret is gone
     # ... and its name is free again: the same issue succeeds once the step works.
-    issued = service(real).issue("acme", IssueClientRequest(client_name="half", reader_arn=reader), ACTOR)
+    issued = clients.issue(context(real), "acme", IssueClientRequest(client_name="half", reader_arn=reader), ACTOR)
     assert issued.client.client_name == "half"
 
 
 def test_a_failed_create_releases_the_claimed_name(aws: None) -> None:
     real = boto3.client("secretsmanager", region_name="us-east-1")
-    service(real).keyring_view()  # the keyring exists, so create_secret fails only for the client
-    broken = service(Failing(real, "create_secret", client_error("ThrottlingException")))
+    keys.keyring_view(context(real))  # the keyring exists, so create_secret fails only for the client
+    broken = context(Failing(real, "create_secret", client_error("ThrottlingException")))
     with pytest.raises(UnavailableError):
-        broken.issue("acme", IssueClientRequest(client_name="again"), ACTOR)
-    assert service(real).issue("acme", IssueClientRequest(client_name="again"), ACTOR).client.client_name == "again"
+        clients.issue(broken, "acme", IssueClientRequest(client_name="again"), ACTOR)
+    assert (
+        clients.issue(context(real), "acme", IssueClientRequest(client_name="again"), ACTOR).client.client_name
+        == "again"
+    )
 
 
 def test_a_control_plane_timeout_says_the_outcome_is_unknown(aws: None) -> None:
@@ -189,18 +195,18 @@ def test_a_control_plane_timeout_says_the_outcome_is_unknown(aws: None) -> None:
 
 def test_the_four_rotation_steps_move_the_current_token_to_previous(aws: None) -> None:
     real = boto3.client("secretsmanager", region_name="us-east-1")
-    clients = service(real)
-    issued = clients.issue("acme", IssueClientRequest(client_name="turning", grace_seconds=60), ACTOR)
+    ctx = context(real)
+    issued = clients.issue(ctx, "acme", IssueClientRequest(client_name="turning", grace_seconds=60), ACTOR)
     key_id = issued.client.client_id
-    arn = real.describe_secret(SecretId=clients.store.secret_id(key_id))["ARN"]
-    rotator = Rotator(clients.store)
+    arn = real.describe_secret(SecretId=ctx.store.secret_id(key_id))["ARN"]
+    rotator = Rotator(ctx.store)
     token = str(uuid.uuid4())
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         parsed = parse_event({"Step": step, "SecretId": arn, "ClientRequestToken": token})
         rotator.run(*parsed)
-    current, version = clients.store.read(key_id)
+    current, version = ctx.store.read(key_id)
     assert version == token  # finishSecret moved AWSCURRENT onto the new version
-    previous = clients.store.get(key_id, stage="AWSPREVIOUS")
+    previous = ctx.store.get(key_id, stage="AWSPREVIOUS")
     assert current.token is not None and previous.token is not None
     assert current.token.get_secret_value() != issued.token
     assert previous.token.get_secret_value() == issued.token  # the old token, kept for its grace window
@@ -228,23 +234,23 @@ def test_the_authorizer_decides_every_case_from_the_record(aws: None) -> None:
     from tokengate_core.authorize.settings import AuthorizerSettings
 
     real = boto3.client("secretsmanager", region_name="us-east-1")
-    clients = service(real)
+    ctx = context(real)
 
     def issue(name: str, **fields: Any) -> tuple[str, str]:
-        issued = clients.issue("acme", IssueClientRequest(client_name=name, **fields), ACTOR)
+        issued = clients.issue(ctx, "acme", IssueClientRequest(client_name=name, **fields), ACTOR)
         return issued.client.client_id, issued.token
 
     _, scoped = issue("scoped", scopes=["GET /invoke"])
     disabled_id, disabled = issue("disabled")
-    clients.update("acme", disabled_id, {"enabled": False}, ACTOR)
+    clients.update(ctx, "acme", disabled_id, {"enabled": False}, ACTOR)
     revoked_id, revoked = issue("revoked")
-    clients.revoke("acme", revoked_id, ACTOR)
+    clients.revoke(ctx, "acme", revoked_id, ACTOR)
     rotated_id, old = issue("rotated", grace_seconds=3600)
-    new = clients.rotate("acme", rotated_id, ACTOR).token
+    new = clients.rotate(ctx, "acme", rotated_id, ACTOR).token
 
-    now = [time.time()]  # the service dated the grace window on the real clock
+    now = [time.time()]  # issue dated the grace window on the real clock
     settings = AuthorizerSettings.from_env({})
-    authz = TokenAuthorizer(settings, store_factory=lambda: clients.store, clock=lambda: now[0])
+    authz = TokenAuthorizer(settings, store_factory=lambda: ctx.store, clock=lambda: now[0])
 
     def reason(header: str | None, method: str = "GET") -> Reason:
         return authz.decide(header, method, "ANY /invoke", "/dev/invoke").reason

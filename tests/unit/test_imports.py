@@ -8,10 +8,10 @@ import string
 
 import pytest
 
+from tokengate_core.admin.strength import CHUNK, MIN_BITS, MIN_STRONG_LENGTH, estimated_bits, weakness
+from tokengate_core.errors import AlreadyImportedError
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
-from tokengate_core.tokens.imports import MIN_STRONG_LENGTH, weakness
-from tokengate_core.tokens.strength import CHUNK, MIN_BITS, estimated_bits
 
 RING = keyring.new_keyring(0.0)
 
@@ -94,7 +94,7 @@ def test_the_keyring_maps_imported_digests_to_key_ids_and_round_trips() -> None:
     assert keyring.parse(ring.with_new_key(1.0).to_json()).imported == ring.imported
     assert keyring.parse(ring.with_legacy_key_ids({key_id}).to_json()).imported == ring.imported
     assert ring.without_imported({digest.hex()}).imported == {}
-    with pytest.raises(keyring.AlreadyImportedError):
+    with pytest.raises(AlreadyImportedError):
         ring.with_imported(digest.hex(), tokens.new_key_id())
 
 

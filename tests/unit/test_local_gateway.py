@@ -26,7 +26,7 @@ from tokengate.local.iam import SigV4Verifier
 from tokengate.local.principals import Principal, PrincipalDirectory, api_arn
 from tokengate.local.runtime import Invocation
 from tokengate.sigv4 import sign
-from tokengate_core.deployment.routes import FunctionName
+from tokengate_core.deployment.functions import FunctionName
 
 REGION, ACCOUNT, API_ID = "us-east-1", "123456789012", "tglocal001"
 ADMIN = Principal(

@@ -18,7 +18,7 @@ from tokengate.local.runtime import (
     function_environment,
 )
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, ConfigError
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 
 
 def test_each_function_gets_its_settings_environment() -> None:

@@ -19,8 +19,9 @@ from tokengate.emulator import SecretsManagerEmulator
 from tokengate.local.runtime import FunctionRuntime, Invocation, function_environment
 from tokengate.local.scheduler import STEPS, RotationScheduler
 from tokengate.local.state import SecretsSnapshot, admin_credentials, write_private
+from tokengate_core.admin import clients
 from tokengate_core.admin.api import IssueClientRequest
-from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import AdminSettings, RotationSettings
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.runtime.aws import make_registry, make_store
@@ -35,9 +36,9 @@ WINDOW = AdminSettings().recovery_window_days
 
 
 @pytest.fixture
-def service(emulator: SecretsManagerEmulator) -> ClientService:
+def admin(emulator: SecretsManagerEmulator) -> AdminContext:
     settings = AdminSettings()
-    return ClientService(store=make_store(settings), settings=settings, registry=make_registry(settings))
+    return AdminContext(store=make_store(settings), settings=settings, registry=make_registry(settings))
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ def rotation() -> Iterator[FunctionRuntime]:
     runtime.shutdown()
 
 
-def issue(service: ClientService, name: str, **fields: Any) -> tuple[str, str]:
-    issued = service.issue("acme", IssueClientRequest(client_name=name, **fields), ACTOR)
+def issue(admin: AdminContext, name: str, **fields: Any) -> tuple[str, str]:
+    issued = clients.issue(admin, "acme", IssueClientRequest(client_name=name, **fields), ACTOR)
     return issued.client.client_id, issued.token
 
 
@@ -61,7 +62,7 @@ def issue(service: ClientService, name: str, **fields: Any) -> tuple[str, str]:
 
 
 def test_due_clients_are_rotated_through_the_four_steps(
-    service: ClientService, store: SecretsStore, rotation: FunctionRuntime
+    admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
 ) -> None:
     events: list[dict[str, Any]] = []
 
@@ -71,9 +72,9 @@ def test_due_clients_are_rotated_through_the_four_steps(
 
     saves: list[int] = []
     scheduler = RotationScheduler(store, invoke, after_rotation=lambda: saves.append(1))
-    daily, old_token = issue(service, "daily", rotation_period_days=1, **FETCHED)
-    issue(service, "manual")
-    weekly, _ = issue(service, "weekly", rotation_period_days=7, **FETCHED)
+    daily, old_token = issue(admin, "daily", rotation_period_days=1, **FETCHED)
+    issue(admin, "manual")
+    weekly, _ = issue(admin, "weekly", rotation_period_days=7, **FETCHED)
     t0 = store.get(daily).created_at
 
     assert scheduler.run_due(t0 + timedelta(hours=23)) == []
@@ -101,19 +102,17 @@ def test_due_clients_are_rotated_through_the_four_steps(
     assert set(scheduler.due(t0 + timedelta(days=8))) == {daily, weekly}
 
 
-def test_revoked_clients_are_not_rotated(
-    service: ClientService, store: SecretsStore, rotation: FunctionRuntime
-) -> None:
-    client_id, _ = issue(service, "gone", rotation_period_days=1, **FETCHED)
-    service.revoke("acme", client_id, ACTOR)
+def test_revoked_clients_are_not_rotated(admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime) -> None:
+    client_id, _ = issue(admin, "gone", rotation_period_days=1, **FETCHED)
+    clients.revoke(admin, "acme", client_id, ACTOR)
     scheduler = RotationScheduler(store, rotation.invoke)
     assert scheduler.run_due(datetime.now(UTC) + timedelta(days=30)) == []
 
 
 def test_a_failing_step_stops_the_rotation_and_keeps_the_current_token(
-    service: ClientService, store: SecretsStore, rotation: FunctionRuntime
+    admin: AdminContext, store: SecretsStore, rotation: FunctionRuntime
 ) -> None:
-    client_id, token = issue(service, "flaky", rotation_period_days=1, **FETCHED)
+    client_id, token = issue(admin, "flaky", rotation_period_days=1, **FETCHED)
 
     def invoke(event: dict[str, Any]) -> Invocation:
         return Invocation(error="RotationError") if event["Step"] == "testSecret" else rotation.invoke(event)
@@ -164,14 +163,14 @@ def _state(sm: Any, name: str) -> dict[str, Any]:
 
 
 def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
     snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    plain, _ = issue(service, "plain", reader_arn="arn:aws:iam::123456789012:role/reader")
-    turned, _ = issue(service, "turned", grace_seconds=3600)
-    service.rotate("acme", turned, ACTOR)
+    plain, _ = issue(admin, "plain", reader_arn="arn:aws:iam::123456789012:role/reader")
+    turned, _ = issue(admin, "turned", grace_seconds=3600)
+    clients.rotate(admin, "acme", turned, ACTOR)
     current = next(
         v
         for v, s in sm.describe_secret(SecretId=f"tokengate/clients/{turned}")["VersionIdsToStages"].items()
@@ -180,9 +179,9 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
     sm.update_secret_version_stage(
         SecretId=f"tokengate/clients/{turned}", VersionStage="AWSPENDING", MoveToVersionId=current
     )
-    gone, gone_token = issue(service, "gone")
+    gone, gone_token = issue(admin, "gone")
     snapshot.save()  # the stack saves after every admin write: gone is readable here
-    service.revoke("acme", gone, ACTOR)
+    clients.revoke(admin, "acme", gone, ACTOR)
     snapshot.save()
     names = [f"tokengate/clients/{k}" for k in (plain, turned, gone)]
     before = {n: _state(sm, n) for n in names}
@@ -203,33 +202,31 @@ def test_a_snapshot_replays_every_version_stage_tag_and_revocation(
         v["VersionId"] for v in gone_versions
     ]
     # Still restorable, with the token it had.
-    service.restore("acme", gone, ACTOR)
+    clients.restore(admin, "acme", gone, ACTOR)
     assert make_store(AdminSettings()).get(gone).own_token == gone_token
 
 
-def test_deleted_date_is_when_the_revoke_was_asked_for(
-    emulator: SecretsManagerEmulator, service: ClientService
-) -> None:
+def test_deleted_date_is_when_the_revoke_was_asked_for(emulator: SecretsManagerEmulator, admin: AdminContext) -> None:
     # As AWS reports it (moto itself reports the end of the recovery window).
     sm = boto3.client("secretsmanager")
-    gone, _ = issue(service, "gone")
+    gone, _ = issue(admin, "gone")
     asked = datetime.now(UTC)
-    service.revoke("acme", gone, ACTOR)
+    clients.revoke(admin, "acme", gone, ACTOR)
     deleted = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
     assert asked - timedelta(seconds=1) <= deleted <= datetime.now(UTC)
-    assert service.get("acme", gone).revoked_at == deleted
+    assert clients.get(admin, "acme", gone).revoked_at == deleted
 
 
 def test_a_restart_keeps_creation_and_revocation_dates(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
     snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    kept, _ = issue(service, "kept")
-    gone, _ = issue(service, "gone")
+    kept, _ = issue(admin, "kept")
+    gone, _ = issue(admin, "gone")
     snapshot.save()
-    service.revoke("acme", gone, ACTOR)
+    clients.revoke(admin, "acme", gone, ACTOR)
     snapshot.save()
     # Saved two days ago: the replay must bring back those dates, not the time of the restart.
     document = json.loads(path.read_text())
@@ -246,24 +243,26 @@ def test_a_restart_keeps_creation_and_revocation_dates(
         meta = sm.describe_secret(SecretId=name)
         assert meta["CreatedDate"] == datetime.fromisoformat(saved[name]["created_date"])
         listed = next(
-            c for c in service.list("acme", limit=10, next_token=None, status=None).items if c.client_id == client_id
+            c
+            for c in clients.list_page(admin, "acme", limit=10, next_token=None, status=None).items
+            if c.client_id == client_id
         )
         assert listed.created_at == meta["CreatedDate"]
     revoked = sm.describe_secret(SecretId=f"tokengate/clients/{gone}")["DeletedDate"]
     assert revoked == datetime.fromisoformat(saved[f"tokengate/clients/{gone}"]["deleted_date"])
-    assert service.get("acme", gone).revoked_at == revoked
+    assert clients.get(admin, "acme", gone).revoked_at == revoked
 
 
 def test_a_first_format_snapshot_still_restores(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
 ) -> None:
     # Format 1 saved the end of the recovery window as deleted_date.
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
-    gone, _ = issue(service, "gone")
+    gone, _ = issue(admin, "gone")
     snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW)
     snapshot.save()
-    service.revoke("acme", gone, ACTOR)
+    clients.revoke(admin, "acme", gone, ACTOR)
     snapshot.save()
     document = json.loads(path.read_text())
     revoked_at = datetime.now(UTC) - timedelta(days=WINDOW - 1)  # one day of the window left
@@ -279,15 +278,15 @@ def test_a_first_format_snapshot_still_restores(
 
 
 def test_a_secret_past_its_recovery_window_is_not_restored(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
     snapshot = SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate)
-    kept, _ = issue(service, "kept")
-    gone, _ = issue(service, "gone")
+    kept, _ = issue(admin, "kept")
+    gone, _ = issue(admin, "gone")
     snapshot.save()
-    service.revoke("acme", gone, ACTOR)
+    clients.revoke(admin, "acme", gone, ACTOR)
     snapshot.save()
     emulator.reset()
     # Stopped for 60 days: the 7-day recovery window has ended, so the revoked secret is gone for good.
@@ -303,13 +302,13 @@ def test_a_secret_past_its_recovery_window_is_not_restored(
 
 
 def test_a_secret_revoked_before_it_could_be_read_is_skipped(
-    emulator: SecretsManagerEmulator, service: ClientService, tmp_path: Path
+    emulator: SecretsManagerEmulator, admin: AdminContext, tmp_path: Path
 ) -> None:
     sm = boto3.client("secretsmanager")
     path = tmp_path / "secrets.json"
-    issue(service, "kept")
-    gone, _ = issue(service, "gone")
-    service.revoke("acme", gone, ACTOR)
+    issue(admin, "kept")
+    gone, _ = issue(admin, "gone")
+    clients.revoke(admin, "acme", gone, ACTOR)
     # kept and the keyring: no earlier snapshot ever read "gone"'s value
     assert SecretsSnapshot(sm, path, recovery_window_days=WINDOW, backdate=emulator.backdate).save() == 2
 

@@ -21,9 +21,10 @@ from tokengate_core.deployment.config import (
     MainSettings,
     RotationSettings,
 )
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.errors import BACKEND_UNAVAILABLE, CORRUPT_RECORD, CorruptRecordError, UnavailableError
-from tokengate_core.records.model import ClientRecord, scope_regex
+from tokengate_core.records.model import ClientRecord
+from tokengate_core.records.rules import scope_regex
 from tokengate_core.runtime.observability import NAMESPACE
 from tokengate_core.tokens import format as tokens
 

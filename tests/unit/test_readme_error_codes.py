@@ -1,46 +1,36 @@
 """The README's table of admin error codes is the code's: every code the admin function can answer
 with, each with its status, and nothing else.
 
-Every admin error response is built from a TokengateError subclass, so the codes are those of the
-subclasses the admin function's import graph defines. A fresh interpreter imports only that graph
-(this process may hold others, such as the rotation function's)."""
+Every error response is built from a TokengateError subclass and every subclass is defined in
+tokengate_core.errors (tests/unit/test_errors_module.py holds that), so the admin's codes are that
+module's, but for the rotation function's refusal of a step, which Secrets Manager sees as a failed
+invocation and no caller of the admin API ever receives."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+from tokengate_core import errors
 from tokengate_core.admin.request_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 ROW = re.compile(r"^\| `([a-z_]+)` \| (\d{3}) \|", re.MULTILINE)
+#: Raised only by the rotation function: never an admin API response.
+NOT_ADMIN = {errors.RotationError}
 
-LIST_CODES = """
-import json, sys
-import admin.app
-from tokengate_core.errors import TokengateError
 
-def walk(cls):
+def _walk(cls: type[errors.TokengateError]) -> Iterator[type[errors.TokengateError]]:
     yield cls
     for sub in cls.__subclasses__():
-        yield from walk(sub)
-
-json.dump({cls.code: cls.status for cls in walk(TokengateError)}, sys.stdout)
-"""
+        yield from _walk(sub)
 
 
 def admin_error_codes() -> dict[str, int]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "services"), str(REPO)])}
-    done = subprocess.run(
-        [sys.executable, "-c", LIST_CODES], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=True
-    )
-    codes: dict[str, int] = json.loads(done.stdout)
-    return codes
+    defined = [cls for cls in _walk(errors.TokengateError) if cls.__module__ == errors.__name__]
+    return {cls.code: cls.status for cls in defined if cls not in NOT_ADMIN}
 
 
 def readme_error_codes() -> dict[str, int]:

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools import Tracer
 
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings, TracerSettings
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 
 TOKEN = "tg_0123456789abcdef_secret"
 

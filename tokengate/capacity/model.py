@@ -39,7 +39,7 @@ use_infra_path()
 from infra.settings import LAMBDA_ARCHITECTURE  # noqa: E402 - infra is on the path only now
 from tokengate_core.authorize.settings import AuthorizerSettings  # noqa: E402
 from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS  # noqa: E402
-from tokengate_core.deployment.routes import FUNCTIONS  # noqa: E402
+from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 Architecture = Literal["arm64", "x86_64"]

@@ -38,7 +38,7 @@ from tokengate_core.authorize.usage import (
     USAGE_RETENTION_DAYS,
     USAGE_SHARDS,
 )
-from tokengate_core.deployment.routes import FUNCTIONS
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
 
 DOC = Path("docs/scaling.md")

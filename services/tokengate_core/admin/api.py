@@ -11,7 +11,6 @@ from tokengate_core.records.model import (
     AllowedCidrs,
     ClientName,
     GraceSeconds,
-    OnLimit,
     Quota,
     RateLimit,
     ReaderArn,
@@ -19,6 +18,7 @@ from tokengate_core.records.model import (
     Scopes,
     Tenant,
 )
+from tokengate_core.records.rules import OnLimit
 from tokengate_core.tokens.format import IMPORTED_PATTERN
 
 #: The most tokens one operator report (POST /admin/leaks) carries: its body stays under the admin

@@ -1,5 +1,6 @@
-"""The authorizer's settings, validated by hand: its cold start is measured, and pydantic plus
-building a model costs more than the whole first decision.
+"""The authorizer's settings, apart from the other functions' and validated by hand, to keep the
+authorizer's cold path cheap: its cold start is measured, and pydantic plus building a model
+costs more than the whole first decision.
 
 The other functions' settings are pydantic models in :mod:`tokengate_core.deployment.config`; the limits the
 two share (the secret prefix, the Secrets Manager client's timeouts) are defined here once and

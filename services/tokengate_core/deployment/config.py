@@ -104,7 +104,7 @@ def _never(capture: bool) -> bool:
 
 
 class TracerSettings(EnvModel):
-    """Powertools Tracer's switches, for the functions X-Ray traces (routes.FunctionSpec.traced).
+    """Powertools Tracer's switches, for the functions X-Ray traces (functions.FunctionSpec.traced).
 
     By default Tracer records a handler's response and an exception's message in the trace: the
     admin API's response to an issue or rotate is the token, and a message may echo input. Both

@@ -1,6 +1,7 @@
-"""The detail-types of tokengate's lifecycle events, on their own: the route table (which events a
-function may publish, and so its role may put) needs them at every cold start, the publisher
-(tokengate_core.lifecycle.events) only when something changes."""
+"""The detail-types of tokengate's lifecycle events, in a module of their own to keep every
+function's cold start cheap: the function table (which events a function may publish, and so its
+role may put) is imported at every cold start and needs only these names, while the publisher
+(tokengate_core.lifecycle.events) and what it imports are loaded only where something changes."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tokengate_core.admin.clients import ClientService
+from tokengate_core.admin import clients
+from tokengate_core.admin.context import AdminContext
 from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, mask_secrets
@@ -120,14 +121,14 @@ class _Candidate:
 class LeakResponder:
     def __init__(
         self,
-        service: ClientService,
+        admin: AdminContext,
         *,
         action: Action,
         events: EventPublisher,
         audit: Callable[..., None],
         concurrency: int = CONCURRENCY,
     ) -> None:
-        self.service = service
+        self.admin = admin
         self.action = action
         self.events = events
         self.audit = audit
@@ -136,7 +137,7 @@ class LeakResponder:
     def respond(self, reports: Sequence[Report], actor: str, remaining: Callable[[], float]) -> list[Outcome]:
         """An outcome per report, in order; Incomplete if any token of ours was left unhandled."""
         try:
-            ring: keyring.KeyRing | None = keyring.load(self.service.store)[0]
+            ring: keyring.KeyRing | None = keyring.load(self.admin.store)[0]
         except NotFoundError:
             ring = None  # no keyring yet: this deployment never minted a token, none is ours
         outcomes: dict[str, Outcome] = {}
@@ -177,7 +178,7 @@ class LeakResponder:
 
     def _ours(self, token: str, ring: keyring.KeyRing) -> _Candidate | None:
         """Offline: is this token one of this deployment's? No read for anything that is not."""
-        fmt = self.service.format
+        fmt = self.admin.format
         if fmt.owns(token):
             try:
                 parsed = fmt.parse(token)
@@ -198,12 +199,12 @@ class LeakResponder:
         key_id, digest = candidate.key_id, candidate.digest.hex()
         unverified = TRUE_POSITIVE if candidate.verified else FALSE_POSITIVE
         try:
-            record = self.service.store.get(key_id)
+            record = self.admin.store.get(key_id)
         except NotFoundError:
             return Outcome(unverified, "gone", key_id), None
         except RevokedError:
             return Outcome(unverified, "already_revoked", key_id), None
-        now = utcnow_from(self.service.clock())
+        now = utcnow_from(self.admin.clock())
         previous = record.previous
         current = record.current_sha256 == digest
         was_previous = previous is not None and previous.sha256 == digest
@@ -234,15 +235,15 @@ class LeakResponder:
         """Revoke or disable through the client use cases (their audit and events included)."""
         try:
             if self.action == "revoke":
-                self.service.revoke_client(record.tenant, record.key_id, actor)
+                clients.revoke_client(self.admin, record.tenant, record.key_id, actor)
                 return "revoked"
             if not record.enabled:
                 return "already_disabled"
-            self.service.update(record.tenant, record.key_id, {"enabled": False}, actor)
+            clients.update(self.admin, record.tenant, record.key_id, {"enabled": False}, actor)
             return "disabled"
         except ConflictError:
             # Revoked meanwhile is done; changed meanwhile is not (the sender delivers again).
-            if self.service.store.describe(record.key_id).revoked:
+            if self.admin.store.describe(record.key_id).revoked:
                 return "already_revoked"
             raise
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from tokengate_core.errors import NotFoundError, TokengateError
+from tokengate_core.errors import NotFoundError, RotationError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, EventPublisher, LifecycleEvent, NoEvents, iso
 from tokengate_core.records.model import ClientRecord, utcnow_from
@@ -22,10 +22,6 @@ from tokengate_core.tokens import keyring
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 ACTOR = ACTOR_SCHEDULED_ROTATION
-
-
-class RotationError(TokengateError):
-    code = "rotation_error"
 
 
 class Rotator:

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_SWEEP, EventPublisher, LifecycleEvent, iso
-from tokengate_core.records.model import MAX_GRACE_SECONDS, ClientRecord, utcnow_from
+from tokengate_core.records.model import ClientRecord, utcnow_from
+from tokengate_core.records.rules import MAX_GRACE_SECONDS
 from tokengate_core.records.store import SecretsStore, SecretSummary
 from tokengate_core.tokens import imports, keyring
 

@@ -15,22 +15,30 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tokengate_core.authorize.cache import accepts as token_accepted
-from tokengate_core.records.view import (
+from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
     MAX_BURST,
+    MAX_CIDR_CHARS,
     MAX_CIDRS,
+    MAX_GRACE_SECONDS,
     MAX_QUOTA,
     MAX_RATE_PER_SECOND,
+    MAX_ROTATION_DAYS,
     MAX_SCOPES,
+    MIN_ROTATION_DAYS,
+    READER_ARN_PATTERN,
+    SCHEMA_VERSION,
     SCOPE_PATTERN,
     TENANT_PATTERN,
+    OnLimit,
+    QuotaPeriod,
     parse_network,
-    scope_regex,
 )
 from tokengate_core.tokens import format as tokens
 
-__all__ = ["CLIENT_NAME_PATTERN", "TENANT_PATTERN", "ClientRecord", "scope_regex"]
+# CLIENT_NAME_PATTERN: also read from here by the CLI's name lookup.
+__all__ = ["CLIENT_NAME_PATTERN", "ClientRecord"]
 
 Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="Tenant id: lowercase, digits, '-'")]
 ClientName = Annotated[str, Field(pattern=CLIENT_NAME_PATTERN, description="Unique within the tenant")]
@@ -42,11 +50,9 @@ Scope = Annotated[
     ),
 ]
 Scopes = Annotated[list[Scope], Field(min_length=1, max_length=MAX_SCOPES)]
-#: The longest grace window a rotation may give the previous token (the sweep looks this far back).
-MAX_GRACE_SECONDS = 30 * 86400
 GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
-RotationDays = Annotated[int, Field(ge=1, le=1000)]
-ReaderArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]
+RotationDays = Annotated[int, Field(ge=MIN_ROTATION_DAYS, le=MAX_ROTATION_DAYS)]
+ReaderArn = Annotated[str, Field(pattern=READER_ARN_PATTERN)]
 
 
 def utcnow_from(epoch: float) -> datetime:
@@ -84,7 +90,7 @@ class Quota(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=MAX_QUOTA)]
-    period: Literal["day", "month"]
+    period: QuotaPeriod
 
 
 def _cidr(value: str) -> str:
@@ -93,11 +99,13 @@ def _cidr(value: str) -> str:
 
 Cidr = Annotated[
     str,
-    Field(max_length=64, description="An IPv4 or IPv6 network, e.g. 203.0.113.0/24; /0 is refused (use null)"),
+    Field(
+        max_length=MAX_CIDR_CHARS,
+        description="An IPv4 or IPv6 network, e.g. 203.0.113.0/24; /0 is refused (use null)",
+    ),
     AfterValidator(_cidr),
 ]
 AllowedCidrs = Annotated[list[Cidr], Field(min_length=1, max_length=MAX_CIDRS)]
-OnLimit = Literal["deny", "tell_integration"]
 
 
 class RotationPolicy(BaseModel):
@@ -112,7 +120,7 @@ class ClientRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1  # record_view.SCHEMA_VERSION
+    schema_version: Literal[1] = SCHEMA_VERSION
     key_id: str
     token: SecretStr | None
     #: An imported client's current token, as its SHA-256 (the plaintext is never stored); set

@@ -4,8 +4,8 @@ The authorizer's cold start is measured against the reference design's, and pyda
 record model cost more to import and build than the whole first decision. So the authorizer reads
 a record's SecretString here, checking every field it uses as strictly as
 :class:`~tokengate_core.records.model.ClientRecord` does (a property test holds the two to the same
-answers); the admin and rotation functions keep the pydantic model. The field patterns are
-defined here, once, and the model takes them from here.
+answers); the admin and rotation functions keep the pydantic model. Both apply the rules of
+:mod:`tokengate_core.records.rules`.
 """
 
 from __future__ import annotations
@@ -15,22 +15,28 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from tokengate_core.authorize.cache import CachedClient, IPNetwork, UsagePolicy
+from tokengate_core.authorize.cache import CachedClient, UsagePolicy
+from tokengate_core.records.rules import (
+    CLIENT_NAME_PATTERN,
+    DIGEST_PATTERN,
+    MAX_BURST,
+    MAX_CIDRS,
+    MAX_QUOTA,
+    MAX_RATE_PER_SECOND,
+    MAX_SCOPES,
+    ON_LIMIT,
+    QUOTA_PERIODS,
+    SCHEMA_VERSION,
+    SCOPE_PATTERN,
+    TENANT_PATTERN,
+    parse_network,
+    scope_regex,
+)
 from tokengate_core.tokens import format as tokens
 
-TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
-CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
-SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
-MAX_SCOPES = 32
-DIGEST_PATTERN = r"^[0-9a-f]{64}$"
-SCHEMA_VERSION = 1
-#: Usage policy limits (the admin API's models take them from here).
-MAX_RATE_PER_SECOND = 100_000.0
-MAX_BURST = 1_000_000
-MAX_QUOTA = 10**12
-QUOTA_PERIODS = ("day", "month")
-MAX_CIDRS = 64
-ON_LIMIT = ("deny", "tell_integration")
+# ON_LIMIT and QUOTA_PERIODS: also read from here by the CLI's option parsing.
+__all__ = ["ON_LIMIT", "QUOTA_PERIODS", "TOKEN_STATUS_KEY", "RecordError", "parse_cached"]
+
 #: The authorizer context key (and, through the stage's response mapping, the response header
 #: ``Tokengate-Token-Status``) that tells a client whether it used its current token.
 TOKEN_STATUS_KEY = "token_status"
@@ -43,44 +49,6 @@ _DIGEST = re.compile(DIGEST_PATTERN)
 
 class RecordError(ValueError):
     """The secret is not a valid client record; the message names a field, never a value."""
-
-
-def scope_regex(scope: str) -> re.Pattern[str]:
-    """Compile one scope to a regex over ``"<METHOD> <path>"``.
-
-    ``*`` in a path matches within one segment, ``**`` across segments; method ``ANY`` or ``*``
-    matches every method. Scope ``*`` matches everything.
-    """
-    if scope == "*":
-        return re.compile(r"^.*$", re.DOTALL)
-    method, _, path = scope.partition(" ")
-    method_re = r"[A-Z]+" if method in ("ANY", "*") else re.escape(method)
-    parts = []
-    i = 0
-    while i < len(path):
-        if path.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif path[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        else:
-            parts.append(re.escape(path[i]))
-            i += 1
-    return re.compile(rf"^{method_re} {''.join(parts)}$", re.DOTALL)
-
-
-def parse_network(value: str) -> IPNetwork:
-    """One allowlist entry: a network with no host bits set, never ``/0`` (null means anywhere)."""
-    import ipaddress  # only clients with an allowlist pay for it
-
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError(f"not a network with its host bits clear: {value[:64]!r}") from None
-    if network.prefixlen == 0:
-        raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
-    return network
 
 
 def _number(value: Any, name: str, low: float, high: float, *, whole: bool, open_low: bool = False) -> float:

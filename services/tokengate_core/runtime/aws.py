@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from tokengate_core.authorize.settings import AuthorizerSettings
-    from tokengate_core.authorize.usage import DynamoUsage
+    from tokengate_core.authorize.usage_table import DynamoUsage
     from tokengate_core.deployment.config import AdminSettings
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.names import NameRegistry
@@ -116,7 +116,7 @@ def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> Secre
 
 def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
     """The usage counters: a short timeout and one attempt, since a decision waits for it."""
-    from tokengate_core.authorize.usage import DynamoUsage
+    from tokengate_core.authorize.usage_table import DynamoUsage
 
     client = _client(_session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
     return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
@@ -124,7 +124,7 @@ def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
 
 def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[str, Counter[str]]]:
     """What the admin API reads usage from: the counters the authorizer writes."""
-    from tokengate_core.authorize.usage import read_usage
+    from tokengate_core.authorize.usage_table import read_usage
 
     client = cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, 2))
     return lambda key_id, start, end: read_usage(client, settings.table_name, key_id, start, end)

@@ -10,45 +10,22 @@ token, then the client's record as for any token (scopes, expiry, disable, revok
 rotation gives the client a token of ours; the imported one stays valid through the grace
 window, and the sweep takes it out of the map afterwards.
 
-An imported token is as strong as whoever made it: one shorter than :data:`MIN_STRONG_LENGTH` or
-that zxcvbn estimates at under 64 bits (``tokengate_core.tokens.strength``) is refused unless the
-importer says so explicitly. An estimate catches what people choose (words, passwords, keyboard
-rows, sequences, repetitions); it is not a proof of strength.
+An imported token is as strong as whoever made it: one that is short or that zxcvbn estimates at
+under 64 bits is refused unless the importer says so explicitly
+(``tokengate_core.admin.strength``). An estimate catches what people choose (words, passwords,
+keyboard rows, sequences, repetitions); it is not a proof of strength.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from tokengate_core.errors import BadRequestError, ConflictError, TokengateError
+from tokengate_core.errors import AlreadyImportedError, BadRequestError, ConflictError
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.tokens import keyring
 
-#: Shorter than this, an imported token is weak whatever it holds: refused unless explicitly allowed.
-MIN_STRONG_LENGTH = 20
 #: Keyring writes that lost to a concurrent writer are tried again this many times in all.
 KEYRING_ATTEMPTS = 3
-
-
-class WeakTokenError(TokengateError):
-    """An imported token too weak to keep using, and the importer did not accept that."""
-
-    code = "weak_token"
-    status = 422
-
-
-def weakness(value: str) -> str | None:
-    """Why ``value`` is too weak to go on using as a token, or None. The reason names sizes only."""
-    if len(value) < MIN_STRONG_LENGTH:
-        return f"shorter than {MIN_STRONG_LENGTH} characters"
-    # Imported here: only an import pays for zxcvbn, and the leak function, which shares this
-    # package but never imports a token, does not bundle it.
-    from tokengate_core.tokens import strength
-
-    bits = strength.estimated_bits(value)
-    if bits < strength.MIN_BITS:
-        return f"guessable (about {bits:.0f} bits by zxcvbn's estimate, {strength.MIN_BITS} needed)"
-    return None
 
 
 def _update(store: SecretsStore, change: Callable[[keyring.KeyRing], keyring.KeyRing]) -> None:
@@ -60,7 +37,7 @@ def _update(store: SecretsStore, change: Callable[[keyring.KeyRing], keyring.Key
             return
         except keyring.KeyRingError as error:
             raise BadRequestError(str(error)) from None
-        except keyring.AlreadyImportedError:
+        except AlreadyImportedError:
             raise
         except ConflictError:
             if attempt == KEYRING_ATTEMPTS - 1:

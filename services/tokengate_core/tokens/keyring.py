@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tokengate_core.errors import ConflictError, CorruptRecordError, NotFoundError
+from tokengate_core.errors import AlreadyImportedError, ConflictError, CorruptRecordError, NotFoundError
 from tokengate_core.tokens import format as tokens
 
 if TYPE_CHECKING:
@@ -67,10 +67,6 @@ _VERSIONS = uuid.UUID("0d7b3f2a-63c4-4a8e-9a51-3f1e0c6b9d24")
 
 class KeyRingError(ValueError):
     """The keyring secret is not what tokengate writes; its value is never part of the message."""
-
-
-class AlreadyImportedError(ConflictError):
-    """The token is imported already (by whichever client: the message names none)."""
 
 
 class SigningKey(NamedTuple):

@@ -1,0 +1,165 @@
+"""The usage gate's DynamoDB adapter: the shared counters in the deployment's table (keys beside
+the name claims of tokengate_core.records.names), and the admin's read of the hourly counts.
+
+Every call is one conditional UpdateItem (or a Query, for a report). A refusal comes back with
+the item (ReturnValuesOnConditionCheckFailure), so what is left is known without a read; any
+other failure becomes :class:`~tokengate_core.authorize.usage.UsageUnavailable`, and the gate
+applies its fail-open or fail-closed rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from tokengate_core.authorize.usage import RateBucket, UsageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _condition_failed(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class _Refused(Exception):
+    """A conditional update was refused. DynamoDB returned the item with the refusal
+    (ReturnValuesOnConditionCheckFailure), so what is left is known without a read."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+    def number(self, attribute: str) -> float | None:
+        value = self.item.get(attribute, {}).get("N")
+        return float(value) if value is not None else None
+
+
+class DynamoUsage:
+    """The shared counters, in the deployment's table (keys from tokengate_core.records.names).
+
+    A conditional update that DynamoDB refuses comes back with the item, so a refusal says how much
+    is left without a read: a refused lease costs one call, a partial one two.
+    """
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **kwargs)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a refusal or UsageUnavailable
+            if _condition_failed(error):
+                raise _Refused(getattr(error, "response", {}).get("Item") or {}) from None
+            raise UsageUnavailable(type(error).__name__) from None
+
+    @staticmethod
+    def _key(pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _update(self, key: dict[str, Any], **kwargs: Any) -> None:
+        """A conditional UpdateItem whose refusal (:class:`_Refused`) carries the item."""
+        self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
+
+    def take_rate(self, bucket: RateBucket, n: int, now: float) -> tuple[int, float]:
+        """GCRA: ``tat`` is when the bucket would be full again; taking ``n`` moves it ``n x T``
+        later, allowed while it stays within ``burst x T`` of now."""
+        interval = 1.0 / bucket.per_second
+        tolerance = bucket.burst * interval
+        key = self._key(f"rate#{bucket.key_id}", f"shard#{bucket.shard}")
+        try:
+            self._update(
+                key,
+                UpdateExpression="SET tat = :new, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(tat) OR tat <= :now",
+                ExpressionAttributeValues={
+                    ":new": {"N": repr(now + n * interval)},
+                    ":now": {"N": repr(now)},
+                    ":exp": {"N": str(int(now + tolerance) + 86400)},
+                },
+            )
+            return n, 0.0
+        except _Refused as refused:
+            tat = refused.number("tat") or now
+        for _ in range(2):
+            # The bucket is in use (tat is ahead of now): take what it has left, if anything.
+            available = math.floor((now + tolerance - max(tat, now)) / interval + 1e-9)
+            if available < 1:
+                return 0, tat - tolerance + n * interval
+            n = min(n, available)
+            try:
+                self._update(
+                    key,
+                    UpdateExpression="SET tat = tat + :inc",
+                    ConditionExpression="tat > :now AND tat <= :limit",
+                    ExpressionAttributeValues={
+                        ":inc": {"N": repr(n * interval)},
+                        ":now": {"N": repr(now)},
+                        ":limit": {"N": repr(now + tolerance - n * interval)},
+                    },
+                )
+                return n, 0.0
+            except _Refused as refused:  # another container took some meanwhile
+                tat = refused.number("tat") or now
+        return 0, now + interval
+
+    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> int:
+        key = self._key(f"quota#{key_id}", period)
+        for _ in range(2):
+            try:
+                self._update(
+                    key,
+                    UpdateExpression="ADD used :n SET expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(used) OR used <= :max",
+                    ExpressionAttributeValues={
+                        ":n": {"N": str(n)},
+                        ":max": {"N": str(limit - n)},
+                        ":exp": {"N": str(expires)},
+                    },
+                )
+                return n
+            except _Refused as refused:
+                n = min(n, int(limit - (refused.number("used") or 0)))
+                if n < 1:
+                    return 0
+        return 0
+
+    def add_counts(self, key_id: str, bucket: str, counts: dict[str, int], expires: int) -> None:
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":c{i}": {"N": str(value)} for i, value in enumerate(counts.values())}
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+        self._call(
+            "update_item",
+            Key=self._key(f"usage#{key_id}", bucket),
+            UpdateExpression=f"ADD {adds} SET expires_at = :exp",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":exp": {"N": str(expires)}},
+        )
+
+
+def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end: str) -> dict[str, Counter[str]]:
+    """Hourly counts between two hour buckets (inclusive), shards summed: {hour: {outcome: n}}."""
+    found: dict[str, Counter[str]] = {}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": f"usage#{key_id}"},
+            ":start": {"S": start},
+            ":end": {"S": f"{end}#~"},
+        },
+    }
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            hour = item["sk"]["S"].split("#", 1)[0]
+            counts = found.setdefault(hour, Counter())
+            for name, value in item.items():
+                if name not in ("pk", "sk", "expires_at") and "N" in value:
+                    counts[name] += int(value["N"])
+        if not page.get("LastEvaluatedKey"):
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

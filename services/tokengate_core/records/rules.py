@@ -1,0 +1,85 @@
+"""What a valid client record may hold: the field patterns, the limits and the meaning of a scope
+and of an allowlist entry, defined once.
+
+Three readers apply these rules: the pydantic model (``records.model``, which the admin API's
+bodies build on), the authorizer's hand-written reading of a record (``records.view``, which must
+not import pydantic: it is on the authorizer's cold path), and the CLI, which checks what it can
+before a request. So this module imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, Literal, get_args
+
+if TYPE_CHECKING:
+    import ipaddress
+
+#: The record's shape; a reader refuses any other version (Final: the model's Literal type is checked against it).
+SCHEMA_VERSION: Final = 1
+
+TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62})$"
+CLIENT_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,63})$"
+SCOPE_PATTERN = r"^(\*|(ANY|\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[A-Za-z0-9._~{}+*/-]*)$"
+MAX_SCOPES = 32
+#: A SHA-256, lower-case hex: the previous token's digest and an imported token's.
+DIGEST_PATTERN = r"^[0-9a-f]{64}$"
+#: An IAM or STS principal that may read its client's own secret.
+READER_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$"
+
+#: The longest grace window a rotation may give the previous token (the sweep looks this far back).
+MAX_GRACE_SECONDS = 30 * 86400
+#: A rotation schedule's period, in days.
+MIN_ROTATION_DAYS = 1
+MAX_ROTATION_DAYS = 1000
+
+#: Usage policy limits.
+MAX_RATE_PER_SECOND = 100_000.0
+MAX_BURST = 1_000_000
+MAX_QUOTA = 10**12
+QuotaPeriod = Literal["day", "month"]
+QUOTA_PERIODS: tuple[str, ...] = get_args(QuotaPeriod)
+MAX_CIDRS = 64
+#: The longest allowlist entry as written (an IPv6 network with its prefix fits well within).
+MAX_CIDR_CHARS = 64
+#: What a limited request gets: refused by the stage, or passed on with the limit in its context.
+OnLimit = Literal["deny", "tell_integration"]
+ON_LIMIT: tuple[str, ...] = get_args(OnLimit)
+
+
+def scope_regex(scope: str) -> re.Pattern[str]:
+    """Compile one scope to a regex over ``"<METHOD> <path>"``.
+
+    ``*`` in a path matches within one segment, ``**`` across segments; method ``ANY`` or ``*``
+    matches every method. Scope ``*`` matches everything.
+    """
+    if scope == "*":
+        return re.compile(r"^.*$", re.DOTALL)
+    method, _, path = scope.partition(" ")
+    method_re = r"[A-Z]+" if method in ("ANY", "*") else re.escape(method)
+    parts = []
+    i = 0
+    while i < len(path):
+        if path.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif path[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        else:
+            parts.append(re.escape(path[i]))
+            i += 1
+    return re.compile(rf"^{method_re} {''.join(parts)}$", re.DOTALL)
+
+
+def parse_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """One allowlist entry: a network with no host bits set, never ``/0`` (null means anywhere)."""
+    import ipaddress  # only clients with an allowlist pay for it
+
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"not a network with its host bits clear: {value[:64]!r}") from None
+    if network.prefixlen == 0:
+        raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
+    return network
