@@ -206,6 +206,19 @@ def test_disable_instead_of_revoke() -> None:
     assert events[0]["detail"]["changed"] == ["enabled"] and events[1]["detail"]["action"] == "disabled"
 
 
+#: Signed alerts whose JSON no parse may turn into a 500: nested deep (at the top, inside a match,
+#: in objects), a number too long for Python's int, a constant that is not JSON, bytes that are not
+#: UTF-8. Each is well under the 1 MiB body limit.
+MALFORMED_ALERTS = (
+    b"[" * 100_000 + b"]" * 100_000,
+    b'[{"token": "t", "url": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]",
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'[{"token": "t", "source": ' + b"9" * 5_000 + b"}]",
+    b'[{"token": "t", "type": NaN}]',
+    b'[{"token": "\xff\xfe"}]',
+)
+
+
 def test_bodies_too_large_malformed_or_unverifiable_are_refused_with_no_side_effect(
     emulator: SecretsManagerEmulator, tmp_path: Path
 ) -> None:
@@ -218,6 +231,10 @@ def test_bodies_too_large_malformed_or_unverifiable_are_refused_with_no_side_eff
     for body in (b"not json", b"{}", b"[]", b'[{"type": "x"}]', b'[{"token": 5}]', b'[{"token": "t", "url": 5}]'):
         status, answer = deliver(body)
         assert (status, answer["code"]) == (400, "invalid_report"), body
+    for body in MALFORMED_ALERTS:
+        status, answer = deliver(body)
+        assert (status, answer["code"]) == (400, "invalid_report"), body[:40]
+        assert token not in json.dumps(answer)
     app.keys = github.GitHubKeys(url="https://example.invalid", file=str(tmp_path / "missing.json"), ttl=60, timeout=1)
     status, answer = deliver(alert_body(token))
     assert (status, answer["code"]) == (503, "keys_unavailable")

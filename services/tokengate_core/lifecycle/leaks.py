@@ -17,7 +17,6 @@ done then (what was done is then a no-op).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,8 @@ from typing import Any, Literal
 
 from tokengate_core.admin import clients
 from tokengate_core.admin.context import AdminContext
-from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.admin.request_body import parse_json
+from tokengate_core.errors import ConflictError, InvalidJsonError, NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, mask_secrets
 from tokengate_core.records.model import ClientRecord, utcnow_from
@@ -78,11 +78,16 @@ class Outcome:
 
 
 def parse_github_reports(body: bytes) -> list[Report]:
-    """GitHub's body: ``[{"token", "type", "url", "source"}, ...]`` (url may be empty)."""
+    """GitHub's body: ``[{"token", "type", "url", "source"}, ...]`` (url may be empty).
+
+    Parsed within the admin API's JSON limits (nesting, number literals): a signed body is still
+    whatever the signer chose, and Python's json module answers a deep nesting with RecursionError."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadReport("the body is not JSON") from None
+        data = parse_json(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadReport("the body is not UTF-8") from None
+    except InvalidJsonError as error:
+        raise BadReport(error.message) from None
     if not isinstance(data, list) or not data:
         raise BadReport("the body is not a non-empty list of matches")
     reports = []
