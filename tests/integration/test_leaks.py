@@ -306,11 +306,15 @@ def test_a_reporter_cannot_put_a_secret_into_an_event_or_the_audit(captured_logs
     sink = EventSink()
     _, token = issue("acme", "leaky")
     other = tokens.generate(tokens.new_key_id(), lambda s: "0" * tokens.TAG_LENGTH)
-    url = f"https://example.com/{token}?also={other}&digest={tokens.digest(token).hex()}"
+    encoded = "".join(f"%{byte:02x}" for byte in other.encode())
+    url = f"https://example.com/{token}?also={encoded}&digest={tokens.digest(token).hex().upper()}#{other.upper()}"
     assert deliver(alert_body(token, url=url))[0] == 200
     (leaked,) = [e["detail"] for e in sink.drain() if e["detail-type"] == DetailType.LEAKED]
-    assert leaked["url"] == "https://example.com/[redacted]?also=[redacted]&digest=[redacted]"
-    assert token not in captured_logs() and other not in captured_logs()
+    assert leaked["url"] == "https://example.com/[redacted]?also=[redacted]&digest=[redacted]#[redacted]"
+    printed = captured_logs()
+    assert '"audit_action":"leak"' in printed and "?also=[redacted]" in printed
+    for secret in (token, other, encoded):
+        assert secret.lower() not in printed.lower()
 
 
 def test_the_keys_are_read_once_per_ttl_not_per_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

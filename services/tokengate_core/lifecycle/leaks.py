@@ -112,7 +112,7 @@ def github_feedback(reports: Sequence[Report], outcomes: Sequence[Outcome]) -> l
 def _described(text: str, token: str, limit: int) -> str:
     """What a reporter said about where it found the token, as it may be audited and published:
     the token itself and anything shaped like a secret masked, cut to length."""
-    return mask_secrets(text.replace(token, "[redacted]") if token else text)[:limit]
+    return mask_secrets(text, token)[:limit]
 
 
 @dataclass(frozen=True)
