@@ -9,8 +9,10 @@ unsigned request is one short invocation that reads nothing.
 Its role may read client secrets (a reported token's record, the keyring) and do what its leak
 action needs (``leakAction``): revoke (tag, schedule deletion, and the tag's undo) or disable
 (write the record and its tags, and take a pending scheduled rotation's label away so it cannot
-overwrite the change), plus PutEvents for its event types. Nothing else: no listing, no
-creating, no name table. Its asset bundles ``cryptography`` for the Lambda platform (bundle.py).
+overwrite the change), plus PutEvents for its event types, and GetItem and PutItem on the
+table's items that remember answered alerts (partition keys ``alert#...``, so that a replayed
+alert changes nothing). Nothing else: no listing, no creating, no name claim. Its asset bundles
+``cryptography`` for the Lambda platform (bundle.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
+from infra.table import ALERT_MEMORY_ACTIONS, NameTable
 from tokengate_core.deployment.config import LeakSettings
+from tokengate_core.lifecycle import alerts
 
 
 class Leaks(Construct):
@@ -31,11 +35,16 @@ class Leaks(Construct):
         *,
         assets: FunctionAssets,
         secrets: TokenSecrets,
+        names: NameTable,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
         environment = assets.environment(LeakSettings)
+        # A deploy-time value (a token) joins after validation: the model checks literal values only.
+        environment[LeakSettings.env_name("table_name")] = names.table.table_name
         handler = assets.function(self, "leaks", environment, code=function_code("leaks"))
         self.function = handler.function
         action = settings.leak_action
         secrets.grant(self, handler.role, LEAK_ACTIONS[action], kms_actions=LEAK_KMS_ACTIONS[action])
+        # The alerts already answered (tokengate_core.lifecycle.alerts), and no other item of the table.
+        names.grant(self, handler.role, ALERT_MEMORY_ACTIONS, leading_key_prefix=alerts.KEY_PREFIX)

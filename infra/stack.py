@@ -74,7 +74,7 @@ class TokenGateStack(Stack):
             rotation_function=self.rotation.function,
         )
         self.sweep = Sweep(self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret)
-        self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets)
+        self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets, names=self.names)
         functions: dict[FunctionName, lambda_.IFunction] = {
             "authorizer": self.authorizer.function,
             "main": self.main.function,

@@ -1,5 +1,5 @@
-"""The deployment's DynamoDB table: which key id holds each (tenant, client name), and the usage
-counters of clients with a usage policy.
+"""The deployment's DynamoDB table: which key id holds each (tenant, client name), the usage
+counters of clients with a usage policy, and the GitHub alerts already answered.
 
 Key ids are random, so the table is what keeps client names unique per tenant (a conditional
 PutItem, see tokengate_core.records.names, where the key schema and the TTL attribute are defined).
@@ -34,6 +34,10 @@ USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
 
+#: What the leak function does with it (tokengate_core.lifecycle.alerts.AlertMemory): read and write
+#: the items that remember answered alerts, under their own partition keys only.
+ALERT_MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+
 #: DynamoDB decrypts the table key on the caller's behalf; data keys never leave DynamoDB, so
 #: reads and writes need nothing else from KMS.
 KMS_ACTIONS = ("kms:Decrypt",)
@@ -67,11 +71,23 @@ class NameTable(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def grant(self, scope: Construct, role: iam.IRole, actions: Sequence[str]) -> iam.Policy:
+    def grant(
+        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, leading_key_prefix: str | None = None
+    ) -> iam.Policy:
         """A policy named TableAccess under ``scope``: exactly ``actions`` on this table and on
         no other (no Scan, no index, no other table), plus the key's Decrypt through DynamoDB for
-        this table when the table has a customer-managed key."""
-        statements = [iam.PolicyStatement(sid="Table", actions=list(actions), resources=[self.table.table_arn])]
+        this table when the table has a customer-managed key. With ``leading_key_prefix``, only on
+        items whose partition key starts with it (``dynamodb:LeadingKeys``, which IAM checks for
+        item calls: "Using IAM policy conditions for fine-grained access control", Amazon DynamoDB
+        Developer Guide)."""
+        conditions = None
+        if leading_key_prefix is not None:
+            conditions = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{leading_key_prefix}*"]}}
+        statements = [
+            iam.PolicyStatement(
+                sid="Table", actions=list(actions), resources=[self.table.table_arn], conditions=conditions
+            )
+        ]
         if self.kms_key is not None:
             statements.append(
                 iam.PolicyStatement(

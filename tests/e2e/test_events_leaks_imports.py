@@ -175,6 +175,30 @@ def test_a_github_alert_revokes_the_leaked_client_and_a_forgery_changes_nothing(
     assert token not in "".join(prefixed.stdout) + "".join(prefixed.stderr)
 
 
+def test_a_replayed_alert_leaves_a_restored_client_alone_across_a_restart(tmp_path: Path) -> None:
+    """The local stack remembers answered alerts in its DynamoDB table, as a deployment does, and
+    keeps them with the rest of its state."""
+    keys = write_key_list(tmp_path / "github-keys.json", GITHUB)
+    env = {**FAST_CACHE, "TOKENGATE_TOKEN_PREFIX": PREFIX, "TOKENGATE_GITHUB_KEYS_FILE": str(keys)}
+    running = start_stack(tmp_path / "state", env)
+    issued = cli_json(running, "clients", "issue", "--tenant", "leak", "--name", "restored")
+    body = alert_body(issued["token"])
+    signature = GITHUB.sign(body)
+    first = github_post(running, body, signature)
+    assert first.status == 200
+    assert cli_json(running, "clients", "show", "--tenant", "leak", "restored")["status"] == "revoked"
+    assert cli_json(running, "clients", "restore", "--tenant", "leak", "restored")["status"] == "active"
+    assert running.stop() == 0, running.output()
+    running = start_stack(tmp_path / "state", env)
+    try:
+        replayed = github_post(running, body, signature)
+        assert (replayed.status, replayed.body) == (first.status, first.body)
+        assert cli_json(running, "clients", "show", "--tenant", "leak", "restored")["status"] == "active"
+        assert curl(f"{running.url}/invoke", {"Authorization": issued["token"]}).status == 200
+    finally:
+        assert running.stop() == 0, running.output()
+
+
 def test_an_operator_reports_a_leak_from_a_file(prefixed: RunningStack, tmp_path: Path) -> None:
     issued = cli_json(prefixed, "clients", "issue", "--tenant", "leak", "--name", "pasted")
     leaked = secret_file(tmp_path, "leaked.txt", f"# found on a paste site\n{issued['token']}\n\nnonsense")

@@ -9,12 +9,14 @@ import pytest
 
 from infra.secrets import LEAK_ACTIONS
 from infra.settings import SettingsError, StackSettings
+from infra.table import ALERT_MEMORY_ACTIONS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.deployment.routes import LEAKS_ROUTE, ROUTES
+from tokengate_core.lifecycle import alerts
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -53,10 +55,15 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
     template = synth_template({} if action == "revoke" else {"leakAction": action})
     statements = statements_by_function(template)["leaks"]
     assert actions_of(statements, "secretsmanager:") == set(LEAK_ACTIONS[action])
-    assert not actions_of(statements, "dynamodb:") and not actions_of(statements, "kms:")
+    assert not actions_of(statements, "kms:")
+    # On the table, only the items that remember answered alerts: no name claim, no usage counter.
+    (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
+    assert set(as_list(table["Action"])) == set(ALERT_MEMORY_ACTIONS)
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{alerts.KEY_PREFIX}*"]}}
+    assert table["Resource"] == {"Fn::GetAtt": [next(iter(resources(template, "AWS::DynamoDB::Table"))), "Arn"]}
     assert actions_of(statements, "events:") == {"events:PutEvents"}
     everything = {a for s in statements for a in as_list(s["Action"])}
-    assert everything - set(LEAK_ACTIONS[action]) - {"events:PutEvents"} <= {
+    assert everything - set(LEAK_ACTIONS[action]) - set(ALERT_MEMORY_ACTIONS) - {"events:PutEvents"} <= {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
@@ -71,8 +78,10 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
 
 def test_with_a_customer_managed_key_revoking_may_only_decrypt(variant_json: dict[str, Any]) -> None:
     statements = statements_by_function(variant_json)["leaks"]
-    (key,) = [s for s in statements if actions_of([s], "kms:")]
-    assert as_list(key["Action"]) == ["kms:Decrypt"] and key["Resource"] == KMS_KEY_ARN
+    keys = [s for s in statements if actions_of([s], "kms:")]
+    assert keys and all(as_list(key["Action"]) == ["kms:Decrypt"] and key["Resource"] == KMS_KEY_ARN for key in keys)
+    # The secrets' (for a revoke's reads) and, through DynamoDB only, the table's.
+    assert len(keys) == 2 and any("kms:ViaService" in str(key.get("Condition")) for key in keys)
 
 
 @pytest.mark.parametrize(

@@ -206,6 +206,8 @@ class LeakSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettin
     github_keys_file: Annotated[str | None, Field(pattern=r"^/[^\x00]{0,4095}$")] = None
     github_keys_ttl_seconds: Annotated[float, Field(ge=60, le=86400)] = 3600.0
     github_keys_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 3.0
+    #: The deployment's DynamoDB table: the alerts already answered (lifecycle.alerts), its only items there.
+    table_name: TableName = DEFAULT_TABLE_NAME
     recovery_window_days: RecoveryWindowDays = 7
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
     sm_control_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
@@ -213,7 +215,15 @@ class LeakSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettin
     def client_settings(self) -> AdminSettings:
         """The client use cases' settings for the revoke or disable a leak leads to (the same
         semantics, audit and events as the admin API's, with this function's own limits)."""
-        shared = ("secret_prefix", "token_prefix", "event_bus_name", "metrics_namespace", "log_level", "leak_action")
+        shared = (
+            "secret_prefix",
+            "token_prefix",
+            "event_bus_name",
+            "metrics_namespace",
+            "log_level",
+            "leak_action",
+            "table_name",
+        )
         return AdminSettings(
             **{name: getattr(self, name) for name in shared},
             recovery_window_days=self.recovery_window_days,
