@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.test_key_ids_and_delivery import call_delivery
-from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue
+from tests.integration.test_key_ids_and_delivery import call_delivery, delivery_event
+from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, authorizer_event, call_admin, issue
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings
@@ -216,6 +216,26 @@ def test_without_grace_the_imported_token_leaves_the_keyring_at_once(emulator: S
     emulator.reset_counts()
     assert decide(authz, token) is Reason.MALFORMED
     assert emulator.calls() == 0
+
+
+def test_delivery_refuses_an_imported_token_rotated_out_while_the_authorizer_still_allows_it() -> None:
+    """The authorizer holds the keyring (5 minutes) and the client (its cache TTL): for that long it
+    still allows an imported token that a rotation without grace replaced. Delivery does not."""
+    from authorizer import app as authorizer_app
+    from delivery import app as delivery_app
+
+    authorizer_app.authorizer.reset()
+    token = reference_token()
+    client_id = import_token(token, grace_seconds=600, token_fetch=True).body["client"]["client_id"]
+    decision, fetched = call_delivery(token)
+    assert fetched["statusCode"] == 409, "allowed, and the client and keyring are now cached"
+    assert call_admin("PATCH", f"{CLIENTS}/{client_id}", {"grace_seconds": 0}).status == 200
+    new = call_admin("POST", f"{CLIENTS}/{client_id}/rotate").body["token"]
+    stale = authorizer_app.handler(authorizer_event(token, route_key="GET /token", path="/token"), None)
+    assert stale["isAuthorized"], "the cached decision"
+    answer = delivery_app.handler(delivery_event(token, decision["context"]), None)
+    assert (answer["statusCode"], json.loads(answer["body"])) == (403, {"message": "Forbidden"})
+    assert new not in answer["body"]
 
 
 def test_a_scheduled_rotation_of_an_imported_client_keeps_the_imported_token_in_grace() -> None:
