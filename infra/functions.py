@@ -1,4 +1,5 @@
-"""One Lambda function of the table in tokengate_core.deployment.functions.FUNCTIONS, with its own role and log group.
+"""One Lambda function of the function table (tokengate_core.deployment.functions.FUNCTIONS), with
+its own role and log group.
 
 What every function shares is decided here, once:
 
@@ -51,7 +52,8 @@ ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache"
 
 
 def services_code() -> lambda_.Code:
-    """The one code asset all four functions share (uploaded once)."""
+    """The one code asset every function shares (uploaded once); a function with bundled wheels
+    (the leak function) adds its own."""
     return lambda_.Code.from_asset(str(SERVICES_DIR), exclude=ASSET_EXCLUDE)
 
 
@@ -134,6 +136,7 @@ class TokengateFunction(Construct):
         settings: StackSettings,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         spec = FUNCTIONS[name]
         self.role = iam.Role(
             self,
@@ -178,3 +181,15 @@ class TokengateFunction(Construct):
         assert isinstance(function, lambda_.CfnFunction)
         function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         self.function.node.add_dependency(policy)
+
+
+def deployed_functions(scope: Construct) -> dict[FunctionName, lambda_.IFunction]:
+    """Every function built under ``scope``, in the order of the function table: each construct
+    builds its own, and this reads them back from the construct tree, so the API, the dashboard and
+    the outputs list none of them by hand. Each function of the table must be there exactly once."""
+    built = [node for node in scope.node.find_all() if isinstance(node, TokengateFunction)]
+    names = sorted(node.name for node in built)
+    if names != sorted(FUNCTIONS):
+        raise ValueError(f"the stack builds {names}, the function table lists {sorted(FUNCTIONS)}")
+    by_name = {node.name: node.function for node in built}
+    return {name: by_name[name] for name in FUNCTIONS}

@@ -7,26 +7,24 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.admin import Admin, tenant_admin_statement
 from infra.api import Api
 from infra.authorizer import Authorizer
 from infra.delivery import Delivery
-from infra.functions import FunctionAssets, powertools_layer, services_code
+from infra.functions import FunctionAssets, deployed_functions, powertools_layer, services_code
 from infra.keyring import SigningKeyring
 from infra.leaks import Leaks
 from infra.monitoring import Monitoring
 from infra.observability import Observability
-from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS, TOKEN_PREFIX
+from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS, TOKEN_PREFIX, function_name_output
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
 from infra.sweep import Sweep
 from infra.table import NameTable
 from tokengate_core.deployment.config import MainSettings
-from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import LEAKS_ROUTE
 from tokengate_core.tokens.keyring import secret_name as keyring_secret_name
 
@@ -75,15 +73,7 @@ class TokenGateStack(Stack):
         )
         self.sweep = Sweep(self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret)
         self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets, names=self.names)
-        functions: dict[FunctionName, lambda_.IFunction] = {
-            "authorizer": self.authorizer.function,
-            "main": self.main.function,
-            "admin": self.admin.function,
-            "rotation": self.rotation.function,
-            "delivery": self.delivery.function,
-            "sweep": self.sweep.function,
-            "leaks": self.leaks.function,
-        }
+        functions = deployed_functions(self)
         self.api = Api(
             self,
             "Api",
@@ -97,13 +87,7 @@ class TokenGateStack(Stack):
         outputs = {
             API_URL: self.api.url,
             ADMIN_BASE_URL: f"{self.api.url}/admin",
-            "AuthorizerFunctionName": self.authorizer.function.function_name,
-            "MainFunctionName": self.main.function.function_name,
-            "AdminFunctionName": self.admin.function.function_name,
-            "RotationFunctionName": self.rotation.function.function_name,
-            "DeliveryFunctionName": self.delivery.function.function_name,
-            "SweepFunctionName": self.sweep.function.function_name,
-            "LeaksFunctionName": self.leaks.function.function_name,
+            **{function_name_output(name): function.function_name for name, function in functions.items()},
             "LeaksUrl": f"{self.api.url}{LEAKS_ROUTE.path}",
             "SecretPrefix": settings.secret_prefix,
             TOKEN_PREFIX: settings.token_prefix,

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from infra.functions import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER_NAME, XRAY_ACTIONS
-from infra.outputs import OUTPUT_KEYS
+from infra.outputs import OUTPUT_KEYS, function_name_output
 from infra.secrets import MANAGE_ACTIONS, READ_ACTIONS, ROTATE_ACTIONS
 from infra.settings import POWERTOOLS_LAYER_VERSION, StackSettings, stack_secret_prefix
 from infra.testing import functions_by_handler, synth_template
@@ -479,12 +479,6 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
     assert api_url[0] == "https://" and api_url[-1] == "/dev"
     admin_url = template_json["Outputs"]["AdminBaseUrl"]["Value"]["Fn::Join"][1]
     assert admin_url[:-1] == api_url[:-1] and admin_url[-1] == "/dev/admin"
-    names: dict[str, FunctionName] = {
-        "AuthorizerFunctionName": "authorizer",
-        "MainFunctionName": "main",
-        "AdminFunctionName": "admin",
-        "RotationFunctionName": "rotation",
-        "DeliveryFunctionName": "delivery",
-    }
-    for key, name in names.items():
+    for name in FUNCTIONS:
+        key = function_name_output(name)
         assert template_json["Outputs"][key]["Value"] == {"Ref": function_ids(template_json)[name]}

@@ -6,9 +6,10 @@ time, so a plain dict (insertion-ordered, oldest evicted first) needs no lock.
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from tokengate_core.records import rules
 
 State = Literal["found", "unknown", "revoked", "corrupt"]
 
@@ -30,19 +31,6 @@ class UsagePolicy(NamedTuple):
     on_limit: str  # "deny" | "tell_integration"
 
 
-def accepts(
-    digest: bytes, current: bytes, previous: bytes | None, previous_valid_until: float | None, now: float
-) -> bool:
-    """Whether a client takes the token whose SHA-256 is ``digest``: its current token, or the
-    previous one inside its grace window. Both digests are always compared (constant time), so
-    timing does not tell whether a grace window exists. The authorizer and the delivery function
-    both decide by this rule."""
-    is_current = hmac.compare_digest(digest, current)
-    is_previous = hmac.compare_digest(digest, previous or bytes(32))
-    in_grace = previous_valid_until is not None and now < previous_valid_until
-    return is_current or (is_previous and in_grace)
-
-
 class CachedClient(NamedTuple):
     key_id: str
     tenant: str
@@ -60,7 +48,7 @@ class CachedClient(NamedTuple):
     policy: UsagePolicy | None = None
 
     def accepts(self, digest: bytes, now: float) -> bool:
-        return accepts(digest, self.current_digest, self.previous_digest, self.previous_valid_until, now)
+        return rules.accepts(digest, self.current_digest, self.previous_digest, self.previous_valid_until, now)
 
 
 class Entry(NamedTuple):

@@ -43,7 +43,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 #: The response header that carries the authorizer's token status to the client on every
-#: CUSTOM-authorized route (``record_view.TOKEN_STATUS_KEY``: "current", or "grace; ends=<ISO
+#: CUSTOM-authorized route (``records.view.TOKEN_STATUS_KEY``: "current", or "grace; ends=<ISO
 #: time>" when the client used its previous token during the grace window).
 TOKEN_STATUS_HEADER = "Tokengate-Token-Status"
 

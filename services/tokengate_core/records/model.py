@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tokengate_core.authorize.cache import accepts as token_accepted
+from tokengate_core.records import rules
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
@@ -236,7 +236,7 @@ class ClientRecord(BaseModel):
     def accepts(self, presented: str, now: datetime) -> bool:
         """Whether this client takes ``presented`` now: the authorizer's rule, in constant time."""
         previous = self.previous
-        return token_accepted(
+        return rules.accepts(
             tokens.digest(presented),
             bytes.fromhex(self.current_sha256),
             bytes.fromhex(previous.sha256) if previous else None,
