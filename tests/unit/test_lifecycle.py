@@ -156,26 +156,27 @@ DIGEST = tokens.digest(TOKEN).hex()
 IMPORTED = "Ref/Tok+en=Value-4qK9vTz2Lw8nXc3Rb"
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        f"https://paste.example/{TOKEN}",
-        f"https://paste.example/x?token={TOKEN}&a=1",
-        f"https://paste.example/x#{TOKEN}",
-        f"https://{TOKEN}:x@paste.example/",
-        f"https://paste.example/x?token={TOKEN.replace('_', '%5F')}",
-        f"https://paste.example/x?token={TOKEN.replace('_', '%5f')}",
-        f"https://paste.example/x?token={_encoded(TOKEN)}",
-        f"https://paste.example/x#{_encoded(TOKEN, lower=True)}",
-        f"https://paste.example/x?token={_encoded(TOKEN).replace('%', '%25')}",  # encoded twice
-        f"https://paste.example/x?token={TOKEN.upper()}&again={TOKEN.lower()}",
-        f"https://paste.example/x?digest={DIGEST.upper()}#{DIGEST}",
-        f"https://paste.example/x?t={_encoded(IMPORTED)}#{IMPORTED.lower()}",
-        f"https://paste.example/{IMPORTED}",
-    ],
-)
-def test_text_from_outside_is_masked_after_decoding_in_any_case(url: str) -> None:
-    masked = mask_secrets(url, IMPORTED)
+#: Where a token may sit in a reporter's URL, and how it may be written there.
+URLS: dict[str, Callable[[], str]] = {
+    "path": lambda: f"https://paste.example/{TOKEN}",
+    "query": lambda: f"https://paste.example/x?token={TOKEN}&a=1",
+    "fragment": lambda: f"https://paste.example/x#{TOKEN}",
+    "userinfo": lambda: f"https://{TOKEN}:x@paste.example/",
+    "underscore-encoded": lambda: f"https://paste.example/x?token={TOKEN.replace('_', '%5F')}",
+    "underscore-encoded-lower-hex": lambda: f"https://paste.example/x?token={TOKEN.replace('_', '%5f')}",
+    "all-encoded": lambda: f"https://paste.example/x?token={_encoded(TOKEN)}",
+    "all-encoded-lower-hex-fragment": lambda: f"https://paste.example/x#{_encoded(TOKEN, lower=True)}",
+    "encoded-twice": lambda: f"https://paste.example/x?token={_encoded(TOKEN).replace('%', '%25')}",
+    "upper-and-lower-case": lambda: f"https://paste.example/x?token={TOKEN.upper()}&again={TOKEN.lower()}",
+    "digest-any-case": lambda: f"https://paste.example/x?digest={DIGEST.upper()}#{DIGEST}",
+    "imported-encoded-and-lower": lambda: f"https://paste.example/x?t={_encoded(IMPORTED)}#{IMPORTED.lower()}",
+    "imported-in-path": lambda: f"https://paste.example/{IMPORTED}",
+}
+
+
+@pytest.mark.parametrize("where", list(URLS))
+def test_text_from_outside_is_masked_after_decoding_in_any_case(where: str) -> None:
+    masked = mask_secrets(URLS[where](), IMPORTED)
     assert "[redacted]" in masked
     for secret in (TOKEN, TOKEN.split("_", 2)[2][:20], DIGEST, IMPORTED):
         assert secret.lower() not in masked.lower()
