@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.api import authorizer_response_parameters
 from infra.secrets import READ_ACTIONS
-from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
 from tests.infra.test_template import (
     DEFAULT_PREFIX,
     actions_of,
@@ -30,6 +30,7 @@ from tokengate_core.deployment.routes import (
     authorizer_response_headers,
     mapped_status_codes,
 )
+from tokengate_core.lifecycle import alerts
 from tokengate_core.records import names as registry
 from tokengate_core.records.view import TOKEN_STATUS_KEY
 from tokengate_core.tokens import keyring
@@ -105,10 +106,13 @@ def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
 TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
     "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
     "authorizer": USAGE_COUNTER_ACTIONS,
+    "leaks": ALERT_MEMORY_ACTIONS,
 }
+#: Functions that may touch only the items under one partition-key prefix (dynamodb:LeadingKeys).
+TABLE_ITEMS: dict[FunctionName, str] = {"leaks": alerts.KEY_PREFIX}
 
 
-def test_only_the_admin_and_the_authorizer_touch_the_table_each_with_its_own_item_calls(
+def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_calls(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
@@ -120,14 +124,15 @@ def test_only_the_admin_and_the_authorizer_touch_the_table_each_with_its_own_ite
                 assert dynamodb == [], name
                 continue
             actions = sorted(TABLE_ACTIONS[name])
-            assert dynamodb == [
-                {
-                    "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
-                    "Effect": "Allow",
-                    "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
-                    "Sid": "Table",
-                }
-            ], name
+            expected: dict[str, Any] = {
+                "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+                "Sid": "Table",
+            }
+            if name in TABLE_ITEMS:
+                expected["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TABLE_ITEMS[name]}*"]}}
+            assert dynamodb == [expected], name
         assert not [
             s
             for p in resources(tpl, "AWS::IAM::Policy").values()

@@ -9,6 +9,7 @@ import secrets
 import string
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -156,13 +157,15 @@ def test_one_token_is_imported_once_and_our_own_tokens_never(emulator: SecretsMa
     assert import_token(reference_token(), name="again").status == 201
 
 
-def test_an_imported_client_has_scopes_expiry_disable_revoke_restore_and_events(clock_now: float) -> None:
+def test_an_imported_client_has_scopes_expiry_disable_revoke_restore_and_events() -> None:
     sink = EventSink()
     token = reference_token()
-    client_id = import_token(token, scopes=["GET /invoke"], ttl_seconds=3600).body["client"]["client_id"]
+    client = import_token(token, scopes=["GET /invoke"], ttl_seconds=3600).body["client"]
+    client_id = client["client_id"]
     (issued,) = sink.drain()
     assert issued["detail-type"] == DetailType.ISSUED and issued["detail"]["imported"] is True
-    clock = FakeClock(clock_now)
+    # An hour before the expiry the import set (however long the import itself took).
+    clock = FakeClock(datetime.fromisoformat(client["expires_at"]).timestamp() - 3600)
     authz = authorizer(clock)
     assert decide(authz, token, method="POST") is Reason.OUT_OF_SCOPE
     assert decide(authz, token) is Reason.ALLOWED
