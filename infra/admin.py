@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
 from infra.table import ITEM_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
@@ -56,7 +57,8 @@ class Admin(Construct):
         environment[AdminSettings.env_name("rotation_function_arn")] = rotation_function.function_arn
         if secrets.kms_key is not None:
             environment[AdminSettings.env_name("kms_key_id")] = secrets.kms_key.key_arn
-        handler = assets.function(self, "admin", environment)
+        # Its asset bundles zxcvbn, the imported-token strength estimate (bundle.py).
+        handler = assets.function(self, "admin", environment, code=function_code("admin"))
         self.function = handler.function
         secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
         names.grant(self, handler.role, (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS))

@@ -1,10 +1,11 @@
 """Third-party code a function needs beyond the Lambda runtime and the Powertools layer, bundled
 for the Lambda platform without Docker.
 
-The leak function verifies GitHub's ECDSA signatures with ``cryptography``. Its asset is the
-services/ folder plus the wheels of that package (and its dependencies) for the functions'
-platform: arm64 Linux and the runtime's Python (infra/functions.py), installed by pip from
-binary wheels only, never built. The version is the one installed here, so the code that ships
+The leak function verifies GitHub's ECDSA signatures with ``cryptography``; the admin function
+estimates an imported token's strength with ``zxcvbn``. Each one's asset is the services/ folder
+plus the wheels of its packages (and their dependencies) for the functions' platform: arm64 Linux
+and the runtime's Python (infra/functions.py), installed by pip from binary wheels only, never
+built. The version is the one installed here, so the code that ships
 is the code the tests ran.
 
 Downloading needs the package index, so it is a make step (``make lambda-deps``, part of every
@@ -37,7 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPS_ROOT = REPO_ROOT / "build" / "lambda-deps"
 STAMP = "installed.json"
 #: The Python distributions each function needs beyond the runtime and the layer.
-BUNDLED: dict[FunctionName, tuple[str, ...]] = {"leaks": ("cryptography",)}
+BUNDLED: dict[FunctionName, tuple[str, ...]] = {"leaks": ("cryptography",), "admin": ("zxcvbn",)}
 #: manylinux tags for arm64 that the runtime's Amazon Linux 2023 (glibc 2.34) runs.
 PLATFORMS = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
 
@@ -134,6 +135,10 @@ def function_code(name: FunctionName) -> lambda_.Code:
         str(SERVICES_DIR),
         asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(
+            # The CDK reuses what it bundled for the same source path and bundling options (its
+            # asset staging cache), and the local bundler does not tell two functions apart there:
+            # the function's name in the (never used) container environment does.
+            environment={"TOKENGATE_FUNCTION": name},
             # Never pulled: the local bundling always succeeds, or synth stops with BundleError first.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
             local=_ServicesWithDependencies(deps),

@@ -9,9 +9,11 @@ unsigned request is one short invocation that reads nothing.
 Its role may read client secrets (a reported token's record, the keyring) and do what its leak
 action needs (``leakAction``): revoke (tag, schedule deletion, and the tag's undo) or disable
 (write the record and its tags, and take a pending scheduled rotation's label away so it cannot
-overwrite the change), plus PutEvents for its event types, plus GetItem and UpdateItem on the one
-partition of the table where its containers share GitHub's key list (records/github_keys.py).
-Nothing else: no listing, no creating, no client names, no usage counters. Its asset bundles
+overwrite the change), plus PutEvents for its event types, plus GetItem, PutItem and UpdateItem on
+two kinds of the table's items: the partition where its containers share GitHub's key list
+(records/github_keys.py), and the items that remember answered alerts (partition keys
+``alert#...``, so that a replayed alert changes nothing). Nothing else: no listing, no creating,
+no client names, no usage counters. Its asset bundles
 ``cryptography`` for the Lambda platform (bundle.py).
 """
 
@@ -22,8 +24,9 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
-from infra.table import NameTable
+from infra.table import ALERT_MEMORY_ACTIONS, NameTable
 from tokengate_core.deployment.config import LeakSettings
+from tokengate_core.lifecycle import alerts
 from tokengate_core.records import github_keys
 
 
@@ -46,4 +49,11 @@ class Leaks(Construct):
         self.function = handler.function
         action = settings.leak_action
         secrets.grant(self, handler.role, LEAK_ACTIONS[action], kms_actions=LEAK_KMS_ACTIONS[action])
-        table.grant(self, handler.role, github_keys.ACTIONS, partitions=[github_keys.PARTITION])
+        # GitHub's shared key list and the alerts already answered (tokengate_core.lifecycle.alerts),
+        # and no other item of the table.
+        table.grant(
+            self,
+            handler.role,
+            sorted({*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}),
+            leading_keys=[github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
+        )

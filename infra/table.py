@@ -1,5 +1,5 @@
-"""The deployment's DynamoDB table: which key id holds each (tenant, client name), and the usage
-counters of clients with a usage policy.
+"""The deployment's DynamoDB table: which key id holds each (tenant, client name), the usage
+counters of clients with a usage policy, and the GitHub alerts already answered.
 
 Key ids are random, so the table is what keeps client names unique per tenant (a conditional
 PutItem, see tokengate_core.records.names, where the key schema and the TTL attribute are defined).
@@ -33,6 +33,10 @@ USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: What the admin function reads usage reports with (tokengate_core.authorize.usage_table.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
+
+#: What the leak function does with it (tokengate_core.lifecycle.alerts.AlertMemory): read and write
+#: the items that remember answered alerts, under their own partition keys only.
+ALERT_MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 
 #: DynamoDB decrypts the table key on the caller's behalf; data keys never leave DynamoDB, so
 #: reads and writes need nothing else from KMS.
@@ -68,17 +72,18 @@ class NameTable(Construct):
         )
 
     def grant(
-        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, partitions: Sequence[str] | None = None
+        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, leading_keys: Sequence[str] | None = None
     ) -> iam.Policy:
         """A policy named TableAccess under ``scope``: exactly ``actions`` on this table and on
-        no other (no Scan, no index, no other table), on the items of ``partitions`` alone when
-        given (``dynamodb:LeadingKeys``), plus the key's Decrypt through DynamoDB for this table
-        when the table has a customer-managed key."""
-        conditions = (
-            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}}
-            if partitions is not None
-            else None
-        )
+        no other (no Scan, no index, no other table), plus the key's Decrypt through DynamoDB for
+        this table when the table has a customer-managed key. With ``leading_keys``, only on items
+        whose partition key matches one of them (``*`` a wildcard; ``dynamodb:LeadingKeys``, which
+        IAM checks for item calls: "Using IAM policy conditions for fine-grained access control",
+        Amazon DynamoDB Developer Guide)."""
+        conditions = None
+        if leading_keys is not None:
+            operator = "StringLike" if any("*" in key for key in leading_keys) else "StringEquals"
+            conditions = {f"ForAllValues:{operator}": {"dynamodb:LeadingKeys": list(leading_keys)}}
         statements = [
             iam.PolicyStatement(
                 sid="Table", actions=list(actions), resources=[self.table.table_arn], conditions=conditions

@@ -63,8 +63,7 @@ def alert_event(body: bytes, key: SigningKey | None, *, signature: str | None = 
             "routeKey": "POST /leaks/github",
             "stage": "dev",
         },
-        "body": body.decode(),
-        "isBase64Encoded": False,
+        **_event_body(body),
     }
 
 
@@ -92,3 +91,11 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def _event_body(body: bytes) -> dict[str, Any]:
+    """As API Gateway passes a body: text when it is UTF-8, else base64."""
+    try:
+        return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode(), "isBase64Encoded": True}

@@ -2,8 +2,9 @@
 
 The Lambda authorizer has already checked the presented token (current, or previous within its
 grace window) and that the client allows token fetch; this function reads the client's secret
-afresh and checks both again, so a stale authorizer cache cannot hand out a token the record no
-longer allows. The answer is never cached (``Cache-Control: no-store``) and never logged.
+afresh and checks both again, the token from the request's own Authorization header, so a stale
+authorizer cache cannot hand out a token the record no longer allows. The answer is never cached
+(``Cache-Control: no-store``) and never logged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tokengate_core.deployment.config import DeliverySettings
 from tokengate_core.deployment.functions import FUNCTIONS
-from tokengate_core.lifecycle.delivery import deliver
+from tokengate_core.lifecycle.delivery import Request, deliver
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.runtime.observability import make_logger
 
@@ -26,11 +27,10 @@ store = make_store(settings)
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-    authorizer = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
-    status, body, fields = deliver(store, authorizer)
-    logger.info("token delivery", extra=fields)  # fields name the client and outcome, never a token
+    answer = deliver(store, Request.from_event(event))
+    logger.info("token delivery", extra=answer.fields)  # fields name the client and outcome, never a token
     return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", "cache-control": "no-store"},
-        "body": json.dumps(body, separators=(",", ":")),
+        "statusCode": answer.status,
+        "headers": {"content-type": "application/json", **answer.headers, "cache-control": "no-store"},
+        "body": json.dumps(answer.body, separators=(",", ":")),
     }

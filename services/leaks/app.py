@@ -31,7 +31,13 @@ from tokengate_core.lifecycle.leaks import (
     parse_github_reports,
     summary,
 )
-from tokengate_core.runtime.aws import make_publisher, make_registry, make_shared_key_list, make_store
+from tokengate_core.runtime.aws import (
+    make_alert_memory,
+    make_publisher,
+    make_registry,
+    make_shared_key_list,
+    make_store,
+)
 from tokengate_core.runtime.observability import make_logger, safe_error
 
 SPEC = FUNCTIONS["leaks"]
@@ -55,8 +61,8 @@ def _audit(action: str, **fields: Any) -> None:
 
 client_settings = settings.client_settings()
 # The client use cases revoke and disable here exactly as in the admin API. This function never
-# issues a client, so it never claims a name: its role's only right on the table is the shared
-# copy of GitHub's keys.
+# issues a client, so it never claims a name: its role may touch no name claim, only the shared
+# copy of GitHub's keys and the items that remember alerts.
 admin_context = AdminContext(
     store=make_store(client_settings),
     settings=client_settings,
@@ -64,7 +70,13 @@ admin_context = AdminContext(
     audit=_audit,
     events=pending,
 )
-responder = LeakResponder(admin_context, action=settings.leak_action, events=pending, audit=_audit)
+responder = LeakResponder(
+    admin_context,
+    action=settings.leak_action,
+    events=pending,
+    audit=_audit,
+    memory=make_alert_memory(settings),  # a replayed alert changes nothing (lifecycle/alerts.py)
+)
 
 
 def _answer(status: int, body: Any) -> dict[str, Any]:

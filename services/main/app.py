@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2,
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from tokengate_core.authorize.limited import limited
 from tokengate_core.deployment.config import MainSettings
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.runtime.observability import log_redacted_event, make_logger
@@ -27,9 +28,6 @@ class CallerContext(BaseModel):
     client_id: str
     client_name: str
     scopes: str = ""
-    #: Set when the client's policy says ``on_limit: tell_integration`` and a limit was reached.
-    usage_limited: str | None = None
-    retry_after: int | None = None
 
 
 # The event carries the caller's token in its Authorization header: logged only redacted.
@@ -37,16 +35,13 @@ class CallerContext(BaseModel):
 @log_redacted_event(logger)
 @event_source(data_class=APIGatewayProxyEventV2)
 def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
-    authorizer = event.request_context.authorizer
-    caller = CallerContext.model_validate(authorizer.get_lambda or {})
+    authorized = event.request_context.authorizer.get_lambda or {}
+    caller = CallerContext.model_validate(authorized)
     logger.info("invoked", extra={"tenant": caller.tenant, "client_id": caller.client_id})
-    if caller.usage_limited is not None:
+    told = limited(authorized)
+    if told is not None:
         # The authorizer let a limited request through so that this answer could be a 429.
-        return {
-            "statusCode": 429,
-            "headers": {"content-type": "application/json", "retry-after": str(caller.retry_after or 1)},
-            "body": json.dumps({"message": "Too Many Requests", "reason": caller.usage_limited}),
-        }
+        return told.response()
     return {
         "statusCode": 200,
         "headers": {"content-type": "application/json"},

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import GITHUB
-from tests.e2e.harness import RunningStack, cli_json, curl, of_client, request, secret_file, wait_for
-from tests.support_github import SigningKey, alert_body
+from tests.e2e.conftest import FAST_CACHE, GITHUB, PREFIX
+from tests.e2e.harness import RunningStack, cli_json, curl, of_client, request, secret_file, start_stack, wait_for
+from tests.support_github import SigningKey, alert_body, write_key_list
 from tokengate_core.deployment.routes import LEAKS_ROUTE
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_GITHUB
@@ -60,3 +60,27 @@ def test_an_operator_reports_a_leak_from_a_file(prefixed: RunningStack, tmp_path
         (4, "false_positive", "not_ours"),
     ]
     assert cli_json(prefixed, "clients", "show", "--tenant", "leak", "pasted")["status"] == "revoked"
+
+
+def test_a_replayed_alert_leaves_a_restored_client_alone_across_a_restart(tmp_path: Path) -> None:
+    """The local stack remembers answered alerts in its DynamoDB table, as a deployment does, and
+    keeps them with the rest of its state."""
+    keys = write_key_list(tmp_path / "github-keys.json", GITHUB)
+    env = {**FAST_CACHE, "TOKENGATE_TOKEN_PREFIX": PREFIX, "TOKENGATE_GITHUB_KEYS_FILE": str(keys)}
+    running = start_stack(tmp_path / "state", env)
+    issued = cli_json(running, "clients", "issue", "--tenant", "leak", "--name", "restored")
+    body = alert_body(issued["token"])
+    signature = GITHUB.sign(body)
+    first = github_post(running, body, signature)
+    assert first.status == 200
+    assert cli_json(running, "clients", "show", "--tenant", "leak", "restored")["status"] == "revoked"
+    assert cli_json(running, "clients", "restore", "--tenant", "leak", "restored")["status"] == "active"
+    assert running.stop() == 0, running.output()
+    running = start_stack(tmp_path / "state", env)
+    try:
+        replayed = github_post(running, body, signature)
+        assert (replayed.status, replayed.body) == (first.status, first.body)
+        assert cli_json(running, "clients", "show", "--tenant", "leak", "restored")["status"] == "active"
+        assert curl(f"{running.url}/invoke", {"Authorization": issued["token"]}).status == 200
+    finally:
+        assert running.stop() == 0, running.output()

@@ -12,18 +12,13 @@ from botocore.credentials import Credentials
 from tests.e2e.conftest import ROLE_SESSION, write_principals
 from tests.e2e.harness import RunningStack, cli_json, curl, request, start_stack
 from tests.e2e.signing import admin
+from tests.integration.test_log_redaction import IMPORTED, LOUD, WEAK
 from tests.support import mistyped
 from tokengate.local.location import DEFAULT_REGION
 from tokengate.sigv4 import sign
 from tokengate_core.runtime.observability import REDACTED
 
 pytestmark = pytest.mark.e2e
-LOUD = {
-    "POWERTOOLS_LOGGER_LOG_EVENT": "true",
-    "POWERTOOLS_LOG_LEVEL": "DEBUG",
-    "POWERTOOLS_DEBUG": "true",
-    "POWERTOOLS_DEV": "true",
-}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +41,13 @@ def test_no_credential_reaches_the_stack_output(loud_stack: RunningStack) -> Non
     rotated = admin(loud_stack, "POST", f"/admin/tenants/logs/clients/{client_id}/rotate")
     assert rotated.status == 200
     new_token = rotated.body["token"]
+    # Tokens in request bodies: a leak report (in the URL too) and imports, accepted and refused.
+    report = {"tokens": [token], "url": f"https://paste.example/{token}?t={new_token}"}
+    assert admin(loud_stack, "POST", "/admin/leaks", report).status == 200
+    imported = {"tenant": "logs", "client_name": "legacy", "token": IMPORTED}
+    assert admin(loud_stack, "POST", "/admin/imports", imported).status == 201
+    weak = {"tenant": "logs", "client_name": "weak", "token": WEAK}
+    assert admin(loud_stack, "POST", "/admin/imports", weak).status == 422
 
     session = Credentials(
         ROLE_SESSION["access_key_id"], ROLE_SESSION["secret_access_key"], ROLE_SESSION["session_token"]
@@ -61,7 +63,8 @@ def test_no_credential_reaches_the_stack_output(loud_stack: RunningStack) -> Non
     # Event logging and debug output were on: the events are there, redacted.
     assert '"routeKey"' in printed and REDACTED in printed
     assert "DEBUG" in printed
-    for secret in (token, new_token, signature, signature.rsplit("=", 1)[1], ROLE_SESSION["session_token"]):
+    secrets = (token, new_token, signature, signature.rsplit("=", 1)[1], ROLE_SESSION["session_token"], IMPORTED, WEAK)
+    for secret in secrets:
         assert secret not in printed
     for value in (token, new_token):
         assert value.split("_")[2] not in printed

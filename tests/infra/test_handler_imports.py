@@ -73,13 +73,14 @@ CONTEXT = {
 }
 
 
-def http_event(method: str, path: str, route_key: str, authorizer: dict[str, Any]) -> dict[str, Any]:
+def http_event(method: str, path: str, route_key: str, authorizer: dict[str, Any], body: Any = None) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": f"/dev{path}",
         "rawQueryString": "",
-        "headers": {"host": "api.example.com"},
+        "headers": {"host": "api.example.com", **({"content-type": "application/json"} if body is not None else {})},
+        **({"body": json.dumps(body)} if body is not None else {}),
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "api",
@@ -97,40 +98,52 @@ def http_event(method: str, path: str, route_key: str, authorizer: dict[str, Any
     }
 
 
-#: An invocation per function that needs no AWS call, and the status code it must produce.
-INVOCATIONS: dict[FunctionName, tuple[dict[str, Any], Any] | None] = {
+ADMIN_IAM = {"iam": {"userArn": "arn:aws:iam::123456789012:user/admin"}}
+
+#: Invocations per function that need no AWS call, and the status code each must produce.
+INVOCATIONS: dict[FunctionName, list[tuple[dict[str, Any], Any]]] = {
     # No Authorization header: denied before any cache or Secrets Manager lookup.
-    "authorizer": (
-        {"version": "2.0", "type": "REQUEST", "routeKey": "ANY /invoke", "rawPath": "/dev/invoke", "headers": {}},
-        {"isAuthorized": False},
-    ),
-    "main": (
-        http_event(
-            "GET",
-            "/invoke",
-            "ANY /invoke",
-            {"lambda": {"tenant": "acme", "client_id": "k", "client_name": "svc", "scopes": ""}},
+    "authorizer": [
+        (
+            {"version": "2.0", "type": "REQUEST", "routeKey": "ANY /invoke", "rawPath": "/dev/invoke", "headers": {}},
+            {"isAuthorized": False},
+        )
+    ],
+    "main": [
+        (
+            http_event(
+                "GET",
+                "/invoke",
+                "ANY /invoke",
+                {"lambda": {"tenant": "acme", "client_id": "k", "client_name": "svc", "scopes": ""}},
+            ),
+            200,
+        )
+    ],
+    "admin": [
+        (http_event("GET", "/admin/openapi.json", "ANY /admin/{proxy+}", ADMIN_IAM), 200),
+        # A weak token is refused before anything is read; judging it loads zxcvbn, which must come
+        # from the function's own asset.
+        (
+            http_event(
+                "POST",
+                "/admin/imports",
+                "ANY /admin/{proxy+}",
+                ADMIN_IAM,
+                {"tenant": "acme", "client_name": "legacy", "token": "correcthorsebatterystaple"},
+            ),
+            422,
         ),
-        200,
-    ),
-    "admin": (
-        http_event(
-            "GET",
-            "/admin/openapi.json",
-            "ANY /admin/{proxy+}",
-            {"iam": {"userArn": "arn:aws:iam::123456789012:user/admin"}},
-        ),
-        200,
-    ),
+    ],
     # Every rotation step reads Secrets Manager: import only.
-    "rotation": None,
+    "rotation": [],
     # No authorizer context: refused before the client's secret is read.
-    "delivery": (http_event("GET", "/token", "GET /token", {}), 403),
+    "delivery": [(http_event("GET", "/token", "GET /token", {}), 403)],
     # The sweep lists Secrets Manager first thing: import only.
-    "sweep": None,
+    "sweep": [],
     # No GitHub signature: refused before GitHub's keys are fetched or anything is read. Its import
     # loads cryptography (the signature check), which must come from its own asset.
-    "leaks": (http_event("POST", "/leaks/github", "POST /leaks/github", {}), 401),
+    "leaks": [(http_event("POST", "/leaks/github", "POST /leaks/github", {}), 401)],
 }
 
 SCRIPT = textwrap.dedent(
@@ -153,12 +166,10 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, LambdaImports())
     module_name, _, attribute = os.environ.pop("TG_HANDLER").rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
-    invocation = json.loads(os.environ.pop("TG_INVOCATION"))
-    result = None
-    if invocation is not None:
-        context = type("Context", (), json.loads(os.environ.pop("TG_CONTEXT")))()
-        result = handler(invocation, context)
-    print(json.dumps({"refused": refused, "result": result}))
+    invocations = json.loads(os.environ.pop("TG_INVOCATIONS"))
+    context = type("Context", (), json.loads(os.environ.pop("TG_CONTEXT", "{}")))()
+    results = [handler(invocation, context) for invocation in invocations]
+    print(json.dumps({"refused": refused, "results": results}))
     """
 )
 
@@ -186,7 +197,7 @@ def test_handler_imports_only_what_lambda_provides(name: FunctionName, assembly_
     bundled = asset - asset_packages()
     allowed = asset | (LAYER_PACKAGES - bundled) | RUNTIME_PACKAGES
     function_env = {k: v if isinstance(v, str) else DEPLOY_TIME_VALUES[k] for k, v in variables.items()}
-    invocation = INVOCATIONS[name]
+    invocations = INVOCATIONS[name]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_REGION": "us-east-1",
@@ -202,7 +213,7 @@ def test_handler_imports_only_what_lambda_provides(name: FunctionName, assembly_
         "TG_ALLOWED": json.dumps(sorted(allowed)),
         "TG_SERVICES": str(SERVICES_DIR),
         "TG_HANDLER": spec.handler,
-        "TG_INVOCATION": json.dumps(invocation[0] if invocation else None),
+        "TG_INVOCATIONS": json.dumps([event for event, _ in invocations]),
         "TG_CONTEXT": json.dumps(CONTEXT),
     }
     # -I: no current directory, PYTHONPATH or user site on the path, just like Lambda's /var/task;
@@ -218,9 +229,7 @@ def test_handler_imports_only_what_lambda_provides(name: FunctionName, assembly_
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    if invocation is not None:
-        expected = invocation[1]
-        outcome = report["result"]
+    for (_, expected), outcome in zip(invocations, report["results"], strict=True):
         assert (outcome["statusCode"] if isinstance(expected, int) else outcome) == expected, outcome
     # Optional imports a library tried and handled are fine; nothing the handler needs was refused,
     # or it would have failed above. Name them anyway, so a surprise shows in the test output.
@@ -237,7 +246,7 @@ def test_the_hook_refuses_what_lambda_lacks(tmp_path: Path) -> None:
         "TG_ALLOWED": json.dumps(["probe"]),
         "TG_SERVICES": str(tmp_path),
         "TG_HANDLER": "probe.app.handler",
-        "TG_INVOCATION": "null",
+        "TG_INVOCATIONS": "[]",
     }
     result = subprocess.run(
         [sys.executable, "-I", "-B", "-c", SCRIPT],
@@ -285,10 +294,27 @@ def test_the_leak_function_carries_cryptography_for_its_platform_in_its_own_asse
     minor = python_version().replace(".", "")
     cffi = [p.name for p in leaks.glob("_cffi_backend.*.so")]
     assert cffi == [f"_cffi_backend.cpython-{minor}-aarch64-linux-gnu.so"]
-    # The version that ships is the version the tests ran.
+
+
+def _bundled() -> list[tuple[FunctionName, str]]:
+    from infra.bundle import BUNDLED
+
+    return [(name, dist) for name, dists in BUNDLED.items() for dist in dists]
+
+
+@pytest.mark.parametrize(("name", "dist"), _bundled())
+def test_a_bundled_distribution_ships_in_its_functions_own_asset_at_the_version_tested(
+    name: FunctionName, dist: str, assembly_dir: Path
+) -> None:
+    """What the function imports from it is in its zip, at the version the tests ran, and in no
+    other function's (the handler-import test above then allows it to that function only)."""
     import importlib.metadata
 
-    assert (
-        next(leaks.glob("cryptography-*.dist-info")).name
-        == f"cryptography-{importlib.metadata.version('cryptography')}.dist-info"
-    )
+    template_json = json.loads((assembly_dir / "TokenGate.template.json").read_text())
+    asset = function_asset(assembly_dir, template_json, name)
+    others = {function_asset(assembly_dir, template_json, n) for n in FUNCTIONS if n != name}
+    installed = importlib.metadata.distribution(dist)
+    top_level = {top for top, dists in importlib.metadata.packages_distributions().items() if dist in dists}
+    assert top_level and top_level <= asset_packages(asset)
+    assert all(top_level.isdisjoint(asset_packages(other)) for other in others)
+    assert [p.name for p in asset.glob(f"{dist}-*.dist-info")] == [f"{dist}-{installed.version}.dist-info"]

@@ -9,6 +9,7 @@ import pytest
 
 from infra.secrets import LEAK_ACTIONS
 from infra.settings import SettingsError, StackSettings
+from infra.table import ALERT_MEMORY_ACTIONS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
@@ -16,6 +17,7 @@ from tests.support import staged_version
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.deployment.routes import LEAKS_ROUTE, ROUTES
+from tokengate_core.lifecycle import alerts
 from tokengate_core.records import github_keys
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -56,13 +58,24 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
     statements = statements_by_function(template)["leaks"]
     assert actions_of(statements, "secretsmanager:") == set(LEAK_ACTIONS[action])
     assert not actions_of(statements, "kms:")
+    # On the table, only GitHub's shared key list and the items that remember answered alerts: no
+    # name claim, no usage counter.
+    (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
+    assert set(as_list(table["Action"])) == {*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}
+    assert table["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+    }
+    assert table["Resource"] == {"Fn::GetAtt": [next(iter(resources(template, "AWS::DynamoDB::Table"))), "Arn"]}
     assert actions_of(statements, "events:") == {"events:PutEvents"}
     # The table: GitHub's shared key list alone, no client name and no usage counter.
     (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
     assert actions_of([table], "dynamodb:") == set(github_keys.ACTIONS)
     assert table["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [github_keys.PARTITION]}}
     everything = {a for s in statements for a in as_list(s["Action"])}
-    assert everything - set(LEAK_ACTIONS[action]) - {"events:PutEvents", *github_keys.ACTIONS} <= {
+    assert everything - set(LEAK_ACTIONS[action]) - set(ALERT_MEMORY_ACTIONS) - {
+        "events:PutEvents",
+        *github_keys.ACTIONS,
+    } <= {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
@@ -77,8 +90,10 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
 
 def test_with_a_customer_managed_key_revoking_may_only_decrypt(variant_json: dict[str, Any]) -> None:
     statements = statements_by_function(variant_json)["leaks"]
-    (key,) = [s for s in statements if actions_of([s], "kms:") and s.get("Sid") != "TableKey"]
-    assert as_list(key["Action"]) == ["kms:Decrypt"] and key["Resource"] == KMS_KEY_ARN
+    keys = [s for s in statements if actions_of([s], "kms:")]
+    assert keys and all(as_list(key["Action"]) == ["kms:Decrypt"] and key["Resource"] == KMS_KEY_ARN for key in keys)
+    # The secrets' (for a revoke's reads) and, through DynamoDB only, the table's.
+    assert len(keys) == 2 and any("kms:ViaService" in str(key.get("Condition")) for key in keys)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
 from tokengate_core.deployment.functions import FunctionName
+from tokengate_core.lifecycle import alerts
 from tokengate_core.records import github_keys
 from tokengate_core.records import names as registry
 
@@ -68,10 +69,10 @@ def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
 TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
     "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
     "authorizer": USAGE_COUNTER_ACTIONS,
-    "leaks": github_keys.ACTIONS,
+    "leaks": (*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS),
 }
-#: Functions that may touch some partitions of the table only.
-TABLE_PARTITIONS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION]}
+#: Functions that may touch only some items of the table (dynamodb:LeadingKeys, ``*`` a wildcard).
+TABLE_ITEMS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
 
 
 def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(
@@ -85,15 +86,15 @@ def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_eac
             if name not in TABLE_ACTIONS:
                 assert dynamodb == [], name
                 continue
-            actions = sorted(TABLE_ACTIONS[name])
+            actions = sorted(set(TABLE_ACTIONS[name]))
             expected: dict[str, Any] = {
                 "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
                 "Effect": "Allow",
                 "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
                 "Sid": "Table",
             }
-            if name in TABLE_PARTITIONS:
-                expected["Condition"] = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": TABLE_PARTITIONS[name]}}
+            if name in TABLE_ITEMS:
+                expected["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": TABLE_ITEMS[name]}}
             assert dynamodb == [expected], name
         assert not [
             s

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra.settings import SettingsError, StackSettings
-from infra.table import ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
 from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
@@ -97,8 +97,10 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     assert "dynamodb:Query" in admin_calls
     leak_calls = dynamodb_calls("records/github_keys.py", "SharedKeyList")
     assert leak_calls == set(github_keys.ACTIONS)
+    alert_calls = dynamodb_calls("lifecycle/alerts.py", "AlertMemory")
+    assert alert_calls == set(ALERT_MEMORY_ACTIONS)
     for tpl in (template_json, variant_json):
         granted = {name: actions_of(s, "dynamodb:") for name, s in statements_by_function(tpl).items()}
         expected: dict[str, set[str]] = {name: set() for name in FUNCTIONS}  # no other touches the table
-        expected.update({"authorizer": authorizer_calls, "admin": admin_calls, "leaks": leak_calls})
+        expected.update({"authorizer": authorizer_calls, "admin": admin_calls, "leaks": leak_calls | alert_calls})
         assert granted == expected

@@ -8,13 +8,23 @@ import json
 import secrets
 import string
 import time
+from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.integration.test_token_delivery import call_delivery
-from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, issue, staged_version
+from tests.integration.test_token_delivery import call_delivery, delivery_event
+from tests.support import (
+    ADMIN_ARN,
+    EventSink,
+    FakeClock,
+    FakeContext,
+    authorizer_event,
+    call_admin,
+    issue,
+    staged_version,
+)
 from tokengate.emulator import SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings, StoreSettings
@@ -155,13 +165,15 @@ def test_one_token_is_imported_once_and_our_own_tokens_never(emulator: SecretsMa
     assert import_token(reference_token(), name="again").status == 201
 
 
-def test_an_imported_client_has_scopes_expiry_disable_revoke_restore_and_events(clock_now: float) -> None:
+def test_an_imported_client_has_scopes_expiry_disable_revoke_restore_and_events() -> None:
     sink = EventSink()
     token = reference_token()
-    client_id = import_token(token, scopes=["GET /invoke"], ttl_seconds=3600).body["client"]["client_id"]
+    client = import_token(token, scopes=["GET /invoke"], ttl_seconds=3600).body["client"]
+    client_id = client["client_id"]
     (issued,) = sink.drain()
     assert issued["detail-type"] == DetailType.ISSUED and issued["detail"]["imported"] is True
-    clock = FakeClock(clock_now)
+    # An hour before the expiry the import set (however long the import itself took).
+    clock = FakeClock(datetime.fromisoformat(client["expires_at"]).timestamp() - 3600)
     authz = authorizer(clock)
     assert decide(authz, token, method="POST") is Reason.OUT_OF_SCOPE
     assert decide(authz, token) is Reason.ALLOWED
@@ -215,6 +227,26 @@ def test_without_grace_the_imported_token_leaves_the_keyring_at_once(emulator: S
     emulator.reset_counts()
     assert decide(authz, token) is Reason.MALFORMED
     assert emulator.calls() == 0
+
+
+def test_delivery_refuses_an_imported_token_rotated_out_while_the_authorizer_still_allows_it() -> None:
+    """The authorizer holds the keyring (5 minutes) and the client (its cache TTL): for that long it
+    still allows an imported token that a rotation without grace replaced. Delivery does not."""
+    from authorizer import app as authorizer_app
+    from delivery import app as delivery_app
+
+    authorizer_app.authorizer.reset()
+    token = reference_token()
+    client_id = import_token(token, grace_seconds=600, token_fetch=True).body["client"]["client_id"]
+    decision, fetched = call_delivery(token)
+    assert fetched["statusCode"] == 409, "allowed, and the client and keyring are now cached"
+    assert call_admin("PATCH", f"{CLIENTS}/{client_id}", {"grace_seconds": 0}).status == 200
+    new = call_admin("POST", f"{CLIENTS}/{client_id}/rotate").body["token"]
+    stale = authorizer_app.handler(authorizer_event(token, route_key="GET /token", path="/token"), None)
+    assert stale["isAuthorized"], "the cached decision"
+    answer = delivery_app.handler(delivery_event(token, decision["context"]), None)
+    assert (answer["statusCode"], json.loads(answer["body"])) == (403, {"message": "Forbidden"})
+    assert new not in answer["body"]
 
 
 def test_a_scheduled_rotation_of_an_imported_client_keeps_the_imported_token_in_grace() -> None:

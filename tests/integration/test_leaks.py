@@ -10,12 +10,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from tests.support import ADMIN_ARN, EventSink, FakeContext, call_admin, forged, issue, minted
+from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_admin, forged, issue, minted
 from tests.support_github import SigningKey, alert_body, alert_event, write_key_list
-from tokengate.emulator import EVENTS, Fault, SecretsManagerEmulator
-from tokengate_core.lifecycle import github
+from tokengate.emulator import DYNAMODB, EVENTS, Fault, SecretsManagerEmulator
+from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.lifecycle import alerts, github
+from tokengate_core.lifecycle.alerts import AlertMemory
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_GITHUB
 from tokengate_core.lifecycle.leaks import MAX_BODY_BYTES, LeakResponder
@@ -106,6 +109,74 @@ def test_redelivery_and_replay_change_nothing(emulator: SecretsManagerEmulator) 
     assert sink.drain() == []
     assert emulator.calls("DeleteSecret") == emulator.calls("TagResource") == 0
     assert state(client_id) == "revoked"
+
+
+def test_a_replayed_alert_does_not_undo_a_restore(emulator: SecretsManagerEmulator) -> None:
+    """GitHub's signature covers the body only, so a captured alert verifies forever: a replay
+    after an admin restored the client is answered as before and changes nothing. The same token
+    found at another URL is a new leak."""
+    sink = EventSink()
+    client_id, token = issue("acme", "leaky")
+    body = alert_body(token)
+    first = deliver(body)
+    assert first[0] == 200 and state(client_id) == "revoked"
+    assert call_admin("POST", f"{CLIENTS}/{client_id}/restore").status == 200
+    sink.drain()
+    emulator.reset_counts()
+    assert deliver(body) == first, "the same feedback as the first time"
+    assert state(client_id) == "active" and sink.drain() == []
+    assert emulator.calls("TagResource") == emulator.calls("DeleteSecret") == 0
+    assert emulator.calls("dynamodb:PutItem") == 0, "nothing new to remember"
+    elsewhere = deliver(alert_body(token, url="https://gist.github.com/someone/0123abc"))
+    assert elsewhere[0] == 200 and labels(elsewhere[1]) == ["true_positive"]
+    assert state(client_id) == "revoked"
+    # What is stored names no token: a digest of the token and URL, the label and times.
+    table = boto3.client("dynamodb").scan(TableName=AdminSettings().table_name)["Items"]
+    remembered = [item for item in table if item["pk"]["S"].startswith(alerts.KEY_PREFIX)]
+    assert len(remembered) == 2 and token not in json.dumps(table)
+    assert {item["label"]["S"] for item in remembered} == {"true_positive"}
+
+
+def test_a_match_is_remembered_only_once_handled_and_a_lost_memory_never_delays_a_revoke(
+    emulator: SecretsManagerEmulator,
+) -> None:
+    client_id, token = issue("acme", "leaky")
+    other_id, other = issue("acme", "other")
+    # DynamoDB down: the leak is still acted on, and the answer asks GitHub to deliver again so
+    # that the match gets remembered.
+    emulator.inject(Fault("error", service=DYNAMODB))
+    status, answer = deliver(alert_body(token))
+    emulator.inject(None)
+    assert (status, answer["code"]) == (503, "incomplete") and state(client_id) == "revoked"
+    assert call_admin("POST", f"{CLIENTS}/{client_id}/restore").status == 200
+    # Redelivered: not remembered before, so handled again (the restore is undone: that alert was
+    # never answered), and remembered now; its replays then change nothing.
+    assert deliver(alert_body(token))[0] == 200 and state(client_id) == "revoked"
+    assert call_admin("POST", f"{CLIENTS}/{client_id}/restore").status == 200
+    assert deliver(alert_body(token))[0] == 200 and state(client_id) == "active"
+    # A match whose client could not be handled is not remembered: the redelivery acts.
+    emulator.inject(Fault("error", frozenset({"GetSecretValue"})))
+    assert deliver(alert_body(other))[0] == 503
+    emulator.inject(None)
+    assert state(other_id) == "active"
+    assert deliver(alert_body(other))[0] == 200 and state(other_id) == "revoked"
+
+
+def test_a_remembered_match_is_forgotten_after_its_time_even_before_dynamodb_deletes_it(
+    emulator: SecretsManagerEmulator,
+) -> None:
+    memory = AlertMemory(boto3.client("dynamodb"), AdminSettings().table_name, clock=FakeClock(now=1_800_000_000.0))
+    digest = alerts.match_digest("some token", "https://example.com/x")
+    assert memory.recall(digest) is None
+    memory.remember(digest, "true_positive")
+    assert memory.recall(digest) == "true_positive"
+    assert memory.recall(alerts.match_digest("some token", "https://example.com/y")) is None
+    later = AlertMemory(
+        boto3.client("dynamodb"),
+        AdminSettings().table_name,
+        clock=FakeClock(now=1_800_000_000.0 + alerts.MEMORY_DAYS * 86400),
+    )
+    assert later.recall(digest) is None, "past its time: DynamoDB's TTL may not have removed it yet"
 
 
 @pytest.mark.parametrize(
@@ -206,6 +277,19 @@ def test_disable_instead_of_revoke() -> None:
     assert events[0]["detail"]["changed"] == ["enabled"] and events[1]["detail"]["action"] == "disabled"
 
 
+#: Signed alerts whose JSON no parse may turn into a 500: nested deep (at the top, inside a match,
+#: in objects), a number too long for Python's int, a constant that is not JSON, bytes that are not
+#: UTF-8. Each is well under the 1 MiB body limit.
+MALFORMED_ALERTS = (
+    b"[" * 100_000 + b"]" * 100_000,
+    b'[{"token": "t", "url": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]",
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'[{"token": "t", "source": ' + b"9" * 5_000 + b"}]",
+    b'[{"token": "t", "type": NaN}]',
+    b'[{"token": "\xff\xfe"}]',
+)
+
+
 def test_bodies_too_large_malformed_or_unverifiable_are_refused_with_no_side_effect(
     emulator: SecretsManagerEmulator, tmp_path: Path
 ) -> None:
@@ -218,6 +302,10 @@ def test_bodies_too_large_malformed_or_unverifiable_are_refused_with_no_side_eff
     for body in (b"not json", b"{}", b"[]", b'[{"type": "x"}]', b'[{"token": 5}]', b'[{"token": "t", "url": 5}]'):
         status, answer = deliver(body)
         assert (status, answer["code"]) == (400, "invalid_report"), body
+    for body in MALFORMED_ALERTS:
+        status, answer = deliver(body)
+        assert (status, answer["code"]) == (400, "invalid_report"), body[:40]
+        assert token not in json.dumps(answer)
     app.keys = github.GitHubKeys(url="https://example.invalid", file=str(tmp_path / "missing.json"), ttl=60, timeout=1)
     status, answer = deliver(alert_body(token))
     assert (status, answer["code"]) == (503, "keys_unavailable")
@@ -289,11 +377,15 @@ def test_a_reporter_cannot_put_a_secret_into_an_event_or_the_audit(captured_logs
     sink = EventSink()
     _, token = issue("acme", "leaky")
     other = tokens.generate(tokens.new_key_id(), lambda s: "0" * tokens.TAG_LENGTH)
-    url = f"https://example.com/{token}?also={other}&digest={tokens.digest(token).hex()}"
+    encoded = "".join(f"%{byte:02x}" for byte in other.encode())
+    url = f"https://example.com/{token}?also={encoded}&digest={tokens.digest(token).hex().upper()}#{other.upper()}"
     assert deliver(alert_body(token, url=url))[0] == 200
     (leaked,) = [e["detail"] for e in sink.drain() if e["detail-type"] == DetailType.LEAKED]
-    assert leaked["url"] == "https://example.com/[redacted]?also=[redacted]&digest=[redacted]"
-    assert token not in captured_logs() and other not in captured_logs()
+    assert leaked["url"] == "https://example.com/[redacted]?also=[redacted]&digest=[redacted]#[redacted]"
+    printed = captured_logs()
+    assert '"audit_action":"leak"' in printed and "?also=[redacted]" in printed
+    for secret in (token, other, encoded):
+        assert secret.lower() not in printed.lower()
 
 
 def test_the_keys_are_read_once_per_ttl_not_per_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -168,6 +168,70 @@ def test_tell_integration_lets_a_limited_request_through_to_answer_429() -> None
     assert response["headers"]["retry-after"] == second.context["retry_after"]
 
 
+def test_every_route_behind_the_authorizer_answers_a_told_limit_before_any_work(
+    emulator: SecretsManagerEmulator,
+) -> None:
+    """A tell_integration client over its limit gets 429 from whichever route it calls: the
+    integration answers before reading anything (GET /token would otherwise read the secret)."""
+    from tests.integration.test_key_ids_and_delivery import delivery_event
+    from tokengate_core.deployment.routes import ROUTES
+
+    _, token = issue(
+        "acme",
+        "polite",
+        scopes=["*"],
+        token_fetch=True,
+        quota={"limit": 1, "period": "day"},
+        on_limit="tell_integration",
+    )
+    authz = container(FakeClock(now=MORNING))
+    handlers = {"main": _main, "delivery": _delivery}
+    routes = [route for route in ROUTES if route.authorization == "CUSTOM"]
+    assert {route.function for route in routes} == set(handlers), "a new route behind the authorizer: add it here"
+    assert authz.decide(token, "GET", "ANY /invoke").context is not None  # the day's one allowed request
+    for route in routes:
+        method = "GET" if route.method == "ANY" else route.method
+        decision = authz.decide(token, method, route.route_key, route.path)
+        assert decision.allowed and decision.context is not None and decision.context["usage_limited"]
+        event = delivery_event(token, decision.context)
+        event["routeKey"] = event["requestContext"]["routeKey"] = route.route_key
+        emulator.reset_counts()
+        answer = handlers[route.function](event)
+        assert answer["statusCode"] == 429, (route, answer)
+        assert json.loads(answer["body"]) == {"message": "Too Many Requests", "reason": "quota_exhausted"}
+        assert int(answer["headers"]["retry-after"]) >= 1
+        assert emulator.calls() == 0, "answered before any read"
+
+
+def _main(event: dict[str, Any]) -> dict[str, Any]:
+    from main import app as main_app
+
+    return main_app.handler(event, FakeContext())
+
+
+def _delivery(event: dict[str, Any]) -> dict[str, Any]:
+    from delivery import app as delivery_app
+
+    return delivery_app.handler(event, None)
+
+
+def test_requests_told_they_are_limited_are_counted_as_limited() -> None:
+    """The integration answers them 429: the usage report counts them by reason, not as allowed."""
+    client_id, token = issue(
+        "acme", "polite", rate_limit={"requests_per_second": 1, "burst": 1}, on_limit="tell_integration"
+    )
+    clock = FakeClock(now=MORNING)
+    authz = container(clock)
+    decisions = [authz.decide(token, "GET", "ANY /invoke") for _ in range(4)]
+    assert all(d.allowed for d in decisions) and sum("usage_limited" in (d.context or {}) for d in decisions) == 3
+    clock.advance(FLUSH_SECONDS)
+    authz.decide(token, "GET", "ANY /invoke")  # allowed (the bucket refilled), and flushes every count so far
+    start = datetime.fromtimestamp(MORNING, UTC)
+    query = {"from": start.isoformat(), "to": (start + timedelta(hours=1)).isoformat()}
+    (bucket,) = call_admin("GET", f"{BASE}/{client_id}/usage", query=query).body["buckets"]
+    assert (bucket["allowed"], bucket["denied"]) == (2, {"rate_limited": 3})
+
+
 def test_an_ip_outside_the_allowlist_is_refused_even_with_tell_integration() -> None:
     _, token = issue("acme", "fenced", allowed_cidrs=["10.0.0.0/8"], on_limit="tell_integration")
     decision = container(FakeClock(now=MORNING)).decide(token, "GET", "ANY /invoke", "/invoke", "192.0.2.1")

@@ -51,6 +51,7 @@ COLD_PATH = {
     "tokengate_core.errors",
     "tokengate_core.authorize.cache",
     "tokengate_core.authorize.decision",
+    "tokengate_core.authorize.limited",
     "tokengate_core.authorize.settings",
     "tokengate_core.deployment.functions",
     "tokengate_core.deployment.routes",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -50,8 +50,24 @@ ON_LIMIT_DESCRIPTION = (
 )
 
 
+class _Withheld:
+    def __repr__(self) -> str:
+        return "<withheld>"
+
+
+_WITHHELD = _Withheld()
+
+
 class _Body(BaseModel):
+    """A request body. Its repr (and str) names the fields given, never their values: Powertools
+    logs each route's arguments at DEBUG (``POWERTOOLS_DEBUG``), and a body may carry tokens (a
+    leak report, an imported token, a reporter's URL)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name in sorted(self.model_fields_set):
+            yield name, _WITHHELD
 
 
 class IssueClientRequest(_Body):

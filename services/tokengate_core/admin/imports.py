@@ -5,7 +5,7 @@ digest to the client, and the client is otherwise issued like any other.
 
 from __future__ import annotations
 
-from tokengate_core.admin import clients
+from tokengate_core.admin import clients, strength
 from tokengate_core.admin.api import ImportClientRequest, ImportedClient
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.views import record_view
@@ -25,7 +25,7 @@ def import_client(ctx: AdminContext, request: ImportClientRequest, actor: str) -
             f"a token with this deployment's prefix ({ctx.format.prefix}) cannot be imported: it is one of"
             " its own (rotate or revoke its client instead)"
         )
-    weak = imported_tokens.weakness(request.token)
+    weak = strength.weakness(request.token)
     if weak is not None and not request.allow_weak:
         raise WeakTokenError(f"the token is weak ({weak}): import it with allow_weak to keep it anyway")
     hexdigest = tokens.digest(request.token).hex()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from tokengate_core.records import rules
+
 State = Literal["found", "unknown", "revoked", "corrupt"]
 
 
@@ -44,6 +46,9 @@ class CachedClient(NamedTuple):
     patterns: tuple[re.Pattern[str], ...]
     token_fetch: bool
     policy: UsagePolicy | None = None
+
+    def accepts(self, digest: bytes, now: float) -> bool:
+        return rules.accepts(digest, self.current_digest, self.previous_digest, self.previous_valid_until, now)
 
 
 class Entry(NamedTuple):

@@ -7,7 +7,6 @@ the Lambda event and the response shape.
 from __future__ import annotations
 
 import hmac
-import math
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
+from tokengate_core.authorize.limited import limited, limited_context
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.routes import DELIVERY_ROUTE_KEY
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
 
 Clock = Callable[[], float]
-#: Context keys an integration reads when a client's policy says ``on_limit: tell_integration``.
-LIMITED_KEY = "usage_limited"
-RETRY_AFTER_KEY = "retry_after"
 
 
 def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
@@ -233,11 +230,7 @@ class TokenAuthorizer:
             return self._negative(entry, key_id, cache, imported)
 
         client = entry.client
-        if (
-            cache == "hit"
-            and not self._matches(digest, client, now)
-            and self._may_refetch(key_id, digest, entry, legacy, now)
-        ):
+        if cache == "hit" and not client.accepts(digest, now) and self._may_refetch(key_id, digest, entry, legacy, now):
             # A rotation may have happened since this entry was cached: look again.
             refreshed, _ = self._fetch(key_id, now)
             if refreshed is not None:
@@ -257,7 +250,9 @@ class TokenAuthorizer:
             cache=cache,
         )
         if client.policy is not None:
-            self.usage.count(client.key_id, decision.reason.value, now)
+            # A request let through only to be told it is over a limit counts as limited, not allowed.
+            told = limited(decision.context or {})
+            self.usage.count(client.key_id, told.reason if told else decision.reason.value, now)
         return decision
 
     def _judge(
@@ -280,7 +275,7 @@ class TokenAuthorizer:
                 reason, key_id=client.key_id, tenant=client.tenant, cache=cache, degraded=degraded, imported=imported
             )
 
-        if not self._matches(digest, client, now):
+        if not client.accepts(digest, now):
             self._note_mismatch(client.key_id, digest, now)
             return deny(Reason.WRONG_SECRET)
         grace = not hmac.compare_digest(digest, client.current_digest)
@@ -298,12 +293,8 @@ class TokenAuthorizer:
             if verdict.reason is not None:
                 if verdict.reason == errors.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
                     return deny(Reason(verdict.reason), degraded)
-                # The integration answers (429 with Retry-After, say): it is told why and when.
-                context = {
-                    **context,
-                    LIMITED_KEY: verdict.reason,
-                    RETRY_AFTER_KEY: str(max(1, math.ceil(verdict.retry_after))),
-                }
+                # The integration answers 429 with Retry-After: it is told why and when.
+                context = limited_context(context, verdict.reason, verdict.retry_after)
         return Decision(
             Reason.ALLOWED,
             key_id=client.key_id,
@@ -350,15 +341,6 @@ class TokenAuthorizer:
     def _negative(entry: Entry, key_id: str, cache: str, imported: bool) -> Decision:
         reason = {"revoked": Reason.REVOKED, "corrupt": Reason.CORRUPT_RECORD}.get(entry.state, Reason.UNKNOWN_KEY_ID)
         return Decision(reason, key_id=key_id, cache=cache, imported=imported)
-
-    @staticmethod
-    def _matches(digest: bytes, client: CachedClient, now: float) -> bool:
-        """The current token, or the previous one inside its grace window. Both digests are always
-        compared (constant time), so timing does not tell whether a grace window exists."""
-        current = hmac.compare_digest(digest, client.current_digest)
-        previous = hmac.compare_digest(digest, client.previous_digest or bytes(32))
-        in_grace = client.previous_valid_until is not None and now < client.previous_valid_until
-        return current or (previous and in_grace)
 
     def _lookup(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         entry = self.cache.fresh(key_id, now)

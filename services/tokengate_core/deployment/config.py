@@ -206,7 +206,8 @@ class LeakSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettin
     github_keys_file: Annotated[str | None, Field(pattern=r"^/[^\x00]{0,4095}$")] = None
     github_keys_ttl_seconds: Annotated[float, Field(ge=60, le=86400)] = 3600.0
     github_keys_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 3.0
-    #: The deployment's table, where its containers share GitHub's key list (records.github_keys).
+    #: The deployment's table: its containers' shared copy of GitHub's keys (records.github_keys) and
+    #: the alerts already answered (lifecycle.alerts), its only items there.
     table_name: TableName = DEFAULT_TABLE_NAME
     recovery_window_days: RecoveryWindowDays = 7
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0

@@ -19,14 +19,17 @@ retries a few times (a failed call, and the entries a successful call reports in
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from tokengate_core.lifecycle.detail_types import DetailType
+from tokengate_core.runtime.observability import REDACTED
 from tokengate_core.tokens import format as tokens
 
 if TYPE_CHECKING:
@@ -69,6 +72,10 @@ DETAIL_FIELDS = frozenset(
 )
 #: A detail value that must never appear: a token of any deployment, or a SHA-256 in hex.
 _SECRET_SHAPED = tokens.SECRET_SHAPED
+#: The same, in any case: what is masked out of values that come from outside.
+_SECRET_SHAPED_ANY_CASE = re.compile(_SECRET_SHAPED.pattern, re.IGNORECASE)
+#: Rounds of percent-decoding before masking: one per level of encoding a reporter's text may carry.
+MAX_DECODE_ROUNDS = 4
 #: EventBridge takes at most this many entries per PutEvents call.
 MAX_ENTRIES_PER_CALL = 10
 #: Calls per batch (the first included) before the failure is reported.
@@ -90,10 +97,23 @@ def iso(moment: datetime | None) -> str | None:
         return moment.isoformat()
 
 
-def mask_secrets(text: str) -> str:
-    """``text`` with anything a detail may not hold (a token of any deployment, a SHA-256 in hex)
-    replaced: for values that come from outside, such as where a reporter found a token."""
-    return _SECRET_SHAPED.sub("[redacted]", text)
+def mask_secrets(text: str, *known: str) -> str:
+    """``text`` as a detail or an audit line may hold it, for values that come from outside (where
+    a reporter found a token): percent-decoded until nothing changes (a URL may carry a token
+    encoded, ``%5F`` or ``%5f`` for ``_``, or every character, or twice), then each ``known``
+    secret and anything shaped like one (a token of any deployment, a SHA-256 in hex) replaced,
+    in any case. Text still encoded after :data:`MAX_DECODE_ROUNDS` rounds is withheld whole."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = unquote(text, errors="replace")
+        if decoded == text:
+            break
+        text = decoded
+    else:
+        return REDACTED
+    for secret in known:
+        if secret:
+            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+    return _SECRET_SHAPED_ANY_CASE.sub(REDACTED, text)
 
 
 class UnsafeDetailError(ValueError):

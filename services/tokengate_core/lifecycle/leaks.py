@@ -17,7 +17,6 @@ done then (what was done is then a no-op).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,9 @@ from typing import Any, Literal
 
 from tokengate_core.admin import clients
 from tokengate_core.admin.context import AdminContext
-from tokengate_core.errors import ConflictError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.admin.request_body import parse_json
+from tokengate_core.errors import ConflictError, InvalidJsonError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.lifecycle.alerts import AlertMemory, match_digest
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, LifecycleEvent, checked_event, mask_secrets
 from tokengate_core.records.model import ClientRecord, utcnow_from
@@ -36,6 +37,7 @@ from tokengate_core.tokens import keyring
 Label = Literal["true_positive", "false_positive"]
 TRUE_POSITIVE: Label = "true_positive"
 FALSE_POSITIVE: Label = "false_positive"
+_LABELS: dict[str, Label] = {TRUE_POSITIVE: TRUE_POSITIVE, FALSE_POSITIVE: FALSE_POSITIVE}
 Action = Literal["revoke", "disable"]
 #: The most a GitHub alert body may be: matches are a few hundred bytes each.
 MAX_BODY_BYTES = 1024 * 1024
@@ -67,7 +69,8 @@ class Report:
 @dataclass(frozen=True)
 class Outcome:
     label: Label
-    #: not_ours | gone | already_revoked | inactive | revoked | disabled | already_disabled
+    #: not_ours | gone | already_revoked | inactive | revoked | disabled | already_disabled |
+    #: already_reported (a match handled before, alerts.py)
     state: str
     client_id: str | None = None
     tenant: str | None = None
@@ -78,11 +81,16 @@ class Outcome:
 
 
 def parse_github_reports(body: bytes) -> list[Report]:
-    """GitHub's body: ``[{"token", "type", "url", "source"}, ...]`` (url may be empty)."""
+    """GitHub's body: ``[{"token", "type", "url", "source"}, ...]`` (url may be empty).
+
+    Parsed within the admin API's JSON limits (nesting, number literals): a signed body is still
+    whatever the signer chose, and Python's json module answers a deep nesting with RecursionError."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadReport("the body is not JSON") from None
+        data = parse_json(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadReport("the body is not UTF-8") from None
+    except InvalidJsonError as error:
+        raise BadReport(error.message) from None
     if not isinstance(data, list) or not data:
         raise BadReport("the body is not a non-empty list of matches")
     reports = []
@@ -107,7 +115,7 @@ def github_feedback(reports: Sequence[Report], outcomes: Sequence[Outcome]) -> l
 def _described(text: str, token: str, limit: int) -> str:
     """What a reporter said about where it found the token, as it may be audited and published:
     the token itself and anything shaped like a secret masked, cut to length."""
-    return mask_secrets(text.replace(token, "[redacted]") if token else text)[:limit]
+    return mask_secrets(text, token)[:limit]
 
 
 @dataclass(frozen=True)
@@ -127,12 +135,16 @@ class LeakResponder:
         events: EventPublisher,
         audit: Callable[..., None],
         concurrency: int = CONCURRENCY,
+        memory: AlertMemory | None = None,
     ) -> None:
         self.admin = admin
         self.action = action
         self.events = events
         self.audit = audit
         self.concurrency = concurrency
+        #: GitHub's alerts, which anyone may replay, are remembered (alerts.py); an operator's
+        #: reports, made on purpose, are not.
+        self.memory = memory
 
     def respond(self, reports: Sequence[Report], actor: str, remaining: Callable[[], float]) -> list[Outcome]:
         """An outcome per report, in order; Incomplete if any token of ours was left unhandled."""
@@ -160,7 +172,7 @@ class LeakResponder:
                 return
             candidate, report = candidates[token]
             try:
-                outcome, event = self._handle(candidate, report, actor)
+                outcome, event = self._handle_once(candidate, report, actor)
             except TokengateError as error:
                 failed.append(error.code)
                 return
@@ -194,6 +206,24 @@ class LeakResponder:
         digest = tokens.digest(token)
         key_id = ring.imported_key_id(digest)
         return None if key_id is None else _Candidate(key_id, digest, verified=True)
+
+    def _handle_once(self, candidate: _Candidate, report: Report, actor: str) -> tuple[Outcome, LifecycleEvent | None]:
+        """A match handled before is answered as it was and changes nothing (a replay must not undo
+        a restore); one that is new is handled, then remembered. If the memory cannot be read the
+        match is handled anyway (the leak comes first; revoking twice changes nothing); if it cannot
+        be written the error makes the answer a 503, and the redelivery writes it."""
+        if self.memory is None:
+            return self._handle(candidate, report, actor)
+        digest = match_digest(report.token, report.url)
+        try:
+            label = _LABELS.get(self.memory.recall(digest) or "")
+        except TokengateError:
+            label = None
+        if label is not None:
+            return Outcome(label, "already_reported", candidate.key_id), None
+        outcome, event = self._handle(candidate, report, actor)
+        self.memory.remember(digest, outcome.label)
+        return outcome, event
 
     def _handle(self, candidate: _Candidate, report: Report, actor: str) -> tuple[Outcome, LifecycleEvent | None]:
         key_id, digest = candidate.key_id, candidate.digest.hex()

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from tokengate_core.records import rules
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
     DIGEST_PATTERN,
@@ -299,6 +300,17 @@ class ClientRecord(BaseModel):
         if self.rotation.grace_seconds >= period * 86400:
             return "grace_seconds must be shorter than the rotation period"
         return None
+
+    def accepts(self, presented: str, now: datetime) -> bool:
+        """Whether this client takes ``presented`` now: the authorizer's rule, in constant time."""
+        previous = self.previous
+        return rules.accepts(
+            tokens.digest(presented),
+            bytes.fromhex(self.current_sha256),
+            bytes.fromhex(previous.sha256) if previous else None,
+            previous.valid_until.timestamp() if previous else None,
+            now.timestamp(),
+        )
 
     def status_at(self, now: datetime) -> Literal["active", "disabled", "expired"]:
         if not self.enabled:

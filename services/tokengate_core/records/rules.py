@@ -9,6 +9,7 @@ before a request. So this module imports nothing but the standard library.
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
@@ -112,3 +113,16 @@ def parse_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     if network.prefixlen == 0:
         raise ValueError("a /0 network allows everyone: leave allowed_cidrs null instead")
     return network
+
+
+def accepts(
+    digest: bytes, current: bytes, previous: bytes | None, previous_valid_until: float | None, now: float
+) -> bool:
+    """Whether a client takes the token whose SHA-256 is ``digest``: its current token (an imported
+    one included), or the previous one inside its grace window. Both digests are always compared
+    (constant time), so timing does not tell whether a grace window exists. The authorizer and the
+    delivery function both decide by this rule."""
+    is_current = hmac.compare_digest(digest, current)
+    is_previous = hmac.compare_digest(digest, previous or bytes(32))
+    in_grace = previous_valid_until is not None and now < previous_valid_until
+    return is_current or (is_previous and in_grace)

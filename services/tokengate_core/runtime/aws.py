@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tokengate_core.authorize.settings import AuthorizerSettings
     from tokengate_core.authorize.usage_table import DynamoUsage
     from tokengate_core.deployment.config import AdminSettings, LeakSettings
+    from tokengate_core.lifecycle.alerts import AlertMemory
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.github_keys import SharedKeyList
     from tokengate_core.records.names import NameRegistry
@@ -137,6 +138,14 @@ def make_shared_key_list(settings: LeakSettings) -> SharedKeyList:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return SharedKeyList(cast("DynamoDBClient", client), settings.table_name)
+
+
+def make_alert_memory(settings: LeakSettings) -> AlertMemory:
+    """The GitHub alerts already answered, in the deployment's table."""
+    from tokengate_core.lifecycle.alerts import AlertMemory
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return AlertMemory(cast("DynamoDBClient", client), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:

@@ -10,57 +10,22 @@ token, then the client's record as for any token (scopes, expiry, disable, revok
 rotation gives the client a token of ours; the imported one stays valid through the grace
 window, and the sweep takes it out of the map afterwards.
 
-An imported token is as strong as whoever made it: one that is short or visibly low in entropy
-is refused unless the importer says so explicitly (:func:`weakness` is a heuristic that catches
-the obvious, not a proof of strength).
+An imported token is as strong as whoever made it: one that is short or that zxcvbn estimates at
+under 64 bits is refused unless the importer says so explicitly
+(``tokengate_core.admin.strength``). An estimate catches what people choose (words, passwords,
+keyboard rows, sequences, repetitions); it is not a proof of strength.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Callable
 
 from tokengate_core.errors import AlreadyImportedError, BadRequestError, ConflictError
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.tokens import keyring
 
-#: Below either, an imported token is weak: refused unless explicitly allowed.
-MIN_STRONG_LENGTH = 20
-MIN_ENTROPY_BITS = 64
-MIN_DISTINCT_CHARACTERS = 10
 #: Keyring writes that lost to a concurrent writer are tried again this many times in all.
 KEYRING_ATTEMPTS = 3
-
-
-def entropy_bits(value: str) -> float:
-    """The value's length times the Shannon entropy of its characters: an upper bound of its
-    strength as far as one sample can tell (a password-like value scores high enough to pass)."""
-    counts = Counter(value)
-    per_character = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-    return per_character * len(value)
-
-
-def _period(value: str) -> int:
-    """The length of the shortest block the value repeats (its own length if none)."""
-    for size in range(1, len(value) // 2 + 1):
-        if len(value) % size == 0 and value[:size] * (len(value) // size) == value:
-            return size
-    return len(value)
-
-
-def weakness(value: str) -> str | None:
-    """Why ``value`` is too weak to go on using as a token, or None. The reason names sizes only."""
-    if len(value) < MIN_STRONG_LENGTH:
-        return f"shorter than {MIN_STRONG_LENGTH} characters"
-    if _period(value) < len(value):
-        return "a repetition of a shorter value"
-    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
-        return f"fewer than {MIN_DISTINCT_CHARACTERS} distinct characters"
-    bits = entropy_bits(value)
-    if bits < MIN_ENTROPY_BITS:
-        return f"low entropy (about {bits:.0f} bits estimated, {MIN_ENTROPY_BITS} needed)"
-    return None
 
 
 def _update(store: SecretsStore, change: Callable[[keyring.KeyRing], keyring.KeyRing]) -> None:

@@ -14,11 +14,13 @@ from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import (
     DETAIL_FIELDS,
     MAX_ATTEMPTS,
+    MAX_DECODE_ROUNDS,
     SOURCE,
     EventBridgePublisher,
     FailedDelivery,
     LifecycleEvent,
     UnsafeDetailError,
+    mask_secrets,
 )
 from tokengate_core.tokens import format as tokens
 
@@ -140,3 +142,51 @@ def test_the_failure_line_is_an_error_log_and_a_metric(capsys: pytest.CaptureFix
     line = json.loads(capsys.readouterr().out)
     assert line["level"] == "ERROR" and line["LifecycleEventsFailed"] == 1 and line["reason"] == "ThrottlingException"
     assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "tokengate/Prod"
+
+
+def _encoded(text: str, *, lower: bool = False) -> str:
+    """Every character percent-encoded."""
+    encoded = "".join(f"%{byte:02X}" for byte in text.encode())
+    return encoded.lower() if lower else encoded
+
+
+TOKEN = tokens.generate(tokens.new_key_id(), SIGN, "acme_")
+DIGEST = tokens.digest(TOKEN).hex()
+#: An imported token: no shape to recognise, only its value, with characters a URL encodes.
+IMPORTED = "Ref/Tok+en=Value-4qK9vTz2Lw8nXc3Rb"
+
+
+#: Where a token may sit in a reporter's URL, and how it may be written there.
+URLS: dict[str, Callable[[], str]] = {
+    "path": lambda: f"https://paste.example/{TOKEN}",
+    "query": lambda: f"https://paste.example/x?token={TOKEN}&a=1",
+    "fragment": lambda: f"https://paste.example/x#{TOKEN}",
+    "userinfo": lambda: f"https://{TOKEN}:x@paste.example/",
+    "underscore-encoded": lambda: f"https://paste.example/x?token={TOKEN.replace('_', '%5F')}",
+    "underscore-encoded-lower-hex": lambda: f"https://paste.example/x?token={TOKEN.replace('_', '%5f')}",
+    "all-encoded": lambda: f"https://paste.example/x?token={_encoded(TOKEN)}",
+    "all-encoded-lower-hex-fragment": lambda: f"https://paste.example/x#{_encoded(TOKEN, lower=True)}",
+    "encoded-twice": lambda: f"https://paste.example/x?token={_encoded(TOKEN).replace('%', '%25')}",
+    "upper-and-lower-case": lambda: f"https://paste.example/x?token={TOKEN.upper()}&again={TOKEN.lower()}",
+    "digest-any-case": lambda: f"https://paste.example/x?digest={DIGEST.upper()}#{DIGEST}",
+    "imported-encoded-and-lower": lambda: f"https://paste.example/x?t={_encoded(IMPORTED)}#{IMPORTED.lower()}",
+    "imported-in-path": lambda: f"https://paste.example/{IMPORTED}",
+}
+
+
+@pytest.mark.parametrize("where", list(URLS))
+def test_text_from_outside_is_masked_after_decoding_in_any_case(where: str) -> None:
+    masked = mask_secrets(URLS[where](), IMPORTED)
+    assert "[redacted]" in masked
+    for secret in (TOKEN, TOKEN.split("_", 2)[2][:20], DIGEST, IMPORTED):
+        assert secret.lower() not in masked.lower()
+    # What a detail may hold: the event built with it is accepted.
+    assert event(url=masked).detail()["url"] == masked
+
+
+def test_text_encoded_more_times_than_decoded_is_withheld_whole() -> None:
+    url = f"https://paste.example/x?token={TOKEN}"
+    for _ in range(MAX_DECODE_ROUNDS):
+        url = _encoded(url)
+    assert mask_secrets(url) == "[redacted]"
+    assert mask_secrets("https://paste.example/plain?a=1%202") == "https://paste.example/plain?a=1 2"
