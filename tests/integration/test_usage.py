@@ -173,7 +173,7 @@ def test_every_route_behind_the_authorizer_answers_a_told_limit_before_any_work(
 ) -> None:
     """A tell_integration client over its limit gets 429 from whichever route it calls: the
     integration answers before reading anything (GET /token would otherwise read the secret)."""
-    from tests.integration.test_key_ids_and_delivery import delivery_event
+    from tests.integration.test_token_delivery import delivery_event
     from tokengate_core.deployment.routes import ROUTES
 
     _, token = issue(

@@ -156,10 +156,13 @@ def _first_problem(error: ValidationError) -> str:
 
 
 def secret_document(secret: Any) -> SecretDocument:
-    """A moto FakeSecret as a document (the versions that carry a stage)."""
+    """A moto FakeSecret as a document (the versions that carry a stage and a value: a version
+    Secrets Manager staged for a rotation whose createSecret has not put its value yet holds
+    nothing to keep, and a rotation stopped there starts again with a new version)."""
     versions = {}
     for version_id, version in secret.versions.items():
-        if version.get("version_stages"):
+        empty = version.get("secret_string") is None and version.get("secret_binary") is None
+        if version.get("version_stages") and not empty:
             versions[version_id] = Version(
                 created=float(version["createdate"]),
                 stages=list(version["version_stages"]),
