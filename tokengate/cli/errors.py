@@ -40,8 +40,8 @@ def unechoed(message: str, argv: Sequence[str]) -> str:
     however it was given (``--opt VALUE``, ``--opt=VALUE``, a stray word), unless it reads as a URL
     or a path. A token never belongs on the command line (other users of the machine can read it),
     so an error never repeats one put there by mistake (``token fetch --token X``, say)."""
-    from tokengate_core.runtime.observability import redact_event
     from tokengate_core.admin.strength import MIN_STRONG_LENGTH
+    from tokengate_core.runtime.observability import redact_event
 
     values = {word.partition("=")[2] if word.startswith("-") else word for word in argv}
     hidden = [v for v in values if len(v) >= MIN_STRONG_LENGTH and not _url_or_path(v)]
