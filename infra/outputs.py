@@ -24,3 +24,5 @@ OUTPUT_KEYS = (
     "KeyringSecretName",
     "TableName",
 )
+#: The log group the stack's rule delivers lifecycle events to (`tokengate console` reads it).
+LIFECYCLE_LOG_GROUP = "LifecycleLogGroup"
