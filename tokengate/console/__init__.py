@@ -15,3 +15,8 @@ One job per module:
 
 The page itself is ``static/``: plain ES modules over Preact + htm, with Chart.js for usage, no build step.
 """
+
+from tokengate import use_services_path
+
+# The console reads the admin API's route table and the record patterns from tokengate_core.
+use_services_path()
