@@ -21,6 +21,7 @@ from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from infra.observability import retention
@@ -35,7 +36,7 @@ class _LogGroupTarget:
     def __init__(self, log_group: logs.ILogGroup) -> None:
         self.log_group = log_group
 
-    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         # The group's own ARN, without the ":*" of log_group_arn (which names its streams), as
         # aws-events-targets' CloudWatchLogGroup target gives it.
         arn = Stack.of(self.log_group).format_arn(

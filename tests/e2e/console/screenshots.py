@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from playwright.sync_api import ViewportSize
+
 from tests.e2e.console.console_harness import CHROMIUM, CHROMIUM_ARGS, running_console
 from tests.e2e.harness import REPO, RunningStack, curl, run_cli, start_stack
 from tests.e2e.signing import admin
@@ -25,7 +27,7 @@ from tests.e2e.signing import admin
 DOCS = REPO / "docs" / "console"
 OUTLINE_FILE = DOCS / "outline.json"
 TENANT = "acme"
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 # Each element of the app as tag[role|aria-label|classes|status]: the page's structure, no text.
 OUTLINE_JS = """() => {
