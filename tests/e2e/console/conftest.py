@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.console.console_harness import CHROMIUM, CHROMIUM_ARGS, RunningConsole, running_console
+from tests.e2e.console.console_harness import CHROMIUM, RunningConsole, launch, running_console
 from tests.e2e.harness import RunningStack
 
 
@@ -25,7 +25,7 @@ def browser() -> Iterator[Any]:
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        launched = launch(playwright)
         yield launched
         launched.close()
 

@@ -30,6 +30,11 @@ CHROMIUM_ARGS = (
 )
 
 
+def launch(playwright: Any) -> Any:
+    """Debian's chromium, headless (never a browser Playwright would download)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+
+
 @dataclass
 class RunningConsole:
     guard: Guard

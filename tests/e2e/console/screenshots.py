@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from playwright.sync_api import ViewportSize
 
-from tests.e2e.console.console_harness import CHROMIUM, CHROMIUM_ARGS, running_console
+from tests.e2e.console.console_harness import launch, running_console
 from tests.e2e.harness import REPO, RunningStack, curl, run_cli, start_stack
 from tests.e2e.signing import admin
 
@@ -95,23 +95,21 @@ def seed(stack: RunningStack) -> dict[str, str]:
 
 
 @contextmanager
-def seeded_console() -> Iterator[tuple[Any, dict[str, str]]]:
-    """A fresh local stack, seeded, its console, and a logged-in chromium tab at VIEWPORT."""
-    from playwright.sync_api import sync_playwright
-
+def seeded_console(browser: Any) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A fresh local stack, seeded, its console, and a logged-in tab of ``browser`` at VIEWPORT."""
     with tempfile.TemporaryDirectory() as folder:
         stack = start_stack(Path(folder) / "state", {"TOKENGATE_CACHE_TTL_SECONDS": "1"})
         try:
             ids = seed(stack)
-            with running_console(stack) as console, sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-                page = browser.new_context(viewport=VIEWPORT).new_page()
+            with running_console(stack) as console:
+                context = browser.new_context(viewport=VIEWPORT)
+                page = context.new_page()
                 page.goto(console.login_url)
                 page.wait_for_selector("header")
                 page.goto(f"{console.origin}/#/t/{TENANT}")  # the tenant picker remembers it
                 page.locator("table.client-list").wait_for()
                 yield page, ids
-                browser.close()
+                context.close()
         finally:
             stack.stop()
 
@@ -125,10 +123,10 @@ def visit(page: Any, shot: Shot, ids: dict[str, str]) -> str:
     return str(page.evaluate(OUTLINE_JS))
 
 
-def outlines(write_pictures: bool) -> dict[str, str]:
+def outlines(browser: Any, write_pictures: bool) -> dict[str, str]:
     """Each page's outline digest (and, when asked, its picture in docs/console)."""
     found = {}
-    with seeded_console() as (page, ids):
+    with seeded_console(browser) as (page, ids):
         for shot in SHOTS:
             outline = visit(page, shot, ids)
             found[shot.name] = hashlib.sha256(outline.encode()).hexdigest()
@@ -138,8 +136,13 @@ def outlines(write_pictures: bool) -> dict[str, str]:
 
 
 def main() -> int:
+    from playwright.sync_api import sync_playwright
+
     DOCS.mkdir(parents=True, exist_ok=True)
-    digests = outlines(write_pictures=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        digests = outlines(browser, write_pictures=True)
+        browser.close()
     OUTLINE_FILE.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
     print(f"wrote {len(digests)} screenshots and {OUTLINE_FILE.relative_to(REPO)}")
     return 0

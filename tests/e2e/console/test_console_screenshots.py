@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,11 @@ from tests.e2e.harness import REPO
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
-def test_the_screenshots_show_the_pages_as_they_are() -> None:
+def test_the_screenshots_show_the_pages_as_they_are(browser: Any) -> None:
     recorded = json.loads(OUTLINE_FILE.read_text())
-    assert outlines(write_pictures=False) == recorded, "the console's pages changed: run `make console-screenshots`"
+    assert outlines(browser, write_pictures=False) == recorded, (
+        "the console's pages changed: run `make console-screenshots`"
+    )
 
 
 def test_every_screenshot_is_in_the_docs_and_one_in_the_readme() -> None:
