@@ -264,3 +264,17 @@ def test_the_command_fails_in_one_line_without_credentials(tmp_path: Path, capsy
     with pytest.raises(SystemExit):
         main(["console", "--help"])
     assert "tokengate console --stack-name TokenGate" in capsys.readouterr().out
+
+
+def test_the_local_stack_is_sent_one_call_at_a_time(tmp_path: Path) -> None:
+    """Its admin containers share Powertools' class-level current event (see forward.Upstream)."""
+    from tokengate.cli.options import finish
+    from tokengate.cli.parser import build_parser
+    from tokengate.console.settings import resolve
+
+    (tmp_path / "credentials.json").write_text(json.dumps({"access_key_id": "AKIA", "secret_access_key": "s"}))
+    for endpoint, serialized in (("http://127.0.0.1:8080/dev", True), ("https://x.example/dev", False)):
+        argv = ["console", "--endpoint", endpoint, "--state-dir", str(tmp_path), "--region", "us-east-1"]
+        console = resolve(finish(build_parser().parse_args(argv)), {})
+        assert console.upstream.one_at_a_time is serialized
+        assert console.upstream.base_url == endpoint and console.settings["local"] is serialized

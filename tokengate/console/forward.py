@@ -19,8 +19,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -106,14 +107,27 @@ def json_body(raw: bytes) -> bytes | Answer:
 
 @dataclass(frozen=True)
 class Upstream:
-    """The target's admin API, signed as the CLI signs."""
+    """The target's admin API, signed as the CLI signs.
+
+    ``one_at_a_time`` (the local stack): its admin function's containers are module copies in one
+    process, and Powertools' resolver keeps the current event in a class attribute
+    (``BaseRouter.current_event``) that they all share, so two calls at once can each be answered
+    with the other's query. In AWS every container is a process of its own."""
 
     base_url: str  # the stage URL, no trailing slash
     region: str
     credentials: Callable[[], ReadOnlyCredentials]
     timeout: float
+    one_at_a_time: bool = False
+    _turn: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def call(self, method: str, path: str, query: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Answer:
+        if not self.one_at_a_time:
+            return self._call(method, path, query, body)
+        with self._turn:
+            return self._call(method, path, query, body)
+
+    def _call(self, method: str, path: str, query: Sequence[tuple[str, str]], body: bytes) -> Answer:
         import urllib3
         from botocore.credentials import Credentials
 

@@ -69,6 +69,7 @@ def page_settings(target: Target, events: EventSource | None, token_format: Any)
         SCOPE_PATTERN,
         TENANT_PATTERN,
     )
+    from tokengate_core.tokens.format import KEY_ID_PATTERN
 
     return {
         "target": target.base_url,
@@ -76,7 +77,12 @@ def page_settings(target: Target, events: EventSource | None, token_format: Any)
         "signed_as": "your AWS credentials" if target.refreshable is not None else "the local stack's admin",
         "token_prefix": token_format.prefix,
         "scanner_pattern": token_format.scanner_pattern(),
-        "patterns": {"tenant": TENANT_PATTERN, "client_name": CLIENT_NAME_PATTERN, "scope": SCOPE_PATTERN},
+        "patterns": {
+            "tenant": TENANT_PATTERN,
+            "client_name": CLIENT_NAME_PATTERN,
+            "client_id": f"^{KEY_ID_PATTERN}$",
+            "scope": SCOPE_PATTERN,
+        },
         "statuses": list(get_args(Status)),
         "on_limit": list(ON_LIMIT),
         "quota_periods": list(QUOTA_PERIODS),
@@ -102,5 +108,6 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Console:
     outputs = stack_outputs(args, environ).outputs if args.stack_name else {}
     token_format = deployment_format(args, outputs)
     events = events_source(args, target, outputs, environ)
-    upstream = Upstream(target.base_url, target.region, credentials_of(target), args.timeout)
+    local = is_loopback(target.base_url)
+    upstream = Upstream(target.base_url, target.region, credentials_of(target), args.timeout, one_at_a_time=local)
     return Console(upstream, events, page_settings(target, events, token_format))

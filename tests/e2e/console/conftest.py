@@ -1,5 +1,5 @@
-"""One console (against the e2e tests' local stack) and one headless chromium for the browser tests,
-all on one xdist worker (the xdist_group in each module)."""
+"""One local stack, one console and one headless chromium for the console's tests, all on one xdist
+worker (the xdist_group in each module)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import local_stack
 from tests.e2e.console.console_harness import CHROMIUM, RunningConsole, launch, running_console
 from tests.e2e.harness import RunningStack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The console tests' own local stack: what they count (a tenant's clients, the deployment's
+    events) is theirs alone, whatever the other e2e tests on this worker do to the shared one."""
+    yield from local_stack(tmp_path_factory, "console-stack")
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ OUTLINE_JS = """() => {
 class Shot(NamedTuple):
     name: str
     fragment: Callable[[dict[str, str]], str]  # from the seeded clients' ids
-    ready: str  # a selector that is there once the page has loaded
+    ready: tuple[str, ...]  # selectors that are all there once the page has loaded
     act: Callable[[Any], None] = lambda page: None
 
 
@@ -59,11 +59,11 @@ def _bad_cidr(page: Any) -> None:
 
 
 SHOTS = (
-    Shot("tenants", lambda ids: "#/", "ul.recent li"),
-    Shot("clients", lambda ids: f"#/t/{TENANT}", "tr[data-client=billing-service] [data-status=limited]"),
-    Shot("client", lambda ids: f"#/t/{TENANT}/c/{ids['billing-service']}", ".usage canvas"),
-    Shot("issue", lambda ids: f"#/t/{TENANT}/new", "#f-client_name", _bad_cidr),
-    Shot("deployment", lambda ids: "#/deployment", "table.events tbody tr"),
+    Shot("tenants", lambda ids: "#/", ("ul.recent li",)),
+    Shot("clients", lambda ids: f"#/t/{TENANT}", ("table.client-list[aria-busy=false] [data-status=limited]",)),
+    Shot("client", lambda ids: f"#/t/{TENANT}/c/{ids['billing-service']}", (".usage canvas", "table.events tr")),
+    Shot("issue", lambda ids: f"#/t/{TENANT}/new", ("#f-client_name",), _bad_cidr),
+    Shot("deployment", lambda ids: "#/deployment", ("table.keys tr", "table.events tr")),
 )
 
 
@@ -115,11 +115,12 @@ def seeded_console(browser: Any) -> Iterator[tuple[Any, dict[str, str]]]:
 
 
 def visit(page: Any, shot: Shot, ids: dict[str, str]) -> str:
-    """Open the shot's page, do what it does, and give its outline once everything has loaded."""
+    """Open the shot's page, do what it does, and give its outline once everything has loaded
+    (each page says so in its DOM: a hash change is no navigation, so "network idle" would not)."""
     page.evaluate("fragment => { location.hash = fragment; }", shot.fragment(ids))
-    page.locator(shot.ready).first.wait_for()
+    for selector in shot.ready:
+        page.locator(selector).first.wait_for()
     shot.act(page)
-    page.wait_for_load_state("networkidle")
     return str(page.evaluate(OUTLINE_JS))
 
 

@@ -132,33 +132,39 @@ def test_a_bad_cidr_gets_the_apis_message_beside_the_field_and_changes_nothing(s
     assert page.locator(".field-error").count() == 0
 
 
-def chart_totals(page: Any) -> dict[str, int]:
-    """What the chart itself draws: each dataset's sum."""
-    return dict(
-        page.evaluate(
-            """() => Chart.getChart(document.querySelector('.usage canvas')).data.datasets
-                 .map(d => [d.label, d.data.reduce((a, b) => a + b, 0)])"""
+def chart_totals(page: Any, expected: dict[str, int]) -> dict[str, int]:
+    """What the chart itself draws (each dataset's sum), once it is ``expected`` or 10 s have passed:
+    the chart is drawn after the page shows the numbers it comes with."""
+
+    def drawn() -> dict[str, int]:
+        return dict(
+            page.evaluate(
+                """() => Chart.getChart(document.querySelector('.usage canvas')).data.datasets
+                     .map(d => [d.label, d.data.reduce((a, b) => a + b, 0)])"""
+            )
         )
-    )
+
+    return wait_for(drawn, lambda totals: totals == expected, timeout=10)
 
 
 def test_the_usage_chart_changes_after_calls(stack: RunningStack, tab: Page) -> None:
     client_id, token = issue(stack, "acme", "browser-metered", rate_limit={"requests_per_second": 2, "burst": 2})
     page = tab.open(f"#/t/acme/c/{client_id}")
     page.locator(".usage canvas").wait_for()
-    assert chart_totals(page) == {"allowed": 0}
+    assert chart_totals(page, {"allowed": 0}) == {"allowed": 0}
     statuses = [curl(f"{stack.url}/invoke", {"Authorization": token}).status for _ in range(4)]
     assert statuses.count(200) == 2 and statuses.count(403) == 2
     assert run_cli(stack, "local", "flush-usage").returncode == 0
 
+    limited = {"allowed": 2, "denied: rate_limited": 2}
     page.get_by_role("button", name="Refresh").click()
     page.locator(".usage .totals[data-allowed='2']").wait_for()
-    assert chart_totals(page) == {"allowed": 2, "denied: rate_limited": 2}
+    assert chart_totals(page, limited) == limited
     assert page.locator(".usage [data-reason=rate_limited]").inner_text() == "2 rate_limited"
 
     page.select_option("#granularity", "day")
     page.locator(".usage .totals[data-granularity=day][data-allowed='2']").wait_for()
-    assert chart_totals(page) == {"allowed": 2, "denied: rate_limited": 2}
+    assert chart_totals(page, limited) == limited
     page = tab.open("#/t/acme")
     page.locator("tr[data-client=browser-metered] [data-status=limited]").wait_for()
 
@@ -168,6 +174,8 @@ def test_the_lists_filters_search_and_paging(stack: RunningStack, tab: Page) -> 
         issue(stack, "paged", f"client-{n:02d}")
     revoked, _ = issue(stack, "paged", "gone")
     assert admin(stack, "DELETE", f"/admin/tenants/paged/clients/{revoked}").status == 200
+    listed = admin(stack, "GET", "/admin/tenants/paged/clients?status=revoked&limit=100").body["items"]
+    assert [c["client_name"] for c in listed] == ["gone"]
     page = tab.open("#/t/paged")
     rows = page.locator("table.client-list tbody tr")
     expect(rows).to_have_count(PAGE_SIZE)
@@ -180,6 +188,7 @@ def test_the_lists_filters_search_and_paging(stack: RunningStack, tab: Page) -> 
     page.select_option("#status", "revoked")  # on the second page of the API's: the page is filled from it
     page.locator("tr[data-client=gone]").wait_for()
     expect(rows).to_have_count(1)
+    assert tab.errors == []
     page.select_option("#status", "")
     expect(rows).to_have_count(PAGE_SIZE)
     page.fill("#search", "client-0")  # filters the rows shown
@@ -219,13 +228,14 @@ def test_no_page_reports_an_error(stack: RunningStack, tab: Page) -> None:
     curl(f"{stack.url}/invoke", {"Authorization": token})
     for fragment, ready in (
         ("#/", "h1"),
-        ("#/t/quiet", "tr[data-client=every-page] .badge"),
+        ("#/t/quiet", "table.client-list[aria-busy=false] tr[data-client=every-page]"),
         ("#/t/quiet/new", "#f-client_name"),
-        (f"#/t/quiet/c/{client_id}", ".usage canvas"),
-        ("#/deployment", "table.keys"),
+        (f"#/t/quiet/c/{client_id}", ".usage .totals"),
+        (f"#/t/quiet/c/{client_id}", "table.events tr"),
+        ("#/deployment", "table.keys tr"),
+        ("#/deployment", "table.events tr"),
     ):
         page = tab.open(fragment)
         page.locator(ready).first.wait_for()
-        page.wait_for_load_state("networkidle")
     assert tab.errors == []
     assert json.loads(page.evaluate("JSON.stringify(Object.keys(localStorage))")) == ["tokengate.console.recentTenants"]

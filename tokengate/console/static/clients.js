@@ -31,21 +31,27 @@ async function eachLimited(items, work) {
 function useDetails(tenant, items) {
   const [details, setDetails] = useState({});
   const [usage, setUsage] = useState({});
+  const [pending, setPending] = useState(0); // clients still being read (the table is aria-busy)
   useEffect(() => {
     let live = true;
     const readable = items.filter((c) => c.status !== "revoked");
+    setPending(readable.length);
     eachLimited(readable, async (summary) => {
-      const client = await api("GET", clientPath(tenant, summary.client_id));
-      if (!live) return;
-      setDetails((known) => ({ ...known, [client.client_id]: client }));
-      if (hasPolicy(client)) {
-        const report = await api("GET", `${clientPath(tenant, client.client_id, "usage")}?granularity=hour`);
-        if (live) setUsage((known) => ({ ...known, [client.client_id]: report }));
+      try {
+        const client = await api("GET", clientPath(tenant, summary.client_id));
+        if (!live) return;
+        setDetails((known) => ({ ...known, [client.client_id]: client }));
+        if (hasPolicy(client)) {
+          const report = await api("GET", `${clientPath(tenant, client.client_id, "usage")}?granularity=hour`);
+          if (live) setUsage((known) => ({ ...known, [client.client_id]: report }));
+        }
+      } finally {
+        if (live) setPending((n) => n - 1);
       }
     });
     return () => { live = false; };
   }, [tenant, items]);
-  return { details, usage };
+  return { details, usage, busy: pending > 0 };
 }
 
 // A page of `size` clients from `start` on. The API filters by status within each page it reads,
@@ -86,7 +92,7 @@ function SearchBox({ tenant, settings, onFound, onText }) {
   const submit = (event) => {
     event.preventDefault();
     const name = text.trim();
-    if (/^[0-9a-z]{20}$/.test(name)) {
+    if (new RegExp(settings.patterns.client_id).test(name)) {
       location.hash = `#/t/${enc(tenant)}/c/${enc(name)}`;
     } else if (new RegExp(settings.patterns.client_name).test(name)) {
       api("GET", `${clientsPath(tenant)}?name=${enc(name)}`).then((page) => onFound(page.items, null), (e) => onFound([], e));
@@ -104,7 +110,9 @@ export function ClientList({ tenant, settings }) {
   const [filter, setFilter] = useState("");
   const [text, setText] = useState("");
   const [tokens, setTokens] = useState([null]); // next_token of each page seen; the last is the current page's
-  const [page, setPage] = useState({ items: [], next_token: null, loading: true, error: null, found: false });
+  // Each answer is a new generation: its table replaces the last one whole (no row diffed across queries).
+  const [page, setPage] = useState({ items: [], next_token: null, loading: true, error: null, found: false, gen: 0 });
+  const answered = (next) => setPage((p) => ({ found: false, ...next, loading: false, gen: p.gen + 1 }));
   const apiStatus = settings.statuses.includes(filter) ? filter : "";
   const current = tokens[tokens.length - 1];
 
@@ -113,12 +121,12 @@ export function ClientList({ tenant, settings }) {
     let live = true;
     setPage((p) => ({ ...p, loading: true }));
     fillPage(tenant, apiStatus, current, settings.page_size).then(
-      (answer) => live && setPage({ ...answer, loading: false, error: null }),
-      (error) => live && setPage({ items: [], next_token: null, loading: false, error }),
+      (answer) => live && answered({ ...answer, error: null }),
+      (error) => live && answered({ items: [], next_token: null, error }),
     );
     return () => { live = false; };
   }, [tenant, apiStatus, current]);
-  const { details, usage } = useDetails(tenant, page.items);
+  const { details, usage, busy } = useDetails(tenant, page.items);
 
   const shown = page.items.map((summary) => details[summary.client_id] || summary).filter((client) => {
     if (text && !client.client_name.toLowerCase().includes(text.trim().toLowerCase())) return false;
@@ -132,7 +140,7 @@ export function ClientList({ tenant, settings }) {
     </div>
     <div class="toolbar">
       <${SearchBox} tenant=${tenant} settings=${settings} onText=${setText}
-        onFound=${(items, error) => setPage({ items, next_token: null, loading: false, error, found: true })} />
+        onFound=${(items, error) => answered({ items, next_token: null, error, found: true })} />
       <label for="status">Status</label>
       <select id="status" value=${filter} onChange=${(e) => choose(e.target.value)}>
         <option value="">any</option>
@@ -141,14 +149,14 @@ export function ClientList({ tenant, settings }) {
       </select>
     </div>
     <${ErrorBox} error=${page.error} />
-    ${page.loading ? html`<p class="loading">Loading clients…</p>` : html`
-      <table class="client-list">
-        <thead><tr><th>Name</th><th>Client id</th><th>Status</th><th>Scopes</th><th>Expires</th>
-          <th>Last rotation</th><th>Usage policy</th></tr></thead>
-        <tbody>${shown.map((client) => html`<${Row} key=${client.client_id} tenant=${tenant} client=${client}
-          settings=${settings} usage=${usage[client.client_id]} />`)}</tbody>
-      </table>
-      ${shown.length === 0 && html`<p class="empty">No client ${page.found ? "of that name" : "here"}.</p>`}`}
+    <table class="client-list" key=${page.gen} aria-busy=${page.loading || busy ? "true" : "false"}>
+      <thead><tr><th>Name</th><th>Client id</th><th>Status</th><th>Scopes</th><th>Expires</th>
+        <th>Last rotation</th><th>Usage policy</th></tr></thead>
+      <tbody>${!page.loading && shown.map((client) => html`<${Row} key=${client.client_id} tenant=${tenant}
+        client=${client} settings=${settings} usage=${usage[client.client_id]} />`)}</tbody>
+    </table>
+    ${page.loading && html`<p class="loading">Loading clients…</p>`}
+    ${!page.loading && shown.length === 0 && html`<p class="empty">No client ${page.found ? "of that name" : "here"}.</p>`}
     <div class="pager">
       <button disabled=${tokens.length < 2} onClick=${() => setTokens(tokens.slice(0, -1))}>Previous page</button>
       <span class="note">page ${tokens.length}</span>
