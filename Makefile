@@ -18,7 +18,7 @@ UV_VERSION := 0.13.9
 LAMBDA_DEPS := build/lambda-deps/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lambda-deps run test lint typecheck unit pytest coverage deadcode infra-gates synth bootstrap deploy destroy bench docs lock clean
+.PHONY: install lambda-deps browser-deps run test lint typecheck unit pytest coverage deadcode infra-gates synth bootstrap deploy destroy bench docs lock clean console-vendor console-screenshots
 
 # The exact pins of the run lock, then tokengate itself (editable, built with the locked setuptools).
 $(RUN_STAMP): $(RUN_LOCK) pyproject.toml setup.py
@@ -42,6 +42,12 @@ $(LAMBDA_DEPS): $(STAMP) infra/bundle.py
 
 lambda-deps: $(LAMBDA_DEPS)
 
+## Debian's chromium for the console's browser tests; Playwright drives it and downloads no browser.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser-deps:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
+
 install: $(STAMP) $(NODE_STAMP) $(LAMBDA_DEPS)
 
 ## The local stack: the whole API on 127.0.0.1:$${TOKENGATE_PORT:-8080}/dev, no AWS account needed.
@@ -61,7 +67,7 @@ typecheck: $(STAMP)
 deadcode: $(STAMP)
 	$(BIN)/vulture
 
-pytest: $(STAMP) $(LAMBDA_DEPS)
+pytest: $(STAMP) $(LAMBDA_DEPS) browser-deps
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
 ## CDK: synth (offline, no Docker) with cdk-nag, then cfn-lint on the template.
@@ -90,6 +96,14 @@ bench: $(STAMP)
 ## docs/scaling.md from the capacity model.
 docs: $(RUN_STAMP)
 	$(PY) -m tokengate.capacity.scaling_doc
+
+## The console's browser libraries, from node_modules (package.json pins them) into its static/vendor.
+console-vendor: $(STAMP) $(NODE_STAMP)
+	$(PY) -m tokengate.console.vendor
+
+## docs/console/*.png and their page outlines, from a local stack seeded the same way each time.
+console-screenshots: $(STAMP) browser-deps
+	$(PY) -m tests.e2e.console.screenshots
 
 ## Rewrite both lockfiles from pyproject.toml (the run lock takes the dev lock's versions).
 lock: $(RUN_STAMP)

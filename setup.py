@@ -23,5 +23,9 @@ setup(
         **{f"{BUNDLE}.services.{p}": "services/" + p.replace(".", "/") for p in SERVICES},
         **{f"{BUNDLE}.{p}": p.replace(".", "/") for p in INFRA},
     },
-    package_data={"tokengate.capacity": ["*.md.in"]},
+    package_data={
+        "tokengate.capacity": ["*.md.in"],
+        # The console's page and its vendored libraries (with their licenses and VENDOR.json).
+        "tokengate.console": ["static/*.html", "static/*.js", "static/*.css", "static/vendor/*"],
+    },
 )

@@ -9,6 +9,8 @@ API_URL = "ApiUrl"
 ADMIN_BASE_URL = "AdminBaseUrl"
 #: The deployment's token prefix (`tokengate leaks pattern --stack-name` reads it).
 TOKEN_PREFIX = "TokenPrefix"
+#: The log group the stack's rule delivers lifecycle events to (`tokengate console` reads it).
+LIFECYCLE_LOG_GROUP = "LifecycleLogGroup"
 
 
 def function_name_output(name: FunctionName) -> str:
@@ -25,4 +27,5 @@ OUTPUT_KEYS = (
     TOKEN_PREFIX,
     "KeyringSecretName",
     "TableName",
+    LIFECYCLE_LOG_GROUP,
 )

@@ -16,9 +16,10 @@ from infra.delivery import Delivery
 from infra.functions import FunctionAssets, deployed_functions, powertools_layer, services_code
 from infra.keyring import SigningKeyring
 from infra.leaks import Leaks
+from infra.lifecycle_log import LifecycleLog
 from infra.monitoring import Monitoring
 from infra.observability import Observability
-from infra.outputs import ADMIN_BASE_URL, API_URL, OUTPUT_KEYS, TOKEN_PREFIX, function_name_output
+from infra.outputs import ADMIN_BASE_URL, API_URL, LIFECYCLE_LOG_GROUP, OUTPUT_KEYS, TOKEN_PREFIX, function_name_output
 from infra.rotation import Rotation
 from infra.secrets import TokenSecrets
 from infra.settings import StackSettings
@@ -82,6 +83,7 @@ class TokenGateStack(Stack):
             token_authorizer=self.authorizer.route_authorizer,
             access_logs=observability.access_logs,
         )
+        self.lifecycle_log = LifecycleLog(self, "LifecycleLog", settings=settings)
         self.monitoring = Monitoring(self, "Monitoring", settings=settings, api=self.api, functions=functions)
 
         outputs = {
@@ -93,6 +95,7 @@ class TokenGateStack(Stack):
             TOKEN_PREFIX: settings.token_prefix,
             "KeyringSecretName": keyring_secret_name(settings.secret_prefix),
             "TableName": self.names.table.table_name,
+            LIFECYCLE_LOG_GROUP: self.lifecycle_log.log_group.log_group_name,
         }
         for key in OUTPUT_KEYS:
             CfnOutput(self, key, value=outputs[key])

@@ -43,13 +43,17 @@ def write_principals(state_dir: Path) -> None:
     (state_dir / "principals.json").write_text(json.dumps({"principals": [TENANT_ADMIN, ROLE_SESSION]}))
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    state_dir = tmp_path_factory.mktemp("stack") / "state"
+def local_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningStack]:
+    state_dir = tmp_path_factory.mktemp(name) / "state"
     write_principals(state_dir)
     running = start_stack(state_dir, FAST_CACHE)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    yield from local_stack(tmp_path_factory, "stack")
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,15 @@ def test_the_installed_wheel_runs_the_local_stack_and_issues_a_token(tmp_path: P
     (project / "sub").mkdir(parents=True)
     where = run(venv / "bin" / "python", "-c", "import tokengate; print(tokengate.SERVICES_DIR)", cwd=project, env=env)
     assert Path(where.strip()).is_relative_to(venv), where  # the wheel's copy, not this checkout's
+    # The console's page and vendored libraries, every file of them, from the wheel's own copy.
+    listing = (
+        "from tokengate.console.app import STATIC_DIR as d; print(d); "
+        "print(*sorted(str(p.relative_to(d)) for p in d.rglob('*') if p.is_file()))"
+    )
+    static_dir, shipped = run(venv / "bin" / "python", "-c", listing, cwd=project, env=env).splitlines()
+    assert Path(static_dir).is_relative_to(venv), static_dir
+    static = REPO / "tokengate" / "console" / "static"
+    assert shipped.split() == sorted(str(p.relative_to(static)) for p in static.rglob("*") if p.is_file())
     tokengate = venv / "bin" / "tokengate"
     assert run(tokengate, "--version", cwd=project, env=env).startswith("tokengate ")
 

@@ -90,3 +90,27 @@ def test_the_alarm_sums_exactly_what_each_publisher_emits_when_it_fails(template
         assert watched["MetricName"] == METRIC_EVENTS_FAILED == directive["Metrics"][0]["Name"]
         assert [d["Name"] for d in watched["Dimensions"]] == directive["Dimensions"][0]
         assert line[directive["Dimensions"][0][0]] == spec.service
+
+
+@pytest.mark.parametrize(("context", "bus"), [({}, "default"), ({"eventBusName": "ops-bus"}, "ops-bus")])
+def test_every_event_of_ours_reaches_the_log_group_the_console_reads(context: dict[str, str], bus: str) -> None:
+    from infra.outputs import LIFECYCLE_LOG_GROUP
+
+    template = synth_template(context)
+    resources = template["Resources"]
+    group = template["Outputs"][LIFECYCLE_LOG_GROUP]["Value"]["Ref"]
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup" and resources[group]["Properties"]["RetentionInDays"]
+    (rule,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    ]
+    assert rule["EventPattern"] == {"source": [SOURCE]} and rule["EventBusName"] == bus
+    (target,) = rule["Targets"]
+    assert "RoleArn" not in target  # EventBridge writes to a log group under its resource policy
+    assert group in json.dumps(target["Arn"]) and ":*" not in json.dumps(target["Arn"])
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::ResourcePolicy"]
+    document = json.dumps(policy["PolicyDocument"])
+    for needed in ('"Service\\":\\"events.amazonaws.com', "logs:CreateLogStream", "logs:PutLogEvents", group):
+        assert needed in document, needed
+    assert '\\"Action\\":\\"*' not in document and "aws:SourceAccount" in document

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 
 def sweep_rule(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    (rule_id, rule), *others = resources(template, "AWS::Events::Rule").items()
+    """The one scheduled rule (the other rule matches lifecycle events: see test_lifecycle_events)."""
+    rules = resources(template, "AWS::Events::Rule").items()
+    (rule_id, rule), *others = [(i, r) for i, r in rules if "EventPattern" not in r["Properties"]]
     assert not others
     return rule_id, rule["Properties"]
 

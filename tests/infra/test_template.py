@@ -466,7 +466,7 @@ def test_every_log_group_has_retention_and_each_function_logs_to_its_own(
 ) -> None:
     for tpl, days in ((template_json, 30), (variant_json, 90)):
         groups = resources(tpl, "AWS::Logs::LogGroup")
-        assert len(groups) == len(FUNCTIONS) + 1  # plus the API access log
+        assert len(groups) == len(FUNCTIONS) + 2  # plus the API access log and the lifecycle events
         assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
         used = [
             tpl["Resources"][lid]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -494,6 +494,7 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
             "TokenPrefix",
             "KeyringSecretName",
             "TableName",
+            "LifecycleLogGroup",
         }
     )
     template.has_output("SecretPrefix", {"Value": DEFAULT_PREFIX})

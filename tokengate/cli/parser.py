@@ -9,6 +9,7 @@ from tokengate.cli.commands import (
     capacity,
     clients,
     completion,
+    console,
     events,
     keys,
     leaks,
@@ -32,6 +33,7 @@ COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
     events.register,
     openapi.register,
     local.register,
+    console.register,
     capacity.register,
     completion.register,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,10 @@ class Target:
     secret_key: str
     token: str | None
     region: str
+    #: The AWS credential chain's credentials, which refresh themselves (an assumed role, SSO): a
+    #: long-running caller (``tokengate console``) signs with their current values. None for the
+    #: local admin's keys, which do not change.
+    refreshable: Any = field(default=None, repr=False, compare=False)
 
 
 def is_loopback(url: str) -> bool:
@@ -133,7 +137,7 @@ def _aws_target(args: argparse.Namespace, url: str, environ: Mapping[str, str]) 
     region = args.region or region_from_url(url) or (location.DEFAULT_REGION if is_loopback(url) else aws.region_name)
     if not region:
         raise CliError("no_region", "cannot tell the API's region: pass --region or set AWS_REGION", EXIT_USAGE)
-    return Target(url, frozen.access_key, frozen.secret_key, frozen.token, region)
+    return Target(url, frozen.access_key, frozen.secret_key, frozen.token, region, credentials)
 
 
 @dataclass(frozen=True)

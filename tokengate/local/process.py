@@ -94,6 +94,7 @@ def ready_lines(stack: LocalStack, url: str) -> list[str]:
         f"          {prog} clients list --tenant acme{flags}",
         f"          {prog} local rotate-due --advance 30{flags}   # scheduled rotations, as if 30 days had passed",
         f"  events: {prog} events tail{flags}   # lifecycle events, as EventBridge delivers them",
+        f"  console: {prog} console{flags}   # the same in a browser, on a one-time URL",
         f"  state:  {stack.state_dir} ({STATE_FILE}, {EVENTS_FILE}, {CREDENTIALS_FILE}, {PRINCIPALS_FILE})",
     ]
     stored = stack.stored

@@ -61,6 +61,10 @@ class Stack:
 
 def open_stack(emulator: SecretsManagerEmulator, folder: Path, **options: Any) -> Stack:
     tag_calls()
+    # Clients take botocore's handlers when they are made: boto3's default session may predate the
+    # tagging handler (an earlier test in this process made it), so the tests' clients come from a
+    # new one, as every function's do in the local stack.
+    boto3.setup_default_session()
     moto = MotoState(LOCAL_ACCOUNT_ID, "us-east-1", SETTINGS.table_name)
     journal = Journal(EventLog(folder / "events.jsonl").append)
     with emulator.moto_lock:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokengate.cli.errors import EXIT_USAGE, CliError
 from tokengate.cli.http import admin_client
 from tokengate.cli.options import Parents, Subcommands, command
 from tokengate.cli.output import emit, table
+
+if TYPE_CHECKING:
+    from tokengate_core.tokens.format import TokenFormat
 
 #: Where `leaks pattern` reads the deployment's prefix when neither --prefix nor --stack-name is given.
 PREFIX_ENV = "TOKENGATE_TOKEN_PREFIX"
@@ -60,28 +64,35 @@ def _acted(acted: list[dict[str, Any]]) -> str:
     return " and ".join(states) if states else "acted on"
 
 
-def _stack_prefix(args: argparse.Namespace) -> str:
+def _stack_prefix(args: argparse.Namespace, outputs: Mapping[str, str] | None) -> str:
     from tokengate import use_infra_path
     from tokengate.cli.target import stack_outputs
 
     use_infra_path()
     from infra.outputs import TOKEN_PREFIX
 
-    prefix = stack_outputs(args, os.environ).outputs.get(TOKEN_PREFIX)
+    prefix = (outputs if outputs is not None else stack_outputs(args, os.environ).outputs).get(TOKEN_PREFIX)
     if not prefix:
         raise CliError("stack_not_found", f"stack {args.stack_name} has no {TOKEN_PREFIX} output", EXIT_USAGE)
     return prefix
 
 
-def cmd_pattern(args: argparse.Namespace) -> int:
+def deployment_format(args: argparse.Namespace, outputs: Mapping[str, str] | None = None) -> TokenFormat:
+    """The deployment's token format: ``--prefix``, else the stack's TokenPrefix output
+    (``--stack-name``; ``outputs`` when the caller has read them already), else
+    $TOKENGATE_TOKEN_PREFIX, else the default."""
     from tokengate_core.tokens import format as tokens
 
-    prefix = args.prefix or (_stack_prefix(args) if args.stack_name else None)
+    prefix = getattr(args, "prefix", None) or (_stack_prefix(args, outputs) if args.stack_name else None)
     prefix = prefix or os.environ.get(PREFIX_ENV) or tokens.DEFAULT_PREFIX
     try:
-        fmt = tokens.token_format(prefix)
+        return tokens.token_format(prefix)
     except ValueError as error:
         raise CliError("usage", f"{prefix!r}: {error}", EXIT_USAGE) from None
+
+
+def cmd_pattern(args: argparse.Namespace) -> int:
+    fmt = deployment_format(args)
     pattern = fmt.scanner_pattern()
     emit(args, {"prefix": fmt.prefix, "pattern": pattern, "token_length": fmt.token_length}, lambda: pattern)
     return 0
