@@ -5,10 +5,14 @@ through a control only the local admin may call."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +25,26 @@ from tokengate_core.tokens import format as tokens
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefixed")]
 
 
+def _first_event_of(fd: int, client_id: str, *, timeout: float) -> dict[str, Any] | None:
+    """The first JSON line on ``fd`` about ``client_id``, read within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pending = b""
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            return None
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            event = json.loads(line)
+            if event["detail"].get("client_id") == client_id:
+                return dict(event)
+    return None
+
+
 def test_every_change_is_an_event_in_events_jsonl_and_tail_follows_them(prefixed: RunningStack, tmp_path: Path) -> None:
+    # Every past event, then each new one: a follower that starts after the issue still sees it,
+    # and a bounded wait (never a bare readline) fails the test instead of hanging it.
     follower = subprocess.Popen(
         [
             sys.executable,
@@ -30,7 +53,7 @@ def test_every_change_is_an_event_in_events_jsonl_and_tail_follows_them(prefixed
             "events",
             "tail",
             "-n",
-            "0",
+            "10000",
             "-o",
             "json",
             "--state-dir",
@@ -40,15 +63,15 @@ def test_every_change_is_an_event_in_events_jsonl_and_tail_follows_them(prefixed
         env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         issued = cli_json(prefixed, "clients", "issue", "--tenant", "evt", "--name", "watched")
         client_id, token = issued["client"]["client_id"], issued["token"]
         assert token.startswith(f"{PREFIX}{client_id}_")
         assert follower.stdout is not None
-        followed = json.loads(follower.stdout.readline())
-        assert followed["detail-type"] == DetailType.ISSUED and followed["detail"]["client_id"] == client_id
+        followed = _first_event_of(follower.stdout.fileno(), client_id, timeout=60)
+        assert followed is not None, "the follower printed no event of the new client"
+        assert followed["detail-type"] == DetailType.ISSUED
     finally:
         follower.terminate()
         follower.wait(timeout=10)
