@@ -69,8 +69,10 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
     assert actions_of(statements, "events:") == {"events:PutEvents"}
     # The table: GitHub's shared key list alone, no client name and no usage counter.
     (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
-    assert actions_of([table], "dynamodb:") == set(github_keys.ACTIONS)
-    assert table["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [github_keys.PARTITION]}}
+    assert actions_of([table], "dynamodb:") == {*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}
+    assert table["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+    }
     everything = {a for s in statements for a in as_list(s["Action"])}
     assert everything - set(LEAK_ACTIONS[action]) - set(ALERT_MEMORY_ACTIONS) - {
         "events:PutEvents",

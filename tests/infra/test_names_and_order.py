@@ -30,6 +30,7 @@ NAMED_BY = {
     "AWS::IAM::Role": "RoleName",
     "AWS::Lambda::Function": "FunctionName",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Logs::ResourcePolicy": "PolicyName",
     "AWS::SecretsManager::Secret": "Name",
 }
 #: Types that others refer to by id or ARN only (a Ref or GetAtt, which orders them), never by name.
