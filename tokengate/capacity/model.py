@@ -1,20 +1,22 @@
-"""The capacity model of the authorizer: Secrets Manager calls, monthly bill, quotas, revocation
-bound, and what usage control adds in DynamoDB, as pure functions of a :class:`Workload`,
-:class:`Prices` and :class:`Quotas` (so the tests check them against arithmetic done by hand). A
-workload's defaults are what the stack deploys.
+"""The capacity model's inputs (a :class:`Workload`, :class:`Prices`, :class:`Quotas`), the cache
+arithmetic both designs share, the per-container model of 0.2 (every container asks Secrets
+Manager for each client once per TTL), and what usage control adds in DynamoDB: pure functions,
+so the tests check them against arithmetic done by hand. A workload's defaults are what the stack
+deploys. The digest index and change feed that replaced 0.2's lookups are priced in
+:mod:`tokengate.capacity.shared`.
 
 The cache model
 ---------------
-Each warm authorizer container keeps its own cache. Take ``K`` cache keys (active clients times
-containers), requests arriving at ``r`` per second spread evenly over them (Poisson), and an entry
-that stays fresh for ``T`` seconds. After a fetch, a key's next fetch is the first request after
-the entry expires: on average ``T + K / r`` seconds later. So the fetch rate is::
+Take ``K`` cache keys, requests arriving at ``r`` per second spread evenly over them (Poisson),
+and an entry that stays fresh for ``T`` seconds. After a fetch, a key's next fetch is the first
+request after the entry expires: on average ``T + K / r`` seconds later. So the fetch rate is::
 
     calls/s = K / (T + K / r) = r * K / (r * T + K)        (1 / calls = 1 / r + T / K)
 
 It never exceeds either term of the rule of thumb ``min(r, K / T)`` and tends to each of them at
 the extremes: few requests per key (every request misses: ``r``) or many (each key is refetched
-once per TTL: ``K / T``).
+once per TTL: ``K / T``). Each warm authorizer container keeps its own cache, so ``K`` is active
+clients times containers.
 
 Usage control
 -------------
@@ -30,37 +32,49 @@ returns the counter with the refusal. Usage reports are the only reads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from tokengate import use_infra_path
 
 use_infra_path()
-from infra.settings import LAMBDA_ARCHITECTURE  # noqa: E402 - infra is on the path only now
+from infra.settings import LAMBDA_ARCHITECTURE, StackSettings  # noqa: E402 - infra is on the path only now
 from tokengate_core.authorize.settings import AuthorizerSettings  # noqa: E402
 from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW, USAGE_RETENTION_DAYS, USAGE_SHARDS  # noqa: E402
 from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 Architecture = Literal["arm64", "x86_64"]
-#: The monthly saving (US dollars) that would pay for keeping digests in a second store.
-DEFAULT_THRESHOLD = 100.0
-#: The "with API cache" column's TTL. The stack keeps API Gateway's cache off while usage control
-#: is on (its default), so there is no deployed TTL to take; this one is an example of what a stack
-#: deployed with usageControl=false might choose.
-API_CACHE_EXAMPLE_TTL = 300.0
+#: The authorizer's cache lifetime while it reads the change feed, and without it (0.2's only one).
+CACHE_TTL = 3600.0
+FALLBACK_TTL = float(AuthorizerSettings.default("cache_ttl_seconds"))
+#: API Gateway's authorizer result cache as the stack deploys it (off while usage control is on).
+DEPLOYED_API_CACHE_TTL = float(StackSettings.model_fields["api_cache_ttl_seconds"].default)
 #: Which limits a client's usage policy has; each of a rate limit and a quota takes its own leases.
 UsagePolicyKind = Literal["rate", "quota", "rate+quota", "allowlist"]
 LEASE_KINDS: dict[str, int] = {"rate": 1, "quota": 1, "rate+quota": 2, "allowlist": 0}
 #: What one write of a usage item costs: every such item is far under 1 KB.
 WRITE_UNITS_PER_USAGE_WRITE = 1
-#: DynamoDB's write throughput per partition; one client's bucket shard or quota counter is one item.
+#: DynamoDB's throughput per partition, whatever the table's capacity: one client's bucket shard or
+#: quota counter is one item, and the change feed is one partition key
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html:
+#: "each individual partition is limited to 1,000 write units per second and 3,000 read units per second").
 PARTITION_WRITE_UNITS_PER_S = 1_000
+PARTITION_READ_UNITS_PER_S = 3_000
+#: Read units of one read of up to 4 KB: eventually consistent, strongly consistent
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+EVENTUAL_READ_UNITS = 0.5
+CONSISTENT_READ_UNITS = 1.0
+READ_UNIT_BYTES = 4096
+WRITE_UNIT_BYTES = 1024
 
 
 @dataclass(frozen=True)
 class Prices:
-    """US East (N. Virginia), on-demand, without free tiers. Checked on the date below."""
+    """US East (N. Virginia), on-demand, without free tiers. Checked on the date below, on
+    https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/lambda/pricing/,
+    https://aws.amazon.com/api-gateway/pricing/ and https://aws.amazon.com/dynamodb/pricing/on-demand/."""
 
     as_of: str = "2025-11 (us-east-1; AWS pricing pages for Secrets Manager, Lambda, API Gateway, DynamoDB)"
     secret_per_month: float = 0.40
@@ -86,37 +100,48 @@ class Prices:
 
 @dataclass(frozen=True)
 class Quotas:
-    """Per account and Region (defaults)."""
+    """Per account and Region (defaults): https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html,
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html."""
 
     get_secret_value_per_s: float = 10_000  # not adjustable (combined with DescribeSecret in older docs)
+    list_secrets_per_s: float = 100  # not adjustable
     http_api_rps: float = 10_000  # account throttle across APIs, adjustable; burst 5,000
     lambda_concurrency: int = 1_000  # adjustable
     dynamodb_table_rru_per_s: float = 40_000  # on-demand table default maximum, adjustable
+
+
+PRICES = Prices()
+QUOTAS = Quotas()
 
 
 @dataclass(frozen=True)
 class Workload:
     """A load on the authorizer. Every default is the deployed stack's: the authorizer's memory from
     the function table, its architecture and the API cache TTL from infra's settings, the cache
-    TTLs from the authorizer's settings."""
+    TTLs and size from the authorizer's settings."""
 
     rps: float  # requests per second reaching API Gateway with a token
     clients: int  # active clients (each sends some of the traffic)
-    ttl: float = AuthorizerSettings.default("cache_ttl_seconds")  # the in-memory cache TTL
+    ttl: float = CACHE_TTL  # the in-memory cache TTL while the feed is read
+    fallback_ttl: float = FALLBACK_TTL  # the TTL without the feed, and 0.2's only one
     negative_ttl: float = AuthorizerSettings.default("negative_cache_ttl_seconds")  # for unknown key ids
-    max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while Secrets Manager fails
-    api_cache_ttl: float = API_CACHE_EXAMPLE_TTL  # API Gateway's, in the "with API cache" column
+    max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while the backend fails
+    cache_max_entries: int = AuthorizerSettings.default("cache_max_entries")  # per container (LRU)
+    api_cache_ttl: float = DEPLOYED_API_CACHE_TTL  # API Gateway's authorizer result cache (0: off)
     concurrency: int | None = None  # warm authorizer containers; None: Little's law estimate
     secrets: int | None = None  # secrets stored (default: clients)
     routes_per_client: int = 1  # distinct route keys per client (the API cache keys on token + route)
     unknown_rps: float = 0.0  # requests with tokens this deployment signed whose key ids no longer exist
     unknown_ids: int = 0  # distinct unknown key ids among them (0: every one different)
     hit_ms: float = 1.0  # billed duration of a cached decision (Lambda bills 1 ms increments)
-    miss_ms: float = 25.0  # billed duration of a miss (one in-region GetSecretValue)
+    miss_ms: float = 25.0  # billed duration of a miss in 0.2 (one in-region GetSecretValue)
+    lookup_ms: float = 5.0  # billed time a DynamoDB read adds to a decision (index GetItem, feed Query)
     memory_mb: int = FUNCTIONS["authorizer"].memory_mb
     architecture: Architecture = LAMBDA_ARCHITECTURE
-    item_bytes: int = 400  # a digest record, for the DynamoDB comparison
-    writes_per_client_month: float = 2.0  # issue/rotate/update writes, for the DynamoDB comparison
+    index_item_bytes: int = 700  # one client's index item (keys, the digest document, state, version)
+    changes_per_client_month: float = 2.0  # issue, update, rotation steps, revoke... per client
     limited_clients: int = 0  # active clients with a usage policy (rate limit, quota, allowlist)
     limited_rps: float | None = None  # their requests per second (default: their share of rps)
     policy: UsagePolicyKind = "rate"  # what their policies limit
@@ -124,8 +149,11 @@ class Workload:
     usage_call_ms: float = 5.0  # billed authorizer time per DynamoDB call (an in-region UpdateItem)
 
     def __post_init__(self) -> None:
-        if self.rps < 0 or self.clients < 1 or self.ttl < 0 or self.negative_ttl < 0 or self.api_cache_ttl < 0:
+        ttls = (self.ttl, self.fallback_ttl, self.negative_ttl, self.max_stale, self.api_cache_ttl)
+        if self.rps < 0 or self.clients < 1 or min(ttls) < 0:
             raise ValueError("rps, TTLs must be >= 0 and clients >= 1")
+        if self.cache_max_entries < 1 or self.changes_per_client_month < 0 or self.index_item_bytes < 1:
+            raise ValueError("cache entries and item bytes must be >= 1, changes >= 0")
         if self.concurrency is not None and self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if not 0 <= self.limited_clients <= self.clients:
@@ -153,33 +181,29 @@ def upper_bound(request_rate: float, keys: float, ttl: float) -> float:
     return request_rate if ttl == 0 else min(request_rate, keys / ttl)
 
 
-def authorizer_invocations(w: Workload, *, api_cache: bool) -> float:
-    """Invocations per second: all requests, or one per (token, route) per API cache TTL.
+def authorizer_invocations(w: Workload) -> float:
+    """Invocations per second: all requests, or with API Gateway's cache on, one per (token, route)
+    per its TTL.
 
     API Gateway's cache is modelled as one cache; it is in fact spread over its fleet, so real
     invocation counts are higher (this is the optimistic side)."""
-    if not api_cache or w.api_cache_ttl == 0:
+    if w.api_cache_ttl == 0:
         return w.rps
     return refetch_rate(w.rps, w.clients * w.routes_per_client, w.api_cache_ttl)
 
 
-def _valid_calls(w: Workload, invocations: float, n_containers: int, *, api_cache: bool) -> float:
-    if api_cache and w.api_cache_ttl > 0 and w.ttl <= w.api_cache_ttl:
-        return invocations  # each invocation comes after that container's entry has expired
-    return refetch_rate(invocations, w.clients * n_containers, w.ttl)
-
-
-def containers(w: Workload, invocations: float, *, api_cache: bool = False) -> int:
+def settle_containers(w: Workload, invocations: float, slow_per_s: Callable[[int], float], slow_ms: float) -> int:
     """Warm containers: the given concurrency, else Little's law on the mean billed duration (at
-    least 1). Misses depend on the container count and vice versa: a few rounds settle it."""
+    least 1), with ``slow_per_s(n)`` of the invocations taking ``slow_ms`` instead of ``hit_ms``.
+    The slow ones (misses) depend on the container count and vice versa: a few rounds settle it."""
     if w.concurrency is not None:
         return w.concurrency
     if invocations <= 0:
         return 1
     n = 1
     for _ in range(20):
-        miss_share = min(1.0, _valid_calls(w, invocations, n, api_cache=api_cache) / invocations)
-        mean_ms = w.hit_ms + miss_share * (w.miss_ms - w.hit_ms)
+        slow_share = min(1.0, slow_per_s(n) / invocations)
+        mean_ms = w.hit_ms + slow_share * (slow_ms - w.hit_ms)
         estimate = max(1, math.ceil(invocations * mean_ms / 1000))
         if estimate == n:
             break
@@ -187,23 +211,40 @@ def containers(w: Workload, invocations: float, *, api_cache: bool = False) -> i
     return n
 
 
-def secrets_calls(w: Workload, *, api_cache: bool) -> float:
-    """GetSecretValue calls per second for valid traffic plus unknown-id traffic (which API
-    Gateway's cache does not absorb: a denied token is cached too, but every guess is new)."""
-    inv = authorizer_invocations(w, api_cache=api_cache)
-    n = containers(w, inv, api_cache=api_cache)
-    valid = _valid_calls(w, inv, n, api_cache=api_cache)
-    unknown = 0.0
-    if w.unknown_rps > 0:
-        unknown = (
-            w.unknown_rps if w.unknown_ids == 0 else refetch_rate(w.unknown_rps, w.unknown_ids * n, w.negative_ttl)
-        )
-    return valid + unknown
+def unknown_lookups(w: Workload, n_containers: int) -> float:
+    """Backend lookups per second for tokens this deployment signed whose clients no longer exist
+    (API Gateway's cache does not absorb them: a denied token is cached too, but every guess is new)."""
+    if w.unknown_rps <= 0:
+        return 0.0
+    if w.unknown_ids == 0:
+        return w.unknown_rps
+    return refetch_rate(w.unknown_rps, w.unknown_ids * n_containers, w.negative_ttl)
+
+
+# -- 0.2: every container asks Secrets Manager for each client once per TTL ------------------------
+
+
+def _valid_calls(w: Workload, invocations: float, n_containers: int) -> float:
+    if w.api_cache_ttl > 0 and w.fallback_ttl <= w.api_cache_ttl:
+        return invocations  # each invocation comes after that container's entry has expired
+    return refetch_rate(invocations, w.clients * n_containers, w.fallback_ttl)
+
+
+def containers(w: Workload, invocations: float) -> int:
+    """0.2's warm containers: a miss is a GetSecretValue (``miss_ms``)."""
+    return settle_containers(w, invocations, lambda n: _valid_calls(w, invocations, n), w.miss_ms)
+
+
+def secrets_calls(w: Workload) -> float:
+    """0.2's GetSecretValue calls per second for valid traffic plus unknown-id traffic."""
+    inv = authorizer_invocations(w)
+    n = containers(w, inv)
+    return _valid_calls(w, inv, n) + unknown_lookups(w, n)
 
 
 @dataclass(frozen=True)
 class Bill:
-    """Monthly US dollars."""
+    """0.2's monthly US dollars."""
 
     secrets: float
     secrets_api: float
@@ -212,13 +253,13 @@ class Bill:
     http_api: float
 
     @property
-    def authorizer_total(self) -> float:
-        """What tokengate adds to the bill (API Gateway's own request price is paid anyway)."""
-        return self.secrets + self.secrets_api + self.lambda_requests + self.lambda_duration
+    def request_path(self) -> float:
+        return self.secrets_api + self.lambda_requests + self.lambda_duration
 
     @property
-    def total(self) -> float:
-        return self.authorizer_total + self.http_api
+    def authorizer_total(self) -> float:
+        """What tokengate adds to the bill (API Gateway's own request price is paid anyway)."""
+        return self.secrets + self.request_path
 
 
 def http_api_monthly(requests_per_month: float, p: Prices) -> float:
@@ -227,36 +268,46 @@ def http_api_monthly(requests_per_month: float, p: Prices) -> float:
     return first / 1e6 * p.http_api_per_million + rest / 1e6 * p.http_api_per_million_above_300m
 
 
-def monthly_bill(w: Workload, *, api_cache: bool, p: Prices = Prices()) -> Bill:
-    inv = authorizer_invocations(w, api_cache=api_cache)
-    calls = secrets_calls(w, api_cache=api_cache)
-    misses = min(inv, calls)
-    billed_s = (inv - misses) * w.hit_ms / 1000 + misses * w.miss_ms / 1000  # per second of wall time
+def secrets_at_rest(w: Workload, p: Prices) -> float:
+    return (w.secrets if w.secrets is not None else w.clients) * p.secret_per_month
+
+
+def lambda_monthly(w: Workload, invocations: float, billed_s_per_s: float, p: Prices) -> tuple[float, float]:
+    """(requests, duration) per month for ``invocations``/s billed ``billed_s_per_s`` seconds a second."""
     gb_second = p.lambda_gb_second(w.architecture)
+    return (
+        invocations * SECONDS_PER_MONTH / 1e6 * p.lambda_per_million,
+        billed_s_per_s * SECONDS_PER_MONTH * (w.memory_mb / 1024) * gb_second,
+    )
+
+
+def monthly_bill(w: Workload, p: Prices = Prices()) -> Bill:
+    inv = authorizer_invocations(w)
+    calls = secrets_calls(w)
+    misses = min(inv, calls)
+    requests, duration = lambda_monthly(w, inv, ((inv - misses) * w.hit_ms + misses * w.miss_ms) / 1000, p)
     return Bill(
-        secrets=(w.secrets if w.secrets is not None else w.clients) * p.secret_per_month,
-        secrets_api=calls * SECONDS_PER_MONTH / 10_000 * p.secrets_api_per_10k,
-        lambda_requests=inv * SECONDS_PER_MONTH / 1e6 * p.lambda_per_million,
-        lambda_duration=billed_s * SECONDS_PER_MONTH * (w.memory_mb / 1024) * gb_second,
+        secrets=secrets_at_rest(w, p),
+        secrets_api=calls * SECONDS_PER_MONTH * p.per_call,
+        lambda_requests=requests,
+        lambda_duration=duration,
         http_api=http_api_monthly(w.rps * SECONDS_PER_MONTH, p),
     )
 
 
-def revocation_bound(w: Workload, *, api_cache: bool) -> tuple[float, float]:
-    """Seconds until a revoked token is refused everywhere: normally, and while Secrets Manager fails
-    (a stale entry answers for up to max_stale)."""
-    api = w.api_cache_ttl if api_cache else 0.0
-    return api + w.ttl, api + max(w.ttl, w.max_stale)
+def revocation_bound(w: Workload) -> tuple[float, float]:
+    """0.2's seconds until a revoked token is refused everywhere: normally, and while Secrets
+    Manager fails (a stale entry answers for up to max_stale)."""
+    return w.api_cache_ttl + w.fallback_ttl, w.api_cache_ttl + max(w.fallback_ttl, w.max_stale)
 
 
-def rps_at_quota(w: Workload, quota: float, *, api_cache: bool, ceiling: float = 1e9) -> float | None:
-    """The request rate at which Secrets Manager calls reach ``quota``, other things equal; None if never.
-
-    Calls grow monotonically with rps, so a bisection finds it (it also copes with a concurrency
-    that grows with the load)."""
+def rps_at_quota(w: Workload, quota: float, *, ceiling: float = 1e9) -> float | None:
+    """The request rate at which 0.2's Secrets Manager calls reach ``quota``, other things equal;
+    None if never. Calls grow monotonically with rps, so a bisection finds it (it also copes with a
+    concurrency that grows with the load)."""
 
     def calls_at(rps: float) -> float:
-        return secrets_calls(replace(w, rps=rps), api_cache=api_cache)
+        return secrets_calls(replace(w, rps=rps))
 
     if calls_at(ceiling) < quota:
         return None
@@ -275,8 +326,7 @@ def rps_at_quota(w: Workload, quota: float, *, api_cache: bool, ceiling: float =
 @dataclass(frozen=True)
 class UsageControlCost:
     """What clients with a usage policy add, while no limit binds: DynamoDB writes and storage, and
-    the authorizer's time waiting for them. Usage control needs API Gateway's cache off, so this
-    belongs to the "without API cache" column only."""
+    the authorizer's time waiting for them (usage control needs API Gateway's cache off)."""
 
     pair_requests_per_s: float  # one limited client's requests reaching one container
     lease_writes_per_s: float  # conditional UpdateItems taking leases, every limited client and container
@@ -333,118 +383,3 @@ def usage_control_cost(w: Workload, n_containers: int, p: Prices = Prices()) -> 
         per_client_monthly=total / clients,
         per_container_monthly=total / n_containers,
     )
-
-
-@dataclass(frozen=True)
-class StoreComparison:
-    """Digests in DynamoDB (on-demand, one GetItem per cache miss) instead of GetSecretValue;
-    Secrets Manager keeps the client-retrievable secret, so the secrets' monthly price stays."""
-
-    secrets_api_monthly: float
-    dynamodb_monthly: float
-    saving_per_call_per_s: float  # monthly saving for each sustained call per second
-    crossover_calls_per_s: float  # where the saving reaches the threshold
-    threshold: float
-    consistent_reads: bool
-
-
-def dynamodb_comparison(
-    w: Workload,
-    calls_per_s: float,
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-    consistent_reads: bool = False,
-    p: Prices = Prices(),
-) -> StoreComparison:
-    rru = 1.0 if consistent_reads else 0.5  # an item up to 4 KB
-    per_call_sm = p.per_call
-    per_call_ddb = rru * p.dynamodb_per_million_rru / 1e6
-    secrets = w.secrets if w.secrets is not None else w.clients
-    fixed_ddb = (
-        secrets * w.item_bytes / 1e9 * p.dynamodb_gb_month
-        + secrets * w.writes_per_client_month * math.ceil(w.item_bytes / 1024) * p.dynamodb_per_million_wru / 1e6
-    )
-    saving_per_call_per_s = (per_call_sm - per_call_ddb) * SECONDS_PER_MONTH
-    return StoreComparison(
-        secrets_api_monthly=calls_per_s * SECONDS_PER_MONTH * per_call_sm,
-        dynamodb_monthly=calls_per_s * SECONDS_PER_MONTH * per_call_ddb + fixed_ddb,
-        saving_per_call_per_s=saving_per_call_per_s,
-        crossover_calls_per_s=(threshold + fixed_ddb) / saving_per_call_per_s,
-        threshold=threshold,
-        consistent_reads=consistent_reads,
-    )
-
-
-@dataclass(frozen=True)
-class Variant:
-    api_cache: bool
-    invocations_per_s: float
-    containers: int
-    secrets_calls_per_s: float
-    secrets_calls_upper_bound: float
-    bill: Bill
-    revocation_s: float
-    revocation_outage_s: float
-    rps_at_secrets_quota: float | None
-    dynamodb: StoreComparison
-    usage: UsageControlCost | None  # None with API Gateway's cache on: usage policies are refused there
-
-
-@dataclass(frozen=True)
-class Plan:
-    workload: Workload
-    prices: Prices
-    quotas: Quotas
-    variants: list[Variant] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def plan(
-    w: Workload,
-    *,
-    p: Prices = Prices(),
-    q: Quotas = Quotas(),
-    threshold: float = DEFAULT_THRESHOLD,
-    consistent_reads: bool = False,
-) -> Plan:
-    result = Plan(w, p, q)
-    for api_cache in (False, True):
-        inv = authorizer_invocations(w, api_cache=api_cache)
-        c = containers(w, inv, api_cache=api_cache)
-        calls = secrets_calls(w, api_cache=api_cache)
-        revoke, outage = revocation_bound(w, api_cache=api_cache)
-        result.variants.append(
-            Variant(
-                api_cache=api_cache,
-                invocations_per_s=inv,
-                containers=c,
-                secrets_calls_per_s=calls,
-                secrets_calls_upper_bound=upper_bound(inv, w.clients * c, w.ttl),
-                bill=monthly_bill(w, api_cache=api_cache, p=p),
-                revocation_s=revoke,
-                revocation_outage_s=outage,
-                rps_at_secrets_quota=rps_at_quota(w, q.get_secret_value_per_s, api_cache=api_cache),
-                dynamodb=dynamodb_comparison(w, calls, threshold=threshold, consistent_reads=consistent_reads, p=p),
-                usage=None if api_cache else usage_control_cost(w, c, p),
-            )
-        )
-        if calls > q.get_secret_value_per_s:
-            label = "with" if api_cache else "without"
-            result.warnings.append(
-                f"{label} the API cache: {calls:,.0f} GetSecretValue/s exceeds the {q.get_secret_value_per_s:,.0f}/s "
-                f"quota (not adjustable): raise the TTL, turn on the API cache, or move digests to DynamoDB"
-            )
-        if c > q.lambda_concurrency:
-            result.warnings.append(
-                f"{c:,} authorizer containers exceed the default {q.lambda_concurrency:,} concurrency"
-            )
-    usage = result.variants[0].usage
-    if usage is not None and usage.hottest_item_writes_per_s > PARTITION_WRITE_UNITS_PER_S:
-        result.warnings.append(
-            f"usage control: {usage.hottest_item_writes_per_s:,.0f} writes/s on one client's bucket or quota counter "
-            f"exceed DynamoDB's {PARTITION_WRITE_UNITS_PER_S:,} per partition: it would throttle (a rate limit then "
-            f"fails open, a quota closed)"
-        )
-    if w.rps > q.http_api_rps:
-        result.warnings.append(f"{w.rps:,.0f} req/s exceeds API Gateway's default {q.http_api_rps:,.0f} req/s throttle")
-    return result

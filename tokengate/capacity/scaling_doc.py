@@ -10,25 +10,33 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from tokengate.capacity.model import (
-    DEFAULT_THRESHOLD,
+    PARTITION_READ_UNITS_PER_S,
     PARTITION_WRITE_UNITS_PER_S,
     SECONDS_PER_MONTH,
     WRITE_UNITS_PER_USAGE_WRITE,
     Prices,
     Quotas,
     Workload,
-    authorizer_invocations,
-    containers,
-    dynamodb_comparison,
-    monthly_bill,
-    revocation_bound,
-    rps_at_quota,
-    secrets_calls,
     usage_control_cost,
+)
+from tokengate.capacity.plan import Plan, plan
+from tokengate.capacity.shared import (
+    BACKEND_SHARE_TARGET,
+    CONSISTENCY_LAG_SECONDS,
+    FEED_ENTRY_BYTES,
+    FEED_FALLBACK_SECONDS,
+    FEED_INTERVAL_SECONDS,
+    FEED_TTL_SECONDS,
+    FEED_WRITES_PER_CHANGE,
+    FLOOR_RATIO_TARGET,
+    FULL_PASS_SECONDS,
+    LIST_SECRETS_PAGE,
+    RECONCILE_INTERVAL_SECONDS,
+    read_units,
 )
 from tokengate_core.authorize.usage import (
     FLUSH_SECONDS,
@@ -40,48 +48,10 @@ from tokengate_core.authorize.usage import (
 )
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
+from tokengate_core.tokens.keyring import REFRESH_SECONDS as KEYRING_REFRESH_SECONDS
 
 DOC = Path("docs/scaling.md")
-
-
-@dataclass(frozen=True)
-class Case:
-    label: str
-    workload: Workload
-    api_cache_ttls: Sequence[float]  # 0: the API cache off
-
-
-@dataclass(frozen=True)
-class Row:
-    api_cache_ttl: float
-    invocations: float
-    containers: int
-    calls: float
-    secrets: float
-    secrets_api: float
-    lambda_total: float
-    tokengate: float
-    http_api: float
-    revocation: float
-
-
-def row(w: Workload, api_cache_ttl: float) -> Row:
-    on = api_cache_ttl > 0
-    w = replace(w, api_cache_ttl=api_cache_ttl) if on else w
-    inv = authorizer_invocations(w, api_cache=on)
-    bill = monthly_bill(w, api_cache=on)
-    return Row(
-        api_cache_ttl=api_cache_ttl,
-        invocations=inv,
-        containers=containers(w, inv, api_cache=on),
-        calls=secrets_calls(w, api_cache=on),
-        secrets=bill.secrets,
-        secrets_api=bill.secrets_api,
-        lambda_total=bill.lambda_requests + bill.lambda_duration,
-        tokengate=bill.authorizer_total,
-        http_api=bill.http_api,
-        revocation=revocation_bound(w, api_cache=on)[0],
-    )
+BASE = Workload(rps=1, clients=1)
 
 
 def num(value: float) -> str:
@@ -95,21 +65,26 @@ def usd(value: float) -> str:
     return f"${value:,.0f}" if value >= 10 else f"${value:.2f}"
 
 
-def kusd(value: float) -> str:
-    return f"${value / 1000:.1f}k"
+def command(w: Workload) -> str:
+    """The ``tokengate capacity`` command for ``w``: its options that differ from the defaults."""
+    args = [f"--rps {w.rps:g}", f"--clients {w.clients}"]
+    for spec in fields(Workload):
+        value = getattr(w, spec.name)
+        if spec.name not in ("rps", "clients") and value != getattr(BASE, spec.name):
+            args.append(f"--{spec.name.replace('_', '-')} {value:g}")
+    return "tokengate capacity " + " ".join(args)
 
 
-BASE = Workload(rps=1, clients=1)
-EXAMPLE_API_CACHE = BASE.api_cache_ttl
 MID = Workload(rps=1_000, clients=10_000)
 BIG = Workload(rps=5_000, clients=100_000)
-LONG_TTL = replace(MID, ttl=300, concurrency=10)
+#: The worked cases: the first four at the stack's defaults, then a churning deployment and an API cache.
 CASES = (
-    Case("50 req/s, 200 clients", Workload(rps=50, clients=200), (0, EXAMPLE_API_CACHE)),
-    Case("1,000 req/s, 1,000 clients", Workload(rps=1_000, clients=1_000), (0, EXAMPLE_API_CACHE)),
-    Case("1,000 req/s, 10,000 clients", MID, (0, 60, EXAMPLE_API_CACHE)),
-    Case(f"same, TTL {LONG_TTL.ttl:g} s, {LONG_TTL.concurrency} containers", LONG_TTL, (0,)),
-    Case("5,000 req/s, 100,000 clients", BIG, (0, EXAMPLE_API_CACHE)),
+    Workload(rps=50, clients=200),
+    Workload(rps=1_000, clients=1_000),
+    MID,
+    BIG,
+    replace(BIG, changes_per_client_month=60),
+    replace(MID, api_cache_ttl=300),
 )
 #: Usage control's worked cases: (label, workload); each workload says how many clients are limited.
 USAGE_CASES = (
@@ -123,6 +98,68 @@ USAGE_CASES = (
 )
 BUSY = USAGE_CASES[-1][1]
 
+#: The worked-case table's columns (a test reads the table back by these names).
+COLUMNS = (
+    "Command",
+    "Design",
+    "Containers",
+    "DynamoDB reads/s",
+    "GetSecretValue/s",
+    "Backend / month",
+    "Request path / month",
+    "÷ floor",
+    "Backend ÷ HTTP API",
+    "Secrets at rest",
+    "tokengate / month",
+    "HTTP API / month",
+    "Revocation",
+)
+
+
+def case_rows(result: Plan, cmd: str) -> list[list[str]]:
+    """The two rows of one worked case, as the table prints them."""
+    s, b = result.shared, result.before
+    dynamodb = s.index_reads_per_s + s.consistent_reads_per_s + s.feed_reads_per_s
+    return [
+        [
+            f"`{cmd}`",
+            "index + feed",
+            f"{s.containers:,}",
+            num(dynamodb),
+            num(s.keyring_reads_per_s),
+            usd(s.backend),
+            usd(s.request_path),
+            f"{s.floor_ratio:.3f}",
+            f"{s.backend_share:.2%}",
+            usd(s.secrets),
+            usd(s.authorizer_total),
+            usd(s.http_api),
+            f"{s.revocation_s:g} s",
+        ],
+        [
+            "",
+            "0.2",
+            f"{b.containers:,}",
+            "0",
+            num(b.secrets_calls_per_s),
+            usd(b.bill.secrets_api),
+            usd(b.bill.request_path),
+            f"{b.floor_ratio:.3f}",
+            f"{b.backend_share:.2%}",
+            usd(b.bill.secrets),
+            usd(b.bill.authorizer_total),
+            usd(b.bill.http_api),
+            f"{b.revocation_s:g} s",
+        ],
+    ]
+
+
+def worked_cases() -> list[str]:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for w in CASES:
+        lines += ["| " + " | ".join(cells) + " |" for cells in case_rows(plan(w), command(w))]
+    return lines
+
 
 def usage_cases() -> list[str]:
     lines = [
@@ -131,7 +168,7 @@ def usage_cases() -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, w in USAGE_CASES:
-        n = containers(w, w.rps)
+        n = plan(w).shared.containers
         u = usage_control_cost(w, n)
         lines.append(
             f"| {label} | {n:,} | {num(w.limited_request_rate)} | {num(u.pair_requests_per_s)}/s | "
@@ -141,81 +178,49 @@ def usage_cases() -> list[str]:
     return lines
 
 
-def worked_cases() -> list[str]:
-    lines = [
-        "| Load | API cache | Invocations/s | Containers | GetSecretValue/s | Secrets | SM API | Lambda "
-        "| tokengate / month | HTTP API / month | Revocation bound |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for case in CASES:
-        for i, ttl in enumerate(case.api_cache_ttls):
-            r = row(case.workload, ttl)
-            cache = "off" if ttl == 0 else f"{ttl:g} s"
-            lines.append(
-                f"| {case.label if i == 0 else ''} | {cache} | {num(r.invocations)} | {r.containers:,} | "
-                f"{num(r.calls)} | {usd(r.secrets)} | {usd(r.secrets_api)} | {usd(r.lambda_total)} | "
-                f"{usd(r.tokengate)} | {usd(r.http_api)} | {r.revocation:g} s |"
-            )
-    return lines
-
-
 TEMPLATE = Path(__file__).with_name("scaling.md.in")
 
 
 def figures() -> dict[str, object]:
     """Every value the template names: the model's inputs and what it computes from them."""
     p, q, w = Prices(), Quotas(), BASE
-    per_call_month = p.per_call * SECONDS_PER_MONTH
-    per_call_ddb = 0.5 * p.dynamodb_per_million_rru / 1e6  # an eventually consistent GetItem under 4 KB
-    mid_off, mid_on = row(MID, 0), row(MID, EXAMPLE_API_CACHE)
-    big_off = row(BIG, 0)
-    ddb, ddb_on = dynamodb_comparison(MID, mid_off.calls), dynamodb_comparison(MID, mid_on.calls)
-    example_api = 60.0
-    example = revocation_bound(replace(w, api_cache_ttl=example_api), api_cache=True)
-    stack = revocation_bound(w, api_cache=False)  # the stack keeps API Gateway's cache off (usage control)
-    busy = usage_control_cost(BUSY, containers(BUSY, BUSY.rps))
+    mid, big = plan(MID), plan(BIG)
+    busy = usage_control_cost(BUSY, plan(BUSY).shared.containers)
     sweep_timeout = FUNCTIONS["sweep"].timeout_seconds
+    eventual_item = read_units(w.index_item_bytes, consistent=False)
     return {
         "p": p,
         "q": q,
         "w": w,
         "mid": MID,
         "big": BIG,
-        "long": LONG_TTL,
-        "threshold": DEFAULT_THRESHOLD,
+        "mid_plan": mid,
+        "mid_reads": mid.shared.index_reads_per_s + mid.shared.consistent_reads_per_s + mid.shared.feed_reads_per_s,
+        "big_reads": big.shared.index_reads_per_s + big.shared.consistent_reads_per_s + big.shared.feed_reads_per_s,
+        "big_plan": big,
         "month_seconds": SECONDS_PER_MONTH,
         "worked_cases": "\n".join(worked_cases()),
-        "per_call_month": per_call_month,
         "per_million": p.per_call * 1e6,
-        "breakeven": MID.clients * p.secret_per_month / per_call_month,
-        "api_cache_cut": mid_off.calls / mid_on.calls,
-        "mid_off_calls": num(mid_off.calls),
-        "mid_on_calls": num(mid_on.calls),
-        "mid_off_bill": kusd(mid_off.tokengate),
-        "mid_on_bill": kusd(mid_on.tokengate),
-        "long_ttl_calls": num(row(LONG_TTL, 0).calls),
-        "big_off_calls": num(big_off.calls),
-        "big_containers": big_off.containers,
-        "mid_containers": mid_off.containers,
-        "stack_bound": stack[0],
-        "stack_outage": stack[1],
-        "example_api": example_api,
-        "example_ttl": w.ttl,
-        "example_bound": example[0],
-        "example_outage": example[1],
-        "quota_mid": rps_at_quota(MID, q.get_secret_value_per_s, api_cache=False) or 0,
-        "quota_big": rps_at_quota(BIG, q.get_secret_value_per_s, api_cache=False) or 0,
-        "keys_at_quota_300": q.get_secret_value_per_s * 300,
-        "per_call_ddb": per_call_ddb,
-        "ddb_per_million": per_call_ddb * 1e6,
-        "ddb_ratio": p.per_call / per_call_ddb,
-        "ddb": ddb,
-        "ddb_1000": dynamodb_comparison(MID, mid_off.calls, threshold=1_000),
-        "ddb_sm_calls": usd(ddb.secrets_api_monthly),
-        "ddb_reads": usd(ddb.dynamodb_monthly),
-        "ddb_on_sm_calls": usd(ddb_on.secrets_api_monthly),
-        "ddb_on_reads": usd(ddb_on.dynamodb_monthly),
-        "ddb_eventual_reads": 2 * q.dynamodb_table_rru_per_s,
+        "per_call_month": p.per_call * SECONDS_PER_MONTH,
+        "eventual_per_million": eventual_item * p.dynamodb_per_million_rru,
+        "sm_ratio": p.per_call / (eventual_item * p.dynamodb_per_million_rru / 1e6),
+        "backend_target": BACKEND_SHARE_TARGET,
+        "floor_target": FLOOR_RATIO_TARGET,
+        "feed_interval": FEED_INTERVAL_SECONDS,
+        "feed_fallback": FEED_FALLBACK_SECONDS,
+        "feed_ttl_hours": FEED_TTL_SECONDS / 3600,
+        "feed_entry_bytes": FEED_ENTRY_BYTES,
+        "feed_writes": FEED_WRITES_PER_CHANGE,
+        "lag": CONSISTENCY_LAG_SECONDS,
+        "keyring_refresh": KEYRING_REFRESH_SECONDS,
+        "partition_reads": PARTITION_READ_UNITS_PER_S,
+        "partition": PARTITION_WRITE_UNITS_PER_S,
+        "entries_per_4kb": 4096 // FEED_ENTRY_BYTES,
+        "reconcile_minutes": RECONCILE_INTERVAL_SECONDS / 60,
+        "full_pass_hours": FULL_PASS_SECONDS / 3600,
+        "list_page": LIST_SECRETS_PAGE,
+        "big_pages": -(-BIG.clients // LIST_SECRETS_PAGE),
+        "big_list_seconds": -(-BIG.clients // LIST_SECRETS_PAGE) / q.list_secrets_per_s,
         "usage_cases": "\n".join(usage_cases()),
         "lease_window": LEASE_WINDOW,
         "lease_ttl": LEASE_TTL,
@@ -227,7 +232,6 @@ def figures() -> dict[str, object]:
         "usage_shards": USAGE_SHARDS,
         "usage_item_bytes": w.usage_item_bytes,
         "usage_call_ms": w.usage_call_ms,
-        "partition": PARTITION_WRITE_UNITS_PER_S,
         "partition_containers": PARTITION_WRITE_UNITS_PER_S * LEASE_WINDOW,
         "shard_rate": SHARD_RATE,
         "busy_pair": busy.pair_requests_per_s,

@@ -1,4 +1,5 @@
-"""The capacity model against arithmetic done by hand (each test shows its sums)."""
+"""0.2's per-container model and usage control against arithmetic done by hand (each test shows
+its sums); the shared index and feed are in test_shared.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tokengate.capacity import model as capacity
 from tokengate.capacity.model import Workload
+from tokengate.capacity.plan import plan
 
 MONTH = 730 * 3600  # 2,628,000 s
 
@@ -36,10 +38,9 @@ def base() -> Workload:
     return Workload(
         rps=100,
         clients=1_000,
-        ttl=30,
+        fallback_ttl=30,
         negative_ttl=10,
         max_stale=300,
-        api_cache_ttl=300,
         concurrency=2,
         hit_ms=1,
         miss_ms=25,
@@ -51,8 +52,8 @@ def base() -> Workload:
 def test_calls_and_bill_without_the_api_cache() -> None:
     w = base()
     # 2 containers x 1,000 clients = 2,000 keys: 100 * 2000 / (100 * 30 + 2000) = 200,000 / 5,000 = 40 calls/s
-    assert capacity.secrets_calls(w, api_cache=False) == pytest.approx(40.0)
-    bill = capacity.monthly_bill(w, api_cache=False)
+    assert capacity.secrets_calls(w) == pytest.approx(40.0)
+    bill = capacity.monthly_bill(w)
     assert bill.secrets == pytest.approx(1_000 * 0.40)  # $400
     # 40/s * 2,628,000 s = 105,120,000 calls = 10,512 x 10k x $0.05 = $525.60
     assert bill.secrets_api == pytest.approx(525.60)
@@ -67,64 +68,50 @@ def test_calls_and_bill_without_the_api_cache() -> None:
 
 
 def test_api_cache_cuts_invocations_and_widens_the_revocation_bound() -> None:
-    w = base()  # API cache TTL 300 s
+    assert capacity.revocation_bound(base()) == (30, 300)
+    w = replace(base(), api_cache_ttl=300)
     # one cache key per client: 100 * 1000 / (100 * 300 + 1000) = 100,000 / 31,000 = 3.2258 invocations/s
-    invocations = capacity.authorizer_invocations(w, api_cache=True)
+    invocations = capacity.authorizer_invocations(w)
     assert invocations == pytest.approx(100_000 / 31_000)
     # API cache TTL (300) >= in-memory TTL (30): every invocation misses the container cache
-    assert capacity.secrets_calls(w, api_cache=True) == pytest.approx(invocations)
-    # revocation: 0 + 30 s, or 30 s + ... while Secrets Manager fails: max(30, 300 stale) = 300 s
-    assert capacity.revocation_bound(w, api_cache=False) == (30, 300)
+    assert capacity.secrets_calls(w) == pytest.approx(invocations)
+    # revocation without it: 30 s, or max(30, 300 stale) = 300 s while Secrets Manager fails;
     # with the API cache: 300 + 30 = 330 s, and 300 + 300 = 600 s
-    assert capacity.revocation_bound(w, api_cache=True) == (330, 600)
+    assert capacity.revocation_bound(w) == (330, 600)
 
 
 def test_routes_per_client_multiply_the_api_cache_keys() -> None:
     w = Workload(rps=100, clients=1_000, routes_per_client=3, api_cache_ttl=300, concurrency=1)
     # 3,000 keys: 100 * 3000 / (100 * 300 + 3000) = 300,000 / 33,000 = 9.0909 invocations/s
-    assert capacity.authorizer_invocations(w, api_cache=True) == pytest.approx(300_000 / 33_000)
+    assert capacity.authorizer_invocations(w) == pytest.approx(300_000 / 33_000)
 
 
 def test_unknown_key_ids_add_calls_bounded_by_the_negative_ttl() -> None:
     w = Workload(rps=0, clients=1, concurrency=1, unknown_rps=50, unknown_ids=0)
     # every guess is a new id: 50 calls/s
-    assert capacity.secrets_calls(w, api_cache=False) == pytest.approx(50.0)
+    assert capacity.secrets_calls(w) == pytest.approx(50.0)
     w = Workload(rps=0, clients=1, concurrency=1, unknown_rps=50, unknown_ids=10, negative_ttl=10)
     # 10 ids, negative TTL 10 s: 50 * 10 / (50 * 10 + 10) = 500 / 510 = 0.98 calls/s
-    assert capacity.secrets_calls(w, api_cache=False) == pytest.approx(500 / 510)
+    assert capacity.secrets_calls(w) == pytest.approx(500 / 510)
 
 
 def test_request_rate_at_the_get_secret_value_quota() -> None:
-    w = Workload(rps=1, clients=50_000, ttl=30, concurrency=10)
+    w = Workload(rps=1, clients=50_000, fallback_ttl=30, concurrency=10)
     # K = 500,000 keys; calls = r K / (r T + K) = 10,000  =>  r = Q K / (K - Q T)
     #   = 10,000 * 500,000 / (500,000 - 300,000) = 25,000 req/s
-    assert capacity.rps_at_quota(w, 10_000, api_cache=False) == pytest.approx(25_000, rel=1e-6)
+    assert capacity.rps_at_quota(w, 10_000) == pytest.approx(25_000, rel=1e-6)
     # K / T = 10,000 / 30 = 333 calls/s at most: the quota is never reached
-    small = Workload(rps=1, clients=1_000, ttl=30, concurrency=10)
-    assert capacity.rps_at_quota(small, 10_000, api_cache=False) is None
+    small = Workload(rps=1, clients=1_000, fallback_ttl=30, concurrency=10)
+    assert capacity.rps_at_quota(small, 10_000) is None
 
 
 def test_containers_by_littles_law() -> None:
-    w = Workload(rps=1_000, clients=10, ttl=30, hit_ms=1, miss_ms=25)
+    w = Workload(rps=1_000, clients=10, fallback_ttl=30, hit_ms=1, miss_ms=25)
     # 1 container: misses 1000*10/(1000*30+10) = 0.333/s, mean 1 + 0.000333*24 = 1.008 ms
     #   -> ceil(1000 * 1.008 / 1000) = 2; with 2: misses 0.666/s, mean 1.016 ms -> 2 (settled)
     assert capacity.containers(w, 1_000) == 2
     assert capacity.containers(Workload(rps=1, clients=1, concurrency=7), 1) == 7
     assert capacity.containers(w, 0) == 1
-
-
-def test_dynamodb_crossover() -> None:
-    w = Workload(rps=100, clients=1_000, concurrency=1)
-    comparison = capacity.dynamodb_comparison(w, calls_per_s=10, threshold=100)
-    # per call: Secrets Manager $0.05 / 10,000 = $0.000005; DynamoDB 0.5 RRU x $0.125 / M = $0.0000000625
-    # saving per sustained call/s: (0.000005 - 0.0000000625) x 2,628,000 = $12.97575 a month
-    assert comparison.saving_per_call_per_s == pytest.approx(12.97575)
-    assert comparison.secrets_api_monthly == pytest.approx(10 * MONTH * 0.000005)  # $131.40
-    # fixed: 1,000 x 400 B = 0.0004 GB x $0.25 = $0.0001, plus 2,000 writes x $0.625 / M = $0.00125
-    fixed = 0.0001 + 0.00125
-    assert comparison.dynamodb_monthly == pytest.approx(10 * MONTH * 0.0000000625 + fixed)
-    # (100 + 0.00135) / 12.97575 = 7.7068 calls/s
-    assert comparison.crossover_calls_per_s == pytest.approx((100 + fixed) / 12.97575)
 
 
 def test_http_api_price_tiers() -> None:
@@ -133,19 +120,19 @@ def test_http_api_price_tiers() -> None:
 
 
 def test_arm64_prices_duration_lower() -> None:
-    x86 = capacity.monthly_bill(base(), api_cache=False)
-    arm = capacity.monthly_bill(Workload(**{**base().__dict__, "architecture": "arm64"}), api_cache=False)
+    x86 = capacity.monthly_bill(base())
+    arm = capacity.monthly_bill(Workload(**{**base().__dict__, "architecture": "arm64"}))
     # same GB-seconds, $0.0000133334 instead of $0.0000166667
     assert arm.lambda_duration == pytest.approx(696_420 * 0.0000133334)
     assert arm.lambda_duration < x86.lambda_duration
 
 
 def test_plan_warns_past_the_quota() -> None:
-    w = Workload(rps=50_000, clients=100_000, ttl=30, concurrency=10)
-    result = capacity.plan(w)
-    assert any("exceeds the 10,000/s" in warning for warning in result.warnings)
+    w = Workload(rps=50_000, clients=200_000, concurrency=10)
+    result = plan(w)
+    assert any("exceed the authorizer's cache of 100,000 entries" in warning for warning in result.warnings)
     assert any("API Gateway's default" in warning for warning in result.warnings)
-    quiet = capacity.plan(base())
+    quiet = plan(base())
     assert quiet.warnings == []
 
 
@@ -165,16 +152,14 @@ def test_defaults_are_what_the_stack_deploys() -> None:
 
     w = Workload(rps=1, clients=1)
     assert (w.memory_mb, w.architecture) == (FUNCTIONS["authorizer"].memory_mb, LAMBDA_ARCHITECTURE)
-    # The stack keeps API Gateway's cache off (usage control): the "with" column is an example TTL.
-    assert StackSettings().api_cache_ttl_seconds == 0 and w.api_cache_ttl == capacity.API_CACHE_EXAMPLE_TTL > 0
+    # The stack keeps API Gateway's cache off (usage control).
+    assert StackSettings().api_cache_ttl_seconds == 0 == w.api_cache_ttl
     settings = AuthorizerSettings.from_env({})
-    assert (w.ttl, w.negative_ttl, w.max_stale) == (
-        settings.cache_ttl_seconds,
+    assert (w.negative_ttl, w.max_stale, w.cache_max_entries) == (
         settings.negative_cache_ttl_seconds,
         settings.max_stale_seconds,
+        settings.cache_max_entries,
     )
-    # So the plan's revocation bound without the API cache is the stack's own.
-    assert capacity.revocation_bound(w, api_cache=False)[0] == StackSettings().revocation_bound_seconds
 
 
 def test_usage_control_costs_lease_and_count_writes_per_client_and_container() -> None:
@@ -202,20 +187,20 @@ def test_usage_control_costs_lease_and_count_writes_per_client_and_container() -
 
 
 def test_usage_control_is_free_without_policies_and_absent_with_the_api_cache() -> None:
-    free = capacity.plan(Workload(rps=100, clients=10, concurrency=1))
-    assert free.variants[0].usage is not None and free.variants[0].usage.monthly == 0
-    limited = capacity.plan(Workload(rps=100, clients=10, limited_clients=10, policy="allowlist", concurrency=1))
-    without, with_cache = limited.variants
-    assert with_cache.usage is None  # the admin API refuses policies where API Gateway caches
-    assert without.usage is not None and without.usage.lease_writes_per_s == 0 < without.usage.flush_writes_per_s
+    free = plan(Workload(rps=100, clients=10, concurrency=1))
+    assert free.usage is not None and free.usage.monthly == 0
+    limited = Workload(rps=100, clients=10, limited_clients=10, policy="allowlist", concurrency=1)
+    usage = plan(limited).usage
+    assert usage is not None and usage.lease_writes_per_s == 0 < usage.flush_writes_per_s
+    assert plan(replace(limited, api_cache_ttl=300)).usage is None  # the admin API refuses policies there
 
 
 def test_a_client_whose_leases_pass_a_partition_is_a_warning() -> None:
     # one client at 100,000 req/s over 2,000 containers: 50 req/s each; each container leases its
     # bucket every LEASE_WINDOW: 2,000 / window writes a second on one item
     w = Workload(rps=100_000, clients=1, limited_clients=1, concurrency=2_000)
-    assert any("per partition" in warning for warning in capacity.plan(w).warnings)
-    assert not any("per partition" in warning for warning in capacity.plan(replace(w, concurrency=10)).warnings)
+    assert any("per partition" in warning for warning in plan(w).warnings)
+    assert not any("per partition" in warning for warning in plan(replace(w, concurrency=10)).warnings)
 
 
 def test_limited_clients_are_checked() -> None:
