@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tokengate_core.errors import TokengateError, UnavailableError
+from tokengate_core.records.index import translate as _translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,15 +61,6 @@ def claim_holder(item: Mapping[str, Any]) -> str | None:
     """The key id a claim item names; None when there is no claim (a claim always names one)."""
     value = item.get("key_id", {}).get("S")
     return str(value) if value else None
-
-
-def _translate(error: Exception) -> TokengateError:
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        return UnavailableError(f"DynamoDB unavailable ({code or 'error'})")
-    if isinstance(error, BotoCoreError):
-        return UnavailableError(f"DynamoDB unreachable ({type(error).__name__})")
-    return TokengateError(f"unexpected registry error ({type(error).__name__})")
 
 
 class NameRegistry:
