@@ -28,9 +28,6 @@ from tokengate.capacity.shared import (
     BACKEND_SHARE_TARGET,
     CONSISTENCY_LAG_SECONDS,
     FEED_ENTRY_BYTES,
-    FEED_FALLBACK_SECONDS,
-    FEED_INTERVAL_SECONDS,
-    FEED_TTL_SECONDS,
     FEED_WRITES_PER_CHANGE,
     FLOOR_RATIO_TARGET,
     FULL_PASS_SECONDS,
@@ -48,6 +45,7 @@ from tokengate_core.authorize.usage import (
 )
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS, FEED_TTL_SECONDS
 from tokengate_core.tokens.keyring import REFRESH_SECONDS as KEYRING_REFRESH_SECONDS
 
 DOC = Path("docs/scaling.md")

@@ -54,14 +54,9 @@ from tokengate.capacity.model import (
     settle_containers,
     unknown_lookups,
 )
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS, FEED_TTL_SECONDS
 from tokengate_core.tokens.keyring import REFRESH_SECONDS as KEYRING_REFRESH_SECONDS
 
-#: A serving container reads the feed at most this often; without a successful read for
-#: FEED_FALLBACK_SECONDS its cache falls back to the short TTL.
-FEED_INTERVAL_SECONDS = 1.0
-FEED_FALLBACK_SECONDS = 10.0
-#: How long DynamoDB keeps a feed entry (its TTL attribute).
-FEED_TTL_SECONDS = 24 * 3600
 #: An eventually consistent read reflects a write made up to about a second before it
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html).
 CONSISTENCY_LAG_SECONDS = 1.0

@@ -10,6 +10,7 @@ import pytest
 from tokengate.capacity import shared
 from tokengate.capacity.model import Prices, Workload
 from tokengate.capacity.plan import plan
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS
 
 MONTH = 730 * 3600  # 2,628,000 s
 ARM_GB_S = 0.0000133334
@@ -26,7 +27,7 @@ def test_index_feed_and_consistent_reads() -> None:
     # 50 req/s per container, one read at the first request after each second: 2 * 50 / (50 * 1 + 1)
     assert shared.feed_reads(100, 2) == pytest.approx(2 * 50 / 51)
     # a feed read never exceeds one per interval per container, however busy
-    assert shared.feed_reads(1e9, 2) == pytest.approx(2 / shared.FEED_INTERVAL_SECONDS, rel=1e-6)
+    assert shared.feed_reads(1e9, 2) == pytest.approx(2 / FEED_INTERVAL_SECONDS, rel=1e-6)
     # 1,000 clients x 2 changes a month / 2,628,000 s, each read again by both containers
     assert shared.consistent_reads(w, 2) == pytest.approx(2 * 2_000 / MONTH)
 
@@ -92,7 +93,7 @@ def test_the_feed_partition_bounds_containers_and_changes() -> None:
 
 def test_revocation_bounds() -> None:
     w = small()
-    interval, lag, fallback = shared.FEED_INTERVAL_SECONDS, shared.CONSISTENCY_LAG_SECONDS, shared.FEED_FALLBACK_SECONDS
+    interval, lag, fallback = FEED_INTERVAL_SECONDS, shared.CONSISTENCY_LAG_SECONDS, FEED_FALLBACK_SECONDS
     assert shared.revocation_bounds(w) == (interval + lag, fallback + w.fallback_ttl + w.max_stale)
     # API Gateway's cache serves a cached allow for its TTL first
     assert shared.revocation_bounds(replace(w, api_cache_ttl=300)) == (300 + interval + lag, 300 + fallback + 330)
