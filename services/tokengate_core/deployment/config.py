@@ -178,9 +178,11 @@ ExpiryWarningDays = Annotated[float, Field(gt=0, le=90)]
 
 
 class SweepSettings(StoreSettings, EventSettings):
-    """The daily sweep: how far ahead an expiry or the end of a grace window is reported."""
+    """The daily sweep: how far ahead an expiry or the end of a grace window is reported; and the
+    reconciliation (lifecycle.reconcile), in the same function, of the digest index in its table."""
 
     expiry_warning_days: ExpiryWarningDays = 7.0
+    table_name: TableName = DEFAULT_TABLE_NAME
 
 
 class DeliverySettings(StoreSettings):

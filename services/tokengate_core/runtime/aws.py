@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 
     from tokengate_core.authorize.settings import AuthorizerSettings
     from tokengate_core.authorize.usage_table import DynamoUsage
-    from tokengate_core.deployment.config import AdminSettings, LeakSettings
+    from tokengate_core.deployment.config import AdminSettings, LeakSettings, SweepSettings
     from tokengate_core.lifecycle.alerts import AlertMemory
     from tokengate_core.lifecycle.events import EventBridgePublisher
+    from tokengate_core.lifecycle.reconcile import Reconciler
     from tokengate_core.records.github_keys import SharedKeyList
     from tokengate_core.records.names import NameRegistry
 
@@ -185,3 +186,12 @@ def make_publisher(settings: EventClientSettings, service: str) -> EventBridgePu
         settings.event_bus_name,
         event_failure_reporter(service, settings.metrics_namespace),
     )
+
+
+def make_reconciler(settings: SweepSettings) -> Reconciler:
+    """The reconciliation of the digest index (the sweep function's second schedule): the data
+    plane's timeouts and retries, for a run that is never on a request path."""
+    from tokengate_core.lifecycle.reconcile import Reconciler
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return Reconciler(make_store(settings), cast("DynamoDBClient", client), settings.table_name)
