@@ -30,9 +30,7 @@ from tokengate.capacity.shared import (
     FEED_ENTRY_BYTES,
     FEED_WRITES_PER_CHANGE,
     FLOOR_RATIO_TARGET,
-    FULL_PASS_SECONDS,
     LIST_SECRETS_PAGE,
-    RECONCILE_INTERVAL_SECONDS,
     read_units,
 )
 from tokengate_core.authorize.usage import (
@@ -44,6 +42,7 @@ from tokengate_core.authorize.usage import (
     USAGE_SHARDS,
 )
 from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.lifecycle.reconcile import FULL_PASS_SECONDS, RECONCILE_INTERVAL_SECONDS
 from tokengate_core.lifecycle.sweep import READ_CONCURRENCY, SWEEP_LOOK_BACK
 from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS, FEED_TTL_SECONDS
 from tokengate_core.tokens.keyring import REFRESH_SECONDS as KEYRING_REFRESH_SECONDS

@@ -54,6 +54,7 @@ from tokengate.capacity.model import (
     settle_containers,
     unknown_lookups,
 )
+from tokengate_core.lifecycle.reconcile import FULL_PASS_SECONDS, RECONCILE_INTERVAL_SECONDS
 from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS, FEED_TTL_SECONDS
 from tokengate_core.tokens.keyring import REFRESH_SECONDS as KEYRING_REFRESH_SECONDS
 
@@ -65,9 +66,7 @@ FEED_ENTRY_BYTES = 120
 #: Writes per change: the index item; the feed's counter and its entry.
 INDEX_WRITES_PER_CHANGE = 1
 FEED_WRITES_PER_CHANGE = 2
-#: The reconciliation: one run every RECONCILE_INTERVAL_SECONDS, a full pass once a day.
-RECONCILE_INTERVAL_SECONDS = 900.0
-FULL_PASS_SECONDS = 86_400.0
+#: ListSecrets' page (MaxResults) as the store asks for it.
 LIST_SECRETS_PAGE = 100
 #: The targets: the request path's backend calls against API Gateway's own request price, and the
 #: whole request path against the floor of any per-request Lambda authorizer.
@@ -178,13 +177,14 @@ class SharedCost:
 
 
 def reconciliation_monthly(w: Workload, p: Prices) -> float:
-    """ListSecrets pages every run; per change, its index item (consistent) and its secret; a daily
-    scan of the index items."""
+    """ListSecrets pages every run; per change, its index item (consistent) and its secret; on the
+    daily full pass, every client's index item (consistent) and a scan of the index items."""
     secrets = w.secrets if w.secrets is not None else w.clients
     pages = math.ceil(secrets / LIST_SECRETS_PAGE) * SECONDS_PER_MONTH / RECONCILE_INTERVAL_SECONDS
     changes = changes_per_s(w) * SECONDS_PER_MONTH
-    scan_units = read_units(w.clients * w.index_item_bytes, consistent=False) * SECONDS_PER_MONTH / FULL_PASS_SECONDS
-    units = changes * CONSISTENT_READ_UNITS + scan_units
+    full_passes = SECONDS_PER_MONTH / FULL_PASS_SECONDS
+    full_units = secrets * CONSISTENT_READ_UNITS + read_units(w.clients * w.index_item_bytes, consistent=False)
+    units = changes * CONSISTENT_READ_UNITS + full_passes * full_units
     return (pages + changes) * p.per_call + units * p.dynamodb_per_million_rru / 1e6
 
 

@@ -68,10 +68,10 @@ def test_writes_reconciliation_and_storage_are_apart_from_requests() -> None:
     # writer's consistent read of the item's version (1 read unit)
     assert cost.change_writes == pytest.approx(changes * (3 * 0.625 + 1 * 0.125) / 1e6)
     # 10 ListSecrets pages every 900 s; per change a GetSecretValue and a consistent GetItem; a daily
-    # scan of 1,000 x 700 B = 700,000 B: 171 x 4 KB, halved
+    # full pass: 1,000 consistent GetItems and a scan of 1,000 x 700 B = 700,000 B: 171 x 4 KB, halved
     runs = MONTH / 900
-    scan_units = 171 * 0.5 * MONTH / 86_400
-    expected = (10 * runs + changes) * 0.000005 + (changes + scan_units) * 0.125 / 1e6
+    full_units = (1_000 + 171 * 0.5) * MONTH / 86_400
+    expected = (10 * runs + changes) * 0.000005 + (changes + full_units) * 0.125 / 1e6
     assert cost.reconciliation == pytest.approx(expected)
     assert cost.secrets == pytest.approx(1_000 * 0.40)
     assert cost.authorizer_total == pytest.approx(cost.request_path + cost.secrets + cost.apart)
