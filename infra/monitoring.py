@@ -25,6 +25,7 @@ from tokengate_core.authorize.decision import Reason
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
+from tokengate_core.lifecycle.reconcile import METRIC_REPAIRED, METRIC_SKIPPED
 from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED
 from tokengate_core.runtime.observability import (
     DIMENSION_REASON,
@@ -50,6 +51,17 @@ class AlarmSpec:
     #: Resources the metric names by a string (a dimension value), not by a reference: the alarm
     #: depends on them explicitly, as CloudFormation cannot see a name in a string.
     names: tuple[IConstruct, ...] = field(default=())
+
+
+def sweep_metric(settings: StackSettings, name: str) -> cw.Metric:
+    """A count the sweep function emits (an EMF line by its service), summed per alarm period."""
+    return cw.Metric(
+        namespace=settings.metrics_namespace,
+        metric_name=name,
+        dimensions_map={DIMENSION_SERVICE: FUNCTIONS["sweep"].service},
+        statistic="Sum",
+        period=ALARM_PERIOD,
+    )
 
 
 def decision_metric(
@@ -152,13 +164,21 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "The sweep skipped clients whose record could not be read or whose event could not be "
             "made (a corrupt value, a name from before names were checked); the others were "
             "swept. The sweep log's 'sweep skipped clients' line names them.",
-            cw.Metric(
-                namespace=settings.metrics_namespace,
-                metric_name=METRIC_CLIENTS_SKIPPED,
-                dimensions_map={DIMENSION_SERVICE: FUNCTIONS["sweep"].service},
-                statistic="Sum",
-                period=ALARM_PERIOD,
-            ),
+            sweep_metric(settings, METRIC_CLIENTS_SKIPPED),
+        ),
+        AlarmSpec(
+            "index-repaired",
+            "The reconciliation found the digest index out of step with the client secrets and "
+            "repaired it (a write path failed between its steps, or a secret was changed by hand). "
+            "The sweep log's 'index repaired' line names the clients and what was wrong.",
+            sweep_metric(settings, METRIC_REPAIRED),
+        ),
+        AlarmSpec(
+            "reconcile-clients-skipped",
+            "The reconciliation could not check clients (a secret that is not a client record, or "
+            "a read or write that failed); their index items may be out of step until it can. The "
+            "sweep log's 'reconciliation skipped clients' line names them.",
+            sweep_metric(settings, METRIC_SKIPPED),
         ),
         AlarmSpec(
             "lifecycle-events-failed",

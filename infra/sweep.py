@@ -1,14 +1,19 @@
-"""The daily sweep: an EventBridge rule on a schedule invokes it (context ``sweepSchedule``).
+"""The sweep function, on two EventBridge schedules.
 
-It reports what is about to end (``Client Expiring`` events, for expiries and grace windows
-ending within ``expiryWarningDays``) and takes imported tokens that no client accepts out of the
-keyring. Its role reads client secrets (the prefix grant), lists them (ListSecrets takes no
-resource), may write the keyring secret alone, and puts its one event type on the bus
+The daily sweep (context ``sweepSchedule``) reports what is about to end (``Client Expiring``
+events, for expiries and grace windows ending within ``expiryWarningDays``) and takes imported
+tokens that no client accepts out of the keyring. The reconciliation (every
+``reconcile.RECONCILE_INTERVAL_SECONDS``, its event ``{"task": "reconcile"}``) repairs the digest
+index from the secrets. Its role reads client secrets (the prefix grant), lists them (ListSecrets
+takes no resource), may write the keyring secret alone, reads and writes the index and feed
+items of the deployment's table (no other partition), scans it for index items (a Scan names no
+key, so no LeadingKeys condition can hold it), and puts its one event type on the bus
 (infra/events.py, through FunctionSpec.emits).
 """
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,10 +22,17 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
+from infra.table import NameTable
 from tokengate_core.deployment.config import SweepSettings
+from tokengate_core.lifecycle.reconcile import RECONCILE_INTERVAL_SECONDS, RECONCILE_TASK
+from tokengate_core.records.feed import FEED_PK
+from tokengate_core.records.index import INDEX_PREFIX
 
 #: What writing the keyring takes (tokengate_core.tokens.imports: one PutSecretValue per change).
 KEYRING_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
+#: What the reconciliation does to index and feed items (lifecycle.reconcile, records.feed).
+RECONCILE_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+RECONCILE_LEADING_KEYS = (f"{INDEX_PREFIX}*", FEED_PK)
 
 
 class Sweep(Construct):
@@ -32,6 +44,7 @@ class Sweep(Construct):
         assets: FunctionAssets,
         secrets: TokenSecrets,
         keyring_secret: secretsmanager.ISecret,
+        table: NameTable,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
@@ -60,10 +73,33 @@ class Sweep(Construct):
                 )
             )
         iam.Policy(self, "KeyringWrite", roles=[handler.role], statements=keyring_write)
+        table.grant(self, handler.role, RECONCILE_ITEM_ACTIONS, leading_keys=RECONCILE_LEADING_KEYS)
+        iam.Policy(
+            self,
+            "IndexScan",
+            roles=[handler.role],
+            statements=[
+                iam.PolicyStatement(sid="IndexScan", actions=["dynamodb:Scan"], resources=[table.table.table_arn])
+            ],
+        )
         self.rule = events.Rule(
             self,
             "Schedule",
             description="tokengate: the daily sweep (Client Expiring events, imported tokens pruned)",
             schedule=events.Schedule.expression(settings.sweep_schedule),
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        # A failed run is not retried: the next one, minutes later, looks at everything it would have.
+        self.reconcile_rule = events.Rule(
+            self,
+            "ReconcileSchedule",
+            description="tokengate: the digest index reconciled with the client secrets",
+            schedule=events.Schedule.rate(Duration.seconds(RECONCILE_INTERVAL_SECONDS)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    event=events.RuleTargetInput.from_object({"task": RECONCILE_TASK}),
+                    retry_attempts=0,
+                )
+            ],
         )

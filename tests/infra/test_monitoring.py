@@ -25,6 +25,7 @@ from tokengate_core.deployment.config import AuthorizerSettings, SweepSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
+from tokengate_core.lifecycle.reconcile import METRIC_REPAIRED, METRIC_SKIPPED, ReconcileReport, report_run
 from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED, SweepReport, report_skipped
 from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,
@@ -53,7 +54,9 @@ DECISION_ALARMS = {
 MATH_ALARMS = {"lifecycle-events-failed"}
 #: Alarm name -> the function that emits the custom metric it watches, and the metric.
 FUNCTION_METRIC_ALARMS: dict[str, tuple[FunctionName, str]] = {
-    "sweep-clients-skipped": ("sweep", METRIC_CLIENTS_SKIPPED)
+    "sweep-clients-skipped": ("sweep", METRIC_CLIENTS_SKIPPED),
+    "index-repaired": ("sweep", METRIC_REPAIRED),
+    "reconcile-clients-skipped": ("sweep", METRIC_SKIPPED),
 }
 
 
@@ -166,8 +169,12 @@ def test_the_sweeps_alarm_watches_exactly_what_the_sweep_emits(template_json: di
     for name, (function, metric) in FUNCTION_METRIC_ALARMS.items():
         out = io.StringIO()
         with redirect_stdout(out):
-            report_skipped(SweepReport(unreadable=["k"]), FUNCTIONS[function].service, settings.metrics_namespace)
-        document = json.loads(out.getvalue())
+            service = FUNCTIONS[function].service
+            if metric == METRIC_CLIENTS_SKIPPED:
+                report_skipped(SweepReport(unreadable=["k"]), service, settings.metrics_namespace)
+            else:  # one repair and one skipped client: each its own line
+                report_run(ReconcileReport(built=["k"], failed=["j"]), service, settings.metrics_namespace)
+        (document,) = [d for d in map(json.loads, out.getvalue().splitlines()) if metric in d]
         (directive,) = document["_aws"]["CloudWatchMetrics"]
         props = found[name]
         assert (props["Namespace"], props["MetricName"]) == (directive["Namespace"], metric)
