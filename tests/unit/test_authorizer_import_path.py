@@ -56,6 +56,8 @@ COLD_PATH = {
     "tokengate_core.deployment.functions",
     "tokengate_core.deployment.routes",
     "tokengate_core.lifecycle.detail_types",
+    "tokengate_core.records.feed",
+    "tokengate_core.records.index",
     "tokengate_core.records.rules",
     "tokengate_core.records.schedule",
     "tokengate_core.records.store",

@@ -46,9 +46,6 @@ from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 Architecture = Literal["arm64", "x86_64"]
-#: The authorizer's cache lifetime while it reads the change feed, and without it (0.2's only one).
-CACHE_TTL = 3600.0
-FALLBACK_TTL = float(AuthorizerSettings.default("cache_ttl_seconds"))
 #: API Gateway's authorizer result cache as the stack deploys it (off while usage control is on).
 DEPLOYED_API_CACHE_TTL = float(StackSettings.model_fields["api_cache_ttl_seconds"].default)
 #: Which limits a client's usage policy has; each of a rate limit and a quota takes its own leases.
@@ -124,8 +121,8 @@ class Workload:
 
     rps: float  # requests per second reaching API Gateway with a token
     clients: int  # active clients (each sends some of the traffic)
-    ttl: float = CACHE_TTL  # the in-memory cache TTL while the feed is read
-    fallback_ttl: float = FALLBACK_TTL  # the TTL without the feed, and 0.2's only one
+    ttl: float = AuthorizerSettings.default("cache_ttl_seconds")  # the in-memory TTL while the feed is read
+    fallback_ttl: float = AuthorizerSettings.default("fallback_ttl_seconds")  # without the feed; 0.2's only one
     negative_ttl: float = AuthorizerSettings.default("negative_cache_ttl_seconds")  # for unknown key ids
     max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while the backend fails
     cache_max_entries: int = AuthorizerSettings.default("cache_max_entries")  # per container (LRU)

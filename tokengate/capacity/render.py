@@ -107,6 +107,7 @@ def text(result: Plan) -> str:
     row("= tokengate per month", lambda s: money(s.authorizer_total), lambda b: money(b.bill.authorizer_total))
     row("API Gateway HTTP API requests", lambda s: money(s.http_api), lambda b: money(b.bill.http_api))
     row("revocation bound (s)", lambda s: f"{s.revocation_s:g}", lambda b: f"{b.revocation_s:g}")
+    row("  while the feed cannot be read (s)", lambda s: f"{s.revocation_feed_down_s:g}", lambda b: NA)
     row("  while the backend fails (s)", lambda s: f"{s.revocation_outage_s:g}", lambda b: f"{b.revocation_outage_s:g}")
     row(
         f"feed partition read units/s (of {PARTITION_READ_UNITS_PER_S:,})",

@@ -145,6 +145,7 @@ class SharedCost:
     max_feed_containers: float  # serving containers the feed's partition can serve
     max_changes_per_s: float  # changes per second its partition can take
     revocation_s: float
+    revocation_feed_down_s: float
     revocation_outage_s: float
 
     @property
@@ -188,12 +189,14 @@ def reconciliation_monthly(w: Workload, p: Prices) -> float:
     return (pages + changes) * p.per_call + units * p.dynamodb_per_million_rru / 1e6
 
 
-def revocation_bounds(w: Workload) -> tuple[float, float]:
+def revocation_bounds(w: Workload) -> tuple[float, float, float]:
     """Seconds until a revoked token is refused everywhere: the next feed read after the entry can
-    be read; and while DynamoDB fails: the fallback's delay, its TTL, then stale-if-error."""
+    be read; while the feed cannot be read, the fallback's delay and then its TTL; while DynamoDB
+    fails altogether, that or the last entry answering until it is ``max_stale`` old
+    (stale-if-error counts from the entry's fetch, authorize.cache)."""
     normal = FEED_INTERVAL_SECONDS + CONSISTENCY_LAG_SECONDS
-    outage = FEED_FALLBACK_SECONDS + w.fallback_ttl + w.max_stale
-    return w.api_cache_ttl + normal, w.api_cache_ttl + outage
+    feed_down = FEED_FALLBACK_SECONDS + w.fallback_ttl
+    return w.api_cache_ttl + normal, w.api_cache_ttl + feed_down, w.api_cache_ttl + max(feed_down, w.max_stale)
 
 
 def shared_cost(w: Workload, p: Prices = PRICES) -> SharedCost:
@@ -219,7 +222,7 @@ def shared_cost(w: Workload, p: Prices = PRICES) -> SharedCost:
         / 1e6
     )
     stored_bytes = w.clients * w.index_item_bytes + changes * FEED_TTL_SECONDS * FEED_ENTRY_BYTES
-    revocation, outage = revocation_bounds(w)
+    revocation, feed_down, outage = revocation_bounds(w)
     return SharedCost(
         invocations_per_s=inv,
         containers=n,
@@ -244,5 +247,6 @@ def shared_cost(w: Workload, p: Prices = PRICES) -> SharedCost:
         max_feed_containers=PARTITION_READ_UNITS_PER_S / per_feed_read * FEED_INTERVAL_SECONDS,
         max_changes_per_s=PARTITION_WRITE_UNITS_PER_S / FEED_WRITES_PER_CHANGE,
         revocation_s=revocation,
+        revocation_feed_down_s=feed_down,
         revocation_outage_s=outage,
     )

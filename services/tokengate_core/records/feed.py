@@ -123,16 +123,23 @@ def read_entries(client: DynamoDBClient, table: str, after: int, *, limit: int =
     read; the authorizer's is :class:`FeedReader`)."""
     found: list[FeedEntry] = []
     for item in _query(client, table, after, limit=limit, projection=False):
-        key_id, kind, at = item.get("key_id", {}).get("S"), item.get("kind", {}).get("S"), item.get("at", {}).get("N")
+        key_id, kind, at = _text(item, "key_id"), _text(item, "kind"), _text(item, "at", "N")
         seq = _seq(item)
         if seq is not None and key_id and kind:
-            found.append(FeedEntry(seq, key_id, kind, float(at or 0)))
+            found.append(FeedEntry(seq, key_id, kind, float(at) if at and at.replace(".", "", 1).isdigit() else 0.0))
     return found
 
 
+def _text(item: dict[str, Any], name: str, kind: str = "S") -> str | None:
+    """An attribute's value, or None when it is missing or not of ``kind`` (nothing here raises)."""
+    value = item.get(name)
+    text = value.get(kind) if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
+
+
 def _seq(item: dict[str, Any]) -> int | None:
-    sk = item.get("sk", {}).get("S")
-    return int(sk) if isinstance(sk, str) and len(sk) == SEQ_DIGITS and sk.isdigit() else None
+    sk = _text(item, "sk")
+    return int(sk) if sk is not None and len(sk) == SEQ_DIGITS and sk.isdigit() else None
 
 
 def _query(client: DynamoDBClient, table: str, after: int, *, limit: int, projection: bool) -> list[dict[str, Any]]:
@@ -172,8 +179,8 @@ def head(client: DynamoDBClient, table: str, *, consistent: bool = False) -> int
         item = client.get_item(TableName=table, Key=head_key(), ConsistentRead=consistent).get("Item") or {}
     except Exception as error:  # noqa: BLE001 - every failure becomes a domain error
         raise _unavailable(error) from None
-    value = item.get("seq", {}).get("N", "0")
-    return int(value) if value.isdigit() else 0
+    value = _text(item, "seq", "N")
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 class FeedReader:
@@ -205,8 +212,8 @@ class FeedReader:
             resync = True
         for item in _query(self._client, self._table, self.last, limit=PAGE_LIMIT, projection=True):
             seq = _seq(item)
-            key_id = item.get("key_id", {}).get("S")
-            if seq is None or not isinstance(key_id, str) or not key_id:
+            key_id = _text(item, "key_id")
+            if seq is None or not key_id:
                 resync = True  # a change we cannot attribute: forget everything
                 if seq is not None:
                     self._seen.add(seq)

@@ -158,6 +158,12 @@ class ClientIndex:
         self._client = client
         self._table = table
 
+    def append(self, key_id: str, kind: str) -> int:
+        """Announce a change of ``key_id`` on the change feed (records.feed): after the index write."""
+        from tokengate_core.records import feed
+
+        return feed.append(self._client, self._table, key_id, kind)
+
     def get_item(self, key_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """The raw item, or None; UnavailableError when DynamoDB fails."""
         try:
@@ -208,6 +214,29 @@ class ClientIndex:
                 return None
             raise translate(error) from None
         return version
+
+    def revoke(self, key_id: str, *, now: datetime | None = None) -> bool:
+        """Mark the item revoked in one conditional UpdateItem (no read of the record needed, so a
+        client whose secret no longer parses can still be revoked); its version moves, so a writer
+        racing it loses. False when there is no item: the authorizer denies a client it cannot find."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=index_key(key_id),
+                UpdateExpression="SET #state = :revoked, changed_at = :now ADD version :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":revoked": {"S": REVOKED},
+                    ":now": {"S": (now or datetime.now(UTC)).astimezone(UTC).isoformat()},
+                    ":one": {"N": "1"},
+                },
+            )
+        except Exception as error:  # noqa: BLE001 - every failure becomes a domain error
+            if _condition_failed(error):
+                return False
+            raise translate(error) from None
+        return True
 
     def version(self, key_id: str) -> int | None:
         """The item's version, read consistently: None without an item, UNREADABLE_VERSION when

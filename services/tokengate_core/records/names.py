@@ -68,6 +68,15 @@ class NameRegistry:
         self._client = client
         self._table = table
 
+    @property
+    def client(self) -> DynamoDBClient:
+        """The table's client (the digest index and the change feed share it)."""
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return self._table
+
     @staticmethod
     def _key(tenant: str, name: str) -> dict[str, Any]:
         return {PARTITION_KEY: {"S": f"tenant#{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}

@@ -155,7 +155,9 @@ def test_defaults_are_what_the_stack_deploys() -> None:
     # The stack keeps API Gateway's cache off (usage control).
     assert StackSettings().api_cache_ttl_seconds == 0 == w.api_cache_ttl
     settings = AuthorizerSettings.from_env({})
-    assert (w.negative_ttl, w.max_stale, w.cache_max_entries) == (
+    assert (w.ttl, w.fallback_ttl, w.negative_ttl, w.max_stale, w.cache_max_entries) == (
+        settings.cache_ttl_seconds,
+        settings.fallback_ttl_seconds,
         settings.negative_cache_ttl_seconds,
         settings.max_stale_seconds,
         settings.cache_max_entries,

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from infra.settings import StackSettings
 from tokengate.capacity import shared
 from tokengate.capacity.model import Prices, Workload
 from tokengate.capacity.plan import plan
@@ -94,9 +95,14 @@ def test_the_feed_partition_bounds_containers_and_changes() -> None:
 def test_revocation_bounds() -> None:
     w = small()
     interval, lag, fallback = FEED_INTERVAL_SECONDS, shared.CONSISTENCY_LAG_SECONDS, FEED_FALLBACK_SECONDS
-    assert shared.revocation_bounds(w) == (interval + lag, fallback + w.fallback_ttl + w.max_stale)
+    feed_down = fallback + w.fallback_ttl  # 10 + 30 s: the fallback, then its TTL
+    assert shared.revocation_bounds(w) == (interval + lag, feed_down, max(feed_down, w.max_stale))
+    # the stack states the bound with the feed down, the index readable
+    assert shared.revocation_bounds(w)[1] == StackSettings().revocation_bound_seconds
+    # a stale entry answers until it is max_stale old, if that is longer
+    assert shared.revocation_bounds(replace(w, max_stale=5))[2] == feed_down
     # API Gateway's cache serves a cached allow for its TTL first
-    assert shared.revocation_bounds(replace(w, api_cache_ttl=300)) == (300 + interval + lag, 300 + fallback + 330)
+    assert shared.revocation_bounds(replace(w, api_cache_ttl=300)) == (300 + interval + lag, 300 + 40, 300 + 300)
 
 
 @pytest.mark.parametrize("workload", [Workload(rps=1_000, clients=10_000), Workload(rps=5_000, clients=100_000)])
