@@ -31,7 +31,8 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, object]:
     error metric and the schedule's retry see it; a client the run had to skip, and each repair of
     the index, is reported (and alarmed on) without failing the others."""
     if isinstance(event, dict) and event.get("task") == RECONCILE_TASK:
-        reconciled = reconciler.run()
+        budget = context.get_remaining_time_in_millis if context is not None else lambda: SPEC.timeout_seconds * 1000
+        reconciled = reconciler.run(remaining=lambda: budget() / 1000)
         report_run(reconciled, SPEC.service, settings.metrics_namespace)
         fields = reconciled.fields()
         logger.info("reconciliation done", extra=fields)  # ids and counts, never a token or a digest

@@ -243,3 +243,13 @@ def test_no_token_reaches_the_report(world: World) -> None:
     report = world.reconciler().run()
     assert report.built == [record.key_id]
     assert record.current_sha256 not in json.dumps(report.fields())
+
+
+def test_a_run_short_of_time_leaves_the_rest_and_its_checkpoint_for_the_next(world: World) -> None:
+    records = [world.client(f"bot-{n}") for n in range(3)]
+    report = world.reconciler().run(remaining=lambda: 0.0)
+    assert not report.complete and report.unreached == 3 and report.repaired == 0
+    key = {"pk": {"S": "feed"}, "sk": {"S": "reconciled"}}
+    assert "Item" not in world.dynamodb.get_item(TableName=TABLE, Key=key)
+    report = world.reconciler().run()
+    assert report.full and report.complete and sorted(report.built) == sorted(r.key_id for r in records)

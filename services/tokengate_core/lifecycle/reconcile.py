@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.errors import CorruptRecordError, NotFoundError, RevokedError, TokengateError
+from tokengate_core.lifecycle.sweep import READ_CONCURRENCY
 from tokengate_core.records import feed
 from tokengate_core.records.index import (
     ACTIVE,
@@ -62,6 +64,8 @@ FULL_PASS_SECONDS = 86_400
 #: timeout) may still be between its secret and its index writes, and ListSecrets is eventually
 #: consistent.
 SETTLE_SECONDS = max(FUNCTIONS[name].timeout_seconds for name in ("admin", "rotation", "leaks")) + 60
+#: A run stops starting clients this long before its caller's time is up (a check is a few calls).
+DEADLINE_MARGIN_SECONDS = 5.0
 #: ListSecrets' dates are whole seconds: a change in the second a run started may read as before it.
 LISTING_PRECISION_SECONDS = 1
 METRIC_REPAIRED = "IndexRepaired"
@@ -78,6 +82,7 @@ class ReconcileReport:
     full: bool = False
     secrets: int = 0
     checked: int = 0
+    unreached: int = 0  # candidates left for the next run: the time ran short
     #: Repairs, by what was wrong (each one is counted in METRIC_REPAIRED).
     built: list[str] = field(default_factory=list)  # live secret, no index item
     rebuilt: list[str] = field(default_factory=list)  # live secret, older index saying otherwise
@@ -90,6 +95,10 @@ class ReconcileReport:
     #: Could not be checked (counted in METRIC_SKIPPED).
     unreadable: list[str] = field(default_factory=list)  # a secret that is not a client record
     failed: list[str] = field(default_factory=list)  # a read or write that failed
+
+    @property
+    def complete(self) -> bool:
+        return self.unreached == 0
 
     @property
     def repaired(self) -> int:
@@ -105,6 +114,7 @@ class ReconcileReport:
             "full": self.full,
             "secrets": self.secrets,
             "checked": self.checked,
+            "unreached": self.unreached,
             "repaired": self.repaired,
             **{
                 name: getattr(self, name)
@@ -154,9 +164,14 @@ class Reconciler:
 
     # -- the run -----------------------------------------------------------------------------------
 
-    def run(self, *, full: bool = False) -> ReconcileReport:
-        """One run; ``full`` forces a full pass (``tokengate migrate``). A failure of the whole run
-        (the checkpoint, the listing, the feed) raises and moves no checkpoint."""
+    def run(
+        self, *, full: bool = False, orphans: bool = True, remaining: Callable[[], float] | None = None
+    ) -> ReconcileReport:
+        """One run; ``full`` forces a full pass (``tokengate migrate``, whose role may not scan:
+        ``orphans=False``). ``remaining`` tells the seconds the caller has left: clients not reached
+        with DEADLINE_MARGIN_SECONDS to spare are left to the next run, and the checkpoint stays
+        (``complete`` is False). A failure of the whole run (the checkpoint, the listing, the feed)
+        raises and moves no checkpoint."""
         now = utcnow_from(self.clock())
         checkpoint = self._checkpoint()
         full = full or checkpoint is None or now - checkpoint.full_at >= timedelta(seconds=FULL_PASS_SECONDS)
@@ -169,15 +184,37 @@ class Reconciler:
         report.secrets = len(summaries)
         look_back = timedelta(seconds=SETTLE_SECONDS + LISTING_PRECISION_SECONDS)
         since = None if full or checkpoint is None else checkpoint.at - look_back
-        for summary in summaries:
-            changed = _changed_at(summary, now)
-            if since is None or summary.key_id in named or changed is None or changed >= since:
-                self._check(summary, now, report)
-        if full:
+        candidates = [
+            summary
+            for summary in summaries
+            if since is None
+            or summary.key_id in named
+            or (changed := _changed_at(summary, now)) is None
+            or changed >= since
+        ]
+        self._check_all(candidates, now, report, remaining or (lambda: float("inf")))
+        if full and orphans and report.complete:
             self._revoke_orphans({s.key_id for s in summaries}, now, report)
-        previous_full = checkpoint.full_at if checkpoint is not None and not full else now
-        self._save(Checkpoint(seq=seq, at=now, full_at=previous_full))
+        if report.complete:
+            previous_full = checkpoint.full_at if checkpoint is not None and not full else now
+            self._save(Checkpoint(seq=seq, at=now, full_at=previous_full))
         return report
+
+    def _check_all(
+        self, candidates: list[SecretSummary], now: datetime, report: ReconcileReport, remaining: Callable[[], float]
+    ) -> None:
+        """READ_CONCURRENCY clients at a time (the sweep's), until the time left runs short."""
+
+        def check(summary: SecretSummary) -> bool:
+            if remaining() < DEADLINE_MARGIN_SECONDS:
+                return False
+            self._check(summary, now, report)
+            return True
+
+        with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+            done = list(pool.map(check, candidates))
+        report.checked += sum(done)
+        report.unreached = len(done) - sum(done)
 
     def _entries_since(self, after: int, upto: int) -> Iterable[feed.FeedEntry]:
         """The changes others announced (its own repairs were looked at when it made them)."""
@@ -188,7 +225,6 @@ class Reconciler:
 
     def _check(self, summary: SecretSummary, now: datetime, report: ReconcileReport) -> None:
         key_id = summary.key_id
-        report.checked += 1
         changed = _changed_at(summary, now)
         if changed is not None and now - changed < timedelta(seconds=SETTLE_SECONDS):
             report.deferred.append(key_id)
