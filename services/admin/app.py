@@ -236,7 +236,8 @@ def rotate_keys() -> KeyRingView:
 
 @_route("migrate", 200, "Clients issued before tagged tokens brought up to date")
 def migrate() -> MigrationReport:
-    return keys.migrate(admin_context, _actor())
+    remaining = app.lambda_context.get_remaining_time_in_millis
+    return keys.migrate(admin_context, _actor(), lambda: remaining() / 1000)
 
 
 @_route("client_usage", 200, "Allowed and denied requests per hour or day")

@@ -299,6 +299,11 @@ class MigrationReport(BaseModel):
     names_claimed: int = Field(description="Client names newly recorded as taken")
     legacy_key_ids: int = Field(description="Clients whose untagged tokens stay accepted until they rotate")
     conflicts: list[str] = Field(description="Clients whose name another client already holds")
+    index_built: int = Field(description="Clients written into the digest index (missing, or out of step)")
+    index_revoked: int = Field(description="Clients the digest index allowed although their secret is revoked")
+    index_complete: bool = Field(
+        description="Every client's index item checked; if not, the scheduled reconciliation builds the rest"
+    )
 
 
 class UsageBucket(BaseModel):

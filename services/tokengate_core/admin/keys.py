@@ -5,10 +5,12 @@ key ids were random and tokens tagged. Deployment-wide: no tenant owns a key.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from tokengate_core.admin.api import KeyRingView, MigrationReport, SigningKeyView
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.errors import KeyringFullError
+from tokengate_core.lifecycle.reconcile import Reconciler
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
 
@@ -40,13 +42,15 @@ def untagged_era_key_id(tenant: str, client_name: str) -> str:
     return tokens.encode_key_id(int.from_bytes(raw[:13], "big") >> 1)
 
 
-def migrate(ctx: AdminContext, actor: str) -> MigrationReport:
-    """Bring clients issued before key ids were random and tokens tagged up to date; idempotent.
+def migrate(ctx: AdminContext, actor: str, remaining: Callable[[], float] | None = None) -> MigrationReport:
+    """Bring clients issued by an earlier version up to date; idempotent.
 
     Every client's name is recorded as taken (it was unique by construction then), and the
     key ids of clients whose tokens carry no tag (current, or previous still in grace) are
     listed in the keyring so the authorizer keeps accepting them until they rotate. Run it
-    again after their grace windows end and the list shrinks.
+    again after their grace windows end and the list shrinks. Then the digest index is built
+    (a full pass of the reconciliation, lifecycle.reconcile) for as long as ``remaining`` allows:
+    what is left, the scheduled reconciliation builds.
     """
     epoch = ctx.clock()
     ring = keyring.ensure(ctx.store, epoch)
@@ -65,9 +69,26 @@ def migrate(ctx: AdminContext, actor: str) -> MigrationReport:
             legacy.add(summary.key_id)
     keyring.update(ctx.store, lambda r: r.with_legacy_key_ids(legacy))
     ctx.reset()
-    ctx.audit("migrate", actor=actor, clients=len(summaries), legacy=len(legacy), conflicts=len(conflicts))
+    built = Reconciler(ctx.store, ctx.registry.client, ctx.registry.table, clock=ctx.clock).run(
+        full=True, orphans=False, settle=False, remaining=remaining
+    )
+    ctx.audit(
+        "migrate",
+        actor=actor,
+        clients=len(summaries),
+        legacy=len(legacy),
+        conflicts=len(conflicts),
+        index_built=len(built.built) + len(built.rebuilt),
+        index_revoked=len(built.revoked),
+    )
     return MigrationReport(
-        clients=len(summaries), names_claimed=claimed, legacy_key_ids=len(legacy), conflicts=conflicts
+        clients=len(summaries),
+        names_claimed=claimed,
+        legacy_key_ids=len(legacy),
+        conflicts=conflicts,
+        index_built=len(built.built) + len(built.rebuilt),
+        index_revoked=len(built.revoked),
+        index_complete=built.complete,
     )
 
 

@@ -161,18 +161,27 @@ class Reconciler:
         self._client = client
         self._table = table
         self.clock = clock
+        self._settle = timedelta(seconds=SETTLE_SECONDS)
 
     # -- the run -----------------------------------------------------------------------------------
 
     def run(
-        self, *, full: bool = False, orphans: bool = True, remaining: Callable[[], float] | None = None
+        self,
+        *,
+        full: bool = False,
+        orphans: bool = True,
+        settle: bool = True,
+        remaining: Callable[[], float] | None = None,
     ) -> ReconcileReport:
         """One run; ``full`` forces a full pass (``tokengate migrate``, whose role may not scan:
         ``orphans=False``). ``remaining`` tells the seconds the caller has left: clients not reached
         with DEADLINE_MARGIN_SECONDS to spare are left to the next run, and the checkpoint stays
-        (``complete`` is False). A failure of the whole run (the checkpoint, the listing, the feed)
-        raises and moves no checkpoint."""
+        (``complete`` is False). ``settle=False`` (``tokengate migrate``, run by an operator once)
+        looks at fresh changes too: every write path writes the index with the version it reads, so
+        a build racing it is overwritten with the same data. A failure of the whole run (the
+        checkpoint, the listing, the feed) raises and moves no checkpoint."""
         now = utcnow_from(self.clock())
+        self._settle = timedelta(seconds=SETTLE_SECONDS if settle else 0)
         checkpoint = self._checkpoint()
         full = full or checkpoint is None or now - checkpoint.full_at >= timedelta(seconds=FULL_PASS_SECONDS)
         report = ReconcileReport(full=full)
@@ -226,7 +235,7 @@ class Reconciler:
     def _check(self, summary: SecretSummary, now: datetime, report: ReconcileReport) -> None:
         key_id = summary.key_id
         changed = _changed_at(summary, now)
-        if changed is not None and now - changed < timedelta(seconds=SETTLE_SECONDS):
+        if changed is not None and now - changed < self._settle:
             report.deferred.append(key_id)
             return
         try:
@@ -340,7 +349,7 @@ class Reconciler:
             version = int(item.get("version", {}).get("N", ""))
         except ValueError:
             written, version = None, UNREADABLE_VERSION
-        if written is not None and (written.tzinfo is None or now - written < timedelta(seconds=SETTLE_SECONDS)):
+        if written is not None and (written.tzinfo is None or now - written < self._settle):
             return  # a client being issued: ListSecrets may not list its secret yet
         report.checked += 1
         try:

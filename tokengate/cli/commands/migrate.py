@@ -1,4 +1,4 @@
-"""``tokengate migrate``: once after upgrading from untagged tokens."""
+"""``tokengate migrate``: once after upgrading (untagged tokens, client names, the digest index)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         lines = [
             f"examined {report.get('clients')} client(s); recorded {report.get('names_claimed')} name(s) as taken",
             f"untagged tokens still accepted for {report.get('legacy_key_ids')} client(s), until each rotates",
+            f"digest index: {report.get('index_built')} client(s) written, {report.get('index_revoked')} revoked"
+            + (
+                ""
+                if report.get("index_complete")
+                else "; not every client was reached: run it again, or the scheduled reconciliation builds the rest"
+            ),
         ]
         conflicts = report.get("conflicts") or []
         if conflicts:
@@ -31,7 +37,7 @@ def register(commands: Subcommands, p: Parents) -> None:
     command(
         commands,
         "migrate",
-        summary="once after upgrading: record existing clients' names and keep their untagged tokens working",
+        summary="once after upgrading: record client names, keep untagged tokens working, build the digest index",
         parents=[p.connection, p.output],
         examples=["tokengate migrate", "tokengate migrate --stack-name TokenGate"],
     ).set_defaults(func=cmd_migrate)
