@@ -122,12 +122,24 @@ class RotationScheduler:
             self._thread = None
 
 
-class SweepTimer:
-    """The sweep's schedule (an EventBridge rule in AWS), played locally: the same handler, invoked
-    with the event a schedule sends, every ``interval`` seconds; ``run`` runs it now."""
+#: The event of the sweep's daily schedule.
+SCHEDULED_EVENT: dict[str, Any] = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
-    def __init__(self, invoke_sweep: Callable[[dict[str, Any]], Invocation]) -> None:
+
+class SweepTimer:
+    """One of the sweep function's schedules (an EventBridge rule in AWS), played locally: the same
+    handler, invoked with the event that schedule sends, every ``interval`` seconds (the
+    reconciliation's also once at the start); ``run`` runs it now."""
+
+    def __init__(
+        self,
+        invoke_sweep: Callable[[dict[str, Any]], Invocation],
+        event: dict[str, Any] | None = None,
+        name: str = "sweep",
+    ) -> None:
         self._invoke = invoke_sweep
+        self._event = event if event is not None else SCHEDULED_EVENT
+        self.name = name
         self._run_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,19 +147,21 @@ class SweepTimer:
     def run(self) -> dict[str, Any] | None:
         """The sweep's report, or None if it failed (the log says why)."""
         with self._run_lock:
-            invocation = self._invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+            invocation = self._invoke(dict(self._event))
         if not invocation.ok or not isinstance(invocation.value, dict):
-            logger.warning("sweep failed (%s); the schedule would retry", invocation.error)
+            logger.warning("%s failed (%s); the schedule would retry", self.name, invocation.error)
             return None
-        logger.info("sweep done: %s", json.dumps(invocation.value, sort_keys=True))
+        logger.info("%s done: %s", self.name, json.dumps(invocation.value, sort_keys=True))
         return invocation.value
 
-    def start(self, interval_seconds: float) -> None:
+    def start(self, interval_seconds: float, *, at_once: bool = False) -> None:
         def loop() -> None:
+            if at_once:
+                self.run()
             while not self._stop.wait(interval_seconds):
                 self.run()
 
-        self._thread = threading.Thread(target=loop, name="sweep-timer", daemon=True)
+        self._thread = threading.Thread(target=loop, name=f"{self.name}-timer", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

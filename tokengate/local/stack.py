@@ -53,6 +53,7 @@ from tokengate.local.store import STATE_FILE, StoreError
 from tokengate_core.deployment.config import AdminSettings, ConfigError, RotationSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.deployment.routes import authorizer_cache_allowed
+from tokengate_core.lifecycle.reconcile import RECONCILE_INTERVAL_SECONDS, RECONCILE_TASK
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,6 +85,9 @@ class LocalOptions:
     rotation_check_interval: float = 60.0
     #: The sweep's schedule (daily in AWS); 0 turns the timer off (``POST /.local/sweep`` runs it).
     sweep_interval: float = 86400.0
+    #: The reconciliation's schedule, as in AWS, and once at the start (an older state folder's
+    #: clients get their index items at once); 0 turns it off.
+    reconcile_interval: float = float(RECONCILE_INTERVAL_SECONDS)
 
 
 def process_environment(region: str, endpoint: str) -> dict[str, str]:
@@ -118,6 +122,7 @@ class LocalStack:
         self.stored: OpenedState | None = None
         self.scheduler: RotationScheduler | None = None
         self.sweeper: SweepTimer | None = None
+        self.reconciler: SweepTimer | None = None
         self.gateway: Gateway | None = None
         self.control: RotateDueEndpoint | None = None
         self.flush_control: FlushUsageEndpoint | None = None
@@ -226,6 +231,9 @@ class LocalStack:
         self.sweeper = SweepTimer(self.runtimes["sweep"].invoke)
         if self.options.sweep_interval > 0:
             self.sweeper.start(self.options.sweep_interval)
+        self.reconciler = SweepTimer(self.runtimes["sweep"].invoke, {"task": RECONCILE_TASK}, "reconciliation")
+        if self.options.reconcile_interval > 0:
+            self.reconciler.start(self.options.reconcile_interval, at_once=True)
 
     def _check_authorizer_cache(self, usage_control: bool) -> None:
         """The deployed stack's rule (tokengate_core.deployment.routes.authorizer_cache_allowed), with this
@@ -274,8 +282,9 @@ class LocalStack:
             self.flush_usage()  # as a container's counts would reach the table on its next requests
         except Exception as error:  # noqa: BLE001 - stopping must not fail on it; the counts are lost, as in AWS
             logger.warning("could not write the authorizers' usage counts: %s", type(error).__name__)
-        if self.sweeper is not None:
-            self.sweeper.stop()
+        for timer in (self.sweeper, self.reconciler):
+            if timer is not None:
+                timer.stop()
         for runtime in self.runtimes.values():
             runtime.shutdown()
         if self.emulator is not None:
