@@ -106,6 +106,39 @@ def events_failed_metric(settings: StackSettings) -> cw.IMetric:
     )
 
 
+def sweep_alarms(settings: StackSettings, functions: dict[FunctionName, lambda_.IFunction]) -> list[AlarmSpec]:
+    """The sweep function's: its failures, the clients its two jobs skipped, the index repairs."""
+    return [
+        AlarmSpec(
+            "sweep-errors",
+            "The daily sweep failed (the schedule retries it twice): Client Expiring events may be "
+            "missing and imported tokens no client accepts stay in the keyring until a sweep succeeds.",
+            functions["sweep"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        ),
+        AlarmSpec(
+            "sweep-clients-skipped",
+            "The sweep skipped clients whose record could not be read or whose event could not be "
+            "made (a corrupt value, a name from before names were checked); the others were "
+            "swept. The sweep log's 'sweep skipped clients' line names them.",
+            sweep_metric(settings, METRIC_CLIENTS_SKIPPED),
+        ),
+        AlarmSpec(
+            "index-repaired",
+            "The reconciliation found the digest index out of step with the client secrets and "
+            "repaired it (a write path failed between its steps, or a secret was changed by hand). "
+            "The sweep log's 'index repaired' line names the clients and what was wrong.",
+            sweep_metric(settings, METRIC_REPAIRED),
+        ),
+        AlarmSpec(
+            "reconcile-clients-skipped",
+            "The reconciliation could not check clients (a secret that is not a client record, or "
+            "a read or write that failed); their index items may be out of step until it can. The "
+            "sweep log's 'reconciliation skipped clients' line names them.",
+            sweep_metric(settings, METRIC_SKIPPED),
+        ),
+    ]
+
+
 def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName, lambda_.IFunction]) -> list[AlarmSpec]:
     authorizer = functions["authorizer"]
     return [
@@ -153,33 +186,7 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "token meanwhile. The rotation log names the step and the secret.",
             functions["rotation"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
         ),
-        AlarmSpec(
-            "sweep-errors",
-            "The daily sweep failed (the schedule retries it twice): Client Expiring events may be "
-            "missing and imported tokens no client accepts stay in the keyring until a sweep succeeds.",
-            functions["sweep"].metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-        ),
-        AlarmSpec(
-            "sweep-clients-skipped",
-            "The sweep skipped clients whose record could not be read or whose event could not be "
-            "made (a corrupt value, a name from before names were checked); the others were "
-            "swept. The sweep log's 'sweep skipped clients' line names them.",
-            sweep_metric(settings, METRIC_CLIENTS_SKIPPED),
-        ),
-        AlarmSpec(
-            "index-repaired",
-            "The reconciliation found the digest index out of step with the client secrets and "
-            "repaired it (a write path failed between its steps, or a secret was changed by hand). "
-            "The sweep log's 'index repaired' line names the clients and what was wrong.",
-            sweep_metric(settings, METRIC_REPAIRED),
-        ),
-        AlarmSpec(
-            "reconcile-clients-skipped",
-            "The reconciliation could not check clients (a secret that is not a client record, or "
-            "a read or write that failed); their index items may be out of step until it can. The "
-            "sweep log's 'reconciliation skipped clients' line names them.",
-            sweep_metric(settings, METRIC_SKIPPED),
-        ),
+        *sweep_alarms(settings, functions),
         AlarmSpec(
             "lifecycle-events-failed",
             "Lifecycle events could not be put on the event bus after retries (EventBridge failed, "
