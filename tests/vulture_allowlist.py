@@ -32,6 +32,9 @@ from tokengate_core.runtime.botocore_data import PlainJSONFileLoader, ServiceDat
 RotationView.previous_token_valid_until
 IssuedClient.notice
 MigrationReport.names_claimed
+MigrationReport.index_built
+MigrationReport.index_revoked
+MigrationReport.index_complete
 ClientRecord.schema_version
 RateLimit.requests_per_second  # read back by key from the record's JSON (record_view)
 # botocore's loader reads its file loader class and calls the file loader's load_file.
