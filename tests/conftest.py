@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tokengate import use_services_path
 from tokengate.emulator import SecretsManagerEmulator
@@ -20,6 +21,11 @@ from tokengate_core.deployment.config import AdminSettings  # noqa: E402 - needs
 from tokengate_core.deployment.functions import FUNCTIONS  # noqa: E402
 
 _EMULATOR = SecretsManagerEmulator()
+
+# Property tests assert answers, never speed: on a loaded machine a first example that compiles
+# regexes or starts a client can take longer than Hypothesis's default 200 ms deadline.
+settings.register_profile("tokengate", deadline=None)
+settings.load_profile("tokengate")
 
 
 def pytest_configure(config: pytest.Config) -> None:
