@@ -110,13 +110,6 @@ def plant_untagged_client(tenant: str, name: str) -> tuple[str, str]:
         SecretString=json.dumps(record),
         Tags=[{"Key": "tokengate:tenant", "Value": tenant}, {"Key": "tokengate:client-name", "Value": name}],
     )
-    # Its digest index item, as the index build of an upgraded deployment writes it.
-    from tokengate_core.deployment.config import AdminSettings
-    from tokengate_core.records.index import ACTIVE, ClientIndex
-    from tokengate_core.records.model import ClientRecord
-
-    index = ClientIndex(boto3.client("dynamodb"), AdminSettings().table_name)
-    index.write(ClientRecord.from_secret_string(json.dumps(record)), ACTIVE)
     return key_id, token
 
 
