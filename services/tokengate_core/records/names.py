@@ -63,7 +63,8 @@ def claim_holder(item: Mapping[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def _translate(error: Exception) -> TokengateError:
+def dynamodb_error(error: Exception) -> TokengateError:
+    """A failed DynamoDB call as the admin API answers it (the guardrails' item uses it too)."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         return UnavailableError(f"DynamoDB unavailable ({code or 'error'})")
@@ -92,9 +93,9 @@ class NameRegistry:
             return None
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from None
+                raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         holder = self.holder(tenant, name)
         return holder if holder is not None else self.claim(tenant, name, key_id)
 
@@ -102,7 +103,7 @@ class NameRegistry:
         try:
             item = self._client.get_item(TableName=self._table, Key=self._key(tenant, name), ConsistentRead=True)
         except (ClientError, BotoCoreError) as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         return claim_holder(item.get("Item", {}))
 
     def take_over(self, tenant: str, name: str, old_key_id: str, new_key_id: str) -> bool:
@@ -140,9 +141,9 @@ class NameRegistry:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
 
     def release(self, tenant: str, name: str, key_id: str) -> None:
         """Give a name back (undoing a failed issue); a claim someone else holds is left alone."""
@@ -155,6 +156,6 @@ class NameRegistry:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from None
+                raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None

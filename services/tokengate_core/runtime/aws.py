@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tokengate_core.lifecycle.alerts import AlertMemory
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.github_keys import SharedKeyList
+    from tokengate_core.records.guardrails import GuardrailStore
     from tokengate_core.records.names import NameRegistry
 
 
@@ -146,6 +147,14 @@ def make_alert_memory(settings: LeakSettings) -> AlertMemory:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return AlertMemory(cast("DynamoDBClient", client), settings.table_name)
+
+
+def make_guardrails(settings: AdminSettings) -> GuardrailStore:
+    """The tenants' guardrails in the deployment's DynamoDB table."""
+    from tokengate_core.records.guardrails import GuardrailStore
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return GuardrailStore(cast("DynamoDBClient", client), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:
