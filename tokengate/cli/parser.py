@@ -11,6 +11,7 @@ from tokengate.cli.commands import (
     completion,
     console,
     events,
+    guardrails,
     keys,
     leaks,
     local,
@@ -25,6 +26,7 @@ from tokengate.cli.options import Parents, Parser, Subcommands, add_global_optio
 #: Each command group, in the order ``--help`` lists them: a module with ``register(commands, parents)``.
 COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
     clients.register,
+    guardrails.register,
     keys.register,
     migrate.register,
     token.register,

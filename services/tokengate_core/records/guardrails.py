@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: ``dynamodb:LeadingKeys`` grant names it).
 PARTITION_PREFIX = "guardrails#"
 ITEM_SORT_KEY = "guardrails"
+#: What the admin function does with the item: read it, and replace it conditionally.
+ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 #: The longest lifetime a guardrail may allow: ten years, as the admin API's ttl_seconds.
 MAX_LIFETIME_DAYS = 3660
 #: The highest version a tenant's guardrails reach (a bound for the request body, never met).

@@ -33,6 +33,9 @@ SORT_KEY = "sk"
 TTL_ATTRIBUTE = "expires_at"
 #: A claim's sort key is this plus the client name; its partition key names the tenant.
 CLAIM_PREFIX = "client-name#"
+#: The partitions of name claims (plus the tenant id) and of restore claims (plus the key id).
+TENANT_PARTITION_PREFIX = "tenant#"
+CLIENT_PARTITION_PREFIX = "client#"
 
 
 def key_schema() -> list[dict[str, str]]:
@@ -80,7 +83,7 @@ class NameRegistry:
 
     @staticmethod
     def _key(tenant: str, name: str) -> dict[str, Any]:
-        return {PARTITION_KEY: {"S": f"tenant#{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}
+        return {PARTITION_KEY: {"S": f"{TENANT_PARTITION_PREFIX}{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}
 
     def claim(self, tenant: str, name: str, key_id: str) -> str | None:
         """Claim ``name`` for ``key_id``; return None on success, else the key id holding it."""
@@ -122,7 +125,7 @@ class NameRegistry:
         revocation = revoked_at.isoformat()
         return self._put_if(
             {
-                PARTITION_KEY: {"S": f"client#{key_id}"},
+                PARTITION_KEY: {"S": f"{CLIENT_PARTITION_PREFIX}{key_id}"},
                 SORT_KEY: {"S": "restore"},
                 "revoked_at": {"S": revocation},
                 TTL_ATTRIBUTE: {"N": str(int((revoked_at + keep_for).timestamp()))},
