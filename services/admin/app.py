@@ -93,7 +93,7 @@ ERRORS: dict[int, Any] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
     for code, text in (
         (400, "Invalid request"),
-        (403, "Caller has no IAM identity"),
+        (403, "Caller has no IAM identity, or may not loosen the tenant's guardrails"),
         (404, "No such client in this tenant"),
         (409, "Conflict"),
         (413, "Request body too large"),
@@ -312,7 +312,8 @@ def openapi_document() -> dict[str, Any]:
     return app.get_openapi_schema(
         title="tokengate admin API",
         version="1.0.0",
-        description="Issue, list, show, update, revoke, restore and rotate per-client tokens. "
+        description="Issue, list, show, update, revoke, restore and rotate per-client tokens; read and set"
+        " each tenant's guardrails. "
         "Every route needs a SigV4 signature (AWS_IAM) for service execute-api.",
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
 

@@ -253,3 +253,18 @@ def test_each_write_is_audited_with_its_caller(captured_logs: Callable[[], str])
     lines = [json.loads(x) for x in captured_logs().splitlines() if '"set_guardrails"' in x]
     assert [(x["version"], x["loosened"]) for x in lines] == [(1, []), (2, ["max_lifetime_days"])]
     assert all(x["actor"].startswith("arn:aws:iam::") and x["tenant"] == "acme" for x in lines)
+
+
+def test_the_openapi_document_describes_the_guardrails_and_their_limits() -> None:
+    document = call_admin("GET", "/admin/openapi.json").body
+    paths = document["paths"]
+    assert set(paths["/admin/tenants/{tenant}/guardrails"]) == {"get", "put"}
+    assert set(paths["/admin/guardrails/{tenant}"]) == {"put"}
+    schemas = document["components"]["schemas"]
+    body = schemas["SetGuardrailsRequest"]["properties"]
+    lifetime = next(option for option in body["max_lifetime_days"]["anyOf"] if option.get("type") == "integer")
+    assert (lifetime["minimum"], lifetime["maximum"]) == (1, 3660)
+    assert {"allowed_scopes", "max_rotation_period_days", "default_usage_policy", "version"} <= set(body)
+    assert {"violations", "violations_complete", "loosening", "version"} <= set(schemas["GuardrailsView"]["properties"])
+    put_responses = paths["/admin/tenants/{tenant}/guardrails"]["put"]["responses"]
+    assert {"200", "403", "409", "422", "503"} <= set(put_responses)

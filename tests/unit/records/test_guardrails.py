@@ -52,7 +52,11 @@ def test_guardrails_that_contradict_each_other_are_refused() -> None:
 
 def test_a_client_must_keep_each_limit() -> None:
     rails = Guardrails(max_lifetime_days=30, max_rotation_period_days=7, allowed_scopes=["GET /reports/**"])
-    good = {"expires_at": NOW + timedelta(days=30), "rotation_period_days": 7, "scopes": ["GET /reports/2026/*"]}
+    good: dict[str, Any] = {
+        "expires_at": NOW + timedelta(days=30),
+        "rotation_period_days": 7,
+        "scopes": ["GET /reports/2026/*"],
+    }
     assert problems(rails, now=NOW, **good) == []
     for change, expected in (
         ({"expires_at": None}, "expires_at is required"),
