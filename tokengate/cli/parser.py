@@ -26,11 +26,11 @@ from tokengate.cli.options import Parents, Parser, Subcommands, add_global_optio
 #: Each command group, in the order ``--help`` lists them: a module with ``register(commands, parents)``.
 COMMAND_GROUPS: tuple[Callable[[Subcommands, Parents], None], ...] = (
     clients.register,
-    guardrails.register,
     keys.register,
     migrate.register,
     token.register,
     tenant_policy.register,
+    guardrails.register,
     leaks.register,
     events.register,
     openapi.register,
