@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import AdminResponse, call_admin, issue
+from tests.support import AdminResponse, call_admin, issue, rewrite_record
 from tokengate.emulator import DYNAMODB, Fault, SecretsManagerEmulator
 
 pytestmark = pytest.mark.usefixtures("emulator")
@@ -253,6 +253,51 @@ def test_each_write_is_audited_with_its_caller(captured_logs: Callable[[], str])
     lines = [json.loads(x) for x in captured_logs().splitlines() if '"set_guardrails"' in x]
     assert [(x["version"], x["loosened"]) for x in lines] == [(1, []), (2, ["max_lifetime_days"])]
     assert all(x["actor"].startswith("arn:aws:iam::") and x["tenant"] == "acme" for x in lines)
+
+
+def test_an_import_is_held_to_the_guardrails_too() -> None:
+    put({"max_lifetime_days": 30})
+    body = {"tenant": "acme", "client_name": "imported", "token": "Kx9v-q2Lm.Zr4T_w8-Pq7Ys3Nb", "allow_weak": True}
+    refused(call_admin("POST", "/admin/imports", body), 422, "guardrail_violation")
+    assert call_admin("POST", "/admin/imports", {**body, "ttl_seconds": 86400}).status == 201
+
+
+def test_an_update_is_a_503_with_nothing_written_when_the_guardrails_cannot_be_read(
+    emulator: SecretsManagerEmulator,
+) -> None:
+    client_id, _ = issue("acme", "c", ttl_seconds=86400, scopes=["GET /invoke"])
+    put({"max_lifetime_days": 30})
+    emulator.inject(Fault("error", service=DYNAMODB))
+    refused(call_admin("PATCH", f"{CLIENTS}/{client_id}", {"scopes": ["*"]}), 503, "backend_unavailable")
+    emulator.inject(None)
+    assert call_admin("GET", f"{CLIENTS}/{client_id}").body["scopes"] == ["GET /invoke"]
+
+
+def test_an_expiry_limit_is_checked_from_the_listing_alone(emulator: SecretsManagerEmulator) -> None:
+    forever, _ = issue("acme", "forever")
+    issue("acme", "brief", ttl_seconds=3600)
+    emulator.reset_counts()
+    (violation,) = put({"max_lifetime_days": 1}).body["violations"]
+    assert violation["client_id"] == forever and violation["problems"][0].startswith("expires_at is required")
+    assert emulator.calls("GetSecretValue") == 0
+
+
+def test_violations_say_when_not_every_client_was_examined(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokengate_core.admin import guardrails
+
+    names = ("a", "b", "c")
+    ids = [issue("acme", name)[0] for name in names]
+    put({"allowed_scopes": ["GET /invoke"]})
+    shown = call_admin("GET", RAILS).body
+    assert shown["violations_complete"] is True and len(shown["violations"]) == 3
+    monkeypatch.setattr(guardrails, "MAX_EXAMINED", 2)
+    shown = call_admin("GET", RAILS).body
+    assert shown["violations_complete"] is False and len(shown["violations"]) == 2
+    monkeypatch.undo()
+    rewrite_record(ids[0], lambda value: "not a record")
+    shown = call_admin("GET", RAILS).body
+    assert shown["violations_complete"] is False
+    assert {v["client_id"] for v in shown["violations"]} == set(ids[1:])
 
 
 def test_the_openapi_document_describes_the_guardrails_and_their_limits() -> None:

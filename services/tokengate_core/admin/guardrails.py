@@ -13,6 +13,7 @@ route, which no tenant-scoped IAM policy grants, may (``deployment.routes``).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Literal
 
@@ -37,11 +38,14 @@ from tokengate_core.records.guardrails import (
     problems,
 )
 from tokengate_core.records.model import ClientRecord
+from tokengate_core.records.store import SecretSummary
 
 #: The most clients one answer examines for violations: each costs a read of its record where
 #: scopes or rotation are limited (one ListSecrets page per 100 otherwise).
 MAX_EXAMINED = 200
 _PAGE = 100
+#: Records read at once (as the sweep reads them).
+READ_CONCURRENCY = 8
 
 #: Update fields that never have to meet the guardrails on their own: turning a client off (or back
 #: on) is always allowed, and the leak response disables clients without reading guardrails.
@@ -193,33 +197,51 @@ def _view(ctx: AdminContext, tenant: str, stored: StoredGuardrails) -> Guardrail
 
 
 def _violations(ctx: AdminContext, tenant: str, rails: Guardrails) -> tuple[list[GuardrailViolation], bool]:
-    """The tenant's live clients that break ``rails``, the first :data:`MAX_EXAMINED` of them. A
-    read that fails ends the list early (``complete`` False) rather than the answer: after a write,
-    the answer must not turn the committed change into an error."""
-    if rails.empty or rails == Guardrails(default_usage_policy=rails.default_usage_policy):
-        return [], True
-    needs_record = rails.allowed_scopes is not None or rails.max_rotation_period_days is not None
+    """The tenant's live clients that break ``rails``, of the first :data:`MAX_EXAMINED`. A page
+    that cannot be read ends the list early and a record that cannot be read is left out, each
+    with ``complete`` False, rather than failing the answer: after a write, the answer must not
+    turn the committed change into an error."""
+    if Guardrails(default_usage_policy=rails.default_usage_policy) == rails:
+        return [], True  # no limit to break
+    summaries, complete = _live_clients(ctx, tenant)
     now = ctx.now()
-    found: list[GuardrailViolation] = []
-    examined = 0
+    found: list[list[str] | None]
+    if rails.allowed_scopes is None and rails.max_rotation_period_days is None:
+        # The expiry alone: the listing's tags carry it, no record is read.
+        found = [
+            problems(rails, expires_at=s.expires_at, rotation_period_days=None, scopes=None, now=now) for s in summaries
+        ]
+    else:
+        with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+            found = list(pool.map(lambda s: _record_problems(ctx, rails, s, now), summaries))
+    violations = [
+        GuardrailViolation(client_id=s.key_id, client_name=s.client_name, problems=wrong)
+        for s, wrong in zip(summaries, found, strict=True)
+        if wrong
+    ]
+    return violations, complete and None not in found
+
+
+def _live_clients(ctx: AdminContext, tenant: str) -> tuple[list[SecretSummary], bool]:
+    """The tenant's first :data:`MAX_EXAMINED` live clients, and whether that is all of them."""
+    summaries: list[SecretSummary] = []
     token: str | None = None
     try:
-        while examined < MAX_EXAMINED:
-            summaries, token = ctx.store.list_page(tenant, limit=_PAGE, next_token=token, include_revoked=False)
-            for summary in summaries[: MAX_EXAMINED - examined]:
-                examined += 1
-                if needs_record:
-                    wrong = record_problems(rails, ctx.store.get(summary.key_id), now)
-                else:
-                    wrong = problems(
-                        rails, expires_at=summary.expires_at, rotation_period_days=None, scopes=None, now=now
-                    )
-                if wrong:
-                    found.append(
-                        GuardrailViolation(client_id=summary.key_id, client_name=summary.client_name, problems=wrong)
-                    )
+        while True:
+            page, token = ctx.store.list_page(tenant, limit=_PAGE, next_token=token, include_revoked=False)
+            room = MAX_EXAMINED - len(summaries)
+            summaries += page[:room]
+            if len(page) > room or (token is not None and len(summaries) == MAX_EXAMINED):
+                return summaries, False
             if token is None:
-                return found, True
+                return summaries, True
     except TokengateError:
-        return found, False
-    return found, False
+        return summaries, False
+
+
+def _record_problems(ctx: AdminContext, rails: Guardrails, summary: SecretSummary, now: datetime) -> list[str] | None:
+    """What the client breaks; None when its record cannot be read (revoked or gone meanwhile, corrupt)."""
+    try:
+        return record_problems(rails, ctx.store.get(summary.key_id), now)
+    except TokengateError:
+        return None
