@@ -136,6 +136,7 @@ export function ClientList({ tenant, settings }) {
   return html`<section class="clients">
     <div class="title-row">
       <h1>Clients of <span class="tenant">${tenant}</span></h1>
+      <a class="button" href=${`#/t/${enc(tenant)}/guardrails`}>Guardrails</a>
       <a class="button primary" href=${`#/t/${enc(tenant)}/new`}>Issue a client</a>
     </div>
     <div class="toolbar">
