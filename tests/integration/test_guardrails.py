@@ -300,6 +300,31 @@ def test_violations_say_when_not_every_client_was_examined(monkeypatch: pytest.M
     assert {v["client_id"] for v in shown["violations"]} == set(ids[1:])
 
 
+@pytest.mark.usefixtures("reserved_loosening")
+def test_a_guardrails_item_that_cannot_be_read_fails_closed_until_set_again() -> None:
+    import boto3
+
+    from tokengate_core.deployment.config import AdminSettings
+
+    put({"max_lifetime_days": 30})
+    key = {"pk": {"S": "guardrails#acme"}, "sk": {"S": "guardrails"}}
+    boto3.client("dynamodb").update_item(
+        TableName=AdminSettings().table_name,
+        Key=key,
+        UpdateExpression="SET settings = :s",
+        ExpressionAttributeValues={":s": {"S": '{"max_lifetime_days": "forever"}'}},
+    )
+    for response in (
+        call_admin("GET", RAILS),
+        call_admin("POST", CLIENTS, {"client_name": "c", "ttl_seconds": 3600}),
+        put({"max_lifetime_days": 7}),  # the tenant route cannot show it does not loosen them
+    ):
+        assert "PUT /admin/guardrails/{tenant}" in refused(response, 500, "corrupt_record")
+    repaired = put({"max_lifetime_days": 7}, OVERRIDE)
+    assert repaired.status == 200 and repaired.body["version"] == 2
+    assert call_admin("POST", CLIENTS, {"client_name": "c", "ttl_seconds": 3600}).status == 201
+
+
 def test_the_openapi_document_describes_the_guardrails_and_their_limits() -> None:
     document = call_admin("GET", "/admin/openapi.json").body
     paths = document["paths"]

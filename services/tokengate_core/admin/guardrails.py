@@ -23,6 +23,7 @@ from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import GuardrailLoosening
 from tokengate_core.errors import (
     ConflictError,
+    CorruptRecordError,
     GuardrailLooseningReservedError,
     GuardrailViolationError,
     TokengateError,
@@ -154,12 +155,18 @@ def put(
             "usage control is off in this deployment: a default usage policy would be refused on every issue"
         )
     store = _store(ctx)
-    before = store.read(tenant)
+    reserved = route == "tenant" and ctx.settings.guardrail_loosening == "deployment_admins"
+    try:
+        before = store.read(tenant)
+    except CorruptRecordError:
+        if reserved:
+            raise  # what they held cannot be read, so no change can be shown not to loosen them
+        before = StoredGuardrails(Guardrails(), store.version(tenant), None, None)
     based_on = before.version if request.version is None else request.version
     if based_on != before.version:
         raise ConflictError(CHANGED_CONCURRENTLY)
     relaxed = loosened(before.guardrails, rails)
-    if relaxed and route == "tenant" and ctx.settings.guardrail_loosening == "deployment_admins":
+    if relaxed and reserved:
         raise GuardrailLooseningReservedError(
             f"this deployment reserves loosening guardrails ({', '.join(relaxed)}) to its own admins:"
             " PUT /admin/guardrails/{tenant}"

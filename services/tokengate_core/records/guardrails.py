@@ -38,6 +38,10 @@ MAX_LIFETIME_DAYS = 3660
 #: The highest version a tenant's guardrails reach (a bound for the request body, never met).
 MAX_VERSION = 10**12
 
+#: Why a tenant's guardrails cannot be used (500: nothing is issued in the tenant until they are set again).
+CORRUPT = (
+    "the tenant's guardrails item is not valid: a deployment admin sets them again (PUT /admin/guardrails/{tenant})"
+)
 #: Why a write based on an older version is refused (409).
 CHANGED_CONCURRENTLY = "the tenant's guardrails changed since the version this change is based on: read them again"
 
@@ -251,7 +255,26 @@ class GuardrailStore:
             )
         except (KeyError, ValueError, ValidationError):
             # Fail closed: a tenant whose guardrails cannot be read issues nothing until they are set again.
-            raise CorruptRecordError("the tenant's guardrails item is not valid: set them again") from None
+            raise CorruptRecordError(CORRUPT) from None
+
+    def version(self, tenant: str) -> int:
+        """The item's version alone (0: no item), to replace guardrails that cannot be read."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=self._key(tenant),
+                ConsistentRead=True,
+                ProjectionExpression="#version",
+                ExpressionAttributeNames={"#version": "version"},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise dynamodb_error(error) from None
+        if "Item" not in item:
+            return 0
+        try:
+            return int(item["Item"]["version"]["N"])
+        except (KeyError, ValueError):
+            raise CorruptRecordError(f"{CORRUPT} (its version too: delete the item)") from None
 
     def write(self, tenant: str, rails: Guardrails, *, based_on: int, actor: str, now: datetime) -> StoredGuardrails:
         """Replace the tenant's guardrails if they are still at version ``based_on``; else 409."""
