@@ -19,6 +19,7 @@ from tokengate_core.deployment.config import (
     KEYS_URL_PATTERN,
     AuthorizerSettings,
     ExpiryWarningDays,
+    GuardrailLoosening,
     LeakAction,
     LogLevel,
     SecretPrefix,
@@ -126,6 +127,9 @@ class StackSettings(BaseModel):
     #: authorizer on every request: API Gateway's authorizer cache must then be off
     #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.
     usage_control: bool = True
+    #: Who may loosen a tenant's guardrails (TOKENGATE_GUARDRAIL_LOOSENING): tenant_admins, or only
+    #: deployment_admins (the route a tenant-scoped policy never grants; docs/deploy.md).
+    guardrail_loosening: GuardrailLoosening = "tenant_admins"
     #: API Gateway's authorizer result cache; off by default (usage control needs it off), and
     #: when on it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 0

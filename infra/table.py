@@ -22,9 +22,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from tokengate_core.authorize.usage_table import USAGE_PARTITION_PREFIX
+from tokengate_core.records import guardrails
 from tokengate_core.records import names as registry
 
-#: What the admin function does with the table (NameRegistry): claim, look up, release a name.
+#: What the admin function does with the table (NameRegistry): claim, look up, release a name (and
+#: read and replace a tenant's guardrails, GuardrailStore: a subset of these).
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
 #: What the authorizer does with it (tokengate_core.authorize.usage_table.DynamoUsage): take leases and add usage
 #: counts (conditional UpdateItem). A refused lease returns the counter with the refusal, so the
@@ -33,6 +36,19 @@ USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: What the admin function reads usage reports with (tokengate_core.authorize.usage_table.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
+
+#: The partitions the admin function's calls name (``dynamodb:LeadingKeys``): name and restore claims,
+#: usage counts (read only), tenants' guardrails; never the authorizer's rate and quota items, GitHub's
+#: keys or the leak function's alerts.
+ADMIN_PARTITIONS = tuple(
+    f"{prefix}*"
+    for prefix in (
+        registry.TENANT_PARTITION_PREFIX,
+        registry.CLIENT_PARTITION_PREFIX,
+        USAGE_PARTITION_PREFIX,
+        guardrails.PARTITION_PREFIX,
+    )
+)
 
 #: What the leak function does with it (tokengate_core.lifecycle.alerts.AlertMemory): read and write
 #: the items that remember answered alerts, under their own partition keys only.

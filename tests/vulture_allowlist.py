@@ -23,6 +23,7 @@ from tokengate.local.iam import _RebuiltRequestSigner
 from tokengate.local.runtime import LocalLambdaContext
 from tokengate.testing.gateway_events import FakeContext
 from tokengate_core.admin.api import IssuedClient, MigrationReport, RotationView
+from tokengate_core.admin.guardrails import GuardrailsView
 from tokengate_core.deployment.config import TracerSettings
 from tokengate_core.lifecycle.github import _NoRedirects
 from tokengate_core.records.model import ClientRecord, RateLimit
@@ -35,6 +36,8 @@ MigrationReport.names_claimed
 MigrationReport.index_built
 MigrationReport.index_revoked
 MigrationReport.index_complete
+GuardrailsView.loosening
+GuardrailsView.violations_complete
 ClientRecord.schema_version
 RateLimit.requests_per_second  # read back by key from the record's JSON (record_view)
 # botocore's loader reads its file loader class and calls the file loader's load_file.

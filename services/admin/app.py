@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tokengate_core.admin import clients, imports, keys, usage_reports
+from tokengate_core.admin import clients, guardrails, imports, keys, usage_reports
 from tokengate_core.admin.api import (
     ClientPage,
     ClientView,
@@ -38,6 +38,7 @@ from tokengate_core.admin.api import (
     validation_details,
 )
 from tokengate_core.admin.context import AdminContext
+from tokengate_core.admin.guardrails import GuardrailsView, SetGuardrailsRequest
 from tokengate_core.admin.request_body import accept_body, parse_json
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.functions import FUNCTIONS
@@ -53,7 +54,13 @@ from tokengate_core.errors import (
 from tokengate_core.lifecycle.leaks import Incomplete, LeakResponder, Report
 from tokengate_core.records.model import Timestamp
 from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
-from tokengate_core.runtime.aws import make_publisher, make_registry, make_store, make_usage_query
+from tokengate_core.runtime.aws import (
+    make_guardrails,
+    make_publisher,
+    make_registry,
+    make_store,
+    make_usage_query,
+)
 from tokengate_core.runtime.observability import log_redacted_event, make_logger, safe_error
 
 SPEC = FUNCTIONS["admin"]
@@ -75,6 +82,7 @@ admin_context = AdminContext(
     audit=_audit,
     events=make_publisher(settings, SPEC.service),
     usage_query=make_usage_query(settings),
+    guardrails=make_guardrails(settings),
 )
 
 leaks = LeakResponder(admin_context, action=settings.leak_action, events=admin_context.events, audit=_audit)
@@ -85,7 +93,7 @@ ERRORS: dict[int, Any] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
     for code, text in (
         (400, "Invalid request"),
-        (403, "Caller has no IAM identity"),
+        (403, "Caller has no IAM identity, or may not loosen the tenant's guardrails"),
         (404, "No such client in this tenant"),
         (409, "Conflict"),
         (413, "Request body too large"),
@@ -255,6 +263,22 @@ def client_usage(
     return usage_reports.report(admin_context, tenant, client_id, granularity=granularity, start=start, end=end)
 
 
+@_route("get_guardrails", 200, "The tenant's guardrails and the live clients that break them")
+def get_guardrails(tenant: TenantPath) -> GuardrailsView:
+    _actor()
+    return guardrails.show(admin_context, tenant)
+
+
+@_route("set_guardrails", 200, "Set; loosening is refused (403) where the deployment reserves it")
+def set_guardrails(tenant: TenantPath, body: Annotated[SetGuardrailsRequest, Body()]) -> GuardrailsView:
+    return guardrails.put(admin_context, tenant, body, _actor(), route="tenant")
+
+
+@_route("override_guardrails", 200, "Set, loosened or not (a deployment admin's route)")
+def override_guardrails(tenant: TenantPath, body: Annotated[SetGuardrailsRequest, Body()]) -> GuardrailsView:
+    return guardrails.put(admin_context, tenant, body, _actor(), route="deployment")
+
+
 @_route("import_client", 201, "Imported: callers holding the token keep working (the token is never shown)")
 def import_client(body: Annotated[ImportClientRequest, Body()]) -> Response[ImportedClient]:
     imported = imports.import_client(admin_context, body, _actor())
@@ -289,7 +313,8 @@ def openapi_document() -> dict[str, Any]:
     return app.get_openapi_schema(
         title="tokengate admin API",
         version="1.0.0",
-        description="Issue, list, show, update, revoke, restore and rotate per-client tokens. "
+        description="Issue, list, show, update, revoke, restore and rotate per-client tokens; read and set"
+        " each tenant's guardrails. "
         "Every route needs a SigV4 signature (AWS_IAM) for service execute-api.",
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
 

@@ -135,6 +135,21 @@ class WeakTokenError(TokengateError):
     status = 422
 
 
+class GuardrailViolationError(TokengateError):
+    """A client that would break its tenant's guardrails (an expiry too far away or missing, a
+    rotation period too long or missing, a scope outside the allowed patterns)."""
+
+    code = "guardrail_violation"
+    status = 422
+
+
+class GuardrailLooseningReservedError(ForbiddenError):
+    """A tenant-scoped change that would loosen the tenant's guardrails where the deployment
+    reserves loosening to its own admins (the route they alone are granted)."""
+
+    code = "guardrail_loosening_reserved"
+
+
 # -- the rotation function's --------------------------------------------------------------------------
 
 

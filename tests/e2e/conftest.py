@@ -15,6 +15,7 @@ from tests.e2e.harness import RunningStack, start_stack
 from tests.support_github import SigningKey, write_key_list
 from tokengate.local.location import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from tokengate.local.principals import api_arn
+from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import STAGE_DEFAULT, tenant_admin_resources
 
 #: A tenant-scoped admin, as tenant_admin_resources() scopes it in IAM.
@@ -43,17 +44,23 @@ def write_principals(state_dir: Path) -> None:
     (state_dir / "principals.json").write_text(json.dumps({"principals": [TENANT_ADMIN, ROLE_SESSION]}))
 
 
-def local_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningStack]:
+#: The shared stack reserves loosening a tenant's guardrails to deployment admins (test_guardrails.py).
+RESERVED_LOOSENING = {AdminSettings.env_name("guardrail_loosening"): "deployment_admins"}
+
+
+def local_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str] | None = None
+) -> Iterator[RunningStack]:
     state_dir = tmp_path_factory.mktemp(name) / "state"
     write_principals(state_dir)
-    running = start_stack(state_dir, FAST_CACHE)
+    running = start_stack(state_dir, {**FAST_CACHE, **(env or {})})
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from local_stack(tmp_path_factory, "stack")
+    yield from local_stack(tmp_path_factory, "stack", RESERVED_LOOSENING)
 
 
 @pytest.fixture(scope="session")

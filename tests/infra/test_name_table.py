@@ -72,7 +72,10 @@ TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
     "leaks": (*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS),
 }
 #: Functions that may touch only some items of the table (dynamodb:LeadingKeys, ``*`` a wildcard).
-TABLE_ITEMS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+TABLE_ITEMS: dict[FunctionName, list[str]] = {
+    "leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
+    "admin": ["tenant#*", "client#*", "usage#*", "guardrails#*"],
+}
 
 
 def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(

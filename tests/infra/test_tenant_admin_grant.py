@@ -47,6 +47,8 @@ def test_printed_policy_names_each_route_and_method_of_one_tenant_in_one_stage(
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/restore",
                     f"{API}/dev/POST/admin/tenants/acme/clients/*/rotate",
                     f"{API}/dev/GET/admin/tenants/acme/clients/*/usage",
+                    f"{API}/dev/GET/admin/tenants/acme/guardrails",
+                    f"{API}/dev/PUT/admin/tenants/acme/guardrails",
                 ],
             }
         ],

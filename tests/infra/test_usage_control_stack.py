@@ -16,7 +16,7 @@ from tests.infra.test_template import actions_of, resources, statements_by_funct
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.deployment.routes import IDENTITY_SOURCE, authorizer_cache_allowed, identity_sources
-from tokengate_core.records import github_keys
+from tokengate_core.records import github_keys, guardrails
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -89,8 +89,12 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
 ) -> None:
     """No call without a grant (the call would fail in AWS only), no grant without a call."""
     authorizer_calls = dynamodb_calls("authorize/usage_table.py", "DynamoUsage")
-    admin_calls = dynamodb_calls("records/names.py", "NameRegistry") | dynamodb_calls(
-        "authorize/usage_table.py", "read_usage"
+    guardrail_calls = dynamodb_calls("records/guardrails.py", "GuardrailStore")
+    assert guardrail_calls == set(guardrails.ACTIONS)
+    admin_calls = (
+        dynamodb_calls("records/names.py", "NameRegistry")
+        | dynamodb_calls("authorize/usage_table.py", "read_usage")
+        | guardrail_calls
     )
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
     assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)

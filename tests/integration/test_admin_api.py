@@ -148,6 +148,8 @@ def test_every_route_of_the_table_is_served() -> None:
         "update_client": {"enabled": True},
         "import_client": {"tenant": "acme", "client_name": "imported", "token": secrets.token_urlsafe(30)},
         "report_leaks": {"tokens": [secrets.token_urlsafe(30)]},
+        "set_guardrails": {"max_lifetime_days": 365},
+        "override_guardrails": {},
     }
     for route in ADMIN_ROUTES:
         path = route.path.replace("{tenant}", "acme").replace("{client_id}", client_id)

@@ -41,6 +41,7 @@ FORWARDED: dict[str, frozenset[str]] = {
     "restore_client": frozenset(),
     "rotate_client": frozenset(),
     "client_usage": frozenset({"granularity", "from", "to"}),
+    "get_guardrails": frozenset(),
     "get_keys": frozenset(),
     "rotate_keys": frozenset(),
 }

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from tokengate_core.admin import guardrails
 from tokengate_core.admin.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, Status
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.page_tokens import decode_page_token, encode_page_token, page_token_key
@@ -145,6 +146,7 @@ def new_record(
     if request.ttl_seconds is not None:
         expires_at = now + timedelta(seconds=request.ttl_seconds)
     grace = ctx.settings.default_grace_seconds if request.grace_seconds is None else request.grace_seconds
+    rails = guardrails.current(ctx, tenant)
     record = ClientRecord.model_validate(
         {
             "key_id": key_id,
@@ -165,10 +167,12 @@ def new_record(
             "created_by": actor,
             "updated_at": now,
             "updated_by": actor,
+            **guardrails.new_client_defaults(ctx, rails, request.model_fields_set),
         }
     )
     _check_delivery(record)
     _check_usage_control(ctx, record)
+    guardrails.enforce(rails, record, now)
     return record
 
 
@@ -244,6 +248,7 @@ def update(
     if delivery_changed:
         _check_delivery(updated)
     _check_usage_control(ctx, updated)
+    guardrails.enforce_update(ctx, updated, changed)
     view = record_view(updated, summary, ctx.now())
     disabling = record.enabled and not updated.enabled
     kind = kind or ("disable" if disabling else "update")

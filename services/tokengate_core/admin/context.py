@@ -20,6 +20,7 @@ from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, NoEvents, Value, announce
 from tokengate_core.records.index import ACTIVE, ClientIndex
+from tokengate_core.records.guardrails import GuardrailStore
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.names import NameRegistry
 from tokengate_core.records.store import SecretsStore, SecretSummary
@@ -44,6 +45,9 @@ class AdminContext:
     registry: NameRegistry
     clock: Clock = time.time
     usage_query: UsageQuery | None = None
+    #: The tenants' guardrails, where the function applies them (the admin function; not the leak
+    #: function, whose only client changes are revokes and disables).
+    guardrails: GuardrailStore | None = None
     audit: Audit = _no_audit
     events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)

@@ -18,6 +18,9 @@ from tokengate_core.authorize.usage import RateBucket, UsageUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+#: A client's hourly usage counts: this plus its key id (the admin role's LeadingKeys grant names it).
+USAGE_PARTITION_PREFIX = "usage#"
+
 
 def _condition_failed(error: Exception) -> bool:
     response = getattr(error, "response", None)
@@ -133,7 +136,7 @@ class DynamoUsage:
         adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
         self._call(
             "update_item",
-            Key=self._key(f"usage#{key_id}", bucket),
+            Key=self._key(f"{USAGE_PARTITION_PREFIX}{key_id}", bucket),
             UpdateExpression=f"ADD {adds} SET expires_at = :exp",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={**values, ":exp": {"N": str(expires)}},
@@ -147,7 +150,7 @@ def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end:
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
         "ExpressionAttributeValues": {
-            ":pk": {"S": f"usage#{key_id}"},
+            ":pk": {"S": f"{USAGE_PARTITION_PREFIX}{key_id}"},
             ":start": {"S": start},
             ":end": {"S": f"{end}#~"},
         },

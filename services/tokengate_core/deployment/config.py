@@ -152,6 +152,11 @@ class LeakActionSettings(EnvModel):
     leak_action: LeakAction = "revoke"
 
 
+#: Who may loosen a tenant's guardrails: the tenant's own admins (its tenant-scoped route), or only
+#: the deployment's (``PUT /admin/guardrails/{tenant}``, which no tenant-scoped policy grants).
+GuardrailLoosening = Literal["tenant_admins", "deployment_admins"]
+
+
 class AdminSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSettings, TracerSettings):
     """The control-plane timeout is its own: RotateSecret may wait on the rotation function's test
     step (a cold start of its own), and a call that timed out may still take effect, so it gets
@@ -162,6 +167,7 @@ class AdminSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSetti
     #: Whether the authorizer can enforce usage policies (the stack turns API Gateway's authorizer
     #: cache off for it); without it, a policy is refused rather than silently not enforced.
     usage_control: bool = True
+    guardrail_loosening: GuardrailLoosening = "tenant_admins"
     default_grace_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     recovery_window_days: RecoveryWindowDays = 7
     rotation_function_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:lambda:[^\s]+$")] = None

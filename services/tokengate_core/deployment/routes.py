@@ -115,6 +115,7 @@ _PARAM = re.compile(r"\{(\w+)\}")
 TENANT_ADMIN_PREFIX = "/admin/tenants/{tenant}/"
 _CLIENTS = "/admin/tenants/{tenant}/clients"
 _CLIENT = _CLIENTS + "/{client_id}"
+_GUARDRAILS = "/admin/tenants/{tenant}/guardrails"
 
 ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("issue_client", "POST", _CLIENTS),
@@ -125,11 +126,17 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("restore_client", "POST", _CLIENT + "/restore"),
     AdminRoute("rotate_client", "POST", _CLIENT + "/rotate"),
     AdminRoute("client_usage", "GET", _CLIENT + "/usage"),
+    AdminRoute("get_guardrails", "GET", _GUARDRAILS),
+    # Tightens; loosens too unless the deployment reserves that (tokengate_core.admin.guardrails).
+    AdminRoute("set_guardrails", "PUT", _GUARDRAILS),
     AdminRoute("openapi", "GET", "/admin/openapi.json"),
     # Deployment-wide: no tenant grant reaches these.
     AdminRoute("get_keys", "GET", "/admin/keys"),
     AdminRoute("rotate_keys", "POST", "/admin/keys/rotate"),
     AdminRoute("migrate", "POST", "/admin/migrate"),
+    # A tenant's guardrails, loosened or not: outside /admin/tenants/{tenant}/, so no tenant grant
+    # reaches it however the deployment is set (IAM: .../PUT/admin/guardrails/<tenant>).
+    AdminRoute("override_guardrails", "PUT", "/admin/guardrails/{tenant}"),
     # A token callers already hold becomes a client of the tenant the body names (see imports.py).
     AdminRoute("import_client", "POST", "/admin/imports"),
     # Tokens found leaked elsewhere: the same response as to GitHub's alerts.

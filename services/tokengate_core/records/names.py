@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tokengate_core.records.index import translate as _translate
+from tokengate_core.records.index import translate as dynamodb_error
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,6 +33,9 @@ SORT_KEY = "sk"
 TTL_ATTRIBUTE = "expires_at"
 #: A claim's sort key is this plus the client name; its partition key names the tenant.
 CLAIM_PREFIX = "client-name#"
+#: The partitions of name claims (plus the tenant id) and of restore claims (plus the key id).
+TENANT_PARTITION_PREFIX = "tenant#"
+CLIENT_PARTITION_PREFIX = "client#"
 
 
 def key_schema() -> list[dict[str, str]]:
@@ -79,7 +82,7 @@ class NameRegistry:
 
     @staticmethod
     def _key(tenant: str, name: str) -> dict[str, Any]:
-        return {PARTITION_KEY: {"S": f"tenant#{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}
+        return {PARTITION_KEY: {"S": f"{TENANT_PARTITION_PREFIX}{tenant}"}, SORT_KEY: {"S": f"{CLAIM_PREFIX}{name}"}}
 
     def claim(self, tenant: str, name: str, key_id: str) -> str | None:
         """Claim ``name`` for ``key_id``; return None on success, else the key id holding it."""
@@ -92,9 +95,9 @@ class NameRegistry:
             return None
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from None
+                raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         holder = self.holder(tenant, name)
         return holder if holder is not None else self.claim(tenant, name, key_id)
 
@@ -102,7 +105,7 @@ class NameRegistry:
         try:
             item = self._client.get_item(TableName=self._table, Key=self._key(tenant, name), ConsistentRead=True)
         except (ClientError, BotoCoreError) as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         return claim_holder(item.get("Item", {}))
 
     def take_over(self, tenant: str, name: str, old_key_id: str, new_key_id: str) -> bool:
@@ -121,7 +124,7 @@ class NameRegistry:
         revocation = revoked_at.isoformat()
         return self._put_if(
             {
-                PARTITION_KEY: {"S": f"client#{key_id}"},
+                PARTITION_KEY: {"S": f"{CLIENT_PARTITION_PREFIX}{key_id}"},
                 SORT_KEY: {"S": "restore"},
                 "revoked_at": {"S": revocation},
                 TTL_ATTRIBUTE: {"N": str(int((revoked_at + keep_for).timestamp()))},
@@ -140,9 +143,9 @@ class NameRegistry:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None
 
     def release(self, tenant: str, name: str, key_id: str) -> None:
         """Give a name back (undoing a failed issue); a claim someone else holds is left alone."""
@@ -155,6 +158,6 @@ class NameRegistry:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from None
+                raise dynamodb_error(error) from None
         except BotoCoreError as error:
-            raise _translate(error) from None
+            raise dynamodb_error(error) from None

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tokengate_core.lifecycle.reconcile import Reconciler
     from tokengate_core.records.github_keys import SharedKeyList
     from tokengate_core.records.index import ClientIndex
+    from tokengate_core.records.guardrails import GuardrailStore
     from tokengate_core.records.names import NameRegistry
 
 
@@ -162,6 +163,12 @@ def make_client_index(settings: RotationSettings) -> ClientIndex:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return ClientIndex(cast("DynamoDBClient", client), settings.table_name)
+def make_guardrails(settings: AdminSettings) -> GuardrailStore:
+    """The tenants' guardrails in the deployment's DynamoDB table."""
+    from tokengate_core.records.guardrails import GuardrailStore
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return GuardrailStore(cast("DynamoDBClient", client), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:

@@ -222,6 +222,27 @@ def test_a_tenant_scoped_principal_is_refused_on_another_tenant(stack: RunningSt
     assert "your identity may not do this" in page.locator(".error[data-code=forbidden]").first.inner_text()
 
 
+def test_the_guardrails_page_shows_the_limits_and_the_clients_that_break_them(stack: RunningStack, tab: Page) -> None:
+    forever, _ = issue(stack, "guarded", "forever")
+    issue(stack, "guarded", "brief", ttl_seconds=3600, scopes=["GET /invoke"])
+    quota = {"quota": {"limit": 5, "period": "day"}}
+    rails = {"max_lifetime_days": 30, "allowed_scopes": ["GET /invoke"], "default_usage_policy": quota}
+    assert admin(stack, "PUT", "/admin/tenants/guarded/guardrails", rails).status == 200
+    page = tab.open("#/t/guarded")
+    page.get_by_role("link", name="Guardrails").click()
+    page.locator("dl.fields").wait_for()
+    assert page.locator("[data-rail=max_lifetime_days]").inner_text() == "30 days"
+    assert page.locator("[data-rail=max_rotation_period_days]").inner_text() == "no limit"
+    assert page.locator("[data-rail=allowed_scopes]").inner_text() == "GET /invoke"
+    assert page.locator("[data-rail=default_usage_policy]").inner_text() == "5 a day (on limit: deny)"
+    rows = page.locator("table.violations tbody tr")
+    assert rows.count() == 1 and rows.first.get_attribute("data-violation") == forever
+    assert "expires_at is required" in rows.first.inner_text()
+    rows.first.get_by_role("link", name="forever").click()
+    page.get_by_role("heading", name=re.compile("forever")).wait_for()
+    assert tab.errors == []
+
+
 def test_no_page_reports_an_error(stack: RunningStack, tab: Page) -> None:
     policy = {"rate_limit": {"requests_per_second": 5, "burst": 5}, "rotation_period_days": 30, "token_fetch": True}
     client_id, token = issue(stack, "quiet", "every-page", **policy)
@@ -230,6 +251,7 @@ def test_no_page_reports_an_error(stack: RunningStack, tab: Page) -> None:
         ("#/", "h1"),
         ("#/t/quiet", "table.client-list[aria-busy=false] tr[data-client=every-page]"),
         ("#/t/quiet/new", "#f-client_name"),
+        ("#/t/quiet/guardrails", "dl.fields"),
         (f"#/t/quiet/c/{client_id}", ".usage .totals"),
         (f"#/t/quiet/c/{client_id}", "table.events tr"),
         ("#/deployment", "table.keys tr"),

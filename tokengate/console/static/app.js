@@ -6,13 +6,15 @@ import { ClientList } from "./clients.js";
 import { ClientPage } from "./client.js";
 import { IssuePage } from "./issue.js";
 import { DeploymentPage } from "./deployment.js";
+import { GuardrailsPage } from "./guardrails.js";
 
-// #/  #/deployment  #/t/<tenant>  #/t/<tenant>/new  #/t/<tenant>/c/<client id>
+// #/  #/deployment  #/t/<tenant>  #/t/<tenant>/new  #/t/<tenant>/guardrails  #/t/<tenant>/c/<client id>
 function parse(hash) {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "deployment") return { page: "deployment" };
   if (parts[0] === "t" && parts[1]) {
     if (parts[2] === "new") return { page: "issue", tenant: parts[1] };
+    if (parts[2] === "guardrails") return { page: "guardrails", tenant: parts[1] };
     if (parts[2] === "c" && parts[3]) return { page: "client", tenant: parts[1], clientId: parts[3] };
     return { page: "clients", tenant: parts[1] };
   }
@@ -42,6 +44,8 @@ function Page({ route, settings }) {
       return html`<${DeploymentPage} key=${key} settings=${settings} />`;
     case "clients":
       return html`<${ClientList} key=${key} settings=${settings} tenant=${route.tenant} />`;
+    case "guardrails":
+      return html`<${GuardrailsPage} key=${key} tenant=${route.tenant} />`;
     case "issue":
       return html`<${IssuePage} key=${key} settings=${settings} tenant=${route.tenant} />`;
     case "client":

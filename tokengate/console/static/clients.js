@@ -136,7 +136,10 @@ export function ClientList({ tenant, settings }) {
   return html`<section class="clients">
     <div class="title-row">
       <h1>Clients of <span class="tenant">${tenant}</span></h1>
-      <a class="button primary" href=${`#/t/${enc(tenant)}/new`}>Issue a client</a>
+      <div class="title-actions">
+        <a class="button" href=${`#/t/${enc(tenant)}/guardrails`}>Guardrails</a>
+        <a class="button primary" href=${`#/t/${enc(tenant)}/new`}>Issue a client</a>
+      </div>
     </div>
     <div class="toolbar">
       <${SearchBox} tenant=${tenant} settings=${settings} onText=${setText}
