@@ -19,8 +19,8 @@ from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, NoEvents, Value, announce
-from tokengate_core.records.index import ACTIVE, ClientIndex
 from tokengate_core.records.guardrails import GuardrailStore
+from tokengate_core.records.index import ACTIVE, ClientIndex
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.names import NameRegistry
 from tokengate_core.records.store import SecretsStore, SecretSummary

@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tokengate_core.errors import ConflictError, CorruptRecordError
-from tokengate_core.records.model import AllowedCidrs, Quota, RateLimit, RotationDays, Scopes
 from tokengate_core.records.index import translate as dynamodb_error
+from tokengate_core.records.model import AllowedCidrs, Quota, RateLimit, RotationDays, Scopes
 from tokengate_core.records.names import PARTITION_KEY, SORT_KEY
 from tokengate_core.records.rules import OnLimit
 

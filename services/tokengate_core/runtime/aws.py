@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.lifecycle.reconcile import Reconciler
     from tokengate_core.records.github_keys import SharedKeyList
-    from tokengate_core.records.index import ClientIndex
     from tokengate_core.records.guardrails import GuardrailStore
+    from tokengate_core.records.index import ClientIndex
     from tokengate_core.records.names import NameRegistry
 
 
@@ -163,6 +163,8 @@ def make_client_index(settings: RotationSettings) -> ClientIndex:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return ClientIndex(cast("DynamoDBClient", client), settings.table_name)
+
+
 def make_guardrails(settings: AdminSettings) -> GuardrailStore:
     """The tenants' guardrails in the deployment's DynamoDB table."""
     from tokengate_core.records.guardrails import GuardrailStore
