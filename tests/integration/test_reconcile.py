@@ -253,3 +253,25 @@ def test_a_run_short_of_time_leaves_the_rest_and_its_checkpoint_for_the_next(wor
     assert "Item" not in world.dynamodb.get_item(TableName=TABLE, Key=key)
     report = world.reconciler().run()
     assert report.full and report.complete and sorted(report.built) == sorted(r.key_id for r in records)
+
+
+def test_a_corrupt_index_item_is_replaced_from_the_secret(world: World) -> None:
+    record = world.client("bot")
+    key = {"pk": {"S": f"index#{record.key_id}"}, "sk": {"S": "client"}}
+    world.dynamodb.put_item(
+        TableName=TABLE, Item={**key, "doc": {"S": "{"}, "state": {"S": "?"}, "version": {"S": "x"}}
+    )
+    report = world.reconciler().run()
+    assert report.rebuilt == [record.key_id]
+    entry = world.index.get(record.key_id)
+    assert entry is not None and entry.state == ACTIVE and entry.doc == index_doc(record)
+
+
+def test_an_older_item_naming_another_tenant_is_rebuilt(world: World) -> None:
+    record = world.client("bot")
+    other = record.model_copy(update={"tenant": "globex"})
+    world.seed(other)  # written minutes ago, for the wrong tenant
+    report = world.reconciler().run()
+    assert report.rebuilt == [record.key_id]
+    entry = world.index.get(record.key_id)
+    assert entry is not None and entry.tenant == "acme" and json.loads(entry.doc)["tenant"] == "acme"
