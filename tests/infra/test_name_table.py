@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra.sweep import RECONCILE_ITEM_ACTIONS, RECONCILE_LEADING_KEYS
 from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
@@ -70,9 +71,15 @@ TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
     "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
     "authorizer": USAGE_COUNTER_ACTIONS,
     "leaks": (*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS),
+    "sweep": RECONCILE_ITEM_ACTIONS,
 }
 #: Functions that may touch only some items of the table (dynamodb:LeadingKeys, ``*`` a wildcard).
-TABLE_ITEMS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+TABLE_ITEMS: dict[FunctionName, list[str]] = {
+    "leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
+    "sweep": list(RECONCILE_LEADING_KEYS),
+}
+#: The one grant apart: the reconciliation's Scan for index items (a Scan names no key to condition on).
+SCANS: dict[FunctionName, str] = {"sweep": "IndexScan"}
 
 
 def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(
@@ -82,7 +89,12 @@ def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_eac
         table_id, _ = the_table(tpl)
         statements = statements_by_function(tpl)
         for name, granted in statements.items():
-            dynamodb = [s for s in granted if actions_of([s], "dynamodb:")]
+            scan_sid = SCANS.get(name, "-")
+            dynamodb = [s for s in granted if actions_of([s], "dynamodb:") and s.get("Sid") != scan_sid]
+            scans = [s for s in granted if s.get("Sid") == scan_sid]
+            assert [(s["Action"], s["Resource"]) for s in scans] == (
+                [("dynamodb:Scan", {"Fn::GetAtt": [table_id, "Arn"]})] if name in SCANS else []
+            ), name
             if name not in TABLE_ACTIONS:
                 assert dynamodb == [], name
                 continue
