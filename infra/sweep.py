@@ -22,17 +22,14 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
-from infra.table import NameTable
+from infra.table import INDEX_FEED_KEYS, NameTable
 from tokengate_core.deployment.config import SweepSettings
 from tokengate_core.lifecycle.reconcile import RECONCILE_INTERVAL_SECONDS, RECONCILE_TASK
-from tokengate_core.records.feed import FEED_PK
-from tokengate_core.records.index import INDEX_PREFIX
 
 #: What writing the keyring takes (tokengate_core.tokens.imports: one PutSecretValue per change).
 KEYRING_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
 #: What the reconciliation does to index and feed items (lifecycle.reconcile, records.feed).
 RECONCILE_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
-RECONCILE_LEADING_KEYS = (f"{INDEX_PREFIX}*", FEED_PK)
 
 
 class Sweep(Construct):
@@ -73,7 +70,7 @@ class Sweep(Construct):
                 )
             )
         iam.Policy(self, "KeyringWrite", roles=[handler.role], statements=keyring_write)
-        table.grant(self, handler.role, RECONCILE_ITEM_ACTIONS, leading_keys=RECONCILE_LEADING_KEYS)
+        table.grant(self, handler.role, RECONCILE_ITEM_ACTIONS, leading_keys=INDEX_FEED_KEYS)
         iam.Policy(
             self,
             "IndexScan",

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 #: Usage calls get time to spare on a busy machine (a quota fails closed on a timeout, see test_usage_limits).
 ENV = {**FAST_CACHE, AuthorizerSettings.env_name("usage_timeout_seconds"): "5"}
 #: No timer writes anything behind the operation under test.
-ARGS = ("--rotation-check-interval", "0", "--sweep-interval", "0")
+ARGS = ("--rotation-check-interval", "0", "--sweep-interval", "0", "--reconcile-interval", "0")
 FAULTY = "tests.e2e.faulty_stack"
 CLIENTS = "/admin/tenants/acme/clients"
 QUOTA = 3

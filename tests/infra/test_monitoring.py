@@ -275,7 +275,7 @@ def test_the_dashboard_graphs_decisions_by_every_reason_in_the_stacks_namespace(
     assert "Dim.reason" in decisions["label"]
 
 
-def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(template_json: dict[str, Any]) -> None:
+def test_the_dashboard_graphs_latency_hit_ratio_and_index_reads(template_json: dict[str, Any]) -> None:
     namespace = StackSettings().metrics_namespace
     authorizer = f"<{function_ids(template_json)['authorizer']}>"
     found = graphs(template_json)
@@ -286,7 +286,7 @@ def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(templa
     assert ratio[0]["expression"] == "100 * hits"
     assert hits[:4] == [namespace, METRIC_CACHE_HIT, "service", FUNCTIONS["authorizer"].service]
     assert hits[4]["id"] == "hits" and "stat" not in hits[4]  # Average: the share of lookups that hit
-    fetches = next(g for t, g in found.items() if t.startswith("Secrets Manager"))["metrics"][0]
+    fetches = next(g for t, g in found.items() if t.startswith("Digest index reads"))["metrics"][0]
     assert fetches[:4] == [namespace, METRIC_INDEX_FETCH, "service", FUNCTIONS["authorizer"].service]
     assert fetches[4]["stat"] == "Sum"
     # And the authorizer writes exactly those metrics, in that namespace, by service alone.

@@ -273,7 +273,7 @@ def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
     _, uncached = issue("acme", "other")
     assert decide(authz, token) is Reason.ALLOWED
     for kind in ("throttle", "error"):
-        emulator.inject(Fault(kind, service="dynamodb"))  # type: ignore[arg-type]
+        emulator.inject(Fault(kind, service="dynamodb"))
         clock.advance(31)  # no feed read for 10 s, so the fallback TTL: a refetch is attempted and fails
         assert authz.decide(token, "GET", "ANY /invoke").cache == "stale"
         assert decide(authz, token) is Reason.ALLOWED

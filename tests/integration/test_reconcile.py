@@ -253,3 +253,46 @@ def test_a_run_short_of_time_leaves_the_rest_and_its_checkpoint_for_the_next(wor
     assert "Item" not in world.dynamodb.get_item(TableName=TABLE, Key=key)
     report = world.reconciler().run()
     assert report.full and report.complete and sorted(report.built) == sorted(r.key_id for r in records)
+
+
+def test_a_corrupt_index_item_is_replaced_from_the_secret(world: World) -> None:
+    record = world.client("bot")
+    key = {"pk": {"S": f"index#{record.key_id}"}, "sk": {"S": "client"}}
+    world.dynamodb.put_item(
+        TableName=TABLE, Item={**key, "doc": {"S": "{"}, "state": {"S": "?"}, "version": {"S": "x"}}
+    )
+    report = world.reconciler().run()
+    assert report.rebuilt == [record.key_id]
+    entry = world.index.get(record.key_id)
+    assert entry is not None and entry.state == ACTIVE and entry.doc == index_doc(record)
+
+
+def test_an_older_item_naming_another_tenant_is_rebuilt(world: World) -> None:
+    record = world.client("bot")
+    other = record.model_copy(update={"tenant": "globex"})
+    world.seed(other)  # written minutes ago, for the wrong tenant
+    report = world.reconciler().run()
+    assert report.rebuilt == [record.key_id]
+    entry = world.index.get(record.key_id)
+    assert entry is not None and entry.tenant == "acme" and json.loads(entry.doc)["tenant"] == "acme"
+
+
+def test_tokengate_migrate_builds_the_index_of_a_deployment_without_one(world: World) -> None:
+    """A 0.2 deployment: secrets, no index items; the authorizer denies them until the build."""
+    from tests.integration.test_key_ids import decide, make_authorizer
+    from tests.support import FakeClock, call_admin
+    from tokengate_core.authorize.decision import Reason
+    from tokengate_core.tokens import format as tokens
+    from tokengate_core.tokens import keyring
+
+    ring = keyring.ensure(world.store, time.time())
+    key_id = tokens.new_key_id()
+    token = tokens.generate(key_id, ring.signer(time.time()))
+    world.store.create(make_record(client_name="from-0-2", key_id=key_id, token=token), str(uuid.uuid4()))
+    authz = make_authorizer(FakeClock(now=time.time()))
+    assert decide(authz, token) is Reason.UNKNOWN_KEY_ID
+    answer = call_admin("POST", "/admin/migrate")
+    assert answer.status == 200
+    assert (answer.body["index_built"], answer.body["index_complete"]) == (1, True)
+    assert decide(make_authorizer(FakeClock(now=time.time())), token) is Reason.ALLOWED
+    assert call_admin("POST", "/admin/migrate").body["index_built"] == 0  # idempotent

@@ -192,11 +192,13 @@ def reconciliation_monthly(w: Workload, p: Prices) -> float:
 def revocation_bounds(w: Workload) -> tuple[float, float, float]:
     """Seconds until a revoked token is refused everywhere: the next feed read after the entry can
     be read; while the feed cannot be read, the fallback's delay and then its TTL; while DynamoDB
-    fails altogether, that or the last entry answering until it is ``max_stale`` old
-    (stale-if-error counts from the entry's fetch, authorize.cache)."""
+    fails altogether, an entry fetched within the last fallback TTL answering until it is
+    ``max_stale`` old (stale-if-error counts from the entry's fetch, authorize.cache), as
+    docs/architecture.md states it."""
     normal = FEED_INTERVAL_SECONDS + CONSISTENCY_LAG_SECONDS
     feed_down = FEED_FALLBACK_SECONDS + w.fallback_ttl
-    return w.api_cache_ttl + normal, w.api_cache_ttl + feed_down, w.api_cache_ttl + max(feed_down, w.max_stale)
+    outage = max(feed_down, w.fallback_ttl + w.max_stale)
+    return w.api_cache_ttl + normal, w.api_cache_ttl + feed_down, w.api_cache_ttl + outage
 
 
 def shared_cost(w: Workload, p: Prices = PRICES) -> SharedCost:

@@ -36,7 +36,7 @@ def test_the_architecture_states_the_drift_bound_the_code_runs_on() -> None:
 
 def test_the_readme_tells_a_0_2_deployment_to_build_the_index() -> None:
     readme = text("README.md")
-    assert "**Upgrading from tokengate 0.2**" in readme
+    assert "**Upgrading a deployment of 0.2**" in readme
     assert "denies every client that has no index item yet" in readme
     assert ".venv/bin/tokengate migrate" in readme
     assert f"every {RECONCILE_INTERVAL_SECONDS // 60} minutes" in readme

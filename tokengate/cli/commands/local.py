@@ -100,6 +100,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         authorizer_cache_ttl=args.authorizer_cache_ttl,
         rotation_check_interval=args.rotation_check_interval,
         sweep_interval=args.sweep_interval,
+        **({} if args.reconcile_interval is None else {"reconcile_interval": args.reconcile_interval}),
     )
     try:
         return serve(options, os.environ)
@@ -175,6 +176,14 @@ def _register_run(commands: Subcommands) -> Parser:
         default=86400.0,
         metavar="SECONDS",
         help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
+    )
+    local.add_argument(
+        "--reconcile-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between reconciliations of the digest index, the first at the start "
+        "(default: the deployed schedule's; 0: off)",
     )
     local.set_defaults(func=cmd_local)
     return local
