@@ -127,7 +127,7 @@ def test_migrate_keeps_untagged_tokens_working_until_they_rotate(emulator: Secre
         "names_claimed": 1,
         "legacy_key_ids": 1,
         "conflicts": [],
-        "index_built": 0,  # both are in the index already (the planted one as an upgrade's build writes it)
+        "index_built": 1,  # the planted 0.1 client, which no index build has seen; the one issued since is in it
         "index_revoked": 0,
         "index_complete": True,
     }
