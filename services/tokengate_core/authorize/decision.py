@@ -16,9 +16,9 @@ from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
 from tokengate_core.authorize.limited import limited, limited_context
 from tokengate_core.authorize.settings import AuthorizerSettings
-from tokengate_core.deployment.routes import DELIVERY_ROUTE_KEY
+from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
-from tokengate_core.records.store import SecretsStore
+from tokengate_core.records.secret_reader import SecretsReader
 from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -85,13 +85,13 @@ class TokenAuthorizer:
     def __init__(
         self,
         settings: AuthorizerSettings,
-        store_factory: Callable[[], SecretsStore],
+        store_factory: Callable[[], SecretsReader],
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
-        self._store: SecretsStore | None = None
+        self._store: SecretsReader | None = None
         self._clock = clock
         self._format = tokens.token_format(settings.token_prefix)
         self.cache = ClientCache(
@@ -136,7 +136,7 @@ class TokenAuthorizer:
         return self._usage
 
     @property
-    def store(self) -> SecretsStore:
+    def store(self) -> SecretsReader:
         # Created on the first cache miss: a container that only sees garbage never builds a client.
         if self._store is None:
             self._store = self._store_factory()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from tokengate_core.records.store import SecretsStore
+from tokengate_core.records.secret_reader import SecretsReader
 from tokengate_core.runtime.observability import keep_bodies_out_of_sdk_logs
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.github_keys import SharedKeyList
     from tokengate_core.records.names import NameRegistry
+    from tokengate_core.records.store import SecretsStore
 
 
 class ClientSettings(Protocol):
@@ -103,10 +104,18 @@ def control_plane_client(settings: AdminSettings, session: Session | None = None
     return cast("SecretsManagerClient", client)
 
 
+def make_reader(settings: ClientSettings) -> SecretsReader:
+    """The authorizer's reads (its keyring, a client's value): one client, and none of the store's
+    writes on its cold path."""
+    return SecretsReader(secretsmanager_client(settings), settings.secret_prefix)
+
+
 def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> SecretsStore:
     """The store for a function; only settings with a control-plane timeout (the admin function's,
-    the one that makes control-plane calls) get the second client: the authorizer's cold start
-    stays one client, and needs no settings model beyond its own."""
+    the one that makes control-plane calls) get the second client, and need no settings model
+    beyond their own."""
+    from tokengate_core.records.store import SecretsStore
+
     session = _session()
     control = None
     if getattr(settings, "sm_control_read_timeout_seconds", None) is not None:
