@@ -28,6 +28,7 @@ from tokengate_core.deployment.config import (
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import STAGE_DEFAULT, authorizer_cache_allowed
 from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS
 from tokengate_core.runtime.observability import NAMESPACE
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ class StackSettings(BaseModel):
     #: API Gateway's authorizer result cache; off by default (usage control needs it off), and
     #: when on it adds to the revocation bound.
     api_cache_ttl_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
-    #: The authorizer's own in-memory cache (TOKENGATE_CACHE_TTL_SECONDS).
+    #: The authorizer's own in-memory cache while it reads the change feed (TOKENGATE_CACHE_TTL_SECONDS);
+    #: without the feed its entries live TOKENGATE_FALLBACK_TTL_SECONDS.
     authorizer_cache_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = AuthorizerSettings.default(
         "cache_ttl_seconds"
     )
@@ -197,8 +199,12 @@ class StackSettings(BaseModel):
 
     @property
     def revocation_bound_seconds(self) -> float:
-        """Worst case from a revoke until every request with that token is denied."""
-        return self.api_cache_ttl_seconds + self.authorizer_cache_ttl_seconds
+        """Worst case from a revoke until every request with that token is denied while the digest
+        index is readable: a container that cannot read the change feed keeps its long TTL for
+        FEED_FALLBACK_SECONDS, then its entries live the fallback TTL (docs/architecture.md). While
+        the feed is read, a revoke is denied within about FEED_INTERVAL_SECONDS."""
+        fallback = FEED_FALLBACK_SECONDS + AuthorizerSettings.default("fallback_ttl_seconds")
+        return self.api_cache_ttl_seconds + fallback
 
     @classmethod
     def context_keys(cls) -> list[str]:

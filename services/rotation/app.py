@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tokengate_core.deployment.config import RotationSettings
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.rotation import Rotator, parse_event
-from tokengate_core.runtime.aws import make_publisher, make_store
+from tokengate_core.runtime.aws import make_client_index, make_publisher, make_store
 from tokengate_core.runtime.observability import make_logger, safe_error
 
 SPEC = FUNCTIONS["rotation"]
@@ -21,6 +21,7 @@ rotator = Rotator(
     make_store(settings),
     token_prefix=settings.token_prefix,
     events=make_publisher(settings, SPEC.service),
+    index=make_client_index(settings),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.settings import SettingsError, StackSettings
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -20,12 +21,14 @@ def test_context_strings_are_parsed_and_bad_values_name_their_key() -> None:
     )
     assert settings.usage_control is False and settings.api_cache_ttl_seconds == 10
     assert settings.reserved_concurrency == {"admin": 2}
-    assert settings.revocation_bound_seconds == 30
+    assert settings.revocation_bound_seconds == 10 + FEED_FALLBACK_SECONDS + 30
     defaults = StackSettings()
     assert defaults.stack_name == "TokenGate" and defaults.stage == "dev"
-    # Usage control on, API Gateway's cache off: the in-memory TTL alone bounds a revocation.
+    # Usage control on, API Gateway's cache off: the feed's fallback and the short TTL bound a
+    # revocation (the long TTL lasts only while the feed evicts what changed).
     assert defaults.usage_control is True and defaults.api_cache_ttl_seconds == 0
-    assert defaults.revocation_bound_seconds == defaults.authorizer_cache_ttl_seconds == 30
+    assert defaults.authorizer_cache_ttl_seconds == 3600
+    assert defaults.revocation_bound_seconds == FEED_FALLBACK_SECONDS + 30
     for bad, key in (
         ({"logRetentionDays": "31"}, "logRetentionDays"),
         ({"secretPrefix": "no-trailing-slash"}, "secretPrefix"),

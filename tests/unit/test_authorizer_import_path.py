@@ -61,6 +61,8 @@ COLD_PATH = {
     "tokengate_core.authorize.limited",
     "tokengate_core.authorize.settings",
     "tokengate_core.deployment.authorizer_facts",
+    "tokengate_core.records.feed",
+    "tokengate_core.records.index",
     "tokengate_core.records.rules",
     "tokengate_core.records.secret_reader",
     "tokengate_core.records.view",

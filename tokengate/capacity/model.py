@@ -102,7 +102,7 @@ class Workload:
 
     rps: float  # requests per second reaching API Gateway with a token
     clients: int  # active clients (each sends some of the traffic)
-    ttl: float = AuthorizerSettings.default("cache_ttl_seconds")  # the in-memory cache TTL
+    ttl: float = AuthorizerSettings.default("fallback_ttl_seconds")  # the per-entry TTL without the feed
     negative_ttl: float = AuthorizerSettings.default("negative_cache_ttl_seconds")  # for unknown key ids
     max_stale: float = AuthorizerSettings.default("max_stale_seconds")  # answers while Secrets Manager fails
     api_cache_ttl: float = API_CACHE_EXAMPLE_TTL  # API Gateway's, in the "with API cache" column

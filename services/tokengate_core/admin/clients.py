@@ -8,6 +8,12 @@ is logged and counted, and an answer that cannot be read back is built from what
 Writes to an existing client are optimistic: the new version's id is derived from the version it
 was based on, so of two concurrent writers from one base, Secrets Manager accepts exactly one (the
 other gets 409). Of concurrent revokes or restores, all succeed and exactly one reports the change.
+
+Every change also goes to the digest index and the change feed the authorizer reads
+(records.index, records.feed), in the order that keeps the index from ever allowing more than the
+secret: a new client is indexed before its token is shown; a revoke or disable denies in the index
+(and is announced) before the secret changes; a restore, an update or a rotation changes the
+secret, then the index, then announces it, and is undone if one of those fails.
 """
 
 from __future__ import annotations
@@ -184,11 +190,19 @@ def create(
         _apply_schedule(ctx, key_id, None, request.rotation_period_days)
         if after is not None:
             after()
+        # The token is shown only once the index accepts it; if it does not, the secret goes.
+        ctx.reindex(record)
     except TokengateError:
         # Undo: a half-made client must not block its own name.
         ctx.undo(lambda: ctx.store.force_delete(key_id), "issue", key_id)
         ctx.undo(lambda: ctx.registry.release(tenant, request.client_name, key_id), "issue", key_id)
         raise
+    try:
+        ctx.index.append(key_id, "import" if record.imported else "issue")
+    except TokengateError as error:
+        # A new key id is cached nowhere but as unknown, for the negative TTL: the client becomes
+        # usable that much later, so the issue stands.
+        ctx.audit("feed_append_failed", client_id=key_id, error=error.code)
 
 
 def _claim_name(ctx: AdminContext, tenant: str, name: str, key_id: str) -> None:
@@ -211,7 +225,11 @@ def _claim_name(ctx: AdminContext, tenant: str, name: str, key_id: str) -> None:
 # -- changes -------------------------------------------------------------------------------------
 
 
-def update(ctx: AdminContext, tenant: str, client_id: str, changes: dict[str, Any], actor: str) -> ClientView:
+def update(
+    ctx: AdminContext, tenant: str, client_id: str, changes: dict[str, Any], actor: str, *, kind: str | None = None
+) -> ClientView:
+    """A disable goes to the index first (a later failure leaves it denying); any other change
+    goes to the secret first and is undone if the index or the feed cannot take it."""
     summary = ctx.owned(tenant, client_id, live=True)
     record, base = ctx.store.read(client_id)
     changed = set(changes)
@@ -227,15 +245,23 @@ def update(ctx: AdminContext, tenant: str, client_id: str, changes: dict[str, An
         _check_delivery(updated)
     _check_usage_control(ctx, updated)
     view = record_view(updated, summary, ctx.now())
+    disabling = record.enabled and not updated.enabled
+    kind = kind or ("disable" if disabling else "update")
     _cancel_inflight_rotation(ctx, summary)
+    if disabling:
+        ctx.publish(updated, kind)
     ctx.store.put(updated, request_token=_next_version(base))
     try:
         ctx.store.set_tags(client_id, record_tags(updated))
         if updated.expires_at is None and record.expires_at is not None:
             ctx.store.remove_tags(client_id, [TAG_EXPIRES])
         _apply_schedule(ctx, client_id, record.rotation.period_days, updated.rotation.period_days)
+        if not disabling:
+            ctx.publish(updated, kind)
     except TokengateError:
         ctx.undo(lambda: _restore_record(ctx, record), "update", client_id)
+        if not disabling:
+            ctx.undo(lambda: ctx.reindex(record), "update_index", client_id)
         raise
     ctx.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
     ctx.emit(DetailType.UPDATED, updated, actor, changed, expires_at=iso(updated.expires_at))
@@ -248,17 +274,22 @@ def revoke(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Client
     return _view_after_change(ctx, tenant, assumed)
 
 
-def revoke_client(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> SecretSummary:
+def revoke_client(ctx: AdminContext, tenant: str, client_id: str, actor: str, *, kind: str = "revoke") -> SecretSummary:
     """Revoke without reading the result back (the leak response revokes many at once); the
     client as it was before. Idempotent, and of concurrent revokes only the one whose DeleteSecret
     scheduled the deletion reports it: Secrets Manager refuses the others.
 
     Secrets Manager refuses tag changes on a secret scheduled for deletion, so the revoker's tag
     goes on first; a restore leaves it and the views show it only while the client is revoked. A
-    revoked client therefore always names one of the callers that revoked it."""
+    revoked client therefore always names one of the callers that revoked it.
+
+    The index denies first and the feed announces it before the secret changes: if a later step
+    fails, the client is denied anyway (and the revoke can be repeated)."""
     summary = ctx.owned(tenant, client_id)
     if summary.revoked:
         return summary
+    ctx.index.revoke(client_id, now=ctx.now())
+    ctx.index.append(client_id, kind)
     try:
         ctx.store.set_tags(client_id, {TAG_REVOKED_BY: actor})
         ctx.store.schedule_deletion(client_id, ctx.settings.recovery_window_days)
@@ -276,8 +307,11 @@ def restore(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Clien
     that read the client before a concurrent revoke may undo that revoke."""
     summary = ctx.owned(tenant, client_id)
     if summary.deleted_at is None:
+        # Indexed again: a restore that failed after its RestoreSecret is completed by repeating it.
+        ctx.publish(ctx.store.get(client_id), "restore")
         return _view_after_change(ctx, tenant, summary)
     ctx.store.restore(client_id)
+    ctx.publish(ctx.store.get(client_id), "restore")  # the secret first: the index never allows more
     if _first_to_restore(ctx, client_id, summary.deleted_at):
         ctx.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
         ctx.emit(DetailType.RESTORED, summary, actor)
@@ -314,7 +348,20 @@ def rotate(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Issued
     rotated = record.rotated(token, utcnow_from(epoch), actor)
     issued = IssuedClient(client=record_view(rotated, summary, ctx.now()), token=token)
     _cancel_inflight_rotation(ctx, summary)
-    ctx.store.put(rotated, request_token=_next_version(base))
+    # The index accepts the new token before the secret holds it, and the token is shown only
+    # once both hold it and the feed has announced it; a failure puts the old token back in both.
+    ctx.reindex(rotated)
+    try:
+        ctx.store.put(rotated, request_token=_next_version(base))
+    except TokengateError:
+        ctx.undo(lambda: ctx.reindex(record), "rotate_index", client_id)
+        raise
+    try:
+        ctx.index.append(client_id, "rotate")
+    except TokengateError:
+        ctx.undo(lambda: _restore_record(ctx, record), "rotate", client_id)
+        ctx.undo(lambda: ctx.reindex(record), "rotate_index", client_id)
+        raise
     if record.imported_sha256 is not None and rotated.previous is None:
         # No grace window: the imported token stops working now, so it leaves the keyring now
         # (else the sweep takes it out once its grace window has ended).

@@ -19,6 +19,7 @@ from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.errors import ConflictError, NotFoundError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import EventPublisher, NoEvents, Value, announce
+from tokengate_core.records.index import ACTIVE, ClientIndex
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.names import NameRegistry
 from tokengate_core.records.store import SecretsStore, SecretSummary
@@ -46,6 +47,25 @@ class AdminContext:
     audit: Audit = _no_audit
     events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)
+    _index: ClientIndex | None = field(default=None, init=False, repr=False)
+
+    @property
+    def index(self) -> ClientIndex:
+        """The digest index, in the name registry's table (records.index)."""
+        if self._index is None:
+            self._index = ClientIndex(self.registry.client, self.registry.table)
+        return self._index
+
+    def reindex(self, record: ClientRecord) -> None:
+        """Write the live client's index item from ``record``: UnavailableError, or ConflictError
+        after losing every race for the item."""
+        self.index.write(record, ACTIVE, now=self.now())
+
+    def publish(self, record: ClientRecord, kind: str) -> None:
+        """Index the live client, then announce the change on the feed, in that order: an
+        authorizer the feed sends to the index finds the change there. Either step failing raises."""
+        self.reindex(record)
+        self.index.append(record.key_id, kind)
 
     def reset(self) -> None:
         """Forget the cached keyring, as a fresh container would start."""

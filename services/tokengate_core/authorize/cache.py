@@ -1,17 +1,25 @@
 """The authorizer's in-memory cache: per key id, with a TTL, a negative TTL and stale-if-error.
 
+The TTL is long while the change feed is read (the feed evicts what changed) and short when it
+cannot be (tokengate_core.authorize.decision sets it).
+
 Entries hold SHA-256 digests, never plaintext tokens. A Lambda container serves one request at a
 time, so a plain dict (insertion-ordered, oldest evicted first) needs no lock.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from tokengate_core.records import rules
 
 State = Literal["found", "unknown", "revoked", "corrupt"]
+#: How long after the change feed names a client (or after a resync, any client) its lookups read
+#: consistently: an eventually consistent read may not yet reflect a write just made (DynamoDB's
+#: read consistency, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html).
+CONSISTENT_READ_SECONDS = 5.0
 
 
 if TYPE_CHECKING:
@@ -46,9 +54,15 @@ class CachedClient(NamedTuple):
     patterns: tuple[re.Pattern[str], ...]
     token_fetch: bool
     policy: UsagePolicy | None = None
+    #: A rotation's new token between its setSecret and finishSecret (read from the digest index).
+    pending_digest: bytes | None = None
 
     def accepts(self, digest: bytes, now: float) -> bool:
-        return rules.accepts(digest, self.current_digest, self.previous_digest, self.previous_valid_until, now)
+        accepted = rules.accepts(digest, self.current_digest, self.previous_digest, self.previous_valid_until, now)
+        return accepted or self.is_pending(digest)
+
+    def is_pending(self, digest: bytes) -> bool:
+        return self.pending_digest is not None and hmac.compare_digest(digest, self.pending_digest)
 
 
 class Entry(NamedTuple):
@@ -64,6 +78,8 @@ class ClientCache:
         self.max_stale = max_stale
         self.max_entries = max_entries
         self._entries: dict[str, Entry] = {}
+        self._changed: dict[str, float] = {}  # key id -> when the feed named it
+        self._resynced_at = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -90,5 +106,32 @@ class ClientCache:
             del self._entries[next(iter(self._entries))]
         self._entries[key_id] = entry
 
+    def forget(self, changed: tuple[str, ...], now: float, *, everything: bool = False) -> None:
+        """Evict the clients the change feed named (all of them on a resync); their next lookups
+        read consistently for CONSISTENT_READ_SECONDS."""
+        if everything:
+            self.clear()
+            self._resynced_at = now
+        for key_id in changed:
+            self._entries.pop(key_id, None)
+            self._changed.pop(key_id, None)
+            if len(self._changed) >= self.max_entries:
+                del self._changed[next(iter(self._changed))]
+            self._changed[key_id] = now
+
+    def changed_lately(self, key_id: str, now: float) -> bool:
+        """Whether a lookup of ``key_id`` now must read consistently."""
+        if now - self._resynced_at < CONSISTENT_READ_SECONDS:
+            return True
+        named = self._changed.get(key_id)
+        if named is None:
+            return False
+        if now - named >= CONSISTENT_READ_SECONDS:
+            del self._changed[key_id]
+            return False
+        return True
+
     def clear(self) -> None:
         self._entries.clear()
+        self._changed.clear()
+        self._resynced_at = float("-inf")

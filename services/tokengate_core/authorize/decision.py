@@ -2,6 +2,13 @@
 
 Every outcome is a :class:`Reason`; nothing here raises for any input. The handler only adapts
 the Lambda event and the response shape.
+
+Clients are looked up in the digest index (tokengate_core.records.index: one eventually consistent
+GetItem, consistent for a client the change feed just named), never in Secrets Manager; only the
+keyring is a secret. While serving, a container reads the change feed (tokengate_core.records.feed)
+at most once per FEED_INTERVAL_SECONDS, before a lookup, and evicts what changed: cached clients
+then live the long ``cache_ttl_seconds``. After FEED_FALLBACK_SECONDS without a successful feed
+read they live ``fallback_ttl_seconds`` (with stale-if-error), as before the feed existed.
 """
 
 from __future__ import annotations
@@ -10,21 +17,25 @@ import hmac
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
 from tokengate_core.authorize.limited import limited, limited_context
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
-from tokengate_core.errors import NotFoundError, RevokedError, TokengateError, UnavailableError
+from tokengate_core.errors import TokengateError
+from tokengate_core.records import feed
+from tokengate_core.records.index import ClientIndex, IndexItemError, decode
 from tokengate_core.records.secret_reader import SecretsReader
-from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached
+from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached, parse_indexed
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
 from tokengate_core.tokens.keyring import KeyRing, KeyRingError
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from tokengate_core.authorize.usage import UsageBackend, UsageGate
     from tokengate_core.records.model import ClientRecord
 
@@ -37,6 +48,12 @@ def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
     from tokengate_core.runtime.aws import make_usage_backend  # built on the first limited client's request
 
     return make_usage_backend(settings)
+
+
+def _index_client(settings: AuthorizerSettings) -> DynamoDBClient:
+    from tokengate_core.runtime.aws import index_client  # built on the first lookup
+
+    return index_client(settings)
 
 
 class Reason(StrEnum):
@@ -88,14 +105,17 @@ class TokenAuthorizer:
         store_factory: Callable[[], SecretsReader],
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
+        dynamodb_factory: Callable[[], DynamoDBClient] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
         self._store: SecretsReader | None = None
+        self._dynamodb_factory = dynamodb_factory or (lambda: _index_client(settings))
+        self._index: tuple[ClientIndex, feed.FeedReader] | None = None
         self._clock = clock
         self._format = tokens.token_format(settings.token_prefix)
         self.cache = ClientCache(
-            ttl=settings.cache_ttl_seconds,
+            ttl=settings.fallback_ttl_seconds,  # until the feed has been read
             negative_ttl=settings.negative_cache_ttl_seconds,
             max_stale=settings.max_stale_seconds,
             max_entries=settings.cache_max_entries,
@@ -109,6 +129,8 @@ class TokenAuthorizer:
         self._ring_retry_at = float("-inf")
         self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
         self._usage: UsageGate | None = None
+        self._feed_due = float("-inf")
+        self._feed_read_at = float("-inf")
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
@@ -118,6 +140,8 @@ class TokenAuthorizer:
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
+        self._index, self._feed_due, self._feed_read_at = None, float("-inf"), float("-inf")
+        self.cache.ttl = self._settings.fallback_ttl_seconds
 
     @property
     def usage(self) -> UsageGate:
@@ -134,6 +158,15 @@ class TokenAuthorizer:
                 max_entries=settings.cache_max_entries,
             )
         return self._usage
+
+    @property
+    def index(self) -> tuple[ClientIndex, feed.FeedReader]:
+        """Built on the first lookup: a container that only sees garbage never builds a client."""
+        if self._index is None:
+            client = self._dynamodb_factory()
+            table = self._settings.table_name
+            self._index = (ClientIndex(client, table), feed.FeedReader(client, table))
+        return self._index
 
     @property
     def store(self) -> SecretsReader:
@@ -223,6 +256,8 @@ class TokenAuthorizer:
     ) -> Decision:
         """The client's record decides: for a token of ours that one of our keys tagged (or a
         legacy one), or for an imported token the keyring maps to this client."""
+        if now >= self._feed_due:
+            self._follow_feed(now)
         entry, cache = self._lookup(key_id, now)
         if entry is None:
             return Decision(Reason.BACKEND_UNAVAILABLE, key_id=key_id, cache=cache, imported=imported)
@@ -278,7 +313,7 @@ class TokenAuthorizer:
         if not client.accepts(digest, now):
             self._note_mismatch(client.key_id, digest, now)
             return deny(Reason.WRONG_SECRET)
-        grace = not hmac.compare_digest(digest, client.current_digest)
+        grace = not hmac.compare_digest(digest, client.current_digest) and not client.is_pending(digest)
         if not client.enabled:
             return deny(Reason.DISABLED)
         if client.expires_at is not None and now >= client.expires_at:
@@ -354,15 +389,8 @@ class TokenAuthorizer:
 
     def _fetch(self, key_id: str, now: float) -> tuple[Entry | None, str]:
         try:
-            entry = Entry("found", parse_cached(self.store.get_value(key_id), key_id), now)
-        except RecordError:
-            # Not the backend's fault, and not worth a read per request: remembered like an unknown id.
-            entry = Entry("corrupt", None, now)
-        except NotFoundError:
-            entry = Entry("unknown", None, now)
-        except RevokedError:
-            entry = Entry("revoked", None, now)
-        except (UnavailableError, TokengateError):
+            item = self.index[0].get_item(key_id, consistent=self.cache.changed_lately(key_id, now))
+        except Exception:  # noqa: BLE001 - throttled, 5xx, timed out, or anything else: the backend failed
             # Back off for one negative TTL: while the backend fails, a client past its TTL costs
             # one call per interval (per container), not one per request.
             if len(self._backoff_until) >= self.cache.max_entries:
@@ -370,8 +398,38 @@ class TokenAuthorizer:
             self._backoff_until[key_id] = now + self.cache.negative_ttl
             stale = self.cache.stale(key_id, now)
             return stale, ("stale" if stale else "miss")
+        entry = self._entry(item, key_id, now)
         self.cache.put(key_id, entry)
         return entry, "miss"
+
+    @staticmethod
+    def _entry(item: dict[str, Any] | None, key_id: str, now: float) -> Entry:
+        """An index item as the cache keeps it. One that is not ours (malformed, another client's
+        or another tenant's doc) is not the backend's fault, and not worth a read per request:
+        remembered like an unknown id."""
+        if item is None:
+            return Entry("unknown", None, now)
+        try:
+            indexed = decode(item, key_id)
+            if indexed.revoked:
+                return Entry("revoked", None, now)
+            return Entry("found", parse_indexed(indexed.doc, key_id, indexed.tenant), now)
+        except (IndexItemError, RecordError):
+            return Entry("corrupt", None, now)
+
+    def _follow_feed(self, now: float) -> None:
+        """Read the change feed (one Query) and evict what changed; then pick the cache's TTL by
+        whether the feed has been read within FEED_FALLBACK_SECONDS. Never raises."""
+        self._feed_due = now + feed.FEED_INTERVAL_SECONDS
+        try:
+            changes = self.index[1].read(now)
+        except Exception:  # noqa: BLE001 - an unreadable feed only shortens the TTL, below
+            changes = None
+        if changes is not None:
+            self._feed_read_at = now
+            self.cache.forget(changes.changed, now, everything=changes.resync)
+        healthy = now - self._feed_read_at < feed.FEED_FALLBACK_SECONDS
+        self.cache.ttl = self._settings.cache_ttl_seconds if healthy else self._settings.fallback_ttl_seconds
 
     def _in_scope(self, client: CachedClient, method: str, route_key: str, raw_path: str) -> bool:
         if route_key == DELIVERY_ROUTE_KEY:

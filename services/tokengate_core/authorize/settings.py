@@ -131,7 +131,12 @@ _Kind = _Number | _Text | _Choice | _Flag
 
 
 class AuthorizerSettings:
-    """Cache TTL bounds revocation latency. The negative TTL is also the interval of every backoff
+    """A cached client lives ``cache_ttl_seconds`` while the change feed is read (the feed evicts
+    what changed) and ``fallback_ttl_seconds`` once it has not been read for
+    tokengate_core.records.feed.FEED_FALLBACK_SECONDS: then that TTL bounds revocation latency.
+    Client lookups read the digest index with ``index_timeout_seconds`` and one attempt.
+
+    The negative TTL is also the interval of every backoff
     (an unknown id, a failing backend, a missing keyring), so it has a floor: at zero it would turn
     each of those into one paid read per request; the cache bound has one for the same reason.
 
@@ -149,7 +154,8 @@ class AuthorizerSettings:
         "sm_read_timeout_seconds": _Number(float, *READ_TIMEOUT, exclusive_low=True),
         "sm_max_attempts": _Number(int, *MAX_ATTEMPTS),
         "log_level": _Choice(LOG_LEVELS, "INFO"),
-        "cache_ttl_seconds": _Number(float, 0, 3600, 30.0),
+        "cache_ttl_seconds": _Number(float, 0, 3600, 3600.0),
+        "fallback_ttl_seconds": _Number(float, 0, 3600, 30.0),
         "negative_cache_ttl_seconds": _Number(float, 1, 3600, 10.0),
         "max_stale_seconds": _Number(float, 0, 86400, 300.0),
         "cache_max_entries": _Number(int, 1000, 1_000_000, 100_000),
@@ -157,6 +163,7 @@ class AuthorizerSettings:
         "metrics_namespace": _Text(NAMESPACE_PATTERN, DEFAULT_NAMESPACE, reserved_prefix="AWS/"),
         "table_name": _Text(TABLE_NAME_PATTERN, DEFAULT_TABLE_NAME),
         "usage_timeout_seconds": _Number(float, 0, 5, 0.5, exclusive_low=True),
+        "index_timeout_seconds": _Number(float, 0, 5, 0.5, exclusive_low=True),
         "rate_limit_fail_open": _Flag(True),
         "quota_fail_open": _Flag(False),
     }
@@ -169,6 +176,7 @@ class AuthorizerSettings:
     sm_max_attempts: int
     log_level: str
     cache_ttl_seconds: float
+    fallback_ttl_seconds: float
     negative_cache_ttl_seconds: float
     max_stale_seconds: float
     cache_max_entries: int
@@ -176,6 +184,7 @@ class AuthorizerSettings:
     metrics_namespace: str
     table_name: str
     usage_timeout_seconds: float
+    index_timeout_seconds: float
     rate_limit_fail_open: bool
     quota_fail_open: bool
 

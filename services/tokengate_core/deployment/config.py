@@ -172,6 +172,8 @@ class AdminSettings(StoreSettings, TokenSettings, EventSettings, LeakActionSetti
 
 class RotationSettings(StoreSettings, TokenSettings, EventSettings, TracerSettings):
     sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+    #: The deployment's table: the digest index and change feed the rotation steps write.
+    table_name: TableName = DEFAULT_TABLE_NAME
 
 
 ExpiryWarningDays = Annotated[float, Field(gt=0, le=90)]

@@ -266,11 +266,11 @@ class LeakResponder:
         """Revoke or disable through the client use cases (their audit and events included)."""
         try:
             if self.action == "revoke":
-                clients.revoke_client(self.admin, record.tenant, record.key_id, actor)
+                clients.revoke_client(self.admin, record.tenant, record.key_id, actor, kind="leak")
                 return "revoked"
             if not record.enabled:
                 return "already_disabled"
-            clients.update(self.admin, record.tenant, record.key_id, {"enabled": False}, actor)
+            clients.update(self.admin, record.tenant, record.key_id, {"enabled": False}, actor, kind="leak")
             return "disabled"
         except ConflictError:
             # Revoked meanwhile is done; changed meanwhile is not (the sender delivers again).

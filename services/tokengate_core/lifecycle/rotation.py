@@ -4,6 +4,12 @@ Secrets Manager calls the function once per step with ``SecretId`` (an ARN), ``C
 (the new version's id) and ``Step``, and retries a failed step. Every step is idempotent, and no
 step ever leaves the client without a valid token: AWSCURRENT moves only in finishSecret, to a
 version whose record still accepts the old token for the grace period.
+
+The digest index (records.index) follows the protocol as its "service that checks the
+credential": setSecret puts the pending token's digest into the index (accepted, not yet current)
+and announces it on the change feed; finishSecret makes it current in the index (the old one
+previous, with its grace end; none with grace 0), then moves AWSCURRENT, then announces it. A
+failed step is retried by Secrets Manager, and every step is idempotent.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any, Literal
 from tokengate_core.errors import NotFoundError, RotationError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_ROTATION, EventPublisher, NoEvents, announce, iso
+from tokengate_core.records.index import ACTIVE, ClientIndex
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.store import SecretsStore
 from tokengate_core.tokens import format as tokens
@@ -32,8 +39,12 @@ class Rotator:
         *,
         token_prefix: str = tokens.DEFAULT_PREFIX,
         events: EventPublisher | None = None,
+        index: ClientIndex | None = None,
     ) -> None:
+        """Without ``index`` (a deployment's store alone, in tests of the secret's steps) the
+        index steps are skipped."""
         self.store = store
+        self.index = index
         self.clock = clock
         self.format = tokens.token_format(token_prefix)
         self.events = events or NoEvents()
@@ -84,8 +95,18 @@ class Rotator:
         return "pending version created"
 
     def _set(self, key_id: str, token: str, versions: dict[str, list[str]]) -> str:
-        # The token is only checked against this secret; there is no downstream system to update.
-        return "nothing to set"
+        if self.index is None:
+            return "nothing to set"
+        current = self.store.get(key_id, stage="AWSCURRENT")
+        try:
+            pending = self.store.get(key_id, version_id=token, stage="AWSPENDING")
+        except NotFoundError:
+            return "configuration test: nothing to set"
+        self._check_pending(current, pending)
+        now = utcnow_from(self.clock())
+        self.index.write(current, ACTIVE, now=now, pending_sha256=pending.current_sha256)
+        self.index.append(key_id, "rotation")
+        return "pending digest indexed"
 
     def _test(self, key_id: str, token: str, versions: dict[str, list[str]]) -> str:
         current = self.store.get(key_id, stage="AWSCURRENT")
@@ -108,7 +129,11 @@ class Rotator:
             remaining = pending.previous.valid_until.timestamp() - self.clock()
             if remaining < pending.rotation.grace_seconds / 2:
                 raise RotationError("pending version is stale: its grace window has mostly elapsed")
+        if self.index is not None:
+            self.index.write(pending, ACTIVE, now=utcnow_from(self.clock()))
         self.store.move_stage(key_id, "AWSCURRENT", to_version=token, from_version=current_version)
+        if self.index is not None:
+            self.index.append(key_id, "rotation")
         # Only the step that made the rotation happen reports it: a retried finishSecret finds the
         # version current already and returns before this.
         announce(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tokengate_core.errors import TokengateError, UnavailableError
+from tokengate_core.records.index import translate as _translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -63,19 +63,19 @@ def claim_holder(item: Mapping[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def _translate(error: Exception) -> TokengateError:
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        return UnavailableError(f"DynamoDB unavailable ({code or 'error'})")
-    if isinstance(error, BotoCoreError):
-        return UnavailableError(f"DynamoDB unreachable ({type(error).__name__})")
-    return TokengateError(f"unexpected registry error ({type(error).__name__})")
-
-
 class NameRegistry:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+
+    @property
+    def client(self) -> DynamoDBClient:
+        """The table's client (the digest index and the change feed share it)."""
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return self._table
 
     @staticmethod
     def _key(tenant: str, name: str) -> dict[str, Any]:

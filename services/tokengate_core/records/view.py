@@ -37,7 +37,7 @@ from tokengate_core.records.rules import (
 from tokengate_core.tokens import format as tokens
 
 # ON_LIMIT and QUOTA_PERIODS: also read from here by the CLI's option parsing.
-__all__ = ["ON_LIMIT", "QUOTA_PERIODS", "TOKEN_STATUS_KEY", "RecordError", "parse_cached"]
+__all__ = ["ON_LIMIT", "QUOTA_PERIODS", "TOKEN_STATUS_KEY", "RecordError", "parse_cached", "parse_indexed"]
 
 #: The authorizer context key (and, through the stage's response mapping, the response header
 #: ``Tokengate-Token-Status``) that tells a client whether it used its current token.
@@ -131,8 +131,7 @@ def _utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def parse_cached(text: str, key_id: str) -> CachedClient:
-    """What a decision needs from the record stored for ``key_id``: digests, never the token."""
+def _document(text: str, key_id: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError:
@@ -141,6 +140,12 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
         raise RecordError("invalid schema_version")
     if data.get("key_id") != key_id:
         raise RecordError("invalid key_id")
+    return data
+
+
+def parse_cached(text: str, key_id: str) -> CachedClient:
+    """What a decision needs from the record stored for ``key_id``: digests, never the token."""
+    data = _document(text, key_id)
     token = data.get("token")
     imported = data.get("imported_sha256")
     if token is None and "token" in data and imported is not None:
@@ -156,6 +161,30 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
         if parsed.key_id != key_id:
             raise RecordError("invalid token")
         current_digest = parsed.digest
+    return _cached(data, key_id, current_digest, None)
+
+
+def parse_indexed(doc: str, key_id: str, tenant: str) -> CachedClient:
+    """The same from a digest index item's doc (tokengate_core.records.index): the record without
+    its token, with the current digest (``sha256``) and, mid-rotation, the pending one. The item's
+    ``tenant`` must be the doc's: a doc copied onto another item reads as corrupt."""
+    data = _document(doc, key_id)
+    if "token" in data:
+        raise RecordError("invalid token")  # an index item never holds one
+    current_digest = bytes.fromhex(_str(data, "sha256", _DIGEST))
+    imported = data.get("imported_sha256")
+    if imported is not None and imported != data["sha256"]:
+        raise RecordError("invalid imported_sha256")
+    pending = None
+    if data.get("pending_sha256") is not None:
+        pending = bytes.fromhex(_str(data, "pending_sha256", _DIGEST))
+    client = _cached(data, key_id, current_digest, pending)
+    if client.tenant != tenant:
+        raise RecordError("invalid tenant")
+    return client
+
+
+def _cached(data: dict[str, Any], key_id: str, current_digest: bytes, pending_digest: bytes | None) -> CachedClient:
     tenant = _str(data, "tenant", _TENANT)
     client_name = _str(data, "client_name", _CLIENT_NAME)
     scopes = data.get("scopes")
@@ -202,4 +231,5 @@ def parse_cached(text: str, key_id: str) -> CachedClient:
         patterns=tuple(scope_regex(s) for s in scopes),
         token_fetch=token_fetch,
         policy=_policy(data),
+        pending_digest=pending_digest,
     )

@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
     from tokengate_core.authorize.settings import AuthorizerSettings
     from tokengate_core.authorize.usage_table import DynamoUsage
-    from tokengate_core.deployment.config import AdminSettings, LeakSettings
+    from tokengate_core.deployment.config import AdminSettings, LeakSettings, RotationSettings
     from tokengate_core.lifecycle.alerts import AlertMemory
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.github_keys import SharedKeyList
+    from tokengate_core.records.index import ClientIndex
     from tokengate_core.records.names import NameRegistry
     from tokengate_core.records.store import SecretsStore
 
@@ -133,6 +134,12 @@ def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
     return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
 
 
+def index_client(settings: AuthorizerSettings) -> DynamoDBClient:
+    """The authorizer's digest index and change feed reads: one attempt, a short timeout, since a
+    decision waits for them (a failure is a stale-if-error answer or a denial, never a retry)."""
+    return cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.index_timeout_seconds, 1))
+
+
 def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[str, Counter[str]]]:
     """What the admin API reads usage from: the counters the authorizer writes."""
     from tokengate_core.authorize.usage_table import read_usage
@@ -155,6 +162,14 @@ def make_alert_memory(settings: LeakSettings) -> AlertMemory:
 
     client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
     return AlertMemory(cast("DynamoDBClient", client), settings.table_name)
+
+
+def make_client_index(settings: RotationSettings) -> ClientIndex:
+    """The digest index and change feed, for the rotation function's writes."""
+    from tokengate_core.records.index import ClientIndex
+
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return ClientIndex(cast("DynamoDBClient", client), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:

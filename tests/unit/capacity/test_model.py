@@ -8,6 +8,7 @@ import pytest
 
 from tokengate.capacity import model as capacity
 from tokengate.capacity.model import Workload
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS
 
 MONTH = 730 * 3600  # 2,628,000 s
 
@@ -169,12 +170,14 @@ def test_defaults_are_what_the_stack_deploys() -> None:
     assert StackSettings().api_cache_ttl_seconds == 0 and w.api_cache_ttl == capacity.API_CACHE_EXAMPLE_TTL > 0
     settings = AuthorizerSettings.from_env({})
     assert (w.ttl, w.negative_ttl, w.max_stale) == (
-        settings.cache_ttl_seconds,
+        settings.fallback_ttl_seconds,
         settings.negative_cache_ttl_seconds,
         settings.max_stale_seconds,
     )
-    # So the plan's revocation bound without the API cache is the stack's own.
-    assert capacity.revocation_bound(w, api_cache=False)[0] == StackSettings().revocation_bound_seconds
+    # So the plan's revocation bound without the API cache (its per-entry TTL) is the stack's own
+    # once a container has given up on the change feed.
+    bound = capacity.revocation_bound(w, api_cache=False)[0] + FEED_FALLBACK_SECONDS
+    assert bound == StackSettings().revocation_bound_seconds
 
 
 def test_usage_control_costs_lease_and_count_writes_per_client_and_container() -> None:

@@ -130,15 +130,20 @@ def test_an_invocation_commits_what_it_changed_in_one_transaction_and_nothing_el
     (client_id, _), committed = stack.run(lambda: issue(admin, "billing"))
     assert committed
     name = f"{SETTINGS.secret_prefix}{client_id}"
-    # One transaction: the client's secret, the keyring made on first use, the name claim.
+    # One transaction: the client's secret, the keyring made on first use, the name claim, its
+    # index item, the feed's counter and its entry.
     claim = 'item [{"S":"tenant#acme"},{"S":"client-name#billing"}]'
+    indexed = f'item [{{"S":"index#{client_id}"}},{{"S":"client"}}]'
+    feed = ['item [{"S":"feed"},{"S":"head"}]', 'item [{"S":"feed"},{"S":"00000000000000000001"}]']
     assert seen[0] == "begin" and seen[-2:] == ["commit", "committed"]
-    assert sorted(seen[1:-2]) == sorted([f"secret {name}", f"secret {KEYRING}", claim])
+    assert sorted(seen[1:-2]) == sorted([f"secret {name}", f"secret {KEYRING}", claim, indexed, *feed])
     assert rows(stack.folder)["secrets"] == sorted([name, KEYRING])
 
     seen.clear()
     _, committed = stack.run(lambda: clients.update(admin, "acme", client_id, {"enabled": False}, ACTOR))
-    assert committed and seen == ["begin", f"secret {name}", "commit", "committed"], "only the changed row"
+    disabled = ['item [{"S":"feed"},{"S":"head"}]', 'item [{"S":"feed"},{"S":"00000000000000000002"}]', indexed]
+    assert committed and seen[0] == "begin" and seen[-2:] == ["commit", "committed"]
+    assert sorted(seen[1:-2]) == sorted([f"secret {name}", *disabled]), "only the changed rows"
     seen.clear()
     _, committed = stack.run(lambda: clients.get(admin, "acme", client_id))
     assert committed and seen == [], "a read writes nothing"
@@ -177,7 +182,8 @@ def test_a_failed_commit_leaves_nothing_of_the_invocation_in_the_emulator(
     store_module.fault_hook = None  # the disk has room again
     (again, _), committed = stack.run(lambda: issue(admin, "lost"))
     assert committed and clients.get(admin, "acme", again).client_name == "lost"
-    assert len(rows(stack.folder)["items"]) == 2
+    # Per client a name claim and an index item, and the feed: its counter and one entry per change.
+    assert len([i for i in rows(stack.folder)["items"] if "client-name#" in i or "index#" in i]) == 4
 
 
 def test_a_call_outside_any_invocation_is_its_own_transaction(stack: Stack) -> None:
