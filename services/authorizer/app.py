@@ -6,12 +6,13 @@ miss. Any failure inside a decision denies: this handler never raises.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import AUTHORIZER_SERVICE as SERVICE
-from tokengate_core.runtime.aws import make_reader
+from tokengate_core.runtime.aws import index_client, make_reader, new_session
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_DENIED,
@@ -25,7 +26,14 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = AuthorizerSettings.from_env()
-authorizer = TokenAuthorizer(settings, store_factory=lambda: make_reader(settings))
+#: One botocore session for both of the authorizer's clients, built with the first of them (on the
+#: first cache miss); a container serves one request at a time.
+sdk_session = cache(new_session)
+authorizer = TokenAuthorizer(
+    settings,
+    store_factory=lambda: make_reader(settings, sdk_session()),
+    dynamodb_factory=lambda: index_client(settings, sdk_session()),
+)
 
 DENY: dict[str, Any] = {"isAuthorized": False}
 
