@@ -440,8 +440,8 @@ def _reads(bench: Bench) -> None:
         per_hour = (m["index_reads"] + m["feed_reads"]) / hours
         result.add(
             f"request path, {clients:,} clients, one container, {hours:.0f} h at {MODEL_RATE}/s",
-            f"DynamoDB {per_hour:,.0f} reads/h: feed {m['feed_queries']:,} queries ({m['feed_queries'] / MODEL_SECONDS:.2f}/s) "
-            f"+ {m['head_reads']} head read, "
+            f"DynamoDB {per_hour:,.0f} reads/h: feed {m['feed_queries']:,} queries "
+            f"({m['feed_queries'] / MODEL_SECONDS:.2f}/s) + {m['head_reads']} head read, "
             f"index {m['index_reads']:,} (bound {m['bound']:,}: {m['seen']:,} client-TTL sightings + "
             f"{m['changes']} feed-named changes); GetSecretValue: {m['client_secret_reads']} for clients, "
             f"{m['keyring_reads']} for the keyring; allowed {m['allowed']:,} of {m['requests']:,}",
