@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 
 TITLE = "9. Propagation and request-path reads"
 CONTAINERS = 16
-#: Changes in flight at once (the admin API serves concurrent callers).
+#: Changes in flight at once (the admin API serves concurrent callers), and clients per call batch.
 ADMIN_WORKERS = 4
+BATCH = 5
+#: Each kind of change runs in rounds: fresh clients and containers each round, so a container's
+#: pass over its clients stays short and the emulator's load per round small.
+ROUNDS = 5
+ROUND_CLIENTS = 20
 #: Matches per GitHub alert in the leak scenario (one 200 revokes the whole batch).
 LEAK_BATCH = 10
 #: A container's pause between passes over its clients: bounded load, and time for the others.
@@ -94,10 +99,10 @@ class Container:
         asked again (that is a slow backend, not a change)."""
         for token in tokens:
             reason = self.decide(token)
-            for _ in range(5):
+            for _ in range(20):
                 if reason is not Reason.BACKEND_UNAVAILABLE:
                     break
-                time.sleep(0.05)
+                time.sleep(0.1)
                 reason = self.decide(token)
             if reason is not Reason.ALLOWED:
                 return False
@@ -230,7 +235,8 @@ def _propagation(bench: Bench) -> None:
 
     cfg = bench.cfg
     result = bench.result("propagation", TITLE)
-    count = 20 if cfg.quick else 100
+    rounds = 1 if cfg.quick else ROUNDS
+    count = rounds * ROUND_CLIENTS
     settings = AuthorizerSettings.from_env().replace(index_timeout_seconds=INDEX_TIMEOUT_S)
     key = SigningKey("bench-propagation")
     leaks = import_quietly("leaks.app")
@@ -239,20 +245,30 @@ def _propagation(bench: Bench) -> None:
         leaks.keys = github.GitHubKeys(url="https://example.invalid", file=str(path), ttl=3600, timeout=1)
         bench.extra.update(propagation_leaks=leaks, propagation_leak_key=key)
         changes = _changes(bench)
-        say(f"  propagation: {CONTAINERS} containers, {count} clients per scenario, {len(changes)} scenarios")
+        say(
+            f"  propagation: {CONTAINERS} containers, {len(changes)} kinds of change, {rounds} round(s) of "
+            f"{ROUND_CLIENTS} clients each"
+        )
         bodies = {ROTATE: {"grace_seconds": 0}}
         for name, change in changes.items():
-            tokens, key_ids = _issue(count, bodies.get(name, {}))
-            size = LEAK_BATCH if name == "leak response" else max(1, count // (ADMIN_WORKERS * 5))
-            batches = [list(range(i, min(i + size, count))) for i in range(0, count, size)]
-            containers = [Container(settings) for _ in range(CONTAINERS)]
-            scenario = Scenario(name, tokens, key_ids, batches, DENIES[name])
-            with quiet():  # here, not in the threads: redirecting stdout is not thread-safe
-                delays, missed, wall = _run_scenario(scenario, change, containers)
+            delays: list[float] = []
+            missed, wall = 0, 0.0
+            reads: Counter[str] = Counter()
+            for _ in range(rounds):
+                tokens, key_ids = _issue(ROUND_CLIENTS, bodies.get(name, {}))
+                size = LEAK_BATCH if name == "leak response" else BATCH
+                batches = [list(range(i, min(i + size, ROUND_CLIENTS))) for i in range(0, ROUND_CLIENTS, size)]
+                containers = [Container(settings) for _ in range(CONTAINERS)]
+                scenario = Scenario(name, tokens, key_ids, batches, DENIES[name])
+                with quiet():  # here, not in the threads: redirecting stdout is not thread-safe
+                    measured, lost, seconds = _run_scenario(scenario, change, containers)
+                delays += measured
+                missed += lost
+                wall += seconds
+                reads += sum((c.calls for c in containers), Counter())
             say(f"    {name}: {len(delays)} measured, {missed} never denied, {wall:.1f} s")
             stats = Stats.of_us([d * 1e6 for d in delays])
             p99 = stats.p99_us / 1e6 if delays else math.inf
-            reads = sum((c.calls for c in containers), Counter())
             result.add(
                 f"{name}: admin answer -> last of {CONTAINERS} containers denies",
                 f"{stats.text('s')}; max {max(delays, default=math.nan):.2f} s; never denied {missed} of {count}; "
@@ -263,7 +279,8 @@ def _propagation(bench: Bench) -> None:
             result.data[name] = {"delays_s": delays, "missed": missed, "wall_s": wall, "calls": dict(reads)}
     result.notes.append(
         f"Propagation: {CONTAINERS} `TokenAuthorizer` instances, one thread each with its own botocore clients, "
-        f"share the emulator's DynamoDB table (moto on loopback) and each serve all {count} clients of a scenario "
+        f"share the emulator's DynamoDB table (moto on loopback) and each serve all {ROUND_CLIENTS} clients of a "
+        f"round ({rounds} rounds per kind of change, {count} changes) "
         f"in a loop (a pass over them, then {PASS_PAUSE_S * 1000:.0f} ms of pause), after one warm pass that "
         "caches every client in every container (so a deny cannot come from a cold cache). The changes run "
         f"through the admin use cases (what the API answers 200 with), {ADMIN_WORKERS} batches at a time; the "
