@@ -5,15 +5,16 @@ Two caches bound how long a revoked token keeps working:
 - API Gateway's result cache (``apiCacheTtlSeconds``), keyed by the identity sources: off
   whenever usage control is on (the default), since a cached allow never reaches the authorizer
   and so never meets a rate limit, a quota or an allowlist; and
-- the authorizer's in-memory cache (TOKENGATE_CACHE_TTL_SECONDS, ``authorizerCacheTtlSeconds``).
-
-Revocation bound = the sum of the two (the in-memory TTL alone with API Gateway's cache off).
+- the authorizer's in-memory cache (TOKENGATE_CACHE_TTL_SECONDS, ``authorizerCacheTtlSeconds``),
+  which the change feed evicts from within about a second, and which falls back to a short TTL
+  when the feed cannot be read (settings.revocation_bound_seconds).
 With API Gateway's cache on, the key also holds the route key and the HTTP method, because a
 client's scopes are per method and route: a decision cached for ``GET /invoke`` must never answer
 for ``POST /invoke`` or another route.
 
-The authorizer keeps its usage counters in the deployment's table: it may update and read items
-there (tokengate_core.authorize.usage) and nothing else.
+The authorizer keeps its usage counters in the deployment's table (UpdateItem), reads the digest
+index and the change feed there (GetItem and Query on their partitions only), and reads the
+signing keyring, the one secret it may read: it cannot read a client's secret, hence no token.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
-from infra.table import USAGE_COUNTER_ACTIONS, NameTable
+from infra.table import INDEX_FEED_KEYS, INDEX_READ_ACTIONS, USAGE_COUNTER_ACTIONS, NameTable
 from tokengate_core.deployment.config import AuthorizerSettings
 from tokengate_core.deployment.routes import identity_sources
 
@@ -38,6 +39,7 @@ class Authorizer(Construct):
         assets: FunctionAssets,
         secrets: TokenSecrets,
         table: NameTable,
+        keyring_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
@@ -46,8 +48,9 @@ class Authorizer(Construct):
         environment[AuthorizerSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "authorizer", environment)
         self.function = handler.function
-        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
-        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS)
+        # The signing keyring is the one secret it reads: clients come from the digest index.
+        secrets.grant_keyring(self, handler.role, READ_ACTIONS, keyring_arn=keyring_arn, kms_actions=KMS_DECRYPT)
+        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS, more=[(INDEX_READ_ACTIONS, INDEX_FEED_KEYS)])
         self.route_authorizer = authorizers.HttpLambdaAuthorizer(
             "TokenAuthorizer",
             self.function,

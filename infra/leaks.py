@@ -24,7 +24,7 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import LEAK_ACTIONS, LEAK_KMS_ACTIONS, TokenSecrets
-from infra.table import ALERT_MEMORY_ACTIONS, NameTable
+from infra.table import ALERT_MEMORY_ACTIONS, INDEX_FEED_KEYS, INDEX_WRITE_ACTIONS, NameTable
 from tokengate_core.deployment.config import LeakSettings
 from tokengate_core.lifecycle import alerts
 from tokengate_core.records import github_keys
@@ -56,4 +56,6 @@ class Leaks(Construct):
             handler.role,
             sorted({*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}),
             leading_keys=[github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
+            # The digest index and the change feed: a revoke or disable denies there first.
+            more=[(INDEX_WRITE_ACTIONS, INDEX_FEED_KEYS)],
         )

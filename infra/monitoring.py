@@ -32,7 +32,7 @@ from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_CACHE_HIT,
     METRIC_DENIED,
-    METRIC_SECRET_FETCH,
+    METRIC_INDEX_FETCH,
 )
 
 #: Each alarm looks at one period of this length and fires at this count or more.
@@ -269,9 +269,9 @@ def _authorizer_rows(settings: StackSettings, authorizer: lambda_.IFunction) -> 
                 width=12,
             ),
             cw.GraphWidget(
-                title="Secrets Manager GetSecretValue calls by the authorizer (retries not counted)",
+                title="Digest index reads by the authorizer (one attempt each)",
                 left=[
-                    decision_metric(settings, METRIC_SECRET_FETCH, period=GRAPH_PERIOD).with_(
+                    decision_metric(settings, METRIC_INDEX_FETCH, period=GRAPH_PERIOD).with_(
                         label="decisions that fetched"
                     ),
                     authorizer.metric_invocations(label="authorizer invocations", period=GRAPH_PERIOD),

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, ROTATE_ACTIONS, TokenSecrets
+from infra.table import INDEX_FEED_KEYS, INDEX_WRITE_ACTIONS, NameTable
 from tokengate_core.deployment.config import RotationSettings
 
 
@@ -23,12 +24,17 @@ class Rotation(Construct):
         *,
         assets: FunctionAssets,
         secrets: TokenSecrets,
+        table: NameTable,
     ) -> None:
         super().__init__(scope, construct_id)
         environment = assets.environment(RotationSettings)
+        # The table's name is a deploy-time token: it joins after validation.
+        environment[RotationSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "rotation", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, ROTATE_ACTIONS, kms_actions=KMS_ENCRYPT)
+        # setSecret and finishSecret write the digest index and announce on the change feed.
+        table.grant(self, handler.role, INDEX_WRITE_ACTIONS, leading_keys=INDEX_FEED_KEYS)
         self.function.add_permission(
             "SecretsManagerInvoke",
             principal=iam.ServicePrincipal("secretsmanager.amazonaws.com"),

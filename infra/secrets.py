@@ -19,7 +19,7 @@ from constructs import Construct
 
 from infra.nag import REASON_LIST_SECRETS, REASON_SECRET_PREFIX, acknowledge
 
-#: The authorizer only reads a token's record.
+#: Reading a secret: the authorizer its keyring (only), delivery and the sweep client records.
 READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 
 #: The four rotation steps (createSecret, setSecret, testSecret, finishSecret).
@@ -104,6 +104,16 @@ class TokenSecrets:
         acknowledge(policy, "AwsSolutions-IAM5", REASON_SECRET_PREFIX, finding=self.nag_finding)
         return policy
 
+    def grant_keyring(
+        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, keyring_arn: str, kms_actions: Sequence[str]
+    ) -> iam.Policy:
+        """A policy named KeyringAccess under ``scope`` giving ``role`` ``actions`` on the signing
+        keyring alone (its full ARN): no client secret."""
+        statements = [iam.PolicyStatement(sid="Keyring", actions=list(actions), resources=[keyring_arn])]
+        if self.kms_key is not None:
+            statements.append(self._kms_statement(kms_actions, keyring_arn))
+        return iam.Policy(scope, "KeyringAccess", statements=statements, roles=[role])
+
     def grant_list(self, scope: Construct, role: iam.IRole) -> iam.Policy:
         """A policy named ListSecrets under ``scope``: ListSecrets takes no resource, so ``*``;
         it shows names and tags, never a value."""
@@ -118,7 +128,7 @@ class TokenSecrets:
         acknowledge(policy, "AwsSolutions-IAM5", REASON_LIST_SECRETS, finding="Resource::*")
         return policy
 
-    def _kms_statement(self, actions: Sequence[str]) -> iam.PolicyStatement:
+    def _kms_statement(self, actions: Sequence[str], arn: str | None = None) -> iam.PolicyStatement:
         assert self.kms_key is not None
         return iam.PolicyStatement(
             sid="TokenSecretsKey",
@@ -128,6 +138,6 @@ class TokenSecrets:
                 # Only on behalf of Secrets Manager, and only for a secret under the prefix
                 # (Secrets Manager puts the secret's ARN into the encryption context).
                 "StringEquals": {"kms:ViaService": f"secretsmanager.{self.stack.region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:SecretARN": self.arn_pattern},
+                "StringLike": {"kms:EncryptionContext:SecretARN": arn or self.arn_pattern},
             },
         )

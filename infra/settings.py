@@ -203,8 +203,8 @@ class StackSettings(BaseModel):
         index is readable: a container that cannot read the change feed keeps its long TTL for
         FEED_FALLBACK_SECONDS, then its entries live the fallback TTL (docs/architecture.md). While
         the feed is read, a revoke is denied within about FEED_INTERVAL_SECONDS."""
-        fallback = FEED_FALLBACK_SECONDS + AuthorizerSettings.default("fallback_ttl_seconds")
-        return self.api_cache_ttl_seconds + fallback
+        fallback: float = AuthorizerSettings.default("fallback_ttl_seconds")
+        return self.api_cache_ttl_seconds + FEED_FALLBACK_SECONDS + fallback
 
     @classmethod
     def context_keys(cls) -> list[str]:

@@ -60,8 +60,15 @@ class TokenGateStack(Stack):
         layer = powertools_layer(self)
 
         assets = FunctionAssets(settings, code, layer, observability.function_logs)
-        self.rotation = Rotation(self, "Rotation", assets=assets, secrets=secrets)
-        self.authorizer = Authorizer(self, "Authorizer", assets=assets, secrets=secrets, table=self.names)
+        self.rotation = Rotation(self, "Rotation", assets=assets, secrets=secrets, table=self.names)
+        self.authorizer = Authorizer(
+            self,
+            "Authorizer",
+            assets=assets,
+            secrets=secrets,
+            table=self.names,
+            keyring_arn=self.keyring.secret.secret_arn,
+        )
         self.main = assets.function(self, "main", assets.environment(MainSettings), construct_id="Main")
         self.delivery = Delivery(self, "Delivery", assets=assets, secrets=secrets)
         self.admin = Admin(

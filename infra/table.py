@@ -1,5 +1,6 @@
 """The deployment's DynamoDB table: which key id holds each (tenant, client name), the usage
-counters of clients with a usage policy, and the GitHub alerts already answered.
+counters of clients with a usage policy, the GitHub alerts already answered, and the digest index
+and change feed the authorizer reads clients from.
 
 Key ids are random, so the table is what keeps client names unique per tenant (a conditional
 PutItem, see tokengate_core.records.names, where the key schema and the TTL attribute are defined).
@@ -15,6 +16,7 @@ configured. It is retained by `cdk destroy`, like the client secrets whose names
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -23,6 +25,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from tokengate_core.records import names as registry
+from tokengate_core.records.feed import FEED_PK
+from tokengate_core.records.index import INDEX_PREFIX
 
 #: What the admin function does with the table (NameRegistry): claim, look up, release a name.
 ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
@@ -38,6 +42,15 @@ USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
 #: the items that remember answered alerts, under their own partition keys only.
 ALERT_MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 
+#: The digest index and the change feed (tokengate_core.records.index and .feed): their partitions.
+INDEX_FEED_KEYS = (f"{INDEX_PREFIX}*", FEED_PK)
+#: What the authorizer does there: GetItem of one index item per lookup and of the feed's head,
+#: Query of the feed's new entries. It can read no client secret: the index holds digests only.
+INDEX_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+#: What a writer does there (admin, rotation, leaks): read an item's version and put it
+#: conditionally, mark it revoked and move the feed's counter (UpdateItem), put a feed entry.
+INDEX_WRITE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+
 #: DynamoDB decrypts the table key on the caller's behalf; data keys never leave DynamoDB, so
 #: reads and writes need nothing else from KMS.
 KMS_ACTIONS = ("kms:Decrypt",)
@@ -50,6 +63,13 @@ def _key_attribute(key_type: str) -> dynamodb.Attribute:
     types = {a["AttributeName"]: a["AttributeType"] for a in registry.attribute_definitions()}
     (name,) = [k["AttributeName"] for k in registry.key_schema() if k["KeyType"] == key_type]
     return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])
+
+
+def _leading_keys(keys: Sequence[str] | None) -> dict[str, Any] | None:
+    if keys is None:
+        return None
+    operator = "StringLike" if any("*" in key for key in keys) else "StringEquals"
+    return {f"ForAllValues:{operator}": {"dynamodb:LeadingKeys": list(keys)}}
 
 
 class NameTable(Construct):
@@ -72,22 +92,28 @@ class NameTable(Construct):
         )
 
     def grant(
-        self, scope: Construct, role: iam.IRole, actions: Sequence[str], *, leading_keys: Sequence[str] | None = None
+        self,
+        scope: Construct,
+        role: iam.IRole,
+        actions: Sequence[str],
+        *,
+        leading_keys: Sequence[str] | None = None,
+        more: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
     ) -> iam.Policy:
         """A policy named TableAccess under ``scope``: exactly ``actions`` on this table and on
         no other (no Scan, no index, no other table), plus the key's Decrypt through DynamoDB for
         this table when the table has a customer-managed key. With ``leading_keys``, only on items
         whose partition key matches one of them (``*`` a wildcard; ``dynamodb:LeadingKeys``, which
         IAM checks for item calls: "Using IAM policy conditions for fine-grained access control",
-        Amazon DynamoDB Developer Guide)."""
-        conditions = None
-        if leading_keys is not None:
-            operator = "StringLike" if any("*" in key for key in leading_keys) else "StringEquals"
-            conditions = {f"ForAllValues:{operator}": {"dynamodb:LeadingKeys": list(leading_keys)}}
+        Amazon DynamoDB Developer Guide). ``more``: further (actions, leading keys) statements."""
         statements = [
             iam.PolicyStatement(
-                sid="Table", actions=list(actions), resources=[self.table.table_arn], conditions=conditions
+                sid=f"Table{i or ''}",
+                actions=list(granted),
+                resources=[self.table.table_arn],
+                conditions=_leading_keys(keys),
             )
+            for i, (granted, keys) in enumerate([(actions, leading_keys), *more])
         ]
         if self.kms_key is not None:
             statements.append(

@@ -9,7 +9,7 @@ import pytest
 
 from infra.secrets import LEAK_ACTIONS
 from infra.settings import SettingsError, StackSettings
-from infra.table import ALERT_MEMORY_ACTIONS
+from infra.table import ALERT_MEMORY_ACTIONS, INDEX_WRITE_ACTIONS
 from infra.testing import functions_by_handler, synth_template
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
@@ -58,23 +58,20 @@ def test_the_leak_function_may_do_only_what_its_action_takes(action: str) -> Non
     statements = statements_by_function(template)["leaks"]
     assert actions_of(statements, "secretsmanager:") == set(LEAK_ACTIONS[action])
     assert not actions_of(statements, "kms:")
-    # On the table, only GitHub's shared key list and the items that remember answered alerts: no
-    # name claim, no usage counter.
-    (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
-    assert set(as_list(table["Action"])) == {*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}
-    assert table["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+    # On the table: GitHub's shared key list and the items that remember answered alerts, and the
+    # digest index and change feed a revoke or disable writes first; no name claim, no usage counter.
+    table_arn = {"Fn::GetAtt": [next(iter(resources(template, "AWS::DynamoDB::Table"))), "Arn"]}
+    tables = [s for s in statements if actions_of([s], "dynamodb:")]
+    assert all(s["Resource"] == table_arn for s in tables)
+    assert {tuple(sorted(as_list(s["Action"]))): s["Condition"] for s in tables} == {
+        tuple(sorted({*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS})): {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+        },
+        tuple(sorted(INDEX_WRITE_ACTIONS)): {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["index#*", "feed"]}},
     }
-    assert table["Resource"] == {"Fn::GetAtt": [next(iter(resources(template, "AWS::DynamoDB::Table"))), "Arn"]}
     assert actions_of(statements, "events:") == {"events:PutEvents"}
-    # The table: GitHub's shared key list alone, no client name and no usage counter.
-    (table,) = [s for s in statements if actions_of([s], "dynamodb:")]
-    assert actions_of([table], "dynamodb:") == {*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS}
-    assert table["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
-    }
     everything = {a for s in statements for a in as_list(s["Action"])}
-    assert everything - set(LEAK_ACTIONS[action]) - set(ALERT_MEMORY_ACTIONS) - {
+    assert everything - set(LEAK_ACTIONS[action]) - set(ALERT_MEMORY_ACTIONS) - set(INDEX_WRITE_ACTIONS) - {
         "events:PutEvents",
         *github_keys.ACTIONS,
     } <= {

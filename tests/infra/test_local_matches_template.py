@@ -14,7 +14,13 @@ from infra.testing import functions_by_handler, synth_template
 from tokengate import SERVICES_DIR
 from tokengate.local.gateway import CACHED_IDENTITY_SOURCES, HttpResponse, map_authorizer_headers
 from tokengate.local.runtime import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, function_environment, handler_file
-from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings, LeakSettings, StoreSettings
+from tokengate_core.deployment.config import (
+    AdminSettings,
+    AuthorizerSettings,
+    LeakSettings,
+    RotationSettings,
+    StoreSettings,
+)
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.deployment.routes import IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT
 from tokengate_core.records.view import TOKEN_STATUS_KEY
@@ -31,6 +37,7 @@ NAMED_BY_THE_STACK: dict[FunctionName, set[str]] = {
     "admin": {AdminSettings.env_name("table_name")},
     "authorizer": {AuthorizerSettings.env_name("table_name")},
     "leaks": {LeakSettings.env_name("table_name")},
+    "rotation": {RotationSettings.env_name("table_name")},
 }
 
 

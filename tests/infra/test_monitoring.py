@@ -29,7 +29,7 @@ from tokengate_core.lifecycle.sweep import METRIC_CLIENTS_SKIPPED, SweepReport, 
 from tokengate_core.runtime.observability import (
     METRIC_CACHE_HIT,
     METRIC_DENIED,
-    METRIC_SECRET_FETCH,
+    METRIC_INDEX_FETCH,
     decision_dimensions,
     emit_decision,
 )
@@ -268,7 +268,7 @@ def test_the_dashboard_graphs_decisions_by_every_reason_in_the_stacks_namespace(
     assert "Dim.reason" in decisions["label"]
 
 
-def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(template_json: dict[str, Any]) -> None:
+def test_the_dashboard_graphs_latency_hit_ratio_and_index_reads(template_json: dict[str, Any]) -> None:
     namespace = StackSettings().metrics_namespace
     authorizer = f"<{function_ids(template_json)['authorizer']}>"
     found = graphs(template_json)
@@ -279,14 +279,14 @@ def test_the_dashboard_graphs_latency_hit_ratio_and_secrets_manager_calls(templa
     assert ratio[0]["expression"] == "100 * hits"
     assert hits[:4] == [namespace, METRIC_CACHE_HIT, "service", FUNCTIONS["authorizer"].service]
     assert hits[4]["id"] == "hits" and "stat" not in hits[4]  # Average: the share of lookups that hit
-    fetches = next(g for t, g in found.items() if t.startswith("Secrets Manager"))["metrics"][0]
-    assert fetches[:4] == [namespace, METRIC_SECRET_FETCH, "service", FUNCTIONS["authorizer"].service]
+    fetches = next(g for t, g in found.items() if t.startswith("Digest index reads"))["metrics"][0]
+    assert fetches[:4] == [namespace, METRIC_INDEX_FETCH, "service", FUNCTIONS["authorizer"].service]
     assert fetches[4]["stat"] == "Sum"
     # And the authorizer writes exactly those metrics, in that namespace, by service alone.
     settings = AuthorizerSettings.from_env(authorizer_environment(template_json))
     cache_directive = emitted(settings, "Authorized", "allowed", cache="hit")["_aws"]["CloudWatchMetrics"][1]
     assert cache_directive["Namespace"] == namespace and cache_directive["Dimensions"] == [["service"]]
-    assert {m["Name"] for m in cache_directive["Metrics"]} == {METRIC_CACHE_HIT, METRIC_SECRET_FETCH}
+    assert {m["Name"] for m in cache_directive["Metrics"]} == {METRIC_CACHE_HIT, METRIC_INDEX_FETCH}
 
 
 def test_the_documented_alarm_cost_counts_each_metric_a_metric_math_alarm_reads(template_json: dict[str, Any]) -> None:

@@ -35,7 +35,6 @@ PREFIX_FINDING = (
 
 #: The complete list of acknowledgements in the default stack: (construct path, rule[finding], reason).
 EXPECTED_ACKNOWLEDGEMENTS = {
-    ("TokenGate/Authorizer/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Rotation/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Admin/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),
     ("TokenGate/Delivery/TokenSecretsAccess", PREFIX_FINDING, REASON_SECRET_PREFIX),

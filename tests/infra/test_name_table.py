@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import (
+    ALERT_MEMORY_ACTIONS,
+    INDEX_FEED_KEYS,
+    INDEX_READ_ACTIONS,
+    INDEX_WRITE_ACTIONS,
+    ITEM_ACTIONS,
+    USAGE_COUNTER_ACTIONS,
+    USAGE_REPORT_ACTIONS,
+)
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
@@ -66,16 +74,20 @@ def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
 
 #: Which functions touch the table, and with what (each set is checked against the code that calls it
 #: in tests/infra/test_usage_control_stack.py).
-TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
-    "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
-    "authorizer": USAGE_COUNTER_ACTIONS,
-    "leaks": (*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS),
+#: Each table user's statements: (actions, the partition keys it is limited to, None for any).
+TABLE_GRANTS: dict[FunctionName, list[tuple[tuple[str, ...], list[str] | None]]] = {
+    "admin": [((*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *INDEX_WRITE_ACTIONS), None)],
+    "authorizer": [(USAGE_COUNTER_ACTIONS, None), (INDEX_READ_ACTIONS, list(INDEX_FEED_KEYS))],
+    "leaks": [
+        ((*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS), [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]),
+        (INDEX_WRITE_ACTIONS, list(INDEX_FEED_KEYS)),
+    ],
+    "rotation": [(INDEX_WRITE_ACTIONS, list(INDEX_FEED_KEYS))],
 }
-#: Functions that may touch only some items of the table (dynamodb:LeadingKeys, ``*`` a wildcard).
-TABLE_ITEMS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+TABLE_ACTIONS = set(TABLE_GRANTS)
 
 
-def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(
+def test_only_the_functions_that_need_the_table_touch_it_each_with_its_own_item_calls(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
     for tpl in (template_json, variant_json):
@@ -83,19 +95,19 @@ def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_eac
         statements = statements_by_function(tpl)
         for name, granted in statements.items():
             dynamodb = [s for s in granted if actions_of([s], "dynamodb:")]
-            if name not in TABLE_ACTIONS:
-                assert dynamodb == [], name
-                continue
-            actions = sorted(set(TABLE_ACTIONS[name]))
-            expected: dict[str, Any] = {
-                "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
-                "Effect": "Allow",
-                "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
-                "Sid": "Table",
-            }
-            if name in TABLE_ITEMS:
-                expected["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": TABLE_ITEMS[name]}}
-            assert dynamodb == [expected], name
+            expected: list[dict[str, Any]] = []
+            for i, (actions, keys) in enumerate(TABLE_GRANTS.get(name, [])):
+                listed = sorted(set(actions))
+                statement: dict[str, Any] = {
+                    "Action": listed if len(listed) > 1 else listed[0],  # CloudFormation's form of one
+                    "Effect": "Allow",
+                    "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+                    "Sid": f"Table{i or ''}",
+                }
+                if keys is not None:
+                    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
+                expected.append(statement)
+            assert dynamodb == expected, name
         assert not [
             s
             for p in resources(tpl, "AWS::IAM::Policy").values()

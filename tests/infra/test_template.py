@@ -99,9 +99,13 @@ def keyring_ref(template: dict[str, Any]) -> dict[str, str]:
 
 
 def assert_on_the_prefix(template: dict[str, Any], statement: dict[str, Any], prefix: str) -> None:
-    """A Secrets Manager grant covers the prefix, or, for the sweep's keyring write, the keyring alone."""
+    """A Secrets Manager grant covers the prefix, or, for the sweep's keyring write and the
+    authorizer's keyring read, the keyring alone."""
     if statement.get("Sid") == "KeyringWrite":
         assert as_list(statement["Action"]) == ["secretsmanager:PutSecretValue"], statement
+        assert statement["Resource"] == keyring_ref(template), statement
+    elif statement.get("Sid") == "Keyring":
+        assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], statement
         assert statement["Resource"] == keyring_ref(template), statement
     else:
         assert statement["Resource"] == prefix_arn(prefix), statement
@@ -282,6 +286,28 @@ def test_each_function_gets_exactly_its_secrets_manager_actions(template_json: d
     assert granted["admin"] == set(MANAGE_ACTIONS) | {"secretsmanager:ListSecrets"} == store_operations()
 
 
+def test_the_authorizer_can_read_no_client_secret_only_the_keyring_and_the_index(
+    template_json: dict[str, Any], variant_json: dict[str, Any]
+) -> None:
+    """Client lookups read the digest index (digests only): the authorizer's role reads one secret,
+    the keyring, by its ARN, and the table only on the index's and the feed's partitions."""
+    for tpl in (template_json, variant_json):
+        statements = statements_by_function(tpl)["authorizer"]
+        secret_reads = [s for s in statements if actions_of([s], "secretsmanager:")]
+        assert [(as_list(s["Action"]), s["Resource"]) for s in secret_reads] == [
+            (["secretsmanager:GetSecretValue"], keyring_ref(tpl))
+        ]
+        table = {
+            tuple(sorted(as_list(s["Action"]))): s.get("Condition") for s in statements if actions_of([s], "dynamodb:")
+        }
+        assert table == {
+            ("dynamodb:UpdateItem",): None,  # usage counters
+            ("dynamodb:GetItem", "dynamodb:Query"): {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["index#*", "feed"]}
+            },
+        }
+
+
 def test_main_function_may_only_write_its_logs(template_json: dict[str, Any]) -> None:
     (statement,) = statements_by_function(template_json)["main"]
     assert sorted(as_list(statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -339,13 +365,15 @@ def test_kms_key_grants_only_via_secrets_manager_for_prefixed_secrets(
     for name, actions in expected.items():
         secrets_key = [s for s in statements[name] if s.get("Sid") == "TokenSecretsKey"]
         assert actions_of(secrets_key, "kms:") == actions
+        # The authorizer's key use is for the keyring alone: it reads no client secret.
+        secret_arn = keyring_ref(variant_json) if name == "authorizer" else prefix_arn("acme/tokens/")
         for s in secrets_key:
             if actions_of([s], "kms:"):
                 assert s["Resource"] == KMS_KEY_ARN
                 assert s["Condition"]["StringEquals"]["kms:ViaService"] == {
                     "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
                 }
-                assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == prefix_arn("acme/tokens/")
+                assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == secret_arn
 
 
 def test_two_stacks_in_one_account_each_get_their_own_secret_prefix() -> None:
@@ -393,7 +421,8 @@ def test_handlers_and_env_var_names_match_the_core_config_models(
 
 def test_env_values_are_the_deploy_settings(template_json: dict[str, Any], variant_json: dict[str, Any]) -> None:
     env = {h: f["Environment"]["Variables"] for h, f in functions_by_handler(template_json).items()}
-    assert env["authorizer.app.handler"]["TOKENGATE_CACHE_TTL_SECONDS"] == "30.0"
+    assert env["authorizer.app.handler"]["TOKENGATE_CACHE_TTL_SECONDS"] == "3600.0"  # while the feed is read
+    assert env["authorizer.app.handler"]["TOKENGATE_FALLBACK_TTL_SECONDS"] == "30.0"
     assert env["admin.app.handler"]["TOKENGATE_ROTATION_FUNCTION_ARN"] == {
         "Fn::GetAtt": [function_ids(template_json)["rotation"], "Arn"]
     }

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from infra.settings import SettingsError, StackSettings
-from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import (
+    ALERT_MEMORY_ACTIONS,
+    INDEX_READ_ACTIONS,
+    INDEX_WRITE_ACTIONS,
+    ITEM_ACTIONS,
+    USAGE_COUNTER_ACTIONS,
+    USAGE_REPORT_ACTIONS,
+)
 from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
@@ -99,8 +106,19 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     assert leak_calls == set(github_keys.ACTIONS)
     alert_calls = dynamodb_calls("lifecycle/alerts.py", "AlertMemory")
     assert alert_calls == set(ALERT_MEMORY_ACTIONS)
+    # The digest index and the change feed: the authorizer reads them, the writers write them.
+    index_reads = dynamodb_calls("records/feed.py", "head") | dynamodb_calls("records/feed.py", "_query")
+    index_writes = dynamodb_calls("records/index.py", "ClientIndex") | dynamodb_calls("records/feed.py", "append")
+    assert index_reads == set(INDEX_READ_ACTIONS) and index_writes == set(INDEX_WRITE_ACTIONS)
     for tpl in (template_json, variant_json):
         granted = {name: actions_of(s, "dynamodb:") for name, s in statements_by_function(tpl).items()}
         expected: dict[str, set[str]] = {name: set() for name in FUNCTIONS}  # no other touches the table
-        expected.update({"authorizer": authorizer_calls, "admin": admin_calls, "leaks": leak_calls | alert_calls})
+        expected.update(
+            {
+                "authorizer": authorizer_calls | index_reads,
+                "admin": admin_calls | index_writes,
+                "leaks": leak_calls | alert_calls | index_writes,
+                "rotation": index_writes,
+            }
+        )
         assert granted == expected

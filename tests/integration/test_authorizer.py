@@ -14,6 +14,7 @@ from tests.support import FakeClock, authorizer_event, call_admin, forged, issue
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.deployment.config import AuthorizerSettings
+from tokengate_core.records.feed import FEED_FALLBACK_SECONDS, FEED_INTERVAL_SECONDS
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.runtime.observability import (
     DIMENSION_REASON,
@@ -22,7 +23,7 @@ from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_CACHE_HIT,
     METRIC_DENIED,
-    METRIC_SECRET_FETCH,
+    METRIC_INDEX_FETCH,
     NAMESPACE,
 )
 from tokengate_core.tokens import format as tokens
@@ -36,7 +37,7 @@ def clock() -> FakeClock:
 
 
 def make_authorizer(clock: FakeClock, **overrides: float) -> TokenAuthorizer:
-    settings = AuthorizerSettings(**{"cache_ttl_seconds": 30, "negative_cache_ttl_seconds": 10, **overrides})
+    settings = AuthorizerSettings(**{"negative_cache_ttl_seconds": 10, **overrides})
     return TokenAuthorizer(settings, store_factory=lambda: make_store(settings), clock=clock)
 
 
@@ -184,7 +185,9 @@ def test_n_valid_requests_for_k_clients_cost_at_most_k_calls(
     for i in range(500):
         assert decide(authz, issued[i % 5]) is Reason.ALLOWED
         clock.advance(0.01)  # 5 s in all: well inside one TTL
-    assert emulator.calls("GetSecretValue") == 5 + 1  # one read per client, one of the keyring
+    assert emulator.calls("GetSecretValue") == 1  # the keyring: clients are never read from their secrets
+    assert emulator.calls("dynamodb:GetItem") == 5 + 1  # one index read per client, the feed's head once
+    assert emulator.calls("dynamodb:Query") <= 6  # the feed, at most once a second
 
 
 def test_malformed_tokens_cost_nothing(authz: TokenAuthorizer, emulator: SecretsManagerEmulator) -> None:
@@ -205,11 +208,11 @@ def test_unknown_key_ids_cost_one_call_each_per_negative_ttl(
     for _ in range(100):
         for guess in guesses:
             assert decide(authz, guess) is Reason.UNKNOWN_KEY_ID
-    assert emulator.calls("GetSecretValue") == 3
+    assert emulator.calls("dynamodb:GetItem") == 3 + 1  # and the feed's head, once
     clock.advance(10.1)  # negative TTL elapsed: each id is looked up once more
     for guess in guesses:
         assert decide(authz, guess) is Reason.UNKNOWN_KEY_ID
-    assert emulator.calls("GetSecretValue") == 6
+    assert emulator.calls("dynamodb:GetItem") == 6 + 1 and emulator.calls("GetSecretValue") == 0
 
 
 def test_boto3_client_is_built_once_and_only_when_needed(clock: FakeClock) -> None:
@@ -231,17 +234,35 @@ def test_boto3_client_is_built_once_and_only_when_needed(clock: FakeClock) -> No
 # -- caching bounds revocation; stale-if-error -----------------------------------------------------------
 
 
-def test_revocation_takes_effect_within_the_ttl(authz: TokenAuthorizer, clock: FakeClock) -> None:
+def test_revocation_takes_effect_at_the_next_feed_read(authz: TokenAuthorizer, clock: FakeClock) -> None:
     client_id, token = issue("acme", "bot")
     assert decide(authz, token) is Reason.ALLOWED
     assert call_admin("DELETE", f"/admin/tenants/acme/clients/{client_id}").status == 200
-    clock.advance(29)
-    assert decide(authz, token) is Reason.ALLOWED  # the documented bound: up to one TTL
-    clock.advance(1.1)
-    assert decide(authz, token) is Reason.REVOKED
+    assert decide(authz, token) is Reason.ALLOWED  # the feed was read less than a second ago
+    clock.advance(FEED_INTERVAL_SECONDS)
+    assert decide(authz, token) is Reason.REVOKED  # though the cached entry lives an hour
     assert call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/restore").status == 200
-    clock.advance(30.1)
+    clock.advance(FEED_INTERVAL_SECONDS)
     assert decide(authz, token) is Reason.ALLOWED
+
+
+def test_without_the_feed_a_revocation_takes_effect_within_the_fallback_bound(
+    authz: TokenAuthorizer, clock: FakeClock, emulator: SecretsManagerEmulator
+) -> None:
+    """The feed unreadable (its Query failing), the index readable: a cached client lives its long
+    TTL for FEED_FALLBACK_SECONDS after the last feed read, then the fallback TTL."""
+    client_id, token = issue("acme", "bot")
+    assert decide(authz, token) is Reason.ALLOWED
+    emulator.inject(Fault("error", frozenset({"Query"}), service="dynamodb"))
+    assert call_admin("DELETE", f"/admin/tenants/acme/clients/{client_id}").status == 200
+    bound = FEED_FALLBACK_SECONDS + AuthorizerSettings().fallback_ttl_seconds
+    allowed_until = 0.0
+    for tick in range(int(bound) + 5):
+        if decide(authz, token) is Reason.ALLOWED:
+            allowed_until = float(tick)
+        clock.advance(1.0)
+    assert 0 < allowed_until < bound  # denied within the documented bound, not before the feed gave out
+    assert decide(authz, token) is Reason.REVOKED
 
 
 def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
@@ -252,8 +273,8 @@ def test_stale_entry_answers_while_backend_fails_up_to_max_staleness(
     _, uncached = issue("acme", "other")
     assert decide(authz, token) is Reason.ALLOWED
     for kind in ("throttle", "error"):
-        emulator.inject(Fault(kind))
-        clock.advance(31)  # past the TTL: a refetch is attempted and fails
+        emulator.inject(Fault(kind, service="dynamodb"))
+        clock.advance(31)  # no feed read for 10 s, so the fallback TTL: a refetch is attempted and fails
         assert authz.decide(token, "GET", "ANY /invoke").cache == "stale"
         assert decide(authz, token) is Reason.ALLOWED
         assert decide(authz, uncached) is Reason.BACKEND_UNAVAILABLE
@@ -331,12 +352,12 @@ def test_wrong_secrets_for_a_known_key_id_cost_one_call_per_negative_ttl(
     emulator.reset_counts()
     for _ in range(200):
         assert decide(authz, forged(client_id)) is Reason.FORGED
-    assert emulator.calls("GetSecretValue") == 0
+    assert emulator.calls() == emulator.dynamodb_calls() == 0
     superseded = minted(client_id)
-    for _ in range(200):  # 100 s: three positive TTLs, ten negative TTLs
+    for _ in range(200):  # 100 s: ten negative TTLs
         assert decide(authz, superseded) is Reason.WRONG_SECRET
         clock.advance(0.5)
-    assert emulator.calls("GetSecretValue") <= 10
+    assert emulator.calls("dynamodb:GetItem") <= 10
     assert decide(authz, token) is Reason.ALLOWED
 
 
@@ -346,28 +367,30 @@ def test_a_failing_backend_costs_one_call_per_key_per_interval(
     authz = make_authorizer(clock, max_stale_seconds=300, sm_max_attempts=1)
     _, token = issue("acme", "bot")
     assert decide(authz, token) is Reason.ALLOWED
-    emulator.inject(Fault("throttle"))
+    emulator.inject(Fault("throttle", service="dynamodb"))
     emulator.reset_counts()
     clock.advance(31)
     for _ in range(100):
         assert decide(authz, token) is Reason.ALLOWED  # stale, without a call per request
-    assert emulator.calls("GetSecretValue") == 1
+    assert (emulator.calls("dynamodb:GetItem"), emulator.calls("dynamodb:Query")) == (1, 1)
     clock.advance(10.1)
     assert decide(authz, token) is Reason.ALLOWED
-    assert emulator.calls("GetSecretValue") == 2
+    assert (emulator.calls("dynamodb:GetItem"), emulator.calls("dynamodb:Query")) == (2, 2)
     emulator.inject(None)
     clock.advance(10.1)
-    assert authz.decide(token, "GET", "ANY /invoke").cache == "miss"  # recovered: a real fetch
+    # Recovered: the feed is read again (nothing changed), so the entry lives its long TTL again.
+    assert authz.decide(token, "GET", "ANY /invoke").cache == "hit"
+    assert emulator.calls("dynamodb:Query") == 3
 
 
-def test_max_attempts_counts_the_first_call(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
+def test_index_and_feed_reads_make_one_attempt(emulator: SecretsManagerEmulator, clock: FakeClock) -> None:
     authz = make_authorizer(clock, sm_max_attempts=2)
     token = minted(tokens.new_key_id())  # creates the keyring
     authz.decide(forged(tokens.new_key_id()), "GET", "ANY /invoke")  # loads it
     emulator.reset_counts()
-    emulator.inject(Fault("error"))
+    emulator.inject(Fault("error", service="dynamodb"))
     assert decide(authz, token) is Reason.BACKEND_UNAVAILABLE
-    assert emulator.calls("GetSecretValue") == 2
+    assert emulator.calls("dynamodb:GetItem") == 2  # the feed's head, then the index: once each
 
 
 def decision_lines(captured_logs: Callable[[], str]) -> list[dict[str, Any]]:
@@ -403,10 +426,10 @@ def test_each_decision_is_one_log_line_that_is_also_an_emf_metric(
     assert emf_metrics(lines[0]) == {
         METRIC_AUTHORIZED: by_reason,
         METRIC_CACHE_HIT: by_service,
-        METRIC_SECRET_FETCH: by_service,
+        METRIC_INDEX_FETCH: by_service,
     }
-    assert (lines[0][METRIC_CACHE_HIT], lines[0][METRIC_SECRET_FETCH]) == (0, 1)
-    assert (lines[1][METRIC_CACHE_HIT], lines[1][METRIC_SECRET_FETCH]) == (1, 0)
+    assert (lines[0][METRIC_CACHE_HIT], lines[0][METRIC_INDEX_FETCH]) == (0, 1)
+    assert (lines[1][METRIC_CACHE_HIT], lines[1][METRIC_INDEX_FETCH]) == (1, 0)
     # A token that never reached the cache is no lookup: neither a hit nor a miss.
     assert emf_metrics(lines[2]) == {METRIC_DENIED: by_reason}
     # Per-tenant metrics are off by default; the tenant is still in the log line.
@@ -441,18 +464,20 @@ def test_the_metrics_go_to_the_configured_namespace(
     assert [d["Namespace"] for d in line["_aws"]["CloudWatchMetrics"]] == ["tokengate/Other"]
 
 
-def test_secrets_manager_fetches_counted_by_the_metric_are_the_calls_made(
+def test_index_fetches_counted_by_the_metric_are_the_calls_made(
     handler: object,
     captured_logs: Callable[[], str],
     emulator: SecretsManagerEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Misses and the refetch after a rotation each cost one GetSecretValue and count one fetch;
-    hits cost none and count none: the metric and the bill agree while Secrets Manager is healthy."""
+    """Misses and the refetch after a rotation each cost one index GetItem and count one fetch;
+    hits cost none and count none: the metric and the bill agree while DynamoDB is healthy."""
     from authorizer import app
 
     # A fresh container: no refetch budget spent by an earlier test on these key ids.
-    monkeypatch.setattr(app, "authorizer", TokenAuthorizer(app.settings, lambda: make_store(app.settings)))
+    # Its clock stands still: the feed is read once, so the rotation below is found by the refetch.
+    frozen = FakeClock(now=time.time())
+    monkeypatch.setattr(app, "authorizer", TokenAuthorizer(app.settings, lambda: make_store(app.settings), frozen))
     client_id, old = issue("acme", "bot", grace_seconds=600)
     _, other = issue("acme", "other")
     unknown = minted(tokens.new_key_id())
@@ -460,13 +485,13 @@ def test_secrets_manager_fetches_counted_by_the_metric_are_the_calls_made(
     emulator.reset_counts()
     for header in (old, old, other, other, old):
         handler(authorizer_event(header), None)  # type: ignore[operator]
-    calls = emulator.calls("GetSecretValue")
+    calls = emulator.calls("dynamodb:GetItem") - 1  # a fresh container reads the feed's head once
     new = call_admin("POST", f"/admin/tenants/acme/clients/{client_id}/rotate").body["token"]
     emulator.reset_counts()  # the admin function's own reads are not the authorizer's
     for header in (new, new, old, unknown):
         handler(authorizer_event(header), None)  # type: ignore[operator]
-    calls += emulator.calls("GetSecretValue")
+    calls += emulator.calls("dynamodb:GetItem")
     lines = decision_lines(captured_logs)
     assert [line["cache"] for line in lines] == ["miss", "hit", "miss", "hit", "hit", "refresh", "hit", "hit", "miss"]
-    assert sum(line[METRIC_SECRET_FETCH] for line in lines) == calls == 4
+    assert sum(line[METRIC_INDEX_FETCH] for line in lines) == calls == 4
     assert sum(line[METRIC_CACHE_HIT] for line in lines) == 5

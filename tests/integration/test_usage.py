@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FakeClock, FakeContext, call_admin, issue
+from tests.support import FakeClock, FakeContext, call_admin, issue, rewrite_index_doc
 from tokengate.emulator import Fault, SecretsManagerEmulator
 from tokengate_core.authorize.decision import Reason, TokenAuthorizer
 from tokengate_core.authorize.usage import FLUSH_SECONDS, RateBucket, period_of
@@ -30,6 +30,10 @@ def container(clock: FakeClock, **overrides: Any) -> TokenAuthorizer:
     return TokenAuthorizer(settings, store_factory=lambda: make_store(settings), clock=clock)
 
 
+#: The usage gate's calls (the client's lookups read the digest index with GetItem and Query).
+USAGE_CALLS = frozenset({"UpdateItem"})
+
+
 def offer(
     authorizers: list[TokenAuthorizer], clock: FakeClock, token: str, per_second: float, seconds: float, **request: Any
 ) -> dict[str, int]:
@@ -44,13 +48,15 @@ def offer(
     return outcomes
 
 
-def test_a_client_without_a_policy_costs_no_dynamodb_call(emulator: SecretsManagerEmulator) -> None:
+def test_a_client_without_a_policy_costs_no_usage_call(emulator: SecretsManagerEmulator) -> None:
     _, token = issue("acme", "free")
     clock = FakeClock(now=MORNING)
     authz = container(clock)
     emulator.reset_counts()
     assert offer([authz], clock, token, 200, 5) == {"allowed": 1000}
-    assert emulator.dynamodb_calls() == 0
+    assert emulator.calls("dynamodb:UpdateItem") == 0
+    # Its only DynamoDB reads: the feed's head and the client's index item once, the feed once a second.
+    assert emulator.calls("dynamodb:GetItem") == 2 and emulator.calls("dynamodb:Query") <= 6
 
 
 @pytest.mark.parametrize("containers", [1, 4])
@@ -246,7 +252,7 @@ def test_dynamodb_failures_fail_open_for_rates_closed_for_quotas_and_cost_bounde
     _, metered = issue("acme", "metered", quota={"limit": 1000, "period": "month"})
     clock = FakeClock(now=MORNING)
     authz = container(clock)
-    emulator.inject(Fault(kind, service="dynamodb"))  # type: ignore[arg-type]
+    emulator.inject(Fault(kind, service="dynamodb", operations=USAGE_CALLS))  # type: ignore[arg-type]
     emulator.reset_counts()
     for _ in range(100):
         rate = authz.decide(rated, "GET", "ANY /invoke")
@@ -254,7 +260,7 @@ def test_dynamodb_failures_fail_open_for_rates_closed_for_quotas_and_cost_bounde
         assert rate.allowed and rate.degraded
         assert quota.reason is Reason.QUOTA_EXHAUSTED and quota.degraded
         clock.advance(0.05)
-    assert emulator.dynamodb_calls() <= 4  # one try per policy, then one negative TTL of backoff
+    assert emulator.calls("dynamodb:UpdateItem") <= 4  # one try per policy, then one negative TTL of backoff
     emulator.inject(None)
     clock.advance(10)
     assert authz.decide(metered, "GET", "ANY /invoke").reason is Reason.ALLOWED
@@ -264,7 +270,7 @@ def test_the_failure_rules_are_settings(emulator: SecretsManagerEmulator) -> Non
     _, rated = issue("acme", "rated", rate_limit={"requests_per_second": 1, "burst": 1})
     _, metered = issue("acme", "metered", quota={"limit": 1000, "period": "month"})
     authz = container(FakeClock(now=MORNING), rate_limit_fail_open=False, quota_fail_open=True)
-    emulator.inject(Fault("error", service="dynamodb"))
+    emulator.inject(Fault("error", service="dynamodb", operations=USAGE_CALLS))
     assert authz.decide(rated, "GET", "ANY /invoke").reason is Reason.RATE_LIMITED
     assert authz.decide(metered, "GET", "ANY /invoke").allowed
 
@@ -272,7 +278,7 @@ def test_the_failure_rules_are_settings(emulator: SecretsManagerEmulator) -> Non
 def test_a_hanging_dynamodb_is_cut_off_and_never_raises(emulator: SecretsManagerEmulator) -> None:
     _, metered = issue("acme", "metered", quota={"limit": 10, "period": "day"})
     authz = container(FakeClock(now=MORNING), usage_timeout_seconds=0.2)
-    emulator.inject(Fault("hang", service="dynamodb", hang_seconds=2.0))
+    emulator.inject(Fault("hang", service="dynamodb", operations=USAGE_CALLS, hang_seconds=2.0))
     try:
         decision = authz.decide(metered, "GET", "ANY /invoke")
     finally:
@@ -384,12 +390,6 @@ def test_policies_are_refused_where_the_deployment_cannot_enforce_them(monkeypat
 
 
 def test_a_stored_policy_the_reader_refuses_is_a_corrupt_record() -> None:
-    import boto3
-
     client_id, token = issue("acme", "tampered", quota={"limit": 5, "period": "day"})
-    sm = boto3.client("secretsmanager")
-    secret_id = f"tokengate/clients/{client_id}"
-    record = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
-    record["allowed_cidrs"] = ["0.0.0.0/0"]
-    sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(record))
+    rewrite_index_doc(client_id, lambda doc: doc.update(allowed_cidrs=["0.0.0.0/0"]))
     assert container(FakeClock(now=time.time())).decide(token, "GET", "ANY /invoke").reason is Reason.CORRUPT_RECORD

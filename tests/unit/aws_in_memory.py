@@ -40,9 +40,10 @@ class Failing:
         return getattr(self._client, name)
 
 
-def context(secretsmanager: Any) -> AdminContext:
+def context(secretsmanager: Any, dynamodb: Any = None) -> AdminContext:
+    """An admin context over ``secretsmanager`` and ``dynamodb`` (default: moto's own client)."""
     settings = AdminSettings()
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    create_table(dynamodb, settings.table_name)
+    create_table(boto3.client("dynamodb", region_name="us-east-1"), settings.table_name)
+    dynamodb = dynamodb or boto3.client("dynamodb", region_name="us-east-1")
     store = SecretsStore(secretsmanager, settings.secret_prefix)
     return AdminContext(store=store, settings=settings, registry=NameRegistry(dynamodb, settings.table_name))

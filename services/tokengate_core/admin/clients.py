@@ -308,14 +308,27 @@ def restore(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Clien
     summary = ctx.owned(tenant, client_id)
     if summary.deleted_at is None:
         # Indexed again: a restore that failed after its RestoreSecret is completed by repeating it.
-        ctx.publish(ctx.store.get(client_id), "restore")
+        _index_restored(ctx, client_id)
         return _view_after_change(ctx, tenant, summary)
     ctx.store.restore(client_id)
-    ctx.publish(ctx.store.get(client_id), "restore")  # the secret first: the index never allows more
+    _index_restored(ctx, client_id)  # the secret first: the index never allows more than it
     if _first_to_restore(ctx, client_id, summary.deleted_at):
         ctx.audit("restore", tenant=tenant, client_id=client_id, actor=actor)
         ctx.emit(DetailType.RESTORED, summary, actor)
     return _view_after_change(ctx, tenant, summary._replace(deleted_at=None))
+
+
+def _index_restored(ctx: AdminContext, client_id: str) -> None:
+    """Index the restored client and announce it. A revoke that landed inside this restore keeps
+    the index denying: it denied there first, and it is looked for again after this write."""
+    try:
+        record = ctx.store.get(client_id)
+    except RevokedError:
+        return
+    ctx.publish(record, "restore")
+    if ctx.store.describe(client_id).revoked:
+        ctx.index.revoke(client_id, now=ctx.now())
+        ctx.index.append(client_id, "revoke")
 
 
 def _first_to_restore(ctx: AdminContext, client_id: str, revoked_at: datetime) -> bool:

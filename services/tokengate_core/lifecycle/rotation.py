@@ -97,26 +97,30 @@ class Rotator:
     def _set(self, key_id: str, token: str, versions: dict[str, list[str]]) -> str:
         if self.index is None:
             return "nothing to set"
-        current = self.store.get(key_id, stage="AWSCURRENT")
-        try:
-            pending = self.store.get(key_id, version_id=token, stage="AWSPENDING")
-        except NotFoundError:
+        checked = self._checked(key_id, token)
+        if checked is None:
             return "configuration test: nothing to set"
-        self._check_pending(current, pending)
-        now = utcnow_from(self.clock())
-        self.index.write(current, ACTIVE, now=now, pending_sha256=pending.current_sha256)
+        current, pending = checked
+        self.index.write(current, ACTIVE, now=utcnow_from(self.clock()), pending_sha256=pending.current_sha256)
         self.index.append(key_id, "rotation")
         return "pending digest indexed"
 
     def _test(self, key_id: str, token: str, versions: dict[str, list[str]]) -> str:
+        if self._checked(key_id, token) is None:
+            return "configuration test: current record readable"
+        return "pending version valid"
+
+    def _checked(self, key_id: str, token: str) -> tuple[ClientRecord, ClientRecord] | None:
+        """The current record and the pending one, checked against each other; None while the
+        pending version holds no value yet (Secrets Manager's configuration test, with
+        RotateImmediately=false)."""
         current = self.store.get(key_id, stage="AWSCURRENT")
         try:
             pending = self.store.get(key_id, version_id=token, stage="AWSPENDING")
         except NotFoundError:
-            # Secrets Manager's configuration test (RotateImmediately=false) may hold no value yet.
-            return "configuration test: current record readable"
+            return None
         self._check_pending(current, pending)
-        return "pending version valid"
+        return current, pending
 
     def _finish(self, key_id: str, token: str, versions: dict[str, list[str]]) -> str:
         current_version = next((v for v, s in versions.items() if "AWSCURRENT" in s), None)

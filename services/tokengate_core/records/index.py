@@ -39,8 +39,9 @@ INDEX_SORT_KEY = "client"
 ACTIVE = "active"
 REVOKED = "revoked"
 STATES = (ACTIVE, REVOKED)
-#: How often a writer reads the item again after losing a conditional write to another writer.
-WRITE_ATTEMPTS = 3
+#: How often a writer reads the item again after losing a conditional write to another writer:
+#: each round has a winner, so this many writers racing for one client all get through.
+WRITE_ATTEMPTS = 10
 #: The expected version of an item whose ``version`` is not a number (not written by this module).
 UNREADABLE_VERSION = -1
 

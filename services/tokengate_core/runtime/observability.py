@@ -50,12 +50,12 @@ DIMENSION_SERVICE = "service"
 DIMENSION_REASON = "reason"
 DIMENSION_TENANT = "tenant"
 #: Per decision that looked a key id up, 1 or 0: the Average of CacheHit is the cache hit ratio,
-#: the Sum of SecretsManagerFetch the decisions that went to Secrets Manager (retries not counted).
+#: the Sum of IndexFetch the decisions that read the digest index (one attempt each).
 METRIC_CACHE_HIT = "CacheHit"
-METRIC_SECRET_FETCH = "SecretsManagerFetch"
+METRIC_INDEX_FETCH = "IndexFetch"
 
 #: authorize.Decision.cache values: no lookup at all (the token never got that far), served from
-#: the cache, fetched from Secrets Manager (a miss, or a refetch after a digest mismatch).
+#: the cache, fetched from the digest index (a miss, or a refetch after a digest mismatch).
 CACHE_NONE = "none"
 CACHE_HIT = "hit"
 CACHE_FETCHED = frozenset({"miss", "refresh"})
@@ -93,7 +93,7 @@ def _directives(namespace: str, metric: str, dimensions: Dimensions, looked_up: 
         {"Namespace": namespace, "Dimensions": dimensions, "Metrics": [{"Name": metric, "Unit": "Count"}]}
     ]
     if looked_up:
-        metrics = [{"Name": name, "Unit": "Count"} for name in (METRIC_CACHE_HIT, METRIC_SECRET_FETCH)]
+        metrics = [{"Name": name, "Unit": "Count"} for name in (METRIC_CACHE_HIT, METRIC_INDEX_FETCH)]
         directives.append({"Namespace": namespace, "Dimensions": [[DIMENSION_SERVICE]], "Metrics": metrics})
     return json.dumps(directives, separators=(",", ":"))
 
@@ -114,7 +114,7 @@ def emit_decision(
     this writes the same Embedded Metric Format document with one ``json.dumps`` of the fields,
     the metric directives being the same few strings every time. Every dimension named must be
     a top-level key of ``fields``. A decision that looked its key id up (``cache`` other than
-    ``none``) also carries CacheHit and SecretsManagerFetch, by service only.
+    ``none``) also carries CacheHit and IndexFetch, by service only.
     """
     now = int(time.time() * 1000)
     document = {
@@ -128,7 +128,7 @@ def emit_decision(
     looked_up = cache != CACHE_NONE
     if looked_up:
         document[METRIC_CACHE_HIT] = int(cache == CACHE_HIT)
-        document[METRIC_SECRET_FETCH] = int(cache in CACHE_FETCHED)
+        document[METRIC_INDEX_FETCH] = int(cache in CACHE_FETCHED)
     head = json.dumps(document, separators=(",", ":"), default=str)
     directives = _directives(namespace, metric, dimensions, looked_up)
     sys.stdout.write(f'{head[:-1]},"_aws":{{"Timestamp":{now},"CloudWatchMetrics":{directives}}}}}\n')

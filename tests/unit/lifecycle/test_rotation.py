@@ -48,3 +48,37 @@ def test_the_four_rotation_steps_move_the_current_token_to_previous(aws: None) -
 def test_a_malformed_rotation_event_is_refused(event: Any, reason: str) -> None:
     with pytest.raises(RotationError, match=reason):
         parse_event(event)
+
+
+@pytest.mark.parametrize("grace", [0, 60])
+def test_the_index_accepts_the_pending_token_at_set_and_makes_it_current_at_finish(aws: None, grace: int) -> None:
+    import json
+
+    from tokengate_core.records import feed
+    from tokengate_core.tokens import format as tokens
+
+    real = boto3.client("secretsmanager", region_name="us-east-1")
+    ctx = context(real)
+    issued = clients.issue(ctx, "acme", IssueClientRequest(client_name="turning", grace_seconds=grace), ACTOR)
+    key_id, old = issued.client.client_id, tokens.digest(issued.token).hex()
+    arn = real.describe_secret(SecretId=ctx.store.secret_id(key_id))["ARN"]
+    rotator = Rotator(ctx.store, index=ctx.index)
+    token = staged_version(arn)
+
+    def doc() -> dict[str, Any]:
+        entry = ctx.index.get(key_id)
+        assert entry is not None and entry.state == "active"
+        return dict(json.loads(entry.doc))
+
+    rotator.run("createSecret", arn, token)
+    assert "pending_sha256" not in doc()
+    rotator.run("setSecret", arn, token)
+    new = ctx.store.get(key_id, version_id=token, stage="AWSPENDING").current_sha256
+    assert (doc()["sha256"], doc()["pending_sha256"]) == (old, new)  # accepted before it is current
+    rotator.run("testSecret", arn, token)
+    rotator.run("finishSecret", arn, token)
+    finished = doc()
+    assert finished["sha256"] == new and "pending_sha256" not in finished
+    assert (finished["previous"] or {}).get("sha256") == (old if grace else None)  # grace 0: not kept
+    entries = feed.read_entries(ctx.registry.client, ctx.registry.table, 0)
+    assert [e.kind for e in entries] == ["issue", "rotation", "rotation"]

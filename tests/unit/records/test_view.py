@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from tests.support import SIGN
 from tokengate_core.authorize.decision import to_cached
+from tokengate_core.records.index import index_doc
 from tokengate_core.records.model import ClientRecord
-from tokengate_core.records.view import RecordError, parse_cached
+from tokengate_core.records.view import RecordError, parse_cached, parse_indexed
 from tokengate_core.tokens import format as tokens
 
 KEY = tokens.new_key_id()
@@ -135,7 +136,39 @@ def test_any_valid_record_reads_the_same_both_ways(
             previous=None,
         )
     )
-    assert parse_cached(text, KEY) == to_cached(ClientRecord.from_secret_string(text))
+    model = ClientRecord.from_secret_string(text)
+    assert parse_cached(text, KEY) == to_cached(model) == parse_indexed(index_doc(model), KEY, tenant)
+
+
+@pytest.mark.parametrize(("field", "value"), _cases(BAD_VALUES))
+def test_what_the_model_refuses_the_index_reader_refuses(field: str, value: Any) -> None:
+    """The same fields in an index doc (with the token's digest in place of the token)."""
+    if field == "token":
+        return  # an index doc holds no token: its digest is checked below
+    data = valid_record(**{field: value})
+    data["sha256"] = tokens.digest(data.pop("token")).hex()
+    with pytest.raises(RecordError):
+        parse_indexed(json.dumps(data), KEY, "acme" if field != "tenant" else str(value))
+
+
+@pytest.mark.parametrize("digest", ["ab" * 31, "AB" * 32, None, 5, "ab" * 32 + "\n"])
+def test_an_index_doc_needs_a_valid_digest(digest: Any) -> None:
+    data = valid_record()
+    del data["token"]
+    data["sha256"] = digest
+    with pytest.raises(RecordError):
+        parse_indexed(json.dumps(data), KEY, "acme")
+
+
+def test_an_imported_index_doc_keeps_its_digest_and_a_pending_one_is_read() -> None:
+    model = ClientRecord.from_secret_string(json.dumps(valid_record(token=None, imported_sha256="cd" * 32)))
+    cached = parse_indexed(index_doc(model, pending_sha256="ef" * 32), KEY, "acme")
+    assert cached.current_digest == bytes.fromhex("cd" * 32) and cached.pending_digest == bytes.fromhex("ef" * 32)
+    assert cached._replace(pending_digest=None) == to_cached(model)
+    bad = json.loads(index_doc(model))
+    bad["imported_sha256"] = "ab" * 32
+    with pytest.raises(RecordError, match="imported_sha256"):
+        parse_indexed(json.dumps(bad), KEY, "acme")
 
 
 def test_an_imported_record_reads_the_same_both_ways() -> None:
