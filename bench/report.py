@@ -48,7 +48,7 @@ def render_markdown(
         "Other work on the machine shows up as noise, mostly in the p99 figures."
         + (" **Quick run (BENCH_QUICK=1): reduced counts, indicative only.**" if cfg.quick else ""),
         "",
-        "Everything runs on loopback against the embedded Secrets Manager emulator (moto behind "
+        "Everything runs on loopback against the embedded Secrets Manager and DynamoDB emulator (moto behind "
         "`tokengate.emulator`), in one process except the cold starts (fresh subprocesses) and the HTTP "
         "section (the local stack as its own process). Each timing is the median and p99 of single timed "
         "calls; each comparison is a ratio of figures measured in the same run. The targets are goals for "
@@ -59,7 +59,8 @@ def render_markdown(
         "```sh",
         "make bench                      # full run, rewrites this file (about 9-12 minutes on 2 cores)",
         "BENCH_QUICK=1 make bench        # smoke run, about a minute; prints the table only",
-        "BENCH_SECTIONS=warm,cold make bench   # a subset: warm, backend, cold, scale, http, usage, leaks, state",
+        "BENCH_SECTIONS=warm,cold make bench   # a subset: warm, backend, cold, scale, http, usage,",
+        "                                      # propagation, leaks, state",
         "```",
         "",
         "Counts: "

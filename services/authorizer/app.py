@@ -6,12 +6,13 @@ miss. Any failure inside a decision denies: this handler never raises.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
-from tokengate_core.deployment.functions import FUNCTIONS
-from tokengate_core.runtime.aws import make_store
+from tokengate_core.deployment.authorizer_facts import AUTHORIZER_SERVICE as SERVICE
+from tokengate_core.runtime.aws import index_client, make_reader, new_session
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_DENIED,
@@ -24,9 +25,15 @@ from tokengate_core.runtime.observability import (
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-SPEC = FUNCTIONS["authorizer"]
 settings = AuthorizerSettings.from_env()
-authorizer = TokenAuthorizer(settings, store_factory=lambda: make_store(settings))
+#: One botocore session for both of the authorizer's clients, built with the first of them (on the
+#: first cache miss); a container serves one request at a time.
+sdk_session = cache(new_session)
+authorizer = TokenAuthorizer(
+    settings,
+    store_factory=lambda: make_reader(settings, sdk_session()),
+    dynamodb_factory=lambda: index_client(settings, sdk_session()),
+)
 
 DENY: dict[str, Any] = {"isAuthorized": False}
 
@@ -92,12 +99,12 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
     try:
         decision, request_id = decide(event)
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen
-        lazy_logger(SPEC.service, settings.log_level).error("authorizer internal error", extra=safe_error(error))
+        lazy_logger(SERVICE, settings.log_level).error("authorizer internal error", extra=safe_error(error))
         decision, request_id = Decision(Reason.INTERNAL_ERROR), None
     try:
         _record(decision, request_id)
     except Exception as error:  # noqa: BLE001 - logging must never turn a decision into an error
-        lazy_logger(SPEC.service, settings.log_level).warning("could not record decision", extra=safe_error(error))
+        lazy_logger(SERVICE, settings.log_level).warning("could not record decision", extra=safe_error(error))
     if decision.allowed and decision.context is not None:
         return {"isAuthorized": True, "context": dict(decision.context)}
     return dict(DENY)
@@ -105,7 +112,7 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
 
 def _record(decision: Decision, request_id: str | None) -> None:
     fields: dict[str, Any] = {
-        "service": SPEC.service,
+        "service": SERVICE,
         "decision": "allow" if decision.allowed else "deny",
         "reason": decision.reason.value,
         "key_id": decision.key_id,
@@ -118,7 +125,7 @@ def _record(decision: Decision, request_id: str | None) -> None:
     if decision.degraded:
         fields["usage_degraded"] = True  # DynamoDB failed: the fail-open/closed rule decided
     emit_decision(
-        SPEC.service,
+        SERVICE,
         METRIC_AUTHORIZED if decision.allowed else METRIC_DENIED,
         fields,
         decision_dimensions(decision.tenant, settings.metric_tenant_dimension),

@@ -28,6 +28,11 @@ DEFERRED = (
     "tokengate_core.records.model",
     "tokengate_core.lifecycle.events",
     "tokengate_core.authorize.usage",
+    # The store's writes and listings, and the function and route tables with their event types:
+    # the authorizer reads through records.secret_reader and deployment.authorizer_facts instead.
+    "tokengate_core.records.store",
+    "tokengate_core.deployment.functions",
+    "tokengate_core.deployment.routes",
 )
 
 PROBE = """
@@ -45,7 +50,9 @@ print(json.dumps({"modules": sorted(sys.modules), "dataclasses": dataclasses}))
 
 
 #: Every tokengate module the authorizer imports before its first request. Each is paid on every
-#: cold start, so one joins this list deliberately; the packages' ``__init__`` files import nothing.
+#: cold start, and compiled from source each time (a Lambda asset carries no bytecode: `make bench`,
+#: section 3, measures it that way), so one joins this list deliberately; the packages' ``__init__``
+#: files import nothing.
 COLD_PATH = {
     "authorizer.app",
     "tokengate_core.errors",
@@ -53,14 +60,11 @@ COLD_PATH = {
     "tokengate_core.authorize.decision",
     "tokengate_core.authorize.limited",
     "tokengate_core.authorize.settings",
-    "tokengate_core.deployment.functions",
-    "tokengate_core.deployment.routes",
-    "tokengate_core.lifecycle.detail_types",
+    "tokengate_core.deployment.authorizer_facts",
     "tokengate_core.records.feed",
     "tokengate_core.records.index",
     "tokengate_core.records.rules",
-    "tokengate_core.records.schedule",
-    "tokengate_core.records.store",
+    "tokengate_core.records.secret_reader",
     "tokengate_core.records.view",
     "tokengate_core.runtime.aws",
     "tokengate_core.runtime.observability",

@@ -23,11 +23,11 @@ from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
 from tokengate_core.authorize.limited import limited, limited_context
 from tokengate_core.authorize.settings import AuthorizerSettings
-from tokengate_core.deployment.routes import DELIVERY_ROUTE_KEY
+from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
 from tokengate_core.errors import TokengateError
 from tokengate_core.records import feed
 from tokengate_core.records.index import ClientIndex, IndexItemError, decode
-from tokengate_core.records.store import SecretsStore
+from tokengate_core.records.secret_reader import SecretsReader
 from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached, parse_indexed
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
@@ -102,14 +102,14 @@ class TokenAuthorizer:
     def __init__(
         self,
         settings: AuthorizerSettings,
-        store_factory: Callable[[], SecretsStore],
+        store_factory: Callable[[], SecretsReader],
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
         dynamodb_factory: Callable[[], DynamoDBClient] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
-        self._store: SecretsStore | None = None
+        self._store: SecretsReader | None = None
         self._dynamodb_factory = dynamodb_factory or (lambda: _index_client(settings))
         self._index: tuple[ClientIndex, feed.FeedReader] | None = None
         self._clock = clock
@@ -169,7 +169,7 @@ class TokenAuthorizer:
         return self._index
 
     @property
-    def store(self) -> SecretsStore:
+    def store(self) -> SecretsReader:
         # Created on the first cache miss: a container that only sees garbage never builds a client.
         if self._store is None:
             self._store = self._store_factory()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple, Protocol
 
+from tokengate_core.deployment.authorizer_facts import AUTHORIZER_SERVICE
 from tokengate_core.lifecycle.detail_types import DetailType
 
 FunctionName = Literal["authorizer", "main", "admin", "rotation", "delivery", "sweep", "leaks"]
@@ -61,7 +62,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "authorizer",
         "authorizer.app.handler",
         "AuthorizerSettings",
-        "tokengate-authorizer",
+        AUTHORIZER_SERVICE,
         "Lambda authorizer: checks per-client bearer tokens",
         memory_mb=512,
         timeout_seconds=5,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
+from tokengate_core.deployment.authorizer_facts import DELIVERY_METHOD, DELIVERY_PATH, DELIVERY_ROUTE_KEY
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
-# FUNCTIONS and FunctionName: the local stack also reads them from here, beside the routes.
-__all__ = ["FUNCTIONS", "FunctionName"]
+# FUNCTIONS and FunctionName: the local stack also reads them from here, beside the routes;
+# DELIVERY_ROUTE_KEY, beside the route it names.
+__all__ = ["DELIVERY_ROUTE_KEY", "FUNCTIONS", "FunctionName"]
 
 
 class Route(NamedTuple):
@@ -29,8 +31,7 @@ class Route(NamedTuple):
 
 
 #: Where a client fetches its current token with a still-valid one (services/delivery).
-DELIVERY_ROUTE = Route("GET", "/token", "delivery", "CUSTOM")
-DELIVERY_ROUTE_KEY = DELIVERY_ROUTE.route_key
+DELIVERY_ROUTE = Route(DELIVERY_METHOD, DELIVERY_PATH, "delivery", "CUSTOM")
 
 #: GitHub's secret scanning alerts (services/leaks): the one route without gateway authorization.
 LEAKS_ROUTE = Route("POST", "/leaks/github", "leaks", "NONE")

@@ -1,4 +1,8 @@
-"""Data access: one client = one secret named ``<prefix><key id>``. Nothing else talks to Secrets Manager."""
+"""Data access: one client = one secret named ``<prefix><key id>``. Nothing else talks to Secrets Manager.
+
+The reads the authorizer makes, and the error mapping, are in :mod:`tokengate_core.records.secret_reader`,
+which this store extends with everything else.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from tokengate_core.errors import (
-    BadRequestError,
     ConflictError,
     CorruptRecordError,
     NotFoundError,
     RevokedError,
-    TokengateError,
     UnavailableError,
 )
 from tokengate_core.records.schedule import schedule_expression
+from tokengate_core.records.secret_reader import SecretsReader, translate
 from tokengate_core.tokens import format as tokens
 
 if TYPE_CHECKING:
@@ -55,46 +58,6 @@ _TAG_VALUE_OUTSIDE = re.compile(f"[^{TAG_VALUE_CHARACTERS}]")
 #: The store makes them on its control-plane client (aws.control_plane_client: one attempt), and
 #: their timeouts are reported as of unknown outcome.
 CONTROL_PLANE_OPERATIONS = frozenset({"rotate_secret", "cancel_rotate_secret", "delete_secret"})
-
-_UNAVAILABLE_CODES = {
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "InternalServiceError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-}
-
-
-def translate(error: Exception) -> TokengateError:
-    """Map botocore's errors onto the domain's, so no caller inspects AWS error codes."""
-    # botocore is loaded by then (the call that failed was botocore's): importing it here keeps
-    # it off the authorizer's import path, where a cached decision never needs it.
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(error, TokengateError):
-        return error
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "") or ""
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code == "ResourceNotFoundException":
-            return NotFoundError("client not found")
-        if code == "InvalidRequestException" and ("deletion" in message.lower() or "deleted" in message.lower()):
-            return RevokedError("client is revoked")
-        if code == "InvalidNextTokenException":
-            return BadRequestError("invalid next_token")
-        if code in ("MalformedPolicyDocumentException", "InvalidParameterException"):
-            return BadRequestError(f"Secrets Manager rejected the request: {message[:200]}")
-        if code == "ResourceExistsException":
-            return ConflictError("a client with this name already exists in the tenant")
-        if code in _UNAVAILABLE_CODES or status >= 500:
-            return UnavailableError(f"Secrets Manager unavailable ({code or status})")
-        return UnavailableError(f"Secrets Manager refused the call ({code})")
-    if isinstance(error, BotoCoreError):  # timeouts, refused connections, closed connections
-        return UnavailableError(f"Secrets Manager unreachable ({type(error).__name__})")
-    return TokengateError(f"unexpected store error ({type(error).__name__})")
 
 
 class SecretSummary(NamedTuple):
@@ -166,7 +129,7 @@ def api_name(operation: str) -> str:
     return "".join(part.title() for part in operation.split("_"))
 
 
-class SecretsStore:
+class SecretsStore(SecretsReader):
     """``control_client`` serves CONTROL_PLANE_OPERATIONS; without one (a function that never makes
     such a call, or a test) ``client`` serves them too."""
 
@@ -178,13 +141,9 @@ class SecretsStore:
         *,
         control_client: SecretsManagerClient | None = None,
     ) -> None:
-        self._client = client
+        super().__init__(client, prefix)
         self._control = control_client if control_client is not None else client
-        self.prefix = prefix
         self._kms_key_id = kms_key_id
-
-    def secret_id(self, key_id: str) -> str:
-        return f"{self.prefix}{key_id}"
 
     def key_id_of(self, name: str) -> str | None:
         return name[len(self.prefix) :] if name.startswith(self.prefix) else None
@@ -194,11 +153,6 @@ class SecretsStore:
     def get(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> ClientRecord:
         """One GetSecretValue; raises NotFound / Revoked / Unavailable / CorruptRecord."""
         return self.read(key_id, version_id=version_id, stage=stage)[0]
-
-    def get_value(self, key_id: str) -> str:
-        """The AWSCURRENT SecretString, unparsed: the authorizer reads it without the model."""
-        response = self._call(self._client.get_secret_value, SecretId=self.secret_id(key_id), VersionStage="AWSCURRENT")
-        return response["SecretString"]
 
     def read(self, key_id: str, *, version_id: str | None = None, stage: str | None = None) -> tuple[ClientRecord, str]:
         """The record and the id of the version it came from (the base of an optimistic write)."""
@@ -224,11 +178,6 @@ class SecretsStore:
         if record.key_id != key_id:
             raise CorruptRecordError(f"secret for {key_id} names another key id")
         return record, response["VersionId"]
-
-    def read_named(self, name: str) -> tuple[str, str]:
-        """A secret that is not a client (the keyring): its AWSCURRENT value and version id."""
-        response = self._call(self._client.get_secret_value, SecretId=name, VersionStage="AWSCURRENT")
-        return response["SecretString"], response["VersionId"]
 
     def describe_raw(self, secret_id: str) -> dict[str, Any]:
         """DescribeSecret by name or ARN (the rotation function is handed an ARN)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from tokengate_core.records.store import SecretsStore
+from tokengate_core.records.secret_reader import SecretsReader
 from tokengate_core.runtime.observability import keep_bodies_out_of_sdk_logs
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tokengate_core.records.guardrails import GuardrailStore
     from tokengate_core.records.index import ClientIndex
     from tokengate_core.records.names import NameRegistry
+    from tokengate_core.records.store import SecretsStore
 
 
 class ClientSettings(Protocol):
@@ -86,6 +87,14 @@ def _session() -> Session:
     return session
 
 
+def new_session() -> Session:
+    """A botocore session for a function that builds more than one client on a cold start (the
+    authorizer: Secrets Manager for its keyring, DynamoDB for the index and the feed), so that it
+    sets one session up (registering botocore's handlers) instead of one per client. A session is
+    not thread-safe: one per container, used by one request at a time."""
+    return _session()
+
+
 def secretsmanager_client(settings: ClientSettings, session: Session | None = None) -> SecretsManagerClient:
     """Reads and writes: a short read timeout and ``sm_max_attempts`` attempts."""
     client = _client(
@@ -106,10 +115,18 @@ def control_plane_client(settings: AdminSettings, session: Session | None = None
     return cast("SecretsManagerClient", client)
 
 
+def make_reader(settings: ClientSettings, session: Session | None = None) -> SecretsReader:
+    """The authorizer's Secrets Manager reads (its keyring): one client, and none of the store's
+    writes on its cold path."""
+    return SecretsReader(secretsmanager_client(settings, session), settings.secret_prefix)
+
+
 def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> SecretsStore:
     """The store for a function; only settings with a control-plane timeout (the admin function's,
-    the one that makes control-plane calls) get the second client: the authorizer's cold start
-    stays one client, and needs no settings model beyond its own."""
+    the one that makes control-plane calls) get the second client, and need no settings model
+    beyond their own."""
+    from tokengate_core.records.store import SecretsStore
+
     session = _session()
     control = None
     if getattr(settings, "sm_control_read_timeout_seconds", None) is not None:
@@ -127,10 +144,11 @@ def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
     return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
 
 
-def index_client(settings: AuthorizerSettings) -> DynamoDBClient:
+def index_client(settings: AuthorizerSettings, session: Session | None = None) -> DynamoDBClient:
     """The authorizer's digest index and change feed reads: one attempt, a short timeout, since a
     decision waits for them (a failure is a stale-if-error answer or a denial, never a retry)."""
-    return cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.index_timeout_seconds, 1))
+    client = _client(session or _session(), "dynamodb", settings, settings.index_timeout_seconds, 1)
+    return cast("DynamoDBClient", client)
 
 
 def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[str, Counter[str]]]:

@@ -24,6 +24,7 @@ from tokengate_core.errors import (
     UnavailableError,
 )
 from tokengate_core.records.model import ClientRecord
+from tokengate_core.records.secret_reader import translate
 from tokengate_core.records.store import (
     CONTROL_PLANE_OPERATIONS,
     TAG_CREATED_BY,
@@ -32,7 +33,6 @@ from tokengate_core.records.store import (
     record_tags,
     tag_list,
     tag_value,
-    translate,
 )
 from tokengate_core.tokens import format as tokens
 

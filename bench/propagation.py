@@ -1,0 +1,504 @@
+"""Section 9: how fast a change reaches every container, and what the request path reads.
+
+1. Propagation: 16 simulated authorizer containers (``TokenAuthorizer`` instances, one thread
+   each, each with its own Secrets Manager and DynamoDB clients) share the emulator's DynamoDB
+   table and serve the same clients in a bounded loop. Clients are revoked, disabled, rotated with
+   no grace, or reported leaked, in concurrent batches; for each, the time from the moment the
+   admin call returned (what the API answers 200 with) to the last container's first deny.
+2. Request-path reads: one container on a simulated clock serves two hours of requests over 10,
+   1,000 and 100,000 clients while the feed names a changed client every minute; its DynamoDB and
+   Secrets Manager calls are counted (:class:`CountingTables`, an in-memory table with DynamoDB's
+   GetItem and Query semantics for the index and the feed, so 100,000 clients cost no emulator).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.common import ADMIN_ARN, TENANT, Stats, import_quietly, quiet, say
+from bench.context import Bench
+from tokengate_core.authorize.decision import Reason
+
+if TYPE_CHECKING:
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.authorize.settings import AuthorizerSettings
+
+TITLE = "9. Propagation and request-path reads"
+CONTAINERS = 16
+#: Changes in flight at once (the admin API serves concurrent callers), and clients per call batch.
+ADMIN_WORKERS = 4
+BATCH = 5
+#: Each kind of change runs in rounds: fresh clients and containers each round, so a container's
+#: pass over its clients stays short and the emulator's load per round small.
+ROUNDS = 5
+ROUND_CLIENTS = 20
+#: Matches per GitHub alert in the leak scenario (one 200 revokes the whole batch).
+LEAK_BATCH = 10
+#: A container's pause between passes over its clients: bounded load, and time for the others.
+PASS_PAUSE_S = 0.05
+#: How long after the last change the containers may take before a client counts as never denied.
+DEADLINE_S = 15.0
+TARGET_P99_S = 2.0
+ROTATE = "rotate (grace 0, old token)"
+#: The deny each change must produce (any other deny, a timeout say, is counted apart).
+DENIES = {
+    "revoke": frozenset({Reason.REVOKED}),
+    "disable": frozenset({Reason.DISABLED}),
+    ROTATE: frozenset({Reason.WRONG_SECRET}),
+    "leak response": frozenset({Reason.REVOKED, Reason.DISABLED}),
+}
+#: The index and feed reads' timeout here: the emulator shares this process (and its GIL) with
+#: 16 serving containers and the admin calls, so it answers far slower than DynamoDB does.
+INDEX_TIMEOUT_S = 2.0
+#: The count model: simulated hours of serving, requests per simulated second, changes per hour.
+MODEL_SECONDS = 7200
+MODEL_RATE = 10
+MODEL_CHANGES_EVERY_S = 60
+MODEL_CLIENTS = (10, 1_000, 100_000)
+
+
+# -- 1. propagation ---------------------------------------------------------------------------------
+
+
+class Container:
+    """One simulated authorizer container: its own clients, its own cache, its own feed position,
+    and a count of the DynamoDB calls it made by operation and partition."""
+
+    def __init__(self, settings: AuthorizerSettings) -> None:
+        from tokengate_core.authorize.decision import TokenAuthorizer
+        from tokengate_core.runtime.aws import index_client, make_reader, new_session
+
+        self.calls: Counter[str] = Counter()
+        session = new_session()  # built here, in the parent thread: a session is not thread-safe
+        reader, table = make_reader(settings, session), index_client(settings, session)
+        table.meta.events.register("before-call.dynamodb", self._count)
+        self.authorizer: TokenAuthorizer = TokenAuthorizer(
+            settings, store_factory=lambda: reader, dynamodb_factory=lambda: table
+        )
+
+    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Key") or {}
+        partition = str((key.get("pk") or {}).get("S", "")).partition("#")[0] or "feed"
+        self.calls[f"{model.name} {partition}"] += 1
+
+    def decide(self, token: str) -> Reason:
+        reason: Reason = self.authorizer.decide(f"Bearer {token}", "GET", "ANY /invoke", "/invoke").reason
+        return reason
+
+    def warm(self, tokens: list[str]) -> Reason:
+        """Every client cached and allowed (else the first other answer); a lookup the loaded
+        emulator did not answer in time is asked again (that is a slow backend, not a change)."""
+        for token in tokens:
+            reason = self.decide(token)
+            # A failed lookup backs its key id off for the negative TTL: wait that out, once.
+            deadline = time.perf_counter() + self.authorizer.cache.negative_ttl + 5
+            while reason is Reason.BACKEND_UNAVAILABLE and time.perf_counter() < deadline:
+                time.sleep(0.25)
+                reason = self.decide(token)
+            if reason is not Reason.ALLOWED:
+                return reason
+        return Reason.ALLOWED
+
+
+class Scenario:
+    """Clients served by every container; a change makes one batch of them deny for one of ``denies``."""
+
+    def __init__(
+        self, name: str, tokens: list[str], key_ids: list[str], batches: list[list[int]], denies: frozenset[Reason]
+    ) -> None:
+        self.name, self.tokens, self.key_ids, self.batches, self.denies = name, tokens, key_ids, batches, denies
+        self.changed_at: dict[int, float] = {}  # client index -> when the admin call returned
+        self.started: set[int] = set()
+
+
+def _serve(container: Container, scenario: Scenario, first_deny: dict[int, float], stop: threading.Event) -> None:
+    """The container's loop (its log lines go where the section's ``quiet`` sent stdout)."""
+    while not stop.is_set():
+        for i, token in enumerate(scenario.tokens):
+            reason = container.decide(token)
+            if i in scenario.started and i not in first_deny and reason in scenario.denies:
+                first_deny[i] = time.perf_counter()
+            elif reason is not Reason.ALLOWED and reason not in scenario.denies:
+                container.calls[f"denied {reason.value}"] += 1  # e.g. the loaded emulator too slow
+        stop.wait(PASS_PAUSE_S)
+
+
+def _issue(count: int, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    admin = import_quietly("admin.app")
+    from tokengate_core.admin import clients
+    from tokengate_core.admin.api import IssueClientRequest
+
+    tokens, key_ids = [], []
+    with quiet():
+        for n in range(count):
+            request = IssueClientRequest(client_name=f"prop-{n:04d}-{random.randrange(16**6):06x}", **body)
+            issued = clients.issue(admin.admin_context, TENANT, request, ADMIN_ARN)
+            tokens.append(issued.token)
+            key_ids.append(issued.client.client_id)
+    return tokens, key_ids
+
+
+def _changes(bench: Bench) -> dict[str, Callable[[Scenario, list[int]], None]]:
+    """Per scenario, the admin call for one batch of clients; each returns when the API would answer."""
+    from tests.support_github import SigningKey, alert_body, alert_event
+    from tokengate_core.admin import clients
+
+    admin = import_quietly("admin.app")
+    ctx = admin.admin_context
+    leaks = bench.extra.get("propagation_leaks")
+    key: SigningKey | None = bench.extra.get("propagation_leak_key")
+
+    def revoke(s: Scenario, batch: list[int]) -> None:
+        for i in batch:
+            clients.revoke(ctx, TENANT, s.key_ids[i], ADMIN_ARN)
+            s.changed_at[i] = time.perf_counter()
+
+    def disable(s: Scenario, batch: list[int]) -> None:
+        for i in batch:
+            clients.update(ctx, TENANT, s.key_ids[i], {"enabled": False}, ADMIN_ARN)
+            s.changed_at[i] = time.perf_counter()
+
+    def rotate(s: Scenario, batch: list[int]) -> None:
+        for i in batch:
+            clients.rotate(ctx, TENANT, s.key_ids[i], ADMIN_ARN)
+            s.changed_at[i] = time.perf_counter()
+
+    def leak(s: Scenario, batch: list[int]) -> None:
+        assert leaks is not None and key is not None
+        response = leaks.handler(alert_event(alert_body(*(s.tokens[i] for i in batch)), key), _LongContext())
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"leak alert answered {response['statusCode']}")
+        done = time.perf_counter()
+        for i in batch:
+            s.changed_at[i] = done
+
+    return {"revoke": revoke, "disable": disable, ROTATE: rotate, "leak response": leak}
+
+
+def _run_scenario(
+    scenario: Scenario, change: Callable[[Scenario, list[int]], None], containers: list[Container]
+) -> tuple[list[float], int, float]:
+    """Every container warm on every client, then the changes in concurrent batches: per client,
+    seconds from its change to the last container's deny; how many never got there; wall time."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONTAINERS) as pool:
+        warm = list(pool.map(lambda c: c.warm(scenario.tokens), containers))
+    if any(reason is not Reason.ALLOWED for reason in warm):
+        raise RuntimeError(f"{scenario.name}: a client was denied before any change: {set(warm)}")
+    first_deny: list[dict[int, float]] = [{} for _ in containers]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_serve, args=(c, scenario, d, stop), daemon=True)
+        for c, d in zip(containers, first_deny, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        with ThreadPoolExecutor(ADMIN_WORKERS) as admins:
+
+            def one(batch: list[int]) -> None:
+                scenario.started.update(batch)
+                change(scenario, batch)
+
+            list(admins.map(one, scenario.batches))
+        deadline = time.perf_counter() + DEADLINE_S
+        everyone = set(range(len(scenario.tokens)))
+        while time.perf_counter() < deadline and not all(set(d) >= everyone for d in first_deny):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    delays, missed = [], 0
+    for i, changed in scenario.changed_at.items():
+        seen = [d.get(i) for d in first_deny]
+        if any(s is None for s in seen):
+            missed += 1
+            continue
+        delays.append(max(0.0, max(s for s in seen if s is not None) - changed))
+    return delays, missed, time.perf_counter() - started
+
+
+def _propagation(bench: Bench) -> None:
+    from tests.support_github import SigningKey, write_key_list
+    from tokengate_core.authorize.settings import AuthorizerSettings
+    from tokengate_core.lifecycle import github
+
+    cfg = bench.cfg
+    result = bench.result("propagation", TITLE)
+    rounds = 1 if cfg.quick else ROUNDS
+    count = rounds * ROUND_CLIENTS
+    settings = AuthorizerSettings.from_env().replace(index_timeout_seconds=INDEX_TIMEOUT_S)
+    key = SigningKey("bench-propagation")
+    leaks = import_quietly("leaks.app")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_key_list(Path(folder) / "keys.json", key)
+        leaks.keys = github.GitHubKeys(url="https://example.invalid", file=str(path), ttl=3600, timeout=1)
+        bench.extra.update(propagation_leaks=leaks, propagation_leak_key=key)
+        changes = _changes(bench)
+        say(
+            f"  propagation: {CONTAINERS} containers, {len(changes)} kinds of change, {rounds} round(s) of "
+            f"{ROUND_CLIENTS} clients each"
+        )
+        bodies = {ROTATE: {"grace_seconds": 0}}
+        for name, change in changes.items():
+            delays: list[float] = []
+            missed, wall = 0, 0.0
+            reads: Counter[str] = Counter()
+            for _ in range(rounds):
+                tokens, key_ids = _issue(ROUND_CLIENTS, bodies.get(name, {}))
+                size = LEAK_BATCH if name == "leak response" else BATCH
+                batches = [list(range(i, min(i + size, ROUND_CLIENTS))) for i in range(0, ROUND_CLIENTS, size)]
+                containers = [Container(settings) for _ in range(CONTAINERS)]
+                scenario = Scenario(name, tokens, key_ids, batches, DENIES[name])
+                with quiet():  # here, not in the threads: redirecting stdout is not thread-safe
+                    measured, lost, seconds = _run_scenario(scenario, change, containers)
+                delays += measured
+                missed += lost
+                wall += seconds
+                reads += sum((c.calls for c in containers), Counter())
+            slow = reads["denied backend_unavailable"]
+            say(f"    {name}: {len(delays)} measured, {missed} never denied, {wall:.1f} s, {slow} timeouts")
+            stats = Stats.of_us([d * 1e6 for d in delays])
+            p99 = stats.p99_us / 1e6 if delays else math.inf
+            result.add(
+                f"{name}: admin answer -> last of {CONTAINERS} containers denies",
+                f"{stats.text('s')}; max {max(delays, default=math.nan):.2f} s; never denied {missed} of {count}; "
+                f"{wall:.1f} s wall; {slow:,} decisions denied because the emulator did not answer in time",
+                f"p99 <= {TARGET_P99_S:.0f} s over >= 100",
+                missed == 0 and p99 <= TARGET_P99_S and len(delays) >= 100,
+            )
+            result.data[name] = {"delays_s": delays, "missed": missed, "wall_s": wall, "calls": dict(reads)}
+    result.notes.append(
+        f"Propagation: {CONTAINERS} `TokenAuthorizer` instances, one thread each with its own botocore clients, "
+        f"share the emulator's DynamoDB table (moto on loopback) and each serve all {ROUND_CLIENTS} clients of a "
+        f"round ({rounds} rounds per kind of change, {count} changes) "
+        f"in a loop (a pass over them, then {PASS_PAUSE_S * 1000:.0f} ms of pause), after one warm pass that "
+        "caches every client in every container (so a deny cannot come from a cold cache). The changes run "
+        f"through the admin use cases (what the API answers 200 with), {ADMIN_WORKERS} batches at a time; the "
+        f"leak scenario sends GitHub alerts of {LEAK_BATCH} matches through the leak function's handler and "
+        "counts from its 200. A delay is from the change's answer to the last container's first deny of that "
+        "client (0 when every container already denied it); each container reads the feed at most once a "
+        "second, inside a decision, so the bound is about a second plus one pass. Index and feed reads get "
+        f"{INDEX_TIMEOUT_S:.0f} s here (the emulator shares this process's GIL with the containers and the admin "
+        "calls); a read it does not answer in time denies that request as backend_unavailable and backs the "
+        "client off for the negative TTL, so on a loaded machine the tail is the emulator's: the figure counts "
+        "those decisions, which are not counted as the change's deny."
+    )
+
+
+# -- 2. the count model -----------------------------------------------------------------------------
+
+
+class CountingTables:
+    """The deployment table's index and feed items as the authorizer reads them, in memory: GetItem
+    by key and the feed's Query (``BETWEEN`` on the sort key, ascending, ``Limit``, projection),
+    with every call counted by operation and partition. Index docs come from one record of the
+    real encoder with the key id and digest put in, so 100,000 clients need no 100,000 records."""
+
+    def __init__(self, template: str, template_key_id: str, template_sha: str, table: str) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()
+        self._template, self._key_id, self._sha = template, template_key_id, template_sha
+        self._table = table
+        self.seq = 0
+
+    def add_client(self, key_id: str, sha256: str) -> None:
+        from tokengate_core.records.index import INDEX_SORT_KEY, index_pk
+
+        doc = self._template.replace(self._key_id, key_id).replace(self._sha, sha256)
+        self.items[(index_pk(key_id), INDEX_SORT_KEY)] = {
+            "pk": {"S": index_pk(key_id)},
+            "sk": {"S": INDEX_SORT_KEY},
+            "doc": {"S": doc},
+            "state": {"S": "active"},
+            "tenant": {"S": TENANT},
+            "version": {"N": "1"},
+            "changed_at": {"S": "2026-01-01T00:00:00+00:00"},
+        }
+
+    def append(self, key_id: str) -> None:
+        from tokengate_core.records.feed import FEED_PK, HEAD_SK, entry_sk
+
+        self.seq += 1
+        self.items[(FEED_PK, HEAD_SK)] = {"pk": {"S": FEED_PK}, "sk": {"S": HEAD_SK}, "seq": {"N": str(self.seq)}}
+        self.items[(FEED_PK, entry_sk(self.seq))] = {
+            "pk": {"S": FEED_PK},
+            "sk": {"S": entry_sk(self.seq)},
+            "key_id": {"S": key_id},
+        }
+
+    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        assert TableName == self._table
+        pk, sk = Key["pk"]["S"], Key["sk"]["S"]
+        self.calls[f"GetItem {pk.partition('#')[0]}"] += 1
+        item = self.items.get((pk, sk))
+        return {"Item": dict(item)} if item is not None else {}
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        from tokengate_core.records.feed import FEED_PK, entry_sk
+
+        values = request["ExpressionAttributeValues"]
+        pk, low, high = values[":feed"]["S"], values[":low"]["S"], values[":high"]["S"]
+        assert pk == FEED_PK
+        self.calls[f"Query {pk}"] += 1
+        start = request.get("ExclusiveStartKey", {}).get("sk", {}).get("S", "")
+        found = [
+            (sk, item)
+            for sk, item in ((entry_sk(n), self.items.get((FEED_PK, entry_sk(n)))) for n in range(1, self.seq + 1))
+            if item is not None and low <= sk <= high and sk > start
+        ]
+        page = found[: request["Limit"]]
+        items = [{k: v for k, v in item.items() if k in ("sk", "key_id")} for _, item in page]
+        answer: dict[str, Any] = {"Items": items}
+        if len(found) > len(page):
+            answer["LastEvaluatedKey"] = {"pk": {"S": pk}, "sk": {"S": page[-1][0]}}
+        return answer
+
+
+class _Keyring:
+    """Secrets Manager as the authorizer's reader sees it: the keyring, and a count of reads by name."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self._name, self._value = name, value
+        self.reads: Counter[str] = Counter()
+
+    def get_secret_value(self, *, SecretId: str, **_: Any) -> dict[str, Any]:
+        self.reads["keyring" if SecretId == self._name else "client"] += 1
+        return {"SecretString": self._value, "VersionId": "v1"}
+
+
+def _count_model(clients: int, settings: AuthorizerSettings, rng: random.Random) -> dict[str, Any]:
+    """Two simulated hours of one container serving ``clients`` clients; its calls, and the bound."""
+    from tokengate.testing.gateway_events import FakeClock
+    from tokengate_core.authorize.decision import TokenAuthorizer
+    from tokengate_core.records.index import index_doc
+    from tokengate_core.records.model import ClientRecord
+    from tokengate_core.records.secret_reader import SecretsReader
+    from tokengate_core.tokens import format as tokens
+    from tokengate_core.tokens import keyring
+
+    clock = FakeClock()
+    ring = keyring.new_keyring(clock.now - 3600)
+    sign = ring.signer(clock.now)
+    first = tokens.generate(tokens.new_key_id(), sign)
+    parsed = tokens.parse(first)
+    record = ClientRecord(
+        key_id=parsed.key_id,
+        tenant=TENANT,
+        client_name="model",
+        token=first,
+        scopes=["*"],
+        created_at="2026-01-01T00:00:00Z",
+        created_by=ADMIN_ARN,
+        updated_at="2026-01-01T00:00:00Z",
+        updated_by=ADMIN_ARN,
+    )
+    tables = CountingTables(index_doc(record), parsed.key_id, parsed.digest.hex(), settings.table_name)
+    presented: list[str] = []
+    for _ in range(clients):
+        token = tokens.generate(tokens.new_key_id(), sign)
+        p = tokens.parse(token)
+        tables.add_client(p.key_id, p.digest.hex())
+        presented.append(f"Bearer {token}")
+    secrets = _Keyring(keyring.secret_name(settings.secret_prefix), ring.to_json())
+    reader = SecretsReader(secrets, settings.secret_prefix)  # type: ignore[arg-type]
+    authorizer = TokenAuthorizer(settings, lambda: reader, clock=clock, dynamodb_factory=lambda: tables)  # type: ignore[arg-type, return-value]
+    windows: list[set[int]] = [set() for _ in range(math.ceil(MODEL_SECONDS / settings.cache_ttl_seconds))]
+    changed = 0
+    allowed = 0
+    for second in range(MODEL_SECONDS):
+        if second and second % MODEL_CHANGES_EVERY_S == 0:
+            victim = rng.randrange(clients)
+            tables.append(tokens.parse(presented[victim].removeprefix("Bearer ")).key_id)  # a change: no state
+            changed += 1
+        for _ in range(MODEL_RATE):
+            i = rng.randrange(clients)
+            windows[int(second // settings.cache_ttl_seconds)].add(i)
+            allowed += authorizer.decide(presented[i], "GET", "ANY /invoke", "/invoke").allowed
+        clock.advance(1.0)
+    seen = sum(len(w) for w in windows)
+    index_reads = tables.calls["GetItem index"]
+    feed_queries, head_reads = tables.calls["Query feed"], tables.calls["GetItem feed"]
+    feed_reads = feed_queries + head_reads
+    return {
+        "clients": clients,
+        "requests": MODEL_SECONDS * MODEL_RATE,
+        "allowed": allowed,
+        "index_reads": index_reads,
+        "bound": seen + changed,
+        "seen": seen,
+        "changes": changed,
+        "feed_reads": feed_reads,
+        "feed_queries": feed_queries,
+        "head_reads": head_reads,
+        "client_secret_reads": secrets.reads["client"],
+        "keyring_reads": secrets.reads["keyring"],
+    }
+
+
+def _reads(bench: Bench) -> None:
+    from tokengate_core.authorize.settings import AuthorizerSettings
+
+    result = bench.result("propagation", TITLE)
+    settings = AuthorizerSettings.from_env()
+    rng = random.Random(18)
+    hours = MODEL_SECONDS / 3600
+    for clients in MODEL_CLIENTS:
+        say(f"  propagation: count model, {clients:,} clients, {hours:.0f} simulated hours")
+        started = time.perf_counter()
+        with quiet():
+            m = _count_model(clients, settings, rng)
+        say(f"    {time.perf_counter() - started:.1f} s")
+        per_hour = (m["index_reads"] + m["feed_reads"]) / hours
+        result.add(
+            f"request path, {clients:,} clients, one container, {hours:.0f} h at {MODEL_RATE}/s",
+            f"DynamoDB {per_hour:,.0f} reads/h: feed {m['feed_queries']:,} queries "
+            f"({m['feed_queries'] / MODEL_SECONDS:.2f}/s) + {m['head_reads']} head read, "
+            f"index {m['index_reads']:,} (bound {m['bound']:,}: {m['seen']:,} client-TTL sightings + "
+            f"{m['changes']} feed-named changes); GetSecretValue: {m['client_secret_reads']} for clients, "
+            f"{m['keyring_reads']} for the keyring; allowed {m['allowed']:,} of {m['requests']:,}",
+            "0 client GetSecretValue; feed <= 1/s; index <= bound",
+            m["client_secret_reads"] == 0
+            and m["feed_queries"] <= MODEL_SECONDS
+            and m["head_reads"] <= 1
+            and m["index_reads"] <= m["bound"]
+            and m["allowed"] == m["requests"],
+        )
+        result.data[f"model_{clients}"] = m
+    result.notes.append(
+        f"Request-path reads: one container on a simulated clock serves {MODEL_RATE} requests a second to "
+        f"clients drawn at random, for {hours:.0f} hours, while the feed names a client every "
+        f"{MODEL_CHANGES_EVERY_S} s (an admin change); the cache TTL is the deployment's "
+        f"({settings.cache_ttl_seconds:,.0f} s here). The index and the feed are in-memory tables with "
+        "DynamoDB's GetItem and Query semantics, the keyring a counted Secrets Manager read, so that 100,000 "
+        "clients need no emulator; the decisions are the real `TokenAuthorizer`'s. The bound is one index "
+        "read per client per TTL window in which it was seen, plus one per change the feed named. Client "
+        "lookups never call GetSecretValue; the keyring is read once per refresh interval."
+    )
+
+
+def run(bench: Bench) -> None:
+    _propagation(bench)
+    _reads(bench)
+
+
+class _LongContext:
+    """The leak function's context: its timeout."""
+
+    function_name = "tokengate-leaks"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tokengate-leaks"
+    aws_request_id = "bench-propagation"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 28_000
