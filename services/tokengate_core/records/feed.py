@@ -208,8 +208,10 @@ class FeedReader:
         if self.last is None:
             # The first read starts from the head. A container that served before it (its reads
             # failed) may hold clients changed since: it forgets them (a fresh one holds none).
+            # Only the head: what was appended after it, the next read's Query finds, so a cold
+            # start's first decision pays one feed read, not two.
             self.last = head(self._client, self._table)
-            resync = True
+            return FeedRead((), True)
         for item in _query(self._client, self._table, self.last, limit=PAGE_LIMIT, projection=True):
             seq = _seq(item)
             key_id = _text(item, "key_id")
