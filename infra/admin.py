@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.bundle import function_code
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_ENCRYPT, MANAGE_ACTIONS, TokenSecrets
-from infra.table import ITEM_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
+from infra.table import ITEM_ACTIONS, LAST_USED_READ_ACTIONS, USAGE_REPORT_ACTIONS, NameTable
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.routes import tenant_admin_resources
 
@@ -61,7 +61,7 @@ class Admin(Construct):
         handler = assets.function(self, "admin", environment, code=function_code("admin"))
         self.function = handler.function
         secrets.grant(self, handler.role, MANAGE_ACTIONS, kms_actions=KMS_ENCRYPT)
-        names.grant(self, handler.role, (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS))
+        names.grant(self, handler.role, (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *LAST_USED_READ_ACTIONS))
 
         secrets.grant_list(self, handler.role)
 

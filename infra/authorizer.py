@@ -12,8 +12,9 @@ With API Gateway's cache on, the key also holds the route key and the HTTP metho
 client's scopes are per method and route: a decision cached for ``GET /invoke`` must never answer
 for ``POST /invoke`` or another route.
 
-The authorizer keeps its usage counters in the deployment's table: it may update and read items
-there (tokengate_core.authorize.usage) and nothing else.
+The authorizer keeps its usage counters and its clients' last use in the deployment's table: it
+may update those items there (tokengate_core.authorize.usage_table.AUTHORIZER_ITEMS, by
+``dynamodb:LeadingKeys``) and nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from constructs import Construct
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
 from infra.table import USAGE_COUNTER_ACTIONS, NameTable
+from tokengate_core.authorize.usage_table import AUTHORIZER_ITEMS
 from tokengate_core.deployment.config import AuthorizerSettings
 from tokengate_core.deployment.routes import identity_sources
 
@@ -47,7 +49,7 @@ class Authorizer(Construct):
         handler = assets.function(self, "authorizer", environment)
         self.function = handler.function
         secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
-        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS)
+        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS, leading_keys=AUTHORIZER_ITEMS)
         self.route_authorizer = authorizers.HttpLambdaAuthorizer(
             "TokenAuthorizer",
             self.function,

@@ -33,6 +33,9 @@ USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: What the admin function reads usage reports with (tokengate_core.authorize.usage_table.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
+#: What the admin function reads clients' last use with (usage_table.read_last_used): a page's
+#: items in one BatchGetItem.
+LAST_USED_READ_ACTIONS = ("dynamodb:BatchGetItem",)
 
 #: What the leak function does with it (tokengate_core.lifecycle.alerts.AlertMemory): read and write
 #: the items that remember answered alerts, under their own partition keys only.

@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import (
+    ALERT_MEMORY_ACTIONS,
+    ITEM_ACTIONS,
+    LAST_USED_READ_ACTIONS,
+    USAGE_COUNTER_ACTIONS,
+    USAGE_REPORT_ACTIONS,
+)
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
+from tokengate_core.authorize.usage_table import AUTHORIZER_ITEMS
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.lifecycle import alerts
@@ -67,12 +74,15 @@ def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
 #: Which functions touch the table, and with what (each set is checked against the code that calls it
 #: in tests/infra/test_usage_control_stack.py).
 TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
-    "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS),
+    "admin": (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *LAST_USED_READ_ACTIONS),
     "authorizer": USAGE_COUNTER_ACTIONS,
     "leaks": (*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS),
 }
 #: Functions that may touch only some items of the table (dynamodb:LeadingKeys, ``*`` a wildcard).
-TABLE_ITEMS: dict[FunctionName, list[str]] = {"leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]}
+TABLE_ITEMS: dict[FunctionName, list[str]] = {
+    "leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
+    "authorizer": list(AUTHORIZER_ITEMS),
+}
 
 
 def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from infra.settings import SettingsError, StackSettings
-from infra.table import ALERT_MEMORY_ACTIONS, ITEM_ACTIONS, USAGE_COUNTER_ACTIONS, USAGE_REPORT_ACTIONS
+from infra.table import (
+    ALERT_MEMORY_ACTIONS,
+    ITEM_ACTIONS,
+    LAST_USED_READ_ACTIONS,
+    USAGE_COUNTER_ACTIONS,
+    USAGE_REPORT_ACTIONS,
+)
 from infra.testing import functions_by_handler
 from tests.infra.test_template import actions_of, resources, statements_by_function
 from tokengate_core.deployment.config import AdminSettings
@@ -89,11 +95,13 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
 ) -> None:
     """No call without a grant (the call would fail in AWS only), no grant without a call."""
     authorizer_calls = dynamodb_calls("authorize/usage_table.py", "DynamoUsage")
-    admin_calls = dynamodb_calls("records/names.py", "NameRegistry") | dynamodb_calls(
-        "authorize/usage_table.py", "read_usage"
+    admin_calls = (
+        dynamodb_calls("records/names.py", "NameRegistry")
+        | dynamodb_calls("authorize/usage_table.py", "read_usage")
+        | dynamodb_calls("authorize/usage_table.py", "read_last_used")
     )
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
-    assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)
+    assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS) | set(LAST_USED_READ_ACTIONS)
     assert "dynamodb:Query" in admin_calls
     leak_calls = dynamodb_calls("records/github_keys.py", "SharedKeyList")
     assert leak_calls == set(github_keys.ACTIONS)

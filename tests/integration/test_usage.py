@@ -44,13 +44,13 @@ def offer(
     return outcomes
 
 
-def test_a_client_without_a_policy_costs_no_dynamodb_call(emulator: SecretsManagerEmulator) -> None:
+def test_a_client_without_a_policy_costs_only_its_hourly_last_use_write(emulator: SecretsManagerEmulator) -> None:
     _, token = issue("acme", "free")
     clock = FakeClock(now=MORNING)
     authz = container(clock)
     emulator.reset_counts()
     assert offer([authz], clock, token, 200, 5) == {"allowed": 1000}
-    assert emulator.dynamodb_calls() == 0
+    assert emulator.dynamodb_calls() == emulator.calls("dynamodb:UpdateItem") == 1
 
 
 @pytest.mark.parametrize("containers", [1, 4])

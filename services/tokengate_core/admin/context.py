@@ -29,6 +29,8 @@ Clock = Callable[[], float]
 Audit = Callable[..., None]
 #: (key id, first hour, last hour) -> {hour: {outcome: count}}: the usage counters, where deployed.
 UsageQuery = Callable[[str, str, str], dict[str, Counter[str]]]
+#: key ids -> {key id: last use, epoch seconds} for those used (tokengate_core.authorize.last_used).
+LastUsedQuery = Callable[[list[str]], dict[str, float]]
 _KEYRING_REUSE_SECONDS = 60.0
 
 
@@ -43,6 +45,7 @@ class AdminContext:
     registry: NameRegistry
     clock: Clock = time.time
     usage_query: UsageQuery | None = None
+    last_used_query: LastUsedQuery | None = None
     audit: Audit = _no_audit
     events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)

@@ -6,6 +6,7 @@ the Lambda event and the response shape.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from tokengate_core.tokens import keyring
 from tokengate_core.tokens.keyring import KeyRing, KeyRingError
 
 if TYPE_CHECKING:
+    from tokengate_core.authorize.last_used import LastUsed, LastUsedStore
     from tokengate_core.authorize.usage import UsageBackend, UsageGate
     from tokengate_core.records.model import ClientRecord
 
@@ -88,6 +90,7 @@ class TokenAuthorizer:
         store_factory: Callable[[], SecretsStore],
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
+        last_used_factory: Callable[[], LastUsedStore] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
@@ -107,14 +110,19 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
-        self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
+        table = functools.cache(lambda: _usage_backend(settings))  # one DynamoDB client for both
+        self._usage_factory = usage_factory or table
         self._usage: UsageGate | None = None
+        self._last_used_factory = last_used_factory or table
+        self._last_used: LastUsed | None = None
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
         self.cache.clear()
         if self._usage is not None:
             self._usage.reset()
+        if self._last_used is not None:
+            self._last_used.reset()
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
@@ -134,6 +142,19 @@ class TokenAuthorizer:
                 max_entries=settings.cache_max_entries,
             )
         return self._usage
+
+    @property
+    def last_used(self) -> LastUsed:
+        """Built at the first known client's request (tokengate_core.authorize.last_used)."""
+        if self._last_used is None:
+            from tokengate_core.authorize.last_used import LastUsed, report_failure
+
+            self._last_used = LastUsed(
+                self._last_used_factory,
+                max_entries=self._settings.cache_max_entries,
+                on_failure=report_failure(self._settings.metrics_namespace),
+            )
+        return self._last_used
 
     @property
     def store(self) -> SecretsStore:
@@ -249,6 +270,8 @@ class TokenAuthorizer:
             now=now,
             cache=cache,
         )
+        if decision.reason is not Reason.WRONG_SECRET:
+            self.last_used.seen(client.key_id, now)
         if client.policy is not None:
             # A request let through only to be told it is over a limit counts as limited, not allowed.
             told = limited(decision.context or {})

@@ -13,10 +13,15 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from tokengate_core.authorize import last_used
 from tokengate_core.authorize.usage import RateBucket, UsageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+#: The partition keys of every item the authorizer writes (its role may update only these): rate
+#: buckets, quota counters and their threshold markers, hourly counts, last use.
+AUTHORIZER_ITEMS = ("rate#*", "quota#*", "usage#*", f"{last_used.KEY_PREFIX}*")
 
 
 def _condition_failed(error: Exception) -> bool:
@@ -139,6 +144,23 @@ class DynamoUsage:
             ExpressionAttributeValues={**values, ":exp": {"N": str(expires)}},
         )
 
+    def mark_used(self, key_id: str, at: float) -> None:
+        """The client's last use (tokengate_core.authorize.last_used): a later time already stored
+        (another container's) is kept, so the item only ever moves forward."""
+        try:
+            self._update(
+                last_used.item_key(key_id),
+                UpdateExpression="SET #at = :at, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+                ExpressionAttributeNames={"#at": last_used.ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":at": {"N": str(int(at))},
+                    ":exp": {"N": str(int(at) + last_used.RETENTION_DAYS * 86400)},
+                },
+            )
+        except _Refused:
+            return  # a later use is already stored
+
 
 def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end: str) -> dict[str, Counter[str]]:
     """Hourly counts between two hour buckets (inclusive), shards summed: {hour: {outcome: n}}."""
@@ -163,3 +185,21 @@ def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end:
         if not page.get("LastEvaluatedKey"):
             return found
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def read_last_used(client: DynamoDBClient, table: str, key_ids: list[str]) -> dict[str, float]:
+    """The last use of each of ``key_ids`` that has one (epoch seconds): BatchGetItem, 100 keys a
+    call, what DynamoDB leaves unprocessed asked again."""
+    found: dict[str, float] = {}
+    for start in range(0, len(key_ids), 100):
+        keys: list[Any] = [last_used.item_key(k) for k in dict.fromkeys(key_ids[start : start + 100])]
+        for _ in range(5):
+            if not keys:
+                break
+            answer = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": False}})
+            for item in answer.get("Responses", {}).get(table, []):
+                value = item.get(last_used.ATTRIBUTE, {}).get("N")
+                if value is not None:
+                    found[item["pk"]["S"].removeprefix(last_used.KEY_PREFIX)] = float(value)
+            keys = list(answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+    return found
