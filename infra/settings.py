@@ -27,7 +27,7 @@ from tokengate_core.deployment.config import (
 )
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import STAGE_DEFAULT, authorizer_cache_allowed
-from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.lifecycle.detail_types import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.runtime.observability import NAMESPACE
 
 if TYPE_CHECKING:

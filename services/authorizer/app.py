@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.functions import FUNCTIONS
+from tokengate_core.runtime import shutdown
 from tokengate_core.runtime.aws import make_store
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
@@ -29,6 +30,23 @@ settings = AuthorizerSettings.from_env()
 authorizer = TokenAuthorizer(settings, store_factory=lambda: make_store(settings))
 
 DENY: dict[str, Any] = {"isAuthorized": False}
+
+
+def on_sigterm() -> None:
+    """Lambda is ending this container (the shutdown extension makes it say so): write the usage
+    counts it holds, within the runtime's share of the shutdown phase."""
+    try:
+        lost = authorizer.drain(shutdown.BUDGET_SECONDS)
+    except Exception as error:  # noqa: BLE001 - the container ends either way; say why
+        lazy_logger(SPEC.service, settings.log_level).error("could not write usage counts", extra=safe_error(error))
+        return
+    if lost:
+        lazy_logger(SPEC.service, settings.log_level).error(
+            "usage counts not written at shutdown", extra={"lost": lost}
+        )
+
+
+shutdown.install(on_sigterm)
 
 
 class InvalidEvent(ValueError):

@@ -29,6 +29,7 @@ class UsagePolicy(NamedTuple):
     quota: tuple[int, str] | None  # (limit, "day" | "month")
     networks: tuple[IPNetwork, ...] | None
     on_limit: str  # "deny" | "tell_integration"
+    thresholds: tuple[int, ...] = ()  # the quota's, in percent of its limit (Client Quota Threshold events)
 
 
 class CachedClient(NamedTuple):
@@ -89,6 +90,10 @@ class ClientCache:
         if len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]
         self._entries[key_id] = entry
+
+    def peek(self, key_id: str) -> Entry | None:
+        """The entry, whatever its age (what to call a client in an event, not whether it may pass)."""
+        return self._entries.get(key_id)
 
     def clear(self) -> None:
         self._entries.clear()

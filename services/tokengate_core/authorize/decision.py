@@ -11,7 +11,7 @@ import hmac
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
@@ -131,17 +131,30 @@ class TokenAuthorizer:
     def usage(self) -> UsageGate:
         """Built for the first client with a usage policy: the others never load its module."""
         if self._usage is None:
+            from tokengate_core.authorize import quota_alerts
             from tokengate_core.authorize.usage import UsageGate
 
             settings = self._settings
+            claims = lambda: cast("quota_alerts.ThresholdClaims", self.usage.backend)  # noqa: E731 - DynamoUsage's
             self._usage = UsageGate(
                 self._usage_factory,
                 fail_open_rate=settings.rate_limit_fail_open,
                 fail_open_quota=settings.quota_fail_open,
                 backoff_seconds=settings.negative_cache_ttl_seconds,
                 max_entries=settings.cache_max_entries,
+                alerts=quota_alerts.for_authorizer(settings, claims, self._names),
             )
         return self._usage
+
+    def _names(self, key_id: str) -> tuple[str, str] | None:
+        """(tenant, client name) of a client this container has seen, for its events."""
+        entry = self.cache.peek(key_id)
+        return (entry.client.tenant, entry.client.client_name) if entry and entry.client else None
+
+    def drain(self, budget: float) -> int:
+        """Lambda is ending this container (SIGTERM): write what it holds within ``budget``
+        seconds; how many usage counts could not be written."""
+        return 0 if self._usage is None else self._usage.drain(self._clock(), budget)
 
     @property
     def last_used(self) -> LastUsed:

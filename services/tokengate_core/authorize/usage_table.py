@@ -65,9 +65,9 @@ class DynamoUsage:
     def _key(pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
 
-    def _update(self, key: dict[str, Any], **kwargs: Any) -> None:
+    def _update(self, key: dict[str, Any], **kwargs: Any) -> Any:
         """A conditional UpdateItem whose refusal (:class:`_Refused`) carries the item."""
-        self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
+        return self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
 
     def take_rate(self, bucket: RateBucket, n: int, now: float) -> tuple[int, float]:
         """GCRA: ``tat`` is when the bucket would be full again; taking ``n`` moves it ``n x T``
@@ -111,11 +111,14 @@ class DynamoUsage:
                 tat = refused.number("tat") or now
         return 0, now + interval
 
-    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> int:
+    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> tuple[int, int]:
+        """(granted, the counter after the grant, or as the refusal found it): the new value
+        comes back with the update (ReturnValues), so it costs nothing."""
         key = self._key(f"quota#{key_id}", period)
+        used = 0
         for _ in range(2):
             try:
-                self._update(
+                answer = self._update(
                     key,
                     UpdateExpression="ADD used :n SET expires_at = :exp",
                     ConditionExpression="attribute_not_exists(used) OR used <= :max",
@@ -124,13 +127,29 @@ class DynamoUsage:
                         ":max": {"N": str(limit - n)},
                         ":exp": {"N": str(expires)},
                     },
+                    ReturnValues="UPDATED_NEW",
                 )
-                return n
+                return n, int((answer or {}).get("Attributes", {}).get("used", {}).get("N", n))
             except _Refused as refused:
-                n = min(n, int(limit - (refused.number("used") or 0)))
+                used = int(refused.number("used") or 0)
+                n = min(n, limit - used)
                 if n < 1:
-                    return 0
-        return 0
+                    return 0, used
+        return 0, used
+
+    def claim_threshold(self, key_id: str, period: str, threshold: int, expires: int) -> bool:
+        """The one claim on telling a threshold's crossing (tokengate_core.authorize.quota_alerts):
+        created if absent, beside the quota's counter."""
+        try:
+            self._update(
+                self._key(f"quota#{key_id}", f"{period}#threshold#{threshold:03d}"),
+                UpdateExpression="SET expires_at = :exp",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeValues={":exp": {"N": str(expires)}},
+            )
+        except _Refused:
+            return False
+        return True
 
     def add_counts(self, key_id: str, bucket: str, counts: dict[str, int], expires: int) -> None:
         names = {f"#c{i}": name for i, name in enumerate(counts)}

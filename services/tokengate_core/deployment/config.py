@@ -27,7 +27,7 @@ from tokengate_core.authorize.settings import (
     ConfigError,
     fail,
 )
-from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.lifecycle.detail_types import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.runtime.observability import NAMESPACE
 from tokengate_core.tokens import format as tokens
 

@@ -1,5 +1,5 @@
 """``tokengate local``: run the local stack, and drive the running one (``local rotate-due``,
-``local flush-usage``, ``local sweep``, ``local aws-endpoint``)."""
+``local flush-usage``, ``local reclaim``, ``local sweep``, ``local aws-endpoint``)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ def cmd_flush_usage(args: argparse.Namespace) -> int:
 
     result = _local_control(args, "flush-usage").call("POST", FLUSH_USAGE_PATH)
     emit(args, result, lambda: f"usage counts written by {result.get('containers', 0)} authorizer container(s)")
+    return 0
+
+
+def cmd_reclaim(args: argparse.Namespace) -> int:
+    from tokengate.local.control import RECLAIM_PATH
+
+    result = _local_control(args, "reclaim").call("POST", RECLAIM_PATH)
+    emit(args, result, lambda: f"{result.get('containers', 0)} idle container(s) ended")
     return 0
 
 
@@ -100,6 +108,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         authorizer_cache_ttl=args.authorizer_cache_ttl,
         rotation_check_interval=args.rotation_check_interval,
         sweep_interval=args.sweep_interval,
+        container_idle_seconds=args.container_idle_seconds,
     )
     try:
         return serve(options, os.environ)
@@ -110,7 +119,13 @@ def cmd_local(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     local = _register_run(commands)
     actions = local.add_subparsers(dest="local_action", metavar="ACTION")
-    for add in (_register_rotate_due, _register_flush_usage, _register_sweep, _register_aws_endpoint):
+    for add in (
+        _register_rotate_due,
+        _register_flush_usage,
+        _register_reclaim,
+        _register_sweep,
+        _register_aws_endpoint,
+    ):
         add(actions, p)
 
 
@@ -176,6 +191,13 @@ def _register_run(commands: Subcommands) -> Parser:
         metavar="SECONDS",
         help="seconds between sweeps (Client Expiring events; default 86400, daily as deployed; 0: off)",
     )
+    local.add_argument(
+        "--container-idle-seconds",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="end a function container idle this long, as Lambda does (default 600; 0: never)",
+    )
     local.set_defaults(func=cmd_local)
     return local
 
@@ -216,6 +238,22 @@ def _register_flush_usage(actions: Subcommands, p: Parents) -> None:
             "tokengate local flush-usage && tokengate clients usage -t acme partner",
         ],
     ).set_defaults(func=cmd_flush_usage)
+
+
+def _register_reclaim(actions: Subcommands, p: Parents) -> None:
+    command(
+        actions,
+        "reclaim",
+        summary="end the running local stack's idle containers now, as Lambda ends idle ones",
+        description="End every idle function container of the running local stack, as Lambda ends execution "
+        "environments that have been idle a while: each authorizer container gets SIGTERM first and writes "
+        "the usage counts it holds. The next request starts a new container (a cold start).",
+        parents=[p.connection, p.output],
+        examples=[
+            "tokengate local reclaim",
+            "tokengate local reclaim && tokengate clients usage -t acme partner",
+        ],
+    ).set_defaults(func=cmd_reclaim)
 
 
 def _register_sweep(actions: Subcommands, p: Parents) -> None:
