@@ -22,6 +22,8 @@ from tokengate_core.deployment.config import (
     LeakAction,
     LogLevel,
     SecretPrefix,
+    StaleAction,
+    StaleAfterDays,
     SweepSettings,
     TokenPrefix,
 )
@@ -121,6 +123,10 @@ class StackSettings(BaseModel):
     leaks_throttle_burst_limit: Annotated[int, Field(ge=0, le=10_000)] = 10
     #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
     expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
+    #: An enabled client unused this many days is stale (Client Stale, from the sweep); off unless set.
+    stale_after_days: StaleAfterDays = None
+    #: What the sweep does to a stale client besides the event: nothing (notify) or disable it.
+    stale_action: StaleAction = "notify"
     #: Per-client rate limits, quotas and IP allowlists (tokengate_core.authorize.usage), enforced by the
     #: authorizer on every request: API Gateway's authorizer cache must then be off
     #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.

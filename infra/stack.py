@@ -72,7 +72,9 @@ class TokenGateStack(Stack):
             names=self.names,
             rotation_function=self.rotation.function,
         )
-        self.sweep = Sweep(self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret)
+        self.sweep = Sweep(
+            self, "Sweep", assets=assets, secrets=secrets, keyring_secret=self.keyring.secret, table=self.names
+        )
         self.leaks = Leaks(self, "Leaks", assets=assets, secrets=secrets, table=self.names)
         functions = deployed_functions(self)
         self.api = Api(

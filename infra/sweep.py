@@ -3,8 +3,10 @@
 It reports what is about to end (``Client Expiring`` events, for expiries and grace windows
 ending within ``expiryWarningDays``) and takes imported tokens that no client accepts out of the
 keyring. Its role reads client secrets (the prefix grant), lists them (ListSecrets takes no
-resource), may write the keyring secret alone, and puts its one event type on the bus
-(infra/events.py, through FunctionSpec.emits).
+resource), may write the keyring secret alone, and puts its event types on the bus
+(infra/events.py, through FunctionSpec.emits). With ``staleAfterDays`` it also reads the clients'
+last use (BatchGetItem on the ``used#`` items only), and with ``staleAction: disable`` it may
+disable a client as the leak function does (the same use case, so the same grant).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.functions import FunctionAssets
-from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
+from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, LEAK_ACTIONS, READ_ACTIONS, TokenSecrets
+from infra.table import LAST_USED_READ_ACTIONS, NameTable
+from tokengate_core.authorize import last_used
 from tokengate_core.deployment.config import SweepSettings
 
 #: What writing the keyring takes (tokengate_core.tokens.imports: one PutSecretValue per change).
@@ -32,13 +36,24 @@ class Sweep(Construct):
         assets: FunctionAssets,
         secrets: TokenSecrets,
         keyring_secret: secretsmanager.ISecret,
+        table: NameTable,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = assets.settings
         environment = assets.environment(SweepSettings)
+        stale = settings.stale_after_days is not None
+        if stale:
+            # A deploy-time token: it joins after validation, as in the other functions.
+            environment[SweepSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "sweep", environment)
         self.function = handler.function
-        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        if stale and settings.stale_action == "disable":
+            actions = sorted({*READ_ACTIONS, *LEAK_ACTIONS["disable"]})
+            secrets.grant(self, handler.role, actions, kms_actions=KMS_ENCRYPT)
+        else:
+            secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        if stale:
+            table.grant(self, handler.role, LAST_USED_READ_ACTIONS, leading_keys=[f"{last_used.KEY_PREFIX}*"])
         secrets.grant_list(self, handler.role)
         keyring_write = [
             iam.PolicyStatement(

@@ -145,6 +145,8 @@ def test_nonsense_thresholds_are_a_422_and_change_nothing(thresholds: Any) -> No
 def test_thresholds_are_shown_and_changed_with_the_quota() -> None:
     client_id, _ = issue("acme", "tuned", quota={"limit": 10, "period": "month"})
     assert call_admin("GET", f"{BASE}/{client_id}").body["quota"]["thresholds"] is None
-    changed = call_admin("PATCH", f"{BASE}/{client_id}", {"quota": {"limit": 10, "period": "month", "thresholds": [95]}})
+    changed = call_admin(
+        "PATCH", f"{BASE}/{client_id}", {"quota": {"limit": 10, "period": "month", "thresholds": [95]}}
+    )
     assert changed.status == 200, changed.body
     assert changed.body["quota"]["thresholds"] == [95]

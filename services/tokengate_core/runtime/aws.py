@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from tokengate_core.authorize.settings import AuthorizerSettings
     from tokengate_core.authorize.usage_table import DynamoUsage
-    from tokengate_core.deployment.config import AdminSettings, LeakSettings
+    from tokengate_core.deployment.config import AdminSettings, LeakSettings, SweepSettings
     from tokengate_core.lifecycle.alerts import AlertMemory
     from tokengate_core.lifecycle.events import EventBridgePublisher
     from tokengate_core.records.github_keys import SharedKeyList
@@ -132,7 +132,7 @@ def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[
     return lambda key_id, start, end: read_usage(client, settings.table_name, key_id, start, end)
 
 
-def make_last_used_query(settings: AdminSettings) -> Callable[[list[str]], dict[str, float]]:
+def make_last_used_query(settings: AdminSettings | SweepSettings) -> Callable[[list[str]], dict[str, float]]:
     """What the admin API reads clients' last use from: the items the authorizer writes."""
     from tokengate_core.authorize.usage_table import read_last_used
 

@@ -70,7 +70,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         lines = [
             f"swept {report.get('clients', 0)} client(s): {report.get('expiring', 0)} expiring, "
             f"{report.get('grace_ending', 0)} grace window(s) ending (Client Expiring events), "
-            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring"
+            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring, "
+            f"{report.get('stale', 0)} stale (Client Stale events), {report.get('stale_disabled', 0)} of them disabled"
         ]
         if report.get("unreadable"):
             lines.append(f"unreadable: {', '.join(report['unreadable'])}")
@@ -260,7 +261,7 @@ def _register_sweep(actions: Subcommands, p: Parents) -> None:
     command(
         actions,
         "sweep",
-        summary="ask the running local stack to run its sweep now (Client Expiring events)",
+        summary="ask the running local stack to run its sweep now (Client Expiring and Client Stale events)",
         parents=[p.connection, p.output],
         examples=["tokengate local sweep", "tokengate local sweep --output json"],
     ).set_defaults(func=cmd_sweep)
