@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from tokengate.capacity.last_used import LastUsedCost, last_used_cost
 from tokengate.capacity.model import WRITE_UNITS_PER_USAGE_WRITE, Plan, UsageControlCost, Variant
+from tokengate_core.authorize.last_used import INTERVAL_SECONDS
 from tokengate_core.authorize.usage import FLUSH_SECONDS, LEASE_WINDOW
 
 
@@ -59,6 +61,7 @@ def text(result: Plan) -> str:
         row("  Lambda time waiting for it", usage(lambda u: money(u.lambda_monthly)))
         row("  per limited client per month", usage(lambda u: money(u.per_client_monthly)))
         row("  per container per month", usage(lambda u: money(u.per_container_monthly)))
+    rows += last_used_rows(result)
     lines.append(f"{'':38}{'without API cache':>20}{'with API cache':>20}")
     lines += [f"{label:38}{a:>20}{b:>20}" for label, (a, b) in rows]
     d = result.variants[0].dynamodb
@@ -77,6 +80,8 @@ def text(result: Plan) -> str:
             if w.limited_clients
             else []
         ),
+        f"Last use: one conditional UpdateItem per client per container per {INTERVAL_SECONDS / 3600:g} h at "
+        "most (its first request there, then its first one after the interval); no write otherwise.",
         f"Prices: {p.as_of}. Quotas: GetSecretValue {result.quotas.get_secret_value_per_s:,.0f}/s, "
         f"HTTP API {result.quotas.http_api_rps:,.0f} req/s, Lambda concurrency {result.quotas.lambda_concurrency:,}.",
     ]
@@ -84,9 +89,24 @@ def text(result: Plan) -> str:
     return "\n".join(lines)
 
 
+def last_used(result: Plan, variant: Variant) -> LastUsedCost:
+    return last_used_cost(result.workload, variant.invocations_per_s, variant.containers, result.prices)
+
+
+def last_used_rows(result: Plan) -> list[tuple[str, list[str]]]:
+    """The cost of recording clients' last use, per column (tokengate.capacity.last_used)."""
+    costs = [last_used(result, v) for v in result.variants]
+    return [
+        ("last-use writes/s (bound)", [f"{c.writes_per_s:,.2f} ({c.bound_writes_per_s:,.2f})" for c in costs]),
+        ("  last use per month", [money(c.monthly) for c in costs]),
+    ]
+
+
 def to_json(result: Plan) -> dict[str, Any]:
     out = asdict(result)
     for variant, data in zip(result.variants, out["variants"], strict=True):
         data["bill"]["authorizer_total"] = variant.bill.authorizer_total
         data["bill"]["total"] = variant.bill.total
+        cost = last_used(result, variant)
+        data["last_used"] = {**asdict(cost), "monthly": cost.monthly}
     return out
