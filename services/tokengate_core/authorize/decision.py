@@ -28,6 +28,7 @@ from tokengate_core.tokens.keyring import KeyRing, KeyRingError
 if TYPE_CHECKING:
     from tokengate_core.authorize.last_used import LastUsed, LastUsedStore
     from tokengate_core.authorize.usage import UsageBackend, UsageGate
+    from tokengate_core.authorize.usage_table import DynamoUsage
     from tokengate_core.records.model import ClientRecord
 
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
@@ -35,7 +36,7 @@ __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cach
 Clock = Callable[[], float]
 
 
-def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
+def _usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
     from tokengate_core.runtime.aws import make_usage_backend  # built on the first limited client's request
 
     return make_usage_backend(settings)

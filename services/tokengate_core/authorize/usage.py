@@ -318,14 +318,14 @@ class UsageGate:
     def drain(self, now: float, budget: float, workers: int = 8) -> int:
         """Write every client's counts at once (``workers`` calls in flight), giving up after
         ``budget`` seconds: how many counts were not written. What Lambda's SIGTERM runs."""
-        from concurrent.futures import ThreadPoolExecutor, wait
+        from concurrent.futures import Future, ThreadPoolExecutor, wait
 
         keys = list(self._counts)
         alerts = self.alerts is not None and bool(self.alerts.pending)
         if not keys and not alerts:
             return 0
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(keys) + alerts)), thread_name_prefix="drain")
-        futures = [pool.submit(self.flush_one, key, now) for key in keys]
+        futures: list[Future[Any]] = [pool.submit(self.flush_one, key, now) for key in keys]
         if alerts and self.alerts is not None:
             futures.append(pool.submit(self.alerts.flush))
         wait(futures, timeout=budget)

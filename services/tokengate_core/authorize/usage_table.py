@@ -220,5 +220,6 @@ def read_last_used(client: DynamoDBClient, table: str, key_ids: list[str]) -> di
                 value = item.get(last_used.ATTRIBUTE, {}).get("N")
                 if value is not None:
                     found[item["pk"]["S"].removeprefix(last_used.KEY_PREFIX)] = float(value)
-            keys = list(answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+            unprocessed: Any = answer.get("UnprocessedKeys") or {}
+            keys = list((unprocessed.get(table) or {}).get("Keys") or [])
     return found

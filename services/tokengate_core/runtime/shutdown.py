@@ -22,7 +22,7 @@ from tokengate_core.authorize.settings import LAMBDA_RUNTIME_ENV
 
 RUNTIME_SHUTDOWN_SECONDS = 0.3
 #: What the work may take of it: the rest is the interpreter's exit.
-BUDGET_SECONDS = 0.25
+BUDGET_SECONDS = RUNTIME_SHUTDOWN_SECONDS - 0.05
 #: The handler module's attribute that runs the work (what SIGTERM runs in Lambda).
 HOOK = "on_sigterm"
 
@@ -35,7 +35,7 @@ def install(hook: Callable[[], None]) -> bool:
     import signal
     import sys
 
-    def handle(signum: int, frame: object) -> None:
+    def handle(_signum: int, _frame: object) -> None:
         try:
             hook()
         finally:

@@ -62,6 +62,7 @@ def run_extension(api: ExtensionsApi) -> subprocess.CompletedProcess[str]:
     thread.start()
     try:
         host, port = api.server_address[:2]
+        assert isinstance(host, str)
         return subprocess.run(
             [str(EXTENSION_FILE)],
             env={"AWS_LAMBDA_RUNTIME_API": f"{host}:{port}", "PATH": "/usr/bin:/bin"},
