@@ -16,6 +16,7 @@ from infra.table import (
 )
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
+from tokengate_core.authorize import last_used
 from tokengate_core.authorize.usage_table import AUTHORIZER_ITEMS
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
 from tokengate_core.deployment.functions import FunctionName
@@ -82,21 +83,24 @@ TABLE_ACTIONS: dict[FunctionName, tuple[str, ...]] = {
 TABLE_ITEMS: dict[FunctionName, list[str]] = {
     "leaks": [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"],
     "authorizer": list(AUTHORIZER_ITEMS),
+    "sweep": [f"{last_used.KEY_PREFIX}*"],
 }
+#: With staleAfterDays (the variant), the sweep reads the clients' last use too.
+STALE_SWEEP_ACTIONS: dict[FunctionName, tuple[str, ...]] = {"sweep": LAST_USED_READ_ACTIONS}
 
 
 def test_only_the_admin_the_authorizer_and_the_leak_function_touch_the_table_each_with_its_own_item_calls(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
-    for tpl in (template_json, variant_json):
+    for tpl, table_users in ((template_json, TABLE_ACTIONS), (variant_json, TABLE_ACTIONS | STALE_SWEEP_ACTIONS)):
         table_id, _ = the_table(tpl)
         statements = statements_by_function(tpl)
         for name, granted in statements.items():
             dynamodb = [s for s in granted if actions_of([s], "dynamodb:")]
-            if name not in TABLE_ACTIONS:
+            if name not in table_users:
                 assert dynamodb == [], name
                 continue
-            actions = sorted(set(TABLE_ACTIONS[name]))
+            actions = sorted(set(table_users[name]))
             expected: dict[str, Any] = {
                 "Action": actions if len(actions) > 1 else actions[0],  # CloudFormation's form of one
                 "Effect": "Allow",
@@ -122,7 +126,7 @@ def test_with_a_customer_managed_key_table_users_may_decrypt_only_through_dynamo
     table_id, _ = the_table(variant_json)
     for name, granted in statements_by_function(variant_json).items():
         keys = [s for s in granted if s.get("Sid") == "TableKey"]
-        if name not in TABLE_ACTIONS:
+        if name not in TABLE_ACTIONS | STALE_SWEEP_ACTIONS:  # the variant's sweep reads last use
             assert not keys, name
             continue
         (statement,) = keys

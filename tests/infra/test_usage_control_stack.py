@@ -107,8 +107,11 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     assert leak_calls == set(github_keys.ACTIONS)
     alert_calls = dynamodb_calls("lifecycle/alerts.py", "AlertMemory")
     assert alert_calls == set(ALERT_MEMORY_ACTIONS)
-    for tpl in (template_json, variant_json):
+    sweep_calls = dynamodb_calls("authorize/usage_table.py", "read_last_used")  # with staleAfterDays only
+    for tpl, stale in ((template_json, False), (variant_json, True)):
         granted = {name: actions_of(s, "dynamodb:") for name, s in statements_by_function(tpl).items()}
         expected: dict[str, set[str]] = {name: set() for name in FUNCTIONS}  # no other touches the table
         expected.update({"authorizer": authorizer_calls, "admin": admin_calls, "leaks": leak_calls | alert_calls})
+        if stale:
+            expected["sweep"] = sweep_calls
         assert granted == expected
