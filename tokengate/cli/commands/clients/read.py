@@ -42,7 +42,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     def human() -> str:
         if not listing.items:
-            lines = [f"no clients in tenant {args.tenant}" + (f" with status {args.status}" if args.status else "")]
+            lines = [
+                f"no clients in tenant {args.tenant}"
+                + (f" with status {args.status}" if args.status else "")
+                + (f" unused since {args.unused_since.isoformat()}" if args.unused_since else "")
+            ]
         else:
             rows = [
                 [
