@@ -42,7 +42,8 @@ shutdown budget: no count is lost. A container that ends otherwise (a timeout, a
 function deployed without the shutdown extension) loses its counts of the last
 :data:`FLUSH_SECONDS` at most, per client it served.
 
-Clients without a policy never get here: they cost no DynamoDB call at all. The DynamoDB calls
+Clients without a policy never get here (their one DynamoDB call is their last use, once an hour
+per container: tokengate_core.authorize.last_used). The DynamoDB calls
 themselves are :mod:`tokengate_core.authorize.usage_table`'s; this module decides when to make them.
 """
 
