@@ -292,7 +292,8 @@ def run(bench: Bench) -> None:
         f"requests a second for {SECONDS:g} s; counted at the emulator (`dynamodb_calls()`), so a refused "
         f"conditional write counts (AWS bills it as a write too). A lease covers about {usage.LEASE_WINDOW:g} s "
         f"of the container's demand, and each client's counts are written every usage.FLUSH_SECONDS = "
-        f"{usage.FLUSH_SECONDS:g} s. A client without a policy makes one DynamoDB call an hour per container: its last use."
+        f"{usage.FLUSH_SECONDS:g} s. A client without a policy makes one DynamoDB call an hour per container: "
+        "its last use."
     )
     result.notes.append(
         f"Quota: {QUOTA:,} a day, offered until it has refused for 5 simulated seconds. A quota is never "
