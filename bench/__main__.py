@@ -29,7 +29,7 @@ from tokengate.emulator import SecretsManagerEmulator
 
 #: The leak section runs after every section that uses the shared clients: it revokes the ones it
 #: reports (the local-state section runs its own stack).
-ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "propagation", "leaks", "state")
+ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "propagation", "leaks", "state", "last_used")
 #: The sections that need the clients the scale section issues (usage issues its own).
 NEEDS_CLIENTS = ("warm", "backend", "scale", "cold", "leaks")
 TITLES = {
@@ -42,6 +42,7 @@ TITLES = {
     "leaks": "7. Leak response",
     "state": "8. Local stack state",
     "propagation": "9. Propagation and request-path reads",
+    "last_used": "10. Last-use writes",
 }
 
 
@@ -102,7 +103,7 @@ def main() -> int:
     mode = " (quick)" if cfg.quick else ""
     say(f"tokengate bench{mode}: sections {', '.join(cfg.sections)}; emulator {emulator.url}")
     try:
-        from bench import backend, cold, http_load, leaks, local_state, propagation, scale, usage, warm
+        from bench import backend, cold, http_load, last_used, leaks, local_state, propagation, scale, usage, warm
 
         needs_clients = any(s in cfg.sections for s in NEEDS_CLIENTS)
         if needs_clients:
@@ -120,6 +121,7 @@ def main() -> int:
             "leaks": leaks.run,
             "propagation": propagation.run,
             "state": local_state.run,
+            "last_used": last_used.run,
         }
         for key in ORDER:
             if key in cfg.sections:

@@ -59,8 +59,8 @@ def render_markdown(
         "```sh",
         "make bench                      # full run, rewrites this file (about 9-12 minutes on 2 cores)",
         "BENCH_QUICK=1 make bench        # smoke run, about a minute; prints the table only",
-        "BENCH_SECTIONS=warm,cold make bench   # a subset: warm, backend, cold, scale, http, usage,",
-        "                                      # propagation, leaks, state",
+        "BENCH_SECTIONS=warm,cold make bench   # a subset of: warm, backend, cold, scale, http, usage,",
+        "                                      #   propagation, leaks, state, last_used",
         "```",
         "",
         "Counts: "

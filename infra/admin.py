@@ -23,6 +23,7 @@ from infra.table import (
     INDEX_FEED_KEYS,
     INDEX_WRITE_ACTIONS,
     ITEM_ACTIONS,
+    LAST_USED_READ_ACTIONS,
     USAGE_REPORT_ACTIONS,
     NameTable,
 )
@@ -71,7 +72,7 @@ class Admin(Construct):
         names.grant(
             self,
             handler.role,
-            sorted({*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *INDEX_WRITE_ACTIONS}),
+            sorted({*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *INDEX_WRITE_ACTIONS, *LAST_USED_READ_ACTIONS}),
             leading_keys=(*ADMIN_PARTITIONS, *INDEX_FEED_KEYS),
         )
 

@@ -12,9 +12,11 @@ With API Gateway's cache on, the key also holds the route key and the HTTP metho
 client's scopes are per method and route: a decision cached for ``GET /invoke`` must never answer
 for ``POST /invoke`` or another route.
 
-The authorizer keeps its usage counters in the deployment's table (UpdateItem), reads the digest
-index and the change feed there (GetItem and Query on their partitions only), and reads the
-signing keyring, the one secret it may read: it cannot read a client's secret, hence no token.
+The authorizer keeps its usage counters and its clients' last use in the deployment's table (it
+may update those items there: tokengate_core.authorize.usage_table.AUTHORIZER_ITEMS, by
+``dynamodb:LeadingKeys``), reads the digest index and the change feed there (GetItem and Query on
+their partitions only), and reads the signing keyring, the one secret it may read: it cannot read
+a client's secret, hence no token.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from constructs import Construct
 from infra.functions import FunctionAssets
 from infra.secrets import KMS_DECRYPT, READ_ACTIONS, TokenSecrets
 from infra.table import INDEX_FEED_KEYS, INDEX_READ_ACTIONS, USAGE_COUNTER_ACTIONS, NameTable
+from tokengate_core.authorize.usage_table import AUTHORIZER_ITEMS
 from tokengate_core.deployment.config import AuthorizerSettings
 from tokengate_core.deployment.routes import identity_sources
 
@@ -50,7 +53,13 @@ class Authorizer(Construct):
         self.function = handler.function
         # The signing keyring is the one secret it reads: clients come from the digest index.
         secrets.grant_keyring(self, handler.role, READ_ACTIONS, keyring_arn=keyring_arn, kms_actions=KMS_DECRYPT)
-        table.grant(self, handler.role, USAGE_COUNTER_ACTIONS, more=[(INDEX_READ_ACTIONS, INDEX_FEED_KEYS)])
+        table.grant(
+            self,
+            handler.role,
+            USAGE_COUNTER_ACTIONS,
+            leading_keys=AUTHORIZER_ITEMS,
+            more=[(INDEX_READ_ACTIONS, INDEX_FEED_KEYS)],
+        )
         self.route_authorizer = authorizers.HttpLambdaAuthorizer(
             "TokenAuthorizer",
             self.function,

@@ -16,6 +16,9 @@ What every function shares is decided here, once:
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
   construct adds a statement; a function that publishes lifecycle events (FunctionSpec.emits) may
   put exactly those on the deployment's bus (infra/events.py).
+- Shutdown: a function that holds work in memory (FunctionSpec.graceful_shutdown: the authorizer's
+  usage counts) also gets the shutdown extension's layer (infra/shutdown.py), so Lambda sends it
+  SIGTERM before ending an idle environment.
 - Tracing: X-Ray active tracing for the functions the core marks traced (FunctionSpec.traced:
   admin and rotation, which run Powertools Tracer), with the two X-Ray write actions in a policy of
   their own; the others are not traced and do not load Tracer.
@@ -38,6 +41,7 @@ from infra import SERVICES_DIR
 from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
 from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
+from infra.shutdown import shutdown_layer
 from tokengate_core.deployment.config import AuthorizerSettings, EnvModel
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 
@@ -167,7 +171,7 @@ class TokengateFunction(Construct):
             code=code,
             handler=spec.handler,
             description=spec.description,
-            layers=[layer],
+            layers=[layer, shutdown_layer(self, RUNTIME, ARCHITECTURE)] if spec.graceful_shutdown else [layer],
             environment=environment,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),

@@ -23,12 +23,14 @@ from tokengate_core.deployment.config import (
     LeakAction,
     LogLevel,
     SecretPrefix,
+    StaleAction,
+    StaleAfterDays,
     SweepSettings,
     TokenPrefix,
 )
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.deployment.routes import STAGE_DEFAULT, authorizer_cache_allowed
-from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.lifecycle.detail_types import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.records.feed import FEED_FALLBACK_SECONDS
 from tokengate_core.runtime.observability import NAMESPACE
 
@@ -123,6 +125,10 @@ class StackSettings(BaseModel):
     leaks_throttle_burst_limit: Annotated[int, Field(ge=0, le=10_000)] = 10
     #: How far ahead the sweep reports expiries and ending grace windows (TOKENGATE_EXPIRY_WARNING_DAYS).
     expiry_warning_days: ExpiryWarningDays = SweepSettings.model_fields["expiry_warning_days"].default
+    #: An enabled client unused this many days is stale (Client Stale, from the sweep); off unless set.
+    stale_after_days: StaleAfterDays = None
+    #: What the sweep does to a stale client besides the event: nothing (notify) or disable it.
+    stale_action: StaleAction = "notify"
     #: Per-client rate limits, quotas and IP allowlists (tokengate_core.authorize.usage), enforced by the
     #: authorizer on every request: API Gateway's authorizer cache must then be off
     #: (routes.authorizer_cache_allowed). Without it, the admin API refuses usage policies.

@@ -1,14 +1,17 @@
 """The sweep function, on two EventBridge schedules.
 
 The daily sweep (context ``sweepSchedule``) reports what is about to end (``Client Expiring``
-events, for expiries and grace windows ending within ``expiryWarningDays``) and takes imported
-tokens that no client accepts out of the keyring. The reconciliation (every
+events, for expiries and grace windows ending within ``expiryWarningDays``), takes imported tokens
+that no client accepts out of the keyring, and with ``staleAfterDays`` reports clients unused that
+long (``Client Stale``; with ``staleAction: disable`` it disables them as the leak function does,
+the same use case, so the same grant). The reconciliation (every
 ``reconcile.RECONCILE_INTERVAL_SECONDS``, its event ``{"task": "reconcile"}``) repairs the digest
 index from the secrets. Its role reads client secrets (the prefix grant), lists them (ListSecrets
-takes no resource), may write the keyring secret alone, reads and writes the index and feed
-items of the deployment's table (no other partition), scans it for index items (a Scan names no
-key, so no LeadingKeys condition can hold it), and puts its one event type on the bus
-(infra/events.py, through FunctionSpec.emits).
+takes no resource), may write the keyring secret alone, reads and writes the index and feed items
+of the deployment's table, reads the clients' last use (BatchGetItem on the ``used#`` items, only
+with ``staleAfterDays``), scans the table for index items (a Scan names no key, so no LeadingKeys
+condition can hold it), and puts its event types on the bus (infra/events.py, through
+FunctionSpec.emits).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.functions import FunctionAssets
-from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, READ_ACTIONS, TokenSecrets
-from infra.table import INDEX_FEED_KEYS, NameTable
+from infra.secrets import KMS_DECRYPT, KMS_ENCRYPT, LEAK_ACTIONS, READ_ACTIONS, TokenSecrets
+from infra.table import INDEX_FEED_KEYS, LAST_USED_READ_ACTIONS, NameTable
+from tokengate_core.authorize import last_used
 from tokengate_core.deployment.config import SweepSettings
 from tokengate_core.lifecycle.reconcile import RECONCILE_INTERVAL_SECONDS, RECONCILE_TASK
 
@@ -46,9 +50,16 @@ class Sweep(Construct):
         super().__init__(scope, construct_id)
         settings = assets.settings
         environment = assets.environment(SweepSettings)
+        stale = settings.stale_after_days is not None
+        # A deploy-time token: it joins after validation, as in the other functions.
+        environment[SweepSettings.env_name("table_name")] = table.table.table_name
         handler = assets.function(self, "sweep", environment)
         self.function = handler.function
-        secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
+        if stale and settings.stale_action == "disable":
+            actions = sorted({*READ_ACTIONS, *LEAK_ACTIONS["disable"]})
+            secrets.grant(self, handler.role, actions, kms_actions=KMS_ENCRYPT)
+        else:
+            secrets.grant(self, handler.role, READ_ACTIONS, kms_actions=KMS_DECRYPT)
         secrets.grant_list(self, handler.role)
         keyring_write = [
             iam.PolicyStatement(
@@ -70,7 +81,8 @@ class Sweep(Construct):
                 )
             )
         iam.Policy(self, "KeyringWrite", roles=[handler.role], statements=keyring_write)
-        table.grant(self, handler.role, RECONCILE_ITEM_ACTIONS, leading_keys=INDEX_FEED_KEYS)
+        last_use = [(LAST_USED_READ_ACTIONS, [f"{last_used.KEY_PREFIX}*"])] if stale else []
+        table.grant(self, handler.role, RECONCILE_ITEM_ACTIONS, leading_keys=INDEX_FEED_KEYS, more=last_use)
         iam.Policy(
             self,
             "IndexScan",

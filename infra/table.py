@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from tokengate_core.authorize import last_used
 from tokengate_core.authorize.usage_table import USAGE_PARTITION_PREFIX
 from tokengate_core.records import guardrails
 from tokengate_core.records import names as registry
@@ -40,9 +41,12 @@ USAGE_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
 #: What the admin function reads usage reports with (tokengate_core.authorize.usage_table.read_usage): one
 #: client's hourly counts, a key-condition Query on its own partition.
 USAGE_REPORT_ACTIONS = ("dynamodb:Query",)
+#: What the admin function reads clients' last use with (usage_table.read_last_used): a page's
+#: items in one BatchGetItem.
+LAST_USED_READ_ACTIONS = ("dynamodb:BatchGetItem",)
 
 #: The partitions the admin function's calls name (``dynamodb:LeadingKeys``): name and restore claims,
-#: usage counts (read only), tenants' guardrails; never the authorizer's rate and quota items, GitHub's
+#: usage counts and last use (read only), tenants' guardrails; never the authorizer's rate and quota items, GitHub's
 #: keys or the leak function's alerts.
 ADMIN_PARTITIONS = tuple(
     f"{prefix}*"
@@ -51,6 +55,7 @@ ADMIN_PARTITIONS = tuple(
         registry.CLIENT_PARTITION_PREFIX,
         USAGE_PARTITION_PREFIX,
         guardrails.PARTITION_PREFIX,
+        last_used.KEY_PREFIX,
     )
 )
 

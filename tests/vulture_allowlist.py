@@ -16,6 +16,7 @@ from infra.api import _AccessLogSettings
 from infra.bundle import _ServicesWithDependencies
 from infra.stack import TokenGateStack
 from tests.integration.test_admin_input_edges import RecordingDynamoDB
+from tests.unit.runtime.test_shutdown_extension import _Handler as _ExtensionsApiHandler
 from tokengate.cli.options import Parser
 from tokengate.emulator import _QuietHandler
 from tokengate.local.asgi import _GreedyConvertor
@@ -58,6 +59,7 @@ LocalLambdaContext._log_stream_name
 # Overrides called by their frameworks: werkzeug's request log, Starlette's path convertor,
 # botocore's SigV4 signer.
 _QuietHandler.log_request
+_ExtensionsApiHandler.do_POST  # http.server's: the stand-in Extensions API of the shutdown extension's test
 _GreedyConvertor.convert
 _GreedyConvertor.to_string
 _RebuiltRequestSigner.headers_to_sign

@@ -56,6 +56,7 @@ from tokengate_core.records.model import Timestamp
 from tokengate_core.records.rules import CLIENT_NAME_PATTERN, TENANT_PATTERN
 from tokengate_core.runtime.aws import (
     make_guardrails,
+    make_last_used_query,
     make_publisher,
     make_registry,
     make_store,
@@ -83,6 +84,7 @@ admin_context = AdminContext(
     events=make_publisher(settings, SPEC.service),
     usage_query=make_usage_query(settings),
     guardrails=make_guardrails(settings),
+    last_used_query=make_last_used_query(settings),
 )
 
 leaks = LeakResponder(admin_context, action=settings.leak_action, events=admin_context.events, audit=_audit)
@@ -189,18 +191,30 @@ def issue_client(tenant: TenantPath, body: Annotated[IssueClientRequest, Body()]
 @_route("list_clients", 200, "A page of clients (never tokens)")
 def list_clients(
     tenant: TenantPath,
+    *,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=4096)] = None,
     status: Annotated[Status | None, Query()] = None,
     name: Annotated[
         str | None, Query(pattern=CLIENT_NAME_PATTERN, description="Only the client of this name (one read)")
     ] = None,
+    unused_since: Annotated[
+        datetime | None,
+        Query(description="Only clients not used at or after this time (ISO 8601 with a zone), within the page"),
+    ] = None,
+    sort: Annotated[
+        Literal["last_used_at"] | None, Query(description="last_used_at: least recently used first, within the page")
+    ] = None,
 ) -> ClientPage:
     if name is not None:
         if next_token is not None:
             raise BadRequestError("next_token does not apply to a lookup by name: it answers one page")
         return clients.find(admin_context, tenant, name, status=status)
-    return clients.list_page(admin_context, tenant, limit=limit, next_token=next_token, status=status)
+    if unused_since is not None and unused_since.tzinfo is None:
+        raise BadRequestError("unused_since needs a time zone (e.g. 2026-11-01T00:00:00Z)")
+    return clients.list_page(
+        admin_context, tenant, limit=limit, next_token=next_token, status=status, unused_since=unused_since, sort=sort
+    )
 
 
 @_route("get_client", 200, "The client (never its token)")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import AUTHORIZER_SERVICE as SERVICE
+from tokengate_core.runtime import shutdown
 from tokengate_core.runtime.aws import index_client, make_reader, new_session
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
@@ -36,6 +37,23 @@ authorizer = TokenAuthorizer(
 )
 
 DENY: dict[str, Any] = {"isAuthorized": False}
+
+
+def on_sigterm() -> None:
+    """Lambda is ending this container (the shutdown extension makes it say so): write the usage
+    counts it holds, within the runtime's share of the shutdown phase."""
+    try:
+        lost = authorizer.drain(shutdown.BUDGET_SECONDS)
+    except Exception as error:  # noqa: BLE001 - the container ends either way; say why
+        lazy_logger(SERVICE, settings.log_level).error("could not write usage counts", extra=safe_error(error))
+        return
+    if lost:
+        lazy_logger(SERVICE, settings.log_level).error(
+            "usage counts not written at shutdown", extra={"lost": lost}
+        )
+
+
+shutdown.install(on_sigterm)
 
 
 class InvalidEvent(ValueError):

@@ -99,9 +99,14 @@ def survives_kills(state: Path, setup: Step, operation: Step) -> tuple[list[str]
         assert first.stop() == 0, first.output()
     killed_at: list[str] = []
     for attempt in range(1, 12):
+        # Checked on a stack of its own: using a token writes its last use, a boundary of its own.
+        checker = start_stack(state, ENV, ARGS)
+        try:
+            ledger.check(checker)
+        finally:
+            assert checker.stop() == 0, checker.output()
         stack = start_stack(state, {**ENV, "FAULTY_STACK_KILL_AT": str(attempt)}, ARGS, module=FAULTY)
         try:
-            ledger.check(stack)
             operation(stack, ledger, attempt)
             killed = False
         except (OSError, http.client.HTTPException):
@@ -227,7 +232,7 @@ def test_quota_use_killed_at_any_boundary_is_never_given_back(tmp_path: Path) ->
         ledger.metered = ledger.tokens.pop(ledger.names["metered"])
 
     killed_at, ledger = survives_kills(tmp_path / "state", setup, use)
-    assert killed_at == boundaries("item"), "the lease on the period's counter"
+    assert killed_at == boundaries("item", "item"), "the client's last use, then the lease on the period's counter"
     assert ledger.allowed >= 1
     final = start_stack(tmp_path / "state", ENV, ARGS)
     try:
@@ -249,6 +254,8 @@ def test_a_full_disk_answers_503_changes_nothing_and_loses_nothing(tmp_path: Pat
         kept = ledger.issued(admin(stack, "POST", CLIENTS, {"client_name": "kept", "grace_seconds": 3600}))
         metered = admin(stack, "POST", CLIENTS, {"client_name": "metered", "quota": {"limit": QUOTA, "period": "day"}})
         assert metered.status == 201, metered
+        # Used once while there is room: its last use is written, and not again within the hour.
+        assert invoke(stack, ledger.tokens[kept]).status == 200
         events = (state / EVENTS_FILE).read_text()
 
         full.touch()
@@ -260,10 +267,13 @@ def test_a_full_disk_answers_503_changes_nothing_and_loses_nothing(tmp_path: Pat
         ]
         assert [r.status for r in refused] == [503] * 4, refused
         assert (state / EVENTS_FILE).read_text() == events, "no event for a change that did not happen"
-        ledger.check(stack)  # kept is still active, with the token it had
+        # kept is still active (its token is checked once there is room again: a container that
+        # failed to save is replaced, and a new container's first use of a token writes its last use)
+        assert {c["client_id"]: c["status"] for c in clients(stack)}[kept] == "active"
         assert "lost" not in {c["client_name"] for c in clients(stack)}
 
         full.unlink()  # room again
+        ledger.check(stack)
         ledger.issued(admin(stack, "POST", CLIENTS, {"client_name": "lost"}))  # the name was never taken
         assert invoke(stack, metered.body["token"]).status == 200
         full.touch()  # the usage counts of that request cannot be written either

@@ -154,7 +154,7 @@ def test_the_cli_sets_a_policy_reports_usage_and_clears_the_policy(stack: Runnin
     )
     client = issued["client"]
     assert client["rate_limit"] == {"requests_per_second": 2.0, "burst": 2}
-    assert client["quota"] == {"limit": 1000, "period": "day"}
+    assert client["quota"] == {"limit": 1000, "period": "day", "thresholds": None}
     assert client["allowed_cidrs"] == ["127.0.0.0/8", "::1/128"] and client["on_limit"] == "deny"
     answers, _ = until_refused(stack, issued["token"])
     assert answers[-1].status == 403

@@ -14,11 +14,14 @@ from infra.table import (
     INDEX_READ_ACTIONS,
     INDEX_WRITE_ACTIONS,
     ITEM_ACTIONS,
+    LAST_USED_READ_ACTIONS,
     USAGE_COUNTER_ACTIONS,
     USAGE_REPORT_ACTIONS,
 )
 from tests.infra.test_template import actions_of, as_list, function_ids, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
+from tokengate_core.authorize import last_used
+from tokengate_core.authorize.usage_table import AUTHORIZER_ITEMS
 from tokengate_core.deployment.config import AdminSettings, AuthorizerSettings
 from tokengate_core.deployment.functions import FunctionName
 from tokengate_core.lifecycle import alerts
@@ -79,17 +82,22 @@ def test_the_admin_and_authorizer_functions_get_the_table_name_from_the_stack(
 TABLE_GRANTS: dict[FunctionName, list[tuple[tuple[str, ...], list[str] | None]]] = {
     "admin": [
         (
-            (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *INDEX_WRITE_ACTIONS),
-            ["tenant#*", "client#*", "usage#*", "guardrails#*", *INDEX_FEED_KEYS],
+            (*ITEM_ACTIONS, *USAGE_REPORT_ACTIONS, *INDEX_WRITE_ACTIONS, *LAST_USED_READ_ACTIONS),
+            ["tenant#*", "client#*", "usage#*", "guardrails#*", f"{last_used.KEY_PREFIX}*", *INDEX_FEED_KEYS],
         )
     ],
-    "authorizer": [(USAGE_COUNTER_ACTIONS, None), (INDEX_READ_ACTIONS, list(INDEX_FEED_KEYS))],
+    "authorizer": [(USAGE_COUNTER_ACTIONS, list(AUTHORIZER_ITEMS)), (INDEX_READ_ACTIONS, list(INDEX_FEED_KEYS))],
     "leaks": [
         ((*github_keys.ACTIONS, *ALERT_MEMORY_ACTIONS), [github_keys.PARTITION, f"{alerts.KEY_PREFIX}*"]),
         (INDEX_WRITE_ACTIONS, list(INDEX_FEED_KEYS)),
     ],
     "rotation": [(INDEX_WRITE_ACTIONS, list(INDEX_FEED_KEYS))],
     "sweep": [(RECONCILE_ITEM_ACTIONS, list(INDEX_FEED_KEYS))],
+}
+#: With staleAfterDays (the variant), the sweep reads the clients' last use too.
+STALE_SWEEP_GRANTS = {
+    **TABLE_GRANTS,
+    "sweep": [*TABLE_GRANTS["sweep"], (LAST_USED_READ_ACTIONS, [f"{last_used.KEY_PREFIX}*"])],
 }
 TABLE_ACTIONS = set(TABLE_GRANTS)
 #: The one grant apart: the reconciliation's Scan for index items (a Scan names no key to condition on).
@@ -99,7 +107,7 @@ SCANS: dict[FunctionName, str] = {"sweep": "IndexScan"}
 def test_only_the_functions_that_need_the_table_touch_it_each_with_its_own_item_calls(
     template_json: dict[str, Any], variant_json: dict[str, Any]
 ) -> None:
-    for tpl in (template_json, variant_json):
+    for tpl, table_users in ((template_json, TABLE_GRANTS), (variant_json, STALE_SWEEP_GRANTS)):
         table_id, _ = the_table(tpl)
         statements = statements_by_function(tpl)
         for name, granted in statements.items():
@@ -110,7 +118,7 @@ def test_only_the_functions_that_need_the_table_touch_it_each_with_its_own_item_
                 [("dynamodb:Scan", {"Fn::GetAtt": [table_id, "Arn"]})] if name in SCANS else []
             ), name
             expected: list[dict[str, Any]] = []
-            for i, (actions, keys) in enumerate(TABLE_GRANTS.get(name, [])):
+            for i, (actions, keys) in enumerate(table_users.get(name, [])):
                 listed = sorted(set(actions))
                 statement: dict[str, Any] = {
                     "Action": listed if len(listed) > 1 else listed[0],  # CloudFormation's form of one

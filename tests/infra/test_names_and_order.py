@@ -40,6 +40,7 @@ REFERRED_BY_ID = {
     "AWS::ApiGatewayV2::Integration",
     "AWS::IAM::Policy",
     "AWS::Lambda::Permission",
+    "AWS::Lambda::LayerVersion",  # the shutdown extension's layer, in the authorizer's Layers by Ref
 }
 #: Names that are unique per account in every region at once, where a type takes one.
 GLOBAL_NAMES = {

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from infra.secrets import LEAK_ACTIONS, READ_ACTIONS
 from infra.settings import SettingsError, StackSettings
 from infra.sweep import RECONCILE_ITEM_ACTIONS
 from infra.testing import functions_by_handler, synth_template
-from tests.infra.test_template import function_ids, keyring_ref, resources, statements_by_function
+from tests.infra.test_template import as_list, function_ids, keyring_ref, resources, statements_by_function
 from tests.infra.variants import KMS_KEY_ARN
 from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle.reconcile import RECONCILE_INTERVAL_SECONDS, RECONCILE_TASK
@@ -75,7 +76,14 @@ def test_a_schedule_invokes_the_sweep_with_its_warning_window(
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("sweepSchedule", "every day"), ("sweepSchedule", "rate(0 days)"), ("expiryWarningDays", "0")],
+    [
+        ("sweepSchedule", "every day"),
+        ("sweepSchedule", "rate(0 days)"),
+        ("expiryWarningDays", "0"),
+        ("staleAfterDays", "0"),
+        ("staleAfterDays", "forever"),
+        ("staleAction", "delete"),
+    ],
 )
 def test_a_bad_sweep_setting_fails_the_synth_naming_the_key(key: str, value: str) -> None:
     with pytest.raises(SettingsError, match=key):
@@ -113,5 +121,17 @@ def test_the_sweep_reaches_the_index_and_feed_items_and_no_others(template_json:
     assert "TOKENGATE_TABLE_NAME" in env
 
 
-def as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
+def test_stale_clients_are_off_by_default_and_the_sweep_writes_no_secret(template_json: dict[str, Any]) -> None:
+    env = functions_by_handler(template_json)[FUNCTIONS["sweep"].handler]["Environment"]["Variables"]
+    assert "TOKENGATE_STALE_AFTER_DAYS" not in env and env["TOKENGATE_STALE_ACTION"] == "notify"
+    (secrets,) = [s for s in statements_by_function(template_json)["sweep"] if s.get("Sid") == "TokenSecrets"]
+    assert sorted(as_list(secrets["Action"])) == sorted(READ_ACTIONS)
+
+
+def test_with_stale_action_disable_the_sweep_gets_the_disable_grant_and_its_settings(
+    variant_json: dict[str, Any],
+) -> None:
+    env = functions_by_handler(variant_json)[FUNCTIONS["sweep"].handler]["Environment"]["Variables"]
+    assert env["TOKENGATE_STALE_AFTER_DAYS"] == "90" and env["TOKENGATE_STALE_ACTION"] == "disable"
+    (secrets,) = [s for s in statements_by_function(variant_json)["sweep"] if s.get("Sid") == "TokenSecrets"]
+    assert sorted(as_list(secrets["Action"])) == sorted({*READ_ACTIONS, *LEAK_ACTIONS["disable"]})

@@ -416,6 +416,8 @@ def test_handlers_and_env_var_names_match_the_core_config_models(
                 expected -= {kms_var}
             if name == "leaks":
                 expected -= {"TOKENGATE_GITHUB_KEYS_FILE"}  # a local file of keys: tests and offline use
+            if name == "sweep" and not with_kms:  # the default stack: stale clients off (the variant sets them)
+                expected -= {"TOKENGATE_STALE_AFTER_DAYS"}
             assert names == expected, name
 
 
@@ -460,7 +462,10 @@ def test_functions_run_the_newest_python_on_arm64_with_the_layer_of_the_powertoo
         props = template_json["Resources"][logical_id]["Properties"]
         assert props["Runtime"] == newest
         assert props["Architectures"] == ["arm64"]
-        assert props["Layers"] == [{"Ref": layer_parameter}]
+        extension = [
+            {"Ref": i} for i, r in template_json["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"
+        ]
+        assert props["Layers"] == [{"Ref": layer_parameter}, *(extension if FUNCTIONS[name].graceful_shutdown else [])]
         assert props["MemorySize"] == FUNCTIONS[name].memory_mb
         assert props["Timeout"] == FUNCTIONS[name].timeout_seconds
         assert "ReservedConcurrentExecutions" not in props
@@ -537,3 +542,13 @@ def test_outputs_have_the_contract_keys(template: Template, template_json: dict[
     for name in FUNCTIONS:
         key = function_name_output(name)
         assert template_json["Outputs"][key]["Value"] == {"Ref": function_ids(template_json)[name]}
+
+
+def test_the_shutdown_extension_layer_holds_the_extension_and_is_compatible_with_the_functions(
+    template_json: dict[str, Any],
+) -> None:
+    """One layer, for the functions that ask for SIGTERM, built for their runtime and architecture."""
+    (layer,) = resources(template_json, "AWS::Lambda::LayerVersion").values()
+    authorizer = template_json["Resources"][function_ids(template_json)["authorizer"]]["Properties"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [authorizer["Runtime"]]
+    assert layer["Properties"]["CompatibleArchitectures"] == authorizer["Architectures"]

@@ -16,6 +16,7 @@ from infra.table import (
     INDEX_READ_ACTIONS,
     INDEX_WRITE_ACTIONS,
     ITEM_ACTIONS,
+    LAST_USED_READ_ACTIONS,
     USAGE_COUNTER_ACTIONS,
     USAGE_REPORT_ACTIONS,
 )
@@ -103,9 +104,10 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
         dynamodb_calls("records/names.py", "NameRegistry")
         | dynamodb_calls("authorize/usage_table.py", "read_usage")
         | guardrail_calls
+        | dynamodb_calls("authorize/usage_table.py", "read_last_used")
     )
     assert authorizer_calls == set(USAGE_COUNTER_ACTIONS) == {"dynamodb:UpdateItem"}
-    assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS)
+    assert admin_calls == set(ITEM_ACTIONS) | set(USAGE_REPORT_ACTIONS) | set(LAST_USED_READ_ACTIONS)
     assert "dynamodb:Query" in admin_calls
     leak_calls = dynamodb_calls("records/github_keys.py", "SharedKeyList")
     assert leak_calls == set(github_keys.ACTIONS)
@@ -118,7 +120,8 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
     # The sweep function's reconciliation: its own calls, and the index's and the feed's.
     sweep_calls = dynamodb_calls("lifecycle/reconcile.py", "Reconciler") | index_reads | index_writes
     assert sweep_calls == {*RECONCILE_ITEM_ACTIONS, "dynamodb:Scan"}
-    for tpl in (template_json, variant_json):
+    last_use_reads = dynamodb_calls("authorize/usage_table.py", "read_last_used")  # with staleAfterDays only
+    for tpl, stale in ((template_json, False), (variant_json, True)):
         granted = {name: actions_of(s, "dynamodb:") for name, s in statements_by_function(tpl).items()}
         expected: dict[str, set[str]] = {name: set() for name in FUNCTIONS}  # no other touches the table
         expected.update(
@@ -127,7 +130,7 @@ def test_each_role_gets_exactly_the_dynamodb_calls_its_code_makes(
                 "admin": admin_calls | index_writes,
                 "leaks": leak_calls | alert_calls | index_writes,
                 "rotation": index_writes,
-                "sweep": sweep_calls,
+                "sweep": sweep_calls | (last_use_reads if stale else set()),
             }
         )
         assert granted == expected

@@ -18,4 +18,6 @@ VARIANT_CONTEXT: dict[str, Any] = {
     "metricTenantDimension": "true",
     "alarmTopicArn": ALARM_TOPIC_ARN,
     "tokenPrefix": "acme_",
+    "staleAfterDays": "90",
+    "staleAction": "disable",
 }

@@ -48,14 +48,15 @@ def offer(
     return outcomes
 
 
-def test_a_client_without_a_policy_costs_no_usage_call(emulator: SecretsManagerEmulator) -> None:
+def test_a_client_without_a_policy_costs_only_its_hourly_last_use_write(emulator: SecretsManagerEmulator) -> None:
     _, token = issue("acme", "free")
     clock = FakeClock(now=MORNING)
     authz = container(clock)
     emulator.reset_counts()
     assert offer([authz], clock, token, 200, 5) == {"allowed": 1000}
-    assert emulator.calls("dynamodb:UpdateItem") == 0
-    # Its only DynamoDB reads: the feed's head and the client's index item once, the feed once a second.
+    # Its only DynamoDB calls: the feed's head and the client's index item once, the feed at most
+    # once a second, and its last use once (once an hour per container).
+    assert emulator.calls("dynamodb:UpdateItem") == 1
     assert emulator.calls("dynamodb:GetItem") == 2 and emulator.calls("dynamodb:Query") <= 6
 
 
@@ -95,9 +96,9 @@ def test_a_refused_lease_costs_one_dynamodb_call_and_a_partial_one_two(emulator:
     assert cost(backend.take_rate, bucket, 3, MORNING) == ((0, MORNING + 3), 1, 0)  # empty: when 3 are due
     assert cost(backend.take_rate, bucket, 3, MORNING + 2) == ((2, 0.0), 2, 0)  # two have accrued
     expires = int(MORNING) + 86400
-    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (5, 1, 0)
-    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (2, 2, 0)
-    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == (0, 1, 0)
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == ((5, 5), 1, 0)
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == ((2, 7), 2, 0)
+    assert cost(backend.take_quota, "k" * 20, "2026-11-25", 5, 7, expires) == ((0, 7), 1, 0)
 
 
 def test_a_quota_is_never_exceeded_and_resets_with_its_period(emulator: SecretsManagerEmulator) -> None:
@@ -365,13 +366,13 @@ def test_policies_are_shown_updated_and_cleared_with_null() -> None:
     )
     shown = call_admin("GET", f"{BASE}/{client_id}").body
     assert shown["rate_limit"] == {"requests_per_second": 2.5, "burst": 5}
-    assert shown["quota"] == {"limit": 100, "period": "month"}
+    assert shown["quota"] == {"limit": 100, "period": "month", "thresholds": None}
     assert shown["allowed_cidrs"] == ["10.1.0.0/16"]
     assert shown["on_limit"] == "deny"
     patched = call_admin("PATCH", f"{BASE}/{client_id}", {"rate_limit": None, "allowed_cidrs": None})
     assert patched.status == 200
     assert patched.body["rate_limit"] is None and patched.body["allowed_cidrs"] is None
-    assert patched.body["quota"] == {"limit": 100, "period": "month"}
+    assert patched.body["quota"] == {"limit": 100, "period": "month", "thresholds": None}
     authz = container(FakeClock(now=MORNING))
     assert authz.decide(token, "GET", "ANY /invoke", "/invoke", "192.0.2.1").allowed  # no allowlist now
 

@@ -68,6 +68,7 @@ COLD_PATH = {
     "tokengate_core.records.view",
     "tokengate_core.runtime.aws",
     "tokengate_core.runtime.observability",
+    "tokengate_core.runtime.shutdown",
     "tokengate_core.tokens.format",
     "tokengate_core.tokens.keyring",
 }

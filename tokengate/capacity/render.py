@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from tokengate.capacity.last_used import LastUsedCost, last_used_cost
 from tokengate.capacity.model import PARTITION_READ_UNITS_PER_S, PARTITION_WRITE_UNITS_PER_S, UsageControlCost
 from tokengate.capacity.plan import Before, Plan
 from tokengate.capacity.shared import BACKEND_SHARE_TARGET, FLOOR_RATIO_TARGET, SharedCost
+from tokengate_core.authorize.last_used import INTERVAL_SECONDS
 
 
 def money(value: float) -> str:
@@ -38,6 +40,27 @@ def usage_rows(result: Plan) -> Rows:
         ("  DynamoDB per month (writes, storage)", used(lambda u: money(u.dynamodb_monthly)), NA),
         ("  Lambda time waiting for it", used(lambda u: money(u.lambda_monthly)), NA),
         ("  per limited client per month", used(lambda u: money(u.per_client_monthly)), NA),
+    ]
+
+
+def last_used(result: Plan) -> LastUsedCost:
+    """Recording clients' last use (tokengate.capacity.last_used), in the shared design's containers."""
+    s = result.shared
+    return last_used_cost(result.workload, s.invocations_per_s, s.containers, result.prices)
+
+
+def last_used_rows(result: Plan) -> Rows:
+    """Its own lines: a write per client per container per interval, beside the request path's reads."""
+    cost = last_used(result)
+    return [
+        (
+            f"last use, one write per client, container and {INTERVAL_SECONDS / 3600:g} h",
+            "",
+            "",
+        ),
+        ("  UpdateItem/s (bound)", f"{cost.writes_per_s:,.2f} ({cost.bound_writes_per_s:,.2f})", NA),
+        ("  per month", money(cost.monthly), NA),
+        ("  / HTTP API", f"{cost.monthly / result.shared.http_api:.2%}", NA),
     ]
 
 
@@ -125,6 +148,7 @@ def text(result: Plan) -> str:
         lambda b: "never" if b.rps_at_secrets_quota is None else f"{b.rps_at_secrets_quota:,.0f}",
     )
     rows += usage_rows(result)
+    rows += last_used_rows(result)
     lines.append(f"{'':42}{'index + feed':>20}{'0.2 (per container)':>22}")
     lines += [f"{label:42}{new:>20}{old:>22}" for label, new, old in rows]
     lines += footer(result)
@@ -145,4 +169,6 @@ def to_json(result: Plan) -> dict[str, Any]:
     )
     out["before"]["bill"].update(request_path=b.bill.request_path, authorizer_total=b.bill.authorizer_total)
     out["before"].update(floor_ratio=b.floor_ratio, backend_share=b.backend_share)
+    cost = last_used(result)
+    out["last_used"] = {**asdict(cost), "monthly": cost.monthly}
     return out

@@ -40,6 +40,7 @@ def client_lines(client: Mapping[str, Any]) -> list[str]:
         *([("scopes", ", ".join(client["scopes"]) or "-")] if client.get("scopes") is not None else []),
         ("expires", when(client.get("expires_at"))),
         ("created", f"{when(client.get('created_at'))} by {client.get('created_by') or '-'}"),
+        ("last used", last_used(client)),
     ]
     if client.get("updated_by"):
         fields.append(("updated", f"{when(client.get('updated_at'))} by {client.get('updated_by')}"))
@@ -63,6 +64,11 @@ def client_lines(client: Mapping[str, Any]) -> list[str]:
         fields.append(("revoked", f"{when(client.get('revoked_at'))} by {client.get('revoked_by') or '-'}"))
     width = max(len(k) for k, _ in fields)
     return [f"{k.ljust(width)}  {v if v is not None else '-'}" for k, v in fields]
+
+
+def last_used(client: Mapping[str, Any]) -> str:
+    """When the client's token was last presented (to the hour), or ``never``."""
+    return when(client["last_used_at"]) if client.get("last_used_at") else "never"
 
 
 def policy_lines(client: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -12,7 +12,11 @@ rotation scheduler as if time had passed, write the usage counts, run the daily 
 - ``POST /.local/flush-usage``: every idle authorizer container writes its usage counts now. An
   authorizer writes a client's counts on that client's first request after its flush interval
   (tokengate_core.authorize.usage.FLUSH_SECONDS), so a usage report may lag the traffic; locally, this
-  makes it current without waiting (the stack also does it when it stops).
+  makes it current without waiting.
+- ``POST /.local/reclaim``: end every idle container of every function now, as Lambda ends
+  environments that have been idle a while (the stack also does it on its own after
+  ``--container-idle-seconds``, and when it stops). An authorizer container gets SIGTERM first and
+  writes the usage counts it holds (tokengate_core.runtime.shutdown), as in AWS.
 
 The endpoints sit outside every stage (``/.local/...``: no stage name can contain a dot), answer
 only callers on the loopback interface, and only requests SigV4-signed by the local admin, so they
@@ -39,6 +43,7 @@ from tokengate_core.errors import BACKEND_UNAVAILABLE
 
 ROTATE_DUE_PATH = "/.local/rotate-due"
 FLUSH_USAGE_PATH = "/.local/flush-usage"
+RECLAIM_PATH = "/.local/reclaim"
 SWEEP_PATH = "/.local/sweep"
 #: The execute-api "stage" the local admin's signature is checked against (its grant covers all).
 CONTROL_STAGE = ".local"
@@ -132,14 +137,17 @@ class RotateDueEndpoint:
         )
 
 
-class FlushUsageEndpoint:
-    """``POST /.local/flush-usage``: ``flush()`` writes the authorizers' usage counts and says how
-    many containers it reached."""
+class ContainersEndpoint:
+    """``POST /.local/flush-usage`` (``action`` writes the authorizers' usage counts) or
+    ``POST /.local/reclaim`` (``action`` ends the idle containers): says how many containers it
+    reached."""
 
-    def __init__(self, flush: Callable[[], int], verifier: SigV4Verifier, api_arn: str) -> None:
-        self._flush = flush
+    def __init__(
+        self, action: Callable[[], int], verifier: SigV4Verifier, api_arn: str, path: str = FLUSH_USAGE_PATH
+    ) -> None:
+        self._flush = action
         self._verifier = verifier
-        self._resource = _resource(api_arn, FLUSH_USAGE_PATH)
+        self._resource = _resource(api_arn, path)
 
     async def handle(self, request: Request) -> Response:
         _, refused = await _admitted(request, self._verifier, self._resource)

@@ -4,7 +4,9 @@ Like Lambda, a function has containers (here: separately loaded copies of its ha
 each serving one invocation at a time; a cold start loads a fresh copy with the function's own
 environment, so module-level state (the authorizer's cache, the admin app) is per container, as in
 AWS. An invocation gets a fresh context with a deadline; one that outlives it is abandoned with
-its container and reported as a timeout.
+its container and reported as a timeout. An idle container is ended as Lambda ends idle
+environments (:meth:`FunctionRuntime.reclaim_idle`): one of a function with the shutdown extension
+gets its SIGTERM first (tokengate_core.runtime.shutdown), and anything else is simply dropped.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tokengate import use_services_path
 from tokengate_core.authorize.settings import LOG_LEVEL_ENV
 from tokengate_core.deployment.config import AdminSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
+from tokengate_core.runtime import shutdown
 
 #: Timeouts (s) and memory (MB) as the CDK stack deploys them: both read tokengate_core.deployment.routes.FUNCTIONS.
 FUNCTION_TIMEOUT_SECONDS: dict[FunctionName, float] = {n: s.timeout_seconds for n, s in FUNCTIONS.items()}
@@ -41,6 +44,10 @@ LOCAL_LOG_LEVEL = "WARNING"
 
 #: Environment variables a function must never see locally (see function_environment).
 _LOCAL_ABSENT = {"admin": {AdminSettings.env_name("rotation_function_arn")}}
+
+#: Lambda SIGKILLs what is still running at the end of the shutdown phase (2,000 ms, "Lambda
+#: Extensions API", Shutdown phase); the function keeps to its own, shorter, share of it.
+SHUTDOWN_PHASE_SECONDS = 2.0
 
 # Cold starts patch os.environ (handlers read their configuration at import): one at a time.
 _COLD_START_LOCK = threading.Lock()
@@ -114,6 +121,7 @@ class Invocation:
 class _Container:
     module: ModuleType
     handler: Callable[[Any, Any], Any]
+    idle_since: float = 0.0  # time.monotonic() when it last went idle
 
 
 @dataclass
@@ -208,6 +216,41 @@ class FunctionRuntime:
                 self._cond.notify_all()
         return len(taken)
 
+    def reclaim_idle(self, idle_for: float = 0.0) -> int:
+        """End every container idle for ``idle_for`` seconds or more, as Lambda ends idle
+        environments; return how many ended. A function with the shutdown extension
+        (FunctionSpec.graceful_shutdown) gets SIGTERM first: its handler module's hook runs, its
+        writes saved as an invocation's, and whatever it has not done by the end of the shutdown
+        phase is undone (Lambda's SIGKILL). Any other function's containers just end."""
+        now = time.monotonic()
+        with self._cond:
+            ending = [c for c in self._idle if now - c.idle_since >= idle_for]
+            self._idle = [c for c in self._idle if now - c.idle_since < idle_for]
+        try:
+            for container in ending:
+                self._terminate(container)
+        finally:
+            with self._cond:
+                self._count -= len(ending)
+                self._cond.notify_all()
+        return len(ending)
+
+    def _terminate(self, container: _Container) -> None:
+        hook = getattr(container.module, shutdown.HOOK, None)
+        if not FUNCTIONS[self.name].graceful_shutdown or hook is None:
+            return
+        assert self._executor is not None
+        work = self.begin() if self.begin is not None else None
+        future: Future[Any] = self._executor.submit(work.run, hook) if work is not None else self._executor.submit(hook)
+        try:
+            future.result(timeout=SHUTDOWN_PHASE_SECONDS)
+        except Exception:  # noqa: BLE001 - killed or failed: what it did is undone, as SIGKILL would lose it
+            if work is not None:
+                work.rollback()
+            return
+        if work is not None:
+            work.commit()
+
     def shutdown(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -228,6 +271,7 @@ class FunctionRuntime:
             raise
 
     def _release(self, container: _Container) -> None:
+        container.idle_since = time.monotonic()
         with self._cond:
             self._idle.append(container)
             self._cond.notify()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +27,10 @@ from tokengate.local import location, running
 from tokengate.local.asgi import asgi_app
 from tokengate.local.control import (
     FLUSH_USAGE_PATH,
+    RECLAIM_PATH,
     ROTATE_DUE_PATH,
     SWEEP_PATH,
-    FlushUsageEndpoint,
+    ContainersEndpoint,
     RotateDueEndpoint,
     SweepEndpoint,
 )
@@ -88,6 +90,9 @@ class LocalOptions:
     #: The reconciliation's schedule, as in AWS, and once at the start (an older state folder's
     #: clients get their index items at once); 0 turns it off.
     reconcile_interval: float = float(RECONCILE_INTERVAL_SECONDS)
+    #: A container idle this long is ended, as Lambda ends idle environments (after minutes: AWS
+    #: does not say how many); 0 never (``POST /.local/reclaim`` does it now).
+    container_idle_seconds: float = 600.0
 
 
 def process_environment(region: str, endpoint: str) -> dict[str, str]:
@@ -125,7 +130,10 @@ class LocalStack:
         self.reconciler: SweepTimer | None = None
         self.gateway: Gateway | None = None
         self.control: RotateDueEndpoint | None = None
-        self.flush_control: FlushUsageEndpoint | None = None
+        self.flush_control: ContainersEndpoint | None = None
+        self.reclaim_control: ContainersEndpoint | None = None
+        self._reaper_stop = threading.Event()
+        self._reaper: threading.Thread | None = None
         self.sweep_control: SweepEndpoint | None = None
         self.admin: AdminCredentials | None = None
         self._lock_file: IO[str] | None = None
@@ -199,7 +207,11 @@ class LocalStack:
         # The controls answer the local admin only (not the principals of principals.json).
         only_admin = PrincipalDirectory(admin, None)
         self.control = RotateDueEndpoint(self.scheduler, SigV4Verifier(only_admin, region), stage.api_arn)
-        self.flush_control = FlushUsageEndpoint(self.flush_usage, SigV4Verifier(only_admin, region), stage.api_arn)
+        self.flush_control = ContainersEndpoint(self.flush_usage, SigV4Verifier(only_admin, region), stage.api_arn)
+        self.reclaim_control = ContainersEndpoint(
+            self.reclaim, SigV4Verifier(only_admin, region), stage.api_arn, RECLAIM_PATH
+        )
+        self._start_reaper()
         assert self.sweeper is not None
         self.sweep_control = SweepEndpoint(self.sweeper.run, SigV4Verifier(only_admin, region), stage.api_arn)
 
@@ -247,12 +259,13 @@ class LocalStack:
 
     def asgi_app(self, executor: ThreadPoolExecutor) -> Router:
         """The emulated stage, plus the local stack's own controls (tokengate.local.control)."""
-        ready = (self.gateway, self.control, self.flush_control, self.sweep_control)
+        ready = (self.gateway, self.control, self.flush_control, self.reclaim_control, self.sweep_control)
         assert None not in ready, "start() first"
-        assert self.gateway and self.control and self.flush_control and self.sweep_control
+        assert self.gateway and self.control and self.flush_control and self.reclaim_control and self.sweep_control
         controls = [
             StarletteRoute(ROTATE_DUE_PATH, self.control.handle, methods=["POST"]),
             StarletteRoute(FLUSH_USAGE_PATH, self.flush_control.handle, methods=["POST"]),
+            StarletteRoute(RECLAIM_PATH, self.reclaim_control.handle, methods=["POST"]),
             StarletteRoute(SWEEP_PATH, self.sweep_control.handle, methods=["POST"]),
         ]
         return asgi_app(self.gateway, executor, extra_routes=controls)
@@ -275,13 +288,36 @@ class LocalStack:
             raise StateNotSavedError("the usage counts could not be saved")
         return flushed
 
+    def reclaim(self, idle_for: float = 0.0) -> int:
+        """End the containers idle for ``idle_for`` seconds or more, of every function, as Lambda
+        ends idle environments (tokengate.local.runtime); returns how many ended."""
+        return sum(runtime.reclaim_idle(idle_for) for runtime in self.runtimes.values())
+
+    def _start_reaper(self) -> None:
+        idle = self.options.container_idle_seconds
+        if idle <= 0:
+            return
+
+        def loop() -> None:
+            while not self._reaper_stop.wait(min(60.0, idle / 2)):
+                try:
+                    self.reclaim(idle)
+                except Exception as error:  # noqa: BLE001 - the next round tries again
+                    logger.warning("could not end idle containers: %s", type(error).__name__)
+
+        self._reaper = threading.Thread(target=loop, name="container-reaper", daemon=True)
+        self._reaper.start()
+
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        self._reaper_stop.set()
+        if self._reaper is not None:
+            self._reaper.join(timeout=5)
         try:
-            self.flush_usage()  # as a container's counts would reach the table on its next requests
+            self.reclaim()  # every container ends, as when Lambda ends them: the authorizers write their counts
         except Exception as error:  # noqa: BLE001 - stopping must not fail on it; the counts are lost, as in AWS
-            logger.warning("could not write the authorizers' usage counts: %s", type(error).__name__)
+            logger.warning("could not end the containers: %s", type(error).__name__)
         for timer in (self.sweeper, self.reconciler):
             if timer is not None:
                 timer.stop()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tokengate_core.authorize.last_used import INTERVAL_SECONDS as LAST_USED_INTERVAL
 from tokengate_core.records.model import (
     AllowedCidrs,
     GraceSeconds,
@@ -175,6 +176,13 @@ class ClientView(BaseModel):
     revoked_by: str | None = None
     imported: bool | None = Field(
         default=None, description="The current token is an imported one (until the client's first rotation)"
+    )
+    last_used_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When a request last presented this client's token (it matched, whatever the decision);"
+            f" up to {LAST_USED_INTERVAL / 3600:g} h earlier than the true last use; null: never used"
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tokengate_core.admin import guardrails
+from tokengate_core.admin import activity
 from tokengate_core.admin.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, Status
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.page_tokens import decode_page_token, encode_page_token, page_token_key
@@ -74,14 +75,24 @@ def _check_usage_control(ctx: AdminContext, record: ClientRecord) -> None:
 def get(ctx: AdminContext, tenant: str, client_id: str) -> ClientView:
     summary = ctx.owned(tenant, client_id)
     if summary.revoked:
-        return summary_view(summary, ctx.now())
-    record = ctx.store.get(client_id)
-    return record_view(record, summary, ctx.now())
+        view = summary_view(summary, ctx.now())
+    else:
+        view = record_view(ctx.store.get(client_id), summary, ctx.now())
+    return activity.with_last_used(ctx, [view])[0]
 
 
 def list_page(
-    ctx: AdminContext, tenant: str, *, limit: int, next_token: str | None, status: Status | None
+    ctx: AdminContext,
+    tenant: str,
+    *,
+    limit: int,
+    next_token: str | None,
+    status: Status | None,
+    unused_since: datetime | None = None,
+    sort: str | None = None,
 ) -> ClientPage:
+    """One page of ListSecrets, filtered and sorted within the page (``unused_since``: not used at
+    or after that time; ``sort=last_used_at``: least recently used first)."""
     include_revoked = status in (None, "revoked")
     key = page_token_key(ctx.ring(ctx.clock()))
     store_token = decode_page_token(tenant, next_token, key) if next_token else None
@@ -89,6 +100,11 @@ def list_page(
     views = [summary_view(s, ctx.now()) for s in summaries]
     if status is not None:
         views = [v for v in views if v.status == status]
+    views = activity.with_last_used(ctx, views)
+    if unused_since is not None:
+        views = activity.unused_since(views, unused_since)
+    if sort is not None:
+        views = activity.least_recently_used_first(views)
     return ClientPage(items=views, next_token=encode_page_token(tenant, token, key) if token else None)
 
 
@@ -104,7 +120,7 @@ def find(ctx: AdminContext, tenant: str, name: str, *, status: Status | None) ->
     except NotFoundError:  # the claim outlived its client (purged) or is an issue in flight
         return ClientPage(items=[], next_token=None)
     matches = view.client_name == name and (status is None or view.status == status)
-    return ClientPage(items=[view] if matches else [], next_token=None)
+    return ClientPage(items=activity.with_last_used(ctx, [view]) if matches else [], next_token=None)
 
 
 # -- issue ---------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ Clock = Callable[[], float]
 Audit = Callable[..., None]
 #: (key id, first hour, last hour) -> {hour: {outcome: count}}: the usage counters, where deployed.
 UsageQuery = Callable[[str, str, str], dict[str, Counter[str]]]
+#: key ids -> {key id: last use, epoch seconds} for those used (tokengate_core.authorize.last_used).
+LastUsedQuery = Callable[[list[str]], dict[str, float]]
 _KEYRING_REUSE_SECONDS = 60.0
 
 
@@ -48,6 +50,7 @@ class AdminContext:
     #: The tenants' guardrails, where the function applies them (the admin function; not the leak
     #: function, whose only client changes are revokes and disables).
     guardrails: GuardrailStore | None = None
+    last_used_query: LastUsedQuery | None = None
     audit: Audit = _no_audit
     events: EventPublisher = field(default_factory=NoEvents)
     _ring: tuple[keyring.KeyRing, float] | None = field(default=None, init=False, repr=False)

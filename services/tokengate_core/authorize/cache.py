@@ -37,6 +37,7 @@ class UsagePolicy(NamedTuple):
     quota: tuple[int, str] | None  # (limit, "day" | "month")
     networks: tuple[IPNetwork, ...] | None
     on_limit: str  # "deny" | "tell_integration"
+    thresholds: tuple[int, ...] = ()  # the quota's, in percent of its limit (Client Quota Threshold events)
 
 
 class CachedClient(NamedTuple):
@@ -130,6 +131,9 @@ class ClientCache:
             del self._changed[key_id]
             return False
         return True
+    def peek(self, key_id: str) -> Entry | None:
+        """The entry, whatever its age (what to call a client in an event, not whether it may pass)."""
+        return self._entries.get(key_id)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -13,11 +13,12 @@ read they live ``fallback_ttl_seconds`` (with stale-if-error), as before the fee
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
@@ -36,7 +37,9 @@ from tokengate_core.tokens.keyring import KeyRing, KeyRingError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from tokengate_core.authorize.last_used import LastUsed, LastUsedStore
     from tokengate_core.authorize.usage import UsageBackend, UsageGate
+    from tokengate_core.authorize.usage_table import DynamoUsage
     from tokengate_core.records.model import ClientRecord
 
 __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
@@ -44,7 +47,7 @@ __all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cach
 Clock = Callable[[], float]
 
 
-def _usage_backend(settings: AuthorizerSettings) -> UsageBackend:
+def _usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
     from tokengate_core.runtime.aws import make_usage_backend  # built on the first limited client's request
 
     return make_usage_backend(settings)
@@ -106,6 +109,7 @@ class TokenAuthorizer:
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
         dynamodb_factory: Callable[[], DynamoDBClient] | None = None,
+        last_used_factory: Callable[[], LastUsedStore] | None = None,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
@@ -127,16 +131,21 @@ class TokenAuthorizer:
         self._ring: KeyRing | None = None
         self._ring_loaded_at = float("-inf")
         self._ring_retry_at = float("-inf")
-        self._usage_factory = usage_factory or (lambda: _usage_backend(settings))
+        table = functools.cache(lambda: _usage_backend(settings))  # one DynamoDB client for both
+        self._usage_factory = usage_factory or table
         self._usage: UsageGate | None = None
         self._feed_due = float("-inf")
         self._feed_read_at = float("-inf")
+        self._last_used_factory = last_used_factory or table
+        self._last_used: LastUsed | None = None
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
         self.cache.clear()
         if self._usage is not None:
             self._usage.reset()
+        if self._last_used is not None:
+            self._last_used.reset()
         self._mismatched.clear()
         self._backoff_until.clear()
         self._ring, self._ring_loaded_at, self._ring_retry_at = None, float("-inf"), float("-inf")
@@ -147,17 +156,43 @@ class TokenAuthorizer:
     def usage(self) -> UsageGate:
         """Built for the first client with a usage policy: the others never load its module."""
         if self._usage is None:
+            from tokengate_core.authorize import quota_alerts
             from tokengate_core.authorize.usage import UsageGate
 
             settings = self._settings
+            claims = lambda: cast("quota_alerts.ThresholdClaims", self.usage.backend)  # noqa: E731 - DynamoUsage's
             self._usage = UsageGate(
                 self._usage_factory,
                 fail_open_rate=settings.rate_limit_fail_open,
                 fail_open_quota=settings.quota_fail_open,
                 backoff_seconds=settings.negative_cache_ttl_seconds,
                 max_entries=settings.cache_max_entries,
+                alerts=quota_alerts.for_authorizer(settings, claims, self._names),
             )
         return self._usage
+
+    def _names(self, key_id: str) -> tuple[str, str] | None:
+        """(tenant, client name) of a client this container has seen, for its events."""
+        entry = self.cache.peek(key_id)
+        return (entry.client.tenant, entry.client.client_name) if entry and entry.client else None
+
+    def drain(self, budget: float) -> int:
+        """Lambda is ending this container (SIGTERM): write what it holds within ``budget``
+        seconds; how many usage counts could not be written."""
+        return 0 if self._usage is None else self._usage.drain(self._clock(), budget)
+
+    @property
+    def last_used(self) -> LastUsed:
+        """Built at the first known client's request (tokengate_core.authorize.last_used)."""
+        if self._last_used is None:
+            from tokengate_core.authorize.last_used import LastUsed, report_failure
+
+            self._last_used = LastUsed(
+                self._last_used_factory,
+                max_entries=self._settings.cache_max_entries,
+                on_failure=report_failure(self._settings.metrics_namespace),
+            )
+        return self._last_used
 
     @property
     def index(self) -> tuple[ClientIndex, feed.FeedReader]:
@@ -284,6 +319,8 @@ class TokenAuthorizer:
             now=now,
             cache=cache,
         )
+        if decision.reason is not Reason.WRONG_SECRET:
+            self.last_used.seen(client.key_id, now)
         if client.policy is not None:
             # A request let through only to be told it is over a limit counts as limited, not allowed.
             told = limited(decision.context or {})

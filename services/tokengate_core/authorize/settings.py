@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple, Self
 
+from tokengate_core.lifecycle.detail_types import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.runtime.observability import NAMESPACE as DEFAULT_NAMESPACE
 from tokengate_core.tokens import format as tokens
 
@@ -166,6 +167,7 @@ class AuthorizerSettings:
         "index_timeout_seconds": _Number(float, 0, 5, 0.5, exclusive_low=True),
         "rate_limit_fail_open": _Flag(True),
         "quota_fail_open": _Flag(False),
+        "event_bus_name": _Text(EVENT_BUS_NAME_PATTERN, DEFAULT_EVENT_BUS),
     }
     ALIASES: ClassVar[dict[str, str]] = {"log_level": LOG_LEVEL_ENV}
 
@@ -187,6 +189,7 @@ class AuthorizerSettings:
     index_timeout_seconds: float
     rate_limit_fail_open: bool
     quota_fail_open: bool
+    event_bus_name: str
 
     def __init__(self, **values: Any) -> None:
         unknown = set(values) - set(self.FIELDS)

@@ -36,9 +36,14 @@ DynamoDB fails), and the decision says so (logged and counted).
 **Usage counts** (allowed and denied by reason, per hour) are added up in each container and
 flushed every :data:`FLUSH_SECONDS` per client in one UpdateItem, into one of
 :data:`USAGE_SHARDS` items per hour so that a hot client's flushes spread over several items.
-A container that stops loses at most its last unflushed counts.
+When Lambda ends a container normally it sends SIGTERM first (tokengate_core.runtime.shutdown),
+and :meth:`UsageGate.drain` writes what the container holds then, all clients at once within the
+shutdown budget: no count is lost. A container that ends otherwise (a timeout, a crash, a
+function deployed without the shutdown extension) loses its counts of the last
+:data:`FLUSH_SECONDS` at most, per client it served.
 
-Clients without a policy never get here: they cost no DynamoDB call at all. The DynamoDB calls
+Clients without a policy never get here (their one DynamoDB call is their last use, once an hour
+per container: tokengate_core.authorize.last_used). The DynamoDB calls
 themselves are :mod:`tokengate_core.authorize.usage_table`'s; this module decides when to make them.
 """
 
@@ -50,10 +55,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tokengate_core.authorize.cache import UsagePolicy
 from tokengate_core.errors import IP_NOT_ALLOWED, QUOTA_EXHAUSTED, RATE_LIMITED
+
+if TYPE_CHECKING:
+    from tokengate_core.authorize.quota_alerts import QuotaAlerts
 
 LEASE_WINDOW = 1.0
 LEASE_TTL = 2.0
@@ -83,8 +91,9 @@ class UsageBackend(Protocol):
         """Take up to ``n`` allowances: (granted, when the next one is due if none was)."""
         ...
 
-    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> int:
-        """Take up to ``n`` of what is left of the period's quota: how many were granted."""
+    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> tuple[int, int]:
+        """Take up to ``n`` of what is left of the period's quota: (how many were granted, the
+        period's counter after the grant or as the refusal found it)."""
         ...
 
     def add_counts(self, key_id: str, bucket: str, counts: dict[str, int], expires: int) -> None: ...
@@ -155,6 +164,8 @@ class UsageGate:
     fail_open_quota: bool = False
     backoff_seconds: float = 10.0
     max_entries: int = 100_000
+    #: Client Quota Threshold events (tokengate_core.authorize.quota_alerts); None: not told.
+    alerts: QuotaAlerts | None = None
     _backend: UsageBackend | None = None
     _rate: dict[str, _Lease] = field(default_factory=dict)
     _quota: dict[tuple[str, str], _Lease] = field(default_factory=dict)
@@ -187,7 +198,7 @@ class UsageGate:
             if verdict.reason is not None:
                 return verdict
         if policy.quota is not None:
-            quota = self._take_quota(key_id, policy.quota, now)
+            quota = self._take_quota(key_id, policy.quota, now, policy.thresholds)
             return Verdict(quota.reason, quota.retry_after, quota.degraded or verdict.degraded)
         return verdict
 
@@ -241,7 +252,7 @@ class UsageGate:
         lease.retry_at = retry_at
         return Verdict(None)
 
-    def _take_quota(self, key_id: str, quota: tuple[int, str], now: float) -> Verdict:
+    def _take_quota(self, key_id: str, quota: tuple[int, str], now: float, thresholds: tuple[int, ...]) -> Verdict:
         limit, period = quota
         period_id, ends = period_of(period, now)
         lease = self._quota.get((key_id, period_id))
@@ -256,11 +267,16 @@ class UsageGate:
         if now < lease.retry_at:
             return Verdict(QUOTA_EXHAUSTED, retry_after=lease.retry_at - now)
         n = lease.next_size(now, limit)
+        expires = int(ends) + 35 * 86400
         try:
-            granted = self.backend.take_quota(key_id, period_id, n, limit, int(ends) + 35 * 86400)
+            granted, used = self.backend.take_quota(key_id, period_id, n, limit, expires)
         except UsageUnavailable:
             lease.failed_until = now + self.backoff_seconds
             return Verdict(None if self.fail_open_quota else QUOTA_EXHAUSTED, degraded=True)
+        if self.alerts is not None and thresholds:
+            from tokengate_core.authorize.quota_alerts import Crossing
+
+            self.alerts.observe(Crossing(key_id, period_id, 0, used, limit, expires), thresholds)
         if granted == 0:
             lease.granted, lease.retry_at = 0, ends
             return Verdict(QUOTA_EXHAUSTED, retry_after=ends - now)
@@ -292,16 +308,45 @@ class UsageGate:
     def flush(self, key_id: str | None, now: float) -> None:
         """Write the counts of ``key_id`` (every client's if None); kept for the next flush if
         DynamoDB fails, so a failure loses nothing while the container lives."""
-        for key in [k for k in self._counts if key_id is None or k[0] == key_id]:
-            counts = self._counts[key]
-            bucket = f"{key[1]}#{int(self._shard_seed * USAGE_SHARDS)}"
-            try:
-                self.backend.add_counts(key[0], bucket, dict(counts), int(now) + USAGE_RETENTION_DAYS * 86400)
-            except UsageUnavailable:
-                self._flushed[key[0]] = now
-                return
-            del self._counts[key]
+        try:
+            for key in [k for k in self._counts if key_id is None or k[0] == key_id]:
+                if not self.flush_one(key, now):
+                    return
+        finally:
+            if self.alerts is not None:
+                self.alerts.flush()
+
+    def drain(self, now: float, budget: float, workers: int = 8) -> int:
+        """Write every client's counts at once (``workers`` calls in flight), giving up after
+        ``budget`` seconds: how many counts were not written. What Lambda's SIGTERM runs."""
+        from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+        keys = list(self._counts)
+        alerts = self.alerts is not None and bool(self.alerts.pending)
+        if not keys and not alerts:
+            return 0
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(keys) + alerts)), thread_name_prefix="drain")
+        futures: list[Future[Any]] = [pool.submit(self.flush_one, key, now) for key in keys]
+        if alerts and self.alerts is not None:
+            futures.append(pool.submit(self.alerts.flush))
+        wait(futures, timeout=budget)
+        pool.shutdown(wait=False, cancel_futures=True)
+        return sum(sum(c.values()) for c in list(self._counts.values()))
+
+    def flush_one(self, key: tuple[str, str], now: float) -> bool:
+        """Write one client's counts of one hour; False (the counts kept) if DynamoDB failed."""
+        counts = self._counts.get(key)
+        if counts is None:
+            return True
+        bucket = f"{key[1]}#{int(self._shard_seed * USAGE_SHARDS)}"
+        try:
+            self.backend.add_counts(key[0], bucket, dict(counts), int(now) + USAGE_RETENTION_DAYS * 86400)
+        except UsageUnavailable:
             self._flushed[key[0]] = now
+            return False
+        self._counts.pop(key, None)
+        self._flushed[key[0]] = now
+        return True
 
 
 def _allowed_from(source_ip: str | None, policy: UsagePolicy) -> bool:

@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from tokengate_core.authorize import last_used
 from tokengate_core.authorize.usage import RateBucket, UsageUnavailable
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 #: A client's hourly usage counts: this plus its key id (the admin role's LeadingKeys grant names it).
 USAGE_PARTITION_PREFIX = "usage#"
+#: The partition keys of every item the authorizer writes (its role may update only these): rate
+#: buckets, quota counters and their threshold markers, hourly counts, last use.
+AUTHORIZER_ITEMS = ("rate#*", "quota#*", "usage#*", f"{last_used.KEY_PREFIX}*")
 
 
 def _condition_failed(error: Exception) -> bool:
@@ -63,9 +67,9 @@ class DynamoUsage:
     def _key(pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
 
-    def _update(self, key: dict[str, Any], **kwargs: Any) -> None:
+    def _update(self, key: dict[str, Any], **kwargs: Any) -> Any:
         """A conditional UpdateItem whose refusal (:class:`_Refused`) carries the item."""
-        self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
+        return self._call("update_item", Key=key, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs)
 
     def take_rate(self, bucket: RateBucket, n: int, now: float) -> tuple[int, float]:
         """GCRA: ``tat`` is when the bucket would be full again; taking ``n`` moves it ``n x T``
@@ -109,11 +113,14 @@ class DynamoUsage:
                 tat = refused.number("tat") or now
         return 0, now + interval
 
-    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> int:
+    def take_quota(self, key_id: str, period: str, n: int, limit: int, expires: int) -> tuple[int, int]:
+        """(granted, the counter after the grant, or as the refusal found it): the new value
+        comes back with the update (ReturnValues), so it costs nothing."""
         key = self._key(f"quota#{key_id}", period)
+        used = 0
         for _ in range(2):
             try:
-                self._update(
+                answer = self._update(
                     key,
                     UpdateExpression="ADD used :n SET expires_at = :exp",
                     ConditionExpression="attribute_not_exists(used) OR used <= :max",
@@ -122,13 +129,29 @@ class DynamoUsage:
                         ":max": {"N": str(limit - n)},
                         ":exp": {"N": str(expires)},
                     },
+                    ReturnValues="UPDATED_NEW",
                 )
-                return n
+                return n, int((answer or {}).get("Attributes", {}).get("used", {}).get("N", n))
             except _Refused as refused:
-                n = min(n, int(limit - (refused.number("used") or 0)))
+                used = int(refused.number("used") or 0)
+                n = min(n, limit - used)
                 if n < 1:
-                    return 0
-        return 0
+                    return 0, used
+        return 0, used
+
+    def claim_threshold(self, key_id: str, period: str, threshold: int, expires: int) -> bool:
+        """The one claim on telling a threshold's crossing (tokengate_core.authorize.quota_alerts):
+        created if absent, beside the quota's counter."""
+        try:
+            self._update(
+                self._key(f"quota#{key_id}", f"{period}#threshold#{threshold:03d}"),
+                UpdateExpression="SET expires_at = :exp",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeValues={":exp": {"N": str(expires)}},
+            )
+        except _Refused:
+            return False
+        return True
 
     def add_counts(self, key_id: str, bucket: str, counts: dict[str, int], expires: int) -> None:
         names = {f"#c{i}": name for i, name in enumerate(counts)}
@@ -141,6 +164,23 @@ class DynamoUsage:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={**values, ":exp": {"N": str(expires)}},
         )
+
+    def mark_used(self, key_id: str, at: float) -> None:
+        """The client's last use (tokengate_core.authorize.last_used): a later time already stored
+        (another container's) is kept, so the item only ever moves forward."""
+        try:
+            self._update(
+                last_used.item_key(key_id),
+                UpdateExpression="SET #at = :at, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+                ExpressionAttributeNames={"#at": last_used.ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":at": {"N": str(int(at))},
+                    ":exp": {"N": str(int(at) + last_used.RETENTION_DAYS * 86400)},
+                },
+            )
+        except _Refused:
+            return  # a later use is already stored
 
 
 def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end: str) -> dict[str, Counter[str]]:
@@ -166,3 +206,22 @@ def read_usage(client: DynamoDBClient, table: str, key_id: str, start: str, end:
         if not page.get("LastEvaluatedKey"):
             return found
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def read_last_used(client: DynamoDBClient, table: str, key_ids: list[str]) -> dict[str, float]:
+    """The last use of each of ``key_ids`` that has one (epoch seconds): BatchGetItem, 100 keys a
+    call, what DynamoDB leaves unprocessed asked again."""
+    found: dict[str, float] = {}
+    for start in range(0, len(key_ids), 100):
+        keys: list[Any] = [last_used.item_key(k) for k in dict.fromkeys(key_ids[start : start + 100])]
+        for _ in range(5):
+            if not keys:
+                break
+            answer = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": False}})
+            for item in answer.get("Responses", {}).get(table, []):
+                value = item.get(last_used.ATTRIBUTE, {}).get("N")
+                if value is not None:
+                    found[item["pk"]["S"].removeprefix(last_used.KEY_PREFIX)] = float(value)
+            unprocessed: Any = answer.get("UnprocessedKeys") or {}
+            keys = list((unprocessed.get(table) or {}).get("Keys") or [])
+    return found

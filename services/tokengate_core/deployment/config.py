@@ -27,7 +27,7 @@ from tokengate_core.authorize.settings import (
     ConfigError,
     fail,
 )
-from tokengate_core.lifecycle.events import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
+from tokengate_core.lifecycle.detail_types import DEFAULT_EVENT_BUS, EVENT_BUS_NAME_PATTERN
 from tokengate_core.runtime.observability import NAMESPACE
 from tokengate_core.tokens import format as tokens
 
@@ -185,12 +185,29 @@ class RotationSettings(StoreSettings, TokenSettings, EventSettings, TracerSettin
 ExpiryWarningDays = Annotated[float, Field(gt=0, le=90)]
 
 
-class SweepSettings(StoreSettings, EventSettings):
-    """The daily sweep: how far ahead an expiry or the end of a grace window is reported; and the
-    reconciliation (lifecycle.reconcile), in the same function, of the digest index in its table."""
+StaleAfterDays = Annotated[int | None, Field(ge=1, le=3650)]
+StaleAction = Literal["notify", "disable"]
+
+
+class SweepSettings(StoreSettings, TokenSettings, EventSettings):
+    """The daily sweep: how far ahead an expiry or the end of a grace window is reported, and when
+    an enabled client is stale (unused that many days; off unless set) and what that does: a
+    Client Stale event, and with ``disable`` the client disabled as the admin API disables one
+    (audited, a Client Updated event, undone by enabling it); and the reconciliation
+    (lifecycle.reconcile), in the same function, of the digest index in its table."""
 
     expiry_warning_days: ExpiryWarningDays = 7.0
+    stale_after_days: StaleAfterDays = None
+    stale_action: StaleAction = "notify"
+    #: The deployment's table: the clients' last use (tokengate_core.authorize.last_used), the digest index.
     table_name: TableName = DEFAULT_TABLE_NAME
+    sm_read_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+    def client_settings(self) -> AdminSettings:
+        """The client use cases' settings for a stale client's disable (the admin API's semantics,
+        audit and events, with this function's own limits)."""
+        shared = set(AdminSettings.model_fields) & set(type(self).model_fields)
+        return AdminSettings(**{name: getattr(self, name) for name in shared})
 
 
 class DeliverySettings(StoreSettings):

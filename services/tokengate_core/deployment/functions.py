@@ -36,6 +36,10 @@ class FunctionSpec(NamedTuple):
     timeout_seconds: int
     #: The lifecycle events it publishes: its role may put exactly these on the deployment's bus.
     emits: frozenset[DetailType] = frozenset()
+    #: Lambda sends it SIGTERM before ending an environment (the stack registers the shutdown
+    #: extension for it, the local stack calls its handler module's SIGTERM hook): it holds work
+    #: in memory that must be written (tokengate_core.runtime.shutdown).
+    graceful_shutdown: bool = False
 
     @property
     def settings(self) -> type[EnvSettings]:
@@ -66,6 +70,8 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Lambda authorizer: checks per-client bearer tokens",
         memory_mb=512,
         timeout_seconds=5,
+        emits=frozenset({DetailType.QUOTA_THRESHOLD}),
+        graceful_shutdown=True,
     ),
     # Returns a small JSON body built from the authorizer's context: no I/O at all.
     "main": FunctionSpec(
@@ -131,7 +137,7 @@ FUNCTIONS: dict[FunctionName, FunctionSpec] = {
         "Daily sweep: reports expiring clients and ending grace windows, prunes imported tokens",
         memory_mb=256,
         timeout_seconds=300,
-        emits=frozenset({DetailType.EXPIRING}),
+        emits=frozenset({DetailType.EXPIRING, DetailType.STALE, DetailType.UPDATED}),
     ),
     # GitHub's secret scanning alerts: a signature check, then a few Secrets Manager calls per
     # leaked client of ours, ten at a time. It stops starting work 5 s before its timeout, which

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: The bus a deployment publishes to unless its stack names another (context ``eventBusName``).
+DEFAULT_EVENT_BUS = "default"
+#: An event bus name in the deploying account and region (EventBridge's EventBusName rule).
+EVENT_BUS_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,256}$"
+
 
 class DetailType(StrEnum):
     ISSUED = "Client Issued"
@@ -16,3 +21,5 @@ class DetailType(StrEnum):
     RESTORED = "Client Restored"
     EXPIRING = "Client Expiring"
     LEAKED = "Token Leaked"
+    STALE = "Client Stale"
+    QUOTA_THRESHOLD = "Client Quota Threshold"

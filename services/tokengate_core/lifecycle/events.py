@@ -36,10 +36,6 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
 SOURCE = "tokengate"
-#: The bus a deployment publishes to unless its stack names another (context ``eventBusName``).
-DEFAULT_EVENT_BUS = "default"
-#: An event bus name in the deploying account and region (EventBridge's EventBusName rule).
-EVENT_BUS_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,256}$"
 
 
 #: Actors that are not IAM principals: Secrets Manager's schedule (the rotation function's
@@ -68,6 +64,12 @@ DETAIL_FIELDS = frozenset(
         "url",
         "source",
         "token_type",
+        "threshold",
+        "quota_used",
+        "quota_limit",
+        "period",
+        "last_used_at",
+        "stale_after_days",
     }
 )
 #: A detail value that must never appear: a token of any deployment, or a SHA-256 in hex.

@@ -11,6 +11,9 @@ Expiry is a tag, so ListSecrets tells it with no read per client. A grace window
 only; only clients changed within the longest grace window are read (a rotation writes the
 record), a few at a time.
 
+With ``stale_after_days`` set, it also finds enabled clients unused that long (``Client Stale``,
+and with ``stale_action: disable`` disables them; tokengate_core.lifecycle.stale).
+
 One client's bad data never stops the sweep for the others: a record that cannot be read, or a
 client whose event cannot be made, is skipped and named in the report, which the function logs
 as one error line that is also a metric (:data:`METRIC_CLIENTS_SKIPPED`), which an alarm watches.
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta
 from tokengate_core.errors import NotFoundError, RevokedError, TokengateError
 from tokengate_core.lifecycle.detail_types import DetailType
 from tokengate_core.lifecycle.events import ACTOR_SCHEDULED_SWEEP, EventPublisher, LifecycleEvent, iso
+from tokengate_core.lifecycle.stale import StaleCheck
 from tokengate_core.records.model import ClientRecord, utcnow_from
 from tokengate_core.records.rules import MAX_GRACE_SECONDS
 from tokengate_core.records.store import SecretsStore, SecretSummary
@@ -46,6 +50,10 @@ class SweepReport:
     expiring: int = 0
     grace_ending: int = 0
     imported_removed: int = 0
+    stale: int = 0
+    stale_disabled: int = 0
+    #: The clients' last use could not be read: no client was judged stale this run.
+    stale_unchecked: bool = False
     #: Clients whose record could not be read (corrupt, or Secrets Manager failed): their grace
     #: windows went unchecked.
     unreadable: list[str] = field(default_factory=list)
@@ -63,6 +71,9 @@ class SweepReport:
             "expiring": self.expiring,
             "grace_ending": self.grace_ending,
             "imported_removed": self.imported_removed,
+            "stale": self.stale,
+            "stale_disabled": self.stale_disabled,
+            "stale_unchecked": self.stale_unchecked,
             "unreadable": self.unreadable,
             "failed": self.failed,
         }
@@ -76,11 +87,13 @@ class Sweeper:
         *,
         warning_days: float,
         clock: Callable[[], float] = time.time,
+        stale: StaleCheck | None = None,
     ) -> None:
         self.store = store
         self.events = events
         self.window = timedelta(days=warning_days)
         self.clock = clock
+        self.stale = stale
 
     def run(self) -> SweepReport:
         report = SweepReport()
@@ -104,9 +117,36 @@ class Sweeper:
                 report.grace_ending += self._expiring(
                     summary, SUBJECT_PREVIOUS_TOKEN, previous.valid_until, now, found=found, report=report
                 )
+        if self.stale is not None:
+            self._stale(self.stale, live, now, found, report)
         self.events.publish(found)
         report.imported_removed = self._prune_imported(now, records)
         return report
+
+    @staticmethod
+    def _stale(
+        check: StaleCheck, live: list[SecretSummary], now: datetime, found: list[LifecycleEvent], report: SweepReport
+    ) -> None:
+        """Client Stale for each stale client, disabled first where the deployment says so; one
+        client that cannot be disabled or told is skipped and named, as any other."""
+        try:
+            stale = check.stale(live, now)
+        except Exception:  # noqa: BLE001 - DynamoDB failed: nobody is judged on what could not be read
+            report.stale_unchecked = True
+            return
+        for summary, last in stale:
+            action = "none"
+            try:
+                if check.disable is not None:
+                    check.disable(summary)
+                    action = "disabled"
+                    report.stale_disabled += 1
+                found.append(check.event(summary, last, now, action))
+            except Exception:  # noqa: BLE001 - a conflict, a failed write, a name the event refuses
+                if summary.key_id not in report.failed:
+                    report.failed.append(summary.key_id)
+                continue
+            report.stale += 1
 
     @staticmethod
     def _expiring(

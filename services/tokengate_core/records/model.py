@@ -26,6 +26,7 @@ from pydantic import (
 from tokengate_core.records import rules
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
+    DEFAULT_QUOTA_THRESHOLDS,
     DIGEST_PATTERN,
     MAX_BURST,
     MAX_CIDR_CHARS,
@@ -45,6 +46,7 @@ from tokengate_core.records.rules import (
     TENANT_PATTERN,
     OnLimit,
     QuotaPeriod,
+    check_thresholds,
     is_new_client_name,
     parse_network,
     within_rate_precision,
@@ -152,6 +154,10 @@ class RateLimit(BaseModel):
     burst: Annotated[int, Field(ge=1, le=MAX_BURST)]
 
 
+def _thresholds(value: list[int] | None) -> list[int] | None:
+    return None if value is None else list(check_thresholds(value))
+
+
 class Quota(BaseModel):
     """At most ``limit`` allowed requests per calendar ``period`` in UTC."""
 
@@ -159,6 +165,16 @@ class Quota(BaseModel):
 
     limit: Annotated[int, Field(ge=1, le=MAX_QUOTA)]
     period: QuotaPeriod
+    thresholds: Annotated[
+        list[Annotated[int, Field(strict=True)]] | None,
+        Field(
+            description=(
+                "Percentages of the limit (1-100, ascending) whose crossing is a Client Quota Threshold event,"
+                f" once per period; null: {', '.join(map(str, DEFAULT_QUOTA_THRESHOLDS))}; []: none"
+            ),
+        ),
+        AfterValidator(_thresholds),
+    ] = None
 
 
 def _cidr(value: str) -> str:

@@ -10,6 +10,7 @@ before a request. So this module imports nothing but the standard library.
 from __future__ import annotations
 
 import hmac
+import itertools
 import re
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
@@ -54,6 +55,25 @@ MAX_BURST = 1_000_000
 MAX_QUOTA = 10**12
 QuotaPeriod = Literal["day", "month"]
 QUOTA_PERIODS: tuple[str, ...] = get_args(QuotaPeriod)
+#: A quota's thresholds: percentages of its limit whose crossing is a Client Quota Threshold event
+#: (at most once each per period). These unless the client names its own; an empty list: none.
+DEFAULT_QUOTA_THRESHOLDS = (80, 90, 100)
+MAX_QUOTA_THRESHOLDS = 5
+
+
+def check_thresholds(values: object) -> tuple[int, ...]:
+    """Whole percentages from 1 to 100, strictly ascending, at most MAX_QUOTA_THRESHOLDS of them;
+    ValueError (naming the rule, never the value) otherwise. The one rule the model and the
+    authorizer's view both apply."""
+    if not isinstance(values, list | tuple) or len(values) > MAX_QUOTA_THRESHOLDS:
+        raise ValueError(f"thresholds must be a list of at most {MAX_QUOTA_THRESHOLDS} percentages")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100 for v in values):
+        raise ValueError("each threshold must be a whole percentage from 1 to 100")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError("thresholds must be in ascending order, each once")
+    return tuple(values)
+
+
 MAX_CIDRS = 64
 #: The longest allowlist entry as written (an IPv6 network with its prefix fits well within).
 MAX_CIDR_CHARS = 64

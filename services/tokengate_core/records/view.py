@@ -18,6 +18,7 @@ from typing import Any
 from tokengate_core.authorize.cache import CachedClient, UsagePolicy
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
+    DEFAULT_QUOTA_THRESHOLDS,
     DIGEST_PATTERN,
     MAX_BURST,
     MAX_CIDRS,
@@ -30,6 +31,7 @@ from tokengate_core.records.rules import (
     SCHEMA_VERSION,
     SCOPE_PATTERN,
     TENANT_PATTERN,
+    check_thresholds,
     parse_network,
     scope_regex,
     within_rate_precision,
@@ -81,10 +83,20 @@ def _policy(data: dict[str, Any]) -> UsagePolicy | None:
             raise RecordError("invalid rate_limit")
         policy_rate = (float(per_second), int(_number(rate["burst"], "rate_limit", 1, MAX_BURST, whole=True)))
     policy_quota = None
+    thresholds: tuple[int, ...] = ()
     if quota is not None:
-        if not isinstance(quota, dict) or set(quota) != {"limit", "period"} or quota["period"] not in QUOTA_PERIODS:
+        if (
+            not isinstance(quota, dict)
+            or not {"limit", "period"} <= set(quota) <= {"limit", "period", "thresholds"}
+            or quota["period"] not in QUOTA_PERIODS
+        ):
             raise RecordError("invalid quota")
         policy_quota = (int(_number(quota["limit"], "quota", 1, MAX_QUOTA, whole=True)), str(quota["period"]))
+        given = quota.get("thresholds")
+        try:
+            thresholds = DEFAULT_QUOTA_THRESHOLDS if given is None else check_thresholds(given)
+        except ValueError:
+            raise RecordError("invalid quota") from None
     networks = None
     if cidrs is not None:
         if (
@@ -97,7 +109,9 @@ def _policy(data: dict[str, Any]) -> UsagePolicy | None:
             networks = tuple(parse_network(c) for c in cidrs)
         except ValueError:
             raise RecordError("invalid allowed_cidrs") from None
-    return UsagePolicy(rate=policy_rate, quota=policy_quota, networks=networks, on_limit=str(on_limit))
+    return UsagePolicy(
+        rate=policy_rate, quota=policy_quota, networks=networks, on_limit=str(on_limit), thresholds=thresholds
+    )
 
 
 def _str(data: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:

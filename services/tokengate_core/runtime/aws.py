@@ -159,6 +159,14 @@ def make_usage_query(settings: AdminSettings) -> Callable[[str, str, str], dict[
     return lambda key_id, start, end: read_usage(client, settings.table_name, key_id, start, end)
 
 
+def make_last_used_query(settings: AdminSettings | SweepSettings) -> Callable[[list[str]], dict[str, float]]:
+    """What the admin API reads clients' last use from: the items the authorizer writes."""
+    from tokengate_core.authorize.usage_table import read_last_used
+
+    client = cast("DynamoDBClient", _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, 2))
+    return lambda key_ids: read_last_used(client, settings.table_name, key_ids)
+
+
 def make_shared_key_list(settings: LeakSettings) -> SharedKeyList:
     """The deployment's copy of GitHub's key list, in its DynamoDB table."""
     from tokengate_core.records.github_keys import SharedKeyList

@@ -27,6 +27,13 @@ def _line(event: dict[str, Any]) -> str:
     for name in ("imported", "subject", "expires_at", "previous_token_valid_until", "action", "url"):
         if detail.get(name):
             parts.append(f"{name}: {detail[name]}")
+    if detail.get("threshold") is not None:  # Client Quota Threshold
+        parts.append(
+            f"quota {detail['threshold']}%: {detail.get('quota_used')} of {detail.get('quota_limit')}"
+            f" in {detail.get('period')}"
+        )
+    if detail.get("stale_after_days") is not None:  # Client Stale
+        parts.append(f"unused {detail['stale_after_days']} days (last used: {detail.get('last_used_at') or 'never'})")
     return "  ".join(parts)
 
 

@@ -1,5 +1,5 @@
 """``tokengate local``: run the local stack, and drive the running one (``local rotate-due``,
-``local flush-usage``, ``local sweep``, ``local aws-endpoint``)."""
+``local flush-usage``, ``local reclaim``, ``local sweep``, ``local aws-endpoint``)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ def cmd_flush_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reclaim(args: argparse.Namespace) -> int:
+    from tokengate.local.control import RECLAIM_PATH
+
+    result = _local_control(args, "reclaim").call("POST", RECLAIM_PATH)
+    emit(args, result, lambda: f"{result.get('containers', 0)} idle container(s) ended")
+    return 0
+
+
 def cmd_rotate_due(args: argparse.Namespace) -> int:
     from tokengate.local.control import ROTATE_DUE_PATH
 
@@ -62,7 +70,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         lines = [
             f"swept {report.get('clients', 0)} client(s): {report.get('expiring', 0)} expiring, "
             f"{report.get('grace_ending', 0)} grace window(s) ending (Client Expiring events), "
-            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring"
+            f"{report.get('imported_removed', 0)} imported token(s) taken out of the keyring, "
+            f"{report.get('stale', 0)} stale (Client Stale events), {report.get('stale_disabled', 0)} of them disabled"
         ]
         if report.get("unreadable"):
             lines.append(f"unreadable: {', '.join(report['unreadable'])}")
@@ -101,6 +110,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         rotation_check_interval=args.rotation_check_interval,
         sweep_interval=args.sweep_interval,
         **({} if args.reconcile_interval is None else {"reconcile_interval": args.reconcile_interval}),
+        container_idle_seconds=args.container_idle_seconds,
     )
     try:
         return serve(options, os.environ)
@@ -111,7 +121,13 @@ def cmd_local(args: argparse.Namespace) -> int:
 def register(commands: Subcommands, p: Parents) -> None:
     local = _register_run(commands)
     actions = local.add_subparsers(dest="local_action", metavar="ACTION")
-    for add in (_register_rotate_due, _register_flush_usage, _register_sweep, _register_aws_endpoint):
+    for add in (
+        _register_rotate_due,
+        _register_flush_usage,
+        _register_reclaim,
+        _register_sweep,
+        _register_aws_endpoint,
+    ):
         add(actions, p)
 
 
@@ -185,6 +201,13 @@ def _register_run(commands: Subcommands) -> Parser:
         help="seconds between reconciliations of the digest index, the first at the start "
         "(default: the deployed schedule's; 0: off)",
     )
+    local.add_argument(
+        "--container-idle-seconds",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="end a function container idle this long, as Lambda does (default 600; 0: never)",
+    )
     local.set_defaults(func=cmd_local)
     return local
 
@@ -227,11 +250,27 @@ def _register_flush_usage(actions: Subcommands, p: Parents) -> None:
     ).set_defaults(func=cmd_flush_usage)
 
 
+def _register_reclaim(actions: Subcommands, p: Parents) -> None:
+    command(
+        actions,
+        "reclaim",
+        summary="end the running local stack's idle containers now, as Lambda ends idle ones",
+        description="End every idle function container of the running local stack, as Lambda ends execution "
+        "environments that have been idle a while: each authorizer container gets SIGTERM first and writes "
+        "the usage counts it holds. The next request starts a new container (a cold start).",
+        parents=[p.connection, p.output],
+        examples=[
+            "tokengate local reclaim",
+            "tokengate local reclaim && tokengate clients usage -t acme partner",
+        ],
+    ).set_defaults(func=cmd_reclaim)
+
+
 def _register_sweep(actions: Subcommands, p: Parents) -> None:
     command(
         actions,
         "sweep",
-        summary="ask the running local stack to run its sweep now (Client Expiring events)",
+        summary="ask the running local stack to run its sweep now (Client Expiring and Client Stale events)",
         parents=[p.connection, p.output],
         examples=["tokengate local sweep", "tokengate local sweep --output json"],
     ).set_defaults(func=cmd_sweep)

@@ -83,6 +83,7 @@ function Row({ tenant, client, settings, usage }) {
     <td>${client.expires_at ? when(client.expires_at) : "never"}</td>
     <td>${client.rotated_at ? when(client.rotated_at) : "never"}${rotation.period_days
       ? html`<br /><span class="note">every ${rotation.period_days} d</span>` : ""}</td>
+    <td data-field="last_used_at">${client.last_used_at ? when(client.last_used_at) : "never"}</td>
     <td>${policyText(client)}</td>
   </tr>`;
 }
@@ -154,7 +155,7 @@ export function ClientList({ tenant, settings }) {
     <${ErrorBox} error=${page.error} />
     <table class="client-list" key=${page.gen} aria-busy=${page.loading || busy ? "true" : "false"}>
       <thead><tr><th>Name</th><th>Client id</th><th>Status</th><th>Scopes</th><th>Expires</th>
-        <th>Last rotation</th><th>Usage policy</th></tr></thead>
+        <th>Last rotation</th><th>Last used</th><th>Usage policy</th></tr></thead>
       <tbody>${!page.loading && shown.map((client) => html`<${Row} key=${client.client_id} tenant=${tenant}
         client=${client} settings=${settings} usage=${usage[client.client_id]} />`)}</tbody>
     </table>

@@ -35,6 +35,7 @@ def list_clients(
     tenant: str,
     *,
     status: str | None = None,
+    unused_since: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_items: int | None = None,
     next_token: str | None = None,
@@ -48,6 +49,8 @@ def list_clients(
         query = {"limit": str(wanted)}
         if status:
             query["status"] = status
+        if unused_since:
+            query["unused_since"] = unused_since
         if next_token:
             query["next_token"] = next_token
         page = api.call("GET", clients_path(tenant), query=query)

@@ -10,7 +10,7 @@ from tokengate.cli.commands.clients.lookup import DEFAULT_PAGE_SIZE, client_id, 
 from tokengate.cli.commands.clients.settings import EXPIRES_AT_HELP
 from tokengate.cli.http import admin_client
 from tokengate.cli.options import Parents, Subcommands, command, positive_int, timestamp
-from tokengate.cli.output import client_lines, emit, table, when
+from tokengate.cli.output import client_lines, emit, last_used, table, when
 
 
 def _statuses() -> tuple[str, ...]:
@@ -30,14 +30,23 @@ def cmd_list(args: argparse.Namespace) -> int:
         admin_client(args),
         args.tenant,
         status=args.status,
+        unused_since=args.unused_since.isoformat() if args.unused_since else None,
         page_size=args.page_size,
         max_items=args.max_items,
         next_token=args.next_token,
     )
 
+    if args.sort == "last-used":  # over every client read, not page by page as the API sorts
+        oldest = "0000"
+        listing.items.sort(key=lambda c: (c.get("last_used_at") or oldest, c.get("created_at") or oldest))
+
     def human() -> str:
         if not listing.items:
-            lines = [f"no clients in tenant {args.tenant}" + (f" with status {args.status}" if args.status else "")]
+            lines = [
+                f"no clients in tenant {args.tenant}"
+                + (f" with status {args.status}" if args.status else "")
+                + (f" unused since {args.unused_since.isoformat()}" if args.unused_since else "")
+            ]
         else:
             rows = [
                 [
@@ -46,10 +55,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                     c.get("status", ""),
                     when(c.get("expires_at")),
                     when(c.get("created_at")),
+                    last_used(c),
                 ]
                 for c in listing.items
             ]
-            lines = [table(rows, ["CLIENT ID", "NAME", "STATUS", "EXPIRES", "CREATED"])]
+            lines = [table(rows, ["CLIENT ID", "NAME", "STATUS", "EXPIRES", "CREATED", "LAST USED"])]
         return "\n".join(lines)
 
     result: dict[str, Any] = {"items": listing.items}
@@ -112,10 +122,20 @@ def register_list(actions: Subcommands, p: Parents) -> None:
         examples=[
             "tokengate clients list --tenant acme",
             "tokengate clients list -t acme --status revoked --output json",
+            "tokengate clients list -t acme --unused-since 2026-10-01 --sort last-used",
             "tokengate clients list -t acme --max-items 20   # then: ... --max-items 20 --next-token <token>",
         ],
     )
     listing.add_argument("--status", choices=_statuses(), help="only the clients in this state")
+    listing.add_argument(
+        "--unused-since",
+        type=timestamp,
+        metavar="TIME",
+        help=f"only the clients not used since TIME (never used ones too): {EXPIRES_AT_HELP}",
+    )
+    listing.add_argument(
+        "--sort", choices=("last-used",), help="last-used: least recently used first (never used before all)"
+    )
     listing.add_argument(
         "--max-items", type=positive_int, metavar="N", help="stop after N clients and print the token to go on from"
     )
