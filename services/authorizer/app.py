@@ -13,7 +13,7 @@ from tokengate_core.authorize.decision import Decision, Reason, TokenAuthorizer
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import AUTHORIZER_SERVICE as SERVICE
 from tokengate_core.runtime import shutdown
-from tokengate_core.runtime.aws import index_client, make_reader, new_session
+from tokengate_core.runtime.aws import index_client, make_reader, make_usage_backend, new_session
 from tokengate_core.runtime.observability import (
     METRIC_AUTHORIZED,
     METRIC_DENIED,
@@ -27,13 +27,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = AuthorizerSettings.from_env()
-#: One botocore session for both of the authorizer's clients, built with the first of them (on the
+#: One botocore session for all of the authorizer's clients, built with the first of them (on the
 #: first cache miss); a container serves one request at a time.
 sdk_session = cache(new_session)
+#: The usage counters and last use: one DynamoDB client on the same session, built at first need.
+usage_table = cache(lambda: make_usage_backend(settings, sdk_session()))
 authorizer = TokenAuthorizer(
     settings,
     store_factory=lambda: make_reader(settings, sdk_session()),
     dynamodb_factory=lambda: index_client(settings, sdk_session()),
+    usage_factory=usage_table,
+    last_used_factory=usage_table,
 )
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -48,9 +52,7 @@ def on_sigterm() -> None:
         lazy_logger(SERVICE, settings.log_level).error("could not write usage counts", extra=safe_error(error))
         return
     if lost:
-        lazy_logger(SERVICE, settings.log_level).error(
-            "usage counts not written at shutdown", extra={"lost": lost}
-        )
+        lazy_logger(SERVICE, settings.log_level).error("usage counts not written at shutdown", extra={"lost": lost})
 
 
 shutdown.install(on_sigterm)

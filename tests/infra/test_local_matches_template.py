@@ -20,6 +20,7 @@ from tokengate_core.deployment.config import (
     LeakSettings,
     RotationSettings,
     StoreSettings,
+    SweepSettings,
 )
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.deployment.routes import IDENTITY_SOURCE, ROUTES, STAGE_DEFAULT
@@ -38,6 +39,7 @@ NAMED_BY_THE_STACK: dict[FunctionName, set[str]] = {
     "authorizer": {AuthorizerSettings.env_name("table_name")},
     "leaks": {LeakSettings.env_name("table_name")},
     "rotation": {RotationSettings.env_name("table_name")},
+    "sweep": {SweepSettings.env_name("table_name")},
 }
 
 

@@ -301,7 +301,9 @@ def test_the_authorizer_can_read_no_client_secret_only_the_keyring_and_the_index
             tuple(sorted(as_list(s["Action"]))): s.get("Condition") for s in statements if actions_of([s], "dynamodb:")
         }
         assert table == {
-            ("dynamodb:UpdateItem",): None,  # usage counters
+            ("dynamodb:UpdateItem",): {  # usage counters and last use
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["rate#*", "quota#*", "usage#*", "used#*"]}
+            },
             ("dynamodb:GetItem", "dynamodb:Query"): {
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["index#*", "feed"]}
             },

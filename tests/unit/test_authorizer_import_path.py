@@ -59,8 +59,10 @@ COLD_PATH = {
     "tokengate_core.authorize.cache",
     "tokengate_core.authorize.decision",
     "tokengate_core.authorize.limited",
+    "tokengate_core.authorize.outcome",
     "tokengate_core.authorize.settings",
     "tokengate_core.deployment.authorizer_facts",
+    "tokengate_core.lifecycle.detail_types",  # the event bus's name rule: it sends Client Quota Threshold
     "tokengate_core.records.feed",
     "tokengate_core.records.index",
     "tokengate_core.records.rules",

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tokengate_core.admin import guardrails
-from tokengate_core.admin import activity
+from tokengate_core.admin import activity, guardrails
 from tokengate_core.admin.api import ClientPage, ClientView, IssueClientRequest, IssuedClient, Status
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.admin.page_tokens import decode_page_token, encode_page_token, page_token_key

@@ -131,6 +131,7 @@ class ClientCache:
             del self._changed[key_id]
             return False
         return True
+
     def peek(self, key_id: str) -> Entry | None:
         """The entry, whatever its age (what to call a client in an event, not whether it may pass)."""
         return self._entries.get(key_id)

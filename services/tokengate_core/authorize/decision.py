@@ -17,12 +17,12 @@ import functools
 import hmac
 import time
 from collections.abc import Callable
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
 from tokengate_core.authorize.limited import limited, limited_context
+from tokengate_core.authorize.outcome import Decision, Reason
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
 from tokengate_core.errors import TokengateError
@@ -59,43 +59,6 @@ def _index_client(settings: AuthorizerSettings) -> DynamoDBClient:
     return index_client(settings)
 
 
-class Reason(StrEnum):
-    ALLOWED = "allowed"
-    MISSING = "missing_token"
-    MALFORMED = "malformed"
-    FOREIGN_PREFIX = "foreign_prefix"  # a token of another deployment (another prefix)
-    BAD_CHECKSUM = "bad_checksum"
-    FORGED = "forged"  # well-formed, but no key of this deployment made its tag
-    UNKNOWN_KEY_ID = "unknown_key_id"
-    WRONG_SECRET = "wrong_secret"
-    DISABLED = "disabled"
-    REVOKED = "revoked"
-    EXPIRED = "expired"
-    OUT_OF_SCOPE = "out_of_scope"
-    IP_NOT_ALLOWED = errors.IP_NOT_ALLOWED
-    RATE_LIMITED = errors.RATE_LIMITED
-    QUOTA_EXHAUSTED = errors.QUOTA_EXHAUSTED
-    BACKEND_UNAVAILABLE = errors.BACKEND_UNAVAILABLE
-    CORRUPT_RECORD = errors.CORRUPT_RECORD
-    INVALID_EVENT = "invalid_event"
-    INTERNAL_ERROR = "internal_error"
-
-
-class Decision(NamedTuple):
-    reason: Reason
-    key_id: str | None = None
-    tenant: str | None = None
-    context: dict[str, str] | None = None
-    cache: str = "none"  # none | hit | miss | stale | refresh
-    grace: bool = False  # allowed with the previous token inside its grace window
-    degraded: bool = False  # usage control could not reach DynamoDB; its fail-open/closed rule decided
-    imported: bool = False  # the presented value was an imported token
-
-    @property
-    def allowed(self) -> bool:
-        return self.reason is Reason.ALLOWED
-
-
 def to_cached(record: ClientRecord) -> CachedClient:
     """A record as the authorizer caches it (for callers that hold a model, such as benchmarks)."""
     return parse_cached(record.to_secret_string(), record.key_id)
@@ -108,6 +71,7 @@ class TokenAuthorizer:
         store_factory: Callable[[], SecretsReader],
         clock: Clock = time.time,
         usage_factory: Callable[[], UsageBackend] | None = None,
+        *,
         dynamodb_factory: Callable[[], DynamoDBClient] | None = None,
         last_used_factory: Callable[[], LastUsedStore] | None = None,
     ) -> None:

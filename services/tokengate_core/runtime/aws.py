@@ -136,11 +136,12 @@ def make_store(settings: ClientSettings, kms_key_id: str | None = None) -> Secre
     )
 
 
-def make_usage_backend(settings: AuthorizerSettings) -> DynamoUsage:
-    """The usage counters: a short timeout and one attempt, since a decision waits for it."""
+def make_usage_backend(settings: AuthorizerSettings, session: Session | None = None) -> DynamoUsage:
+    """The usage counters and last use: a short timeout and one attempt, since a decision waits
+    for it. The authorizer passes its one session (see new_session)."""
     from tokengate_core.authorize.usage_table import DynamoUsage
 
-    client = _client(_session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
+    client = _client(session or _session(), "dynamodb", settings, settings.usage_timeout_seconds, 1)
     return DynamoUsage(cast("DynamoDBClient", client), settings.table_name)
 
 
