@@ -63,7 +63,7 @@ class BenchConfig:
     @classmethod
     def from_env(cls) -> BenchConfig:
         quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
-        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,propagation,leaks,state")
+        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,propagation,leaks,state,last_used")
         sections = tuple(s.strip() for s in chosen.split(",") if s.strip())
         write_default = "0" if quick else "1"
         return cls(
