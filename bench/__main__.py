@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.common import (
     REPO,
+    SECTIONS,
     BenchConfig,
     SectionResult,
     fmt_us,
@@ -29,7 +30,7 @@ from tokengate.emulator import SecretsManagerEmulator
 
 #: The leak section runs after every section that uses the shared clients: it revokes the ones it
 #: reports (the local-state section runs its own stack).
-ORDER = ("warm", "backend", "scale", "cold", "http", "usage", "propagation", "leaks", "state", "last_used")
+ORDER = SECTIONS
 #: The sections that need the clients the scale section issues (usage issues its own).
 NEEDS_CLIENTS = ("warm", "backend", "scale", "cold", "leaks")
 TITLES = {

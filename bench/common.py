@@ -39,6 +39,10 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+#: Every section a full run measures, in the order ``bench.__main__`` runs them.
+SECTIONS = ("warm", "backend", "scale", "cold", "http", "usage", "propagation", "leaks", "state", "last_used")
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """Run counts. Every one can be set from the environment; BENCH_QUICK=1 shrinks the defaults."""
@@ -63,7 +67,7 @@ class BenchConfig:
     @classmethod
     def from_env(cls) -> BenchConfig:
         quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
-        chosen = os.environ.get("BENCH_SECTIONS", "warm,backend,cold,scale,http,usage,propagation,leaks,state,last_used")
+        chosen = os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS))
         sections = tuple(s.strip() for s in chosen.split(",") if s.strip())
         write_default = "0" if quick else "1"
         return cls(

@@ -30,7 +30,7 @@ def test_client_lifecycle_through_the_cli(stack: RunningStack) -> None:
     listed = run_cli(stack, "clients", "list", "--tenant", "cli")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.strip().splitlines()
-    assert header.split() == ["CLIENT", "ID", "NAME", "STATUS", "EXPIRES", "CREATED"]
+    assert header.split() == ["CLIENT", "ID", "NAME", "STATUS", "EXPIRES", "CREATED", "LAST", "USED"]
     assert any(row.split()[:3] == [client_id, "billing", "active"] for row in rows)
     assert token not in listed.stdout
 

@@ -17,6 +17,7 @@ from tests.support import ADMIN_ARN, EventSink, FakeClock, FakeContext, call_adm
 from tests.support_github import SigningKey, alert_body, alert_event, write_key_list
 from tokengate.emulator import DYNAMODB, EVENTS, Fault, SecretsManagerEmulator
 from tokengate_core.deployment.config import AdminSettings
+from tokengate_core.deployment.functions import FUNCTIONS
 from tokengate_core.lifecycle import alerts, github
 from tokengate_core.lifecycle.alerts import AlertMemory
 from tokengate_core.lifecycle.detail_types import DetailType
@@ -44,8 +45,16 @@ def github_keys(tmp_path: Path) -> Iterator[None]:
 def deliver(body: bytes, key: SigningKey | None = CURRENT, **kwargs: Any) -> tuple[int, Any]:
     from leaks import app
 
-    response = app.handler(alert_event(body, key, **kwargs), FakeContext())  # type: ignore[arg-type]
+    response = app.handler(alert_event(body, key, **kwargs), _Deployed())  # type: ignore[arg-type]
     return response["statusCode"], json.loads(response["body"])
+
+
+class _Deployed(FakeContext):
+    """The time the deployed function has (its timeout): a thousand matches on a loaded machine
+    must not run into a shorter test budget (a deadline has its own test below)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return FUNCTIONS["leaks"].timeout_seconds * 1000
 
 
 def state(client_id: str) -> str:
