@@ -52,6 +52,13 @@ def stale_events(sink: EventSink) -> dict[str, dict[str, Any]]:
     return {e["detail"]["client_name"]: e["detail"] for e in sink.drain() if e["detail-type"] == DetailType.STALE}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def sweep_logger_first() -> None:
+    """One sweep before any test's log capture: the function's Powertools logger must hold the first
+    handler of its logger (Powertools formats with the first), not the capture the test attaches."""
+    sweep()
+
+
 @pytest.fixture
 def fleet() -> dict[str, tuple[str, str]]:
     made = {name: issue("acme", name) for name in ("idle", "busy", "fresh", "paused")}
