@@ -220,7 +220,7 @@ def create(
         ctx.index.append(key_id, "import" if record.imported else "issue")
     except TokengateError as error:
         # A new key id is cached nowhere but as unknown, for the negative TTL: the client becomes
-        # usable that much later, so the issue stands.
+        # usable that much later, so the new client stands.
         ctx.audit("feed_append_failed", client_id=key_id, error=error.code)
 
 

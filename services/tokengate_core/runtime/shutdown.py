@@ -4,7 +4,7 @@ Lambda sends the runtime SIGTERM before it ends an environment only when an exte
 registered, and gives the runtime up to :data:`RUNTIME_SHUTDOWN_SECONDS` (300 ms) before it moves
 on and, at the end of the 2,000 ms shutdown phase, SIGKILLs what is left (AWS Lambda Developer
 Guide, "Lambda Extensions API", Shutdown phase; aws-samples/graceful-shutdown-with-aws-lambda).
-Python runtimes from 3.12 on deliver it to the handler's process (that sample's issue #2). The
+Python runtimes from 3.12 on deliver it to the handler's process (that sample's README, Python). The
 stack registers a do-nothing extension for the functions that need it (infra/shutdown.py); their
 handler module calls :func:`install` with the work to do, bounded by :data:`BUDGET_SECONDS`.
 
