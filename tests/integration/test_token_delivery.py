@@ -162,9 +162,8 @@ def test_delivery_refuses_a_token_the_record_does_not_accept_whatever_the_author
     decision, fetched = call_delivery(token)
     assert fetched["statusCode"] == 200, "allowed, and now in the authorizer's cache"
     current = change(token, client_id)
-    stale = authorizer_app.handler(authorizer_event(token, route_key="GET /token", path="/token"), None)
-    if change is not _revoked:
-        assert stale["isAuthorized"], "the authorizer's cached decision still allows the old token"
+    # Whatever the authorizer's cache says by now (the change feed evicts within about a second),
+    # delivery reads the record itself.
     presented = {"old": token, "none": None, "other client's": other, "mistyped": mistyped(token)}[sent]
     answer = delivery_app.handler(delivery_event(presented, decision["context"]), None)
     assert (answer["statusCode"], json.loads(answer["body"])) == (403, {"message": "Forbidden"})
