@@ -168,44 +168,45 @@ def make_last_used_query(settings: AdminSettings | SweepSettings) -> Callable[[l
     return lambda key_ids: read_last_used(client, settings.table_name, key_ids)
 
 
+def _table_client(settings: ClientSettings) -> DynamoDBClient:
+    """A DynamoDB client for the deployment's table, with the function's read timeout and attempts."""
+    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
+    return cast("DynamoDBClient", client)
+
+
 def make_shared_key_list(settings: LeakSettings) -> SharedKeyList:
     """The deployment's copy of GitHub's key list, in its DynamoDB table."""
     from tokengate_core.records.github_keys import SharedKeyList
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return SharedKeyList(cast("DynamoDBClient", client), settings.table_name)
+    return SharedKeyList(_table_client(settings), settings.table_name)
 
 
 def make_alert_memory(settings: LeakSettings) -> AlertMemory:
     """The GitHub alerts already answered, in the deployment's table."""
     from tokengate_core.lifecycle.alerts import AlertMemory
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return AlertMemory(cast("DynamoDBClient", client), settings.table_name)
+    return AlertMemory(_table_client(settings), settings.table_name)
 
 
 def make_client_index(settings: RotationSettings) -> ClientIndex:
     """The digest index and change feed, for the rotation function's writes."""
     from tokengate_core.records.index import ClientIndex
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return ClientIndex(cast("DynamoDBClient", client), settings.table_name)
+    return ClientIndex(_table_client(settings), settings.table_name)
 
 
 def make_guardrails(settings: AdminSettings) -> GuardrailStore:
     """The tenants' guardrails in the deployment's DynamoDB table."""
     from tokengate_core.records.guardrails import GuardrailStore
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return GuardrailStore(cast("DynamoDBClient", client), settings.table_name)
+    return GuardrailStore(_table_client(settings), settings.table_name)
 
 
 def make_registry(settings: AdminSettings) -> NameRegistry:
     """The client-name claims in the deployment's DynamoDB table."""
     from tokengate_core.records.names import NameRegistry
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return NameRegistry(cast("DynamoDBClient", client), settings.table_name)
+    return NameRegistry(_table_client(settings), settings.table_name)
 
 
 #: EventBridge answers PutEvents in milliseconds; a call that takes longer is retried by the
@@ -244,5 +245,4 @@ def make_reconciler(settings: SweepSettings) -> Reconciler:
     plane's timeouts and retries, for a run that is never on a request path."""
     from tokengate_core.lifecycle.reconcile import Reconciler
 
-    client = _client(_session(), "dynamodb", settings, settings.sm_read_timeout_seconds, settings.sm_max_attempts)
-    return Reconciler(make_store(settings), cast("DynamoDBClient", client), settings.table_name)
+    return Reconciler(make_store(settings), _table_client(settings), settings.table_name)
