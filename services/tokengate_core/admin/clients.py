@@ -271,17 +271,20 @@ def update(
     if disabling:
         ctx.publish(updated, kind)
     ctx.store.put(updated, request_token=_next_version(base))
+    written: int | None = None
     try:
         ctx.store.set_tags(client_id, record_tags(updated))
         if updated.expires_at is None and record.expires_at is not None:
             ctx.store.remove_tags(client_id, [TAG_EXPIRES])
         _apply_schedule(ctx, client_id, record.rotation.period_days, updated.rotation.period_days)
         if not disabling:
-            ctx.publish(updated, kind)
+            written = ctx.reindex(updated)
+            ctx.index.append(client_id, kind)
     except TokengateError:
         ctx.undo(lambda: _restore_record(ctx, record), "update", client_id)
-        if not disabling:
-            ctx.undo(lambda: ctx.reindex(record), "update_index", client_id)
+        if written is not None:
+            version = written
+            ctx.undo(lambda: ctx.unindex(client_id, version), "update_index", client_id)
         raise
     ctx.audit("update", tenant=tenant, client_id=client_id, actor=actor, fields=sorted(changes))
     ctx.emit(DetailType.UPDATED, updated, actor, changed, expires_at=iso(updated.expires_at))
@@ -383,17 +386,17 @@ def rotate(ctx: AdminContext, tenant: str, client_id: str, actor: str) -> Issued
     _cancel_inflight_rotation(ctx, summary)
     # The index accepts the new token before the secret holds it, and the token is shown only
     # once both hold it and the feed has announced it; a failure puts the old token back in both.
-    ctx.reindex(rotated)
+    written = ctx.reindex(rotated)
     try:
         ctx.store.put(rotated, request_token=_next_version(base))
     except TokengateError:
-        ctx.undo(lambda: ctx.reindex(record), "rotate_index", client_id)
+        ctx.undo(lambda: ctx.unindex(client_id, written), "rotate_index", client_id)
         raise
     try:
         ctx.index.append(client_id, "rotate")
     except TokengateError:
         ctx.undo(lambda: _restore_record(ctx, record), "rotate", client_id)
-        ctx.undo(lambda: ctx.reindex(record), "rotate_index", client_id)
+        ctx.undo(lambda: ctx.unindex(client_id, written), "rotate_index", client_id)
         raise
     if record.imported_sha256 is not None and rotated.previous is None:
         # No grace window: the imported token stops working now, so it leaves the keyring now

@@ -63,16 +63,28 @@ class AdminContext:
             self._index = ClientIndex(self.registry.client, self.registry.table)
         return self._index
 
-    def reindex(self, record: ClientRecord) -> None:
-        """Write the live client's index item from ``record``: UnavailableError, or ConflictError
-        after losing every race for the item."""
-        self.index.write(record, ACTIVE, now=self.now())
+    def reindex(self, record: ClientRecord) -> int:
+        """Write the live client's index item from ``record``; the version written. UnavailableError,
+        or ConflictError after losing every race for the item."""
+        return self.index.write(record, ACTIVE, now=self.now())
 
     def publish(self, record: ClientRecord, kind: str) -> None:
         """Index the live client, then announce the change on the feed, in that order: an
         authorizer the feed sends to the index finds the change there. Either step failing raises."""
         self.reindex(record)
         self.index.append(record.key_id, kind)
+
+    def unindex(self, key_id: str, written: int) -> None:
+        """Undo this writer's index write (version ``written``) after a later step failed.
+
+        The item gets what the secret holds now, not what this writer read before: a writer
+        racing this one may have reached the secret in between (two rotations: the loser's
+        PutSecretValue fails because the winner's landed), and putting back the older record
+        would leave the index refusing the winner's token. Only if no other writer has written
+        the item since: a later write (a revoke, the winner's own undo) stands."""
+        record, _ = self.store.read(key_id)
+        self.index.put(record, ACTIVE, expected_version=written, now=self.now())
+        self.index.append(key_id, "reconcile")
 
     def reset(self) -> None:
         """Forget the cached keyring, as a fresh container would start."""

@@ -16,7 +16,7 @@ from tokengate_core.admin import clients
 from tokengate_core.admin.api import IssueClientRequest
 from tokengate_core.admin.context import AdminContext
 from tokengate_core.deployment.config import AdminSettings
-from tokengate_core.errors import UnavailableError
+from tokengate_core.errors import ConflictError, UnavailableError
 from tokengate_core.records import feed
 from tokengate_core.records.index import ClientIndex
 from tokengate_core.tokens import format as tokens
@@ -152,3 +152,36 @@ def test_a_restore_goes_to_the_secret_then_the_index_then_the_feed(sm: Any) -> N
     assert not ctx.store.describe(key_id).revoked and (indexed(key_id) or ("",))[0] == "revoked"
     clients.restore(ctx, "acme", key_id, ACTOR)
     assert (indexed(key_id) or ("",))[0] == "active" and kinds()[-1] == (key_id, "restore")
+
+
+class RotatedFirst:
+    """Secrets Manager where another admin's rotation of the same client lands just before this
+    one's PutSecretValue: both read the same version, so this one's write is refused."""
+
+    def __init__(self, client: Any, rival: Any) -> None:
+        self._client, self._rival = client, rival
+        self.rival_token = ""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_secret_value(self, **request: Any) -> Any:
+        if not self.rival_token:
+            self.rival_token = self._rival()
+        return self._client.put_secret_value(**request)
+
+
+def test_of_two_racing_rotations_the_index_keeps_the_winners_token(sm: Any) -> None:
+    ctx = context(sm)
+    key_id, first = issue(ctx, "bot", grace_seconds=3600)
+    racing = RotatedFirst(sm, lambda: clients.rotate(ctx, "acme", key_id, ACTOR).token)
+    with pytest.raises(ConflictError):
+        clients.rotate(context(racing), "acme", key_id, ACTOR)
+    winner = racing.rival_token
+    assert ctx.store.get(key_id).own_token == winner
+    doc = (indexed(key_id) or ("", {}))[1]
+    # The loser's undo puts back what the secret holds (the winner's rotation), not what the
+    # loser read before it: the winner's token works, and the first one during its grace.
+    assert doc["sha256"] == tokens.digest(winner).hex()
+    assert doc["previous"]["sha256"] == tokens.digest(first).hex()
+    assert kinds()[-1] == (key_id, "reconcile")
