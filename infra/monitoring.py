@@ -22,6 +22,7 @@ from constructs import Construct, IConstruct
 from infra.api import Api
 from infra.settings import StackSettings
 from tokengate_core.authorize.decision import Reason
+from tokengate_core.authorize.last_used import METRIC_FAILED as METRIC_LAST_USED_FAILED
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
 from tokengate_core.lifecycle.events import METRIC_EVENTS_FAILED
@@ -164,8 +165,9 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
         ),
         AlarmSpec(
             "authorizer-backend-unavailable",
-            "The authorizer denied tokens because Secrets Manager failed and no cached record was "
-            "fresh enough (stale-if-error exhausted): valid clients are being refused.",
+            "The authorizer denied tokens because the digest index (DynamoDB) or the keyring "
+            "(Secrets Manager) failed and no cached client was fresh enough (stale-if-error "
+            "exhausted): valid clients are being refused.",
             decision_metric(settings, METRIC_DENIED, reason=Reason.BACKEND_UNAVAILABLE.value),
         ),
         AlarmSpec(
@@ -173,6 +175,14 @@ def alarm_specs(settings: StackSettings, api: Api, functions: dict[FunctionName,
             "A secret under the stack's prefix holds no valid client record (edited or written by "
             "something else): that client is refused until its secret is fixed or restored.",
             decision_metric(settings, METRIC_DENIED, reason=CORRUPT_RECORD),
+        ),
+        AlarmSpec(
+            "last-use-writes-failed",
+            "The authorizer could not write clients' last use (DynamoDB throttled, failed or timed "
+            "out; each is retried at the client's next request after 10 s): last_used_at may lag, "
+            "and the sweep may take a client in use for stale. Its log line 'could not write a "
+            "client's last use' names the clients by id and the error.",
+            decision_metric(settings, METRIC_LAST_USED_FAILED),
         ),
         AlarmSpec(
             "admin-errors",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from infra.testing import functions_by_handler
 from tests.infra.test_template import function_ids, resources
 from tests.infra.variants import ALARM_TOPIC_ARN
 from tokengate_core.authorize.decision import Reason
+from tokengate_core.authorize.last_used import METRIC_FAILED as LAST_USED_FAILED
+from tokengate_core.authorize.last_used import report_failure
 from tokengate_core.deployment.config import AuthorizerSettings, SweepSettings
 from tokengate_core.deployment.functions import FUNCTIONS, FunctionName
 from tokengate_core.errors import CORRUPT_RECORD
@@ -57,6 +60,7 @@ FUNCTION_METRIC_ALARMS: dict[str, tuple[FunctionName, str]] = {
     "sweep-clients-skipped": ("sweep", METRIC_CLIENTS_SKIPPED),
     "index-repaired": ("sweep", METRIC_REPAIRED),
     "reconcile-clients-skipped": ("sweep", METRIC_SKIPPED),
+    "last-use-writes-failed": ("authorizer", LAST_USED_FAILED),
 }
 
 
@@ -161,10 +165,11 @@ def test_the_function_alarms_watch_their_functions(template_json: dict[str, Any]
         assert dimensions(props) == {"FunctionName": {"Ref": ids[function]}}
 
 
-def test_the_sweeps_alarm_watches_exactly_what_the_sweep_emits(template_json: dict[str, Any]) -> None:
-    """The sweep function's own environment names the namespace its EMF line declares."""
+def test_the_function_metric_alarms_watch_exactly_what_their_functions_emit(template_json: dict[str, Any]) -> None:
+    """Each function's own environment names the namespace its EMF line declares."""
     env = functions_by_handler(template_json)[FUNCTIONS["sweep"].handler]["Environment"]["Variables"]
     settings = SweepSettings.from_env({k: v for k, v in env.items() if isinstance(v, str)})
+    authorizer_settings = AuthorizerSettings.from_env(authorizer_environment(template_json))
     found = alarms(template_json)
     for name, (function, metric) in FUNCTION_METRIC_ALARMS.items():
         out = io.StringIO()
@@ -172,6 +177,8 @@ def test_the_sweeps_alarm_watches_exactly_what_the_sweep_emits(template_json: di
             service = FUNCTIONS[function].service
             if metric == METRIC_CLIENTS_SKIPPED:
                 report_skipped(SweepReport(unreadable=["k"]), service, settings.metrics_namespace)
+            elif metric == LAST_USED_FAILED:
+                report_failure(authorizer_settings.metrics_namespace)("k", "ThrottlingException")
             else:  # one repair and one skipped client: each its own line
                 report_run(ReconcileReport(built=["k"], failed=["j"]), service, settings.metrics_namespace)
         (document,) = [d for d in map(json.loads, out.getvalue().splitlines()) if metric in d]
@@ -314,3 +321,11 @@ def test_the_documented_alarm_cost_counts_each_metric_a_metric_math_alarm_reads(
         f" the {read[math_alarm]} functions that publish events, are {total} alarm metrics, about"
         f" ${total * 0.10:.2f} a month"
     ) in text
+
+
+def test_the_deploy_guide_counts_and_lists_every_alarm(template_json: dict[str, Any]) -> None:
+    found = alarms(template_json)
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    words = {12: "twelve", 13: "thirteen", 14: "fourteen", 15: "fifteen"}
+    assert f"The stack creates {words[len(found)]} CloudWatch alarms" in text
+    assert set(re.findall(r"^\| `([a-z0-9-]+)` \| ", text, re.MULTILINE)) >= set(found)
