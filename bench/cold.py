@@ -159,7 +159,7 @@ def _breakdown(event: dict[str, Any]) -> dict[str, float]:
 
     t = step("first miss: import botocore", t)
     app.handler(event, None)
-    t = step("first decision, rest (clients, first reads, record reading, digest, log, metric)", t)
+    t = step("first decision, rest (session, two clients, three reads, record reading, digest, log, metric)", t)
     app.handler(event, None)
     step("second decision (cached)", t)
     return steps
