@@ -161,7 +161,7 @@ def _breakdown(event: dict[str, Any]) -> dict[str, float]:
     app.handler(event, None)
     t = step("first decision, rest (session, two clients, three reads, record reading, digest, log, metric)", t)
     app.handler(event, None)
-    step("second decision (cached)", t)
+    step("second decision (cached; it writes the last use the first one saw)", t)
     return steps
 
 
