@@ -102,9 +102,7 @@ class TokenAuthorizer:
         self._feed_read_at = float("-inf")
         self._last_used_factory = last_used_factory or table
         self._last_used: LastUsed | None = None
-        #: Whether the container's first decision answers before writing its last use (the handler's
-        #: choice: see tokengate_core.authorize.last_used); drain() writes it if no decision does.
-        self._defer_first_use = defer_first_use
+        self._defer_first_use = defer_first_use  # the handler's choice: see authorize.last_used
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
