@@ -80,7 +80,10 @@ def recommendations(results: dict[str, SectionResult]) -> list[str]:
             "is compiled at each cold start, so its cold path imports only what a decision uses (records/"
             "secret_reader.py and deployment/authorizer_facts.py rather than the store and the function and "
             "route tables); what remains is botocore's import and its two clients (Secrets Manager for the "
-            "keyring, DynamoDB for the index and the feed), which share one session. Shipping bytecode would "
+            "keyring, DynamoDB for the index and the feed), which share one session and read the botocore data "
+            "the asset build derives for them (infra/sdk_data.py: models without their documentation, endpoints "
+            "for tokengate's services only), and the three reads. The client's last use is written at the "
+            "container's next decision or at its end, not by the first. Shipping bytecode would "
             "need a 3.14 interpreter at build time; SnapStart is priced in docs/deploy.md."
         )
     return recs

@@ -4,7 +4,8 @@ Measured the way Lambda runs a function: its package ships no ``.pyc`` (the asse
 and the build machine's Python cannot compile for the runtime's), so each cold start compiles the
 function's own modules from source, while the runtime's SDK (botocore, boto3) and standard library
 are precompiled. Each sample is a new ``python -m bench.cold <side>`` process whose ``PYTHONPATH``
-starts with a fresh copy of the handler's sources (:func:`fresh_package`: no ``__pycache__``) and
+starts with a fresh copy of the handler's sources (:func:`fresh_package`: no ``__pycache__``, and
+the botocore data the asset build derives for the authorizer's clients, as the asset has it) and
 which may not write bytecode (:func:`lambda_environment`); after its timed part the child counts
 which of its own modules had a ``.pyc`` it could have read (:func:`bytecode_audit`), and the
 report prints that count. This module's top level imports only the standard library, so the child
@@ -45,10 +46,14 @@ NOT_IN_RUNTIME = ("awscrt",)
 
 
 def fresh_package(services: Path, baseline: Path, into: Path) -> Path:
-    """A copy of the function's sources as its asset has them: ``.py`` files only, no bytecode."""
+    """A copy of the function's sources as its asset has them: ``.py`` files only, no bytecode, and
+    the botocore data the asset build derives for the authorizer's clients (infra/sdk_data.py)."""
+    from infra.sdk_data import derive
+
     root = into / "package"
     for name in OWN_PACKAGES:
         shutil.copytree(services / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+    derive(root)
     shutil.copyfile(baseline, root / f"{BASELINE_MODULE}.py")
     return root
 
@@ -154,9 +159,9 @@ def _breakdown(event: dict[str, Any]) -> dict[str, float]:
 
     t = step("first miss: import botocore", t)
     app.handler(event, None)
-    t = step("first decision, rest (clients, first reads, record reading, digest, log, metric)", t)
+    t = step("first decision, rest (session, two clients, three reads, record reading, digest, log, metric)", t)
     app.handler(event, None)
-    step("second decision (cached)", t)
+    step("second decision (cached; it writes the last use the first one saw)", t)
     return steps
 
 
@@ -303,7 +308,11 @@ def run(bench: Any) -> None:
         "`services/authorizer` and `services/tokengate_core` (the baseline on a fresh copy of its handler "
         "module) with no `__pycache__`, and with `PYTHONDONTWRITEBYTECODE=1`, so every one of those modules is "
         "compiled from source at every start; the SDK and the standard library use their `.pyc` files, as the "
-        "runtime's precompiled ones. After its timed part each child checks, for every module it imported, "
+        "runtime's precompiled ones. Like the asset, each copy also carries the botocore data the build derives "
+        "for the authorizer's clients (infra/sdk_data.py: the models of the services it calls without their "
+        "documentation, and endpoints.json for those services only), which its botocore session reads before "
+        "botocore's own files; the baseline's boto3 reads botocore's own. "
+        "After its timed part each child checks, for every module it imported, "
         "whether a `.pyc` existed where the import system looks for one; the figure above sums that. "
         f"Packages installed here but absent from the Lambda runtime ({', '.join(NOT_IN_RUNTIME)}: botocore's "
         "optional CRT, which it imports whenever it can) are made unimportable in every child, both sides."

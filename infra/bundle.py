@@ -26,12 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from infra import SERVICES_DIR
-from infra.functions import ARCHITECTURE, ASSET_EXCLUDE, RUNTIME
+from infra.functions import ARCHITECTURE, RUNTIME, ServicesBundling, bundled_code
 from tokengate_core.deployment.functions import FunctionName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,37 +110,10 @@ def checked(name: FunctionName) -> Path:
     return target
 
 
-@jsii.implements(ILocalBundling)
-class _ServicesWithDependencies:
-    """Synth's local bundling: services/ and the installed wheels, copied into the asset (no Docker)."""
-
-    def __init__(self, deps: Path) -> None:
-        self._deps = deps
-
-    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
-        out = Path(output_dir)
-        shutil.copytree(SERVICES_DIR, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ASSET_EXCLUDE))
-        shutil.copytree(self._deps, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAMP, *ASSET_EXCLUDE))
-        return True
-
-
 def function_code(name: FunctionName) -> lambda_.Code:
-    """The function's own asset: services/ plus its bundled wheels. Hashed by content, so a new
-    version of a wheel is a new asset even when services/ did not change."""
-    deps = checked(name)
-    return lambda_.Code.from_asset(
-        str(SERVICES_DIR),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            # The CDK reuses what it bundled for the same source path and bundling options (its
-            # asset staging cache), and the local bundler does not tell two functions apart there:
-            # the function's name in the (never used) container environment does.
-            environment={"TOKENGATE_FUNCTION": name},
-            # Never pulled: the local bundling always succeeds, or synth stops with BundleError first.
-            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
-            local=_ServicesWithDependencies(deps),
-        ),
-    )
+    """The function's own asset: services/ plus its bundled wheels (or synth stops with
+    BundleError first)."""
+    return bundled_code(ServicesBundling(checked(name), (STAMP,)), TOKENGATE_FUNCTION=name)
 
 
 def main() -> int:

@@ -8,11 +8,13 @@ What every function shares is decided here, once:
   ``aws_lambda.Runtime.ALL`` of the installed aws-cdk-lib, so anything older is a finding.
 - arm64 (Graviton): cheaper per GB-second than x86_64, and nothing in the code is
   architecture-specific (the only native wheel, pydantic-core, comes in the layer built for arm64).
-- Code: the services/ directory as is. Its only third-party imports (Powertools, pydantic and
-  their dependencies) come from the official Powertools V3 layer, and boto3 from the runtime,
-  so neither synth nor deploy needs Docker or a pip download. The layer is the one built from the
-  Powertools release installed here, the release the lockfiles pin and the tests run: its ARN is
-  the public SSM parameter Powertools publishes for that release in each region.
+- Code: the services/ directory, plus the botocore data the authorizer's clients read, derived
+  from the installed botocore when the asset is built (infra/sdk_data.py). Its only third-party
+  imports (Powertools, pydantic and their dependencies) come from the official Powertools V3
+  layer, and boto3 from the runtime, so neither synth nor deploy needs Docker or a pip download.
+  The layer is the one built from the Powertools release installed here, the release the
+  lockfiles pin and the tests run: its ARN is the public SSM parameter Powertools publishes for
+  that release in each region.
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
   construct adds a statement; a function that publishes lifecycle events (FunctionSpec.emits) may
   put exactly those on the deployment's bus (infra/events.py).
@@ -26,11 +28,14 @@ What every function shares is decided here, once:
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -40,6 +45,7 @@ from constructs import Construct
 from infra import SERVICES_DIR
 from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
+from infra.sdk_data import derive
 from infra.settings import LAMBDA_ARCHITECTURE, StackSettings
 from infra.shutdown import shutdown_layer
 from tokengate_core.deployment.config import AuthorizerSettings, EnvModel
@@ -62,10 +68,47 @@ XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"]
 
 
+@jsii.implements(ILocalBundling)
+class ServicesBundling:
+    """Synth's local bundling (no Docker): services/ without build litter, the derived botocore data
+    (infra/sdk_data.py) and, for a function that has some, its wheels (infra/bundle.py)."""
+
+    def __init__(self, extra: Path | None = None, ignore: tuple[str, ...] = ()) -> None:
+        self._extra = extra
+        self._ignore = ignore
+
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
+        out = Path(output_dir)
+        shutil.copytree(SERVICES_DIR, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ASSET_EXCLUDE))
+        if self._extra is not None:
+            patterns = shutil.ignore_patterns(*self._ignore, *ASSET_EXCLUDE)
+            shutil.copytree(self._extra, out, dirs_exist_ok=True, ignore=patterns)
+        derive(out)
+        return True
+
+
+def bundled_code(local: ServicesBundling, **environment: str) -> lambda_.Code:
+    """An asset of services/ built by ``local``, hashed by content (a new botocore's data or a new
+    wheel is a new asset even when services/ did not change)."""
+    return lambda_.Code.from_asset(
+        str(SERVICES_DIR),
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(
+            # The CDK reuses what it bundled for the same source path and bundling options (its
+            # asset staging cache), and the local bundler does not tell two assets apart there:
+            # the (never used) container environment does.
+            environment=environment,
+            # Never pulled: the local bundling always succeeds.
+            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
+            local=local,
+        ),
+    )
+
+
 def services_code() -> lambda_.Code:
     """The one code asset every function shares (uploaded once); a function with bundled wheels
     (the leak function) adds its own."""
-    return lambda_.Code.from_asset(str(SERVICES_DIR), exclude=ASSET_EXCLUDE)
+    return bundled_code(ServicesBundling(), TOKENGATE_ASSET="services")
 
 
 def powertools_release() -> str:

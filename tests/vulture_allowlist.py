@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from bench import cold
 from infra.api import _AccessLogSettings
-from infra.bundle import _ServicesWithDependencies
+from infra.functions import ServicesBundling
 from infra.stack import TokenGateStack
 from tests.integration.test_admin_input_edges import RecordingDynamoDB
 from tests.unit.runtime.test_shutdown_extension import _Handler as _ExtensionsApiHandler
@@ -66,7 +66,7 @@ _RebuiltRequestSigner.headers_to_sign
 # urllib's redirect hook (the key list follows no redirect) and aws-cdk-lib's local bundling hook
 # (the leak function's asset).
 _NoRedirects.redirect_request
-_ServicesWithDependencies.try_bundle
+ServicesBundling.try_bundle
 # aws-cdk-lib reads the access log settings' destination and the function's tracing config.
 _AccessLogSettings.destination
 lambda_.CfnFunction.tracing_config

@@ -38,6 +38,9 @@ authorizer = TokenAuthorizer(
     dynamodb_factory=lambda: index_client(settings, sdk_session()),
     usage_factory=usage_table,
     last_used_factory=usage_table,
+    # The first decision answers before the client's last use is written (at the next decision,
+    # or at SIGTERM by on_sigterm): its DynamoDB client and write are not on the cold start.
+    defer_first_use=True,
 )
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -45,7 +48,7 @@ DENY: dict[str, Any] = {"isAuthorized": False}
 
 def on_sigterm() -> None:
     """Lambda is ending this container (the shutdown extension makes it say so): write the usage
-    counts it holds, within the runtime's share of the shutdown phase."""
+    counts it holds, within the runtime's share of the shutdown phase, and a last use not written yet."""
     try:
         lost = authorizer.drain(shutdown.BUDGET_SECONDS)
     except Exception as error:  # noqa: BLE001 - the container ends either way; say why

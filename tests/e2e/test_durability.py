@@ -99,7 +99,8 @@ def survives_kills(state: Path, setup: Step, operation: Step) -> tuple[list[str]
         assert first.stop() == 0, first.output()
     killed_at: list[str] = []
     for attempt in range(1, 12):
-        # Checked on a stack of its own: using a token writes its last use, a boundary of its own.
+        # Checked on a stack of its own: using a token writes its last use (when the container ends,
+        # for its first decision), a boundary of its own.
         checker = start_stack(state, ENV, ARGS)
         try:
             ledger.check(checker)
@@ -232,7 +233,9 @@ def test_quota_use_killed_at_any_boundary_is_never_given_back(tmp_path: Path) ->
         ledger.metered = ledger.tokens.pop(ledger.names["metered"])
 
     killed_at, ledger = survives_kills(tmp_path / "state", setup, use)
-    assert killed_at == boundaries("item", "item"), "the client's last use, then the lease on the period's counter"
+    # The lease on the period's counter; the client's last use is written after a container's first
+    # decision (at its next one, or when it ends), outside this request's transaction.
+    assert killed_at == boundaries("item"), "the lease on the period's counter"
     assert ledger.allowed >= 1
     final = start_stack(tmp_path / "state", ENV, ARGS)
     try:
@@ -254,7 +257,7 @@ def test_a_full_disk_answers_503_changes_nothing_and_loses_nothing(tmp_path: Pat
         kept = ledger.issued(admin(stack, "POST", CLIENTS, {"client_name": "kept", "grace_seconds": 3600}))
         metered = admin(stack, "POST", CLIENTS, {"client_name": "metered", "quota": {"limit": QUOTA, "period": "day"}})
         assert metered.status == 201, metered
-        # Used once while there is room: its last use is written, and not again within the hour.
+        # Used once while there is room (a container's first decision: its last use is written later).
         assert invoke(stack, ledger.tokens[kept]).status == 200
         events = (state / EVENTS_FILE).read_text()
 
@@ -268,7 +271,8 @@ def test_a_full_disk_answers_503_changes_nothing_and_loses_nothing(tmp_path: Pat
         assert [r.status for r in refused] == [503] * 4, refused
         assert (state / EVENTS_FILE).read_text() == events, "no event for a change that did not happen"
         # kept is still active (its token is checked once there is room again: a container that
-        # failed to save is replaced, and a new container's first use of a token writes its last use)
+        # failed to save is replaced, and a new container writes the last use of its first decision
+        # at its next one or when it ends)
         assert {c["client_id"]: c["status"] for c in clients(stack)}[kept] == "active"
         assert "lost" not in {c["client_name"] for c in clients(stack)}
 

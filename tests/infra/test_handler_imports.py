@@ -318,3 +318,22 @@ def test_a_bundled_distribution_ships_in_its_functions_own_asset_at_the_version_
     assert top_level and top_level <= asset_packages(asset)
     assert all(top_level.isdisjoint(asset_packages(other)) for other in others)
     assert [p.name for p in asset.glob(f"{dist}-*.dist-info")] == [f"{dist}-{installed.version}.dist-info"]
+
+
+def test_every_asset_carries_the_botocore_data_derived_for_the_authorizers_clients(
+    assembly_dir: Path, tmp_path: Path
+) -> None:
+    """What the authorizer's loader searches first (botocore_data.DERIVED_DIR) ships in the zip,
+    derived from the botocore installed here (infra/sdk_data.py); services/ itself holds none."""
+    from infra.sdk_data import ASSET_PATH, derive
+    from tokengate_core.runtime.aws import SERVICES
+
+    expected = derive(tmp_path)
+    files = sorted(p.relative_to(expected) for p in expected.rglob("*.json"))
+    assert Path("endpoints.json") in files and len(files) == len(SERVICES) + 1
+    assert not (SERVICES_DIR / ASSET_PATH).exists()
+    template_json = json.loads((assembly_dir / "TokenGate.template.json").read_text())
+    for name in FUNCTIONS:
+        shipped = function_asset(assembly_dir, template_json, name) / ASSET_PATH
+        assert sorted(p.relative_to(shipped) for p in shipped.rglob("*.json")) == files, name
+        assert all((shipped / f).read_bytes() == (expected / f).read_bytes() for f in files), name

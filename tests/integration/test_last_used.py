@@ -22,9 +22,11 @@ MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()
 WRITES = f"{DYNAMODB}:UpdateItem"
 
 
-def container(clock: FakeClock, **overrides: Any) -> TokenAuthorizer:
+def container(clock: FakeClock, *, defer_first_use: bool = False, **overrides: Any) -> TokenAuthorizer:
     settings = AuthorizerSettings(**{"usage_timeout_seconds": 5.0, **overrides})
-    return TokenAuthorizer(settings, store_factory=lambda: make_store(settings), clock=clock)
+    return TokenAuthorizer(
+        settings, store_factory=lambda: make_store(settings), clock=clock, defer_first_use=defer_first_use
+    )
 
 
 def shown(client_id: str) -> Any:
@@ -175,3 +177,27 @@ def test_a_failing_read_of_last_use_is_a_503_not_a_wrong_answer(emulator: Secret
     finally:
         emulator.inject(None)
     assert response.status == 503, response.body
+
+
+def test_the_handlers_first_decision_answers_before_the_write_made_at_the_next_one_or_at_the_end(
+    emulator: SecretsManagerEmulator,
+) -> None:
+    """The authorizer's handler defers a container's first write (defer_first_use): that decision
+    costs no write, and the use it saw is stored with its own time by the next decision or drain()."""
+    first_id, first = issue("acme", "first")
+    second_id, second = issue("acme", "second")
+    clock = FakeClock(now=MORNING)
+    authz = container(clock, defer_first_use=True)
+    emulator.reset_counts()
+    assert authz.decide(first, "GET", "ANY /invoke").allowed
+    assert emulator.calls(WRITES) == 0 and shown(first_id) is None
+    clock.advance(60)
+    assert authz.decide(second, "GET", "ANY /invoke").allowed
+    assert (shown(first_id), shown(second_id)) == (at(MORNING), at(MORNING + 60))
+
+    ending = container(clock, defer_first_use=True)
+    clock.advance(60)
+    assert ending.decide(second, "GET", "ANY /invoke").allowed
+    assert shown(second_id) == at(MORNING + 60)
+    assert ending.drain(0.25) == 0  # Lambda ends the container: its SIGTERM writes the use
+    assert shown(second_id) == at(MORNING + 120)

@@ -28,6 +28,8 @@ DEFERRED = (
     "tokengate_core.records.model",
     "tokengate_core.lifecycle.events",
     "tokengate_core.authorize.usage",
+    # What integrations answer a request let through over a limit: only a client with a policy.
+    "tokengate_core.authorize.limited",
     # The store's writes and listings, and the function and route tables with their event types:
     # the authorizer reads through records.secret_reader and deployment.authorizer_facts instead.
     "tokengate_core.records.store",
@@ -58,7 +60,6 @@ COLD_PATH = {
     "tokengate_core.errors",
     "tokengate_core.authorize.cache",
     "tokengate_core.authorize.decision",
-    "tokengate_core.authorize.limited",
     "tokengate_core.authorize.outcome",
     "tokengate_core.authorize.settings",
     "tokengate_core.deployment.authorizer_facts",

@@ -1,7 +1,8 @@
 """The cold-start benchmark measures the way Lambda runs a function: the function's own modules have
-no ``.pyc`` to reuse (its asset ships none), the SDK has its precompiled ones, and packages the
-runtime lacks are not there. These tests hold the benchmark's helpers to that, with a negative
-control each: the same audit run where a ``.pyc`` could be reused has to say so."""
+no ``.pyc`` to reuse (its asset ships none, but ships the botocore data derived for the authorizer,
+and so does the copy), the SDK has its precompiled ones, and packages the runtime lacks are not
+there. These tests hold the benchmark's helpers to that, with a negative control each: the same
+audit run where a ``.pyc`` could be reused has to say so."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bench.cold import (
     lambda_package,
 )
 from bench.common import REPO
+from infra.sdk_data import ASSET_PATH, derive
 
 MODULES = ("authorizer/__init__.py", "authorizer/app.py", "tokengate_core/__init__.py", "tokengate_core/thing.py")
 
@@ -60,8 +62,10 @@ def _audit(env: dict[str, str], package: Path, imports: str) -> dict[str, int]:
 def test_the_copy_carries_sources_only_and_the_child_compiles_every_own_module(tmp_path: Path) -> None:
     services, baseline = _sources(tmp_path)
     package = fresh_package(services, baseline, tmp_path / "fresh")
+    derived = derive(tmp_path / "asset")
+    data = [(ASSET_PATH / p.relative_to(derived)).as_posix() for p in derived.rglob("*.json")]
     assert sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()) == sorted(
-        [*MODULES, "baseline.py"]
+        [*MODULES, *data, "baseline.py"]
     )
     env = lambda_environment({**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "prefix")}, package, REPO)
     audit = _audit(env, package, "authorizer.app, baseline")

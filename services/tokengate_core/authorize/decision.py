@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
-from tokengate_core.authorize.limited import limited, limited_context
 from tokengate_core.authorize.outcome import Decision, Reason
 from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
@@ -74,6 +73,7 @@ class TokenAuthorizer:
         *,
         dynamodb_factory: Callable[[], DynamoDBClient] | None = None,
         last_used_factory: Callable[[], LastUsedStore] | None = None,
+        defer_first_use: bool = False,
     ) -> None:
         self._settings = settings
         self._store_factory = store_factory
@@ -102,6 +102,7 @@ class TokenAuthorizer:
         self._feed_read_at = float("-inf")
         self._last_used_factory = last_used_factory or table
         self._last_used: LastUsed | None = None
+        self._defer_first_use = defer_first_use  # the handler's choice: see authorize.last_used
 
     def reset(self) -> None:
         """Forget everything this container learned, as a fresh container would start."""
@@ -141,9 +142,12 @@ class TokenAuthorizer:
         return (entry.client.tenant, entry.client.client_name) if entry and entry.client else None
 
     def drain(self, budget: float) -> int:
-        """Lambda is ending this container (SIGTERM): write what it holds within ``budget``
-        seconds; how many usage counts could not be written."""
-        return 0 if self._usage is None else self._usage.drain(self._clock(), budget)
+        """Lambda is ending this container (SIGTERM): write what it holds, the usage counts within
+        ``budget`` seconds, then a last use not written yet; how many usage counts could not be written."""
+        lost = 0 if self._usage is None else self._usage.drain(self._clock(), budget)
+        if self._last_used is not None:
+            self._last_used.flush(self._clock())
+        return lost
 
     @property
     def last_used(self) -> LastUsed:
@@ -155,6 +159,7 @@ class TokenAuthorizer:
                 self._last_used_factory,
                 max_entries=self._settings.cache_max_entries,
                 on_failure=report_failure(self._settings.metrics_namespace),
+                defer_first=self._defer_first_use,
             )
         return self._last_used
 
@@ -286,6 +291,8 @@ class TokenAuthorizer:
         if decision.reason is not Reason.WRONG_SECRET:
             self.last_used.seen(client.key_id, now)
         if client.policy is not None:
+            from tokengate_core.authorize.limited import limited  # only clients with a policy need it
+
             # A request let through only to be told it is over a limit counts as limited, not allowed.
             told = limited(decision.context or {})
             self.usage.count(client.key_id, told.reason if told else decision.reason.value, now)
@@ -330,6 +337,8 @@ class TokenAuthorizer:
                 if verdict.reason == errors.IP_NOT_ALLOWED or client.policy.on_limit != "tell_integration":
                     return deny(Reason(verdict.reason), degraded)
                 # The integration answers 429 with Retry-After: it is told why and when.
+                from tokengate_core.authorize.limited import limited_context
+
                 context = limited_context(context, verdict.reason, verdict.retry_after)
         return Decision(
             Reason.ALLOWED,

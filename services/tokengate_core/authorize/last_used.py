@@ -10,6 +10,13 @@ costs one conditional UpdateItem, made in that request. So a client costs at mos
 container per interval, whatever its traffic, and a deployment at most
 ``clients used x containers that saw them`` writes per interval (``tokengate capacity`` prices it).
 
+**A container's first decision** answers before the write (``defer_first``, the authorizer's
+setting): building the DynamoDB client that writes and the write itself would be a third of a cold
+start's first decision. The use is written, with the time it happened, at the container's next
+decision that sees a client, or when Lambda ends the container (its SIGTERM drains the
+authorizer); only a container that dies without either loses it, and the client's next use in
+another container writes it again.
+
 **Precision.** The stored time is the first use a container saw in its interval, and the write
 keeps the latest of the times written (the condition refuses an older one), so ``last_used_at`` is
 at most :data:`INTERVAL_SECONDS` before the true last use, and never after it.
@@ -60,6 +67,7 @@ class LastUsed:
         interval: float = INTERVAL_SECONDS,
         max_entries: int = 100_000,
         on_failure: Callable[[str, str], None] | None = None,
+        defer_first: bool = False,
     ) -> None:
         self._store_factory = store_factory
         self._store: LastUsedStore | None = None
@@ -68,6 +76,9 @@ class LastUsed:
         self._on_failure = on_failure
         #: key id -> when this container last wrote it (or failed to, shifted so a retry waits RETRY_SECONDS)
         self._written: dict[str, float] = {}
+        #: key id -> a use noted but not written yet (the first, with ``defer_first``): see flush()
+        self._pending: dict[str, float] = {}
+        self._defer = defer_first
         self.writes = 0
         self.failures = 0
 
@@ -76,24 +87,39 @@ class LastUsed:
 
     def seen(self, key_id: str, now: float) -> None:
         """Note a use of ``key_id``; write it if this container has not within the interval."""
+        if self._pending:
+            self.flush(now)
         last = self._written.get(key_id)
         if last is not None and now - last < self.interval:
             return
         if last is None and len(self._written) >= self.max_entries:
             del self._written[next(iter(self._written))]  # the oldest: at worst one more write for it
         self._written.pop(key_id, None)  # re-inserted last: the dict stays in write order
+        if self._defer:
+            self._defer = False
+            self._pending[key_id] = self._written[key_id] = now
+            return
+        self._write(key_id, now, now)
+
+    def flush(self, now: float) -> None:
+        """Write the uses noted and not written yet (a container's first, with ``defer_first``)."""
+        pending, self._pending = self._pending, {}
+        for key_id, at in pending.items():
+            self._write(key_id, at, now)
+
+    def _write(self, key_id: str, at: float, now: float) -> None:
         try:
             if self._store is None:
                 self._store = self._store_factory()
             self.writes += 1
-            self._store.mark_used(key_id, now)
+            self._store.mark_used(key_id, at)
         except Exception as error:  # noqa: BLE001 - a decision never fails for its bookkeeping
             self.failures += 1
             self._written[key_id] = now - self.interval + RETRY_SECONDS
             if self._on_failure is not None:
                 self._on_failure(key_id, type(error).__name__)
             return
-        self._written[key_id] = now
+        self._written[key_id] = at
 
 
 def report_failure(namespace: str) -> Callable[[str, str], None]:

@@ -76,14 +76,14 @@ def _client(session: Session, service: Service, settings: ClientSettings, read_t
     return session.create_client(service, config=config)
 
 
-def _session() -> Session:
+def _session(*, derived: bool = False) -> Session:
     # deferred: a container that never misses the cache never pays for botocore
     import botocore.session
 
     from tokengate_core.runtime.botocore_data import shared_loader
 
     session = botocore.session.get_session()
-    session.register_component("data_loader", shared_loader(session.get_config_variable("data_path")))
+    session.register_component("data_loader", shared_loader(session.get_config_variable("data_path"), derived))
     return session
 
 
@@ -91,8 +91,9 @@ def new_session() -> Session:
     """A botocore session for a function that builds more than one client on a cold start (the
     authorizer: Secrets Manager for its keyring, DynamoDB for the index and the feed), so that it
     sets one session up (registering botocore's handlers) instead of one per client. A session is
-    not thread-safe: one per container, used by one request at a time."""
-    return _session()
+    not thread-safe: one per container, used by one request at a time. Its clients read the
+    botocore data the asset derives for them (botocore_data.DERIVED_DIR), where it has it."""
+    return _session(derived=True)
 
 
 def secretsmanager_client(settings: ClientSettings, session: Session | None = None) -> SecretsManagerClient:

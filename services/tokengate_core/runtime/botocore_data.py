@@ -9,10 +9,19 @@ is botocore reading its data files, not building the client:
 - it parses every file with ``OrderedDict`` pairs, which makes the 1.2 MB ``endpoints.json``
   cost ~19 ms instead of ~7 ms, although a plain ``dict`` keeps insertion order too.
 
-This module changes those two things and nothing else: the same files from the same search
-paths (``AWS_DATA_PATH`` included), and any service outside :data:`SERVICES` (an STS client that a
+This module changes those two things: the same files from the same search paths
+(``AWS_DATA_PATH`` included), and any service outside :data:`SERVICES` (an STS client that a
 credential provider creates, say) is found by botocore's own scan. One loader is shared by every
 session of the process, so a function with several clients parses each file once.
+
+The authorizer's session (``shared_loader(..., derived=True)``) also searches :data:`DERIVED_DIR`,
+after any ``AWS_DATA_PATH`` and before botocore's own folders: there the functions' asset carries
+botocore's data reduced to what the authorizer's clients read, the models of :data:`SERVICES`
+without their documentation (DynamoDB's is 556 KB, 113 KB without it) and ``endpoints.json`` for
+those services only (1.2 MB, 18 KB). The build derives them from the installed botocore
+(infra/sdk_data.py); botocore finds them through its extra search paths, the mechanism
+``AWS_DATA_PATH`` documents for custom models. Where the folder or a file is missing (the local
+stack, tests) or unreadable, botocore's own file is read instead.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ from botocore.loaders import JSONFileLoader, Loader
 
 from tokengate_core.runtime.aws import SERVICES
 
+#: Where the functions' asset carries the derived data (infra/sdk_data.py writes it at build time).
+DERIVED_DIR = os.path.join(os.path.dirname(__file__), "sdk_data")
+
 #: botocore's data file forms, in the order botocore tries them.
 _OPENERS: tuple[tuple[str, Callable[..., Any]], ...] = ((".json", open), (".json.gz", gzip.open))
 
@@ -36,11 +48,16 @@ class PlainJSONFileLoader(JSONFileLoader):
     """botocore's JSON file loader, parsing into plain dicts: same data, same key order."""
 
     def load_file(self, file_path: str) -> Any:
+        """The file's data, or None when it is absent or unreadable: botocore's loader then reads
+        the same file from the next search path (for a derived file, botocore's own)."""
         for extension, opener in _OPENERS:
             path = file_path + extension
             if os.path.isfile(path):
-                with opener(path, "rb") as stream:
-                    return json.loads(stream.read())
+                try:
+                    with opener(path, "rb") as stream:
+                        return json.loads(stream.read())
+                except (OSError, ValueError):
+                    return None
         return None
 
 
@@ -63,10 +80,16 @@ class ServiceDataLoader(Loader):
         return _KnownServices(lambda: super(ServiceDataLoader, self).list_available_services(type_name))
 
 
+def shared_loader(data_path: str | None, derived: bool = False) -> ServiceDataLoader:
+    """One loader per ``AWS_DATA_PATH`` value, as botocore's ``create_loader`` reads it; with
+    ``derived``, :data:`DERIVED_DIR` (if the asset has it) is searched after those paths and
+    before botocore's own."""
+    return _loader(data_path or "", derived and os.path.isdir(DERIVED_DIR))
+
+
 @cache
-def shared_loader(data_path: str | None) -> ServiceDataLoader:
-    """One loader per ``AWS_DATA_PATH`` value, as botocore's ``create_loader`` reads it."""
-    if not data_path:
-        return ServiceDataLoader()
-    extra = [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep)]
-    return ServiceDataLoader(extra_search_paths=extra)
+def _loader(data_path: str, derived: bool) -> ServiceDataLoader:
+    extra = [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep) if path]
+    if derived:
+        extra.append(DERIVED_DIR)
+    return ServiceDataLoader(extra_search_paths=extra) if extra else ServiceDataLoader()

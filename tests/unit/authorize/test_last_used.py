@@ -1,5 +1,6 @@
 """One container's last-use writes: once per client per interval, a failure retried after
-RETRY_SECONDS (not at every request), never raised, and the memory bounded."""
+RETRY_SECONDS (not at every request), never raised, the memory bounded, and a container's first
+use written at its next use or its end when the authorizer defers it."""
 
 from __future__ import annotations
 
@@ -47,3 +48,37 @@ def test_the_memory_is_bounded() -> None:
     used.seen("c9", 1.0)  # still remembered: no second write
     used.seen("c0", 1.0)  # evicted long ago: written again, at worst
     assert len(store.writes) == 11
+
+
+def test_a_deferred_first_use_is_written_with_its_time_at_the_next_use_and_builds_nothing_before() -> None:
+    store, built = Store(), []
+
+    def build() -> Store:
+        built.append(1)
+        return store
+
+    used = LastUsed(build, defer_first=True)
+    used.seen("a", 100.0)
+    assert (store.writes, built, used.writes) == ([], [], 0)
+    used.seen("a", 160.0)  # within the interval: the first use is written, not this one
+    assert store.writes == [("a", 100.0)] and built == [1]
+    used.seen("b", 170.0)  # only the first use waits
+    assert store.writes == [("a", 100.0), ("b", 170.0)]
+    used.seen("a", 100.0 + INTERVAL_SECONDS)  # the interval counts from the first use
+    assert store.writes[-1] == ("a", 100.0 + INTERVAL_SECONDS)
+
+
+def test_a_deferred_first_use_is_written_by_flush_and_a_failure_is_retried_later() -> None:
+    store, reported = Store(), []
+    used = LastUsed(lambda: store, defer_first=True, on_failure=lambda key_id, error: reported.append(key_id))
+    used.seen("a", 100.0)
+    store.fail = True
+    used.flush(150.0)
+    assert used.failures == 1 and reported == ["a"]
+    used.flush(151.0)  # nothing pending any more
+    used.seen("a", 150.0 + RETRY_SECONDS - 1)
+    store.fail = False
+    used.seen("a", 150.0 + RETRY_SECONDS)
+    assert store.writes == [("a", 150.0 + RETRY_SECONDS)] and used.failures == 1
+    used.flush(200.0)
+    assert store.writes == [("a", 150.0 + RETRY_SECONDS)]
