@@ -1,16 +1,19 @@
 """Section 3: cold start, from a fresh Python process: import the handler, then its first decision.
 
-Measured the way Lambda runs a function: its package ships no ``.pyc`` (the asset excludes them,
-and the build machine's Python cannot compile for the runtime's), so each cold start compiles the
-function's own modules from source, while the runtime's SDK (botocore, boto3) and standard library
-are precompiled. Each sample is a new ``python -m bench.cold <side>`` process whose ``PYTHONPATH``
-starts with a fresh copy of the handler's sources (:func:`fresh_package`: no ``__pycache__``, and
-the botocore data the asset build derives for the authorizer's clients, as the asset has it) and
-which may not write bytecode (:func:`lambda_environment`); after its timed part the child counts
-which of its own modules had a ``.pyc`` it could have read (:func:`bytecode_audit`), and the
-report prints that count. This module's top level imports only the standard library, so the child
-measures nothing but the handler's own imports and first call (a cache miss: the SDK client's
-creation and its first reads).
+Measured the way Lambda runs a function. Its asset carries checked-hash bytecode of every module,
+compiled at build time by the runtime's own Python (infra/bytecode.py), so a cold start reads
+tokengate's modules from ``.pyc`` files, as the runtime reads its SDK (botocore, boto3) and standard
+library; the reference design's package is its handler's source, which every cold start compiles.
+Each sample is a new ``python -m bench.cold <side>`` process whose ``PYTHONPATH`` starts with a
+fresh copy of the asset (:func:`fresh_package`: the sources without any ``__pycache__`` of this
+checkout, the botocore data the build derives, and bytecode compiled into the copy the way the
+build compiles it, by the Python that runs the child) and which may not write bytecode
+(:func:`lambda_environment`), so no sample reads a ``.pyc`` an earlier one wrote. After its timed
+part the child counts, for every module it imported, whether a ``.pyc`` existed where the import
+system looks for one (:func:`bytecode_audit`), and the report prints those counts. A third side runs
+tokengate on a copy without bytecode: what the asset's bytecode saves. This module's top level
+imports only the standard library, so the child measures nothing but the handler's own imports and
+first call (a cache miss: the SDK client's creation and its first reads).
 """
 
 from __future__ import annotations
@@ -45,14 +48,21 @@ SDK_PACKAGES = ("botocore", "boto3", "s3transfer", "urllib3", "dateutil", "jmesp
 NOT_IN_RUNTIME = ("awscrt",)
 
 
-def fresh_package(services: Path, baseline: Path, into: Path) -> Path:
-    """A copy of the function's sources as its asset has them: ``.py`` files only, no bytecode, and
-    the botocore data the asset build derives for the authorizer's clients (infra/sdk_data.py)."""
+def fresh_package(services: Path, baseline: Path, into: Path, *, bytecode: bool = True) -> Path:
+    """A copy of the function's asset: its sources without this checkout's bytecode, the botocore
+    data the build derives for the authorizer's clients (infra/sdk_data.py) and, unless
+    ``bytecode`` is False, checked-hash bytecode of every module of tokengate's, compiled as the
+    build compiles it (infra/bytecode.py) by this Python (the build uses the runtime's). The
+    reference design's handler gets none: its package is one source file."""
     from infra.sdk_data import derive
 
     root = into / "package"
     for name in OWN_PACKAGES:
         shutil.copytree(services / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+        if bytecode:
+            mode = py_compile.PycInvalidationMode.CHECKED_HASH
+            if not compileall.compile_dir(root / name, quiet=1, invalidation_mode=mode):
+                raise RuntimeError(f"{name} does not compile")
     derive(root)
     shutil.copyfile(baseline, root / f"{BASELINE_MODULE}.py")
     return root
@@ -70,13 +80,13 @@ def lambda_environment(base: dict[str, str], package: Path, repo: Path) -> dict[
 
 
 @contextmanager
-def lambda_package() -> Iterator[Path]:
-    """A fresh copy of the sources in a temporary directory, removed afterwards."""
+def lambda_package(*, bytecode: bool = True) -> Iterator[Path]:
+    """A fresh copy of the asset in a temporary directory, removed afterwards."""
     from bench.common import REPO
     from tokengate import SERVICES_DIR
 
     with tempfile.TemporaryDirectory(prefix="tokengate-cold-") as tmp:
-        yield fresh_package(SERVICES_DIR, REPO / "bench" / "baseline.py", Path(tmp))
+        yield fresh_package(SERVICES_DIR, REPO / "bench" / "baseline.py", Path(tmp), bytecode=bytecode)
 
 
 def _top(name: str) -> str:
@@ -84,12 +94,14 @@ def _top(name: str) -> str:
 
 
 def bytecode_audit(package: str | None = None) -> dict[str, int]:
-    """Of the modules this process has imported: how many of its own (under ``package``, the fresh
-    copy) were compiled from source because no ``.pyc`` existed where the import system looks
-    for one, how many could have used one, and the same for the SDK. A module whose bytecode is
-    missing is compiled from its source: that is what a Lambda cold start does with the function's
-    own code."""
-    counts = {"own": 0, "own_with_pyc": 0, "own_outside": 0, "sdk": 0, "sdk_with_pyc": 0, "not_in_runtime": 0}
+    """Of the modules this process has imported: how many of tokengate's (``own``) and of the
+    reference design's (``reference``) had a ``.pyc`` where the import system looks for one (a
+    module without one is compiled from its source), how many came from outside ``package`` (the
+    fresh copy), and the same for the SDK."""
+    counts = dict.fromkeys(
+        ("own", "own_with_pyc", "own_outside", "reference", "reference_with_pyc", "sdk", "sdk_with_pyc"), 0
+    )
+    counts["not_in_runtime"] = 0
     root = os.path.realpath(package) + os.sep if package else None
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
@@ -97,10 +109,15 @@ def bytecode_audit(package: str | None = None) -> dict[str, int]:
         if not path or not path.endswith(".py"):
             continue
         cached = os.path.exists(importlib.util.cache_from_source(path))
-        if top in (*OWN_PACKAGES, BASELINE_MODULE):
+        outside = bool(root) and not os.path.realpath(path).startswith(root or "")
+        if top in OWN_PACKAGES:
             counts["own"] += 1
             counts["own_with_pyc"] += cached
-            counts["own_outside"] += bool(root) and not os.path.realpath(path).startswith(root or "")
+            counts["own_outside"] += outside
+        elif top == BASELINE_MODULE:
+            counts["reference"] += 1
+            counts["reference_with_pyc"] += cached
+            counts["own_outside"] += outside
         elif top in NOT_IN_RUNTIME:
             counts["not_in_runtime"] += 1
         elif top in SDK_PACKAGES:
@@ -165,9 +182,8 @@ def _breakdown(event: dict[str, Any]) -> dict[str, float]:
     return steps
 
 
-#: The side that measures what shipping bytecode would give: tokengate on a copy compiled
-#: beforehand (unchecked-hash .pyc files, valid whatever the files' times), never in the target.
-WITH_BYTECODE = "tokengate+pyc"
+#: The side without the asset's bytecode: tokengate's modules compiled from source at the start.
+FROM_SOURCE = "tokengate, no bytecode"
 
 
 def _spawn(
@@ -176,10 +192,8 @@ def _spawn(
     """One fresh process on a fresh copy of the sources; its result, wall time and stderr."""
     from bench.common import REPO
 
-    with lambda_package() as package:
-        if side == WITH_BYTECODE:
-            compileall.compile_dir(package, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-            side = "tokengate"
+    with lambda_package(bytecode=side != FROM_SOURCE) as package:
+        side = "tokengate" if side == FROM_SOURCE else side
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, *(extra or []), "-m", "bench.cold", side, str(package), json.dumps(event)],
@@ -214,18 +228,36 @@ def _importtime(stderr: str) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
-def _bytecode_figure(audits: list[dict[str, int]]) -> tuple[str, bool]:
-    own = sum(a["own"] for a in audits)
-    reused = sum(a["own_with_pyc"] + a["own_outside"] + a["writes_bytecode"] for a in audits)
-    foreign = sum(a["not_in_runtime"] for a in audits)
-    sdk, sdk_pyc = sum(a["sdk"] for a in audits), sum(a["sdk_with_pyc"] for a in audits)
-    per = ", ".join(sorted({f"{a['own'] - a['own_with_pyc']}" for a in audits}))
-    text = (
-        f"{own - reused:,} of {own:,} own-module imports compiled from source in {len(audits)} processes "
-        f"({per} per process), {reused} could reuse a .pyc; SDK: {sdk_pyc:,} of {sdk:,} from .pyc; "
-        f"modules the runtime lacks ({', '.join(NOT_IN_RUNTIME)}): {foreign}"
+def _bytecode_figure(samples: dict[str, list[dict[str, Any]]]) -> tuple[str, bool]:
+    """Whether each side read exactly the bytecode its package carries, and nothing else."""
+    asset, reference, source = (
+        [s["bytecode"] for s in samples[side]] for side in ("tokengate", "baseline", FROM_SOURCE)
     )
-    return text, reused == 0 and own > 0 and foreign == 0
+    every = [*asset, *reference, *source]
+
+    def total(audits: list[dict[str, int]], key: str) -> int:
+        return sum(a[key] for a in audits)
+
+    stray = total(every, "own_outside") + total(every, "writes_bytecode")
+    foreign = total(every, "not_in_runtime")
+    text = (
+        f"tokengate: {total(asset, 'own_with_pyc'):,} of {total(asset, 'own'):,} module imports read the "
+        f"copy's bytecode ({len(asset)} processes); without it: {total(source, 'own_with_pyc')} of "
+        f"{total(source, 'own'):,}; reference design: {total(reference, 'reference_with_pyc')} of "
+        f"{total(reference, 'reference')} (its handler compiled from source); SDK: "
+        f"{total(every, 'sdk_with_pyc'):,} of {total(every, 'sdk'):,} from .pyc; read from outside the copy "
+        f"or written: {stray}; modules the runtime lacks ({', '.join(NOT_IN_RUNTIME)}): {foreign}"
+    )
+    ok = (
+        total(asset, "own") > 0
+        and total(asset, "own_with_pyc") == total(asset, "own")
+        and total(source, "own_with_pyc") == 0
+        and total(reference, "reference_with_pyc") == 0
+        and total(every, "sdk_with_pyc") == total(every, "sdk")
+        and stray == 0
+        and foreign == 0
+    )
+    return text, ok
 
 
 def run(bench: Any) -> None:
@@ -235,10 +267,10 @@ def run(bench: Any) -> None:
     result = bench.result("cold", TITLE)
     event = _event(bench.clients[0].token)
     env = {**os.environ, **child_environment(bench.emulator.url)}
-    sides = ("tokengate", "baseline", WITH_BYTECODE)
+    sides = ("tokengate", "baseline", FROM_SOURCE)
     samples: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     walls: dict[str, list[float]] = {side: [] for side in sides}
-    say(f"  cold: {cfg.cold_runs} fresh processes per side, no .pyc of their own (+1 discarded warm-up each)")
+    say(f"  cold: {cfg.cold_runs} fresh processes per side, each on a fresh copy (+1 discarded warm-up each)")
     for i in range(cfg.cold_runs + 1):
         for side in sides if i % 2 == 0 else sides[::-1]:
             out, wall, _ = _spawn(side, event, env)
@@ -252,7 +284,7 @@ def run(bench: Any) -> None:
     _, _, imports_base = _spawn("baseline", event, env, ["-X", "importtime"])
     by_pkg_tg = _importtime(imports_tg)
     by_pkg_base = _importtime(imports_base)
-    audit_text, audit_ok = _bytecode_figure([s["bytecode"] for side in sides[:2] for s in samples[side]])
+    audit_text, audit_ok = _bytecode_figure(samples)
 
     def stats(side: str, key: str) -> Stats:
         return Stats.of_us([s[key] * 1000 for s in samples[side]])
@@ -268,8 +300,8 @@ def run(bench: Any) -> None:
         )
         result.add(f"{label}: whole process (wall)", Stats.of_us([w * 1000 for w in walls[side]]).text("ms"))
         result.add(f"{label}: import + first decision, CPU time", stats(side, "cpu_ms").text("ms"))
-    result.add("no .pyc of the function's own modules (as in Lambda)", audit_text, "0 could reuse a .pyc", audit_ok)
-    allowed = all(s["allowed"] for side in samples.values() for s in side)  # every side, the .pyc one too
+    result.add("bytecode read, as in Lambda", audit_text, "each side reads exactly what its package carries", audit_ok)
+    allowed = all(s["allowed"] for side in samples.values() for s in side)  # every side, the one without bytecode too
     result.add(
         "baseline / tokengate (median)",
         f"{ratio:.2f}x ({'tokengate faster' if ratio >= 1 else 'tokengate slower'}); all allowed: {allowed}",
@@ -277,11 +309,10 @@ def run(bench: Any) -> None:
         ratio >= 1.2 and allowed,
     )
     result.add("baseline / tokengate, CPU time (median)", f"{cpu_ratio:.2f}x")
-    shipped = stats(WITH_BYTECODE, "total_ms")
+    unshipped = stats(FROM_SOURCE, "total_ms")
     result.add(
-        "if the asset shipped bytecode: tokengate with its own .pyc",
-        f"{shipped.text('ms')}; baseline / that {base_total.median_us / shipped.median_us:.2f}x "
-        "(not deployable: see the notes)",
+        "tokengate without the asset's bytecode (compiled from source)",
+        f"{unshipped.text('ms')}; baseline / that {base_total.median_us / unshipped.median_us:.2f}x",
     )
     top_tg = ", ".join(f"{k} {v:,.0f} ms" for k, v in list(by_pkg_tg.items())[:6])
     top_base = ", ".join(f"{k} {v:,.0f} ms" for k, v in list(by_pkg_base.items())[:4])
@@ -304,27 +335,22 @@ def run(bench: Any) -> None:
         f"is in the wall figure only."
     )
     result.notes.append(
-        "As in Lambda, no child has bytecode for the function's own modules: each runs on a fresh copy of "
-        "`services/authorizer` and `services/tokengate_core` (the baseline on a fresh copy of its handler "
-        "module) with no `__pycache__`, and with `PYTHONDONTWRITEBYTECODE=1`, so every one of those modules is "
-        "compiled from source at every start; the SDK and the standard library use their `.pyc` files, as the "
-        "runtime's precompiled ones. Like the asset, each copy also carries the botocore data the build derives "
-        "for the authorizer's clients (infra/sdk_data.py: the models of the services it calls without their "
-        "documentation, and endpoints.json for those services only), which its botocore session reads before "
-        "botocore's own files; the baseline's boto3 reads botocore's own. "
-        "After its timed part each child checks, for every module it imported, "
-        "whether a `.pyc` existed where the import system looks for one; the figure above sums that. "
-        f"Packages installed here but absent from the Lambda runtime ({', '.join(NOT_IN_RUNTIME)}: botocore's "
-        "optional CRT, which it imports whenever it can) are made unimportable in every child, both sides."
-    )
-    result.notes.append(
-        "The `.pyc` row runs the same tokengate handler on a copy compiled beforehand by this interpreter "
-        "(unchecked-hash `.pyc`, as `compileall --invalidation-mode unchecked-hash` writes them), to show what "
-        "the compile step costs. A deployment cannot have that today: the functions run on the Python 3.14 "
-        "runtime, bytecode is specific to the interpreter's minor version, and the asset is built by the "
-        "machine's Python (3.11 here), which cannot write 3.14 bytecode; the asset excludes `.pyc` files "
-        "(infra/functions.py, ASSET_EXCLUDE) so that no stale or mismatched bytecode ships. Only a build with a "
-        "3.14 interpreter (which the Docker-free build does not have) could compile the asset for the runtime."
+        "As in Lambda, each child runs on a fresh copy of the function's asset and may not write bytecode "
+        "(`PYTHONDONTWRITEBYTECODE=1`): `services/authorizer` and `services/tokengate_core` without this "
+        "checkout's `__pycache__`, plus what the build adds. The build compiles every module of the asset into "
+        "checked-hash `.pyc` files with the runtime's own Python (infra/bytecode.py: CPython 3.14 as Pyodide "
+        "ships it, run with node), which the runtime reads instead of compiling; the copy gets the same files "
+        "compiled the same way by the Python that runs the child (3.11 here), since bytecode is specific to a "
+        "Python version. The reference design's package is its handler's source, compiled at every start. "
+        "The SDK and the standard library use their `.pyc` files on both sides, as the runtime's precompiled "
+        "ones. Like the asset, each copy also carries the botocore data the build derives for the authorizer's "
+        "clients (infra/sdk_data.py: the models of the services it calls without their documentation, and "
+        "endpoints.json for those services only), which its botocore session reads before botocore's own "
+        "files; the baseline's boto3 reads botocore's own. After its timed part each child checks, for every "
+        "module it imported, whether a `.pyc` existed where the import system looks for one; the figure above "
+        f"sums that. Packages installed here but absent from the Lambda runtime ({', '.join(NOT_IN_RUNTIME)}: "
+        "botocore's optional CRT, which it imports whenever it can) are made unimportable in every child, "
+        "every side."
     )
     result.notes.append(f"tokengate's cold path, step by step (one fresh process): {steps}.")
     result.notes.append(

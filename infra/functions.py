@@ -9,12 +9,13 @@ What every function shares is decided here, once:
 - arm64 (Graviton): cheaper per GB-second than x86_64, and nothing in the code is
   architecture-specific (the only native wheel, pydantic-core, comes in the layer built for arm64).
 - Code: the services/ directory, plus the botocore data the authorizer's clients read, derived
-  from the installed botocore when the asset is built (infra/sdk_data.py). Its only third-party
-  imports (Powertools, pydantic and their dependencies) come from the official Powertools V3
-  layer, and boto3 from the runtime, so neither synth nor deploy needs Docker or a pip download.
-  The layer is the one built from the Powertools release installed here, the release the
-  lockfiles pin and the tests run: its ARN is the public SSM parameter Powertools publishes for
-  that release in each region.
+  from the installed botocore when the asset is built (infra/sdk_data.py), and every module's
+  bytecode for the runtime's Python, so no cold start compiles tokengate's code
+  (infra/bytecode.py). Its only third-party imports (Powertools, pydantic and their dependencies)
+  come from the official Powertools V3 layer, and boto3 from the runtime, so neither synth nor
+  deploy needs Docker or a pip download. The layer is the one built from the Powertools release
+  installed here, the release the lockfiles pin and the tests run: its ARN is the public SSM
+  parameter Powertools publishes for that release in each region.
 - Role: its own, with no managed policy: it may write to its own log group and nothing else until a
   construct adds a statement; a function that publishes lifecycle events (FunctionSpec.emits) may
   put exactly those on the deployment's bus (infra/events.py).
@@ -43,6 +44,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import SERVICES_DIR
+from infra.bytecode import compile_asset, runtime_version
 from infra.events import grant_put_events
 from infra.nag import REASON_XRAY, acknowledge
 from infra.sdk_data import derive
@@ -84,6 +86,7 @@ class ServicesBundling:
             patterns = shutil.ignore_patterns(*self._ignore, *ASSET_EXCLUDE)
             shutil.copytree(self._extra, out, dirs_exist_ok=True, ignore=patterns)
         derive(out)
+        compile_asset(out, runtime_version(RUNTIME.name))
         return True
 
 

@@ -1,6 +1,7 @@
-"""The cold-start benchmark measures the way Lambda runs a function: the function's own modules have
-no ``.pyc`` to reuse (its asset ships none, but ships the botocore data derived for the authorizer,
-and so does the copy), the SDK has its precompiled ones, and packages the runtime lacks are not
+"""The cold-start benchmark measures the way Lambda runs a function: tokengate's modules come from
+the bytecode its copy of the asset carries (compiled into the copy, as the build compiles the
+asset), the reference design's handler from source, the SDK from its precompiled files; nothing
+from this checkout's ``__pycache__`` or an earlier run, and packages the runtime lacks are not
 there. These tests hold the benchmark's helpers to that, with a negative control each: the same
 audit run where a ``.pyc`` could be reused has to say so."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import compileall
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -59,9 +61,9 @@ def _audit(env: dict[str, str], package: Path, imports: str) -> dict[str, int]:
     return audit
 
 
-def test_the_copy_carries_sources_only_and_the_child_compiles_every_own_module(tmp_path: Path) -> None:
+def test_the_copy_without_bytecode_carries_sources_only_and_the_child_compiles_every_module(tmp_path: Path) -> None:
     services, baseline = _sources(tmp_path)
-    package = fresh_package(services, baseline, tmp_path / "fresh")
+    package = fresh_package(services, baseline, tmp_path / "fresh", bytecode=False)
     derived = derive(tmp_path / "asset")
     data = [(ASSET_PATH / p.relative_to(derived)).as_posix() for p in derived.rglob("*.json")]
     assert sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()) == sorted(
@@ -69,16 +71,33 @@ def test_the_copy_carries_sources_only_and_the_child_compiles_every_own_module(t
     )
     env = lambda_environment({**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "prefix")}, package, REPO)
     audit = _audit(env, package, "authorizer.app, baseline")
-    assert audit["own"] == len(MODULES) + 1
-    assert (audit["own_with_pyc"], audit["own_outside"], audit["writes_bytecode"]) == (0, 0, 0)
+    assert (audit["own"], audit["reference"]) == (len(MODULES), 1)
+    assert (audit["own_with_pyc"], audit["reference_with_pyc"]) == (0, 0)
+    assert (audit["own_outside"], audit["writes_bytecode"]) == (0, 0)
     assert not list(package.rglob("*.pyc"))
     assert not (tmp_path / "prefix").exists()
+
+
+def test_the_copy_carries_checked_hash_bytecode_of_tokengate_only_and_the_child_reads_it(tmp_path: Path) -> None:
+    services, baseline = _sources(tmp_path)
+    package = fresh_package(services, baseline, tmp_path / "fresh")
+    for module in MODULES:
+        source = package / module
+        pyc = Path(importlib.util.cache_from_source(str(source)))
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b11, module  # PEP 552: checked hash
+        assert pyc.read_bytes()[8:16] == importlib.util.source_hash(source.read_bytes())
+    assert not Path(importlib.util.cache_from_source(str(package / "baseline.py"))).exists()
+    env = lambda_environment(dict(os.environ), package, REPO)
+    audit = _audit(env, package, "authorizer.app, baseline")
+    assert (audit["own"], audit["own_with_pyc"]) == (len(MODULES), len(MODULES))
+    assert (audit["reference"], audit["reference_with_pyc"]) == (1, 0)
+    assert (audit["own_outside"], audit["writes_bytecode"]) == (0, 0)
 
 
 def test_the_audit_sees_a_pyc_the_child_could_reuse(tmp_path: Path) -> None:
     """Negative control: on the compiled tree itself, every own module had a .pyc to read."""
     services, baseline = _sources(tmp_path)
-    package = fresh_package(services, baseline, tmp_path / "fresh")
+    package = fresh_package(services, baseline, tmp_path / "fresh", bytecode=False)
     env = lambda_environment(dict(os.environ), package, REPO)
     env["PYTHONPATH"] = os.pathsep.join([str(services), str(REPO)])
     audit = _audit(env, package, "authorizer.app")
@@ -95,14 +114,18 @@ def test_a_child_that_may_write_bytecode_is_reported(tmp_path: Path) -> None:
     assert _audit(env, package, "authorizer.app")["writes_bytecode"] == 1
 
 
-def test_the_real_authorizer_is_compiled_from_source_and_botocore_loads_without_the_crt() -> None:
-    with lambda_package() as package:
+@pytest.mark.parametrize("bytecode", [True, False])
+def test_the_real_authorizer_reads_the_copys_bytecode_or_none_and_botocore_loads_without_the_crt(
+    bytecode: bool,
+) -> None:
+    with lambda_package(bytecode=bytecode) as package:
         assert sorted(p.name for p in package.iterdir()) == sorted([*OWN_PACKAGES, "baseline.py"])
         env = lambda_environment({**os.environ, "AWS_REGION": "us-east-1"}, package, REPO)
         audit = _audit(env, package, "authorizer.app, botocore.session")
-        assert not list(package.rglob("*.pyc"))
+        assert bool(list(package.rglob("*.pyc"))) is bytecode
     assert audit["own"] > 10
-    assert (audit["own_with_pyc"], audit["own_outside"], audit["writes_bytecode"]) == (0, 0, 0)
+    assert audit["own_with_pyc"] == (audit["own"] if bytecode else 0)
+    assert (audit["own_outside"], audit["writes_bytecode"]) == (0, 0)
     assert audit["sdk"] > 0
     assert audit["sdk_with_pyc"] == audit["sdk"]  # the SDK, as in the runtime, is precompiled
     assert audit["not_in_runtime"] == 0
