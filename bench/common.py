@@ -83,7 +83,7 @@ class BenchConfig:
             cold_runs=_env_int("BENCH_COLD_RUNS", 3 if quick else 9),
             http_seconds=_env_float("BENCH_HTTP_SECONDS", 2.0 if quick else 5.0),
             http_max_requests=_env_int("BENCH_HTTP_MAX_REQUESTS", 20_000 if quick else 200_000),
-            state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 2_000),
+            state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 1_000),
             state_clients=_env_int("BENCH_STATE_CLIENTS", 200 if quick else 1_000),
             write_docs=os.environ.get("BENCH_WRITE_DOCS", write_default) not in ("0", "false", ""),
             json_path=os.environ.get("BENCH_JSON") or None,

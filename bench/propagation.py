@@ -39,10 +39,10 @@ CONTAINERS = 16
 #: Changes in flight at once (the admin API serves concurrent callers), and clients per call batch.
 ADMIN_WORKERS = 4
 BATCH = 5
-#: Each kind of change runs in rounds: fresh clients and containers each round, so a container's
-#: pass over its clients stays short and the emulator's load per round small.
-ROUNDS = 5
-ROUND_CLIENTS = 20
+#: Each kind of change runs in rounds: fresh clients and containers (reset) each round, so a
+#: container's pass over its clients stays short and the emulator's load per round small.
+ROUNDS = 4
+ROUND_CLIENTS = 25
 #: Matches per GitHub alert in the leak scenario (one 200 revokes the whole batch).
 LEAK_BATCH = 10
 #: A container's pause between passes over its clients: bounded load, and time for the others.
@@ -86,6 +86,12 @@ class Container:
         self.authorizer: TokenAuthorizer = TokenAuthorizer(
             settings, store_factory=lambda: reader, dynamodb_factory=lambda: table
         )
+
+    def fresh(self) -> None:
+        """Start again as a new container would (an empty cache, no feed position, no counts), with
+        the same botocore clients."""
+        self.authorizer.reset()
+        self.calls.clear()
 
     def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         key = params.get("Key") or {}
@@ -134,16 +140,20 @@ def _serve(container: Container, scenario: Scenario, first_deny: dict[int, float
         stop.wait(PASS_PAUSE_S)
 
 
-def _issue(count: int, body: dict[str, Any]) -> tuple[list[str], list[str]]:
-    admin = import_quietly("admin.app")
+def _issue(bench: Bench, count: int, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``count`` new clients, issued in bulk (bench.scale.bulk_context): issuing is not what this
+    section measures, the changes are."""
+    from bench.scale import bulk_context
     from tokengate_core.admin import clients
     from tokengate_core.admin.api import IssueClientRequest
 
+    context = bulk_context(bench)
     tokens, key_ids = [], []
+    run = f"{random.randrange(16**6):06x}"
     with quiet():
         for n in range(count):
-            request = IssueClientRequest(client_name=f"prop-{n:04d}-{random.randrange(16**6):06x}", **body)
-            issued = clients.issue(admin.admin_context, TENANT, request, ADMIN_ARN)
+            request = IssueClientRequest(client_name=f"prop-{run}-{n:04d}", **body)
+            issued = clients.issue(context, TENANT, request, ADMIN_ARN)
             tokens.append(issued.token)
             key_ids.append(issued.client.client_id)
     return tokens, key_ids
@@ -252,15 +262,18 @@ def _propagation(bench: Bench) -> None:
             f"{ROUND_CLIENTS} clients each"
         )
         bodies = {ROTATE: {"grace_seconds": 0}}
+        # Built once (botocore clients take a while to make); each round starts them fresh.
+        containers = [Container(settings) for _ in range(CONTAINERS)]
         for name, change in changes.items():
             delays: list[float] = []
             missed, wall = 0, 0.0
             reads: Counter[str] = Counter()
             for _ in range(rounds):
-                tokens, key_ids = _issue(ROUND_CLIENTS, bodies.get(name, {}))
+                tokens, key_ids = _issue(bench, ROUND_CLIENTS, bodies.get(name, {}))
                 size = LEAK_BATCH if name == "leak response" else BATCH
                 batches = [list(range(i, min(i + size, ROUND_CLIENTS))) for i in range(0, ROUND_CLIENTS, size)]
-                containers = [Container(settings) for _ in range(CONTAINERS)]
+                for container in containers:
+                    container.fresh()
                 scenario = Scenario(name, tokens, key_ids, batches, DENIES[name])
                 with quiet():  # here, not in the threads: redirecting stdout is not thread-safe
                     measured, lost, seconds = _run_scenario(scenario, change, containers)
