@@ -269,6 +269,9 @@ def speed_up_moto() -> None:
        (``list_of_moto_modules``): the listing is computed once.
     3. moto's DynamoDB Query sorts every item of the table, then walks the whole partition: the
        change feed's Query would cost O(table) (:func:`narrow_moto_query`).
+    4. moto's ListSecrets renders every matching secret (``to_dict``) and then keeps one page: a
+       page of 100 at 10,000 secrets rendered 10,000. Only the page's secrets are rendered here,
+       the same ones, in the same order, with the same next token.
     """
     import moto.backends
     from moto.secretsmanager.models import SecretsStore
@@ -279,6 +282,7 @@ def speed_up_moto() -> None:
 
     if getattr(SecretsStore, "_bench_fast_path", False):
         return
+    _page_before_rendering()
     scan_getitem, scan_contains, scan_get = SecretsStore.__getitem__, SecretsStore.__contains__, SecretsStore.get
 
     def getitem(self: Any, key: str) -> Any:
@@ -367,3 +371,31 @@ def narrow_moto_query() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table._bench_narrow_query = True  # type: ignore[attr-defined]
+
+
+def _page_before_rendering() -> None:
+    """ListSecrets: the page is cut from the matching secrets before they are rendered."""
+    from moto.secretsmanager import models
+
+    backend = models.SecretsManagerBackend
+    if getattr(backend, "_bench_page_first", False):
+        return
+
+    def list_secrets(
+        self: Any,
+        filters: list[dict[str, Any]],
+        max_results: int = models.MAX_RESULTS_DEFAULT,
+        next_token: str | None = None,
+        include_planned_deletion: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        matching = [
+            secret
+            for secret in self.secrets.values()
+            if not (getattr(secret, "deleted_date", None) and not include_planned_deletion)
+            and models._matches(secret, filters)
+        ]
+        page, token = self._get_secret_values_page_and_next_token(matching, max_results, next_token)
+        return [secret.to_dict() for secret in page], token
+
+    backend.list_secrets = list_secrets  # type: ignore[method-assign]
+    backend._bench_page_first = True  # type: ignore[attr-defined]

@@ -1,6 +1,5 @@
 """The benchmark's counting helpers (bench/tables.py) count what the request path calls, by
-operation and partition, and the in-memory table answers the feed's Query as DynamoDB (moto) does;
-moto's Query narrowed to the partition (bench/common.py) answers exactly as moto's own."""
+operation and partition, and the in-memory table answers the feed's Query as DynamoDB (moto) does."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bench.common import narrow_moto_query
 from bench.tables import CallCounter, ItemTable, KeyringSecrets, call_key
 from tokengate_core.records import feed
 from tokengate_core.records.index import index_key
@@ -146,49 +144,3 @@ def test_keyring_secrets_tells_the_keyring_from_a_client() -> None:
     assert secrets.get_secret_value(SecretId="p/keyring")["SecretString"] == "{}"
     secrets.get_secret_value(SecretId="p/abc")
     assert secrets.reads == {"keyring": 1, "client": 1}
-
-
-def test_narrowed_query_answers_as_moto_and_reads_only_the_partition(
-    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from moto.dynamodb.models.table import Table
-
-    _fill(dynamodb, entries=12)
-    requests: list[dict[str, Any]] = []
-    for low, high, limit in (
-        ("00000000000000000001", "9" * 20, 5),
-        ("00000000000000000004", "00000000000000000009", 100),
-    ):
-        base = {
-            "TableName": TABLE,
-            "KeyConditionExpression": "pk = :p AND sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {":p": {"S": "feed"}, ":low": {"S": low}, ":high": {"S": high}},
-            "Limit": limit,
-        }
-        requests += [base, {**base, "ProjectionExpression": "sk, key_id"}, {**base, "ScanIndexForward": False}]
-        requests.append({**base, "ExclusiveStartKey": {"pk": {"S": "feed"}, "sk": {"S": "00000000000000000006"}}})
-    requests.append(
-        {"TableName": TABLE, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "fee"}}}
-    )
-    requests.append(
-        {
-            "TableName": TABLE,
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-            "ExpressionAttributeValues": {":p": {"S": "feed"}, ":s": {"S": "0000000000000000001"}},
-        }
-    )
-
-    def strip(answer: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
-
-    expected = [strip(dynamodb.query(**r)) for r in requests]
-    monkeypatch.setattr(Table, "query", Table.query)  # restored after the test
-    monkeypatch.setattr(Table, "_bench_narrow_query", False, raising=False)
-    narrow_moto_query()
-
-    def scan_everything(self: Any) -> list[Any]:
-        raise AssertionError("the narrowed Query walked the whole table")
-
-    monkeypatch.setattr(Table, "all_items", scan_everything)
-    assert [strip(dynamodb.query(**r)) for r in requests] == expected
-    assert expected[0]["Count"] == 5 and expected[-1]["Count"] == 3  # the requests do select something
