@@ -82,9 +82,6 @@ class Outcome:
     def count(self, keys: tuple[str, ...]) -> int:
         return sum(self.calls.get(k, 0) for k in keys)
 
-    def per_10k(self, keys: tuple[str, ...]) -> float:
-        return self.count(keys) * 10_000 / self.requests if self.requests else math.nan
-
     def text(self) -> str:
         parts = [f"{label} {self.count(keys):,}" for label, keys in COLUMNS if self.count(keys)]
         return f"{', '.join(parts) or 'no calls'} / {self.requests:,} requests; allowed {self.allowed:,}"

@@ -141,6 +141,7 @@ def _containers(n: int, settings: AuthorizerSettings, store: SecretsStore, start
             clock,
             _factory(backend),
             dynamodb_factory=lambda table=table: table,  # type: ignore[misc]
+            last_used_factory=lambda backend=backend: backend.inner,  # type: ignore[misc]
         )
         made.append(Container(clock, authorizer, backend, counter))
     return made

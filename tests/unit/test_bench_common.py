@@ -63,7 +63,7 @@ def test_narrowed_query_answers_as_moto_and_reads_only_the_partition(
 def test_listing_renders_only_the_page_and_answers_as_moto(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.secretsmanager import models
 
-    client = boto3.client("secretsmanager")
+    client: Any = boto3.client("secretsmanager")
     for n in range(25):
         tags = [{"Key": "tokengate:tenant", "Value": "acme" if n % 3 else "other"}]
         client.create_secret(Name=f"p/{n:02d}", SecretString="x", Tags=tags)
