@@ -83,7 +83,7 @@ class BenchConfig:
             cold_runs=_env_int("BENCH_COLD_RUNS", 3 if quick else 9),
             http_seconds=_env_float("BENCH_HTTP_SECONDS", 2.0 if quick else 5.0),
             http_max_requests=_env_int("BENCH_HTTP_MAX_REQUESTS", 20_000 if quick else 200_000),
-            state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 2_000),
+            state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 1_000),
             state_clients=_env_int("BENCH_STATE_CLIENTS", 200 if quick else 1_000),
             write_docs=os.environ.get("BENCH_WRITE_DOCS", write_default) not in ("0", "false", ""),
             json_path=os.environ.get("BENCH_JSON") or None,
@@ -267,15 +267,22 @@ def speed_up_moto() -> None:
        scan would find (a name is never an ARN), so it is looked up first.
     2. moto's server lists its own package directory on disk on every request to route it
        (``list_of_moto_modules``): the listing is computed once.
+    3. moto's DynamoDB Query sorts every item of the table, then walks the whole partition: the
+       change feed's Query would cost O(table) (:func:`narrow_moto_query`).
+    4. moto's ListSecrets renders every matching secret (``to_dict``) and then keeps one page: a
+       page of 100 at 10,000 secrets rendered 10,000. Only the page's secrets are rendered here,
+       the same ones, in the same order, with the same next token.
     """
     import moto.backends
     from moto.secretsmanager.models import SecretsStore
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
+    narrow_moto_query()
 
     if getattr(SecretsStore, "_bench_fast_path", False):
         return
+    _page_before_rendering()
     scan_getitem, scan_contains, scan_get = SecretsStore.__getitem__, SecretsStore.__contains__, SecretsStore.get
 
     def getitem(self: Any, key: str) -> Any:
@@ -293,3 +300,102 @@ def speed_up_moto() -> None:
     SecretsStore.__contains__ = contains  # type: ignore[method-assign]
     SecretsStore.get = get  # type: ignore[method-assign]
     SecretsStore._bench_fast_path = True  # type: ignore[attr-defined]
+
+
+class _Partition:
+    """A moto table seen through one partition's candidates: ``all_items`` is what moto's Query
+    walks; everything else is the table's own."""
+
+    def __init__(self, table: Any, items: list[Any]) -> None:
+        self._table = table
+        self._items = items
+
+    def all_items(self) -> list[Any]:
+        return self._items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def narrow_moto_query() -> None:
+    """Make moto's DynamoDB Query on a table's own key cost what it reads, not the table's size.
+
+    moto 5's ``Table.query`` collects every item of the table (sorted), keeps the partition's,
+    and then checks the sort-key condition item by item over the whole partition, so a Query
+    of the change feed's newest entries costs O(items in the table). DynamoDB reads only the
+    items in the key condition's range ("Query operations in DynamoDB": the sort key condition
+    narrows what is read). Here moto's own Query runs over the partition's items that satisfy
+    the sort-key condition: the same items in the same order, so the same answer (the 1 MB
+    page limit counts only those items either way, since an item outside the range is never
+    added to a page). Queries of an index, or with a legacy filter, run unchanged.
+    """
+    from moto.dynamodb.comparisons import get_comparison_func
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_bench_narrow_query", False):
+        return
+    original = Table.query
+
+    def query(
+        self: Any,
+        hash_key: Any,
+        range_comparison: Any,
+        range_objs: Any,
+        limit: Any,
+        exclusive_start_key: Any,
+        scan_index_forward: Any,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        positional = (limit, exclusive_start_key, scan_index_forward, projection_expressions, index_name, *args)
+        ranges = kwargs.get("range_key_conditions") or []
+        own_key = all(name == self.range_key_attr for name, _, _ in ranges) and len(ranges) <= 1
+        legacy = set(kwargs) - {"consistent_read", "filter_expression", "hash_key_conditions", "range_key_conditions"}
+        if index_name or not self.range_key_attr or not own_key or legacy:
+            return original(self, hash_key, range_comparison, range_objs, *positional, **kwargs)
+        partition = self.items.get(hash_key) or {}
+        candidates = list(partition.values())
+        if range_comparison is not None:
+            # DynamoType.compare, with the condition's values cast once rather than per item.
+            compare = get_comparison_func(range_comparison)
+            bounds = [obj.cast_value for obj in range_objs]
+            candidates = [
+                item
+                for item in candidates
+                if compare(item.range_key.value if item.range_key.type == "S" else item.range_key.cast_value, *bounds)
+            ]
+        view: Any = _Partition(self, candidates)
+        return original(view, hash_key, range_comparison, range_objs, *positional, **kwargs)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table._bench_narrow_query = True  # type: ignore[attr-defined]
+
+
+def _page_before_rendering() -> None:
+    """ListSecrets: the page is cut from the matching secrets before they are rendered."""
+    from moto.secretsmanager import models
+
+    backend = models.SecretsManagerBackend
+    if getattr(backend, "_bench_page_first", False):
+        return
+
+    def list_secrets(
+        self: Any,
+        filters: list[dict[str, Any]],
+        max_results: int = models.MAX_RESULTS_DEFAULT,
+        next_token: str | None = None,
+        include_planned_deletion: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        matching = [
+            secret
+            for secret in self.secrets.values()
+            if not (getattr(secret, "deleted_date", None) and not include_planned_deletion)
+            and models._matches(secret, filters)
+        ]
+        page, token = self._get_secret_values_page_and_next_token(matching, max_results, next_token)
+        return [secret.to_dict() for secret in page], token
+
+    backend.list_secrets = list_secrets  # type: ignore[method-assign]
+    backend._bench_page_first = True  # type: ignore[attr-defined]

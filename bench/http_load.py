@@ -69,21 +69,22 @@ def local_stack_process(state_dir: Path) -> Iterator[tuple[str, subprocess.Popen
         cwd=REPO,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        # The banner (and the ready line) goes to stderr; stdout carries the functions' JSON logs.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     url: str | None = None
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
+        assert proc.stderr is not None
         deadline = time.monotonic() + 90
         found: list[str] = []
 
         def read() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:  # keep draining, so the stack never blocks on a full pipe
+            assert proc.stderr is not None
+            for line in proc.stderr:  # keep draining, so the stack never blocks on a full pipe
                 lines.append(line.rstrip())
                 match = READY.search(line)
                 if match and not found:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bench.backend import ManualClock
 from bench.common import ADMIN_ARN, Stats, fmt_us, import_quietly, quiet, say
 from bench.context import Bench, Client
+from bench.tables import CallCounter
 from tokengate.testing.gateway_events import authorizer_event
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ ROOMY_RATE, ROOMY_BURST = 10_000.0, 10_000
 QUOTA = 5_000
 SOURCE_IP = "203.0.113.10"  # tokengate.testing.gateway_events.authorizer_event's requestContext.http.sourceIp
 ROUTE = ("GET", "ANY /invoke", "/dev/invoke")
+#: The partitions of usage control's items (tokengate_core.authorize.usage_table).
+USAGE_PARTITIONS = frozenset({"rate", "quota", "usage"})
 
 
 class Recording:
@@ -78,6 +81,7 @@ class Container:
     clock: ManualClock
     authorizer: TokenAuthorizer
     backend: Recording
+    counter: CallCounter
 
 
 @dataclass
@@ -89,10 +93,22 @@ class Run:
     dynamodb_calls: int = 0
     requests: int = 0
     wall_seconds: float = 0.0
+    #: every call the containers sent, by operation and partition (bench.tables.call_key)
+    calls: Counter[str] = field(default_factory=Counter)
 
     @property
     def allowed(self) -> int:
         return self.reasons.get("allowed", 0)
+
+    @property
+    def usage_writes(self) -> int:
+        """Calls on the usage items: rate buckets, quota counters and claims, hourly counts."""
+        return sum(n for key, n in self.calls.items() if key.split(" ")[-1] in USAGE_PARTITIONS)
+
+    def other_calls(self) -> str:
+        """The request path's other calls (feed, index, last use), for the figure's text."""
+        rest = {key: n for key, n in self.calls.items() if key.split(" ")[-1] not in USAGE_PARTITIONS}
+        return ", ".join(f"{key} {n:,}" for key, n in sorted(rest.items())) or "none"
 
 
 def _settings() -> AuthorizerSettings:
@@ -110,13 +126,24 @@ def _factory(backend: Recording) -> Callable[[], UsageBackend]:
 
 def _containers(n: int, settings: AuthorizerSettings, store: SecretsStore, start: float) -> list[Container]:
     from tokengate_core.authorize.decision import TokenAuthorizer
-    from tokengate_core.runtime.aws import make_usage_backend
+    from tokengate_core.runtime.aws import index_client, make_usage_backend, new_session
 
     made = []
     for _ in range(n):
         clock = ManualClock(start)
-        backend = Recording(make_usage_backend(settings))
-        made.append(Container(clock, TokenAuthorizer(settings, lambda: store, clock, _factory(backend)), backend))
+        counter = CallCounter()
+        session = counter.attach(new_session())
+        backend = Recording(make_usage_backend(settings, session))
+        table = index_client(settings, session)
+        authorizer = TokenAuthorizer(
+            settings,
+            lambda: store,
+            clock,
+            _factory(backend),
+            dynamodb_factory=lambda table=table: table,  # type: ignore[misc]
+            last_used_factory=lambda backend=backend: backend.inner,  # type: ignore[misc]
+        )
+        made.append(Container(clock, authorizer, backend, counter))
     return made
 
 
@@ -144,6 +171,7 @@ def _drive(
         if on_decision is not None and on_decision(now, decision.reason.value):
             break
     run.dynamodb_calls = bench.emulator.dynamodb_calls()
+    run.calls = sum((c.counter.calls for c in containers), Counter())
     run.wall_seconds = time.perf_counter() - started
     return run
 
@@ -194,7 +222,7 @@ def run(bench: Bench) -> None:
         result.add(
             f"accuracy, {n} container{'s' if n > 1 else ''}, {rate:,.0f}/s burst {burst:,}{sharded}, {span:g} s",
             f"{ratio:.3f} (allowed {outcome.allowed:,} of {outcome.requests:,}; ideal {ideal:,.0f}); "
-            f"{outcome.dynamodb_calls:,} DynamoDB calls ({10 * outcome.dynamodb_calls / max(1, outcome.allowed):.1f} "
+            f"{outcome.usage_writes:,} usage writes ({10 * outcome.usage_writes / max(1, outcome.allowed):.1f} "
             f"per 10 allowed); degraded {outcome.degraded}; {outcome.wall_seconds:.0f} s wall",
             "0.9-1.1 of rate x t + burst",
             0.9 <= ratio <= 1.1,
@@ -204,6 +232,7 @@ def run(bench: Bench) -> None:
             "allowed": outcome.allowed,
             "ideal": ideal,
             "calls": outcome.dynamodb_calls,
+            "usage_writes": outcome.usage_writes,
             "shards": shards,
             "first_shards": _shard_spread(containers, shards),
             "reasons": dict(outcome.reasons),
@@ -220,25 +249,32 @@ def run(bench: Bench) -> None:
         )
         say(f"  usage: cost, one container at {per_container:g} req/s for {SECONDS:g} s")
         outcome = _drive(bench, fresh(1), roomy.header, _steady(per_container, SECONDS, start))
-        per_10 = 10 * outcome.dynamodb_calls / max(1, outcome.allowed)
-        leases = outcome.dynamodb_calls - math.ceil(SECONDS / usage.FLUSH_SECONDS)
+        per_10 = 10 * outcome.usage_writes / max(1, outcome.allowed)
+        flushes = math.ceil(SECONDS / usage.FLUSH_SECONDS)
         result.add(
             f"cost, limited client, {per_container:,.0f} req/s per container",
-            f"{per_10:.2f} DynamoDB calls per 10 allowed ({outcome.dynamodb_calls:,} calls for {outcome.allowed:,} "
-            f"allowed of {outcome.requests:,} in {SECONDS:g} s, of which ~{math.ceil(SECONDS / usage.FLUSH_SECONDS)} "
-            "usage flushes)",
+            f"{per_10:.2f} usage writes per 10 allowed ({outcome.usage_writes:,} for {outcome.allowed:,} "
+            f"allowed of {outcome.requests:,} in {SECONDS:g} s, of which ~{flushes} count flushes); "
+            f"besides: {outcome.other_calls()}",
             "<= 1 per 10 allowed",
             per_10 <= 1.0,
         )
-        cost[f"{per_container:g}"] = {"per_10": per_10, "calls": outcome.dynamodb_calls, "leases": leases}
+        cost[f"{per_container:g}"] = {
+            "per_10": per_10,
+            "calls": outcome.dynamodb_calls,
+            "usage_writes": outcome.usage_writes,
+            "leases": outcome.usage_writes - flushes,
+            "by_call": dict(outcome.calls),
+        }
     outcome = _drive(bench, fresh(1), free.header, _steady(1_000.0, SECONDS, start))
+    last_use, feed_reads = outcome.calls["UpdateItem used"], outcome.calls["Query feed"]
     result.add(
         "cost, client without a policy, 1,000 req/s",
-        f"{outcome.dynamodb_calls} DynamoDB calls for {outcome.allowed:,} allowed",
-        "1 (its last use, once an hour per container)",
-        outcome.dynamodb_calls == 1,
+        f"{outcome.usage_writes} usage writes for {outcome.allowed:,} allowed; besides: {outcome.other_calls()}",
+        f"0 usage writes; 1 last-use write (once an hour per container); feed <= {SECONDS:g} (1/s)",
+        outcome.usage_writes == 0 and last_use == 1 and feed_reads <= SECONDS,
     )
-    cost["unlimited"] = outcome.dynamodb_calls
+    cost["unlimited"] = dict(outcome.calls)
     result.data["cost"] = cost
 
     # -- quota: overshoot and what leases leave unused --------------------------------------------------
@@ -289,11 +325,12 @@ def run(bench: Bench) -> None:
     )
     result.notes.append(
         f"Cost: one container serving a client whose limit never binds ({ROOMY_RATE:,.0f}/s), at 100 and 1,000 "
-        f"requests a second for {SECONDS:g} s; counted at the emulator (`dynamodb_calls()`), so a refused "
-        f"conditional write counts (AWS bills it as a write too). A lease covers about {usage.LEASE_WINDOW:g} s "
-        f"of the container's demand, and each client's counts are written every usage.FLUSH_SECONDS = "
-        f"{usage.FLUSH_SECONDS:g} s. A client without a policy makes one DynamoDB call an hour per container: "
-        "its last use."
+        f"requests a second for {SECONDS:g} s; every request a container's botocore clients send is counted by "
+        "operation and partition (`bench/tables.py`), so a refused conditional write counts (AWS bills it as a "
+        f"write too). A lease covers about {usage.LEASE_WINDOW:g} s of the container's demand, and each client's "
+        f"counts are written every usage.FLUSH_SECONDS = {usage.FLUSH_SECONDS:g} s. Besides its usage writes, "
+        "every serving container reads the change feed once a second, looks each client up in the digest index "
+        "once per TTL, and writes each client's last use once an hour; a client without a policy costs only those."
     )
     result.notes.append(
         f"Quota: {QUOTA:,} a day, offered until it has refused for 5 simulated seconds. A quota is never "
