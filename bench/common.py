@@ -268,7 +268,8 @@ def speed_up_moto() -> None:
     2. moto's server lists its own package directory on disk on every request to route it
        (``list_of_moto_modules``): the listing is computed once.
     3. moto's DynamoDB Query sorts every item of the table, then walks the whole partition: the
-       change feed's Query would cost O(table) (:func:`narrow_moto_query`).
+       change feed's Query would cost O(table) (:func:`tokengate.moto_query.narrow_moto_query`, which
+       the emulator applies wherever it runs; here too, for the bench's in-process backends).
     4. moto's ListSecrets renders every matching secret (``to_dict``) and then keeps one page: a
        page of 100 at 10,000 secrets rendered 10,000. Only the page's secrets are rendered here,
        the same ones, in the same order, with the same next token.
@@ -278,6 +279,8 @@ def speed_up_moto() -> None:
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
+    from tokengate.moto_query import narrow_moto_query
+
     narrow_moto_query()
 
     if getattr(SecretsStore, "_bench_fast_path", False):
@@ -300,77 +303,6 @@ def speed_up_moto() -> None:
     SecretsStore.__contains__ = contains  # type: ignore[method-assign]
     SecretsStore.get = get  # type: ignore[method-assign]
     SecretsStore._bench_fast_path = True  # type: ignore[attr-defined]
-
-
-class _Partition:
-    """A moto table seen through one partition's candidates: ``all_items`` is what moto's Query
-    walks; everything else is the table's own."""
-
-    def __init__(self, table: Any, items: list[Any]) -> None:
-        self._table = table
-        self._items = items
-
-    def all_items(self) -> list[Any]:
-        return self._items
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._table, name)
-
-
-def narrow_moto_query() -> None:
-    """Make moto's DynamoDB Query on a table's own key cost what it reads, not the table's size.
-
-    moto 5's ``Table.query`` collects every item of the table (sorted), keeps the partition's,
-    and then checks the sort-key condition item by item over the whole partition, so a Query
-    of the change feed's newest entries costs O(items in the table). DynamoDB reads only the
-    items in the key condition's range ("Query operations in DynamoDB": the sort key condition
-    narrows what is read). Here moto's own Query runs over the partition's items that satisfy
-    the sort-key condition: the same items in the same order, so the same answer (the 1 MB
-    page limit counts only those items either way, since an item outside the range is never
-    added to a page). Queries of an index, or with a legacy filter, run unchanged.
-    """
-    from moto.dynamodb.comparisons import get_comparison_func
-    from moto.dynamodb.models.table import Table
-
-    if getattr(Table, "_bench_narrow_query", False):
-        return
-    original = Table.query
-
-    def query(
-        self: Any,
-        hash_key: Any,
-        range_comparison: Any,
-        range_objs: Any,
-        limit: Any,
-        exclusive_start_key: Any,
-        scan_index_forward: Any,
-        projection_expressions: Any,
-        index_name: str | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        positional = (limit, exclusive_start_key, scan_index_forward, projection_expressions, index_name, *args)
-        ranges = kwargs.get("range_key_conditions") or []
-        own_key = all(name == self.range_key_attr for name, _, _ in ranges) and len(ranges) <= 1
-        legacy = set(kwargs) - {"consistent_read", "filter_expression", "hash_key_conditions", "range_key_conditions"}
-        if index_name or not self.range_key_attr or not own_key or legacy:
-            return original(self, hash_key, range_comparison, range_objs, *positional, **kwargs)
-        partition = self.items.get(hash_key) or {}
-        candidates = list(partition.values())
-        if range_comparison is not None:
-            # DynamoType.compare, with the condition's values cast once rather than per item.
-            compare = get_comparison_func(range_comparison)
-            bounds = [obj.cast_value for obj in range_objs]
-            candidates = [
-                item
-                for item in candidates
-                if compare(item.range_key.value if item.range_key.type == "S" else item.range_key.cast_value, *bounds)
-            ]
-        view: Any = _Partition(self, candidates)
-        return original(view, hash_key, range_comparison, range_objs, *positional, **kwargs)
-
-    Table.query = query  # type: ignore[method-assign]
-    Table._bench_narrow_query = True  # type: ignore[attr-defined]
 
 
 def _page_before_rendering() -> None:

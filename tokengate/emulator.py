@@ -5,17 +5,16 @@ Counting happens at the emulator, so a test of "at most K GetSecretValue calls" 
 real account would be billed for, retries included. Faults (throttling, 5xx, a hang past the
 client's read timeout, and for PutEvents entries EventBridge reports as failed) are injected in
 front of moto, so the code under test sees real HTTP. Every event moto accepted can be handed to
-an observer (``on_events``: the local stack's events.jsonl).
-A hung call is not dropped: when its hang ends (after ``hang_seconds``, or at once when the next
-fault is injected) it reaches moto, like a slow call the service still completes after the
-client gave up; :meth:`SecretsManagerEmulator.wait_idle` waits for those late calls.
+an observer (``on_events``: the local stack's events.jsonl). A hung call is not dropped: when its
+hang ends (after ``hang_seconds``, or at once when the next fault is injected) it reaches moto,
+like a slow call the service completes after the client gave up (``wait_idle`` waits for those).
 
 Where moto's answers differ from Secrets Manager's in a way tokengate shows, the emulator corrects
 them: ``DeletedDate`` is when the deletion was asked for (moto reports the end of the recovery
 window, which AWS returns only as DeleteSecret's ``DeletionDate``), and TagResource and
 UntagResource on a secret scheduled for deletion are refused with InvalidRequestException, as
 Secrets Manager refuses them (moto applies them; LocalStack checked the same against AWS, see
-localstack/localstack#13648).
+localstack/localstack#13648), and a Query reads its key range, not the table (tokengate.moto_query).
 An :class:`Interceptor` (the local stack's journal) may stand between every call and moto.
 """
 
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tokengate.moto_query import narrow_moto_query
 
 SECRETS_MANAGER = "secretsmanager"
 DYNAMODB = "dynamodb"
@@ -137,6 +138,7 @@ class SecretsManagerEmulator:
     def start(self) -> SecretsManagerEmulator:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        narrow_moto_query()
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             self._host,

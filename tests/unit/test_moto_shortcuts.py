@@ -1,5 +1,6 @@
-"""The benchmark's shortcuts in moto (bench/common.py) answer exactly as moto's own: the feed's
-Query narrowed to its partition's range, and ListSecrets rendering only the page it answers."""
+"""The shortcuts in moto answer exactly as moto's own: the feed's Query narrowed to its partition's
+range (tokengate/moto_query.py, which the emulator applies), and ListSecrets rendering only the
+page it answers (the bench's, bench/common.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from bench.common import _page_before_rendering, narrow_moto_query
+from bench.common import _page_before_rendering
 from tests.unit.test_bench_tables import TABLE, _fill, dynamodb
+from tokengate.moto_query import narrow_moto_query
 
 __all__ = ["dynamodb"]  # the fixture, shared with the tables' tests
 
@@ -49,7 +51,7 @@ def test_narrowed_query_answers_as_moto_and_reads_only_the_partition(
 
     expected = [strip(dynamodb.query(**r)) for r in requests]
     monkeypatch.setattr(Table, "query", Table.query)  # restored after the test
-    monkeypatch.setattr(Table, "_bench_narrow_query", False, raising=False)
+    monkeypatch.setattr(Table, "_tokengate_narrow_query", False, raising=False)
     narrow_moto_query()
 
     def scan_everything(self: Any) -> list[Any]:
