@@ -74,18 +74,19 @@ def recommendations(results: dict[str, SectionResult]) -> list[str]:
         top = ", ".join(f"{k} {v:,.0f} ms" for k, v in list(imp.items())[:4])
         steps = ", ".join(f"{k} {v:,.0f} ms" for k, v in b.items())
         recs.append(
-            f"Cold start, measured as Lambda runs it (no bytecode for tokengate's own modules): import + first "
+            f"Cold start, measured as Lambda runs it (tokengate from the bytecode its asset carries, the reference "
+            f"design's handler from source): import + first "
             f"decision {cold.data.get('tg_total_ms', 0.0):,.0f} ms against the baseline's "
             f"{cold.data.get('base_total_ms', 0.0):,.0f} ms (CPU time ratio {cold.data.get('cpu_ratio', 0.0):.2f}x). "
-            f"Steps: {steps}. `-X importtime` self time per package: {top}. Every line the authorizer imports "
-            "is compiled at each cold start, so its cold path imports only what a decision uses (records/"
+            f"Steps: {steps}. `-X importtime` self time per package: {top}. The asset carries bytecode compiled "
+            "by the runtime's own Python (infra/bytecode.py), so no cold start compiles tokengate's modules; "
+            "what they run at import still counts, so its cold path imports only what a decision uses (records/"
             "secret_reader.py and deployment/authorizer_facts.py rather than the store and the function and "
             "route tables); what remains is botocore's import and its two clients (Secrets Manager for the "
             "keyring, DynamoDB for the index and the feed), which share one session and read the botocore data "
             "the asset build derives for them (infra/sdk_data.py: models without their documentation, endpoints "
             "for tokengate's services only), and the three reads. The client's last use is written at the "
-            "container's next decision or at its end, not by the first. Shipping bytecode would "
-            "need a 3.14 interpreter at build time; SnapStart is priced in docs/deploy.md."
+            "container's next decision or at its end, not by the first. SnapStart is priced in docs/deploy.md."
         )
     return recs
 
