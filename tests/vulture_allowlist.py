@@ -12,7 +12,6 @@ import uvicorn
 from aws_cdk import aws_lambda as lambda_
 
 from bench import cold
-from bench.common import _Partition
 from infra.api import _AccessLogSettings
 from infra.functions import ServicesBundling
 from infra.stack import TokenGateStack
@@ -23,6 +22,7 @@ from tokengate.emulator import _QuietHandler
 from tokengate.local.asgi import _GreedyConvertor
 from tokengate.local.iam import _RebuiltRequestSigner
 from tokengate.local.runtime import LocalLambdaContext
+from tokengate.moto_query import _Partition
 from tokengate.testing.gateway_events import FakeContext
 from tokengate_core.admin.api import IssuedClient, MigrationReport, RotationView
 from tokengate_core.admin.guardrails import GuardrailsView
