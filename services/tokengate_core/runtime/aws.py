@@ -78,11 +78,10 @@ def _client(session: Session, service: Service, settings: ClientSettings, read_t
 
 def _session(*, derived: bool = False) -> Session:
     # deferred: a container that never misses the cache never pays for botocore
-    import botocore.session
-
     from tokengate_core.runtime.botocore_data import shared_loader
+    from tokengate_core.runtime.botocore_handlers import session_for_tokengate
 
-    session = botocore.session.get_session()
+    session = session_for_tokengate()
     session.register_component("data_loader", shared_loader(session.get_config_variable("data_path"), derived))
     return session
 
