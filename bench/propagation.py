@@ -451,7 +451,7 @@ def _count_model(clients: int, settings: AuthorizerSettings, rng: random.Random)
             allowed += authorizer.decide(presented[i], "GET", "ANY /invoke", "/invoke").allowed
         clock.advance(1.0)
     seen = sum(len(w) for w in windows)
-    index_reads = tables.calls["GetItem index"]
+    index_reads = tables.calls["GetItem index"] + tables.calls["BatchGetItem index items"]
     feed_queries, head_reads = tables.calls["Query feed"], tables.calls["GetItem feed"]
     feed_reads = feed_queries + head_reads
     return {

@@ -29,6 +29,8 @@ def call_key(target: str, body: dict[str, Any], keyring: str | None = None) -> s
     if service.startswith("secretsmanager"):
         return f"{operation} {'keyring' if keyring is not None and body.get('SecretId') == keyring else 'secret'}"
     key = body.get("Key") or body.get("Item") or {}
+    for request in (body.get("RequestItems") or {}).values():  # BatchGetItem: its first key's partition
+        key = (request.get("Keys") or [{}])[0]
     pk = (key.get("pk") or {}).get("S")
     if pk is None and operation == "Query":
         found = _PK_CONDITION.search(body.get("KeyConditionExpression", ""))
@@ -101,6 +103,17 @@ class ItemTable:
         self.calls[f"GetItem {partition(pk)}"] += 1
         item = self.items.get((pk, sk))
         return {"Item": dict(item)} if item is not None else {}
+
+    def batch_get_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        """Every key of the one table named, answered (nothing left unprocessed); counted as one
+        call and as the items it read."""
+        (table, request), *others = RequestItems.items()
+        assert table == self._table and not others
+        keys = request["Keys"]
+        self.calls[f"BatchGetItem {partition(keys[0]['pk']['S'])}"] += 1
+        self.calls[f"BatchGetItem {partition(keys[0]['pk']['S'])} items"] += len(keys)
+        found = [self.items.get((key["pk"]["S"], key["sk"]["S"])) for key in keys]
+        return {"Responses": {table: [dict(item) for item in found if item is not None]}, "UnprocessedKeys": {}}
 
     def query(self, **request: Any) -> dict[str, Any]:
         from tokengate_core.records.feed import FEED_PK, SEQ_DIGITS, entry_sk

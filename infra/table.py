@@ -66,8 +66,9 @@ ALERT_MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 #: The digest index and the change feed (tokengate_core.records.index and .feed): their partitions.
 INDEX_FEED_KEYS = (f"{INDEX_PREFIX}*", FEED_PK)
 #: What the authorizer does there: GetItem of one index item per lookup and of the feed's head,
-#: Query of the feed's new entries. It can read no client secret: the index holds digests only.
-INDEX_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+#: Query of the feed's new entries, BatchGetItem of the cached clients a feed read names. It can
+#: read no client secret: the index holds digests only.
+INDEX_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 #: What a writer does there (admin, rotation, leaks): read an item's version and put it
 #: conditionally, mark it revoked and move the feed's counter (UpdateItem), put a feed entry.
 INDEX_WRITE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")

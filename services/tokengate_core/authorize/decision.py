@@ -17,7 +17,7 @@ import functools
 import hmac
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from tokengate_core import errors
 from tokengate_core.authorize.cache import CachedClient, ClientCache, Entry
@@ -26,9 +26,9 @@ from tokengate_core.authorize.settings import AuthorizerSettings
 from tokengate_core.deployment.authorizer_facts import DELIVERY_ROUTE_KEY
 from tokengate_core.errors import TokengateError
 from tokengate_core.records import feed
-from tokengate_core.records.index import ClientIndex, IndexItemError, decode
+from tokengate_core.records.index import ClientIndex
 from tokengate_core.records.secret_reader import SecretsReader
-from tokengate_core.records.view import TOKEN_STATUS_KEY, RecordError, parse_cached, parse_indexed
+from tokengate_core.records.view import TOKEN_STATUS_KEY, cache_entry, parse_cached
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
 from tokengate_core.tokens.keyring import KeyRing, KeyRingError
@@ -408,24 +408,9 @@ class TokenAuthorizer:
             self._backoff_until[key_id] = now + self.cache.negative_ttl
             stale = self.cache.stale(key_id, now)
             return stale, ("stale" if stale else "miss")
-        entry = self._entry(item, key_id, now)
+        entry = cache_entry(item, key_id, now)
         self.cache.put(key_id, entry)
         return entry, "miss"
-
-    @staticmethod
-    def _entry(item: dict[str, Any] | None, key_id: str, now: float) -> Entry:
-        """An index item as the cache keeps it. One that is not ours (malformed, another client's
-        or another tenant's doc) is not the backend's fault, and not worth a read per request:
-        remembered like an unknown id."""
-        if item is None:
-            return Entry("unknown", None, now)
-        try:
-            indexed = decode(item, key_id)
-            if indexed.revoked:
-                return Entry("revoked", None, now)
-            return Entry("found", parse_indexed(indexed.doc, key_id, indexed.tenant), now)
-        except (IndexItemError, RecordError):
-            return Entry("corrupt", None, now)
 
     def _follow_feed(self, now: float) -> None:
         """Read the change feed (one Query) and evict what changed; then pick the cache's TTL by
@@ -437,9 +422,24 @@ class TokenAuthorizer:
             changes = None
         if changes is not None:
             self._feed_read_at = now
+            held = [] if changes.resync else [k for k in changes.changed if self.cache.peek(k) is not None]
             self.cache.forget(changes.changed, now, everything=changes.resync)
+            if held:
+                self._refresh(held, now)
         healthy = now - self._feed_read_at < feed.FEED_FALLBACK_SECONDS
         self.cache.ttl = self._settings.cache_ttl_seconds if healthy else self._settings.fallback_ttl_seconds
+
+    def _refresh(self, key_ids: list[str], now: float) -> None:
+        """Read again, in one consistent BatchGetItem, the cached clients the feed just named, so
+        that a change holds from this feed read on in every decision, rather than from each
+        client's next lookup, one GetItem each. What the read does not bring back (a failure,
+        unprocessed keys, past BATCH_READ_LIMIT) stays evicted: its next lookup reads it."""
+        try:
+            items = self.index[0].get_items(key_ids, consistent=True)
+        except Exception:  # noqa: BLE001 - an evicted client is read at its next lookup
+            return
+        for key_id, item in items.items():
+            self.cache.put(key_id, cache_entry(item, key_id, now))
 
     def _in_scope(self, client: CachedClient, method: str, route_key: str, raw_path: str) -> bool:
         if route_key == DELIVERY_ROUTE_KEY:

@@ -30,11 +30,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tokengate_core.errors import ConflictError, TokengateError, UnavailableError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from tokengate_core.records.model import ClientRecord
 
 INDEX_PREFIX = "index#"
+#: The most keys one BatchGetItem may name (DynamoDB's limit).
+BATCH_READ_LIMIT = 100
 INDEX_SORT_KEY = "client"
 ACTIVE = "active"
 REVOKED = "revoked"
@@ -173,6 +177,27 @@ class ClientIndex:
             raise translate(error) from None
         item = response.get("Item")
         return dict(item) if item else None
+
+    def get_items(self, key_ids: Sequence[str], *, consistent: bool = True) -> dict[str, dict[str, Any] | None]:
+        """Up to :data:`BATCH_READ_LIMIT` items in one BatchGetItem: key id -> raw item, or None when
+        there is none. A key DynamoDB left unprocessed (BatchGetItem may) is absent from the answer;
+        UnavailableError when the call fails."""
+        keys = list(dict.fromkeys(key_ids))[:BATCH_READ_LIMIT]
+        if not keys:
+            return {}
+        request: Any = {self._table: {"Keys": [index_key(key_id) for key_id in keys], "ConsistentRead": consistent}}
+        try:
+            response: dict[str, Any] = dict(self._client.batch_get_item(RequestItems=request))
+        except Exception as error:  # noqa: BLE001 - every failure becomes a domain error
+            raise translate(error) from None
+        found: dict[str, dict[str, Any]] = {}
+        for item in response.get("Responses", {}).get(self._table, []):
+            pk = item.get("pk", {}).get("S", "")
+            if pk.startswith(INDEX_PREFIX):
+                found[pk.removeprefix(INDEX_PREFIX)] = dict(item)
+        left = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        unprocessed = {str(key.get("pk", {}).get("S", "")).removeprefix(INDEX_PREFIX) for key in left}
+        return {key_id: found.get(key_id) for key_id in keys if key_id not in unprocessed}
 
     def get(self, key_id: str, *, consistent: bool = True) -> IndexEntry | None:
         """The entry, read consistently by default (writers base a conditional write on it)."""

@@ -15,7 +15,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from tokengate_core.authorize.cache import CachedClient, UsagePolicy
+from tokengate_core.authorize.cache import CachedClient, Entry, UsagePolicy
+from tokengate_core.records.index import IndexItemError, decode
 from tokengate_core.records.rules import (
     CLIENT_NAME_PATTERN,
     DEFAULT_QUOTA_THRESHOLDS,
@@ -247,3 +248,18 @@ def _cached(data: dict[str, Any], key_id: str, current_digest: bytes, pending_di
         policy=_policy(data),
         pending_digest=pending_digest,
     )
+
+
+def cache_entry(item: dict[str, Any] | None, key_id: str, now: float) -> Entry:
+    """An index item as the authorizer's cache keeps it. One that is not ours (malformed, another
+    client's or another tenant's doc) is not the backend's fault, and not worth a read per
+    request: remembered like an unknown id."""
+    if item is None:
+        return Entry("unknown", None, now)
+    try:
+        indexed = decode(item, key_id)
+        if indexed.revoked:
+            return Entry("revoked", None, now)
+        return Entry("found", parse_indexed(indexed.doc, key_id, indexed.tenant), now)
+    except (IndexItemError, RecordError):
+        return Entry("corrupt", None, now)

@@ -41,6 +41,7 @@ class DynamoDB:
         self.client = boto3.client("dynamodb", region_name="us-east-1")
         self.faults: dict[str, Exception] = {}
         self.reads: list[tuple[str, bool]] = []  # (pk, ConsistentRead) of each GetItem
+        self.batches: list[tuple[list[str], bool]] = []  # (pks, ConsistentRead) of each BatchGetItem
         self.queries = 0
 
     def get_item(self, **request: Any) -> Any:
@@ -48,6 +49,13 @@ class DynamoDB:
         if "get_item" in self.faults:
             raise self.faults["get_item"]
         return self.client.get_item(**request)
+
+    def batch_get_item(self, **request: Any) -> Any:
+        (read,) = request["RequestItems"].values()
+        self.batches.append(([key["pk"]["S"] for key in read["Keys"]], bool(read.get("ConsistentRead"))))
+        if "batch_get_item" in self.faults:
+            raise self.faults["batch_get_item"]
+        return self.client.batch_get_item(**request)
 
     def query(self, **request: Any) -> Any:
         self.queries += 1
@@ -115,7 +123,7 @@ def test_a_client_the_feed_names_is_read_again_consistently(setup: Setup) -> Non
     clients.update(setup.ctx, "acme", key_id, {"enabled": False}, ACTOR)
     setup.clock.advance(FEED_INTERVAL_SECONDS)
     assert setup.reason(token) is Reason.DISABLED
-    assert setup.index_reads()[-1] == (f"index#{key_id}", True)
+    assert setup.dynamodb.batches[-1] == ([f"index#{key_id}"], True)  # the feed read's refresh
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -245,3 +253,36 @@ def test_a_pending_token_is_accepted_as_current(setup: Setup) -> None:
     decision = setup.authz.decide(new, "GET", "ANY /invoke")
     assert decision.allowed and not decision.grace and (decision.context or {})["token_status"] == "current"
     assert setup.reason(token) is Reason.ALLOWED
+
+
+def test_a_feed_read_refreshes_the_cached_clients_it_names_in_one_consistent_read(setup: Setup) -> None:
+    revoked, revoked_token = setup.issue("revoked")
+    disabled, disabled_token = setup.issue("disabled")
+    _, warm = setup.issue("warm")
+    idle, _ = setup.issue("idle")  # never presented here: not cached
+    for token in (revoked_token, disabled_token, warm):
+        assert setup.reason(token) is Reason.ALLOWED
+    clients.revoke(setup.ctx, "acme", revoked, ACTOR)
+    clients.update(setup.ctx, "acme", disabled, {"enabled": False}, ACTOR)
+    clients.update(setup.ctx, "acme", idle, {"enabled": False}, ACTOR)
+    setup.clock.advance(FEED_INTERVAL_SECONDS)
+    assert setup.reason(warm) is Reason.ALLOWED  # this decision reads the feed, and refreshes
+    assert setup.dynamodb.batches == [([f"index#{revoked}", f"index#{disabled}"], True)]
+    reads = len(setup.dynamodb.reads)
+    assert setup.reason(revoked_token) is Reason.REVOKED
+    assert setup.reason(disabled_token) is Reason.DISABLED
+    assert len(setup.dynamodb.reads) == reads  # both decided from what the refresh read
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_failed_refresh_leaves_the_named_clients_to_their_next_lookup(setup: Setup, fault: Exception) -> None:
+    key_id, token = setup.issue("bot")
+    _, warm = setup.issue("warm")
+    assert setup.reason(token) is Reason.ALLOWED and setup.reason(warm) is Reason.ALLOWED
+    clients.revoke(setup.ctx, "acme", key_id, ACTOR)
+    setup.dynamodb.faults = {"batch_get_item": fault}
+    setup.clock.advance(FEED_INTERVAL_SECONDS)
+    assert setup.reason(warm) is Reason.ALLOWED  # the feed read, its refresh failing
+    assert len(setup.dynamodb.batches) == 1
+    assert setup.reason(token) is Reason.REVOKED  # evicted all the same: read again, consistently
+    assert setup.index_reads()[-1] == (f"index#{key_id}", True)

@@ -18,6 +18,7 @@ from tests.unit.records.test_model import record as make_record
 from tokengate_core.errors import ConflictError, UnavailableError
 from tokengate_core.records.index import (
     ACTIVE,
+    BATCH_READ_LIMIT,
     REVOKED,
     UNREADABLE_VERSION,
     ClientIndex,
@@ -151,3 +152,45 @@ def test_dynamodb_failures_are_unavailable(dynamodb: Any, error: Exception) -> N
         ClientIndex(cast(Any, Failing(dynamodb, "get_item", error)), TABLE).get_item(record.key_id)
     with pytest.raises(UnavailableError):
         ClientIndex(cast(Any, Failing(dynamodb, "put_item", error)), TABLE).put(record, ACTIVE, expected_version=None)
+
+
+def test_a_batch_read_answers_each_key_found_or_missing_and_drops_the_unprocessed(dynamodb: Any) -> None:
+    index = ClientIndex(dynamodb, TABLE)
+    kept = [make_record(), make_record(), make_record()]
+    for record in kept:
+        index.put(record, ACTIVE, expected_version=None, now=NOW)
+    missing = tokens.new_key_id()
+    ids = [kept[0].key_id, kept[1].key_id, missing, kept[0].key_id]  # a repeated key is read once
+    items = index.get_items(ids)
+    assert list(items) == [kept[0].key_id, kept[1].key_id, missing]
+    assert items[missing] is None
+    for record in kept[:2]:
+        found = items[record.key_id]
+        assert found is not None and decode(found, record.key_id).doc == index.get(record.key_id).doc  # type: ignore[union-attr]
+    assert index.get_items([]) == {}
+
+    class Unprocessed:
+        """DynamoDB's answer when it could not read every key: those come back as UnprocessedKeys."""
+
+        def batch_get_item(self, **request: Any) -> Any:
+            keys = request["RequestItems"][TABLE]["Keys"]
+            answer = dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": keys[:1]}})
+            answer["UnprocessedKeys"] = {TABLE: {"Keys": keys[1:]}}
+            return answer
+
+    partial = ClientIndex(cast(Any, Unprocessed()), TABLE).get_items([r.key_id for r in kept])
+    assert list(partial) == [kept[0].key_id] and partial[kept[0].key_id] is not None
+
+
+def test_a_batch_read_names_at_most_dynamodbs_limit_of_keys(dynamodb: Any) -> None:
+    seen: list[int] = []
+
+    class Counting:
+        def batch_get_item(self, **request: Any) -> Any:
+            seen.append(len(request["RequestItems"][TABLE]["Keys"]))
+            assert request["RequestItems"][TABLE]["ConsistentRead"] is True
+            return dynamodb.batch_get_item(**request)
+
+    ids = [tokens.new_key_id() for _ in range(BATCH_READ_LIMIT + 5)]
+    assert len(ClientIndex(cast(Any, Counting()), TABLE).get_items(ids)) == BATCH_READ_LIMIT
+    assert seen == [BATCH_READ_LIMIT]
