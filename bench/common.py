@@ -80,7 +80,7 @@ class BenchConfig:
             rounds=_env_int("BENCH_ROUNDS", 3 if quick else 5),
             baseline_requests=_env_int("BENCH_BASELINE_REQUESTS", 20 if quick else 100),
             backend_requests=_env_int("BENCH_BACKEND_REQUESTS", 2_000 if quick else 10_000),
-            cold_runs=_env_int("BENCH_COLD_RUNS", 3 if quick else 9),
+            cold_runs=_env_int("BENCH_COLD_RUNS", 3 if quick else 15),
             http_seconds=_env_float("BENCH_HTTP_SECONDS", 2.0 if quick else 5.0),
             http_max_requests=_env_int("BENCH_HTTP_MAX_REQUESTS", 20_000 if quick else 200_000),
             state_writes=_env_int("BENCH_STATE_WRITES", 400 if quick else 1_000),

@@ -24,6 +24,7 @@ from bench.cold import (
     fresh_package,
     lambda_environment,
     lambda_package,
+    paired_ratio,
 )
 from bench.common import REPO
 from infra.sdk_data import ASSET_PATH, derive
@@ -143,3 +144,14 @@ def test_packages_the_runtime_lacks_cannot_be_imported() -> None:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
+
+
+def test_the_ratio_pairs_samples_run_back_to_back() -> None:
+    """The median of the pairs' own ratios, not a ratio of two medians taken at different times."""
+    tokengate = [{"total_ms": t} for t in (100, 200, 400)]
+    assert paired_ratio([{"total_ms": b} for b in (130, 260, 520)], tokengate) == pytest.approx(1.3)
+    # The machine slowed down threefold after the first pair, and disturbed one side of the last.
+    slowed = [{"total_ms": t} for t in (100, 300, 300)]
+    assert paired_ratio([{"total_ms": b} for b in (130, 390, 900)], slowed) == pytest.approx(1.3)
+    with pytest.raises(ValueError):
+        paired_ratio([{"total_ms": 1.0}], tokengate)
