@@ -65,6 +65,12 @@ class CachedClient(NamedTuple):
     def is_pending(self, digest: bytes) -> bool:
         return self.pending_digest is not None and hmac.compare_digest(digest, self.pending_digest)
 
+    def retired_by(self, after: CachedClient | None, now: float) -> list[bytes]:
+        """This client's tokens (current, previous, pending) that the same client ``after`` a
+        change no longer accepts: all of them when it is gone (revoked, unknown, corrupt)."""
+        mine = (self.current_digest, self.previous_digest, self.pending_digest)
+        return [d for d in mine if d is not None and (after is None or not after.accepts(d, now))]
+
 
 class Entry(NamedTuple):
     state: State

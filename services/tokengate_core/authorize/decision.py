@@ -28,7 +28,7 @@ from tokengate_core.errors import TokengateError
 from tokengate_core.records import feed
 from tokengate_core.records.index import ClientIndex
 from tokengate_core.records.secret_reader import SecretsReader
-from tokengate_core.records.view import TOKEN_STATUS_KEY, cache_entry, parse_cached
+from tokengate_core.records.view import TOKEN_STATUS_KEY, cache_entry
 from tokengate_core.tokens import format as tokens
 from tokengate_core.tokens import keyring
 from tokengate_core.tokens.keyring import KeyRing, KeyRingError
@@ -39,9 +39,8 @@ if TYPE_CHECKING:
     from tokengate_core.authorize.last_used import LastUsed, LastUsedStore
     from tokengate_core.authorize.usage import UsageBackend, UsageGate
     from tokengate_core.authorize.usage_table import DynamoUsage
-    from tokengate_core.records.model import ClientRecord
 
-__all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer", "to_cached"]
+__all__ = ["TOKEN_STATUS_KEY", "Decision", "Reason", "TokenAuthorizer"]
 
 Clock = Callable[[], float]
 
@@ -56,11 +55,6 @@ def _index_client(settings: AuthorizerSettings) -> DynamoDBClient:
     from tokengate_core.runtime.aws import index_client  # built on the first lookup
 
     return index_client(settings)
-
-
-def to_cached(record: ClientRecord) -> CachedClient:
-    """A record as the authorizer caches it (for callers that hold a model, such as benchmarks)."""
-    return parse_cached(record.to_secret_string(), record.key_id)
 
 
 class TokenAuthorizer:
@@ -422,24 +416,29 @@ class TokenAuthorizer:
             changes = None
         if changes is not None:
             self._feed_read_at = now
-            held = [] if changes.resync else [k for k in changes.changed if self.cache.peek(k) is not None]
+            named = () if changes.resync else changes.changed
+            held = {k: entry.client for k in named if (entry := self.cache.peek(k)) is not None}
             self.cache.forget(changes.changed, now, everything=changes.resync)
             if held:
                 self._refresh(held, now)
         healthy = now - self._feed_read_at < feed.FEED_FALLBACK_SECONDS
         self.cache.ttl = self._settings.cache_ttl_seconds if healthy else self._settings.fallback_ttl_seconds
 
-    def _refresh(self, key_ids: list[str], now: float) -> None:
-        """Read again, in one consistent BatchGetItem, the cached clients the feed just named, so
-        that a change holds from this feed read on in every decision, rather than from each
-        client's next lookup, one GetItem each. What the read does not bring back (a failure,
-        unprocessed keys, past BATCH_READ_LIMIT) stays evicted: its next lookup reads it."""
+    def _refresh(self, held: dict[str, CachedClient | None], now: float) -> None:
+        """Read again, in one consistent BatchGetItem, the cached clients the feed just named: the
+        change holds from this feed read on, not from each one's next lookup (a GetItem each), and
+        a token it retired is denied without the read a mismatch earns. What the read does not
+        bring back (a failure, unprocessed keys) stays evicted: its next lookup reads it."""
         try:
-            items = self.index[0].get_items(key_ids, consistent=True)
+            items = self.index[0].get_items(list(held), consistent=True)
         except Exception:  # noqa: BLE001 - an evicted client is read at its next lookup
             return
         for key_id, item in items.items():
-            self.cache.put(key_id, cache_entry(item, key_id, now))
+            entry = cache_entry(item, key_id, now)
+            self.cache.put(key_id, entry)
+            before = held[key_id]
+            for digest in before.retired_by(entry.client, now) if before is not None else ():
+                self._note_mismatch(key_id, digest, now)
 
     def _in_scope(self, client: CachedClient, method: str, route_key: str, raw_path: str) -> bool:
         if route_key == DELIVERY_ROUTE_KEY:

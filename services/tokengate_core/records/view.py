@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokengate_core.authorize.cache import CachedClient, Entry, UsagePolicy
 from tokengate_core.records.index import IndexItemError, decode
@@ -38,6 +38,9 @@ from tokengate_core.records.rules import (
     within_rate_precision,
 )
 from tokengate_core.tokens import format as tokens
+
+if TYPE_CHECKING:
+    from tokengate_core.records.model import ClientRecord
 
 # ON_LIMIT and QUOTA_PERIODS: also read from here by the CLI's option parsing.
 __all__ = ["ON_LIMIT", "QUOTA_PERIODS", "TOKEN_STATUS_KEY", "RecordError", "parse_cached", "parse_indexed"]
@@ -263,3 +266,8 @@ def cache_entry(item: dict[str, Any] | None, key_id: str, now: float) -> Entry:
         return Entry("found", parse_indexed(indexed.doc, key_id, indexed.tenant), now)
     except (IndexItemError, RecordError):
         return Entry("corrupt", None, now)
+
+
+def to_cached(record: ClientRecord) -> CachedClient:
+    """A record as the authorizer caches it (for callers that hold a model, such as tests)."""
+    return parse_cached(record.to_secret_string(), record.key_id)

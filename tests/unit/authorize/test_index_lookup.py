@@ -286,3 +286,16 @@ def test_a_failed_refresh_leaves_the_named_clients_to_their_next_lookup(setup: S
     assert len(setup.dynamodb.batches) == 1
     assert setup.reason(token) is Reason.REVOKED  # evicted all the same: read again, consistently
     assert setup.index_reads()[-1] == (f"index#{key_id}", True)
+
+
+def test_after_a_refresh_a_token_the_change_retired_is_denied_without_another_read(setup: Setup) -> None:
+    key_id, old = setup.issue("bot", grace_seconds=0)
+    _, warm = setup.issue("warm")
+    assert setup.reason(old) is Reason.ALLOWED and setup.reason(warm) is Reason.ALLOWED
+    new = clients.rotate(setup.ctx, "acme", key_id, ACTOR).token
+    setup.clock.advance(FEED_INTERVAL_SECONDS)
+    assert setup.reason(warm) is Reason.ALLOWED  # the feed read and its refresh
+    reads = len(setup.dynamodb.reads)
+    assert setup.reason(old) is Reason.WRONG_SECRET
+    assert setup.reason(new) is Reason.ALLOWED
+    assert len(setup.dynamodb.reads) == reads  # neither token needed a read of its own

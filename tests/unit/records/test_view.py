@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.support import SIGN
-from tokengate_core.authorize.decision import to_cached
 from tokengate_core.records.index import index_doc
 from tokengate_core.records.model import ClientRecord
-from tokengate_core.records.view import RecordError, parse_cached, parse_indexed
+from tokengate_core.records.view import RecordError, parse_cached, parse_indexed, to_cached
 from tokengate_core.tokens import format as tokens
 
 KEY = tokens.new_key_id()
