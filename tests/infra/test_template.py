@@ -304,7 +304,7 @@ def test_the_authorizer_can_read_no_client_secret_only_the_keyring_and_the_index
             ("dynamodb:UpdateItem",): {  # usage counters and last use
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["rate#*", "quota#*", "usage#*", "used#*"]}
             },
-            ("dynamodb:GetItem", "dynamodb:Query"): {
+            ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"): {  # the index and the feed
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["index#*", "feed"]}
             },
         }
