@@ -407,8 +407,9 @@ class TokenAuthorizer:
         return entry, "miss"
 
     def _follow_feed(self, now: float) -> None:
-        """Read the change feed (one Query) and evict what changed; then pick the cache's TTL by
-        whether the feed has been read within FEED_FALLBACK_SECONDS. Never raises."""
+        """Read the change feed (one Query), evict what changed and read again what this container
+        held of it; then pick the cache's TTL by whether the feed has been read within
+        FEED_FALLBACK_SECONDS. Never raises."""
         self._feed_due = now + feed.FEED_INTERVAL_SECONDS
         try:
             changes = self.index[1].read(now)

@@ -47,7 +47,7 @@ def fires_for_tokengate(event_name: str) -> bool:
 def session_for_tokengate() -> Session:
     """A botocore session with only the built-in handlers that can fire for tokengate's clients,
     registered as Session registers them (aliased, in botocore's order, before any initializer
-    that ``botocore.register_initializer`` added runs), into the emitter the session then uses."""
+    that ``botocore.register_initializer`` added runs), into the emitter handed to Session()."""
     from botocore import handlers
     from botocore.hooks import EventAliaser, HierarchicalEmitter
     from botocore.session import Session
