@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 from bench.common import REPO, child_environment, quiet
 
@@ -57,18 +58,12 @@ def separate_emulator(table: str) -> Iterator[str]:
 def functions_calling(url: str, *modules: str) -> Iterator[list[Any]]:
     """The handler ``modules`` imported afresh with every endpoint at ``url`` (their clients are
     built at import), and imported afresh again with the previous endpoints afterwards."""
-    before = {name: os.environ.get(name) for name in ENDPOINT_VARIABLES}
-    os.environ.update(dict.fromkeys(ENDPOINT_VARIABLES, url))
     try:
-        with quiet():
-            fresh = [importlib.reload(importlib.import_module(name)) for name in modules]
-        yield fresh
+        with mock.patch.dict(os.environ, dict.fromkeys(ENDPOINT_VARIABLES, url)):
+            with quiet():
+                fresh = [importlib.reload(importlib.import_module(name)) for name in modules]
+            yield fresh
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         with quiet():
             for name in modules:
                 importlib.reload(sys.modules[name])

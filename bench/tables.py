@@ -110,8 +110,9 @@ class ItemTable:
         (table, request), *others = RequestItems.items()
         assert table == self._table and not others
         keys = request["Keys"]
-        self.calls[f"BatchGetItem {partition(keys[0]['pk']['S'])}"] += 1
-        self.calls[f"BatchGetItem {partition(keys[0]['pk']['S'])} items"] += len(keys)
+        counted = f"BatchGetItem {partition(keys[0]['pk']['S'])}"
+        self.calls[counted] += 1
+        self.calls[f"{counted} items"] += len(keys)
         found = [self.items.get((key["pk"]["S"], key["sk"]["S"])) for key in keys]
         return {"Responses": {table: [dict(item) for item in found if item is not None]}, "UnprocessedKeys": {}}
 
